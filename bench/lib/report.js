@@ -1,0 +1,137 @@
+// Tables and ratios for the console, and the shape of results/latest.json.
+
+const fmtNum = (n, digits = 0) =>
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '-';
+
+function table(rows, columns) {
+  const widths = columns.map((c) =>
+    Math.max(c.title.length, ...rows.map((r) => String(r[c.key] ?? '').length)),
+  );
+  const line = (cells) =>
+    cells
+      .map((cell, i) =>
+        columns[i].right ? String(cell).padStart(widths[i]) : String(cell).padEnd(widths[i]),
+      )
+      .join('  ');
+  return [
+    line(columns.map((c) => c.title)),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(columns.map((c) => r[c.key] ?? ''))),
+  ].join('\n');
+}
+
+const COLUMNS = [
+  { key: 'scenario', title: 'scenario' },
+  { key: 'rps', title: 'req/s', right: true },
+  { key: 'p50', title: 'p50 ms', right: true },
+  { key: 'p99', title: 'p99 ms', right: true },
+  { key: 'non2xx', title: 'non-2xx', right: true },
+  { key: 'errors', title: 'errors', right: true },
+  { key: 'note', title: 'note' },
+];
+
+export function targetTable(name, target) {
+  const head = `== ${name} ==`;
+  if (target.status !== 'ran')
+    return `${head}\n${target.status}${target.reason ? `:\n${target.reason.replace(/^/gm, '    ')}` : ''}`;
+  const rows = Object.entries(target.scenarios).map(([scenario, s]) => {
+    if (s.status !== 'ok') return { scenario, rps: s.status.toUpperCase(), note: s.detail ?? '' };
+    return {
+      scenario,
+      rps: fmtNum(s.rps),
+      p50: fmtNum(s.latencyP50),
+      p99: fmtNum(s.latencyP99),
+      non2xx: String(s.non2xx),
+      errors: String(s.errors + s.timeouts),
+      note: [s.describe, ...(s.notes ?? [])].filter(Boolean).join('; '),
+    };
+  });
+  const notes = (target.notes ?? []).map((n) => `  * ${n}`).join('\n');
+  return `${head}\n${table(rows, COLUMNS)}${notes ? `\n${notes}` : ''}`;
+}
+
+/** The ratios DESIGN.md asks for: Clavis vs the peer and vs the machine's limit (req/s over req/s). */
+export const RATIO_SPECS = [
+  ...['clavis-sqlite', 'clavis-postgres'].flatMap((c) => [
+    {
+      name: `${c} cc_basic / oidc-provider cc_basic`,
+      num: [c, 'cc_basic'],
+      den: ['oidc-provider', 'cc_basic'],
+    },
+    {
+      name: `${c} cc_private_key_jwt / oidc-provider cc_private_key_jwt`,
+      num: [c, 'cc_private_key_jwt'],
+      den: ['oidc-provider', 'cc_private_key_jwt'],
+    },
+    {
+      name: `${c} introspect / oidc-provider introspect`,
+      num: [c, 'introspect'],
+      den: ['oidc-provider', 'introspect'],
+    },
+    { name: `${c} jwks / oidc-provider jwks`, num: [c, 'jwks'], den: ['oidc-provider', 'jwks'] },
+    { name: `${c} cc_basic / bare`, num: [c, 'cc_basic'], den: ['bare', 'token'] },
+    { name: `${c} cc_private_key_jwt / bare`, num: [c, 'cc_private_key_jwt'], den: ['bare', 'token'] },
+  ]),
+  {
+    name: 'oidc-provider cc_basic / bare (peer vs limit, for context)',
+    num: ['oidc-provider', 'cc_basic'],
+    den: ['bare', 'token'],
+  },
+  {
+    name: 'oidc-provider cc_private_key_jwt / bare (for context)',
+    num: ['oidc-provider', 'cc_private_key_jwt'],
+    den: ['bare', 'token'],
+  },
+];
+
+export function computeRatios(targets) {
+  const get = ([t, s]) => {
+    const target = targets[t];
+    if (!target) return { missing: `${t}: not run` };
+    if (target.status !== 'ran') return { missing: `${t}: ${target.status}` };
+    const sc = target.scenarios[s];
+    if (!sc) return { missing: `${t}.${s}: not run` };
+    if (sc.status !== 'ok') return { missing: `${t}.${s}: ${sc.status}` };
+    return { value: sc.rps, dirty: sc.non2xx > 0 || sc.errors > 0 || sc.timeouts > 0 };
+  };
+  return RATIO_SPECS.map((spec) => {
+    const n = get(spec.num);
+    const d = get(spec.den);
+    if (n.missing || d.missing || !d.value)
+      return { name: spec.name, ratio: null, reason: n.missing ?? d.missing ?? 'zero denominator' };
+    return {
+      name: spec.name,
+      ratio: n.value / d.value,
+      numerator: n.value,
+      denominator: d.value,
+      dirty: n.dirty || d.dirty,
+    };
+  });
+}
+
+export function ratiosTable(ratios, targets) {
+  // Rows whose numerator target did not run collapse into one line per target.
+  const absent = new Map();
+  const shown = ratios.filter((r) => {
+    const t = r.name.split(' ')[0];
+    const status = targets[t]?.status;
+    if (status === 'ran') return true;
+    absent.set(t, status ?? 'not selected');
+    return false;
+  });
+  const rows = shown.map((r) => ({
+    name: r.name,
+    ratio: r.ratio === null ? 'n/a' : `${r.ratio.toFixed(2)}x`,
+    detail:
+      r.ratio === null
+        ? r.reason
+        : `${fmtNum(r.numerator)} / ${fmtNum(r.denominator)} req/s${r.dirty ? '  (! non-2xx or errors during run)' : ''}`,
+  }));
+  return `== ratios (req/s; >1 means the numerator is faster) ==\n${table(rows, [
+    { key: 'name', title: 'ratio' },
+    { key: 'ratio', title: 'value', right: true },
+    { key: 'detail', title: 'detail' },
+  ])}${[...absent].map(([t, status]) => `\n${t}: ${status}, its ratios are n/a`).join('')}`;
+}

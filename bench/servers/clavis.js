@@ -1,0 +1,206 @@
+// Launches Clavis (packages/cli/dist/bin.js) on SQLite or PostgreSQL and builds its OAuth scenarios.
+// Everything that depends on the CLI's shape is in CONTRACT, so adapting to CLI changes is one place.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateEd25519 } from '../lib/jwt.js';
+import { discover, OAUTH_SCENARIOS, oauthScenarios } from '../lib/oauth.js';
+import { freePort, runNode, spawnNode, waitForHttp } from '../lib/procs.js';
+
+export const SCENARIOS = OAUTH_SCENARIOS;
+// CLAVIS_BENCH_CLI overrides the CLI path (e.g. to test the harness against a stand-in).
+export const CLI =
+  process.env.CLAVIS_BENCH_CLI ?? fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+export const CONTRACT = {
+  serveArgs: ({ db, port, issuer }) => [
+    'serve',
+    '--db',
+    db,
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--issuer',
+    issuer,
+  ],
+  readyPath: '/readyz',
+  discoveryPath: '/.well-known/oauth-authorization-server',
+  createClientArgs: ({ db, name, authMethod, jwksFile }) => [
+    'admin',
+    '--db',
+    db,
+    'clients',
+    'create',
+    '--name',
+    name,
+    '--kind',
+    'confidential',
+    '--grant',
+    'client_credentials',
+    '--scope',
+    'read',
+    '--json',
+    ...(authMethod === 'private_key_jwt'
+      ? ['--auth-method', 'private_key_jwt', '--jwks-file', jwksFile]
+      : []),
+  ],
+  /** The private_key_jwt assertion's `aud`. */
+  assertionAudience: ({ issuer }) => issuer,
+  tokenParams: { scope: 'read' },
+  env: { NODE_ENV: 'production' },
+  readyTimeoutMs: 30_000,
+};
+
+export function isBuilt() {
+  return existsSync(CLI);
+}
+
+/** Finds the JSON object in the admin command's output (tolerates log lines around it). */
+function parseClientJson(stdout) {
+  const tryParse = (s) => {
+    try {
+      return JSON.parse(s);
+    } catch {
+      return null;
+    }
+  };
+  let json = tryParse(stdout.trim());
+  if (!json) {
+    const start = stdout.indexOf('{');
+    const end = stdout.lastIndexOf('}');
+    if (start >= 0 && end > start) json = tryParse(stdout.slice(start, end + 1));
+  }
+  if (!json) {
+    for (const line of stdout.split('\n').reverse()) {
+      json = tryParse(line.trim());
+      if (json) break;
+    }
+  }
+  const client = json?.client ?? json;
+  const clientId = client?.client_id ?? client?.clientId;
+  if (!clientId) throw new Error(`no client_id in admin output: ${stdout.slice(0, 400)}`);
+  return { clientId, clientSecret: client.client_secret ?? client.clientSecret };
+}
+
+async function createClient(db, name, extra = {}) {
+  const args = [CLI, ...CONTRACT.createClientArgs({ db, name, ...extra })];
+  const r = await runNode(args, { cwd: REPO, env: CONTRACT.env });
+  if (r.code !== 0) {
+    throw new Error(
+      `clavis ${args.slice(1).join(' ')} exited ${r.code}\n${(r.stderr || r.stdout).slice(-1500)}`,
+    );
+  }
+  return parseClientJson(r.stdout);
+}
+
+/** PostgreSQL: a throwaway schema selected through the connection's search_path. */
+async function pgDatabase() {
+  const base = process.env.CLAVIS_BENCH_PG_URL ?? null;
+  const schema = `bench_${randomBytes(6).toString('hex')}`;
+  let pg;
+  try {
+    pg = (await import('pg')).default;
+  } catch {
+    throw new Error('the "pg" module is not resolvable from bench/, cannot create the bench schema');
+  }
+  const candidates = base
+    ? [base]
+    : ['postgres://root@127.0.0.1:5432/test', 'postgres://postgres@127.0.0.1:5432/test'];
+  let lastErr;
+  for (const url of candidates) {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    try {
+      await client.connect();
+      await client.query(`CREATE SCHEMA ${schema}`);
+      await client.end();
+      const u = new URL(url);
+      u.searchParams.set('options', `-c search_path=${schema}`);
+      // URLSearchParams encodes spaces as '+'; libpq-style parsers expect %20.
+      const db = u.toString().replace(/\+/g, '%20');
+      const drop = async () => {
+        const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+        try {
+          await c.connect();
+          await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        } finally {
+          await c.end().catch(() => {});
+        }
+      };
+      return { db, drop, schema };
+    } catch (err) {
+      lastErr = err;
+      await client.end().catch(() => {});
+    }
+  }
+  throw new Error(`PostgreSQL not reachable: ${lastErr?.message}`);
+}
+
+/**
+ * Starts Clavis with `store` = 'sqlite' | 'postgres'. Returns a target, or throws with a
+ * message that explains why the scenarios must be skipped.
+ */
+export async function launch(store, opts) {
+  const name = `clavis-${store}`;
+  const cleanups = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+  };
+  try {
+    const dir = await mkdtemp(join(tmpdir(), 'clavis-bench-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+
+    let db;
+    if (store === 'sqlite') {
+      db = `sqlite:${join(dir, 'bench.db')}`;
+    } else {
+      const pgdb = await pgDatabase();
+      cleanups.push(pgdb.drop);
+      db = pgdb.db;
+    }
+
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const proc = spawnNode(name, [CLI, ...CONTRACT.serveArgs({ db, port, issuer })], {
+      cwd: REPO,
+      env: CONTRACT.env,
+    });
+    cleanups.push(() => proc.stop());
+    await waitForHttp(`${issuer}${CONTRACT.readyPath}`, proc, { timeoutMs: CONTRACT.readyTimeoutMs });
+
+    const meta = await discover(issuer, CONTRACT.discoveryPath);
+    const basic = await createClient(db, 'bench');
+    if (!basic.clientSecret) throw new Error('admin clients create printed no client_secret');
+
+    const clientKey = generateEd25519('bench-client');
+    const jwksFile = join(dir, 'client-jwks.json');
+    await writeFile(jwksFile, JSON.stringify({ keys: [clientKey.publicJwk] }));
+    const jwtClient = await createClient(db, 'bench-jwt', { authMethod: 'private_key_jwt', jwksFile });
+
+    const target = {
+      name,
+      issuer,
+      tokenEndpoint: meta.token_endpoint,
+      introspectionEndpoint: meta.introspection_endpoint,
+      jwksUri: meta.jwks_uri,
+      basic,
+      jwt: {
+        clientId: jwtClient.clientId,
+        privateKey: clientKey.privateKey,
+        kid: clientKey.kid,
+        audience: CONTRACT.assertionAudience({ issuer, meta }),
+      },
+      tokenParams: CONTRACT.tokenParams,
+    };
+    const notes = [`--db ${db.replace(dir, '$TMP')}`];
+    if (!meta.introspection_endpoint) notes.push('discovery has no introspection_endpoint');
+    return { name, proc, notes, scenarios: oauthScenarios(target, opts), cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

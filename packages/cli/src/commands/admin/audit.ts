@@ -1,0 +1,61 @@
+/** `clavis admin audit list|verify`. */
+import { listAudit, verifyAuditLog } from '@clavis/server';
+import type { Command } from 'commander';
+import { CliError } from '../../errors.js';
+import { type Io, writeJson, writeLine } from '../../io.js';
+import { positiveInt } from '../../options.js';
+import { adminOptions, withAdmin } from './context.js';
+
+export function registerAudit(admin: Command, io: Io): void {
+  const audit = admin.command('audit').description('the tamper-evident audit log');
+
+  audit
+    .command('list')
+    .description('recent audit records, newest first')
+    .option('--limit <n>', 'how many (default 100)', positiveInt)
+    .option('--event <name>', 'only this event, e.g. token.issue')
+    .option('--client <client_id>', 'only records about this client')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        options: { limit?: number; event?: string; client?: string; json?: boolean },
+        command: Command,
+      ) => {
+        await withAdmin(io, adminOptions(command), async ({ services }) => {
+          const records = await listAudit(services.db, {
+            ...(options.limit ? { limit: options.limit } : {}),
+            ...(options.event ? { event: options.event } : {}),
+            ...(options.client ? { clientId: options.client } : {}),
+          });
+          if (options.json) return writeJson(io, records);
+          for (const r of records) {
+            const who = `${r.actor_type}${r.actor_id ? `:${r.actor_id}` : ''}`;
+            writeLine(
+              io.stdout,
+              `${r.at}  ${r.event.padEnd(20)} ${r.outcome.padEnd(8)} ${who.padEnd(30)} ${r.ip ?? '-'}  ${JSON.stringify(r.detail)}`,
+            );
+          }
+        });
+      },
+    );
+
+  audit
+    .command('verify')
+    .description('check every hash chain and seal; exits non-zero at the first broken record')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      const result = await withAdmin(io, adminOptions(command), ({ services }) =>
+        verifyAuditLog(services.db),
+      );
+      if (options.json) writeJson(io, result);
+      else if (result.ok) {
+        writeLine(
+          io.stdout,
+          `audit log intact: ${result.records} records in ${result.segments} segments, ${result.seals} seals (${result.unsealed} records not yet sealed)`,
+        );
+      }
+      if (!result.ok && result.broken) {
+        throw new CliError(`audit log broken at ${result.broken.where}: ${result.broken.reason}`);
+      }
+    });
+}

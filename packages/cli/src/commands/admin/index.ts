@@ -1,0 +1,15 @@
+/** `clavis admin [--db URL | --server URL] …` */
+import type { Command } from 'commander';
+import type { Io } from '../../io.js';
+import { registerAudit } from './audit.js';
+import { registerClients } from './clients.js';
+
+export function registerAdmin(program: Command, io: Io): void {
+  const admin = program
+    .command('admin')
+    .description('administer clients, keys and the audit log')
+    .option('--db <url>', "the server's database: sqlite:PATH or postgres://… (env CLAVIS_DB)")
+    .option('--server <url>', 'administer a running server over HTTP (not available yet)');
+  registerClients(admin, io);
+  registerAudit(admin, io);
+}

@@ -1,0 +1,87 @@
+/** `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
+import { type RunningServer, startServer } from '@clavis/server';
+import type { Command } from 'commander';
+import { type Io, writeLine } from '../io.js';
+import { port } from '../options.js';
+
+export interface ServeCommandOptions {
+  db?: string;
+  port?: number;
+  host?: string;
+  issuer?: string;
+}
+
+export function serveDefaults(env: Io['env']) {
+  return {
+    db: env.CLAVIS_DB || 'sqlite:./clavis.db',
+    port: env.CLAVIS_PORT ? port(env.CLAVIS_PORT) : 8080,
+    host: env.CLAVIS_HOST || '127.0.0.1',
+    issuer: env.CLAVIS_ISSUER || undefined,
+  };
+}
+
+function banner(io: Io, server: RunningServer): void {
+  const err = io.stderr;
+  const { issuer } = server.config;
+  writeLine(err);
+  writeLine(err, `Clavis is running at ${server.url}`);
+  writeLine(err, `  issuer     ${issuer}`);
+  writeLine(err, `  discovery  ${issuer}/.well-known/oauth-authorization-server`);
+  writeLine(err, `  database   ${server.services.dbDescription}`);
+  writeLine(err, `  key file   ${server.services.kekSource}`);
+  if (server.bootstrap.created) {
+    writeLine(err);
+    writeLine(err, 'First start: created the admin user and the built-in public client "clavis-cli".');
+    if (server.bootstrap.oneTimePassword) {
+      writeLine(err, `  admin one-time password: ${server.bootstrap.oneTimePassword}`);
+      writeLine(err, '  (shown once; set CLAVIS_ADMIN_PASSWORD to choose it instead)');
+    }
+  }
+  writeLine(err);
+  writeLine(err, 'Next steps:');
+  writeLine(err, '  1. Create a service principal:');
+  writeLine(
+    err,
+    `     npm run clavis -- admin --db ${server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>'} clients create --name my-service --kind confidential --scope read`,
+  );
+  writeLine(err, '  2. Get a token with its client_id and client_secret:');
+  writeLine(
+    err,
+    `     curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${issuer}/oauth/token`,
+  );
+  writeLine(err);
+}
+
+export async function runServe(io: Io, options: ServeCommandOptions): Promise<void> {
+  const d = serveDefaults(io.env);
+  const server = await startServer({
+    dbUrl: options.db ?? d.db,
+    port: options.port ?? d.port,
+    host: options.host ?? d.host,
+    issuer: options.issuer ?? d.issuer,
+    kek: io.env.CLAVIS_KEK,
+    kekFile: io.env.CLAVIS_KEK_FILE,
+    adminPassword: io.env.CLAVIS_ADMIN_PASSWORD,
+    config: {
+      ...(io.env.CLAVIS_SIGNING_ALG ? { signingAlg: io.env.CLAVIS_SIGNING_ALG as 'EdDSA' } : {}),
+      ...(io.env.CLAVIS_TRUSTED_PROXIES
+        ? { trustedProxies: io.env.CLAVIS_TRUSTED_PROXIES.split(',').map((s) => s.trim()) }
+        : {}),
+    },
+  });
+  banner(io, server);
+  const signal = await io.stopSignal;
+  server.app.log.info({ signal }, 'shutting down');
+  await server.close();
+}
+
+export function registerServe(program: Command, io: Io): void {
+  program
+    .command('serve')
+    .description('run the authorization server (env: CLAVIS_DB, CLAVIS_PORT, CLAVIS_HOST, CLAVIS_ISSUER)')
+    .option('--db <url>', 'database: sqlite:PATH or postgres://… (default sqlite:./clavis.db)')
+    .option('--port <n>', 'port to listen on (default 8080)', port)
+    .option('--host <h>', 'address to listen on (default 127.0.0.1)')
+    .option('--issuer <url>', 'issuer URL (default http://HOST:PORT)')
+    .action((options: ServeCommandOptions) => runServe(io, options));
+}

@@ -1,0 +1,1 @@
+export { buildProgram, describeFailure, main } from './main.js';

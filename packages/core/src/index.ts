@@ -1,0 +1,3 @@
+export * from './duration.js';
+export * from './errors.js';
+export * from './scope.js';

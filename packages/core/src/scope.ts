@@ -1,0 +1,25 @@
+/**
+ * OAuth scope strings (RFC 6749 §3.3): space-delimited tokens of %x21 / %x23-5B / %x5D-7E.
+ */
+
+const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
+
+/** True when `token` is one well-formed scope token. */
+export function isScopeToken(token: string): boolean {
+  return scopeToken.test(token);
+}
+
+/**
+ * Splits a scope parameter into its distinct tokens, in order. Returns `null` when the string is not a
+ * well-formed scope (a control character, a quote, a backslash, doubled or edge spaces).
+ */
+export function parseScope(value: string): string[] | null {
+  if (value === '') return [];
+  const tokens = value.split(' ');
+  for (const t of tokens) if (!isScopeToken(t)) return null;
+  return [...new Set(tokens)];
+}
+
+export function formatScope(scopes: readonly string[]): string {
+  return scopes.join(' ');
+}

@@ -1,0 +1,324 @@
+/**
+ * Administering clients: create, list, show, delete, rotate a secret. Shared by `clavis admin --db`
+ * and (later) the admin API. Every change commits with its audit record.
+ */
+import { isScopeToken } from '@clavis/core';
+import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit_log.js';
+import type { ActorType } from '../audit/events.js';
+import { CLI_CLIENT_ID } from '../bootstrap.js';
+import { type Client, type ClientAuthMethod, type ClientKind, clientAuthMethods } from '../clients/client.js';
+import {
+  deleteClient as deleteClientRow,
+  expireClientSecrets,
+  findClient,
+  insertClient,
+  insertClientSecret,
+  listClients as listClientRows,
+  userExists,
+} from '../clients/client_store.js';
+import { generateClientSecret, randomId, type SecretHasher } from '../crypto/secrets.js';
+import { isUniqueViolation } from '../storage/errors.js';
+import type { Database } from '../storage/schema.js';
+import { AdminError } from './errors.js';
+
+export interface AdminDeps {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  hasher: SecretHasher;
+  clock: () => number;
+  maxAccessTokenTtlSeconds: number;
+  defaultAccessTokenTtlSeconds: number;
+}
+
+export interface Actor {
+  type: ActorType;
+  id: string;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+/** Grant types a client may be registered for, with the short names the CLI accepts. */
+export const grantAliases: Record<string, string> = {
+  client_credentials: 'client_credentials',
+  refresh_token: 'refresh_token',
+  device_code: 'urn:ietf:params:oauth:grant-type:device_code',
+  'urn:ietf:params:oauth:grant-type:device_code': 'urn:ietf:params:oauth:grant-type:device_code',
+  'token-exchange': 'urn:ietf:params:oauth:grant-type:token-exchange',
+  token_exchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
+  'urn:ietf:params:oauth:grant-type:token-exchange': 'urn:ietf:params:oauth:grant-type:token-exchange',
+  'jwt-bearer': 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+  jwt_bearer: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+  'urn:ietf:params:oauth:grant-type:jwt-bearer': 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+};
+
+export interface CreateClientInput {
+  name: string;
+  kind: ClientKind;
+  grants?: string[];
+  scopes?: string[];
+  authMethod?: ClientAuthMethod;
+  jwks?: unknown;
+  jwksUri?: string;
+  owner?: string;
+  audiences?: string[];
+  tokenTtlSeconds?: number;
+  /** How long the first secret lives; default: until rotated. */
+  secretTtlSeconds?: number;
+  /** A chosen client_id (the built-in clients use this); default: generated `svc_…` / `cli_…`. */
+  id?: string;
+}
+
+const clientIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
+const namePattern = /^[^\p{Cc}]{1,100}$/u;
+
+function invalid(message: string): never {
+  throw new AdminError(message, 'invalid_input');
+}
+
+async function validateJwks(jwks: unknown): Promise<JSONWebKeySet> {
+  if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
+    invalid('the JWKS must be a JSON object with a "keys" array');
+  }
+  const keys = (jwks as { keys: unknown[] }).keys;
+  if (keys.length === 0 || keys.length > 10) invalid('the JWKS must hold between 1 and 10 keys');
+  const cleaned: JWK[] = [];
+  for (const key of keys) {
+    if (typeof key !== 'object' || key === null) invalid('every JWKS entry must be a JSON object');
+    const jwk = key as JWK;
+    if (!['OKP', 'EC', 'RSA'].includes(String(jwk.kty)))
+      invalid('only public OKP, EC or RSA keys are accepted');
+    if ('d' in jwk || 'p' in jwk || 'k' in jwk)
+      invalid('the JWKS contains private key material; register only public keys');
+    if (
+      jwk.alg !== undefined &&
+      !/^(EdDSA|Ed25519|ES(256|384|512)|PS(256|384|512)|RS(256|384|512))$/.test(jwk.alg)
+    ) {
+      invalid(`key algorithm ${String(jwk.alg).slice(0, 20)} is not allowed`);
+    }
+    try {
+      await importJWK({ ...jwk, alg: jwk.alg ?? defaultAlg(jwk) });
+    } catch {
+      invalid('a JWKS entry is not a valid public key');
+    }
+    cleaned.push(jwk);
+  }
+  return { keys: cleaned };
+}
+
+function defaultAlg(jwk: JWK): string {
+  if (jwk.kty === 'OKP') return 'EdDSA';
+  if (jwk.kty === 'EC') return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256';
+  return 'RS256';
+}
+
+function validateUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    invalid('jwks_uri is not a URL');
+  }
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) invalid('jwks_uri must be https');
+  return u.toString();
+}
+
+export async function createClient(
+  deps: AdminDeps,
+  input: CreateClientInput,
+  actor: Actor,
+): Promise<{ client: Client; secret?: string }> {
+  if (!namePattern.test(input.name)) invalid('name must be 1 to 100 printable characters');
+  if (input.kind !== 'public' && input.kind !== 'confidential')
+    invalid('kind must be public or confidential');
+
+  const grants = [
+    ...new Set(
+      (input.grants?.length
+        ? input.grants
+        : input.kind === 'public'
+          ? ['device_code', 'refresh_token']
+          : ['client_credentials']
+      ).map((g) => grantAliases[g] ?? invalid(`unknown grant type "${g.slice(0, 60)}"`)),
+    ),
+  ];
+  const authMethod: ClientAuthMethod =
+    input.authMethod ??
+    (input.kind === 'public'
+      ? 'none'
+      : input.jwks || input.jwksUri
+        ? 'private_key_jwt'
+        : 'client_secret_basic');
+  if (!clientAuthMethods.includes(authMethod))
+    invalid(`unknown auth method "${String(authMethod).slice(0, 40)}"`);
+  if (input.kind === 'public' && authMethod !== 'none') invalid('a public client authenticates with none');
+  if (input.kind === 'confidential' && authMethod === 'none')
+    invalid('a confidential client must authenticate');
+  if (input.kind === 'public' && grants.includes('client_credentials')) {
+    invalid('client_credentials needs a confidential client');
+  }
+  const scopes = [...new Set(input.scopes ?? [])];
+  for (const s of scopes)
+    if (!isScopeToken(s)) invalid(`scope "${s.slice(0, 60)}" is not a valid scope token`);
+  const audiences = [...new Set(input.audiences ?? [])];
+  for (const a of audiences) {
+    if (!a || a.length > 512 || /[\s\p{Cc}]/u.test(a)) invalid('an audience is malformed');
+  }
+
+  let jwks: JSONWebKeySet | null = null;
+  let jwksUri: string | null = null;
+  if (authMethod === 'private_key_jwt') {
+    if (input.jwks && input.jwksUri) invalid('give either a JWKS or a jwks_uri, not both');
+    if (input.jwks) jwks = await validateJwks(input.jwks);
+    else if (input.jwksUri) jwksUri = validateUrl(input.jwksUri);
+    else invalid("private_key_jwt needs the client's public keys (--jwks-file or --jwks-uri)");
+  } else if (input.jwks || input.jwksUri) {
+    invalid('keys are only used with --auth-method private_key_jwt');
+  }
+
+  const ttl = input.tokenTtlSeconds ?? deps.defaultAccessTokenTtlSeconds;
+  if (!Number.isInteger(ttl) || ttl < 30 || ttl > deps.maxAccessTokenTtlSeconds) {
+    invalid(`access-token lifetime must be between 30s and ${deps.maxAccessTokenTtlSeconds}s`);
+  }
+  if (input.owner !== undefined && (!input.owner || input.owner.length > 128)) invalid('owner is malformed');
+
+  let id = input.id;
+  if (id !== undefined) {
+    if (!clientIdPattern.test(id)) invalid('client_id must be 3 to 64 characters of A-Z a-z 0-9 . _ -');
+    // Keep the `sub` namespaces apart: a client may never be mistaken for a person (RFC 9700 §4.15).
+    if (id.startsWith('usr_') || id.startsWith('user:'))
+      invalid('client_id must not look like a user identifier');
+    if (await userExists(deps.db, id)) invalid("client_id must not equal a user's identifier or username");
+  } else {
+    id = randomId(input.kind === 'public' ? 'cli_' : 'svc_', 12);
+  }
+
+  const now = deps.clock();
+  const secret =
+    authMethod === 'client_secret_basic' || authMethod === 'client_secret_post'
+      ? generateClientSecret()
+      : undefined;
+  const clientId = id;
+  try {
+    await deps.audit.transact(
+      async (tx) => {
+        await insertClient(tx, {
+          id: clientId,
+          name: input.name,
+          owner: input.owner ?? null,
+          kind: input.kind,
+          auth_method: authMethod,
+          grant_types: JSON.stringify(grants),
+          scopes: JSON.stringify(scopes),
+          audiences: JSON.stringify(audiences),
+          jwks: jwks ? JSON.stringify(jwks) : null,
+          jwks_uri: jwksUri,
+          token_ttl: ttl,
+          created_at: now,
+          created_by: actor.id,
+          disabled_at: null,
+        });
+        if (secret) {
+          await insertClientSecret(tx, {
+            id: randomId('sec_', 9),
+            clientId,
+            hash: deps.hasher.hash(secret),
+            createdAt: now,
+            expiresAt: input.secretTtlSeconds ? now + input.secretTtlSeconds * 1000 : null,
+          });
+        }
+      },
+      {
+        event: 'client.create',
+        actor: { type: actor.type, id: actor.id },
+        clientId,
+        ip: actor.ip ?? null,
+        userAgent: actor.userAgent ?? null,
+        detail: { name: input.name, kind: input.kind, auth_method: authMethod, grant_types: grants, scopes },
+      },
+    );
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new AdminError(`a client with id ${clientId} already exists`, 'conflict');
+    throw err;
+  }
+  const client = await findClient(deps.db, clientId);
+  if (!client) throw new Error('client vanished after creation');
+  return secret ? { client, secret } : { client };
+}
+
+export function listClients(deps: Pick<AdminDeps, 'db'>): Promise<Client[]> {
+  return listClientRows(deps.db);
+}
+
+export async function showClient(deps: Pick<AdminDeps, 'db'>, id: string): Promise<Client> {
+  const client = await findClient(deps.db, id);
+  if (!client) throw new AdminError(`no client ${id.slice(0, 64)}`, 'not_found');
+  return client;
+}
+
+export async function deleteClient(deps: AdminDeps, id: string, actor: Actor): Promise<void> {
+  if (id === CLI_CLIENT_ID)
+    throw new AdminError('the built-in clavis-cli client cannot be deleted', 'invalid_input');
+  const deleted = await deps.audit.transact(
+    (tx) =>
+      deleteClientRow(tx, id).then((existed) => {
+        if (!existed) throw new AdminError(`no client ${id.slice(0, 64)}`, 'not_found');
+        return existed;
+      }),
+    {
+      event: 'client.delete',
+      actor: { type: actor.type, id: actor.id },
+      clientId: id,
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+    },
+  );
+  void deleted;
+}
+
+/**
+ * Issues a new secret and lets the current ones live `graceSeconds` more (0: they stop at once), so
+ * a deployment can switch over without downtime. The new secret is returned once and stored hashed.
+ */
+export async function rotateClientSecret(
+  deps: AdminDeps,
+  id: string,
+  options: { graceSeconds: number; secretTtlSeconds?: number },
+  actor: Actor,
+): Promise<{ clientId: string; secret: string; previousExpireAt: number }> {
+  const client = await showClient(deps, id);
+  if (client.authMethod !== 'client_secret_basic' && client.authMethod !== 'client_secret_post') {
+    throw new AdminError(
+      `client ${id} authenticates with ${client.authMethod}, not a secret`,
+      'invalid_input',
+    );
+  }
+  const now = deps.clock();
+  const secret = generateClientSecret();
+  const previousExpireAt = now + options.graceSeconds * 1000;
+  await deps.audit.transact(
+    async (tx) => {
+      const expired = await expireClientSecrets(tx, id, previousExpireAt);
+      await insertClientSecret(tx, {
+        id: randomId('sec_', 9),
+        clientId: id,
+        hash: deps.hasher.hash(secret),
+        createdAt: now,
+        expiresAt: options.secretTtlSeconds ? now + options.secretTtlSeconds * 1000 : null,
+      });
+      return expired;
+    },
+    (expired) => ({
+      event: 'client.secret_rotate',
+      actor: { type: actor.type, id: actor.id },
+      clientId: id,
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+      detail: { previous_secrets: expired, previous_expire_at: new Date(previousExpireAt).toISOString() },
+    }),
+  );
+  return { clientId: id, secret, previousExpireAt };
+}

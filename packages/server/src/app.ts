@@ -1,0 +1,83 @@
+/**
+ * The HTTP application: Fastify with only the parsers, hooks and routes the protocol needs.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from './audit/audit_log.js';
+import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
+import { endpointUrl, paths, type ServerConfig } from './config.js';
+import type { SecretHasher } from './crypto/secrets.js';
+import { registerDiscovery } from './endpoints/discovery.js';
+import { registerHealth } from './endpoints/health.js';
+import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
+import { registerJwks } from './endpoints/jwks.js';
+import { registerRevocationEndpoint } from './endpoints/revocation.js';
+import { registerTokenEndpoint } from './endpoints/token.js';
+import { installErrorBoundary } from './http/error_boundary.js';
+import { parseForm } from './http/form_body.js';
+import { installSecurityHeaders } from './http/security_headers.js';
+import type { KeyStore } from './keys/signing_keys.js';
+import type { Database } from './storage/schema.js';
+
+export interface AppDeps {
+  config: ServerConfig;
+  db: Kysely<Database>;
+  keys: KeyStore;
+  audit: AuditLog;
+  hasher: SecretHasher;
+  logger: FastifyServerOptions['loggerInstance'] | boolean;
+  isShuttingDown?: () => boolean;
+}
+
+export function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
+  return {
+    issuer: config.issuer,
+    tokenEndpoint: endpointUrl(config, paths.token),
+    audience: config.assertionAudience,
+    maxLifetimeSeconds: config.assertionMaxLifetimeSeconds,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    now: config.clock,
+  };
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { config } = deps;
+  const app = Fastify({
+    ...(typeof deps.logger === 'boolean' ? { logger: deps.logger } : { loggerInstance: deps.logger }),
+    // Per-request lines would cost throughput and add nothing the audit log does not already hold.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      try {
+        done(null, parseForm(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
+  );
+  installSecurityHeaders(app);
+  installErrorBoundary(app);
+
+  const clientAuth = {
+    db: deps.db,
+    hasher: deps.hasher,
+    audit: deps.audit,
+    assertionPolicy: assertionPolicyFor(config),
+  };
+  registerDiscovery(app, config);
+  registerJwks(app, deps.keys);
+  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys });
+  registerIntrospectionEndpoint(app, { ...clientAuth, config, keys: deps.keys });
+  registerRevocationEndpoint(app, { ...clientAuth, config, keys: deps.keys });
+  registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
+  return app;
+}

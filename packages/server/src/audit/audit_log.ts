@@ -1,0 +1,227 @@
+/**
+ * The append-only, hash-chained audit log.
+ *
+ * Each writer (a `clavis serve` process, a `clavis admin` invocation) owns a segment: its own chain, so
+ * writers never contend for one chain head. Periodically, and on close, the writer seals its head into
+ * the global seal chain; `audit verify` checks every segment and every seal.
+ *
+ * Writes are group-committed: records and the changes they describe queue up and are written in one
+ * transaction, each change in its own savepoint, so the log costs one commit per batch instead of one
+ * per request — and a change is never committed without its record, nor a record without its change.
+ */
+import { hostname } from 'node:os';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { randomId } from '../crypto/secrets.js';
+import { isUniqueViolation } from '../storage/errors.js';
+import type { AuditEventsTable, Database } from '../storage/schema.js';
+import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis } from './chain.js';
+import type { AuditEntry } from './events.js';
+
+interface Unit {
+  work: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
+  entry: AuditEntry | ((result: unknown) => AuditEntry);
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+const MAX_BATCH = 512;
+const INSERT_CHUNK = 500;
+
+export interface AuditLogOptions {
+  clock: () => number;
+  /** What this writer is, for people reading the segment list. */
+  writer: string;
+}
+
+export class AuditLog {
+  readonly #db: Kysely<Database>;
+  readonly #clock: () => number;
+  readonly segment: string;
+  #head: { seq: number; hash: string };
+  #sealedSeq = 0;
+  #queue: Unit[] = [];
+  #flushing = false;
+  #scheduled = false;
+  #closed = false;
+  #idle: Array<() => void> = [];
+
+  private constructor(db: Kysely<Database>, segment: string, clock: () => number) {
+    this.#db = db;
+    this.segment = segment;
+    this.#clock = clock;
+    this.#head = { seq: 0, hash: segmentGenesis(segment) };
+  }
+
+  /** Starts a new segment for this writer. */
+  static async open(db: Kysely<Database>, options: AuditLogOptions): Promise<AuditLog> {
+    const segment = randomId('seg_', 12);
+    await db
+      .insertInto('audit_segments')
+      .values({
+        id: segment,
+        writer: `${options.writer}@${hostname()}:${process.pid}`,
+        started_at: options.clock(),
+      })
+      .execute();
+    return new AuditLog(db, segment, options.clock);
+  }
+
+  /** Appends a record. Resolves once it is committed. */
+  record(entry: AuditEntry): Promise<void> {
+    return this.#enqueue(undefined, entry) as Promise<void>;
+  }
+
+  /**
+   * Runs `work` and appends the record it produces in one transaction: both are committed, or neither.
+   * If `work` throws, nothing of it is kept, no record is written, and the error is rethrown.
+   */
+  transact<T>(
+    work: (tx: Transaction<Database>) => Promise<T>,
+    entry: AuditEntry | ((result: T) => AuditEntry),
+  ): Promise<T> {
+    return this.#enqueue(work, entry as Unit['entry']) as Promise<T>;
+  }
+
+  #enqueue(work: Unit['work'], entry: Unit['entry']): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new Error('audit log is closed'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ work, entry, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, MAX_BATCH);
+        await this.#commitBatch(batch);
+      }
+    } finally {
+      this.#flushing = false;
+      if (this.#queue.length > 0) this.#schedule();
+      else for (const done of this.#idle.splice(0)) done();
+    }
+  }
+
+  async #commitBatch(batch: Unit[]): Promise<void> {
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    let head = this.#head;
+    try {
+      await this.#db.transaction().execute(async (tx) => {
+        const rows: AuditEventsTable[] = [];
+        head = this.#head;
+        outcomes.length = 0;
+        for (const unit of batch) {
+          let value: unknown;
+          if (unit.work) {
+            await sql`savepoint unit`.execute(tx);
+            try {
+              value = await unit.work(tx);
+              await sql`release savepoint unit`.execute(tx);
+            } catch (error) {
+              await sql`rollback to savepoint unit`.execute(tx);
+              await sql`release savepoint unit`.execute(tx);
+              outcomes.push({ ok: false, error });
+              continue;
+            }
+          }
+          const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
+          const row = this.#chain(entry, head);
+          head = { seq: row.seq, hash: row.hash };
+          rows.push(row);
+          outcomes.push({ ok: true, value });
+        }
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+          await tx
+            .insertInto('audit_events')
+            .values(rows.slice(i, i + INSERT_CHUNK))
+            .execute();
+        }
+      });
+    } catch (error) {
+      for (const unit of batch) unit.reject(error);
+      return;
+    }
+    this.#head = head;
+    batch.forEach((unit, i) => {
+      const o = outcomes[i];
+      if (o?.ok) unit.resolve(o.value);
+      else unit.reject(o?.error);
+    });
+  }
+
+  #chain(entry: AuditEntry, head: { seq: number; hash: string }): AuditEventsTable {
+    const fields = {
+      segment: this.segment,
+      seq: head.seq + 1,
+      at: this.#clock(),
+      event: entry.event,
+      outcome: entry.outcome ?? 'success',
+      actor_type: entry.actor.type,
+      actor_id: entry.actor.id ?? null,
+      client_id: entry.clientId ?? null,
+      ip: entry.ip ?? null,
+      user_agent: entry.userAgent ? entry.userAgent.slice(0, 256) : null,
+      detail: JSON.stringify(entry.detail ?? {}),
+      prev_hash: head.hash,
+    };
+    return { ...fields, hash: recordHash(fields) };
+  }
+
+  /** Resolves when everything queued so far is committed (or failed). */
+  drain(): Promise<void> {
+    if (!this.#flushing && !this.#scheduled && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Seals this segment's committed head into the global seal chain, if it advanced since last time. */
+  async seal(): Promise<void> {
+    const head = this.#head;
+    if (head.seq === this.#sealedSeq) return;
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const last = await this.#db
+        .selectFrom('audit_seals')
+        .select(['seq', 'hash'])
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const fields: SealFields = {
+        seq: (last?.seq ?? 0) + 1,
+        at: this.#clock(),
+        segment: this.segment,
+        segment_seq: head.seq,
+        segment_hash: head.hash,
+        prev_hash: last?.hash ?? SEAL_GENESIS,
+      };
+      try {
+        await this.#db
+          .insertInto('audit_seals')
+          .values({ ...fields, hash: sealHash(fields) })
+          .execute();
+        this.#sealedSeq = head.seq;
+        return;
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+      }
+    }
+    throw new Error('could not seal the audit segment: too much contention');
+  }
+
+  /** Flushes, seals and stops accepting records. */
+  async close(): Promise<void> {
+    await this.drain();
+    this.#closed = true;
+    await this.seal();
+  }
+}

@@ -1,0 +1,58 @@
+/** The hash chain of audit records and seals: pure functions shared by the writer and the verifier. */
+import { createHash } from 'node:crypto';
+
+export interface ChainedFields {
+  segment: string;
+  seq: number;
+  at: number;
+  event: string;
+  outcome: string;
+  actor_type: string;
+  actor_id: string | null;
+  client_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  detail: string;
+  prev_hash: string;
+}
+
+export interface SealFields {
+  seq: number;
+  at: number;
+  segment: string;
+  segment_seq: number;
+  segment_hash: string;
+  prev_hash: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** What the first record of a segment links to. */
+export function segmentGenesis(segment: string): string {
+  return sha256(`clavis-audit-segment:${segment}`);
+}
+
+export const SEAL_GENESIS = sha256('clavis-audit-seals');
+
+export function recordHash(r: ChainedFields): string {
+  return sha256(
+    JSON.stringify([
+      r.segment,
+      r.seq,
+      r.at,
+      r.event,
+      r.outcome,
+      r.actor_type,
+      r.actor_id,
+      r.client_id,
+      r.ip,
+      r.user_agent,
+      r.detail,
+      r.prev_hash,
+    ]),
+  );
+}
+
+export function sealHash(s: SealFields): string {
+  return sha256(JSON.stringify([s.seq, s.at, s.segment, s.segment_seq, s.segment_hash, s.prev_hash]));
+}

@@ -1,0 +1,34 @@
+/** The closed set of audit events, named `resource.verb`. */
+export const auditEventNames = [
+  'server.bootstrap',
+  'user.create',
+  'client.create',
+  'client.delete',
+  'client.secret_rotate',
+  'client.auth_failed',
+  'token.issue',
+  'token.request_failed',
+  'token.revoke',
+  'token.introspect',
+] as const;
+
+export type AuditEventName = (typeof auditEventNames)[number];
+
+export type ActorType = 'client' | 'user' | 'admin' | 'system' | 'anonymous';
+
+export interface AuditEntry {
+  event: AuditEventName;
+  outcome?: 'success' | 'failure';
+  actor: { type: ActorType; id?: string | null };
+  clientId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Event-specific fields. Never a secret, a token or a password. */
+  detail?: Record<string, unknown>;
+}
+
+/** Who acted and from where: filled from the request, or from the operator's machine for the CLI. */
+export interface RequestContext {
+  ip: string | null;
+  userAgent: string | null;
+}

@@ -1,0 +1,126 @@
+/**
+ * Client authentication for the token, introspection and revocation endpoints. Every failure is the
+ * same `invalid_client` to the caller (an unknown client and a wrong secret are indistinguishable) and
+ * an audit record with the real reason (never the secret) for the operator.
+ */
+import { InvalidClient, OAuthError } from '@clavis/core';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit_log.js';
+import type { RequestContext } from '../audit/events.js';
+import type { Client } from '../clients/client.js';
+import { findClientWithSecrets } from '../clients/client_store.js';
+import type { SecretHasher } from '../crypto/secrets.js';
+import type { FormParams } from '../http/form_body.js';
+import { claimOnce } from '../storage/replay_guard.js';
+import type { Database } from '../storage/schema.js';
+import { secretMatches } from './client_secret.js';
+import { presentedCredentials } from './credentials.js';
+import { type AssertionPolicy, assertionClientId, verifyClientAssertion } from './private_key_jwt.js';
+
+export interface ClientAuthDeps {
+  db: Kysely<Database>;
+  hasher: SecretHasher;
+  audit: AuditLog;
+  assertionPolicy: AssertionPolicy;
+}
+
+export interface AuthenticatedClient {
+  client: Client;
+  method: Client['authMethod'];
+}
+
+class AuthFailure extends Error {
+  constructor(
+    readonly reason: string,
+    readonly clientId: string | null,
+    readonly publicMessage = 'client authentication failed',
+  ) {
+    super(reason);
+  }
+}
+
+async function authenticate(
+  deps: ClientAuthDeps,
+  authorization: string | undefined,
+  params: FormParams,
+  now: number,
+): Promise<AuthenticatedClient> {
+  const presented = presentedCredentials(authorization, params);
+  const clientId =
+    presented.method === 'private_key_jwt'
+      ? (presented.clientId ?? assertionClientId(presented.assertion))
+      : presented.clientId;
+  const found = await findClientWithSecrets(deps.db, clientId, now);
+
+  if (presented.method === 'client_secret_basic' || presented.method === 'client_secret_post') {
+    // Always compare, even for an unknown client, so both cost the same.
+    const ok = secretMatches(deps.hasher, presented.secret, found?.secrets ?? []);
+    if (!found) throw new AuthFailure('unknown client', null);
+    if (found.client.authMethod !== presented.method) {
+      throw new AuthFailure(`client is registered for ${found.client.authMethod}`, clientId);
+    }
+    if (!ok) throw new AuthFailure('wrong or expired secret', clientId);
+  } else if (!found) {
+    throw new AuthFailure('unknown client', null);
+  } else if (presented.method === 'private_key_jwt') {
+    if (found.client.authMethod !== 'private_key_jwt') {
+      throw new AuthFailure(`client is registered for ${found.client.authMethod}`, clientId);
+    }
+    let verified: Awaited<ReturnType<typeof verifyClientAssertion>>;
+    try {
+      verified = await verifyClientAssertion(presented.assertion, found.client, deps.assertionPolicy);
+    } catch (err) {
+      if (err instanceof InvalidClient) throw new AuthFailure(err.description, clientId, err.description);
+      throw err;
+    }
+    const expiresAt = (verified.exp + deps.assertionPolicy.clockToleranceSeconds) * 1000;
+    if (!(await claimOnce(deps.db, `client_assertion:${clientId}:${verified.jti}`, expiresAt))) {
+      throw new AuthFailure('client_assertion replayed', clientId, 'client_assertion has already been used');
+    }
+  } else if (found.client.authMethod !== 'none') {
+    throw new AuthFailure(`client is registered for ${found.client.authMethod}`, clientId);
+  }
+  if (found.client.disabledAt !== null) throw new AuthFailure('client is disabled', clientId);
+  return { client: found.client, method: presented.method };
+}
+
+/**
+ * Authenticates the calling client, or throws `InvalidClient` (401) after auditing the failure.
+ * Malformed requests (two methods at once, …) throw `InvalidRequest` and are audited the same way.
+ */
+export async function authenticateClient(
+  deps: ClientAuthDeps,
+  request: {
+    authorization: string | undefined;
+    params: FormParams;
+    context: RequestContext;
+    endpoint: string;
+  },
+): Promise<AuthenticatedClient> {
+  try {
+    return await authenticate(deps, request.authorization, request.params, deps.assertionPolicy.now());
+  } catch (err) {
+    let reason: string;
+    let clientId: string | null = null;
+    let toThrow: unknown = err;
+    if (err instanceof AuthFailure) {
+      reason = err.reason;
+      clientId = err.clientId;
+      toThrow = new InvalidClient(err.publicMessage);
+    } else if (err instanceof OAuthError) {
+      reason = err.description;
+    } else {
+      throw err;
+    }
+    await deps.audit.record({
+      event: 'client.auth_failed',
+      outcome: 'failure',
+      actor: { type: clientId ? 'client' : 'anonymous', id: clientId },
+      clientId,
+      ip: request.context.ip,
+      userAgent: request.context.userAgent,
+      detail: { endpoint: request.endpoint, reason },
+    });
+    throw toThrow;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Domain-shaped storage for clients and their secrets. Functions take a Kysely handle, which may be a
+ * transaction, so a change and its audit record commit together.
+ */
+import type { Kysely } from 'kysely';
+import type { ClientSecretRow, Database, NewClientRow } from '../storage/schema.js';
+import { type Client, clientFromRow } from './client.js';
+
+type Db = Kysely<Database>;
+
+export async function findClient(db: Db, id: string): Promise<Client | undefined> {
+  const row = await db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? clientFromRow(row) : undefined;
+}
+
+/** The client and its secrets that are neither revoked nor expired at `now`, in one round trip each. */
+export async function findClientWithSecrets(
+  db: Db,
+  id: string,
+  now: number,
+): Promise<{ client: Client; secrets: ClientSecretRow[] } | undefined> {
+  const row = await db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) return undefined;
+  const secrets = await db
+    .selectFrom('client_secrets')
+    .selectAll()
+    .where('client_id', '=', id)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .execute();
+  return { client: clientFromRow(row), secrets };
+}
+
+export async function listClients(db: Db): Promise<Client[]> {
+  const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').orderBy('id').execute();
+  return rows.map(clientFromRow);
+}
+
+export async function insertClient(db: Db, row: NewClientRow): Promise<void> {
+  await db.insertInto('clients').values(row).execute();
+}
+
+/** Deletes a client and (by cascade) its secrets. Returns whether it existed. */
+export async function deleteClient(db: Db, id: string): Promise<boolean> {
+  await db.deleteFrom('client_secrets').where('client_id', '=', id).execute();
+  const result = await db.deleteFrom('clients').where('id', '=', id).executeTakeFirst();
+  return result.numDeletedRows > 0n;
+}
+
+export async function insertClientSecret(
+  db: Db,
+  secret: { id: string; clientId: string; hash: string; createdAt: number; expiresAt: number | null },
+): Promise<void> {
+  await db
+    .insertInto('client_secrets')
+    .values({
+      id: secret.id,
+      client_id: secret.clientId,
+      hash: secret.hash,
+      created_at: secret.createdAt,
+      expires_at: secret.expiresAt,
+      revoked_at: null,
+    })
+    .execute();
+}
+
+/**
+ * Makes every current secret of the client expire at `expiresAt` (unless it already expires sooner):
+ * the overlap window of a rotation.
+ */
+export async function expireClientSecrets(db: Db, clientId: string, expiresAt: number): Promise<number> {
+  const result = await db
+    .updateTable('client_secrets')
+    .set({ expires_at: expiresAt })
+    .where('client_id', '=', clientId)
+    .where('revoked_at', 'is', null)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', expiresAt)]))
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function userExists(db: Db, idOrUsername: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where((eb) => eb.or([eb('id', '=', idOrUsername), eb('username', '=', idOrUsername)]))
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,112 @@
+/**
+ * Server configuration: validated once, with documented defaults, and passed explicitly.
+ */
+import type { SigningAlg } from './tokens/jws.js';
+import { signingAlgs } from './tokens/jws.js';
+
+export interface ServerConfig {
+  /** The issuer identifier: an https URL (http only for loopback), no query or fragment, no trailing slash. */
+  issuer: string;
+  /** Access-token signing algorithm. Default EdDSA. */
+  signingAlg: SigningAlg;
+  /** How long one signing key signs before the next takes over. Default 30 days. */
+  keyRotationIntervalSeconds: number;
+  /** Default access-token lifetime for new clients. Default 10 minutes. */
+  defaultAccessTokenTtlSeconds: number;
+  /** No client may be given a longer access-token lifetime. Default 1 hour. */
+  maxAccessTokenTtlSeconds: number;
+  /** Client assertions (private_key_jwt): the longest `exp - now` accepted. Default 5 minutes. */
+  assertionMaxLifetimeSeconds: number;
+  /** Clock skew tolerated for `iat`/`nbf` in the future and `exp` just past. Default 60 s. */
+  clockToleranceSeconds: number;
+  /**
+   * What a client assertion's `aud` may be: the issuer only (FAPI 2.0 / draft-ietf-oauth-rfc7523bis), or
+   * also the token endpoint URL, which older clients send. Never an array. Default: both.
+   */
+  assertionAudience: 'issuer' | 'issuer-or-token-endpoint';
+  /** Largest request body accepted, bytes. Default 64 KiB. */
+  bodyLimitBytes: number;
+  /**
+   * Addresses (IPs or CIDRs) of reverse proxies whose `X-Forwarded-For` is believed. Default none: the
+   * client address is the socket's peer.
+   */
+  trustedProxies: string[];
+  /** Milliseconds since the epoch. Injected in tests. */
+  clock: () => number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const defaults = {
+  signingAlg: 'EdDSA',
+  keyRotationIntervalSeconds: 30 * 86_400,
+  defaultAccessTokenTtlSeconds: 600,
+  maxAccessTokenTtlSeconds: 3600,
+  assertionMaxLifetimeSeconds: 300,
+  clockToleranceSeconds: 60,
+  assertionAudience: 'issuer-or-token-endpoint',
+  bodyLimitBytes: 64 * 1024,
+  trustedProxies: [],
+} as const satisfies Partial<ServerConfig>;
+
+export function normaliseIssuer(issuer: string): string {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError(`issuer "${issuer}" is not a URL`);
+  }
+  const loopback =
+    ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || url.hostname.endsWith('.localhost');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError('the issuer must be an https URL (http is allowed only on loopback)');
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError('the issuer must not have a query, fragment or credentials');
+  }
+  return url.toString().replace(/\/$/, '');
+}
+
+/** Fills defaults and checks every value; throws `ConfigError` naming the first bad one. */
+export function resolveConfig(input: Partial<ServerConfig> & { issuer: string }): ServerConfig {
+  const config: ServerConfig = {
+    ...defaults,
+    trustedProxies: [...defaults.trustedProxies],
+    clock: Date.now,
+    ...input,
+    issuer: normaliseIssuer(input.issuer),
+  };
+  if (!signingAlgs.includes(config.signingAlg)) {
+    throw new ConfigError(`signing algorithm must be one of ${signingAlgs.join(', ')}`);
+  }
+  const positive: Array<keyof ServerConfig> = [
+    'keyRotationIntervalSeconds',
+    'defaultAccessTokenTtlSeconds',
+    'maxAccessTokenTtlSeconds',
+    'assertionMaxLifetimeSeconds',
+    'bodyLimitBytes',
+  ];
+  for (const key of positive) {
+    const v = config[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new ConfigError(`${key} must be a positive integer`);
+  }
+  if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
+    throw new ConfigError('the default access-token lifetime exceeds the maximum');
+  }
+  return config;
+}
+
+/** The token endpoint URL, derived from the issuer. */
+export function endpointUrl(config: Pick<ServerConfig, 'issuer'>, path: string): string {
+  return `${config.issuer}${path}`;
+}
+
+export const paths = {
+  token: '/oauth/token',
+  introspection: '/oauth/introspect',
+  revocation: '/oauth/revoke',
+  jwks: '/.well-known/jwks.json',
+} as const;

@@ -1,0 +1,38 @@
+/**
+ * Authorization server metadata (RFC 8414) at both well-known paths, listing exactly what this server
+ * supports.
+ */
+import type { FastifyInstance } from 'fastify';
+import { assertionAlgorithms } from '../client_auth/private_key_jwt.js';
+import { endpointUrl, paths, type ServerConfig } from '../config.js';
+import { grants } from '../grants/registry.js';
+
+export function metadata(config: ServerConfig): Record<string, unknown> {
+  const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+  const algs = [...assertionAlgorithms];
+  return {
+    issuer: config.issuer,
+    token_endpoint: endpointUrl(config, paths.token),
+    jwks_uri: endpointUrl(config, paths.jwks),
+    introspection_endpoint: endpointUrl(config, paths.introspection),
+    revocation_endpoint: endpointUrl(config, paths.revocation),
+    grant_types_supported: [...grants.keys()],
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    token_endpoint_auth_signing_alg_values_supported: algs,
+    introspection_endpoint_auth_methods_supported: authMethods,
+    introspection_endpoint_auth_signing_alg_values_supported: algs,
+    revocation_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    revocation_endpoint_auth_signing_alg_values_supported: algs,
+    access_token_signing_alg_values_supported: [config.signingAlg],
+  };
+}
+
+export function registerDiscovery(app: FastifyInstance, config: ServerConfig): void {
+  const body = JSON.stringify(metadata(config));
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    app.get(path, (_request, reply) =>
+      reply.header('cache-control', 'public, max-age=300').type('application/json; charset=utf-8').send(body),
+    );
+  }
+}

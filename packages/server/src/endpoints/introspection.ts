@@ -1,0 +1,65 @@
+/**
+ * Token introspection (RFC 7662). Only authenticated confidential clients may ask; a token is described
+ * only to the client it was issued to or a resource server named in its `aud`. Everything else —
+ * garbage, expired, revoked, someone else's — is `{"active":false}` and nothing more (§2.2).
+ */
+import { InvalidClient } from '@clavis/core';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
+import type { Client } from '../clients/client.js';
+import { paths, type ServerConfig } from '../config.js';
+import { type FormParams, requireParam } from '../http/form_body.js';
+import { requestContext } from '../http/request_context.js';
+import type { KeyStore } from '../keys/signing_keys.js';
+import { isJtiRevoked } from '../storage/revocations.js';
+import type { Database } from '../storage/schema.js';
+import { type AccessTokenClaims, verifyOwnAccessToken } from '../tokens/access_token.js';
+
+export interface IntrospectionDeps extends ClientAuthDeps {
+  config: ServerConfig;
+  keys: KeyStore;
+  db: Kysely<Database>;
+}
+
+const INACTIVE = '{"active":false}';
+
+function mayInspect(caller: Client, claims: AccessTokenClaims): boolean {
+  if (claims.client_id === caller.id) return true;
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  return aud.includes(caller.id);
+}
+
+export function registerIntrospectionEndpoint(app: FastifyInstance, deps: IntrospectionDeps): void {
+  app.post(paths.introspection, async (request, reply) => {
+    const params = (request.body ?? {}) as FormParams;
+    const { client, method } = await authenticateClient(deps, {
+      authorization: request.headers.authorization,
+      params,
+      context: requestContext(request),
+      endpoint: 'introspection',
+    });
+    if (method === 'none') throw new InvalidClient('introspection requires client authentication');
+    const token = requireParam(params, 'token');
+    reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
+
+    const claims = verifyOwnAccessToken(deps.keys, deps.config.issuer, token);
+    const now = Math.floor(deps.config.clock() / 1000);
+    if (!claims || claims.exp <= now || !mayInspect(client, claims)) return reply.send(INACTIVE);
+    if (await isJtiRevoked(deps.db, claims.jti)) return reply.send(INACTIVE);
+    return reply.send({
+      active: true,
+      token_type: claims.cnf ? 'DPoP' : 'Bearer',
+      iss: claims.iss,
+      sub: claims.sub,
+      aud: claims.aud,
+      client_id: claims.client_id,
+      ...(claims.scope ? { scope: claims.scope } : {}),
+      exp: claims.exp,
+      iat: claims.iat,
+      jti: claims.jti,
+      ...(claims.act ? { act: claims.act } : {}),
+      ...(claims.cnf ? { cnf: claims.cnf } : {}),
+    });
+  });
+}

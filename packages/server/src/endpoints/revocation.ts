@@ -1,0 +1,53 @@
+/**
+ * Token revocation (RFC 7009). The client authenticates first; a token it was not issued is refused
+ * (400 `invalid_request` for a confidential client; a public client gets the same 200 as for an
+ * unknown token, so the endpoint tells an unauthenticated caller nothing). Unknown, malformed and
+ * already-expired tokens answer 200 (§2.2). A revoked JWT's `jti` is remembered until it would have
+ * expired; the revocation and its audit record commit together.
+ */
+import { InvalidRequest } from '@clavis/core';
+import type { FastifyInstance } from 'fastify';
+import { authenticateClient } from '../client_auth/authenticate.js';
+import { paths } from '../config.js';
+import { type FormParams, requireParam } from '../http/form_body.js';
+import { requestContext } from '../http/request_context.js';
+import { revokeJti } from '../storage/revocations.js';
+import { verifyOwnAccessToken } from '../tokens/access_token.js';
+import type { IntrospectionDeps } from './introspection.js';
+
+export function registerRevocationEndpoint(app: FastifyInstance, deps: IntrospectionDeps): void {
+  app.post(paths.revocation, async (request, reply) => {
+    const params = (request.body ?? {}) as FormParams;
+    const context = requestContext(request);
+    const { client } = await authenticateClient(deps, {
+      authorization: request.headers.authorization,
+      params,
+      context,
+      endpoint: 'revocation',
+    });
+    const token = requireParam(params, 'token');
+    // token_type_hint is only a hint (§2.1): every kind of token we issue is looked up regardless.
+    reply.header('cache-control', 'no-store');
+
+    const claims = verifyOwnAccessToken(deps.keys, deps.config.issuer, token);
+    const now = deps.config.clock();
+    if (!claims || claims.exp * 1000 <= now) return reply.code(200).send();
+    if (claims.client_id !== client.id) {
+      if (client.kind === 'public') return reply.code(200).send();
+      throw new InvalidRequest('the token was not issued to this client');
+    }
+    await deps.audit.transact(
+      (tx) =>
+        revokeJti(tx, { jti: claims.jti, clientId: client.id, revokedAt: now, expiresAt: claims.exp * 1000 }),
+      (revoked) => ({
+        event: 'token.revoke',
+        actor: { type: 'client', id: client.id },
+        clientId: client.id,
+        ip: context.ip,
+        userAgent: context.userAgent,
+        detail: { jti: claims.jti, sub: claims.sub, token_type: 'access_token', already_revoked: !revoked },
+      }),
+    );
+    return reply.code(200).send();
+  });
+}

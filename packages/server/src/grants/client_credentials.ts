@@ -1,0 +1,49 @@
+/**
+ * The client_credentials grant (RFC 6749 §4.4): a confidential service principal gets a short-lived
+ * JWT access token for itself. No refresh token.
+ */
+
+import { issueAccessToken } from '../tokens/access_token.js';
+import type { Grant } from './grant.js';
+import { grantedAudience, grantedScopes } from './scopes.js';
+
+export const clientCredentials: Grant = {
+  grantType: 'client_credentials',
+  allowPublicClients: false,
+
+  async handle({ config, keys, audit }, { client, params, context }) {
+    const scopes = grantedScopes(params, client.scopes);
+    const audience = grantedAudience(params, client.audiences, config.issuer);
+    const ttl = Math.min(client.tokenTtlSeconds, config.maxAccessTokenTtlSeconds);
+    const { token, claims } = await issueAccessToken(keys, {
+      issuer: config.issuer,
+      subject: client.id,
+      audience,
+      clientId: client.id,
+      scopes,
+      ttlSeconds: ttl,
+      now: config.clock(),
+    });
+    await audit.record({
+      event: 'token.issue',
+      actor: { type: 'client', id: client.id },
+      clientId: client.id,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: {
+        grant_type: 'client_credentials',
+        jti: claims.jti,
+        sub: claims.sub,
+        scope: claims.scope ?? '',
+        aud: audience,
+        exp: claims.exp,
+      },
+    });
+    return {
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: ttl,
+      ...(claims.scope ? { scope: claims.scope } : {}),
+    };
+  },
+};

@@ -1,0 +1,68 @@
+/**
+ * The one place errors become responses. OAuth errors keep their RFC 6749 §5.2 shape and status; the
+ * framework's own errors (bad content type, oversized body, malformed JSON) become `invalid_request`;
+ * transient storage failures become 503 `temporarily_unavailable` with `Retry-After`; anything else is
+ * logged and answered as a bare `server_error`, with nothing internal in it.
+ */
+import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '@clavis/core';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isTransientStorageError } from '../storage/errors.js';
+
+/** `invalid_request`, answered with 413 so proxies and clients see what went wrong. */
+class BodyTooLarge extends InvalidRequest {
+  override readonly status: number = 413;
+}
+
+export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boolean } {
+  if (err instanceof OAuthError) return { error: err, unexpected: false };
+  if (isTransientStorageError(err)) {
+    return {
+      error: new TemporarilyUnavailable('the service is busy; retry shortly', { cause: err }),
+      unexpected: false,
+    };
+  }
+  const fe = err as Partial<FastifyError>;
+  if (typeof fe.code === 'string' && fe.code.startsWith('FST_')) {
+    switch (fe.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return { error: new BodyTooLarge('request body too large'), unexpected: false };
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return {
+          error: new InvalidRequest('content type must be application/x-www-form-urlencoded'),
+          unexpected: false,
+        };
+      default:
+        if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+          return { error: new InvalidRequest('malformed request'), unexpected: false };
+        }
+    }
+  }
+  if ((err as { statusCode?: unknown }).statusCode === 400) {
+    return { error: new InvalidRequest('malformed request'), unexpected: false };
+  }
+  return { error: new ServerError('internal error'), unexpected: true };
+}
+
+export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
+  reply.code(error.status);
+  for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
+  if (error instanceof InvalidClient)
+    reply.header('www-authenticate', 'Basic realm="clavis", charset="UTF-8"');
+  reply.header('cache-control', 'no-store');
+  return reply.type('application/json; charset=utf-8').send(error.toJSON());
+}
+
+export function installErrorBoundary(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const { error, unexpected } = toOAuthError(err);
+    if (unexpected) request.log.error({ err }, 'unexpected error');
+    else if (error instanceof TemporarilyUnavailable)
+      request.log.warn({ err: (error.cause as Error)?.message }, 'storage unavailable');
+    return sendOAuthError(reply, error);
+  });
+  app.setNotFoundHandler((_request, reply) => {
+    reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found' });
+  });
+}

@@ -1,0 +1,14 @@
+export { type AuditRecordView, listAudit } from './admin/audit.js';
+export * as adminClients from './admin/clients.js';
+export { AdminError } from './admin/errors.js';
+export { buildApp } from './app.js';
+export type { AuditEntry, AuditEventName } from './audit/events.js';
+export { auditEventNames } from './audit/events.js';
+export { type AuditVerifyResult, verifyAuditLog } from './audit/verify.js';
+export { bootstrap, CLI_CLIENT_ID } from './bootstrap.js';
+export { type Client, clientView } from './clients/client.js';
+export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConfig } from './config.js';
+export { KekError } from './crypto/kek.js';
+export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
+export { openServices, type Services } from './runtime/services.js';
+export { DatabaseUrlError, openDatabase, parseDatabaseUrl } from './storage/database.js';

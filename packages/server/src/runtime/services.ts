@@ -1,0 +1,121 @@
+/**
+ * Opening what every entry point needs — database (migrated), key-encryption key, secret hasher,
+ * signing keys, a segment of the audit log — and closing it again. `clavis serve` and `clavis admin`
+ * both start here, with the same checks.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { Kysely } from 'kysely';
+import { AuditLog } from '../audit/audit_log.js';
+import { Kek, KekError } from '../crypto/kek.js';
+import { SecretHasher } from '../crypto/secrets.js';
+import { KeyStore } from '../keys/signing_keys.js';
+import { type DialectName, openDatabase, parseDatabaseUrl } from '../storage/database.js';
+import type { Database } from '../storage/schema.js';
+import type { SigningAlg } from '../tokens/jws.js';
+
+export interface ServicesOptions {
+  dbUrl: string;
+  /** `CLAVIS_KEK`: the key itself. */
+  kek?: string | undefined;
+  /** `CLAVIS_KEK_FILE`: where the key file is (default: beside the SQLite file, or ./clavis.kek). */
+  kekFile?: string | undefined;
+  /** Who writes audit records through these services: 'serve', 'cli'. */
+  writer: string;
+  clock?: () => number;
+  signingAlg?: SigningAlg;
+  keyRotationIntervalSeconds?: number;
+  maxAccessTokenTtlSeconds?: number;
+  poolSize?: number;
+}
+
+export interface Services {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  dbDescription: string;
+  hasher: SecretHasher;
+  keys: KeyStore;
+  audit: AuditLog;
+  kek: Kek;
+  kekSource: string;
+  clock: () => number;
+  close(): Promise<void>;
+}
+
+export function defaultKekFile(dbUrl: string): string {
+  const parsed = parseDatabaseUrl(dbUrl);
+  if (parsed.dialect === 'sqlite' && parsed.target !== ':memory:')
+    return join(dirname(parsed.target), 'clavis.kek');
+  return resolve('clavis.kek');
+}
+
+async function loadKek(
+  db: Kysely<Database>,
+  options: ServicesOptions,
+): Promise<{ kek: Kek; source: string }> {
+  const file = options.kekFile ?? defaultKekFile(options.dbUrl);
+  const stored = await db
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', 'kek_check')
+    .executeTakeFirst();
+  if (stored && !options.kek && !existsSync(file)) {
+    throw new KekError(
+      `this database was set up with a key-encryption key that is not here: set CLAVIS_KEK, or CLAVIS_KEK_FILE (looked for ${file})`,
+    );
+  }
+  const { kek, source } = Kek.load({ env: options.kek, file });
+  if (!stored) {
+    await db
+      .insertInto('settings')
+      .values({ key: 'kek_check', value: kek.checkValue() })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+  }
+  const check = await db
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', 'kek_check')
+    .executeTakeFirstOrThrow();
+  if (!kek.matches(check.value)) {
+    throw new KekError(`the key-encryption key from ${source} is not the one this database was set up with`);
+  }
+  return { kek, source };
+}
+
+export async function openServices(options: ServicesOptions): Promise<Services> {
+  const clock = options.clock ?? Date.now;
+  const opened = await openDatabase(options.dbUrl, { poolSize: options.poolSize ?? 10 });
+  try {
+    const { kek, source } = await loadKek(opened.db, options);
+    const hasher = new SecretHasher(kek.derive('secret-hashing'));
+    const keys = new KeyStore(opened.db, kek.derive('signing-key-sealing'), {
+      alg: options.signingAlg ?? 'EdDSA',
+      rotationIntervalMs: (options.keyRotationIntervalSeconds ?? 30 * 86_400) * 1000,
+      maxTokenTtlMs: (options.maxAccessTokenTtlSeconds ?? 3600) * 1000,
+      clock,
+    });
+    const audit = await AuditLog.open(opened.db, { clock, writer: options.writer });
+    return {
+      db: opened.db,
+      dialect: opened.dialect,
+      dbDescription: opened.description,
+      hasher,
+      keys,
+      audit,
+      kek,
+      kekSource: source,
+      clock,
+      async close() {
+        try {
+          await audit.close();
+        } finally {
+          await opened.close();
+        }
+      },
+    };
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * A Kysely dialect over Node's built-in `node:sqlite` (no native build at install time).
+ *
+ * One connection per database file, guarded by a mutex so a transaction is never interleaved with other
+ * queries; prepared statements are cached by SQL text. The file runs in WAL mode with
+ * `synchronous=FULL`, so a committed write survives `kill -9` and power loss.
+ */
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+
+export interface NodeSqliteOptions {
+  /** File path, or `:memory:`. */
+  path: string;
+  /** How long a writer waits for another process's lock before failing with SQLITE_BUSY. */
+  busyTimeoutMs?: number;
+}
+
+type SqliteValue = null | number | bigint | string | Uint8Array;
+
+const STATEMENT_CACHE_SIZE = 256;
+
+class NodeSqliteConnection implements DatabaseConnection {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  #prepare(sql: string): { stmt: StatementSync; reader: boolean } {
+    let entry = this.#statements.get(sql);
+    if (!entry) {
+      const stmt = this.#db.prepare(sql);
+      entry = { stmt, reader: stmt.columns().length > 0 };
+      if (this.#statements.size >= STATEMENT_CACHE_SIZE) {
+        const oldest = this.#statements.keys().next().value;
+        if (oldest !== undefined) this.#statements.delete(oldest);
+      }
+      this.#statements.set(sql, entry);
+    }
+    return entry;
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const params = compiled.parameters as SqliteValue[];
+    if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(compiled.sql)) {
+      this.#db.exec(compiled.sql);
+      return { rows: [] };
+    }
+    const { stmt, reader } = this.#prepare(compiled.sql);
+    if (reader) return { rows: stmt.all(...params) as R[] };
+    const { changes, lastInsertRowid } = stmt.run(...params);
+    return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+  }
+
+  // biome-ignore lint/correctness/useYield: streaming is not offered by this driver; the method must exist.
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('node:sqlite driver does not stream');
+  }
+
+  close(): void {
+    this.#statements.clear();
+    this.#db.close();
+  }
+}
+
+/** A FIFO mutex: one holder at a time, waiters served in order. */
+class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+
+  lock(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const acquired = this.#tail.then(() => release);
+    this.#tail = this.#tail.then(() => next);
+    return acquired;
+  }
+}
+
+class NodeSqliteDriver implements Driver {
+  readonly #options: NodeSqliteOptions;
+  readonly #mutex = new Mutex();
+  #connection: NodeSqliteConnection | undefined;
+  #release: (() => void) | undefined;
+
+  constructor(options: NodeSqliteOptions) {
+    this.#options = options;
+  }
+
+  async init(): Promise<void> {
+    const db = new DatabaseSync(this.#options.path, { timeout: this.#options.busyTimeoutMs ?? 5000 });
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA foreign_keys = ON');
+    this.#connection = new NodeSqliteConnection(db);
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const release = await this.#mutex.lock();
+    this.#release = release;
+    if (!this.#connection) throw new Error('database is closed');
+    return this.#connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    // IMMEDIATE takes the write lock up front, so a transaction never fails half-way on lock upgrade.
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  async releaseConnection(): Promise<void> {
+    const release = this.#release;
+    this.#release = undefined;
+    release?.();
+  }
+
+  async destroy(): Promise<void> {
+    this.#connection?.close();
+    this.#connection = undefined;
+  }
+}
+
+export class NodeSqliteDialect implements Dialect {
+  readonly #options: NodeSqliteOptions;
+
+  constructor(options: NodeSqliteOptions) {
+    this.#options = options;
+  }
+
+  createDriver(): Driver {
+    return new NodeSqliteDriver(this.#options);
+  }
+
+  createQueryCompiler(): QueryCompiler {
+    return new SqliteQueryCompiler();
+  }
+
+  createAdapter(): DialectAdapter {
+    return new SqliteAdapter();
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's introspector takes a Kysely of any schema.
+  createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SqliteIntrospector(db);
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Which storage failures are transient (the request may be retried: answer 503 + Retry-After) as
+ * opposed to bugs. SQLite: BUSY/LOCKED/FULL/IOERR; PostgreSQL: connection loss, shutdown, disk full,
+ * serialization failures, too many connections.
+ */
+export function isTransientStorageError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: unknown; errcode?: unknown; errstr?: unknown };
+  if (e.code === 'ERR_SQLITE_ERROR') {
+    const primary = typeof e.errcode === 'number' ? e.errcode & 0xff : -1;
+    return primary === 5 || primary === 6 || primary === 10 || primary === 13;
+  }
+  if (typeof e.code === 'string') {
+    if (/^(08|53|57P0|40001|40P01)/.test(e.code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND'].includes(e.code)) return true;
+  }
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    e.message,
+  );
+}
+
+/** True for a unique / primary-key violation on either dialect. */
+export function isUniqueViolation(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const e = err as Error & { code?: unknown; errcode?: unknown };
+  if (e.code === '23505') return true;
+  if (e.code === 'ERR_SQLITE_ERROR' && typeof e.errcode === 'number') {
+    return e.errcode === 2067 || e.errcode === 1555;
+  }
+  return false;
+}

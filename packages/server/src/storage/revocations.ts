@@ -1,0 +1,31 @@
+/** Revoked JWT access tokens, remembered by `jti` until they would have expired. */
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+/** Records the revocation; idempotent. Returns true when this call revoked it. */
+export async function revokeJti(
+  db: Kysely<Database>,
+  entry: { jti: string; clientId: string; revokedAt: number; expiresAt: number },
+): Promise<boolean> {
+  const result = await db
+    .insertInto('revoked_tokens')
+    .values({
+      jti: entry.jti,
+      client_id: entry.clientId,
+      revoked_at: entry.revokedAt,
+      expires_at: entry.expiresAt,
+    })
+    .onConflict((oc) => oc.column('jti').doNothing())
+    .executeTakeFirst();
+  return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+}
+
+export async function isJtiRevoked(db: Kysely<Database>, jti: string): Promise<boolean> {
+  const row = await db.selectFrom('revoked_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function purgeRevocations(db: Kysely<Database>, now: number): Promise<number> {
+  const result = await db.deleteFrom('revoked_tokens').where('expires_at', '<=', now).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
