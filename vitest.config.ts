@@ -5,6 +5,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@clavis/source'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts'],
+    reporters: ['default', './scripts/summary_reporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

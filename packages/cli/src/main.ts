@@ -20,6 +20,8 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Commander puts "(Did you mean …?)" on a second line; an error is one line on stderr.
+      outputError: (s, write) => write(`${oneLine(s)}\n`),
     });
   registerServe(program, io);
   registerAdmin(program, io);

@@ -14,18 +14,18 @@ import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { AuditEventsTable, Database } from '../storage/schema.js';
+import { insertAuditRows } from './audit_store.js';
 import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis } from './chain.js';
 import type { AuditEntry } from './events.js';
 
 interface Unit {
   work: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
-  entry: AuditEntry | ((result: unknown) => AuditEntry);
+  entry: AuditEntry | ((result: unknown) => AuditEntry | null);
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
 
 const MAX_BATCH = 512;
-const INSERT_CHUNK = 500;
 
 export interface AuditLogOptions {
   clock: () => number;
@@ -73,11 +73,13 @@ export class AuditLog {
 
   /**
    * Runs `work` and appends the record it produces in one transaction: both are committed, or neither.
-   * If `work` throws, nothing of it is kept, no record is written, and the error is rethrown.
+   * If `work` throws, nothing of it is kept, no record is written, and the error is rethrown. An entry
+   * function may return `null` for work that is not an event of its own (a replay marker): it then
+   * simply rides the same group commit.
    */
   transact<T>(
     work: (tx: Transaction<Database>) => Promise<T>,
-    entry: AuditEntry | ((result: T) => AuditEntry),
+    entry: AuditEntry | ((result: T) => AuditEntry | null),
   ): Promise<T> {
     return this.#enqueue(work, entry as Unit['entry']) as Promise<T>;
   }
@@ -137,17 +139,14 @@ export class AuditLog {
             }
           }
           const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
-          const row = this.#chain(entry, head);
-          head = { seq: row.seq, hash: row.hash };
-          rows.push(row);
+          if (entry) {
+            const row = this.#chain(entry, head);
+            head = { seq: row.seq, hash: row.hash };
+            rows.push(row);
+          }
           outcomes.push({ ok: true, value });
         }
-        for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-          await tx
-            .insertInto('audit_events')
-            .values(rows.slice(i, i + INSERT_CHUNK))
-            .execute();
-        }
+        await insertAuditRows(tx, rows);
       });
     } catch (error) {
       for (const unit of batch) unit.reject(error);

@@ -74,7 +74,14 @@ async function authenticate(
       throw err;
     }
     const expiresAt = (verified.exp + deps.assertionPolicy.clockToleranceSeconds) * 1000;
-    if (!(await claimOnce(deps.db, `client_assertion:${clientId}:${verified.jti}`, expiresAt))) {
+    const key = `client_assertion:${clientId}:${verified.jti}`;
+    // The claim rides the audit log's group commit: durable before we answer, one fsync per batch.
+    if (
+      !(await deps.audit.transact(
+        (tx) => claimOnce(tx, key, expiresAt),
+        () => null,
+      ))
+    ) {
       throw new AuthFailure('client_assertion replayed', clientId, 'client_assertion has already been used');
     }
   } else if (found.client.authMethod !== 'none') {

@@ -2,7 +2,7 @@
  * High-entropy secrets the server generates (client secrets): shown once, stored as a keyed SHA-256
  * (HMAC) — for 256-bit random secrets a slow password hash adds no strength and would cap throughput.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A client secret: `clvs_` + 43 base64url characters (256 bits). The prefix lets scanners find it. */
 export function generateClientSecret(): string {
@@ -15,10 +15,10 @@ export function randomId(prefix: string, bytes = 16): string {
 }
 
 export class SecretHasher {
-  readonly #key: Buffer;
+  readonly #key: KeyObject;
 
   constructor(key: Buffer) {
-    this.#key = key;
+    this.#key = createSecretKey(key);
   }
 
   hash(secret: string): string {

@@ -101,7 +101,16 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     if (parsed.schema) await sql`create schema if not exists ${sql.id(parsed.schema)}`.execute(db);
   }
   try {
-    if (options.migrate !== false) await migrate(db);
+    if (options.migrate !== false) {
+      // PostgreSQL: name the schema the tables live in (see `migrate`); SQLite has only one.
+      const schema =
+        parsed.dialect === 'postgres'
+          ? (parsed.schema ??
+            (await sql<{ s: string | null }>`select current_schema() as s`.execute(db)).rows[0]?.s ??
+            undefined)
+          : undefined;
+      await migrate(db, schema);
+    }
   } catch (err) {
     await db.destroy();
     throw err;
@@ -109,8 +118,17 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   return { db, dialect: parsed.dialect, description: describe(parsed), close: () => db.destroy() };
 }
 
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+/**
+ * Applies pending migrations. On PostgreSQL, `schema` must be the schema the tables live in: without it
+ * Kysely's migrator takes a `kysely_migration` table in ANY schema of the database for ours, skips
+ * creating it, and then fails (42P01) on a fresh schema beside another Clavis or Kysely schema.
+ */
+export async function migrate(db: Kysely<Database>, schema?: string): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

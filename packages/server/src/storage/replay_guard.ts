@@ -2,6 +2,7 @@
  * Single-use markers (assertion `jti`s, later DPoP proofs and TOTP steps), shared by every instance.
  */
 import type { Kysely } from 'kysely';
+import { rawExec } from './raw.js';
 import type { Database } from './schema.js';
 
 /**
@@ -10,12 +11,12 @@ import type { Database } from './schema.js';
  * until it is purged; callers reject expired material before claiming anyway.
  */
 export async function claimOnce(db: Kysely<Database>, key: string, expiresAt: number): Promise<boolean> {
-  const result = await db
-    .insertInto('replay_guard')
-    .values({ key, expires_at: expiresAt })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .executeTakeFirst();
-  return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  const changed = await rawExec(
+    db,
+    'insert into replay_guard (key, expires_at) values (?, ?) on conflict (key) do nothing',
+    [key, expiresAt],
+  );
+  return changed > 0;
 }
 
 /** Deletes expired markers. Returns how many. */

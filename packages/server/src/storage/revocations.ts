@@ -1,5 +1,6 @@
 /** Revoked JWT access tokens, remembered by `jti` until they would have expired. */
 import type { Kysely } from 'kysely';
+import { rawRows } from './raw.js';
 import type { Database } from './schema.js';
 
 /** Records the revocation; idempotent. Returns true when this call revoked it. */
@@ -21,8 +22,8 @@ export async function revokeJti(
 }
 
 export async function isJtiRevoked(db: Kysely<Database>, jti: string): Promise<boolean> {
-  const row = await db.selectFrom('revoked_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
-  return row !== undefined;
+  const rows = await rawRows(db, 'select 1 as revoked from revoked_tokens where jti = ?', [jti]);
+  return rows.length > 0;
 }
 
 export async function purgeRevocations(db: Kysely<Database>, now: number): Promise<number> {

@@ -1,0 +1,38 @@
+/**
+ * Hand-written SQL for the few statements on every request's path (client lookup, revocation check,
+ * audit inserts, replay markers). Kysely builds and compiles an AST per call, which costs more than the
+ * SQLite query itself; these run through the same driver and connection (so transactions and the
+ * SQLite mutex hold) with their text written once, in `?` style, and numbered for PostgreSQL.
+ */
+import { CompiledQuery, type Kysely, SqliteAdapter } from 'kysely';
+
+// biome-ignore lint/suspicious/noExplicitAny: the raw path is schema-agnostic by design.
+type AnyDb = Kysely<any>;
+
+const numbered = new Map<string, string>();
+
+export function isSqlite(db: AnyDb): boolean {
+  return db.getExecutor().adapter instanceof SqliteAdapter;
+}
+
+function forDialect(db: AnyDb, text: string): string {
+  if (isSqlite(db)) return text;
+  let out = numbered.get(text);
+  if (out === undefined) {
+    let n = 0;
+    out = text.replace(/\?/g, () => `$${++n}`);
+    numbered.set(text, out);
+  }
+  return out;
+}
+
+export async function rawRows<R>(db: AnyDb, text: string, params: readonly unknown[]): Promise<R[]> {
+  const result = await db.executeQuery<R>(CompiledQuery.raw(forDialect(db, text), [...params]));
+  return result.rows;
+}
+
+/** Runs a statement that returns no rows; resolves to the number of rows it changed. */
+export async function rawExec(db: AnyDb, text: string, params: readonly unknown[]): Promise<number> {
+  const result = await db.executeQuery(CompiledQuery.raw(forDialect(db, text), [...params]));
+  return Number(result.numAffectedRows ?? 0n);
+}
