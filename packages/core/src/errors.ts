@@ -31,9 +31,17 @@ export type OAuthErrorCode =
   | 'temporarily_unavailable'
   | 'server_error';
 
-/** Strips what must never appear in `error_description` (RFC 6749 §5.2: %x20-21 / %x23-5B / %x5D-7E). */
+/**
+ * Makes text fit `error_description` (RFC 6749 §5.2: %x20-21 / %x23-5B / %x5D-7E only): double quotes
+ * become single quotes, anything else outside the set (CR, LF, TAB, backslash, non-ASCII) a space;
+ * runs of spaces collapse and the result is trimmed and bounded.
+ */
 export function safeDescription(text: string): string {
-  const cleaned = text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, ' ').replace(/ {2,}/g, ' ');
+  const cleaned = text
+    .replace(/"/g, "'")
+    .replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
   return cleaned.length > 300 ? `${cleaned.slice(0, 297)}...` : cleaned;
 }
 

@@ -259,15 +259,18 @@ export async function showClient(deps: Pick<AdminDeps, 'db'>, id: string): Promi
   return client;
 }
 
+/**
+ * Deletes a client and its secrets. Its access tokens stop introspecting as active at once (resource
+ * servers that verify JWTs locally keep accepting them until they expire, minutes at most).
+ */
 export async function deleteClient(deps: AdminDeps, id: string, actor: Actor): Promise<void> {
-  if (id === CLI_CLIENT_ID)
+  if (id === CLI_CLIENT_ID) {
     throw new AdminError('the built-in clavis-cli client cannot be deleted', 'invalid_input');
-  const deleted = await deps.audit.transact(
-    (tx) =>
-      deleteClientRow(tx, id).then((existed) => {
-        if (!existed) throw new AdminError(`no client ${id.slice(0, 64)}`, 'not_found');
-        return existed;
-      }),
+  }
+  await deps.audit.transact(
+    async (tx) => {
+      if (!(await deleteClientRow(tx, id))) throw new AdminError(`no client ${id.slice(0, 64)}`, 'not_found');
+    },
     {
       event: 'client.delete',
       actor: { type: actor.type, id: actor.id },
@@ -276,7 +279,6 @@ export async function deleteClient(deps: AdminDeps, id: string, actor: Actor): P
       userAgent: actor.userAgent ?? null,
     },
   );
-  void deleted;
 }
 
 /**

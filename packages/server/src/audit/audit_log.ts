@@ -9,6 +9,7 @@
  * transaction, each change in its own savepoint, so the log costs one commit per batch instead of one
  * per request — and a change is never committed without its record, nor a record without its change.
  */
+import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
@@ -29,6 +30,8 @@ const MAX_BATCH = 512;
 
 export interface AuditLogOptions {
   clock: () => number;
+  /** The chain's HMAC key (derived from the KEK). */
+  key: KeyObject;
   /** What this writer is, for people reading the segment list. */
   writer: string;
 }
@@ -36,34 +39,45 @@ export interface AuditLogOptions {
 export class AuditLog {
   readonly #db: Kysely<Database>;
   readonly #clock: () => number;
-  readonly segment: string;
+  readonly #key: KeyObject;
+  #segment: string;
+  readonly #writer: string;
   #head: { seq: number; hash: string };
   #sealedSeq = 0;
+  #segmentStored = false;
   #queue: Unit[] = [];
   #flushing = false;
   #scheduled = false;
   #closed = false;
   #idle: Array<() => void> = [];
 
-  private constructor(db: Kysely<Database>, segment: string, clock: () => number) {
+  private constructor(
+    db: Kysely<Database>,
+    segment: string,
+    writer: string,
+    clock: () => number,
+    key: KeyObject,
+  ) {
     this.#db = db;
-    this.segment = segment;
+    this.#key = key;
+    this.#segment = segment;
+    this.#writer = writer;
     this.#clock = clock;
     this.#head = { seq: 0, hash: segmentGenesis(segment) };
   }
 
-  /** Starts a new segment for this writer. */
+  /**
+   * A writer's log. Its segment is recorded with its first record, in the same transaction, so a
+   * writer that records nothing (a read-only admin command) leaves no trace.
+   */
   static async open(db: Kysely<Database>, options: AuditLogOptions): Promise<AuditLog> {
-    const segment = randomId('seg_', 12);
-    await db
-      .insertInto('audit_segments')
-      .values({
-        id: segment,
-        writer: `${options.writer}@${hostname()}:${process.pid}`,
-        started_at: options.clock(),
-      })
-      .execute();
-    return new AuditLog(db, segment, options.clock);
+    const writer = `${options.writer}@${hostname()}:${process.pid}`;
+    return new AuditLog(db, randomId('seg_', 12), writer, options.clock, options.key);
+  }
+
+  /** This writer's current segment. */
+  get segment(): string {
+    return this.#segment;
   }
 
   /** Appends a record. Resolves once it is committed. */
@@ -107,7 +121,16 @@ export class AuditLog {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH);
-        await this.#commitBatch(batch);
+        const failure = await this.#commitBatch(batch, false);
+        if (failure !== undefined && isUniqueViolation(failure)) {
+          // Someone wrote a row where our next record belongs (only possible by writing to the table
+          // behind our back): continue in a fresh segment rather than fail every request from now on.
+          // The intruding row breaks the old segment's chain, which `audit verify` reports.
+          this.#moveToNewSegment();
+          await this.#commitBatch(batch, true);
+        } else if (failure !== undefined) {
+          for (const unit of batch) unit.reject(failure);
+        }
       }
     } finally {
       this.#flushing = false;
@@ -116,9 +139,18 @@ export class AuditLog {
     }
   }
 
-  async #commitBatch(batch: Unit[]): Promise<void> {
+  #moveToNewSegment(): void {
+    this.#segment = randomId('seg_', 12);
+    this.#segmentStored = false;
+    this.#head = { seq: 0, hash: segmentGenesis(this.#segment) };
+    this.#sealedSeq = 0;
+  }
+
+  /** Commits a batch. On failure, rejects the units if `final`, else returns the error to the caller. */
+  async #commitBatch(batch: Unit[], final: boolean): Promise<unknown> {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     let head = this.#head;
+    let storesSegment = false;
     try {
       await this.#db.transaction().execute(async (tx) => {
         const rows: AuditEventsTable[] = [];
@@ -146,13 +178,22 @@ export class AuditLog {
           }
           outcomes.push({ ok: true, value });
         }
+        if (rows.length > 0 && !this.#segmentStored) {
+          await tx
+            .insertInto('audit_segments')
+            .values({ id: this.#segment, writer: this.#writer, started_at: this.#clock() })
+            .execute();
+          storesSegment = true;
+        }
         await insertAuditRows(tx, rows);
       });
     } catch (error) {
+      if (!final) return error;
       for (const unit of batch) unit.reject(error);
-      return;
+      return undefined;
     }
     this.#head = head;
+    if (storesSegment) this.#segmentStored = true;
     batch.forEach((unit, i) => {
       const o = outcomes[i];
       if (o?.ok) unit.resolve(o.value);
@@ -162,7 +203,7 @@ export class AuditLog {
 
   #chain(entry: AuditEntry, head: { seq: number; hash: string }): AuditEventsTable {
     const fields = {
-      segment: this.segment,
+      segment: this.#segment,
       seq: head.seq + 1,
       at: this.#clock(),
       event: entry.event,
@@ -175,7 +216,7 @@ export class AuditLog {
       detail: JSON.stringify(entry.detail ?? {}),
       prev_hash: head.hash,
     };
-    return { ...fields, hash: recordHash(fields) };
+    return { ...fields, hash: recordHash(this.#key, fields) };
   }
 
   /** Resolves when everything queued so far is committed (or failed). */
@@ -198,7 +239,7 @@ export class AuditLog {
       const fields: SealFields = {
         seq: (last?.seq ?? 0) + 1,
         at: this.#clock(),
-        segment: this.segment,
+        segment: this.#segment,
         segment_seq: head.seq,
         segment_hash: head.hash,
         prev_hash: last?.hash ?? SEAL_GENESIS,
@@ -206,7 +247,7 @@ export class AuditLog {
       try {
         await this.#db
           .insertInto('audit_seals')
-          .values({ ...fields, hash: sealHash(fields) })
+          .values({ ...fields, hash: sealHash(this.#key, fields) })
           .execute();
         this.#sealedSeq = head.seq;
         return;

@@ -1,5 +1,10 @@
-/** The hash chain of audit records and seals: pure functions shared by the writer and the verifier. */
-import { createHash } from 'node:crypto';
+/**
+ * The hash chain of audit records and seals: pure functions shared by the writer and the verifier.
+ *
+ * Links are HMAC-SHA-256 under a key derived from the KEK, so someone who can write to the database
+ * but does not hold the KEK cannot forge a record, re-hash an edited chain or append a plausible tail.
+ */
+import { createHash, createHmac, type KeyObject } from 'node:crypto';
 
 export interface ChainedFields {
   segment: string;
@@ -26,6 +31,7 @@ export interface SealFields {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const hmac = (key: KeyObject, text: string) => createHmac('sha256', key).update(text).digest('hex');
 
 /** What the first record of a segment links to. */
 export function segmentGenesis(segment: string): string {
@@ -34,8 +40,9 @@ export function segmentGenesis(segment: string): string {
 
 export const SEAL_GENESIS = sha256('clavis-audit-seals');
 
-export function recordHash(r: ChainedFields): string {
-  return sha256(
+export function recordHash(key: KeyObject, r: ChainedFields): string {
+  return hmac(
+    key,
     JSON.stringify([
       r.segment,
       r.seq,
@@ -53,6 +60,6 @@ export function recordHash(r: ChainedFields): string {
   );
 }
 
-export function sealHash(s: SealFields): string {
-  return sha256(JSON.stringify([s.seq, s.at, s.segment, s.segment_seq, s.segment_hash, s.prev_hash]));
+export function sealHash(key: KeyObject, s: SealFields): string {
+  return hmac(key, JSON.stringify([s.seq, s.at, s.segment, s.segment_seq, s.segment_hash, s.prev_hash]));
 }

@@ -4,6 +4,7 @@
  * each naming a record that exists with exactly that hash). Records after a segment's last seal are
  * reported as unsealed: they chain correctly, but truncating them could not be detected.
  */
+import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import { recordHash, SEAL_GENESIS, sealHash, segmentGenesis } from './chain.js';
@@ -25,7 +26,7 @@ export interface AuditVerifyResult {
 
 const PAGE = 5000;
 
-export async function verifyAuditLog(db: Kysely<Database>): Promise<AuditVerifyResult> {
+export async function verifyAuditLog(db: Kysely<Database>, key: KeyObject): Promise<AuditVerifyResult> {
   const segments = await db
     .selectFrom('audit_segments')
     .select('id')
@@ -60,7 +61,8 @@ export async function verifyAuditLog(db: Kysely<Database>): Promise<AuditVerifyR
       const where = `seal:${seal.seq}`;
       if (seal.seq !== expectedSeal) return result({ where: `seal:${expectedSeal}`, reason: 'seal missing' });
       if (seal.prev_hash !== prevSeal) return result({ where, reason: 'does not link to the previous seal' });
-      if (sealHash(seal) !== seal.hash) return result({ where, reason: 'content does not match its hash' });
+      if (sealHash(key, seal) !== seal.hash)
+        return result({ where, reason: 'content does not match its hash' });
       let positions = sealed.get(seal.segment);
       if (!positions) {
         positions = new Map();
@@ -107,7 +109,8 @@ export async function verifyAuditLog(db: Kysely<Database>): Promise<AuditVerifyR
         const where = `${id}:${row.seq}`;
         if (row.seq !== expected) return result({ where: `${id}:${expected}`, reason: 'record missing' });
         if (row.prev_hash !== prev) return result({ where, reason: 'does not link to the previous record' });
-        if (recordHash(row) !== row.hash) return result({ where, reason: 'content does not match its hash' });
+        if (recordHash(key, row) !== row.hash)
+          return result({ where, reason: 'content does not match its hash' });
         const seal = positions.get(row.seq);
         if (seal && seal.hash !== row.hash)
           return result({ where, reason: `differs from seal ${seal.seal}` });

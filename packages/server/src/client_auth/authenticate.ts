@@ -29,6 +29,10 @@ export interface AuthenticatedClient {
   method: Client['authMethod'];
 }
 
+function isSecretMethod(method: Client['authMethod']): boolean {
+  return method === 'client_secret_basic' || method === 'client_secret_post';
+}
+
 class AuthFailure extends Error {
   constructor(
     readonly reason: string,
@@ -56,7 +60,9 @@ async function authenticate(
     // Always compare, even for an unknown client, so both cost the same.
     const ok = secretMatches(deps.hasher, presented.secret, found?.secrets ?? []);
     if (!found) throw new AuthFailure('unknown client', null);
-    if (found.client.authMethod !== presented.method) {
+    // Basic and post carry the same secret; a secret client may use either (clients such as
+    // openid-client default to post). A client registered for keys or for none may use neither.
+    if (!isSecretMethod(found.client.authMethod)) {
       throw new AuthFailure(`client is registered for ${found.client.authMethod}`, clientId);
     }
     if (!ok) throw new AuthFailure('wrong or expired secret', clientId);

@@ -54,6 +54,14 @@ export async function findClientWithSecrets(
   return { client: clientFromRow(first), secrets };
 }
 
+/** Whether the client exists and is not disabled. */
+export async function isClientActive(db: Db, id: string): Promise<boolean> {
+  const rows = await rawRows(db, 'select 1 as active from clients where id = ? and disabled_at is null', [
+    id,
+  ]);
+  return rows.length > 0;
+}
+
 export async function listClients(db: Db): Promise<Client[]> {
   const rows = await db.selectFrom('clients').selectAll().orderBy('created_at').orderBy('id').execute();
   return rows.map(clientFromRow);

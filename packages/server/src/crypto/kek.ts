@@ -10,7 +10,7 @@ export class KekError extends Error {
   override name = 'KekError';
 }
 
-export type KekPurpose = 'secret-hashing' | 'signing-key-sealing' | 'cookie-signing';
+export type KekPurpose = 'secret-hashing' | 'signing-key-sealing' | 'cookie-signing' | 'audit-chain';
 
 export class Kek {
   readonly #key: Buffer;
@@ -48,9 +48,21 @@ export class Kek {
   } {
     if (options.env) return { kek: Kek.fromString(options.env), source: 'CLAVIS_KEK', created: false };
     if (!existsSync(options.file)) {
-      writeFileSync(options.file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
-      chmodSync(options.file, 0o600);
-      return { kek: Kek.fromString(readFileSync(options.file, 'utf8')), source: options.file, created: true };
+      try {
+        writeFileSync(options.file, `${randomBytes(32).toString('base64url')}\n`, {
+          mode: 0o600,
+          flag: 'wx',
+        });
+        chmodSync(options.file, 0o600);
+        return {
+          kek: Kek.fromString(readFileSync(options.file, 'utf8')),
+          source: options.file,
+          created: true,
+        };
+      } catch (err) {
+        // Another process created it first: use theirs.
+        if ((err as { code?: unknown }).code !== 'EEXIST') throw err;
+      }
     }
     const mode = statSync(options.file).mode & 0o077;
     if (mode !== 0) throw new KekError(`key file ${options.file} must not be readable by others (chmod 600)`);

@@ -18,7 +18,10 @@ export function metadata(config: ServerConfig): Record<string, unknown> {
     revocation_endpoint: endpointUrl(config, paths.revocation),
     grant_types_supported: [...grants.keys()],
     response_types_supported: [],
-    token_endpoint_auth_methods_supported: [...authMethods, 'none'],
+    // `none` only once a grant accepts public clients (the device flow): list exactly what works.
+    token_endpoint_auth_methods_supported: [...grants.values()].some((g) => g.allowPublicClients)
+      ? [...authMethods, 'none']
+      : authMethods,
     token_endpoint_auth_signing_alg_values_supported: algs,
     introspection_endpoint_auth_methods_supported: authMethods,
     introspection_endpoint_auth_signing_alg_values_supported: algs,

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import type { Client } from '../clients/client.js';
+import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
@@ -47,6 +48,10 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     const now = Math.floor(deps.config.clock() / 1000);
     if (!claims || claims.exp <= now || !mayInspect(client, claims)) return reply.send(INACTIVE);
     if (await isJtiRevoked(deps.db, claims.jti)) return reply.send(INACTIVE);
+    // A token outlives nothing it was issued to: a deleted or disabled client's tokens are inactive.
+    if (claims.client_id !== client.id && !(await isClientActive(deps.db, claims.client_id))) {
+      return reply.send(INACTIVE);
+    }
     return reply.send({
       active: true,
       token_type: claims.cnf ? 'DPoP' : 'Bearer',

@@ -63,6 +63,10 @@ export function installErrorBoundary(app: FastifyInstance): void {
     return sendOAuthError(reply, error);
   });
   app.setNotFoundHandler((_request, reply) => {
-    reply.code(404).type('application/json; charset=utf-8').send({ error: 'not_found' });
+    reply
+      .code(404)
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send({ error: 'not_found' });
   });
 }

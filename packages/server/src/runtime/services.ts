@@ -3,6 +3,7 @@
  * signing keys, a segment of the audit log — and closing it again. `clavis serve` and `clavis admin`
  * both start here, with the same checks.
  */
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
@@ -38,6 +39,8 @@ export interface Services {
   audit: AuditLog;
   kek: Kek;
   kekSource: string;
+  /** The audit chain's HMAC key, for `verifyAuditLog`. */
+  auditKey: KeyObject;
   clock: () => number;
   close(): Promise<void>;
 }
@@ -95,7 +98,8 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       maxTokenTtlMs: (options.maxAccessTokenTtlSeconds ?? 3600) * 1000,
       clock,
     });
-    const audit = await AuditLog.open(opened.db, { clock, writer: options.writer });
+    const auditKey = createSecretKey(kek.derive('audit-chain'));
+    const audit = await AuditLog.open(opened.db, { clock, writer: options.writer, key: auditKey });
     return {
       db: opened.db,
       dialect: opened.dialect,
@@ -105,6 +109,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       audit,
       kek,
       kekSource: source,
+      auditKey,
       clock,
       async close() {
         try {

@@ -8,7 +8,9 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import { NodeSqliteDialect } from './dialects/node_sqlite.js';
+import { isUniqueViolation } from './errors.js';
 import { migrationProvider } from './migrations/index.js';
+import { isSqlite } from './raw.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -98,7 +100,18 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    if (parsed.schema) await sql`create schema if not exists ${sql.id(parsed.schema)}`.execute(db);
+    if (parsed.schema) {
+      try {
+        await sql`create schema if not exists ${sql.id(parsed.schema)}`.execute(db);
+      } catch (err) {
+        // Instances starting together race here: PostgreSQL reports the loser's IF NOT EXISTS as a
+        // unique violation on pg_namespace. The schema exists either way.
+        if (!isUniqueViolation(err)) {
+          await db.destroy();
+          throw err;
+        }
+      }
+    }
   }
   try {
     if (options.migrate !== false) {
@@ -129,8 +142,16 @@ export async function migrate(db: Kysely<Database>, schema?: string): Promise<vo
     provider: migrationProvider,
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) {
+  // PostgreSQL serialises migrators with an advisory lock. SQLite has none: a second process opening a
+  // new file at the same moment can lose the race to record a migration; its statements are idempotent,
+  // so it tries again and finds the work done.
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) return;
+    if (attempt < 5 && isSqlite(db)) {
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      continue;
+    }
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
   }

@@ -18,13 +18,23 @@ describe.each(dialects)('client_credentials (%s)', (dialect) => {
 
   describe('200', () => {
     it('issues an RFC 9068 JWT for the service principal, verifiable with the published JWKS', async () => {
-      const res = await post(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read' }, {
-        authorization: basic(clientId, secret),
-      });
+      const res = await post(
+        server,
+        '/oauth/token',
+        { grant_type: 'client_credentials', scope: 'read' },
+        {
+          authorization: basic(clientId, secret),
+        },
+      );
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       const body = res.json();
-      expect(body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 600, scope: 'read' });
+      expect(body).toEqual({
+        access_token: expect.any(String),
+        token_type: 'Bearer',
+        expires_in: 600,
+        scope: 'read',
+      });
       expect(body.refresh_token).toBeUndefined();
 
       const jwks = (await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();
@@ -40,28 +50,47 @@ describe.each(dialects)('client_credentials (%s)', (dialect) => {
     });
 
     it('grants the whole ceiling when no scope is asked for', async () => {
-      const res = await post(server, '/oauth/token', { grant_type: 'client_credentials' }, {
-        authorization: basic(clientId, secret),
-      });
+      const res = await post(
+        server,
+        '/oauth/token',
+        { grant_type: 'client_credentials' },
+        {
+          authorization: basic(clientId, secret),
+        },
+      );
       expect(res.statusCode).toBe(200);
       expect(res.json().scope).toBe('read write');
     });
 
     it('writes a token.issue audit record in the same commit as the response', async () => {
-      const res = await post(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'write' }, {
-        authorization: basic(clientId, secret),
-      });
+      const res = await post(
+        server,
+        '/oauth/token',
+        { grant_type: 'client_credentials', scope: 'write' },
+        {
+          authorization: basic(clientId, secret),
+        },
+      );
       const jti = JSON.parse(Buffer.from(res.json().access_token.split('.')[1], 'base64url').toString()).jti;
-      const rows = await server.services.db.selectFrom('audit_events').selectAll().where('event', '=', 'token.issue').execute();
+      const rows = await server.services.db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('event', '=', 'token.issue')
+        .execute();
       expect(rows.some((r) => JSON.parse(r.detail).jti === jti)).toBe(true);
     });
   });
 
   describe('400', () => {
     it('CC-01: a scope beyond the ceiling is invalid_scope, not silently narrowed', async () => {
-      const res = await post(server, '/oauth/token', { grant_type: 'client_credentials', scope: 'read admin' }, {
-        authorization: basic(clientId, secret),
-      });
+      const res = await post(
+        server,
+        '/oauth/token',
+        { grant_type: 'client_credentials', scope: 'read admin' },
+        {
+          authorization: basic(clientId, secret),
+        },
+      );
       expect(res.statusCode).toBe(400);
       expect(res.json().error).toBe('invalid_scope');
     });

@@ -3,8 +3,16 @@
  * real audit log, a hand-driven clock; requests go through Fastify's `inject()`.
  */
 import { join } from 'node:path';
+import {
+  adminClients,
+  buildApp,
+  type Client,
+  openServices,
+  resolveConfig,
+  type ServerConfig,
+  type Services,
+} from '@clavis/server';
 import type { FastifyInstance } from 'fastify';
-import { adminClients, buildApp, type Client, openServices, resolveConfig, type ServerConfig, type Services } from '@clavis/server';
 import { TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './dialects.js';
 
@@ -31,7 +39,10 @@ export interface TestServerOptions {
   database?: TestDatabase;
 }
 
-export async function createTestServer(dialect: TestDialect, options: TestServerOptions = {}): Promise<TestServer> {
+export async function createTestServer(
+  dialect: TestDialect,
+  options: TestServerOptions = {},
+): Promise<TestServer> {
   const clock = options.clock ?? new TestClock();
   const database = options.database ?? (await createTestDatabase(dialect));
   const config = resolveConfig({ ...options.config, issuer: ISSUER, clock: clock.read });

@@ -45,7 +45,7 @@ export function registerAudit(admin: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       const result = await withAdmin(io, adminOptions(command), ({ services }) =>
-        verifyAuditLog(services.db),
+        verifyAuditLog(services.db, services.auditKey),
       );
       if (options.json) writeJson(io, result);
       else if (result.ok) {

@@ -1,6 +1,8 @@
 /**
  * The first schema. Written with Kysely's schema builder and only portable types, so SQLite and
- * PostgreSQL run the same migration.
+ * PostgreSQL run the same migration. Every statement is IF NOT EXISTS: two processes opening a new
+ * SQLite file at once may both run it (SQLite has no migration lock), and the loser then finds the work
+ * done.
  */
 import type { Kysely } from 'kysely';
 
@@ -8,6 +10,7 @@ import type { Kysely } from 'kysely';
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('clients')
+    .ifNotExists()
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('owner', 'text')
@@ -26,6 +29,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('client_secrets')
+    .ifNotExists()
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('client_id', 'text', (c) => c.notNull().references('clients.id').onDelete('cascade'))
     .addColumn('hash', 'text', (c) => c.notNull())
@@ -33,10 +37,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('expires_at', 'bigint')
     .addColumn('revoked_at', 'bigint')
     .execute();
-  await db.schema.createIndex('client_secrets_client').on('client_secrets').column('client_id').execute();
+  await db.schema
+    .createIndex('client_secrets_client')
+    .ifNotExists()
+    .on('client_secrets')
+    .column('client_id')
+    .execute();
 
   await db.schema
     .createTable('users')
+    .ifNotExists()
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('username', 'text', (c) => c.notNull().unique())
     .addColumn('password_hash', 'text')
@@ -49,6 +59,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('signing_keys')
+    .ifNotExists()
     .addColumn('kid', 'text', (c) => c.primaryKey())
     .addColumn('alg', 'text', (c) => c.notNull())
     .addColumn('slot', 'bigint', (c) => c.notNull())
@@ -63,22 +74,35 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('revoked_tokens')
+    .ifNotExists()
     .addColumn('jti', 'text', (c) => c.primaryKey())
     .addColumn('client_id', 'text', (c) => c.notNull())
     .addColumn('revoked_at', 'bigint', (c) => c.notNull())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('revoked_tokens_expiry').on('revoked_tokens').column('expires_at').execute();
+  await db.schema
+    .createIndex('revoked_tokens_expiry')
+    .ifNotExists()
+    .on('revoked_tokens')
+    .column('expires_at')
+    .execute();
 
   await db.schema
     .createTable('replay_guard')
+    .ifNotExists()
     .addColumn('key', 'text', (c) => c.primaryKey())
     .addColumn('expires_at', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('replay_guard_expiry').on('replay_guard').column('expires_at').execute();
+  await db.schema
+    .createIndex('replay_guard_expiry')
+    .ifNotExists()
+    .on('replay_guard')
+    .column('expires_at')
+    .execute();
 
   await db.schema
     .createTable('rate_limits')
+    .ifNotExists()
     .addColumn('key', 'text', (c) => c.primaryKey())
     .addColumn('window_start', 'bigint', (c) => c.notNull())
     .addColumn('count', 'integer', (c) => c.notNull())
@@ -86,6 +110,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('audit_segments')
+    .ifNotExists()
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('writer', 'text', (c) => c.notNull())
     .addColumn('started_at', 'bigint', (c) => c.notNull())
@@ -93,6 +118,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('audit_events')
+    .ifNotExists()
     .addColumn('segment', 'text', (c) => c.notNull())
     .addColumn('seq', 'bigint', (c) => c.notNull())
     .addColumn('at', 'bigint', (c) => c.notNull())
@@ -108,10 +134,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('hash', 'text', (c) => c.notNull())
     .addPrimaryKeyConstraint('audit_events_pk', ['segment', 'seq'])
     .execute();
-  await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+  await db.schema.createIndex('audit_events_at').ifNotExists().on('audit_events').column('at').execute();
 
   await db.schema
     .createTable('audit_seals')
+    .ifNotExists()
     .addColumn('seq', 'bigint', (c) => c.primaryKey())
     .addColumn('at', 'bigint', (c) => c.notNull())
     .addColumn('segment', 'text', (c) => c.notNull())
@@ -123,6 +150,7 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('settings')
+    .ifNotExists()
     .addColumn('key', 'text', (c) => c.primaryKey())
     .addColumn('value', 'text', (c) => c.notNull())
     .execute();

@@ -1,0 +1,116 @@
+/**
+ * `clavis admin audit verify`: exit 0 on an intact log; after the SQLite file is altered behind the
+ * server's back (with node:sqlite, not our code), a non-zero exit and one stderr line naming the first
+ * broken record.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
+
+describe('audit verify', () => {
+  let tmp: Scratch;
+  const admin = (...args: string[]) => runCli(['admin', '--db', tmp.dbUrl, ...args]);
+  let clientId: string;
+
+  beforeEach(async () => {
+    tmp = scratch();
+    const res = await admin('clients', 'create', '--name', 'audited', '--kind', 'confidential', '--json');
+    expect(res.code).toBe(0);
+    clientId = (JSON.parse(res.stdout) as { client_id: string }).client_id;
+    expect((await admin('clients', 'rotate-secret', clientId, '--grace', '1h')).code).toBe(0);
+  });
+  afterEach(() => tmp.remove());
+
+  /** The position of the client.create record, as `audit verify` names records: `segment:seq`. */
+  const createRecord = () =>
+    withSqlite(tmp.dbPath, (db) => {
+      const row = db
+        .prepare("select segment, seq from audit_events where event = 'client.create' and client_id = ?")
+        .get(clientId) as { segment: string; seq: number } | undefined;
+      if (!row) throw new Error('no client.create record');
+      return row;
+    });
+
+  it('exits 0 and reports the log intact', async () => {
+    const res = await admin('audit', 'verify');
+    expect(res.code).toBe(0);
+    expect(res.stderr).toBe('');
+    expect(res.stdout).toMatch(
+      /^audit log intact: \d+ records in \d+ segments, \d+ seals \(0 records not yet sealed\)\n$/,
+    );
+
+    const json = await admin('audit', 'verify', '--json');
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, unsealed: 0 });
+    expect(JSON.parse(json.stdout).records).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a detail changed in place: exit 1, one stderr line naming the record', async () => {
+    const { segment, seq } = createRecord();
+    withSqlite(tmp.dbPath, (db) => {
+      const changed = db
+        .prepare(
+          "update audit_events set detail = replace(detail, 'audited', 'innocent') where segment = ? and seq = ?",
+        )
+        .run(segment, seq);
+      expect(changed.changes).toBe(1);
+    });
+
+    const res = await admin('audit', 'verify');
+    expect(res).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `clavis: audit log broken at ${segment}:${seq}: content does not match its hash\n`,
+    });
+  });
+
+  it('a stored hash altered: exit 1, one stderr line naming the record', async () => {
+    const { segment, seq } = createRecord();
+    withSqlite(tmp.dbPath, (db) => {
+      // Flip the first hex digit (to a different one, whatever it was).
+      const changed = db
+        .prepare(
+          "update audit_events set hash = (case when substr(hash, 1, 1) = '0' then '1' else '0' end) || substr(hash, 2) where segment = ? and seq = ?",
+        )
+        .run(segment, seq);
+      expect(changed.changes).toBe(1);
+    });
+    const res = await admin('audit', 'verify');
+    expect(res).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `clavis: audit log broken at ${segment}:${seq}: content does not match its hash\n`,
+    });
+  });
+
+  it('a deleted record: exit 1, naming the missing position', async () => {
+    const { segment, seq } = createRecord();
+    withSqlite(tmp.dbPath, (db) => {
+      db.prepare('delete from audit_events where segment = ? and seq = ?').run(segment, seq);
+    });
+    const res = await admin('audit', 'verify');
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(
+      new RegExp(`^clavis: audit log broken at ${segment}:${seq}: record missing[^\\n]*\\n$`),
+    );
+  });
+
+  it('--json prints the result and still exits non-zero with one stderr line', async () => {
+    const { segment, seq } = createRecord();
+    withSqlite(tmp.dbPath, (db) => {
+      db.prepare("update audit_events set actor_id = 'someone-else' where segment = ? and seq = ?").run(
+        segment,
+        seq,
+      );
+    });
+    const res = await admin('audit', 'verify', '--json');
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.stdout)).toMatchObject({
+      ok: false,
+      broken: { where: `${segment}:${seq}`, reason: 'content does not match its hash' },
+    });
+    expect(res.stderr).toBe(
+      `clavis: audit log broken at ${segment}:${seq}: content does not match its hash\n`,
+    );
+  });
+});

@@ -1,0 +1,393 @@
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { type AuditEntry, verifyAuditLog } from '@clavis/server';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { recordHash } from '../../src/audit/chain.js';
+import { dialects } from '../support/dialects.js';
+import { createTestServer, type TestServer } from '../support/test_server.js';
+
+function entry(n: number | string): AuditEntry {
+  return {
+    event: 'token.issue',
+    actor: { type: 'client', id: 'svc_test' },
+    clientId: 'svc_test',
+    ip: '192.0.2.1',
+    userAgent: 'vitest',
+    detail: { n },
+  };
+}
+
+describe.each(dialects)('audit log (%s)', (dialect) => {
+  const open: TestServer[] = [];
+  afterEach(async () => {
+    for (const s of open.splice(0).reverse()) await s.close();
+  });
+
+  async function start(database?: TestServer['database'], clock?: TestServer['clock']): Promise<TestServer> {
+    const s = await createTestServer(dialect, {
+      ...(database ? { database } : {}),
+      ...(clock ? { clock } : {}),
+    });
+    open.push(s);
+    return s;
+  }
+
+  /** A server whose segment holds records 1..n, all sealed. */
+  async function sealedLog(n = 5): Promise<{ server: TestServer; segment: string }> {
+    const server = await start();
+    for (let i = 1; i <= n; i++) await server.services.audit.record(entry(i));
+    await server.services.audit.seal();
+    return { server, segment: server.services.audit.segment };
+  }
+
+  function rows(server: TestServer, segment: string) {
+    return server.services.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('segment', '=', segment)
+      .orderBy('seq')
+      .execute();
+  }
+
+  describe('chain', () => {
+    it('each record links to the previous one and the untouched log verifies', async () => {
+      const { server, segment } = await sealedLog(5);
+      const written = await rows(server, segment);
+      expect(written.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5]);
+      for (let i = 1; i < written.length; i++) expect(written[i]?.prev_hash).toBe(written[i - 1]?.hash);
+      expect(written.map((r) => JSON.parse(r.detail).n)).toEqual([1, 2, 3, 4, 5]);
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toEqual({
+        ok: true,
+        records: 5,
+        segments: 1,
+        seals: 1,
+        unsealed: 0,
+      });
+    });
+
+    it('records written after the last seal verify and are counted as unsealed', async () => {
+      const { server } = await sealedLog(3);
+      await server.services.audit.record(entry(4));
+      await server.services.audit.record(entry(5));
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: true,
+        records: 5,
+        seals: 1,
+        unsealed: 2,
+      });
+    });
+  });
+
+  describe('tampering is found, at the first broken record', () => {
+    it('an updated detail', async () => {
+      const { server, segment } = await sealedLog();
+      await server.services.db
+        .updateTable('audit_events')
+        .set({ detail: JSON.stringify({ n: 'rewritten' }) })
+        .where('segment', '=', segment)
+        .where('seq', '=', 3)
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:3`, reason: 'content does not match its hash' },
+      });
+    });
+
+    it('an updated detail whose hash was recomputed breaks the link of the next record', async () => {
+      const { server, segment } = await sealedLog();
+      const third = (await rows(server, segment))[2];
+      if (!third) throw new Error('no third record');
+      const forged = { ...third, detail: JSON.stringify({ n: 'rewritten' }) };
+      await server.services.db
+        .updateTable('audit_events')
+        .set({ detail: forged.detail, hash: recordHash(server.services.auditKey, forged) })
+        .where('segment', '=', segment)
+        .where('seq', '=', 3)
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:4`, reason: 'does not link to the previous record' },
+      });
+    });
+
+    it('a rewritten chain (every later hash recomputed) is caught by the seal', async () => {
+      const { server, segment } = await sealedLog();
+      const all = await rows(server, segment);
+      let prev = all[1]?.hash ?? '';
+      for (const row of all.slice(2)) {
+        const forged = {
+          ...row,
+          detail: row.seq === 3 ? JSON.stringify({ n: 'rewritten' }) : row.detail,
+          prev_hash: prev,
+        };
+        const hash = recordHash(server.services.auditKey, forged);
+        await server.services.db
+          .updateTable('audit_events')
+          .set({ detail: forged.detail, prev_hash: prev, hash })
+          .where('segment', '=', segment)
+          .where('seq', '=', row.seq)
+          .execute();
+        prev = hash;
+      }
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:5`, reason: 'differs from seal 1' },
+      });
+    });
+
+    it('a deleted middle record', async () => {
+      const { server, segment } = await sealedLog();
+      await server.services.db
+        .deleteFrom('audit_events')
+        .where('segment', '=', segment)
+        .where('seq', '=', 3)
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:3`, reason: 'record missing' },
+      });
+    });
+
+    it('a deleted tail that was sealed', async () => {
+      const { server, segment } = await sealedLog();
+      await server.services.db
+        .deleteFrom('audit_events')
+        .where('segment', '=', segment)
+        .where('seq', '>=', 4)
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:4`, reason: 'record missing (sealed up to 5)' },
+      });
+    });
+
+    it('a deleted segment whose records were sealed', async () => {
+      const { server, segment } = await sealedLog();
+      await server.services.db.deleteFrom('audit_events').where('segment', '=', segment).execute();
+      await server.services.db.deleteFrom('audit_segments').where('id', '=', segment).execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:1`, reason: 'sealed segment is missing' },
+      });
+    });
+
+    it('an altered seal', async () => {
+      const { server, segment } = await sealedLog();
+      const head = (await rows(server, segment))[3];
+      await server.services.db
+        .updateTable('audit_seals')
+        .set({ segment_hash: head?.hash ?? '', segment_seq: 4 })
+        .where('seq', '=', 1)
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: 'seal:1', reason: 'content does not match its hash' },
+      });
+    });
+
+    it('a deleted seal in the middle of the seal chain', async () => {
+      const { server } = await sealedLog(2);
+      await server.services.audit.record(entry(3));
+      await server.services.audit.seal();
+      await server.services.audit.record(entry(4));
+      await server.services.audit.seal();
+      expect((await verifyAuditLog(server.services.db, server.services.auditKey)).seals).toBe(3);
+      await server.services.db.deleteFrom('audit_seals').where('seq', '=', 2).execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: 'seal:2', reason: 'seal missing' },
+      });
+    });
+
+    it('a forged record appended with a made-up hash', async () => {
+      const { server, segment } = await sealedLog();
+      const last = (await rows(server, segment))[4];
+      if (!last) throw new Error('no fifth record');
+      await server.services.db
+        .insertInto('audit_events')
+        .values({
+          ...last,
+          seq: 6,
+          detail: JSON.stringify({ n: 'forged' }),
+          prev_hash: last.hash,
+          hash: 'f'.repeat(64),
+        })
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:6`, reason: 'content does not match its hash' },
+      });
+    });
+
+    it('a forged record in a segment no writer opened', async () => {
+      const { server, segment } = await sealedLog();
+      const last = (await rows(server, segment))[4];
+      if (!last) throw new Error('no fifth record');
+      const forged = { ...last, segment: 'seg_forged', seq: 1, detail: JSON.stringify({ n: 'forged' }) };
+      await server.services.db
+        .insertInto('audit_events')
+        .values({ ...forged, hash: recordHash(server.services.auditKey, forged) })
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: 'seg_forged:1', reason: 'record of an unknown segment' },
+      });
+    });
+
+    it('a record forged without the chain key is detected, even after the last seal', async () => {
+      const { server, segment } = await sealedLog();
+      const last = (await rows(server, segment))[4];
+      if (!last) throw new Error('no fifth record');
+      const forged = { ...last, seq: 6, detail: JSON.stringify({ n: 'forged' }), prev_hash: last.hash };
+      const attackerKey = createSecretKey(randomBytes(32));
+      await server.services.db
+        .insertInto('audit_events')
+        .values({ ...forged, hash: recordHash(attackerKey, forged) })
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:6`, reason: 'content does not match its hash' },
+      });
+    });
+
+    it('only a holder of the chain key can append a tail that verifies; it is reported as unsealed', async () => {
+      const { server, segment } = await sealedLog();
+      const last = (await rows(server, segment))[4];
+      if (!last) throw new Error('no fifth record');
+      const forged = { ...last, seq: 6, detail: JSON.stringify({ n: 'forged' }), prev_hash: last.hash };
+      await server.services.db
+        .insertInto('audit_events')
+        .values({ ...forged, hash: recordHash(server.services.auditKey, forged) })
+        .execute();
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: true,
+        records: 6,
+        unsealed: 1,
+      });
+    });
+
+    it("a row squatting on the writer's next seq does not stop the log: it continues in a new segment", async () => {
+      const { server, segment } = await sealedLog();
+      const last = (await rows(server, segment))[4];
+      if (!last) throw new Error('no fifth record');
+      const squatter = { ...last, seq: 6, detail: JSON.stringify({ n: 'squatter' }), prev_hash: last.hash };
+      await server.services.db
+        .insertInto('audit_events')
+        .values({ ...squatter, hash: 'f'.repeat(64) })
+        .execute();
+      await server.services.audit.record(entry('after'));
+      expect(server.services.audit.segment).not.toBe(segment);
+      const moved = await rows(server, server.services.audit.segment);
+      expect(moved.map((r) => [Number(r.seq), JSON.parse(r.detail).n])).toEqual([[1, 'after']]);
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:6`, reason: 'content does not match its hash' },
+      });
+    });
+  });
+
+  describe('group commit', () => {
+    it('200 concurrent records all land, with contiguous seq, and verify', async () => {
+      const server = await start();
+      const { audit, db } = server.services;
+      await Promise.all(Array.from({ length: 200 }, (_, i) => audit.record(entry(i))));
+      const written = await rows(server, audit.segment);
+      expect(written.map((r) => Number(r.seq))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      expect(new Set(written.map((r) => JSON.parse(r.detail).n)).size).toBe(200);
+      await audit.seal();
+      expect(await verifyAuditLog(db, server.services.auditKey)).toMatchObject({
+        ok: true,
+        records: 200,
+        unsealed: 0,
+      });
+    });
+
+    it('a unit whose work throws leaves neither its change nor a record; the rest of its batch commits', async () => {
+      const server = await start();
+      const { audit, db } = server.services;
+      const put = (key: string, value: string) => (tx: Parameters<Parameters<typeof audit.transact>[0]>[0]) =>
+        tx.insertInto('settings').values({ key, value }).execute();
+      // Enqueued in one tick, so they share one batch (one transaction, one savepoint each).
+      const outcomes = await Promise.allSettled([
+        audit.transact(put('unit-a', '1'), entry('a')),
+        audit.transact(async (tx) => {
+          await put('unit-b', '1')(tx);
+          throw new Error('work failed');
+        }, entry('b')),
+        // A failing statement (duplicate key): on PostgreSQL this would poison the whole transaction
+        // if the unit were not rolled back to its savepoint.
+        audit.transact(async (tx) => {
+          await put('unit-c', '1')(tx);
+          await put('unit-a', 'duplicate')(tx);
+        }, entry('c')),
+        audit.transact(
+          async (tx) => {
+            await put('unit-d', '1')(tx);
+            return 'd-result';
+          },
+          (result) => entry(String(result)),
+        ),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect(outcomes[1]?.status === 'rejected' && (outcomes[1].reason as Error).message).toBe('work failed');
+      expect(outcomes[3]?.status === 'fulfilled' && outcomes[3].value).toBe('d-result');
+
+      const settings = await db
+        .selectFrom('settings')
+        .selectAll()
+        .where('key', 'like', 'unit-%')
+        .orderBy('key')
+        .execute();
+      expect(settings).toEqual([
+        { key: 'unit-a', value: '1' },
+        { key: 'unit-d', value: '1' },
+      ]);
+      const written = await rows(server, audit.segment);
+      expect(written.map((r) => [Number(r.seq), JSON.parse(r.detail).n])).toEqual([
+        [1, 'a'],
+        [2, 'd-result'],
+      ]);
+      // The writer's head did not move for the failed units: the next record follows on.
+      await audit.record(entry('e'));
+      await audit.seal();
+      expect(await verifyAuditLog(db, server.services.auditKey)).toMatchObject({ ok: true, records: 3 });
+    });
+  });
+
+  describe('writers', () => {
+    it('two instances each write their own segment, and both verify after sealing', async () => {
+      const first = await start();
+      const second = await start(first.database, first.clock);
+      const a = first.services.audit;
+      const b = second.services.audit;
+      expect(a.segment).not.toBe(b.segment);
+      await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) => a.record(entry(`a${i}`))),
+        ...Array.from({ length: 20 }, (_, i) => b.record(entry(`b${i}`))),
+      ]);
+      await Promise.all([a.seal(), b.seal()]);
+      expect((await rows(first, a.segment)).map((r) => Number(r.seq))).toEqual(
+        Array.from({ length: 30 }, (_, i) => i + 1),
+      );
+      expect((await rows(first, b.segment)).map((r) => Number(r.seq))).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+      expect(await verifyAuditLog(first.services.db, first.services.auditKey)).toEqual({
+        ok: true,
+        records: 50,
+        segments: 2,
+        seals: 2,
+        unsealed: 0,
+      });
+
+      // Tampering with the second writer's segment is pinned to it.
+      await sql`update audit_events set ip = '203.0.113.9' where segment = ${b.segment} and seq = 7`.execute(
+        first.services.db,
+      );
+      expect(await verifyAuditLog(first.services.db, first.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${b.segment}:7`, reason: 'content does not match its hash' },
+      });
+    });
+  });
+});

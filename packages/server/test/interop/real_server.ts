@@ -1,0 +1,83 @@
+/**
+ * A real, listening Clavis server for interop tests: `startServer` (the code `clavis serve` runs) on a
+ * loopback port, over a real SQLite file or PostgreSQL schema, so independent clients talk to it over
+ * TCP exactly as they would in production.
+ */
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { adminClients, type Client, createLogger, type RunningServer, startServer } from '@clavis/server';
+import { createTestDatabase, type TestDatabase, type TestDialect } from '../support/dialects.js';
+
+export interface RealServer {
+  running: RunningServer;
+  /** `http://127.0.0.1:PORT`: the issuer identifier and the base URL. */
+  issuer: string;
+  database: TestDatabase;
+  createClient(input: Partial<adminClients.CreateClientInput>): Promise<{ client: Client; secret?: string }>;
+  close(): Promise<void>;
+}
+
+/** A port that was free a moment ago: the OS picks it for a throwaway listener that is then closed. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+export async function startRealServer(
+  dialect: TestDialect,
+  options: { signingAlg?: 'EdDSA' | 'ES256' | 'RS256' } = {},
+): Promise<RealServer> {
+  const database = await createTestDatabase(dialect);
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  let running: RunningServer;
+  try {
+    running = await startServer({
+      dbUrl: database.url,
+      port,
+      host: '127.0.0.1',
+      issuer,
+      kekFile: join(database.dir, 'clavis.kek'),
+      adminPassword: 'interop-test-admin-password',
+      logger: createLogger('silent'),
+      ...(options.signingAlg ? { config: { signingAlg: options.signingAlg } } : {}),
+    });
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+  const { services, config } = running;
+  const deps: adminClients.AdminDeps = {
+    db: services.db,
+    audit: services.audit,
+    hasher: services.hasher,
+    clock: config.clock,
+    maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+    defaultAccessTokenTtlSeconds: config.defaultAccessTokenTtlSeconds,
+  };
+  return {
+    running,
+    issuer,
+    database,
+    createClient: (input) =>
+      adminClients.createClient(
+        deps,
+        { name: 'interop client', kind: 'confidential', scopes: ['read', 'write'], ...input },
+        { type: 'admin', id: 'interop-test' },
+      ),
+    async close() {
+      try {
+        await running.close();
+      } finally {
+        await database.drop();
+      }
+    },
+  };
+}
