@@ -18,6 +18,7 @@ import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import type { KeyStore } from './keys/signing_keys.js';
 import type { Database } from './storage/schema.js';
+import { AccessTokenVerifier } from './tokens/token_verifier.js';
 
 export interface AppDeps {
   config: ServerConfig;
@@ -76,8 +77,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerDiscovery(app, config);
   registerJwks(app, deps.keys);
   registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys });
-  registerIntrospectionEndpoint(app, { ...clientAuth, config, keys: deps.keys });
-  registerRevocationEndpoint(app, { ...clientAuth, config, keys: deps.keys });
+  const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
+  registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens });
+  registerRevocationEndpoint(app, { ...clientAuth, config, tokens });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
 }

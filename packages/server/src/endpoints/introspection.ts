@@ -12,14 +12,14 @@ import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
-import type { KeyStore } from '../keys/signing_keys.js';
 import { isJtiRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
-import { type AccessTokenClaims, verifyOwnAccessToken } from '../tokens/access_token.js';
+import type { AccessTokenClaims } from '../tokens/access_token.js';
+import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
 
 export interface IntrospectionDeps extends ClientAuthDeps {
   config: ServerConfig;
-  keys: KeyStore;
+  tokens: AccessTokenVerifier;
   db: Kysely<Database>;
 }
 
@@ -44,8 +44,8 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     const token = requireParam(params, 'token');
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
 
-    const claims = verifyOwnAccessToken(deps.keys, deps.config.issuer, token);
     const now = Math.floor(deps.config.clock() / 1000);
+    const claims = deps.tokens.verify(token, now);
     if (!claims || claims.exp <= now || !mayInspect(client, claims)) return reply.send(INACTIVE);
     if (await isJtiRevoked(deps.db, claims.jti)) return reply.send(INACTIVE);
     // A token outlives nothing it was issued to: a deleted or disabled client's tokens are inactive.

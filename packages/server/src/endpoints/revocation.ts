@@ -12,7 +12,6 @@ import { paths } from '../config.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { revokeJti } from '../storage/revocations.js';
-import { verifyOwnAccessToken } from '../tokens/access_token.js';
 import type { IntrospectionDeps } from './introspection.js';
 
 export function registerRevocationEndpoint(app: FastifyInstance, deps: IntrospectionDeps): void {
@@ -29,8 +28,8 @@ export function registerRevocationEndpoint(app: FastifyInstance, deps: Introspec
     // token_type_hint is only a hint (§2.1): every kind of token we issue is looked up regardless.
     reply.header('cache-control', 'no-store');
 
-    const claims = verifyOwnAccessToken(deps.keys, deps.config.issuer, token);
     const now = deps.config.clock();
+    const claims = deps.tokens.verify(token, Math.floor(now / 1000));
     if (!claims || claims.exp * 1000 <= now) return reply.code(200).send();
     if (claims.client_id !== client.id) {
       if (client.kind === 'public') return reply.code(200).send();

@@ -77,18 +77,32 @@ class NodeSqliteConnection implements DatabaseConnection {
   }
 }
 
-/** A FIFO mutex: one holder at a time, waiters served in order. */
+/** A FIFO mutex: one holder at a time; on release the connection passes straight to the next waiter. */
 class Mutex {
-  #tail: Promise<void> = Promise.resolve();
+  #locked = false;
+  #waiters: Array<() => void> = [];
+  #head = 0;
 
-  lock(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const acquired = this.#tail.then(() => release);
-    this.#tail = this.#tail.then(() => next);
-    return acquired;
+  lock(): Promise<void> {
+    if (!this.#locked) {
+      this.#locked = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  unlock(): void {
+    if (this.#head < this.#waiters.length) {
+      const next = this.#waiters[this.#head] as () => void;
+      this.#head++;
+      if (this.#head === this.#waiters.length) {
+        this.#waiters = [];
+        this.#head = 0;
+      }
+      next();
+    } else {
+      this.#locked = false;
+    }
   }
 }
 
@@ -96,7 +110,6 @@ class NodeSqliteDriver implements Driver {
   readonly #options: NodeSqliteOptions;
   readonly #mutex = new Mutex();
   #connection: NodeSqliteConnection | undefined;
-  #release: (() => void) | undefined;
 
   constructor(options: NodeSqliteOptions) {
     this.#options = options;
@@ -111,9 +124,11 @@ class NodeSqliteDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const release = await this.#mutex.lock();
-    this.#release = release;
-    if (!this.#connection) throw new Error('database is closed');
+    await this.#mutex.lock();
+    if (!this.#connection) {
+      this.#mutex.unlock();
+      throw new Error('database is closed');
+    }
     return this.#connection;
   }
 
@@ -131,14 +146,23 @@ class NodeSqliteDriver implements Driver {
   }
 
   async releaseConnection(): Promise<void> {
-    const release = this.#release;
-    this.#release = undefined;
-    release?.();
+    this.#mutex.unlock();
   }
 
   async destroy(): Promise<void> {
     this.#connection?.close();
     this.#connection = undefined;
+  }
+}
+
+/**
+ * SQLite's adapter, but telling Kysely not to add its own connection mutex: that one wakes every waiter
+ * on each release (quadratic under load), while this driver's FIFO mutex hands the connection straight
+ * to the next waiter.
+ */
+class NodeSqliteAdapter extends SqliteAdapter {
+  override get supportsMultipleConnections(): boolean {
+    return true;
   }
 }
 
@@ -158,7 +182,7 @@ export class NodeSqliteDialect implements Dialect {
   }
 
   createAdapter(): DialectAdapter {
-    return new SqliteAdapter();
+    return new NodeSqliteAdapter();
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: Kysely's introspector takes a Kysely of any schema.

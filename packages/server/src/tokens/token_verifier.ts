@@ -1,0 +1,44 @@
+/**
+ * Verifies access tokens we issued, remembering the ones whose signature already verified: a resource
+ * server introspects the same token on every call it receives, and an Ed25519 verification costs more
+ * than the rest of the request. Only the signature check is remembered — expiry, revocation and who may
+ * see the token are decided on every call.
+ */
+import type { KeyStore } from '../keys/signing_keys.js';
+import { type AccessTokenClaims, verifyOwnAccessToken } from './access_token.js';
+
+const DEFAULT_MAX_ENTRIES = 10_000;
+
+export class AccessTokenVerifier {
+  readonly #keys: KeyStore;
+  readonly #issuer: string;
+  readonly #maxEntries: number;
+  readonly #verified = new Map<string, AccessTokenClaims>();
+
+  constructor(keys: KeyStore, issuer: string, maxEntries = DEFAULT_MAX_ENTRIES) {
+    this.#keys = keys;
+    this.#issuer = issuer;
+    this.#maxEntries = maxEntries;
+  }
+
+  /**
+   * The claims of `token` if we signed it with a key still published, else null. Expiry is the
+   * caller's decision (revocation accepts expired tokens).
+   */
+  verify(token: string, nowSeconds: number): AccessTokenClaims | null {
+    const known = this.#verified.get(token);
+    if (known) {
+      if (known.exp > nowSeconds) return known;
+      this.#verified.delete(token);
+    }
+    const claims = verifyOwnAccessToken(this.#keys, this.#issuer, token);
+    if (claims && claims.exp > nowSeconds) {
+      if (this.#verified.size >= this.#maxEntries) {
+        const oldest = this.#verified.keys().next().value;
+        if (oldest !== undefined) this.#verified.delete(oldest);
+      }
+      this.#verified.set(token, claims);
+    }
+    return claims;
+  }
+}
