@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController
 import type { Kysely } from 'kysely';
 import type { AuditLog } from './audit/audit_log.js';
 import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
+import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
 import type { SecretHasher } from './crypto/secrets.js';
 import { registerDiscovery } from './endpoints/discovery.js';
@@ -68,7 +69,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   installSecurityHeaders(app);
   installErrorBoundary(app);
 
+  const clients = new ClientDirectory(deps.db);
+  deps.audit.onChange(() => clients.invalidate());
   const clientAuth = {
+    clients,
     db: deps.db,
     hasher: deps.hasher,
     audit: deps.audit,

@@ -14,8 +14,9 @@ import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
 import { isUniqueViolation } from '../storage/errors.js';
-import type { AuditEventsTable, Database } from '../storage/schema.js';
-import { insertAuditRows } from './audit_store.js';
+import { syncDriver } from '../storage/raw.js';
+import type { AuditEventsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
+import { appendAuditRowsSync, insertAuditRows } from './audit_store.js';
 import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis } from './chain.js';
 import type { AuditEntry } from './events.js';
 
@@ -50,6 +51,7 @@ export class AuditLog {
   #scheduled = false;
   #closed = false;
   #idle: Array<() => void> = [];
+  readonly #changeListeners: Array<() => void> = [];
 
   private constructor(
     db: Kysely<Database>,
@@ -78,6 +80,11 @@ export class AuditLog {
   /** This writer's current segment. */
   get segment(): string {
     return this.#segment;
+  }
+
+  /** Calls `listener` after every commit that carried a change (a `transact` whose work succeeded). */
+  onChange(listener: () => void): void {
+    this.#changeListeners.push(listener);
   }
 
   /** Appends a record. Resolves once it is committed. */
@@ -151,42 +158,63 @@ export class AuditLog {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     let head = this.#head;
     let storesSegment = false;
+    const segmentRow = (): AuditSegmentsTable => ({
+      id: this.#segment,
+      writer: this.#writer,
+      started_at: this.#clock(),
+    });
+    const driver = syncDriver(this.#db);
     try {
-      await this.#db.transaction().execute(async (tx) => {
+      if (driver && batch.every((unit) => !unit.work)) {
+        // Records only, on SQLite: one synchronous transaction, no promise per statement.
         const rows: AuditEventsTable[] = [];
-        head = this.#head;
-        outcomes.length = 0;
         for (const unit of batch) {
-          let value: unknown;
-          if (unit.work) {
-            await sql`savepoint unit`.execute(tx);
-            try {
-              value = await unit.work(tx);
-              await sql`release savepoint unit`.execute(tx);
-            } catch (error) {
-              await sql`rollback to savepoint unit`.execute(tx);
-              await sql`release savepoint unit`.execute(tx);
-              outcomes.push({ ok: false, error });
-              continue;
-            }
-          }
-          const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
+          const entry = typeof unit.entry === 'function' ? unit.entry(undefined) : unit.entry;
           if (entry) {
             const row = this.#chain(entry, head);
             head = { seq: row.seq, hash: row.hash };
             rows.push(row);
           }
-          outcomes.push({ ok: true, value });
+          outcomes.push({ ok: true, value: undefined });
         }
-        if (rows.length > 0 && !this.#segmentStored) {
-          await tx
-            .insertInto('audit_segments')
-            .values({ id: this.#segment, writer: this.#writer, started_at: this.#clock() })
-            .execute();
-          storesSegment = true;
-        }
-        await insertAuditRows(tx, rows);
-      });
+        storesSegment = rows.length > 0 && !this.#segmentStored;
+        await driver.exclusive((connection) =>
+          appendAuditRowsSync(connection, storesSegment ? segmentRow() : undefined, rows),
+        );
+      } else {
+        await this.#db.transaction().execute(async (tx) => {
+          const rows: AuditEventsTable[] = [];
+          head = this.#head;
+          outcomes.length = 0;
+          for (const unit of batch) {
+            let value: unknown;
+            if (unit.work) {
+              await sql`savepoint unit`.execute(tx);
+              try {
+                value = await unit.work(tx);
+                await sql`release savepoint unit`.execute(tx);
+              } catch (error) {
+                await sql`rollback to savepoint unit`.execute(tx);
+                await sql`release savepoint unit`.execute(tx);
+                outcomes.push({ ok: false, error });
+                continue;
+              }
+            }
+            const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
+            if (entry) {
+              const row = this.#chain(entry, head);
+              head = { seq: row.seq, hash: row.hash };
+              rows.push(row);
+            }
+            outcomes.push({ ok: true, value });
+          }
+          if (rows.length > 0 && !this.#segmentStored) {
+            await tx.insertInto('audit_segments').values(segmentRow()).execute();
+            storesSegment = true;
+          }
+          await insertAuditRows(tx, rows);
+        });
+      }
     } catch (error) {
       if (!final) return error;
       for (const unit of batch) unit.reject(error);
@@ -194,11 +222,15 @@ export class AuditLog {
     }
     this.#head = head;
     if (storesSegment) this.#segmentStored = true;
+    if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) {
+      for (const listener of this.#changeListeners) listener();
+    }
     batch.forEach((unit, i) => {
       const o = outcomes[i];
       if (o?.ok) unit.resolve(o.value);
       else unit.reject(o?.error);
     });
+    return undefined;
   }
 
   #chain(entry: AuditEntry, head: { seq: number; hash: string }): AuditEventsTable {

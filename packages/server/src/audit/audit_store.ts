@@ -4,8 +4,9 @@
  * whatever the batch size.
  */
 import type { Kysely } from 'kysely';
+import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { isSqlite, rawExec } from '../storage/raw.js';
-import type { AuditEventsTable, Database } from '../storage/schema.js';
+import type { AuditEventsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
 
 const COLUMNS = [
   'segment',
@@ -63,4 +64,39 @@ export async function insertAuditRows(
     PG_INSERT,
     COLUMNS.map((c) => rows.map((r) => r[c])),
   );
+}
+
+/**
+ * SQLite, holding the connection: the segment (on its first record) and the records in one
+ * `BEGIN IMMEDIATE … COMMIT`, synchronously. Nothing is kept if any statement fails.
+ */
+export function appendAuditRowsSync(
+  connection: SyncConnection,
+  segment: AuditSegmentsTable | undefined,
+  rows: readonly AuditEventsTable[],
+): void {
+  if (rows.length === 0) return;
+  connection.runSync('begin immediate', []);
+  try {
+    if (segment) {
+      connection.runSync('insert into audit_segments (id, writer, started_at) values (?, ?, ?)', [
+        segment.id,
+        segment.writer,
+        segment.started_at,
+      ]);
+    }
+    for (const row of rows)
+      connection.runSync(
+        SQLITE_INSERT,
+        COLUMNS.map((c) => row[c]),
+      );
+    connection.runSync('commit', []);
+  } catch (err) {
+    try {
+      connection.runSync('rollback', []);
+    } catch {
+      // The transaction is already gone (SQLite rolls back on some errors by itself).
+    }
+    throw err;
+  }
 }

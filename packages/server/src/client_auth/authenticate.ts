@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
-import { findClientWithSecrets } from '../clients/client_store.js';
+import type { ClientDirectory } from '../clients/client_directory.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { FormParams } from '../http/form_body.js';
 import { claimOnce } from '../storage/replay_guard.js';
@@ -19,6 +19,7 @@ import { type AssertionPolicy, assertionClientId, verifyClientAssertion } from '
 
 export interface ClientAuthDeps {
   db: Kysely<Database>;
+  clients: ClientDirectory;
   hasher: SecretHasher;
   audit: AuditLog;
   assertionPolicy: AssertionPolicy;
@@ -54,7 +55,7 @@ async function authenticate(
     presented.method === 'private_key_jwt'
       ? (presented.clientId ?? assertionClientId(presented.assertion))
       : presented.clientId;
-  const found = await findClientWithSecrets(deps.db, clientId, now);
+  const found = await deps.clients.find(clientId, now);
 
   if (presented.method === 'client_secret_basic' || presented.method === 'client_secret_post') {
     // Always compare, even for an unknown client, so both cost the same.

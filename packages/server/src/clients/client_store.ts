@@ -14,14 +14,9 @@ export async function findClient(db: Db, id: string): Promise<Client | undefined
   return row ? clientFromRow(row) : undefined;
 }
 
-/**
- * The client and its secrets that are neither revoked nor expired at `now`, in one round trip: this is
- * on the path of every authenticated request.
- */
 const CLIENT_WITH_SECRETS_SQL = `select c.*, s.id as secret_id, s.hash as secret_hash,
     s.created_at as secret_created_at, s.expires_at as secret_expires_at
-  from clients c left join client_secrets s
-    on s.client_id = c.id and s.revoked_at is null and (s.expires_at is null or s.expires_at > ?)
+  from clients c left join client_secrets s on s.client_id = c.id and s.revoked_at is null
   where c.id = ?`;
 
 type ClientWithSecretRow = ClientRow & {
@@ -31,12 +26,15 @@ type ClientWithSecretRow = ClientRow & {
   secret_expires_at: number | null;
 };
 
+/**
+ * The client and its secrets that are not revoked, in one round trip: this is on the path of every
+ * authenticated request. Expired secrets are included; `liveSecrets` drops them at the moment of use.
+ */
 export async function findClientWithSecrets(
   db: Db,
   id: string,
-  now: number,
 ): Promise<{ client: Client; secrets: ClientSecretRow[] } | undefined> {
-  const rows = await rawRows<ClientWithSecretRow>(db, CLIENT_WITH_SECRETS_SQL, [now, id]);
+  const rows = await rawRows<ClientWithSecretRow>(db, CLIENT_WITH_SECRETS_SQL, [id]);
   const first = rows[0];
   if (!first) return undefined;
   const secrets: ClientSecretRow[] = [];
@@ -60,6 +58,11 @@ export async function isClientActive(db: Db, id: string): Promise<boolean> {
     id,
   ]);
   return rows.length > 0;
+}
+
+/** The secrets that may be used at `now`. */
+export function liveSecrets(secrets: readonly ClientSecretRow[], now: number): ClientSecretRow[] {
+  return secrets.filter((s) => s.revoked_at === null && (s.expires_at === null || s.expires_at > now));
 }
 
 export async function listClients(db: Db): Promise<Client[]> {

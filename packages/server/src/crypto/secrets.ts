@@ -32,3 +32,19 @@ export class SecretHasher {
     return b.length === a.length && timingSafeEqual(a, b);
   }
 }
+
+// One CSPRNG call per 4 KiB rather than per identifier: token ids are minted on every request.
+const POOL_SIZE = 4096;
+let pool = Buffer.alloc(0);
+let offset = 0;
+
+/** `bytes` random bytes as base64url, drawn from a pooled CSPRNG buffer (never reused). */
+export function randomToken(bytes = 16): string {
+  if (offset + bytes > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    offset = 0;
+  }
+  const out = pool.toString('base64url', offset, offset + bytes);
+  offset += bytes;
+  return out;
+}

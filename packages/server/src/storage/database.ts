@@ -10,7 +10,7 @@ import pg from 'pg';
 import { NodeSqliteDialect } from './dialects/node_sqlite.js';
 import { isUniqueViolation } from './errors.js';
 import { migrationProvider } from './migrations/index.js';
-import { isSqlite } from './raw.js';
+import { isSqlite, registerSyncDriver } from './raw.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -88,7 +88,11 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   let db: Kysely<Database>;
   if (parsed.dialect === 'sqlite') {
     if (parsed.target !== ':memory:') mkdirSync(dirname(parsed.target), { recursive: true });
-    db = new Kysely<Database>({ dialect: new NodeSqliteDialect({ path: parsed.target }) });
+    const dialect = new NodeSqliteDialect({ path: parsed.target });
+    db = new Kysely<Database>({ dialect });
+    // Kysely creates the driver lazily; make it exist now so the fast paths can find it.
+    await sql`select 1`.execute(db);
+    if (dialect.driver) registerSyncDriver(db, dialect.driver);
   } else {
     const pool = new pg.Pool({
       connectionString: parsed.target,

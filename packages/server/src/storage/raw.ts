@@ -5,11 +5,26 @@
  * SQLite mutex hold) with their text written once, in `?` style, and numbered for PostgreSQL.
  */
 import { CompiledQuery, type Kysely, SqliteAdapter } from 'kysely';
+import type { NodeSqliteDriver } from './dialects/node_sqlite.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the raw path is schema-agnostic by design.
 type AnyDb = Kysely<any>;
 
 const numbered = new Map<string, string>();
+const syncDrivers = new WeakMap<AnyDb, NodeSqliteDriver>();
+
+/** Registers the node:sqlite driver behind `db`, enabling the synchronous fast paths for it. */
+export function registerSyncDriver(db: AnyDb, driver: NodeSqliteDriver): void {
+  syncDrivers.set(db, driver);
+}
+
+/**
+ * The synchronous driver behind `db`, if it is a root SQLite handle. A transaction handle has none:
+ * its statements must go through the transaction's connection.
+ */
+export function syncDriver(db: AnyDb): NodeSqliteDriver | undefined {
+  return syncDrivers.get(db);
+}
 
 export function isSqlite(db: AnyDb): boolean {
   return db.getExecutor().adapter instanceof SqliteAdapter;
@@ -27,12 +42,16 @@ function forDialect(db: AnyDb, text: string): string {
 }
 
 export async function rawRows<R>(db: AnyDb, text: string, params: readonly unknown[]): Promise<R[]> {
+  const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params).rows as R[]);
+  if (direct) return direct.value;
   const result = await db.executeQuery<R>(CompiledQuery.raw(forDialect(db, text), [...params]));
   return result.rows;
 }
 
 /** Runs a statement that returns no rows; resolves to the number of rows it changed. */
 export async function rawExec(db: AnyDb, text: string, params: readonly unknown[]): Promise<number> {
+  const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params).changes);
+  if (direct) return direct.value;
   const result = await db.executeQuery(CompiledQuery.raw(forDialect(db, text), [...params]));
   return Number(result.numAffectedRows ?? 0n);
 }

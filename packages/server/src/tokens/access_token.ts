@@ -2,7 +2,7 @@
  * JWT access tokens (RFC 9068): `typ: at+jwt`, signed with the current key. Verification here is for
  * tokens we issued (introspection, revocation); resource servers verify with the published JWKS.
  */
-import { randomBytes } from 'node:crypto';
+import { randomToken } from '../crypto/secrets.js';
 import type { KeyStore } from '../keys/signing_keys.js';
 import { decodeCompact, type SigningAlg, signCompact, verifySignature } from './jws.js';
 
@@ -45,7 +45,7 @@ export async function issueAccessToken(keys: KeyStore, input: AccessTokenInput):
     aud: input.audience,
     exp: iat + input.ttlSeconds,
     iat,
-    jti: randomBytes(16).toString('base64url'),
+    jti: randomToken(16),
     client_id: input.clientId,
     ...(input.scopes.length ? { scope: input.scopes.join(' ') } : {}),
     ...input.extra,

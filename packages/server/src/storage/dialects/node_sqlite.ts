@@ -30,6 +30,11 @@ export interface NodeSqliteOptions {
 
 type SqliteValue = null | number | bigint | string | Uint8Array;
 
+/** Direct, synchronous use of the one connection, for code holding it through `exclusive`. */
+export interface SyncConnection {
+  runSync(sql: string, params: readonly unknown[]): { rows: unknown[]; changes: number };
+}
+
 const STATEMENT_CACHE_SIZE = 256;
 
 class NodeSqliteConnection implements DatabaseConnection {
@@ -52,6 +57,17 @@ class NodeSqliteConnection implements DatabaseConnection {
       this.#statements.set(sql, entry);
     }
     return entry;
+  }
+
+  /** Runs a statement synchronously: rows for a reader, else the number of rows changed. */
+  runSync(sql: string, params: readonly unknown[]): { rows: unknown[]; changes: number } {
+    if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(sql)) {
+      this.#db.exec(sql);
+      return { rows: [], changes: 0 };
+    }
+    const { stmt, reader } = this.#prepare(sql);
+    if (reader) return { rows: stmt.all(...(params as SqliteValue[])), changes: 0 };
+    return { rows: [], changes: Number(stmt.run(...(params as SqliteValue[])).changes) };
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
@@ -83,6 +99,12 @@ class Mutex {
   #waiters: Array<() => void> = [];
   #head = 0;
 
+  tryLock(): boolean {
+    if (this.#locked) return false;
+    this.#locked = true;
+    return true;
+  }
+
   lock(): Promise<void> {
     if (!this.#locked) {
       this.#locked = true;
@@ -106,7 +128,7 @@ class Mutex {
   }
 }
 
-class NodeSqliteDriver implements Driver {
+export class NodeSqliteDriver implements Driver {
   readonly #options: NodeSqliteOptions;
   readonly #mutex = new Mutex();
   #connection: NodeSqliteConnection | undefined;
@@ -130,6 +152,30 @@ class NodeSqliteDriver implements Driver {
       throw new Error('database is closed');
     }
     return this.#connection;
+  }
+
+  /**
+   * Runs `fn` with the connection to itself, synchronously, as soon as no transaction holds it: no
+   * promise per statement, nothing can interleave. Used for the hot paths (lookups, audit batches).
+   */
+  async exclusive<T>(fn: (connection: SyncConnection) => T): Promise<T> {
+    await this.#mutex.lock();
+    try {
+      if (!this.#connection) throw new Error('database is closed');
+      return fn(this.#connection);
+    } finally {
+      this.#mutex.unlock();
+    }
+  }
+
+  /** Like `exclusive`, but only if the connection is free right now; else undefined. */
+  tryExclusive<T>(fn: (connection: SyncConnection) => T): { value: T } | undefined {
+    if (!this.#connection || !this.#mutex.tryLock()) return undefined;
+    try {
+      return { value: fn(this.#connection) };
+    } finally {
+      this.#mutex.unlock();
+    }
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -173,8 +219,12 @@ export class NodeSqliteDialect implements Dialect {
     this.#options = options;
   }
 
+  /** The driver, once created: the synchronous fast paths reach it through `syncAccess`. */
+  driver: NodeSqliteDriver | undefined;
+
   createDriver(): Driver {
-    return new NodeSqliteDriver(this.#options);
+    this.driver = new NodeSqliteDriver(this.#options);
+    return this.driver;
   }
 
   createQueryCompiler(): QueryCompiler {
