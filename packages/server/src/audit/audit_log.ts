@@ -13,15 +13,18 @@ import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
+import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
 import type { AuditEventsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
-import { appendAuditRowsSync, insertAuditRows } from './audit_store.js';
+import { insertAuditRows, insertAuditRowsSync } from './audit_store.js';
 import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis } from './chain.js';
 import type { AuditEntry } from './events.js';
 
 interface Unit {
   work: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
+  /** SQLite only: work run synchronously inside the batch's transaction. */
+  syncWork?: ((connection: SyncConnection) => unknown) | undefined;
   entry: AuditEntry | ((result: unknown) => AuditEntry | null);
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -105,10 +108,27 @@ export class AuditLog {
     return this.#enqueue(work, entry as Unit['entry']) as Promise<T>;
   }
 
-  #enqueue(work: Unit['work'], entry: Unit['entry']): Promise<unknown> {
+  /** Whether `transactSync` is available (the database is SQLite). */
+  get supportsSync(): boolean {
+    return syncDriver(this.#db) !== undefined;
+  }
+
+  /**
+   * Like `transact`, for small synchronous work on SQLite (a replay marker): it runs inside the batch's
+   * own synchronous transaction, in a savepoint, so it costs no extra commit and no promise per statement.
+   */
+  transactSync<T>(
+    work: (connection: SyncConnection) => T,
+    entry: AuditEntry | ((result: T) => AuditEntry | null),
+  ): Promise<T> {
+    if (!this.supportsSync) return Promise.reject(new Error('transactSync needs SQLite'));
+    return this.#enqueue(undefined, entry as Unit['entry'], work) as Promise<T>;
+  }
+
+  #enqueue(work: Unit['work'], entry: Unit['entry'], syncWork?: Unit['syncWork']): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('audit log is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, entry, resolve, reject });
+      this.#queue.push({ work, syncWork, entry, resolve, reject });
       this.#schedule();
     });
   }
@@ -166,21 +186,45 @@ export class AuditLog {
     const driver = syncDriver(this.#db);
     try {
       if (driver && batch.every((unit) => !unit.work)) {
-        // Records only, on SQLite: one synchronous transaction, no promise per statement.
-        const rows: AuditEventsTable[] = [];
-        for (const unit of batch) {
-          const entry = typeof unit.entry === 'function' ? unit.entry(undefined) : unit.entry;
-          if (entry) {
-            const row = this.#chain(entry, head);
-            head = { seq: row.seq, hash: row.hash };
-            rows.push(row);
+        // On SQLite, no async work: one synchronous transaction, no promise per statement.
+        await driver.exclusive((connection) => {
+          connection.runSync('begin immediate', []);
+          try {
+            const rows: AuditEventsTable[] = [];
+            for (const unit of batch) {
+              let value: unknown;
+              if (unit.syncWork) {
+                connection.runSync('savepoint unit', []);
+                try {
+                  value = unit.syncWork(connection);
+                  connection.runSync('release savepoint unit', []);
+                } catch (error) {
+                  connection.runSync('rollback to savepoint unit', []);
+                  connection.runSync('release savepoint unit', []);
+                  outcomes.push({ ok: false, error });
+                  continue;
+                }
+              }
+              const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
+              if (entry) {
+                const row = this.#chain(entry, head);
+                head = { seq: row.seq, hash: row.hash };
+                rows.push(row);
+              }
+              outcomes.push({ ok: true, value });
+            }
+            storesSegment = rows.length > 0 && !this.#segmentStored;
+            insertAuditRowsSync(connection, storesSegment ? segmentRow() : undefined, rows);
+            connection.runSync('commit', []);
+          } catch (error) {
+            try {
+              connection.runSync('rollback', []);
+            } catch {
+              // Already rolled back by SQLite itself.
+            }
+            throw error;
           }
-          outcomes.push({ ok: true, value: undefined });
-        }
-        storesSegment = rows.length > 0 && !this.#segmentStored;
-        await driver.exclusive((connection) =>
-          appendAuditRowsSync(connection, storesSegment ? segmentRow() : undefined, rows),
-        );
+        });
       } else {
         await this.#db.transaction().execute(async (tx) => {
           const rows: AuditEventsTable[] = [];
@@ -222,7 +266,7 @@ export class AuditLog {
     }
     this.#head = head;
     if (storesSegment) this.#segmentStored = true;
-    if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) {
+    if (batch.some((unit, i) => (unit.work || unit.syncWork) && outcomes[i]?.ok)) {
       for (const listener of this.#changeListeners) listener();
     }
     batch.forEach((unit, i) => {

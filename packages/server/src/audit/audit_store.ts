@@ -67,36 +67,25 @@ export async function insertAuditRows(
 }
 
 /**
- * SQLite, holding the connection: the segment (on its first record) and the records in one
- * `BEGIN IMMEDIATE … COMMIT`, synchronously. Nothing is kept if any statement fails.
+ * SQLite, inside a transaction the caller holds: the segment (with its first record) and the records,
+ * synchronously.
  */
-export function appendAuditRowsSync(
+export function insertAuditRowsSync(
   connection: SyncConnection,
   segment: AuditSegmentsTable | undefined,
   rows: readonly AuditEventsTable[],
 ): void {
   if (rows.length === 0) return;
-  connection.runSync('begin immediate', []);
-  try {
-    if (segment) {
-      connection.runSync('insert into audit_segments (id, writer, started_at) values (?, ?, ?)', [
-        segment.id,
-        segment.writer,
-        segment.started_at,
-      ]);
-    }
-    for (const row of rows)
-      connection.runSync(
-        SQLITE_INSERT,
-        COLUMNS.map((c) => row[c]),
-      );
-    connection.runSync('commit', []);
-  } catch (err) {
-    try {
-      connection.runSync('rollback', []);
-    } catch {
-      // The transaction is already gone (SQLite rolls back on some errors by itself).
-    }
-    throw err;
+  if (segment) {
+    connection.runSync('insert into audit_segments (id, writer, started_at) values (?, ?, ?)', [
+      segment.id,
+      segment.writer,
+      segment.started_at,
+    ]);
   }
+  for (const row of rows)
+    connection.runSync(
+      SQLITE_INSERT,
+      COLUMNS.map((c) => row[c]),
+    );
 }

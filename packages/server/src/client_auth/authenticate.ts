@@ -11,7 +11,7 @@ import type { Client } from '../clients/client.js';
 import type { ClientDirectory } from '../clients/client_directory.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { FormParams } from '../http/form_body.js';
-import { claimOnce } from '../storage/replay_guard.js';
+import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
 import type { Database } from '../storage/schema.js';
 import { secretMatches } from './client_secret.js';
 import { presentedCredentials } from './credentials.js';
@@ -82,13 +82,15 @@ async function authenticate(
     }
     const expiresAt = (verified.exp + deps.assertionPolicy.clockToleranceSeconds) * 1000;
     const key = `client_assertion:${clientId}:${verified.jti}`;
-    // The claim rides the audit log's group commit: durable before we answer, one fsync per batch.
-    if (
-      !(await deps.audit.transact(
-        (tx) => claimOnce(tx, key, expiresAt),
-        () => null,
-      ))
-    ) {
+    // On SQLite the claim rides the audit log's group commit (durable before we answer, one fsync per
+    // batch); on PostgreSQL it is one autocommitted statement, atomic across instances.
+    const claimed = deps.audit.supportsSync
+      ? await deps.audit.transactSync(
+          (c) => claimOnceSync(c, key, expiresAt),
+          () => null,
+        )
+      : await claimOnce(deps.db, key, expiresAt);
+    if (!claimed) {
       throw new AuthFailure('client_assertion replayed', clientId, 'client_assertion has already been used');
     }
   } else if (found.client.authMethod !== 'none') {

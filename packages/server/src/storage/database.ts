@@ -10,7 +10,7 @@ import pg from 'pg';
 import { NodeSqliteDialect } from './dialects/node_sqlite.js';
 import { isUniqueViolation } from './errors.js';
 import { migrationProvider } from './migrations/index.js';
-import { isSqlite, registerSyncDriver } from './raw.js';
+import { isSqlite, registerPgPool, registerSyncDriver } from './raw.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -104,6 +104,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     // An idle client that loses its server must not crash the process; the next query reports it.
     pool.on('error', () => {});
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    registerPgPool(db, pool);
     if (parsed.schema) {
       try {
         await sql`create schema if not exists ${sql.id(parsed.schema)}`.execute(db);

@@ -4,7 +4,9 @@
  * SQLite query itself; these run through the same driver and connection (so transactions and the
  * SQLite mutex hold) with their text written once, in `?` style, and numbered for PostgreSQL.
  */
+import { createHash } from 'node:crypto';
 import { CompiledQuery, type Kysely, SqliteAdapter } from 'kysely';
+import type pg from 'pg';
 import type { NodeSqliteDriver } from './dialects/node_sqlite.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the raw path is schema-agnostic by design.
@@ -12,6 +14,25 @@ type AnyDb = Kysely<any>;
 
 const numbered = new Map<string, string>();
 const syncDrivers = new WeakMap<AnyDb, NodeSqliteDriver>();
+const pgPools = new WeakMap<AnyDb, pg.Pool>();
+const statementNames = new Map<string, string>();
+
+/**
+ * Registers the pg pool behind a root PostgreSQL handle: statements outside a transaction then go to the
+ * pool as named prepared statements (parsed and planned once per connection, not per call).
+ */
+export function registerPgPool(db: AnyDb, pool: pg.Pool): void {
+  pgPools.set(db, pool);
+}
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `clavis_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
 
 /** Registers the node:sqlite driver behind `db`, enabling the synchronous fast paths for it. */
 export function registerSyncDriver(db: AnyDb, driver: NodeSqliteDriver): void {
@@ -44,6 +65,12 @@ function forDialect(db: AnyDb, text: string): string {
 export async function rawRows<R>(db: AnyDb, text: string, params: readonly unknown[]): Promise<R[]> {
   const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params).rows as R[]);
   if (direct) return direct.value;
+  const pool = pgPools.get(db);
+  if (pool) {
+    const sqlText = forDialect(db, text);
+    const result = await pool.query({ name: statementName(sqlText), text: sqlText, values: [...params] });
+    return result.rows as R[];
+  }
   const result = await db.executeQuery<R>(CompiledQuery.raw(forDialect(db, text), [...params]));
   return result.rows;
 }
@@ -52,6 +79,12 @@ export async function rawRows<R>(db: AnyDb, text: string, params: readonly unkno
 export async function rawExec(db: AnyDb, text: string, params: readonly unknown[]): Promise<number> {
   const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params).changes);
   if (direct) return direct.value;
+  const pool = pgPools.get(db);
+  if (pool) {
+    const sqlText = forDialect(db, text);
+    const result = await pool.query({ name: statementName(sqlText), text: sqlText, values: [...params] });
+    return result.rowCount ?? 0;
+  }
   const result = await db.executeQuery(CompiledQuery.raw(forDialect(db, text), [...params]));
   return Number(result.numAffectedRows ?? 0n);
 }
