@@ -101,8 +101,10 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       connectionTimeoutMillis: 5000,
       ...(parsed.schema ? { options: `-c search_path=${parsed.schema}` } : {}),
     });
-    // An idle client that loses its server must not crash the process; the next query reports it.
+    // A connection that loses its server must not crash the process, whether idle in the pool or checked
+    // out between two statements: the next query on it fails (503), and the pool discards it.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     registerPgPool(db, pool);
     if (parsed.schema) {
