@@ -8,6 +8,7 @@ import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
 import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
 import type { SecretHasher } from './crypto/secrets.js';
+import { registerDeviceAuthorizationEndpoint } from './endpoints/device_authorization.js';
 import { registerDiscovery } from './endpoints/discovery.js';
 import { registerHealth } from './endpoints/health.js';
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
@@ -81,6 +82,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerDiscovery(app, config);
   registerJwks(app, deps.keys);
   registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys });
+  registerDeviceAuthorizationEndpoint(app, { ...clientAuth, config, keys: deps.keys });
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
   registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens });
   registerRevocationEndpoint(app, { ...clientAuth, config, tokens });

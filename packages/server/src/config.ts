@@ -31,6 +31,21 @@ export interface ServerConfig {
    * client address is the socket's peer.
    */
   trustedProxies: string[];
+  /** Device authorization requests expire after this. Default 10 minutes (RFC 8628 `expires_in`). */
+  deviceCodeTtlSeconds: number;
+  /** The polling interval a device is told to keep. Default 5 s. */
+  devicePollIntervalSeconds: number;
+  /** A refresh token unused this long expires. Default 8 hours (a working day). */
+  refreshIdleTtlSeconds: number;
+  /** No refresh after this, counted from the approval. Default 24 h (NIST SP 800-63B rev 4, AAL2). */
+  refreshAbsoluteTtlSeconds: number;
+  /** Browser sessions on the verification pages last this long. Default 15 minutes. */
+  sessionTtlSeconds: number;
+  /** Consecutive failed sign-ins (or second-factor codes) that lock an account. Default 10 (NIST: ≤ 100). */
+  maxFailedSignIns: number;
+  /** Wrong user codes allowed per client IP, and in total across all instances, per minute. */
+  userCodeAttemptsPerIpPerMinute: number;
+  userCodeAttemptsGlobalPerMinute: number;
   /** Milliseconds since the epoch. Injected in tests. */
   clock: () => number;
 }
@@ -49,6 +64,14 @@ export const defaults = {
   assertionAudience: 'issuer-or-token-endpoint',
   bodyLimitBytes: 64 * 1024,
   trustedProxies: [],
+  deviceCodeTtlSeconds: 600,
+  devicePollIntervalSeconds: 5,
+  refreshIdleTtlSeconds: 8 * 3600,
+  refreshAbsoluteTtlSeconds: 24 * 3600,
+  sessionTtlSeconds: 900,
+  maxFailedSignIns: 10,
+  userCodeAttemptsPerIpPerMinute: 5,
+  userCodeAttemptsGlobalPerMinute: 600,
 } as const satisfies Partial<ServerConfig>;
 
 export function normaliseIssuer(issuer: string): string {
@@ -87,6 +110,14 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     'maxAccessTokenTtlSeconds',
     'assertionMaxLifetimeSeconds',
     'bodyLimitBytes',
+    'deviceCodeTtlSeconds',
+    'devicePollIntervalSeconds',
+    'refreshIdleTtlSeconds',
+    'refreshAbsoluteTtlSeconds',
+    'sessionTtlSeconds',
+    'maxFailedSignIns',
+    'userCodeAttemptsPerIpPerMinute',
+    'userCodeAttemptsGlobalPerMinute',
   ];
   for (const key of positive) {
     const v = config[key];
@@ -106,6 +137,8 @@ export function endpointUrl(config: Pick<ServerConfig, 'issuer'>, path: string):
 
 export const paths = {
   token: '/oauth/token',
+  deviceAuthorization: '/oauth/device_authorization',
+  device: '/device',
   introspection: '/oauth/introspect',
   revocation: '/oauth/revoke',
   jwks: '/.well-known/jwks.json',

@@ -10,6 +10,25 @@ export const auditEventNames = [
   'token.request_failed',
   'token.revoke',
   'token.introspect',
+  'device.request',
+  'token.refresh',
+  'token.refresh_reuse',
+  'token.family_revoke',
+  // Device verification pages (issue 3).
+  'device.code_entered',
+  'device.approve',
+  'device.deny',
+  'user.sign_in',
+  'user.sign_in_failed',
+  'user.mfa_passed',
+  'user.mfa_failed',
+  'user.mfa_enrolled',
+  'user.recovery_code_used',
+  'user.locked',
+  // Administering people (issue 3).
+  'user.disable',
+  'user.reset_mfa',
+  'user.unlock',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

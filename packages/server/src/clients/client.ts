@@ -29,6 +29,11 @@ export interface Client {
   createdAt: number;
   createdBy: string | null;
   disabledAt: number | null;
+  /** A person may approve this client's device requests only after a second factor. */
+  requireMfa: boolean;
+  /** Refresh-token lifetimes in seconds, or null for the server's defaults. */
+  refreshIdleTtlSeconds: number | null;
+  refreshAbsoluteTtlSeconds: number | null;
 }
 
 export function clientFromRow(row: ClientRow): Client {
@@ -47,6 +52,9 @@ export function clientFromRow(row: ClientRow): Client {
     createdAt: row.created_at,
     createdBy: row.created_by,
     disabledAt: row.disabled_at,
+    requireMfa: Number(row.require_mfa) === 1,
+    refreshIdleTtlSeconds: row.refresh_idle_ttl ?? null,
+    refreshAbsoluteTtlSeconds: row.refresh_absolute_ttl ?? null,
   };
 }
 
@@ -67,5 +75,8 @@ export function clientView(c: Client): Record<string, unknown> {
     created_at: new Date(c.createdAt).toISOString(),
     created_by: c.createdBy,
     disabled_at: c.disabledAt ? new Date(c.disabledAt).toISOString() : null,
+    require_mfa: c.requireMfa,
+    refresh_idle_ttl: c.refreshIdleTtlSeconds,
+    refresh_absolute_ttl: c.refreshAbsoluteTtlSeconds,
   };
 }

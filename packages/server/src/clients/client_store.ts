@@ -17,6 +17,7 @@ export async function findClient(db: Db, id: string): Promise<Client | undefined
 // Columns named, not `c.*`: a prepared statement must not change its result shape under a migration.
 const CLIENT_WITH_SECRETS_SQL = `select c.id, c.name, c.owner, c.kind, c.auth_method, c.grant_types, c.scopes,
     c.audiences, c.jwks, c.jwks_uri, c.token_ttl, c.created_at, c.created_by, c.disabled_at,
+    c.require_mfa, c.refresh_idle_ttl, c.refresh_absolute_ttl,
     s.id as secret_id, s.hash as secret_hash,
     s.created_at as secret_created_at, s.expires_at as secret_expires_at
   from clients c left join client_secrets s on s.client_id = c.id and s.revoked_at is null

@@ -16,6 +16,7 @@ export function metadata(config: ServerConfig): Record<string, unknown> {
     jwks_uri: endpointUrl(config, paths.jwks),
     introspection_endpoint: endpointUrl(config, paths.introspection),
     revocation_endpoint: endpointUrl(config, paths.revocation),
+    device_authorization_endpoint: endpointUrl(config, paths.deviceAuthorization),
     grant_types_supported: [...grants.keys()],
     response_types_supported: [],
     // `none` only once a grant accepts public clients (the device flow): list exactly what works.

@@ -12,6 +12,8 @@ import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
+import { findRefreshToken } from '../refresh/refresh_store.js';
+import { REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
 import { isJtiRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
@@ -44,6 +46,32 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     const token = requireParam(params, 'token');
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
 
+    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+      // A refresh token is described only to the client holding it.
+      const nowMs = deps.config.clock();
+      const row = token.length <= 128 ? await findRefreshToken(deps.db, deps.hasher.hash(token)) : undefined;
+      if (
+        !row ||
+        row.client_id !== client.id ||
+        row.revoked_at !== null ||
+        row.rotated_at !== null ||
+        nowMs >= row.idle_expires_at ||
+        nowMs >= row.family_expires_at
+      ) {
+        return reply.send(INACTIVE);
+      }
+      const scopes = JSON.parse(row.scopes) as string[];
+      return reply.send({
+        active: true,
+        token_type: 'refresh_token',
+        iss: deps.config.issuer,
+        sub: row.user_id,
+        client_id: row.client_id,
+        ...(scopes.length ? { scope: scopes.join(' ') } : {}),
+        exp: Math.floor(Math.min(row.idle_expires_at, row.family_expires_at) / 1000),
+        iat: Math.floor(row.created_at / 1000),
+      });
+    }
     const now = Math.floor(deps.config.clock() / 1000);
     const claims = deps.tokens.verify(token, now);
     if (!claims || claims.exp <= now || !mayInspect(client, claims)) return reply.send(INACTIVE);

@@ -11,6 +11,8 @@ import { authenticateClient } from '../client_auth/authenticate.js';
 import { paths } from '../config.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
+import { findRefreshToken, revokeFamily } from '../refresh/refresh_store.js';
+import { REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
 import { revokeJti } from '../storage/revocations.js';
 import type { IntrospectionDeps } from './introspection.js';
 
@@ -29,6 +31,27 @@ export function registerRevocationEndpoint(app: FastifyInstance, deps: Introspec
     reply.header('cache-control', 'no-store');
 
     const now = deps.config.clock();
+    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+      // A refresh token ends its whole family, and the access tokens the family produced (RFC 7009 §2.1).
+      const row = token.length <= 128 ? await findRefreshToken(deps.db, deps.hasher.hash(token)) : undefined;
+      if (!row) return reply.code(200).send();
+      if (row.client_id !== client.id) {
+        if (client.kind === 'public') return reply.code(200).send();
+        throw new InvalidRequest('the token was not issued to this client');
+      }
+      await deps.audit.transact(
+        (tx) => revokeFamily(tx, row.family_id, 'revoked_by_client', now),
+        (revoked) => ({
+          event: 'token.revoke',
+          actor: { type: 'client', id: client.id },
+          clientId: client.id,
+          ip: context.ip,
+          userAgent: context.userAgent,
+          detail: { family: row.family_id, sub: row.user_id, token_type: 'refresh_token', already_revoked: !revoked },
+        }),
+      );
+      return reply.code(200).send();
+    }
     const claims = deps.tokens.verify(token, Math.floor(now / 1000));
     if (!claims || claims.exp * 1000 <= now) return reply.code(200).send();
     if (claims.client_id !== client.id) {

@@ -5,6 +5,7 @@ import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import type { ServerConfig } from '../config.js';
 import type { FormParams } from '../http/form_body.js';
+import type { SecretHasher } from '../crypto/secrets.js';
 import type { KeyStore } from '../keys/signing_keys.js';
 import type { Database } from '../storage/schema.js';
 
@@ -22,6 +23,7 @@ export interface GrantDeps {
   db: Kysely<Database>;
   keys: KeyStore;
   audit: AuditLog;
+  hasher: SecretHasher;
 }
 
 export interface GrantRequest {

@@ -1,5 +1,7 @@
 /** The grants this server supports, by `grant_type`. Discovery lists exactly these. */
 import { clientCredentials } from './client_credentials.js';
+import { deviceCode } from './device_code.js';
 import type { Grant } from './grant.js';
+import { refreshToken } from './refresh_token.js';
 
-export const grants: ReadonlyMap<string, Grant> = new Map([clientCredentials].map((g) => [g.grantType, g]));
+export const grants: ReadonlyMap<string, Grant> = new Map([clientCredentials, deviceCode, refreshToken].map((g) => [g.grantType, g]));

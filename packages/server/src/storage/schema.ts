@@ -25,6 +25,11 @@ export interface ClientsTable {
   created_at: number;
   created_by: string | null;
   disabled_at: number | null;
+  /** 1: a person may approve this client's device requests only after a second factor. */
+  require_mfa: Generated<number>;
+  /** Refresh-token lifetimes, seconds (null: server defaults). */
+  refresh_idle_ttl: number | null;
+  refresh_absolute_ttl: number | null;
 }
 
 export interface ClientSecretsTable {
@@ -46,6 +51,12 @@ export interface UsersTable {
   totp_secret: string | null;
   created_at: number;
   disabled_at: number | null;
+  /** Consecutive failed sign-ins and second-factor attempts; reset on success. */
+  failed_logins: Generated<number>;
+  failed_mfa: Generated<number>;
+  locked_at: number | null;
+  /** The last TOTP time step accepted: each code works once (RFC 6238, NIST SP 800-63B). */
+  totp_last_step: number | null;
 }
 
 export interface SigningKeysTable {
@@ -117,6 +128,74 @@ export interface AuditSealsTable {
   hash: string;
 }
 
+export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
+
+export interface DeviceCodesTable {
+  id: string;
+  device_code_hash: string;
+  /** Normalised: 8 characters of BCDFGHJKLMNPQRSTVWXZ, no dash. */
+  user_code: string;
+  client_id: string;
+  scopes: string;
+  status: DeviceCodeStatus;
+  /** Seconds between polls; grows by 5 on each slow_down. */
+  interval: number;
+  last_polled_at: number | null;
+  created_at: number;
+  expires_at: number;
+  requester_ip: string | null;
+  requester_user_agent: string | null;
+  /** The browser session that entered the code first; only it may decide (RFC 8628 §5.5). */
+  claimed_by_session: string | null;
+  user_id: string | null;
+  decided_at: number | null;
+  consumed_at: number | null;
+  family_id: string | null;
+}
+
+export interface SessionsTable {
+  id: string;
+  csrf_token: string;
+  user_id: string | null;
+  password_at: number | null;
+  mfa_at: number | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface TokenFamiliesTable {
+  id: string;
+  client_id: string;
+  user_id: string;
+  scopes: string;
+  created_at: number;
+  /** Absolute end of the family: no refresh after it. */
+  expires_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: string;
+  token_hash: string;
+  family_id: string;
+  created_at: number;
+  idle_expires_at: number;
+  rotated_at: number | null;
+}
+
+export interface FamilyAccessTokensTable {
+  jti: string;
+  family_id: string;
+  expires_at: number;
+}
+
+export interface RecoveryCodesTable {
+  hash: string;
+  user_id: string;
+  used_at: number | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -134,6 +213,12 @@ export interface Database {
   audit_events: AuditEventsTable;
   audit_seals: AuditSealsTable;
   settings: SettingsTable;
+  device_codes: DeviceCodesTable;
+  sessions: SessionsTable;
+  token_families: TokenFamiliesTable;
+  refresh_tokens: RefreshTokensTable;
+  family_access_tokens: FamilyAccessTokensTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export type ClientRow = Selectable<ClientsTable>;
@@ -143,6 +228,5 @@ export type UserRow = Selectable<UsersTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AuditSealRow = Selectable<AuditSealsTable>;
-
-// Generated<> is unused while every key is supplied by the application; kept exported for later tables.
-export type { Generated };
+export type DeviceCodeRow = Selectable<DeviceCodesTable>;
+export type SessionRow = Selectable<SessionsTable>;

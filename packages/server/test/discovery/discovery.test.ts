@@ -35,10 +35,18 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       jwks_uri: `${ISSUER}/.well-known/jwks.json`,
       introspection_endpoint: `${ISSUER}/oauth/introspect`,
       revocation_endpoint: `${ISSUER}/oauth/revoke`,
+      device_authorization_endpoint: `${ISSUER}/oauth/device_authorization`,
       access_token_signing_alg_values_supported: ['EdDSA'],
     });
-    expect(m.grant_types_supported).toEqual(['client_credentials']);
-    expect(m.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(SECRET_METHODS));
+    expect(m.grant_types_supported).toEqual([
+      'client_credentials',
+      'urn:ietf:params:oauth:grant-type:device_code',
+      'refresh_token',
+    ]);
+    // Public clients (the CLI) authenticate with `none` at the token endpoint for the device flow.
+    expect([...(m.token_endpoint_auth_methods_supported as string[])].sort()).toEqual(
+      [...SECRET_METHODS, 'none'].sort(),
+    );
     // Introspection refuses public clients, so `none` must not be advertised for it.
     expect([...(m.introspection_endpoint_auth_methods_supported as string[])].sort()).toEqual(
       [...SECRET_METHODS].sort(),
@@ -65,6 +73,7 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       ['token_endpoint', 'POST', 401],
       ['introspection_endpoint', 'POST', 401],
       ['revocation_endpoint', 'POST', 401],
+      ['device_authorization_endpoint', 'POST', 401],
       ['jwks_uri', 'GET', 200],
     ];
     for (const [key, method, status] of endpoints) {

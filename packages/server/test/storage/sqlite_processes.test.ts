@@ -39,7 +39,7 @@ describe('SQLite opened by several processes at once', () => {
       const db = new DatabaseSync(path);
       try {
         const rows = db.prepare('select name from kysely_migration').all() as Array<{ name: string }>;
-        expect(rows.map((r) => r.name)).toEqual(['0001_initial']);
+        expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_device_flow']);
       } finally {
         db.close();
       }

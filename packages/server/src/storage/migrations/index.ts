@@ -1,9 +1,11 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_device_flow.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_device_flow': m0002,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,104 @@
+/**
+ * Domain-shaped storage for device authorization requests. Every transition is one conditional
+ * statement: under concurrent calls on the same row — on one instance or many — exactly one caller
+ * gets it.
+ */
+import type { Kysely } from 'kysely';
+import { rawExec, rawRows } from '../storage/raw.js';
+import type { Database, DeviceCodeRow } from '../storage/schema.js';
+
+type Db = Kysely<Database>;
+
+export async function insertDeviceCode(db: Db, row: DeviceCodeRow): Promise<void> {
+  await db.insertInto('device_codes').values(row).execute();
+}
+
+export async function findDeviceCodeByHash(db: Db, hash: string): Promise<DeviceCodeRow | undefined> {
+  const rows = await rawRows<DeviceCodeRow>(db, 'select * from device_codes where device_code_hash = ?', [hash]);
+  return rows[0];
+}
+
+export async function findDeviceCodeByUserCode(db: Db, userCode: string): Promise<DeviceCodeRow | undefined> {
+  return db.selectFrom('device_codes').selectAll().where('user_code', '=', userCode).executeTakeFirst();
+}
+
+export async function findDeviceCode(db: Db, id: string): Promise<DeviceCodeRow | undefined> {
+  return db.selectFrom('device_codes').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/**
+ * Records a poll. If the previous poll was less than `interval` seconds ago the request is polling too
+ * fast: the interval grows by 5 s (RFC 8628 §3.5) and this returns `slow_down`. The check and the update
+ * are one statement, so two parallel polls cannot both pass as "on time".
+ */
+export async function recordPoll(db: Db, id: string, now: number): Promise<'ok' | 'slow_down'> {
+  const tooFast = await rawExec(
+    db,
+    `update device_codes set last_polled_at = ?, "interval" = "interval" + 5
+      where id = ? and last_polled_at is not null and last_polled_at + "interval" * 1000 > ?`,
+    [now, id, now],
+  );
+  if (tooFast > 0) return 'slow_down';
+  await rawExec(db, 'update device_codes set last_polled_at = ? where id = ?', [now, id]);
+  return 'ok';
+}
+
+/**
+ * The browser session that enters a code first claims it (RFC 8628 §5.5): returns true for that session
+ * (and again for it later), false for any other session, or when the code is not pending or has expired.
+ */
+export async function claimDeviceCode(db: Db, id: string, sessionId: string, now: number): Promise<boolean> {
+  await rawExec(
+    db,
+    `update device_codes set claimed_by_session = ?
+      where id = ? and status = 'pending' and expires_at > ? and claimed_by_session is null`,
+    [sessionId, id, now],
+  );
+  const rows = await rawRows<{ claimed_by_session: string | null; status: string; expires_at: number }>(
+    db,
+    'select claimed_by_session, status, expires_at from device_codes where id = ?',
+    [id],
+  );
+  const row = rows[0];
+  return !!row && row.claimed_by_session === sessionId && row.status === 'pending' && Number(row.expires_at) > now;
+}
+
+/**
+ * Approves or denies a pending, unexpired code claimed by `sessionId`. Returns false when it was not
+ * (another decision came first, another session claimed it, or it expired): a decision is final.
+ */
+export async function decideDeviceCode(
+  db: Db,
+  decision: { id: string; sessionId: string; userId: string; approve: boolean; now: number },
+): Promise<boolean> {
+  const changed = await rawExec(
+    db,
+    `update device_codes set status = ?, user_id = ?, decided_at = ?
+      where id = ? and status = 'pending' and claimed_by_session = ? and expires_at > ?`,
+    [
+      decision.approve ? 'approved' : 'denied',
+      decision.userId,
+      decision.now,
+      decision.id,
+      decision.sessionId,
+      decision.now,
+    ],
+  );
+  return changed > 0;
+}
+
+/** Redeems an approved code: exactly one caller gets true, whatever the concurrency. */
+export async function consumeDeviceCode(db: Db, id: string, familyId: string, now: number): Promise<boolean> {
+  const changed = await rawExec(
+    db,
+    `update device_codes set status = 'consumed', consumed_at = ?, family_id = ?
+      where id = ? and status = 'approved'`,
+    [now, familyId, id],
+  );
+  return changed > 0;
+}
+
+/** Deletes codes that expired more than `graceMs` ago (kept a while so late polls get expired_token). */
+export async function purgeDeviceCodes(db: Db, now: number, graceMs = 3_600_000): Promise<number> {
+  return rawExec(db, 'delete from device_codes where expires_at < ?', [now - graceMs]);
+}

@@ -1,0 +1,91 @@
+/**
+ * The device authorization endpoint (RFC 8628 §3.1–3.2): authenticate the client (a public client just
+ * names itself), check it may use the device grant, check the scope, and create the pending request: a
+ * device code of 256 bits (stored hashed) and a user code a person can type.
+ */
+import { UnauthorizedClient } from '@clavis/core';
+import type { FastifyInstance } from 'fastify';
+import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
+import { endpointUrl, paths } from '../config.js';
+import { randomId, randomToken } from '../crypto/secrets.js';
+import { insertDeviceCode } from '../device/device_store.js';
+import { formatUserCode, generateUserCode } from '../device/user_code.js';
+import type { GrantDeps } from '../grants/grant.js';
+import { grantedScopes } from '../grants/scopes.js';
+import type { FormParams } from '../http/form_body.js';
+import { requestContext } from '../http/request_context.js';
+import { isUniqueViolation } from '../storage/errors.js';
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+export function registerDeviceAuthorizationEndpoint(app: FastifyInstance, deps: GrantDeps & ClientAuthDeps): void {
+  const { config } = deps;
+  app.post(paths.deviceAuthorization, async (request, reply) => {
+    const params = (request.body ?? {}) as FormParams;
+    const context = requestContext(request);
+    const { client } = await authenticateClient(deps, {
+      authorization: request.headers.authorization,
+      params,
+      context,
+      endpoint: 'device_authorization',
+    });
+    if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
+      throw new UnauthorizedClient('the client may not use the device authorization grant');
+    }
+    const scopes = grantedScopes(params, client.scopes);
+    const now = config.clock();
+    const deviceCode = randomToken(32);
+    const expiresAt = now + config.deviceCodeTtlSeconds * 1000;
+
+    // A user code collides with a live one about once in 25 billion: try again, a few times at most.
+    for (let attempt = 1; ; attempt++) {
+      const userCode = generateUserCode();
+      const id = randomId('dev_', 12);
+      try {
+        await deps.audit.transact(
+          (tx) =>
+            insertDeviceCode(tx, {
+              id,
+              device_code_hash: deps.hasher.hash(deviceCode),
+              user_code: userCode,
+              client_id: client.id,
+              scopes: JSON.stringify(scopes),
+              status: 'pending',
+              interval: config.devicePollIntervalSeconds,
+              last_polled_at: null,
+              created_at: now,
+              expires_at: expiresAt,
+              requester_ip: context.ip,
+              requester_user_agent: context.userAgent,
+              claimed_by_session: null,
+              user_id: null,
+              decided_at: null,
+              consumed_at: null,
+              family_id: null,
+            }),
+          {
+            event: 'device.request',
+            actor: { type: 'client', id: client.id },
+            clientId: client.id,
+            ip: context.ip,
+            userAgent: context.userAgent,
+            detail: { device_request: id, scope: scopes.join(' '), expires_at: new Date(expiresAt).toISOString() },
+          },
+        );
+      } catch (err) {
+        if (attempt < 5 && isUniqueViolation(err)) continue;
+        throw err;
+      }
+      const verificationUri = endpointUrl(config, paths.device);
+      const formatted = formatUserCode(userCode);
+      return reply.header('cache-control', 'no-store').send({
+        device_code: deviceCode,
+        user_code: formatted,
+        verification_uri: verificationUri,
+        verification_uri_complete: `${verificationUri}?user_code=${formatted}`,
+        expires_in: config.deviceCodeTtlSeconds,
+        interval: config.devicePollIntervalSeconds,
+      });
+    }
+  });
+}

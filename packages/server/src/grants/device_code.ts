@@ -1,0 +1,110 @@
+/**
+ * The device_code grant (RFC 8628 §3.4–3.5): a device polls with its device code until a person decides.
+ *
+ * pending → `authorization_pending` (or `slow_down`, and 5 s more from then on, if it polls too fast);
+ * denied → `access_denied`, final; expired → `expired_token`; approved → tokens, exactly once: the code is
+ * consumed in the same transaction that writes the token family and its audit record, so parallel polls at
+ * the moment of approval yield one token response and `invalid_grant` for the rest. A consumed code
+ * presented again is a replay: the tokens it produced are revoked.
+ */
+import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
+import { isAccountActive } from '../device/account_status.js';
+import { consumeDeviceCode, findDeviceCodeByHash, recordPoll } from '../device/device_store.js';
+import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
+import { requireParam } from '../http/form_body.js';
+import { randomId } from '../crypto/secrets.js';
+import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
+import { issueUserTokens, refreshLifetimes } from '../refresh/user_tokens.js';
+import type { Grant } from './grant.js';
+
+const MAX_DEVICE_CODE_LENGTH = 128;
+
+export const deviceCode: Grant = {
+  grantType: DEVICE_CODE_GRANT,
+  allowPublicClients: true,
+
+  async handle(deps, { client, params, context }) {
+    const { config, db, audit, hasher } = deps;
+    const presented = requireParam(params, 'device_code');
+    // Unknown and foreign codes take the same path and get the same answer (DF-05, DF-09).
+    const row =
+      presented.length <= MAX_DEVICE_CODE_LENGTH ? await findDeviceCodeByHash(db, hasher.hash(presented)) : undefined;
+    if (!row || row.client_id !== client.id) throw new InvalidGrant('device_code is invalid');
+    const now = config.clock();
+
+    if (row.status === 'consumed') {
+      if (row.family_id) {
+        const familyId = row.family_id;
+        await audit.transact(
+          (tx) => revokeFamily(tx, familyId, 'device_code_replayed', now),
+          (revoked) => ({
+            event: 'token.family_revoke',
+            outcome: 'failure',
+            actor: { type: 'client', id: client.id },
+            clientId: client.id,
+            ip: context.ip,
+            userAgent: context.userAgent,
+            detail: { family: familyId, reason: 'device_code_replayed', already_revoked: !revoked },
+          }),
+        );
+      }
+      throw new InvalidGrant('device_code has already been used');
+    }
+    if (Number(row.expires_at) <= now) throw new ExpiredToken('the device code has expired');
+    if (row.status === 'denied') throw new AccessDenied('the request was denied');
+    if (row.status === 'pending') {
+      if ((await recordPoll(db, row.id, now)) === 'slow_down') throw new SlowDown('polling too fast');
+      throw new AuthorizationPending('waiting for the user to approve');
+    }
+
+    // Approved. The person must still be allowed to sign in (DF-13).
+    const userId = row.user_id;
+    if (!userId || !(await isAccountActive(db, userId))) throw new AccessDenied('the account cannot sign in');
+    const scopes = JSON.parse(row.scopes) as string[];
+    const familyId = randomId('fam_', 12);
+    const familyExpiresAt = now + refreshLifetimes(deps, client).absolute * 1000;
+    const issued = await audit.transact(
+      async (tx) => {
+        if (!(await consumeDeviceCode(tx, row.id, familyId, now))) {
+          throw new InvalidGrant('device_code has already been used');
+        }
+        await insertFamily(tx, {
+          id: familyId,
+          client_id: client.id,
+          user_id: userId,
+          scopes: JSON.stringify(scopes),
+          created_at: now,
+          expires_at: familyExpiresAt,
+          revoked_at: null,
+          revoked_reason: null,
+        });
+        return issueUserTokens(deps, tx, {
+          client,
+          userId,
+          scopes,
+          familyId,
+          familyExpiresAt,
+          audience: client.audiences[0] ?? config.issuer,
+          now,
+        });
+      },
+      (result) => ({
+        event: 'token.issue',
+        actor: { type: 'user', id: userId },
+        clientId: client.id,
+        ip: context.ip,
+        userAgent: context.userAgent,
+        detail: {
+          grant_type: DEVICE_CODE_GRANT,
+          device_request: row.id,
+          family: familyId,
+          jti: result.claims.jti,
+          sub: userId,
+          scope: result.claims.scope ?? '',
+          exp: result.claims.exp,
+        },
+      }),
+    );
+    return issued.response;
+  },
+};

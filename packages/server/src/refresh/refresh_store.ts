@@ -1,0 +1,95 @@
+/**
+ * Refresh-token families (RFC 9700 §4.14.2): every refresh token belongs to the family started by one
+ * device approval; each use rotates it; presenting a rotated one again revokes the whole family and the
+ * access tokens it produced. Tokens are stored as keyed hashes only.
+ */
+import type { Kysely } from 'kysely';
+import { rawExec, rawRows } from '../storage/raw.js';
+import type { Database, RefreshTokensTable, TokenFamiliesTable } from '../storage/schema.js';
+
+type Db = Kysely<Database>;
+
+export interface RefreshTokenWithFamily {
+  id: string;
+  family_id: string;
+  created_at: number;
+  idle_expires_at: number;
+  rotated_at: number | null;
+  client_id: string;
+  user_id: string;
+  scopes: string;
+  family_expires_at: number;
+  revoked_at: number | null;
+}
+
+export async function insertFamily(db: Db, family: TokenFamiliesTable): Promise<void> {
+  await db.insertInto('token_families').values(family).execute();
+}
+
+export async function insertRefreshToken(db: Db, token: RefreshTokensTable): Promise<void> {
+  await db.insertInto('refresh_tokens').values(token).execute();
+}
+
+/** Remembers that an access token came from a family, so revoking the family revokes it too. */
+export async function recordFamilyAccessToken(db: Db, jti: string, familyId: string, expiresAt: number): Promise<void> {
+  await db.insertInto('family_access_tokens').values({ jti, family_id: familyId, expires_at: expiresAt }).execute();
+}
+
+export async function findRefreshToken(db: Db, hash: string): Promise<RefreshTokenWithFamily | undefined> {
+  const rows = await rawRows<RefreshTokenWithFamily>(
+    db,
+    `select r.id, r.family_id, r.created_at, r.idle_expires_at, r.rotated_at,
+        f.client_id, f.user_id, f.scopes, f.expires_at as family_expires_at, f.revoked_at
+      from refresh_tokens r join token_families f on f.id = r.family_id
+      where r.token_hash = ?`,
+    [hash],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    ...row,
+    created_at: Number(row.created_at),
+    idle_expires_at: Number(row.idle_expires_at),
+    rotated_at: row.rotated_at === null ? null : Number(row.rotated_at),
+    family_expires_at: Number(row.family_expires_at),
+    revoked_at: row.revoked_at === null ? null : Number(row.revoked_at),
+  };
+}
+
+/** Marks a refresh token used. Exactly one concurrent caller gets true: only it may mint the successor. */
+export async function markRotated(db: Db, id: string, now: number): Promise<boolean> {
+  const changed = await rawExec(db, 'update refresh_tokens set rotated_at = ? where id = ? and rotated_at is null', [
+    now,
+    id,
+  ]);
+  return changed > 0;
+}
+
+/**
+ * Revokes a family and every unexpired access token it produced (their `jti`s join the revocation
+ * list). Returns whether this call revoked it (false: already revoked or unknown).
+ */
+export async function revokeFamily(db: Db, familyId: string, reason: string, now: number): Promise<boolean> {
+  const changed = await rawExec(
+    db,
+    'update token_families set revoked_at = ?, revoked_reason = ? where id = ? and revoked_at is null',
+    [now, reason, familyId],
+  );
+  await rawExec(
+    db,
+    `insert into revoked_tokens (jti, client_id, revoked_at, expires_at)
+      select a.jti, f.client_id, ?, a.expires_at
+        from family_access_tokens a join token_families f on f.id = a.family_id
+        where a.family_id = ? and a.expires_at > ?
+      on conflict (jti) do nothing`,
+    [now, familyId, now],
+  );
+  return changed > 0;
+}
+
+export async function isFamilyRevoked(db: Db, familyId: string): Promise<boolean> {
+  const rows = await rawRows<{ revoked_at: number | null }>(db, 'select revoked_at from token_families where id = ?', [
+    familyId,
+  ]);
+  return rows[0]?.revoked_at !== null && rows[0]?.revoked_at !== undefined;
+}

@@ -1,0 +1,75 @@
+/**
+ * Tokens that carry a person: an RFC 9068 access token with `sub` = the user, and an opaque refresh token
+ * (`clvr_…`, stored hashed) in the family started by the approval. Written inside the caller's
+ * transaction, with the change that justifies them.
+ */
+import type { Transaction } from 'kysely';
+import type { Client } from '../clients/client.js';
+import { randomId, randomToken } from '../crypto/secrets.js';
+import type { GrantDeps, TokenResponse } from '../grants/grant.js';
+import type { Database } from '../storage/schema.js';
+import { type AccessTokenClaims, issueAccessToken } from '../tokens/access_token.js';
+import { insertRefreshToken, recordFamilyAccessToken } from './refresh_store.js';
+
+export const REFRESH_TOKEN_PREFIX = 'clvr_';
+
+export interface IssuedUserTokens {
+  response: TokenResponse;
+  claims: AccessTokenClaims;
+  refreshTokenId: string;
+}
+
+/** The idle and absolute refresh lifetimes for a client, in seconds. */
+export function refreshLifetimes(deps: Pick<GrantDeps, 'config'>, client: Client): { idle: number; absolute: number } {
+  const absolute = client.refreshAbsoluteTtlSeconds ?? deps.config.refreshAbsoluteTtlSeconds;
+  return { idle: Math.min(client.refreshIdleTtlSeconds ?? deps.config.refreshIdleTtlSeconds, absolute), absolute };
+}
+
+export async function issueUserTokens(
+  deps: GrantDeps,
+  tx: Transaction<Database>,
+  input: {
+    client: Client;
+    userId: string;
+    scopes: readonly string[];
+    familyId: string;
+    familyExpiresAt: number;
+    audience: string;
+    now: number;
+  },
+): Promise<IssuedUserTokens> {
+  const { client, now } = input;
+  const ttl = Math.min(client.tokenTtlSeconds, deps.config.maxAccessTokenTtlSeconds);
+  const { token, claims } = await issueAccessToken(deps.keys, {
+    issuer: deps.config.issuer,
+    subject: input.userId,
+    audience: input.audience,
+    clientId: client.id,
+    scopes: input.scopes,
+    ttlSeconds: ttl,
+    now,
+  });
+  await recordFamilyAccessToken(tx, claims.jti, input.familyId, claims.exp * 1000);
+  const refreshToken = `${REFRESH_TOKEN_PREFIX}${randomToken(32)}`;
+  const refreshTokenId = randomId('rt_', 12);
+  const { idle } = refreshLifetimes(deps, client);
+  await insertRefreshToken(tx, {
+    id: refreshTokenId,
+    token_hash: deps.hasher.hash(refreshToken),
+    family_id: input.familyId,
+    created_at: now,
+    idle_expires_at: Math.min(now + idle * 1000, input.familyExpiresAt),
+    rotated_at: null,
+  });
+  return {
+    response: {
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: ttl,
+      refresh_token: refreshToken,
+      ...(claims.scope ? { scope: claims.scope } : {}),
+    },
+    claims,
+    refreshTokenId,
+  };
+}

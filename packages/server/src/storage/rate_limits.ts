@@ -1,0 +1,49 @@
+/**
+ * Fixed-window counters shared by every instance (they live in the database, so N instances share one
+ * budget, not N budgets). A key names what is counted (`user_code:ip:203.0.113.7`, `user_code:global`);
+ * a window is identified by its start time.
+ */
+import type { Kysely } from 'kysely';
+import { rawExec, rawRows } from './raw.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database>;
+
+/** The start of the fixed window of `windowMs` that contains `now`. */
+export function windowStart(now: number, windowMs: number): number {
+  return Math.floor(now / windowMs) * windowMs;
+}
+
+const HIT_SQL = `insert into rate_limits (key, window_start, count) values (?, ?, 1)
+  on conflict (key) do update set
+    count = case when rate_limits.window_start = excluded.window_start then rate_limits.count + 1 else 1 end,
+    window_start = excluded.window_start
+  returning count`;
+
+/**
+ * Counts one event against `key` in the window starting at `start`, and returns the count including it.
+ * One atomic statement: under concurrent calls with the same key — on one instance or many — every
+ * caller gets a distinct count, so callers that compare it with a limit never let more than the limit
+ * through. A hit in a newer window restarts the count at 1.
+ */
+export async function hitRateLimit(db: Db, key: string, start: number): Promise<number> {
+  const rows = await rawRows<{ count: number | string }>(db, HIT_SQL, [key, start]);
+  return Number(rows[0]?.count ?? 1);
+}
+
+/**
+ * Gives back one event counted by `hitRateLimit` in the same window (an attempt reserved before it was
+ * known to be harmless, e.g. a correct user code). Never goes below zero; a no-op once the window moved on.
+ */
+export async function refundRateLimit(db: Db, key: string, start: number): Promise<void> {
+  await rawExec(
+    db,
+    'update rate_limits set count = count - 1 where key = ? and window_start = ? and count > 0',
+    [key, start],
+  );
+}
+
+/** Deletes counters whose window started before `before`. Returns how many. */
+export async function purgeRateLimits(db: Db, before: number): Promise<number> {
+  return rawExec(db, 'delete from rate_limits where window_start < ?', [before]);
+}
