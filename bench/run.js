@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCli, selected, targetSelected } from './lib/args.js';
 import { measure, verify } from './lib/load.js';
-import { computeRatios, ratiosTable, targetTable } from './lib/report.js';
+import { computeRatios, outstandingTable, ratiosTable, targetTable } from './lib/report.js';
 import * as bare from './servers/bare.js';
 import * as clavis from './servers/clavis.js';
 import * as oidcProvider from './servers/oidc_provider.js';
@@ -57,10 +57,18 @@ const results = {
   ratios: [],
 };
 
+/** The record of the target running now (results.targets gets it when the target is done). */
+const currentRecords = {};
+
 const loadOpts = {
   duration: opts.duration,
   warmup: opts.warmup,
-  estimateRps: (name) => results.targets[name]?.scenarios?.cc_basic?.rps,
+  connections: opts.connections,
+  /** req/s measured earlier in this run for target `name`, scenario `scenario` (default cc_basic). */
+  estimateRps: (name, scenario = 'cc_basic') => {
+    const s = currentRecords[name]?.scenarios?.[scenario] ?? results.targets[name]?.scenarios?.[scenario];
+    return s?.status === 'ok' && !s.capped ? s.rps : undefined;
+  },
 };
 
 function gitCommit() {
@@ -75,6 +83,14 @@ function gitCommit() {
 
 async function runScenario(targetName, scenario) {
   const out = { label: scenario.label };
+  if (scenario.run) {
+    // A scenario that makes several measurements of its own (device codes outstanding).
+    try {
+      return { ...out, ...(await scenario.run()) };
+    } catch (err) {
+      return { ...out, status: 'error', detail: err.message };
+    }
+  }
   let req;
   try {
     req = await scenario.prepare();
@@ -87,12 +103,17 @@ async function runScenario(targetName, scenario) {
     return { ...out, status: 'failed', detail: `check: ${v.detail}` };
   }
   const describe = scenario.describe?.(v.sample) ?? null;
-  const m = await measure(req, opts);
+  let m;
+  try {
+    m = await measure(req, opts);
+  } catch (err) {
+    return { ...out, status: 'error', detail: `measure: ${err.message}` };
+  }
   const notes = [];
-  const after = scenario.after?.();
+  const after = scenario.after?.(m);
   if (after) notes.push(after);
-  if (m.non2xx > 0) notes.push(`non-2xx by status: ${JSON.stringify(m.statusCodes)}`);
-  return { ...out, status: 'ok', describe, notes, ...m };
+  if (!req.classify && m.non2xx > 0) notes.push(`non-2xx by status: ${JSON.stringify(m.statusCodes)}`);
+  return { ...out, status: 'ok', describe, notes, ...m, ...(scenario.extra?.(m) ?? {}) };
 }
 
 async function runTarget(def) {
@@ -111,14 +132,20 @@ async function runTarget(def) {
     return { status: 'skipped', reason };
   }
   const record = { status: 'ran', notes: target.notes, scenarios: {} };
+  currentRecords[def.name] = record;
   try {
     for (const scenario of target.scenarios.filter((s) => wanted.includes(s.name))) {
       log(`  ${def.name}.${scenario.name}: ${scenario.label}`);
       record.scenarios[scenario.name] = await runScenario(def.name, scenario);
       const r = record.scenarios[scenario.name];
-      if (r.status === 'ok') {
+      if (r.status === 'ok' && r.phases) {
         log(
-          `    ${Math.round(r.rps)} req/s, p50 ${r.latencyP50} ms, p99 ${r.latencyP99} ms, non-2xx ${r.non2xx}, errors ${r.errors + r.timeouts}`,
+          `    p99 ${r.p99Small} ms at 100 outstanding, ${r.p99LargeSameRate} ms at 10,000 (same rate), ${r.p99LargeAll} ms at 10,000 all polled at the interval`,
+        );
+      } else if (r.status === 'ok') {
+        const slow = r.slowDown !== undefined ? `, slow_down ${r.slowDown}` : '';
+        log(
+          `    ${Math.round(r.rps)} req/s, p50 ${r.latencyP50} ms, p99 ${r.latencyP99} ms, unexpected ${r.unexpected}${slow}, errors ${r.errors + r.timeouts}`,
         );
       } else {
         log(`    ${r.status}: ${r.detail}`);
@@ -148,6 +175,8 @@ async function main() {
   log('');
   for (const [name, target] of Object.entries(results.targets)) log(`${targetTable(name, target)}\n`);
   log(ratiosTable(results.ratios, results.targets));
+  const outstanding = outstandingTable(results.targets);
+  if (outstanding) log(`\n${outstanding}`);
 
   const jsonPath = opts.jsonPath ?? fileURLToPath(new URL('./results/latest.json', import.meta.url));
   await mkdir(dirname(jsonPath), { recursive: true });

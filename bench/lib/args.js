@@ -9,6 +9,7 @@ const USAGE = `usage: npm run bench -- [options]
   --quick           3 s scenarios, 1 s warm-up
   --only LIST       comma-separated targets or scenarios, e.g.
                     "bare,oidc-provider" or "clavis-sqlite.cc_basic" or "introspect"
+                    or "device_authorization,pending_poll,outstanding" (device flow)
   --json PATH       where to write results (default bench/results/latest.json)
   -h, --help        this text
 `;

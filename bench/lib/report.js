@@ -27,29 +27,97 @@ const COLUMNS = [
   { key: 'rps', title: 'req/s', right: true },
   { key: 'p50', title: 'p50 ms', right: true },
   { key: 'p99', title: 'p99 ms', right: true },
-  { key: 'non2xx', title: 'non-2xx', right: true },
+  { key: 'unexpected', title: 'unexpected', right: true },
   { key: 'errors', title: 'errors', right: true },
   { key: 'note', title: 'note' },
 ];
+
+const fmtMs = (n) => (Number.isFinite(n) ? n.toFixed(2) : '-');
 
 export function targetTable(name, target) {
   const head = `== ${name} ==`;
   if (target.status !== 'ran')
     return `${head}\n${target.status}${target.reason ? `:\n${target.reason.replace(/^/gm, '    ')}` : ''}`;
-  const rows = Object.entries(target.scenarios).map(([scenario, s]) => {
-    if (s.status !== 'ok') return { scenario, rps: s.status.toUpperCase(), note: s.detail ?? '' };
-    return {
-      scenario,
-      rps: fmtNum(s.rps),
-      p50: fmtNum(s.latencyP50),
-      p99: fmtNum(s.latencyP99),
-      non2xx: String(s.non2xx),
-      errors: String(s.errors + s.timeouts),
-      note: [s.describe, ...(s.notes ?? [])].filter(Boolean).join('; '),
-    };
+  const rows = Object.entries(target.scenarios).flatMap(([scenario, s]) => {
+    if (s.status !== 'ok') return [{ scenario, rps: s.status.toUpperCase(), note: s.detail ?? '' }];
+    if (s.phases) {
+      // Fixed-rate runs: latencies at 0.01 ms resolution (autocannon's histogram has 1 ms).
+      return s.phases.map((p, i) => ({
+        scenario: `${scenario}: ${p.name}`,
+        rps: fmtNum(p.rps, 1),
+        p50: fmtMs(p.latencyP50Exact),
+        p99: fmtMs(p.latencyP99Exact),
+        unexpected: String(p.unexpected),
+        errors: String(p.errors + p.timeouts),
+        note: [
+          i === 0 ? s.describe : null,
+          `target ${p.overallRate} req/s, ${p.samples} samples, slow_down ${p.slowDown}`,
+          p.early > 0 ? `${p.early} polls sooner than the interval` : null,
+          ...(i === 0 ? (s.notes ?? []) : []),
+        ]
+          .filter(Boolean)
+          .join('; '),
+      }));
+    }
+    return [
+      {
+        scenario,
+        rps: fmtNum(s.rps),
+        p50: fmtNum(s.latencyP50),
+        p99: fmtNum(s.latencyP99),
+        unexpected: String(s.unexpected ?? s.non2xx),
+        errors: String(s.errors + s.timeouts),
+        note: [s.describe, ...(s.notes ?? [])].filter(Boolean).join('; '),
+      },
+    ];
   });
   const notes = (target.notes ?? []).map((n) => `  * ${n}`).join('\n');
   return `${head}\n${table(rows, COLUMNS)}${notes ? `\n${notes}` : ''}`;
+}
+
+/** p99 of pending polls with 100 vs 10,000 outstanding device codes (Clavis targets that ran it). */
+export function outstandingTable(targets) {
+  const rows = [];
+  for (const [name, t] of Object.entries(targets)) {
+    const s = t.status === 'ran' ? t.scenarios?.outstanding : null;
+    if (!s) continue;
+    if (s.status !== 'ok') {
+      rows.push({ target: name, small: s.status.toUpperCase(), note: s.detail ?? '' });
+      continue;
+    }
+    const [a, b, c] = s.phases;
+    const bad = s.phases.some((p) => p.unexpected > 0 || p.errors > 0);
+    const notes = [];
+    if (bad) notes.push('! unexpected answers or errors in a run');
+    for (const p of s.phases) {
+      if (p.rps < 0.95 * p.overallRate)
+        notes.push(
+          `${p.name}: overloaded, ${fmtNum(p.rps)} of ${fmtNum(p.overallRate)} req/s answered in time${p.timeouts ? `, ${p.timeouts} unanswered` : ''}`,
+        );
+    }
+    rows.push({
+      target: name,
+      small: `${fmtMs(s.p99Small)} @ ${fmtNum(a.rps, 0)}/s`,
+      same: `${fmtMs(s.p99LargeSameRate)} @ ${fmtNum(b.rps, 0)}/s`,
+      ratioSame: s.p99RatioSameRate === null ? 'n/a' : `${s.p99RatioSameRate.toFixed(2)}x`,
+      all: `${fmtMs(s.p99LargeAll)} @ ${fmtNum(c.rps, 0)}/s`,
+      ratioAll: s.p99RatioAll === null ? 'n/a' : `${s.p99RatioAll.toFixed(2)}x`,
+      note: notes.join('; '),
+    });
+  }
+  if (rows.length === 0) return null;
+  return `== device codes outstanding: p99 ms of pending polls at the interval (<=1 means no growth) ==\n${table(
+    rows,
+    [
+      { key: 'target', title: 'target' },
+      { key: 'small', title: 'p99 @ 100', right: true },
+      { key: 'same', title: 'p99 @ 10,000 same rate', right: true },
+      { key: 'ratioSame', title: 'ratio', right: true },
+      { key: 'all', title: 'p99 @ 10,000 all polling', right: true },
+      { key: 'ratioAll', title: 'ratio', right: true },
+      { key: 'note', title: 'note' },
+    ],
+  )}`;
 }
 
 /** The ratios DESIGN.md asks for: Clavis vs the peer and vs the machine's limit (req/s over req/s). */
@@ -71,6 +139,16 @@ export const RATIO_SPECS = [
       den: ['oidc-provider', 'introspect'],
     },
     { name: `${c} jwks / oidc-provider jwks`, num: [c, 'jwks'], den: ['oidc-provider', 'jwks'] },
+    {
+      name: `${c} device_authorization / oidc-provider device_authorization`,
+      num: [c, 'device_authorization'],
+      den: ['oidc-provider', 'device_authorization'],
+    },
+    {
+      name: `${c} pending_poll / oidc-provider pending_poll`,
+      num: [c, 'pending_poll'],
+      den: ['oidc-provider', 'pending_poll'],
+    },
     { name: `${c} cc_basic / bare`, num: [c, 'cc_basic'], den: ['bare', 'token'] },
     { name: `${c} cc_private_key_jwt / bare`, num: [c, 'cc_private_key_jwt'], den: ['bare', 'token'] },
   ]),
@@ -94,7 +172,11 @@ export function computeRatios(targets) {
     const sc = target.scenarios[s];
     if (!sc) return { missing: `${t}.${s}: not run` };
     if (sc.status !== 'ok') return { missing: `${t}.${s}: ${sc.status}` };
-    return { value: sc.rps, dirty: sc.non2xx > 0 || sc.errors > 0 || sc.timeouts > 0 };
+    return {
+      value: sc.rps,
+      dirty: (sc.unexpected ?? sc.non2xx) > 0 || sc.errors > 0 || sc.timeouts > 0,
+      capped: !!sc.capped,
+    };
   };
   return RATIO_SPECS.map((spec) => {
     const n = get(spec.num);
@@ -107,6 +189,7 @@ export function computeRatios(targets) {
       numerator: n.value,
       denominator: d.value,
       dirty: n.dirty || d.dirty,
+      capped: n.capped || d.capped,
     };
   });
 }
@@ -127,7 +210,7 @@ export function ratiosTable(ratios, targets) {
     detail:
       r.ratio === null
         ? r.reason
-        : `${fmtNum(r.numerator)} / ${fmtNum(r.denominator)} req/s${r.dirty ? '  (! non-2xx or errors during run)' : ''}`,
+        : `${fmtNum(r.numerator)} / ${fmtNum(r.denominator)} req/s${r.dirty ? '  (! unexpected answers or errors during run)' : ''}${r.capped ? '  (! rate capped: too few device codes)' : ''}`,
   }));
   return `== ratios (req/s; >1 means the numerator is faster) ==\n${table(rows, [
     { key: 'name', title: 'ratio' },

@@ -6,11 +6,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEVICE_SCENARIOS, deviceScenarios, OUTSTANDING } from '../lib/device.js';
 import { generateEd25519 } from '../lib/jwt.js';
 import { discover, OAUTH_SCENARIOS, oauthScenarios } from '../lib/oauth.js';
 import { freePort, runNode, spawnNode, waitForHttp } from '../lib/procs.js';
 
-export const SCENARIOS = OAUTH_SCENARIOS;
+// `outstanding` runs before the other device scenarios: it wants a store without other device codes.
+export const SCENARIOS = [...OAUTH_SCENARIOS, OUTSTANDING, ...DEVICE_SCENARIOS];
 // CLAVIS_BENCH_CLI overrides the CLI path (e.g. to test the harness against a stand-in).
 export const CLI =
   process.env.CLAVIS_BENCH_CLI ?? fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
@@ -49,6 +51,25 @@ export const CONTRACT = {
       ? ['--auth-method', 'private_key_jwt', '--jwks-file', jwksFile]
       : []),
   ],
+  /** The public client of the device scenarios (prints its client_id as JSON). */
+  createDeviceClientArgs: ({ db, name }) => [
+    'admin',
+    '--db',
+    db,
+    'clients',
+    'create',
+    '--name',
+    name,
+    '--kind',
+    'public',
+    '--grant',
+    'device_code',
+    '--scope',
+    'read',
+    '--json',
+  ],
+  /** Form parameters of a device authorization request, besides client_id. */
+  deviceParams: { scope: 'read' },
   /** The private_key_jwt assertion's `aud`. */
   assertionAudience: ({ issuer }) => issuer,
   tokenParams: { scope: 'read' },
@@ -87,8 +108,8 @@ function parseClientJson(stdout) {
   return { clientId, clientSecret: client.client_secret ?? client.clientSecret };
 }
 
-async function createClient(db, name, extra = {}) {
-  const args = [CLI, ...CONTRACT.createClientArgs({ db, name, ...extra })];
+async function createClient(db, name, extra = {}, argsFor = CONTRACT.createClientArgs) {
+  const args = [CLI, ...argsFor({ db, name, ...extra })];
   const r = await runNode(args, { cwd: REPO, env: CONTRACT.env });
   if (r.code !== 0) {
     throw new Error(
@@ -198,7 +219,26 @@ export async function launch(store, opts) {
     };
     const notes = [`--db ${db.replace(dir, '$TMP')}`];
     if (!meta.introspection_endpoint) notes.push('discovery has no introspection_endpoint');
-    return { name, proc, notes, scenarios: oauthScenarios(target, opts), cleanup };
+
+    // The device client is created when a device scenario first needs it.
+    let deviceClient = null;
+    const device = {
+      name,
+      deviceAuthorizationEndpoint: meta.device_authorization_endpoint,
+      tokenEndpoint: meta.token_endpoint,
+      params: CONTRACT.deviceParams,
+      clientId() {
+        deviceClient ??= createClient(db, 'bench-device', {}, CONTRACT.createDeviceClientArgs).then(
+          (c) => c.clientId,
+        );
+        return deviceClient;
+      },
+    };
+    const scenarios = [
+      ...oauthScenarios(target, opts),
+      ...deviceScenarios(device, opts, { outstanding: true }),
+    ];
+    return { name, proc, notes, scenarios, cleanup };
   } catch (err) {
     await cleanup();
     throw err;

@@ -1,12 +1,13 @@
 // Launches oidc-provider (the peer) and builds its OAuth scenarios.
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { DEVICE_SCENARIOS, deviceScenarios } from '../lib/device.js';
 import { generateEd25519 } from '../lib/jwt.js';
 import { discover, OAUTH_SCENARIOS, oauthScenarios } from '../lib/oauth.js';
 import { forkServer } from '../lib/procs.js';
 
 export const TARGET = 'oidc-provider';
-export const SCENARIOS = OAUTH_SCENARIOS;
+export const SCENARIOS = [...OAUTH_SCENARIOS, ...DEVICE_SCENARIOS];
 
 const OPAQUE_RESOURCE = 'https://opaque.bench.example/';
 
@@ -25,6 +26,7 @@ export async function launch(opts) {
     'in-memory adapter (oidc-provider default; an LRU of 1000 entries, so jti replay detection and opaque tokens are bounded in memory, no database)',
     'access tokens: JWT signed EdDSA (Ed25519) via resourceIndicators (defaultResource + getResourceServerInfo)',
     'introspection uses an opaque access token: oidc-provider rejects introspection of structured JWT access tokens (unsupported_token_type)',
+    'device flow: public client (none); device codes in a separate in-memory LRU of 2,000,000 entries (the default 1000 would evict them); never answers slow_down',
   ];
   const target = {
     name: TARGET,
@@ -37,5 +39,17 @@ export async function launch(opts) {
     tokenParams: { scope: 'read' },
     introspectTokenParams: { scope: 'read', resource: OPAQUE_RESOURCE },
   };
-  return { name: TARGET, proc, notes, scenarios: oauthScenarios(target, opts) };
+  const device = {
+    name: TARGET,
+    deviceAuthorizationEndpoint: meta.device_authorization_endpoint,
+    tokenEndpoint: meta.token_endpoint,
+    params: { scope: 'read' },
+    clientId: async () => 'bench-device',
+  };
+  return {
+    name: TARGET,
+    proc,
+    notes,
+    scenarios: [...oauthScenarios(target, opts), ...deviceScenarios(device, opts)],
+  };
 }

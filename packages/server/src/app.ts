@@ -19,6 +19,7 @@ import { installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import type { KeyStore } from './keys/signing_keys.js';
+import { registerDevicePages } from './pages/index.js';
 import type { Database } from './storage/schema.js';
 import { AccessTokenVerifier } from './tokens/token_verifier.js';
 
@@ -28,6 +29,8 @@ export interface AppDeps {
   keys: KeyStore;
   audit: AuditLog;
   hasher: SecretHasher;
+  /** Signs the verification pages' cookies and forms: `kek.derive('cookie-signing')`. */
+  cookieKey: Buffer;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   isShuttingDown?: () => boolean;
 }
@@ -86,6 +89,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
   registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens });
   registerRevocationEndpoint(app, { ...clientAuth, config, tokens });
+  registerDevicePages(app, {
+    config,
+    db: deps.db,
+    audit: deps.audit,
+    hasher: deps.hasher,
+    cookieKey: deps.cookieKey,
+  });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
 }

@@ -81,7 +81,7 @@ export function withSqlite<T>(path: string, fn: (db: DatabaseSync) => T): T {
 
 export function countRows(
   path: string,
-  table: 'clients' | 'audit_events' | 'client_secrets',
+  table: 'clients' | 'audit_events' | 'client_secrets' | 'users',
   where = '1=1',
 ): number {
   if (!existsSync(path)) return 0;

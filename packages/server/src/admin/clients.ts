@@ -68,7 +68,16 @@ export interface CreateClientInput {
   secretTtlSeconds?: number;
   /** A chosen client_id (the built-in clients use this); default: generated `svc_…` / `cli_…`. */
   id?: string;
+  /** A person may approve this client's device requests only after a second factor. */
+  requireMfa?: boolean;
+  /** Refresh-token lifetimes in seconds (default: the server's); need the refresh_token grant. */
+  refreshIdleTtlSeconds?: number;
+  refreshAbsoluteTtlSeconds?: number;
 }
+
+/** Bounds on a client's refresh-token lifetimes: one minute to a year. */
+const REFRESH_TTL_MIN = 60;
+const REFRESH_TTL_MAX = 365 * 86_400;
 
 const clientIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/;
 const namePattern = /^[^\p{Cc}]{1,100}$/u;
@@ -183,6 +192,20 @@ export async function createClient(
     invalid(`access-token lifetime must be between 30s and ${deps.maxAccessTokenTtlSeconds}s`);
   }
   if (input.owner !== undefined && (!input.owner || input.owner.length > 128)) invalid('owner is malformed');
+  const refreshIdle = input.refreshIdleTtlSeconds ?? null;
+  const refreshAbsolute = input.refreshAbsoluteTtlSeconds ?? null;
+  for (const [what, value] of [
+    ['idle', refreshIdle],
+    ['absolute', refreshAbsolute],
+  ] as const) {
+    if (value === null) continue;
+    if (!grants.includes('refresh_token'))
+      invalid(`a refresh ${what} lifetime needs the refresh_token grant`);
+    if (!Number.isInteger(value) || value < REFRESH_TTL_MIN || value > REFRESH_TTL_MAX)
+      invalid(`refresh ${what} lifetime must be between ${REFRESH_TTL_MIN}s and ${REFRESH_TTL_MAX}s`);
+  }
+  if (refreshIdle !== null && refreshAbsolute !== null && refreshIdle > refreshAbsolute)
+    invalid('the refresh idle lifetime must not exceed the absolute lifetime');
 
   let id = input.id;
   if (id !== undefined) {
@@ -219,6 +242,9 @@ export async function createClient(
           created_at: now,
           created_by: actor.id,
           disabled_at: null,
+          require_mfa: input.requireMfa ? 1 : 0,
+          refresh_idle_ttl: refreshIdle,
+          refresh_absolute_ttl: refreshAbsolute,
         });
         if (secret) {
           await insertClientSecret(tx, {
@@ -236,7 +262,16 @@ export async function createClient(
         clientId,
         ip: actor.ip ?? null,
         userAgent: actor.userAgent ?? null,
-        detail: { name: input.name, kind: input.kind, auth_method: authMethod, grant_types: grants, scopes },
+        detail: {
+          name: input.name,
+          kind: input.kind,
+          auth_method: authMethod,
+          grant_types: grants,
+          scopes,
+          require_mfa: input.requireMfa === true,
+          refresh_idle_ttl: refreshIdle,
+          refresh_absolute_ttl: refreshAbsolute,
+        },
       },
     );
   } catch (err) {

@@ -14,7 +14,9 @@ export async function insertDeviceCode(db: Db, row: DeviceCodeRow): Promise<void
 }
 
 export async function findDeviceCodeByHash(db: Db, hash: string): Promise<DeviceCodeRow | undefined> {
-  const rows = await rawRows<DeviceCodeRow>(db, 'select * from device_codes where device_code_hash = ?', [hash]);
+  const rows = await rawRows<DeviceCodeRow>(db, 'select * from device_codes where device_code_hash = ?', [
+    hash,
+  ]);
   return rows[0];
 }
 
@@ -28,19 +30,23 @@ export async function findDeviceCode(db: Db, id: string): Promise<DeviceCodeRow 
 
 /**
  * Records a poll. If the previous poll was less than `interval` seconds ago the request is polling too
- * fast: the interval grows by 5 s (RFC 8628 §3.5) and this returns `slow_down`. The check and the update
- * are one statement, so two parallel polls cannot both pass as "on time".
+ * fast: the interval grows by 5 s (RFC 8628 §3.5) and this returns `slow_down`. Taking the "on time"
+ * slot is one conditional statement, so of parallel polls exactly one is on time: the others (whose
+ * condition no longer holds once it commits) are too fast.
  */
 export async function recordPoll(db: Db, id: string, now: number): Promise<'ok' | 'slow_down'> {
-  const tooFast = await rawExec(
+  const onTime = await rawExec(
     db,
-    `update device_codes set last_polled_at = ?, "interval" = "interval" + 5
-      where id = ? and last_polled_at is not null and last_polled_at + "interval" * 1000 > ?`,
+    `update device_codes set last_polled_at = ?
+      where id = ? and (last_polled_at is null or last_polled_at + "interval" * 1000 <= ?)`,
     [now, id, now],
   );
-  if (tooFast > 0) return 'slow_down';
-  await rawExec(db, 'update device_codes set last_polled_at = ? where id = ?', [now, id]);
-  return 'ok';
+  if (onTime > 0) return 'ok';
+  await rawExec(db, 'update device_codes set last_polled_at = ?, "interval" = "interval" + 5 where id = ?', [
+    now,
+    id,
+  ]);
+  return 'slow_down';
 }
 
 /**
@@ -60,7 +66,9 @@ export async function claimDeviceCode(db: Db, id: string, sessionId: string, now
     [id],
   );
   const row = rows[0];
-  return !!row && row.claimed_by_session === sessionId && row.status === 'pending' && Number(row.expires_at) > now;
+  return (
+    !!row && row.claimed_by_session === sessionId && row.status === 'pending' && Number(row.expires_at) > now
+  );
 }
 
 /**

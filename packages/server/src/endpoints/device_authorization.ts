@@ -18,7 +18,10 @@ import { isUniqueViolation } from '../storage/errors.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-export function registerDeviceAuthorizationEndpoint(app: FastifyInstance, deps: GrantDeps & ClientAuthDeps): void {
+export function registerDeviceAuthorizationEndpoint(
+  app: FastifyInstance,
+  deps: GrantDeps & ClientAuthDeps,
+): void {
   const { config } = deps;
   app.post(paths.deviceAuthorization, async (request, reply) => {
     const params = (request.body ?? {}) as FormParams;
@@ -69,7 +72,11 @@ export function registerDeviceAuthorizationEndpoint(app: FastifyInstance, deps: 
             clientId: client.id,
             ip: context.ip,
             userAgent: context.userAgent,
-            detail: { device_request: id, scope: scopes.join(' '), expires_at: new Date(expiresAt).toISOString() },
+            detail: {
+              device_request: id,
+              scope: scopes.join(' '),
+              expires_at: new Date(expiresAt).toISOString(),
+            },
           },
         );
       } catch (err) {

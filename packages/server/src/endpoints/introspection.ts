@@ -10,6 +10,7 @@ import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenti
 import type { Client } from '../clients/client.js';
 import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
+import { isAccountActive } from '../device/account_status.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { findRefreshToken } from '../refresh/refresh_store.js';
@@ -56,7 +57,8 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
         row.revoked_at !== null ||
         row.rotated_at !== null ||
         nowMs >= row.idle_expires_at ||
-        nowMs >= row.family_expires_at
+        nowMs >= row.family_expires_at ||
+        !(await isAccountActive(deps.db, row.user_id))
       ) {
         return reply.send(INACTIVE);
       }

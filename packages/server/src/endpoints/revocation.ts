@@ -47,7 +47,12 @@ export function registerRevocationEndpoint(app: FastifyInstance, deps: Introspec
           clientId: client.id,
           ip: context.ip,
           userAgent: context.userAgent,
-          detail: { family: row.family_id, sub: row.user_id, token_type: 'refresh_token', already_revoked: !revoked },
+          detail: {
+            family: row.family_id,
+            sub: row.user_id,
+            token_type: 'refresh_token',
+            already_revoked: !revoked,
+          },
         }),
       );
       return reply.code(200).send();

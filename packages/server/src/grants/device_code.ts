@@ -8,11 +8,11 @@
  * presented again is a replay: the tokens it produced are revoked.
  */
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
+import { randomId } from '../crypto/secrets.js';
 import { isAccountActive } from '../device/account_status.js';
 import { consumeDeviceCode, findDeviceCodeByHash, recordPoll } from '../device/device_store.js';
 import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
-import { randomId } from '../crypto/secrets.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { issueUserTokens, refreshLifetimes } from '../refresh/user_tokens.js';
 import type { Grant } from './grant.js';
@@ -28,7 +28,9 @@ export const deviceCode: Grant = {
     const presented = requireParam(params, 'device_code');
     // Unknown and foreign codes take the same path and get the same answer (DF-05, DF-09).
     const row =
-      presented.length <= MAX_DEVICE_CODE_LENGTH ? await findDeviceCodeByHash(db, hasher.hash(presented)) : undefined;
+      presented.length <= MAX_DEVICE_CODE_LENGTH
+        ? await findDeviceCodeByHash(db, hasher.hash(presented))
+        : undefined;
     if (!row || row.client_id !== client.id) throw new InvalidGrant('device_code is invalid');
     const now = config.clock();
 

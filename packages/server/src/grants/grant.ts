@@ -4,8 +4,8 @@ import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import type { ServerConfig } from '../config.js';
-import type { FormParams } from '../http/form_body.js';
 import type { SecretHasher } from '../crypto/secrets.js';
+import type { FormParams } from '../http/form_body.js';
 import type { KeyStore } from '../keys/signing_keys.js';
 import type { Database } from '../storage/schema.js';
 

@@ -6,9 +6,9 @@
  * the token's idle lifetime both bound it; the person must still be allowed to sign in.
  */
 import { InvalidGrant, InvalidScope, parseScope } from '@clavis/core';
+import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import { isAccountActive } from '../device/account_status.js';
-import type { RequestContext } from '../audit/events.js';
 import { requireParam } from '../http/form_body.js';
 import { findRefreshToken, markRotated, revokeFamily } from '../refresh/refresh_store.js';
 import { issueUserTokens, REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
@@ -53,7 +53,8 @@ export const refreshToken: Grant = {
     if (row.revoked_at !== null) throw new InvalidGrant('refresh token is invalid');
     if (row.rotated_at !== null) return revokeForReuse(deps, row.family_id, client, row.user_id, context);
     const now = config.clock();
-    if (now >= row.idle_expires_at || now >= row.family_expires_at) throw new InvalidGrant('refresh token has expired');
+    if (now >= row.idle_expires_at || now >= row.family_expires_at)
+      throw new InvalidGrant('refresh token has expired');
 
     const granted = JSON.parse(row.scopes) as string[];
     let scopes = granted;

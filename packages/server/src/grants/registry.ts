@@ -4,4 +4,6 @@ import { deviceCode } from './device_code.js';
 import type { Grant } from './grant.js';
 import { refreshToken } from './refresh_token.js';
 
-export const grants: ReadonlyMap<string, Grant> = new Map([clientCredentials, deviceCode, refreshToken].map((g) => [g.grantType, g]));
+export const grants: ReadonlyMap<string, Grant> = new Map(
+  [clientCredentials, deviceCode, refreshToken].map((g) => [g.grantType, g]),
+);

@@ -31,8 +31,16 @@ export async function insertRefreshToken(db: Db, token: RefreshTokensTable): Pro
 }
 
 /** Remembers that an access token came from a family, so revoking the family revokes it too. */
-export async function recordFamilyAccessToken(db: Db, jti: string, familyId: string, expiresAt: number): Promise<void> {
-  await db.insertInto('family_access_tokens').values({ jti, family_id: familyId, expires_at: expiresAt }).execute();
+export async function recordFamilyAccessToken(
+  db: Db,
+  jti: string,
+  familyId: string,
+  expiresAt: number,
+): Promise<void> {
+  await db
+    .insertInto('family_access_tokens')
+    .values({ jti, family_id: familyId, expires_at: expiresAt })
+    .execute();
 }
 
 export async function findRefreshToken(db: Db, hash: string): Promise<RefreshTokenWithFamily | undefined> {
@@ -58,10 +66,11 @@ export async function findRefreshToken(db: Db, hash: string): Promise<RefreshTok
 
 /** Marks a refresh token used. Exactly one concurrent caller gets true: only it may mint the successor. */
 export async function markRotated(db: Db, id: string, now: number): Promise<boolean> {
-  const changed = await rawExec(db, 'update refresh_tokens set rotated_at = ? where id = ? and rotated_at is null', [
-    now,
-    id,
-  ]);
+  const changed = await rawExec(
+    db,
+    'update refresh_tokens set rotated_at = ? where id = ? and rotated_at is null',
+    [now, id],
+  );
   return changed > 0;
 }
 
@@ -88,8 +97,21 @@ export async function revokeFamily(db: Db, familyId: string, reason: string, now
 }
 
 export async function isFamilyRevoked(db: Db, familyId: string): Promise<boolean> {
-  const rows = await rawRows<{ revoked_at: number | null }>(db, 'select revoked_at from token_families where id = ?', [
-    familyId,
-  ]);
+  const rows = await rawRows<{ revoked_at: number | null }>(
+    db,
+    'select revoked_at from token_families where id = ?',
+    [familyId],
+  );
   return rows[0]?.revoked_at !== null && rows[0]?.revoked_at !== undefined;
+}
+
+/** Deletes families (with their refresh tokens and access-token records) past their absolute expiry. */
+export async function purgeFamilies(db: Db, now: number): Promise<number> {
+  await rawExec(db, 'delete from family_access_tokens where expires_at < ?', [now]);
+  await rawExec(
+    db,
+    'delete from refresh_tokens where family_id in (select id from token_families where expires_at < ?)',
+    [now],
+  );
+  return rawExec(db, 'delete from token_families where expires_at < ?', [now]);
 }

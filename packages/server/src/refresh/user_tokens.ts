@@ -20,9 +20,15 @@ export interface IssuedUserTokens {
 }
 
 /** The idle and absolute refresh lifetimes for a client, in seconds. */
-export function refreshLifetimes(deps: Pick<GrantDeps, 'config'>, client: Client): { idle: number; absolute: number } {
+export function refreshLifetimes(
+  deps: Pick<GrantDeps, 'config'>,
+  client: Client,
+): { idle: number; absolute: number } {
   const absolute = client.refreshAbsoluteTtlSeconds ?? deps.config.refreshAbsoluteTtlSeconds;
-  return { idle: Math.min(client.refreshIdleTtlSeconds ?? deps.config.refreshIdleTtlSeconds, absolute), absolute };
+  return {
+    idle: Math.min(client.refreshIdleTtlSeconds ?? deps.config.refreshIdleTtlSeconds, absolute),
+    absolute,
+  };
 }
 
 export async function issueUserTokens(

@@ -8,8 +8,12 @@ import pino, { type Logger } from 'pino';
 import { buildApp } from '../app.js';
 import { type BootstrapResult, bootstrap } from '../bootstrap.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
+import { purgeDeviceCodes } from '../device/device_store.js';
+import { purgeFamilies } from '../refresh/refresh_store.js';
+import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
 import { purgeRevocations } from '../storage/revocations.js';
+import { purgeSessions } from '../users/sessions.js';
 import { openServices, type Services } from './services.js';
 
 export interface ServeOptions {
@@ -88,6 +92,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       keys: services.keys,
       audit: services.audit,
       hasher: services.hasher,
+      cookieKey: services.kek.derive('cookie-signing'),
       logger,
       isShuttingDown: () => shuttingDown,
     });
@@ -106,6 +111,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const now = config.clock();
       await purgeReplayGuard(services.db, now);
       await purgeRevocations(services.db, now);
+      await purgeDeviceCodes(services.db, now);
+      await purgeFamilies(services.db, now);
+      await purgeSessions(services.db, now);
+      await purgeRateLimits(services.db, now - 3_600_000);
     });
     await app.listen({ port: options.port, host: options.host });
     const address = app.server.address();

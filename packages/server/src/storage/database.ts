@@ -10,7 +10,7 @@ import pg from 'pg';
 import { NodeSqliteDialect } from './dialects/node_sqlite.js';
 import { isUniqueViolation } from './errors.js';
 import { migrationProvider } from './migrations/index.js';
-import { isSqlite, registerPgPool, registerSyncDriver } from './raw.js';
+import { registerPgPool, registerSyncDriver } from './raw.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -151,11 +151,13 @@ export async function migrate(db: Kysely<Database>, schema?: string): Promise<vo
   });
   // PostgreSQL serialises migrators with an advisory lock. SQLite has none: a second process opening a
   // new file at the same moment can lose the race to record a migration; its statements are idempotent,
-  // so it tries again and finds the work done.
+  // so it tries again and finds the work done. On PostgreSQL, Kysely's table introspection reads every
+  // schema of the database and fails (3F000, 42703 from pg_get_serial_sequence) when another schema is
+  // dropped at that moment; each migration runs in a transaction, so trying again is safe there too.
   for (let attempt = 1; ; attempt++) {
     const { error, results } = await migrator.migrateToLatest();
     if (!error) return;
-    if (attempt < 5 && isSqlite(db)) {
+    if (attempt < 5) {
       await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
       continue;
     }

@@ -5,7 +5,14 @@
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { adminClients, type Client, createLogger, type RunningServer, startServer } from '@clavis/server';
+import {
+  adminClients,
+  type Client,
+  createLogger,
+  type RunningServer,
+  type ServerConfig,
+  startServer,
+} from '@clavis/server';
 import { createTestDatabase, type TestDatabase, type TestDialect } from '../support/dialects.js';
 
 export interface RealServer {
@@ -32,7 +39,11 @@ export function freePort(): Promise<number> {
 
 export async function startRealServer(
   dialect: TestDialect,
-  options: { signingAlg?: 'EdDSA' | 'ES256' | 'RS256' } = {},
+  options: {
+    signingAlg?: 'EdDSA' | 'ES256' | 'RS256';
+    /** Server settings beyond the defaults (e.g. a 1 s device poll interval for real-time polling). */
+    config?: Partial<Omit<ServerConfig, 'issuer' | 'signingAlg'>>;
+  } = {},
 ): Promise<RealServer> {
   const database = await createTestDatabase(dialect);
   const port = await freePort();
@@ -47,7 +58,7 @@ export async function startRealServer(
       kekFile: join(database.dir, 'clavis.kek'),
       adminPassword: 'interop-test-admin-password',
       logger: createLogger('silent'),
-      ...(options.signingAlg ? { config: { signingAlg: options.signingAlg } } : {}),
+      config: { ...options.config, ...(options.signingAlg ? { signingAlg: options.signingAlg } : {}) },
     });
   } catch (err) {
     await database.drop();

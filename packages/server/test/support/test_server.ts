@@ -63,6 +63,7 @@ export async function createTestServer(
     keys: services.keys,
     audit: services.audit,
     hasher: services.hasher,
+    cookieKey: services.kek.derive('cookie-signing'),
     logger: false,
   });
   await app.ready();

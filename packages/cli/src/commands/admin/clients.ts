@@ -19,6 +19,9 @@ interface CreateOptions {
   audience: string[];
   tokenTtl?: number;
   secretTtl?: number;
+  requireMfa?: boolean;
+  refreshIdleTtl?: number;
+  refreshAbsoluteTtl?: number;
   json?: boolean;
 }
 
@@ -73,6 +76,17 @@ export function registerClients(admin: Command, io: Io): void {
     )
     .option('--token-ttl <duration>', 'access-token lifetime (default 10m, at most 1h)', duration)
     .option('--secret-ttl <duration>', 'lifetime of the generated secret (default: until rotated)', duration)
+    .option('--require-mfa', 'people approve its device requests only after a second factor')
+    .option(
+      '--refresh-idle-ttl <duration>',
+      'a refresh token unused this long expires (default 8h)',
+      duration,
+    )
+    .option(
+      '--refresh-absolute-ttl <duration>',
+      'no refresh this long after the approval (default 24h)',
+      duration,
+    )
     .option('--json', 'print JSON')
     .action(async (options: CreateOptions, command: Command) => {
       if (options.kind !== 'public' && options.kind !== 'confidential')
@@ -93,6 +107,13 @@ export function registerClients(admin: Command, io: Io): void {
             audiences: options.audience,
             ...(options.tokenTtl ? { tokenTtlSeconds: options.tokenTtl } : {}),
             ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
+            ...(options.requireMfa ? { requireMfa: true } : {}),
+            ...(options.refreshIdleTtl !== undefined
+              ? { refreshIdleTtlSeconds: options.refreshIdleTtl }
+              : {}),
+            ...(options.refreshAbsoluteTtl !== undefined
+              ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }
+              : {}),
           },
           actor,
         );

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Io } from '../../io.js';
 import { registerAudit } from './audit.js';
 import { registerClients } from './clients.js';
+import { registerUsers } from './users.js';
 
 export function registerAdmin(program: Command, io: Io): void {
   const admin = program
@@ -12,4 +13,5 @@ export function registerAdmin(program: Command, io: Io): void {
     .option('--server <url>', 'administer a running server over HTTP (not available yet)');
   registerClients(admin, io);
   registerAudit(admin, io);
+  registerUsers(admin, io);
 }

@@ -27,7 +27,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('consumed_at', 'bigint')
     .addColumn('family_id', 'text')
     .execute();
-  await db.schema.createIndex('device_codes_expiry').ifNotExists().on('device_codes').column('expires_at').execute();
+  await db.schema
+    .createIndex('device_codes_expiry')
+    .ifNotExists()
+    .on('device_codes')
+    .column('expires_at')
+    .execute();
 
   await db.schema
     .createTable('sessions')
@@ -65,7 +70,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('idle_expires_at', 'bigint', (c) => c.notNull())
     .addColumn('rotated_at', 'bigint')
     .execute();
-  await db.schema.createIndex('refresh_tokens_family').ifNotExists().on('refresh_tokens').column('family_id').execute();
+  await db.schema
+    .createIndex('refresh_tokens_family')
+    .ifNotExists()
+    .on('refresh_tokens')
+    .column('family_id')
+    .execute();
 
   await db.schema
     .createTable('family_access_tokens')

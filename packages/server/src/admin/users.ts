@@ -1,0 +1,340 @@
+/**
+ * Administering people: create (with a generated or given password, optionally a TOTP second factor),
+ * list, show, disable, reset the second factor, unlock. Shared by `clavis admin --db` and (later) the
+ * admin API. Every change commits with its audit record; a password or TOTP secret is returned once, by
+ * `createUser`, and never appears in a view, a log line or an audit record.
+ */
+import type { Kysely } from 'kysely';
+import { sql } from 'kysely';
+import { Secret, TOTP } from 'otpauth';
+import { generatePassword, hashPassword } from '../crypto/passwords.js';
+import { randomId } from '../crypto/secrets.js';
+import { revokeFamily } from '../refresh/refresh_store.js';
+import { isUniqueViolation } from '../storage/errors.js';
+import type { Database } from '../storage/schema.js';
+import type { Actor, AdminDeps } from './clients.js';
+import { AdminError } from './errors.js';
+
+export type UserAdminDeps = Pick<AdminDeps, 'db' | 'audit' | 'clock'>;
+
+/** The issuer shown in authenticator apps, and the TOTP parameters every app understands (RFC 6238). */
+export const TOTP_ISSUER = 'Clavis';
+export const TOTP_PARAMS = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
+
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 1024;
+
+/** 1 to 64 characters of A-Z a-z 0-9 . _ @ - */
+const usernamePattern = /^[A-Za-z0-9._@-]{1,64}$/;
+
+/** A person as administrators see them: no password hash, no TOTP secret. */
+export interface UserView {
+  id: string;
+  username: string;
+  is_admin: boolean;
+  has_totp: boolean;
+  created_at: string;
+  disabled_at: string | null;
+  locked_at: string | null;
+  failed_logins: number;
+  failed_mfa: number;
+}
+
+export interface CreateUserInput {
+  username: string;
+  /** The person's password; default: a generated one, returned once. */
+  password?: string;
+  /** Enrol a TOTP second factor now; the secret is returned once. */
+  totp?: boolean;
+  isAdmin?: boolean;
+}
+
+export interface CreatedUser {
+  user: UserView;
+  /** Present only when the password was generated. */
+  password?: string;
+  /** Present only with `totp: true`: base32, and the `otpauth://` URI for a QR code. */
+  totpSecret?: string;
+  totpUri?: string;
+}
+
+function invalid(message: string): never {
+  throw new AdminError(message, 'invalid_input');
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(Number(ms)).toISOString();
+}
+
+const viewColumns = [
+  'id',
+  'username',
+  'is_admin',
+  'created_at',
+  'disabled_at',
+  'locked_at',
+  'failed_logins',
+  'failed_mfa',
+] as const;
+
+interface ViewRow {
+  id: string;
+  username: string;
+  is_admin: number;
+  created_at: number;
+  disabled_at: number | null;
+  locked_at: number | null;
+  failed_logins: number;
+  failed_mfa: number;
+  has_totp: number;
+}
+
+function toView(row: ViewRow): UserView {
+  return {
+    id: row.id,
+    username: row.username,
+    is_admin: Number(row.is_admin) === 1,
+    has_totp: Number(row.has_totp) === 1,
+    created_at: iso(row.created_at) ?? '',
+    disabled_at: iso(row.disabled_at),
+    locked_at: iso(row.locked_at),
+    failed_logins: Number(row.failed_logins),
+    failed_mfa: Number(row.failed_mfa),
+  };
+}
+
+/** Selects what a view needs and nothing more: the hash and the TOTP secret never leave the database. */
+function selectViews(db: Kysely<Database>) {
+  return db
+    .selectFrom('users')
+    .select(viewColumns)
+    .select(sql<number>`case when totp_secret is null then 0 else 1 end`.as('has_totp'));
+}
+
+/** A checked username, or an `invalid_input` error saying what is wrong with it. */
+export function checkUsername(username: string): string {
+  if (!usernamePattern.test(username)) invalid('username must be 1 to 64 characters of A-Z a-z 0-9 . _ @ -');
+  // `show`/`disable` accept a name or an id: a name must never read as another person's id.
+  if (username.toLowerCase().startsWith('usr_')) invalid('username must not start with usr_');
+  return username;
+}
+
+/** A checked password (length in characters, after the NFKC normalisation hashing applies). */
+export function checkPassword(password: string): string {
+  const length = [...password.normalize('NFKC')].length;
+  if (length === 0) invalid('the password is empty');
+  if (length < PASSWORD_MIN_LENGTH)
+    invalid(`the password must be at least ${PASSWORD_MIN_LENGTH} characters`);
+  if (length > PASSWORD_MAX_LENGTH) invalid(`the password must be at most ${PASSWORD_MAX_LENGTH} characters`);
+  return password;
+}
+
+/** A fresh TOTP enrolment for `username`: the base32 secret and its `otpauth://` URI. */
+export function newTotp(username: string): { secret: string; uri: string } {
+  const secret = new Secret({ size: 20 });
+  const totp = new TOTP({ issuer: TOTP_ISSUER, label: username, secret, ...TOTP_PARAMS });
+  return { secret: secret.base32, uri: totp.toString() };
+}
+
+export async function createUser(
+  deps: UserAdminDeps,
+  input: CreateUserInput,
+  actor: Actor,
+): Promise<CreatedUser> {
+  const username = checkUsername(input.username);
+  const generated = input.password === undefined ? generatePassword() : undefined;
+  const password = generated ?? checkPassword(input.password ?? '');
+
+  const taken = await deps.db
+    .selectFrom('users')
+    .select('username')
+    .where(sql<boolean>`lower(username) = ${username.toLowerCase()}`)
+    .executeTakeFirst();
+  if (taken) throw new AdminError(`a user named ${taken.username} already exists`, 'conflict');
+  // CC-02: people and clients share the `sub` claim's namespace; a name may not be mistaken for a client.
+  const client = await deps.db
+    .selectFrom('clients')
+    .select('id')
+    .where('id', '=', username)
+    .executeTakeFirst();
+  if (client) invalid(`username ${username} is a client's client_id; choose another`);
+
+  const totp = input.totp ? newTotp(username) : undefined;
+  const passwordHash = await hashPassword(password);
+  const id = randomId('usr_');
+  const now = deps.clock();
+  try {
+    await deps.audit.transact(
+      async (tx) => {
+        await tx
+          .insertInto('users')
+          .values({
+            id,
+            username,
+            password_hash: passwordHash,
+            is_admin: input.isAdmin ? 1 : 0,
+            must_change_password: 0,
+            totp_secret: totp?.secret ?? null,
+            created_at: now,
+            disabled_at: null,
+            locked_at: null,
+            totp_last_step: null,
+          })
+          .execute();
+      },
+      {
+        event: 'user.create',
+        actor: { type: actor.type, id: actor.id },
+        ip: actor.ip ?? null,
+        userAgent: actor.userAgent ?? null,
+        detail: {
+          user_id: id,
+          username,
+          is_admin: input.isAdmin === true,
+          totp: totp !== undefined,
+          password: generated ? 'generated' : 'given',
+        },
+      },
+    );
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AdminError(`a user named ${username} already exists`, 'conflict');
+    throw err;
+  }
+  const user = await showUser(deps, id);
+  return {
+    user,
+    ...(generated ? { password: generated } : {}),
+    ...(totp ? { totpSecret: totp.secret, totpUri: totp.uri } : {}),
+  };
+}
+
+export async function listUsers(deps: Pick<AdminDeps, 'db'>): Promise<UserView[]> {
+  const rows = await selectViews(deps.db).orderBy('created_at').orderBy('id').execute();
+  return rows.map(toView);
+}
+
+/** The person named `nameOrId` (a username or a `usr_…` id). */
+export async function showUser(deps: Pick<AdminDeps, 'db'>, nameOrId: string): Promise<UserView> {
+  const row = await selectViews(deps.db)
+    .where((eb) => eb.or([eb('id', '=', nameOrId), eb('username', '=', nameOrId)]))
+    .executeTakeFirst();
+  if (!row) throw new AdminError(`no user ${nameOrId.slice(0, 64)}`, 'not_found');
+  return toView(row);
+}
+
+/**
+ * Disables a person: they can no longer sign in; their browser sessions end; device requests they
+ * approved but that were not yet redeemed are withdrawn; every refresh-token family they hold is revoked
+ * (reason `user_disabled`) with the unexpired access tokens it produced — all in the transaction that
+ * records it.
+ */
+export async function disableUser(
+  deps: UserAdminDeps,
+  nameOrId: string,
+  actor: Actor,
+): Promise<{ user: UserView; revokedFamilies: number }> {
+  const target = await showUser(deps, nameOrId);
+  const now = deps.clock();
+  const revokedFamilies = await deps.audit.transact(
+    async (tx) => {
+      const changed = await tx
+        .updateTable('users')
+        .set({ disabled_at: now })
+        .where('id', '=', target.id)
+        .where('disabled_at', 'is', null)
+        .executeTakeFirst();
+      if (changed.numUpdatedRows === 0n)
+        throw new AdminError(`user ${target.username} is already disabled`, 'conflict');
+      const families = await tx
+        .selectFrom('token_families')
+        .select('id')
+        .where('user_id', '=', target.id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      let revoked = 0;
+      for (const f of families) if (await revokeFamily(tx, f.id, 'user_disabled', now)) revoked += 1;
+      await tx.deleteFrom('sessions').where('user_id', '=', target.id).execute();
+      // An approval not yet redeemed would still mint tokens for them: withdraw it (the poll then gets
+      // access_denied). Redemption needs status 'approved', so this and a concurrent redemption exclude
+      // each other; a code already redeemed belongs to a family revoked above.
+      await tx
+        .updateTable('device_codes')
+        .set({ status: 'denied', decided_at: now })
+        .where('user_id', '=', target.id)
+        .where('status', '=', 'approved')
+        .execute();
+      return revoked;
+    },
+    (revoked) => ({
+      event: 'user.disable',
+      actor: { type: actor.type, id: actor.id },
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+      detail: { user_id: target.id, username: target.username, revoked_families: revoked },
+    }),
+  );
+  return { user: await showUser(deps, target.id), revokedFamilies };
+}
+
+/**
+ * Removes a person's second factor (TOTP secret and recovery codes) and clears an MFA lock, so they can
+ * enrol again at their next sign-in. Their password is unchanged.
+ */
+export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+  const target = await showUser(deps, nameOrId);
+  await deps.audit.transact(
+    async (tx) => {
+      await tx
+        .updateTable('users')
+        .set({ totp_secret: null, totp_last_step: null, failed_mfa: 0, locked_at: null })
+        .where('id', '=', target.id)
+        .execute();
+      const deleted = await tx
+        .deleteFrom('recovery_codes')
+        .where('user_id', '=', target.id)
+        .executeTakeFirst();
+      return Number(deleted.numDeletedRows);
+    },
+    (recoveryCodes) => ({
+      event: 'user.reset_mfa',
+      actor: { type: actor.type, id: actor.id },
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+      detail: {
+        user_id: target.id,
+        username: target.username,
+        had_totp: target.has_totp,
+        recovery_codes_deleted: recoveryCodes,
+      },
+    }),
+  );
+  return showUser(deps, target.id);
+}
+
+/** Clears a lock from failed sign-ins or codes, and the failure counters. */
+export async function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+  const target = await showUser(deps, nameOrId);
+  await deps.audit.transact(
+    async (tx) => {
+      await tx
+        .updateTable('users')
+        .set({ failed_logins: 0, failed_mfa: 0, locked_at: null })
+        .where('id', '=', target.id)
+        .execute();
+    },
+    {
+      event: 'user.unlock',
+      actor: { type: actor.type, id: actor.id },
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+      detail: {
+        user_id: target.id,
+        username: target.username,
+        was_locked: target.locked_at !== null,
+        failed_logins: target.failed_logins,
+        failed_mfa: target.failed_mfa,
+      },
+    },
+  );
+  return showUser(deps, target.id);
+}

@@ -1,0 +1,120 @@
+/**
+ * GET/POST /device/consent and GET /device/done. The consent page shows what defeats remote phishing
+ * (RFC 8628 §5.4, DF-12): the client's name, the scopes, when and from where the request was made, the
+ * code, and a warning. Only the session that claimed the code may decide it (DF-11), once (DF-07, R-03),
+ * as a usable account (DF-13) with the second factor the client demands.
+ */
+import type { FastifyInstance } from 'fastify';
+import { findClient } from '../clients/client_store.js';
+import { decideDeviceCode, findDeviceCode } from '../device/device_store.js';
+import { formatUserCode } from '../device/user_code.js';
+import { requestContext } from '../http/request_context.js';
+import { findClaimedCode } from '../users/sessions.js';
+import { type DevicePagesDeps, mfaSatisfied, nextStep, redirect, sendPage, sessionUser } from './deps.js';
+import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
+import { consentPage, donePage } from './views.js';
+
+function parseScopes(stored: string): string[] {
+  if (stored.startsWith('[')) {
+    const parsed: unknown = JSON.parse(stored);
+    return Array.isArray(parsed) ? parsed.filter((s): s is string => typeof s === 'string') : [];
+  }
+  return stored.split(' ').filter(Boolean);
+}
+
+const inUseElsewhere = () =>
+  new PageError(403, 'Code in use', 'This code is being used in another browser. It cannot be decided here.');
+const alreadyDecided = () =>
+  new PageError(
+    409,
+    'Request closed',
+    'This request was already decided or has expired. Start again on your terminal.',
+  );
+
+export function registerConsent(scope: FastifyInstance, deps: DevicePagesDeps): void {
+  scope.get('/device/consent', async (request, reply) => {
+    const session = await loadSession(deps, request);
+    if (!session) return redirect(reply, '/device');
+    const user = await sessionUser(deps, session);
+    const code = await findClaimedCode(deps.db, session.id, deps.config.clock());
+    const client = code ? await findClient(deps.db, code.client_id) : undefined;
+    if (!user || !code || !client || !mfaSatisfied(session, user, client.requireMfa)) {
+      return redirect(reply, await nextStep(deps, session));
+    }
+    return sendPage(
+      reply,
+      200,
+      consentPage({
+        csrf: session.csrf_token,
+        request: code.id,
+        clientName: client.name,
+        clientId: client.id,
+        scopes: parseScopes(code.scopes),
+        requestedAt: Number(code.created_at),
+        requesterIp: code.requester_ip,
+        requesterUserAgent: code.requester_user_agent,
+        userCode: formatUserCode(code.user_code),
+        username: user.username,
+      }),
+    );
+  });
+
+  scope.post('/device/consent', async (request, reply) => {
+    const form = formOf(request);
+    const session = await requireFormSession(deps, request, form);
+    const action = field(form, 'action', 16);
+    const requestId = field(form, 'request', 64);
+    if ((action !== 'approve' && action !== 'deny') || !requestId) {
+      throw new PageError(400, 'Bad request', 'Choose Approve or Deny on the consent page.');
+    }
+    const now = deps.config.clock();
+    const code = await findDeviceCode(deps.db, requestId);
+    if (!code) throw alreadyDecided();
+    if (code.claimed_by_session !== session.id) {
+      const context = requestContext(request);
+      await deps.audit.record({
+        event: action === 'approve' ? 'device.approve' : 'device.deny',
+        outcome: 'failure',
+        actor: session.user_id ? { type: 'user', id: session.user_id } : { type: 'anonymous' },
+        clientId: code.client_id,
+        ip: context.ip,
+        userAgent: context.userAgent,
+        detail: { device_request: code.id, reason: 'not_the_claiming_session' },
+      });
+      throw inUseElsewhere();
+    }
+    const user = await sessionUser(deps, session); // throws the page for a locked or disabled account
+    const client = await findClient(deps.db, code.client_id);
+    if (!user || !client) return redirect(reply, await nextStep(deps, session));
+    if (action === 'approve' && !mfaSatisfied(session, user, client.requireMfa)) {
+      return redirect(reply, await nextStep(deps, session));
+    }
+
+    const context = requestContext(request);
+    const approve = action === 'approve';
+    const decided = await deps.audit.transact(
+      (tx) => decideDeviceCode(tx, { id: code.id, sessionId: session.id, userId: user.id, approve, now }),
+      (ok) => ({
+        event: approve ? 'device.approve' : 'device.deny',
+        outcome: ok ? 'success' : 'failure',
+        actor: { type: 'user', id: user.id },
+        clientId: client.id,
+        ip: context.ip,
+        userAgent: context.userAgent,
+        detail: {
+          device_request: code.id,
+          scope: parseScopes(code.scopes).join(' '),
+          mfa: session.mfa_at !== null,
+          ...(ok ? {} : { reason: 'already_decided_or_expired' }),
+        },
+      }),
+    );
+    if (!decided) throw alreadyDecided();
+    return redirect(reply, `/device/done?outcome=${approve ? 'approved' : 'denied'}`);
+  });
+
+  scope.get('/device/done', async (request, reply) => {
+    const { outcome } = request.query as Record<string, unknown>;
+    return sendPage(reply, 200, donePage(outcome === 'approved'));
+  });
+}

@@ -1,0 +1,85 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit_log.js';
+import { findClient } from '../clients/client_store.js';
+import type { ServerConfig } from '../config.js';
+import type { SecretHasher } from '../crypto/secrets.js';
+import type { Database, SessionRow, UserRow } from '../storage/schema.js';
+import { findClaimedCode } from '../users/sessions.js';
+import { findUserById, isUsable } from '../users/sign_in_state.js';
+import { PAGE_CSP, PageError } from './page_http.js';
+
+export interface DevicePagesDeps {
+  config: ServerConfig;
+  db: Kysely<Database>;
+  audit: AuditLog;
+  /** Keyed hashing for recovery codes (the server's secret hasher). */
+  hasher: SecretHasher;
+  /** Signs session cookies and enrolment forms: `kek.derive('cookie-signing')`. */
+  cookieKey: Buffer;
+}
+
+/** Sends an HTML page with the pages' headers. */
+export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply
+    .code(status)
+    .header('content-security-policy', PAGE_CSP)
+    .header('cache-control', 'no-store')
+    .type('text/html; charset=utf-8')
+    .send(body);
+}
+
+/** A 303 to one of the pages' own fixed paths (never a URL taken from the request). */
+export type PagePath = '/device' | '/device/login' | '/device/mfa' | '/device/mfa/setup' | '/device/consent';
+
+export function redirect(
+  reply: FastifyReply,
+  path: PagePath | `/device/done?outcome=${'approved' | 'denied'}`,
+) {
+  return reply.code(303).header('cache-control', 'no-store').header('location', path).send();
+}
+
+export const accountUnusable = (user: Pick<UserRow, 'disabled_at'>) =>
+  user.disabled_at !== null
+    ? new PageError(403, 'Account disabled', 'This account is disabled. Ask an administrator.')
+    : new PageError(
+        403,
+        'Account locked',
+        'This account is locked after too many failed attempts. Ask an administrator to unlock it.',
+      );
+
+/** The signed-in user of a session, if still usable; throws the locked/disabled page otherwise. */
+export async function sessionUser(deps: DevicePagesDeps, session: SessionRow): Promise<UserRow | undefined> {
+  if (!session.user_id) return undefined;
+  const user = await findUserById(deps.db, session.user_id);
+  if (!user) return undefined;
+  if (!isUsable(user)) throw accountUnusable(user);
+  return user;
+}
+
+/**
+ * Where a session goes next: enter a code, sign in, pass (or enrol) a second factor, or consent. A
+ * user with TOTP always passes it; a client that requires MFA makes a user without TOTP enrol one.
+ */
+export async function nextStep(deps: DevicePagesDeps, session: SessionRow): Promise<PagePath> {
+  const now = deps.config.clock();
+  const code = await findClaimedCode(deps.db, session.id, now);
+  const user = await sessionUser(deps, session);
+  if (!user) return '/device/login';
+  if (user.totp_secret !== null)
+    return session.mfa_at === null ? '/device/mfa' : code ? '/device/consent' : '/device';
+  if (!code) return '/device';
+  const client = await findClient(deps.db, code.client_id);
+  if (client?.requireMfa && session.mfa_at === null) return '/device/mfa/setup';
+  return '/device/consent';
+}
+
+/** Whether this session has the second factor the user and the client demand. */
+export function mfaSatisfied(session: SessionRow, user: UserRow, clientRequiresMfa: boolean): boolean {
+  return session.mfa_at !== null || (user.totp_secret === null && !clientRequiresMfa);
+}
+
+export function userAgentOf(request: FastifyRequest): string | null {
+  const ua = request.headers['user-agent'];
+  return typeof ua === 'string' ? ua.slice(0, 256) : null;
+}

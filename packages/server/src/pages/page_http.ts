@@ -1,0 +1,142 @@
+/**
+ * What every verification page shares: the signed session cookie, CSRF checks, bounded form fields,
+ * and `PageError`, which the plugin's error handler turns into an HTML page.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { ServerConfig } from '../config.js';
+import type { FormParams } from '../http/form_body.js';
+import type { Database, SessionRow } from '../storage/schema.js';
+import { createSession, findSession } from '../users/sessions.js';
+
+export const COOKIE_NAME = 'clavis_device';
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/** A page-level failure: rendered as an HTML page with this status. */
+export class PageError extends Error {
+  override name = 'PageError';
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const forbiddenForm = () =>
+  new PageError(
+    403,
+    'Form expired',
+    'This form was not sent from this site, or your session has expired. Start again.',
+  );
+
+export interface SessionDeps {
+  config: ServerConfig;
+  db: Kysely<Database>;
+  cookieKey: Buffer;
+}
+
+function sign(key: Buffer, id: string): string {
+  return createHmac('sha256', key).update(`session:${id}`).digest('base64url');
+}
+
+function readCookie(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (typeof header !== 'string' || header.length > 8192) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** The session id from a cookie whose signature verifies; undefined for a missing or tampered cookie. */
+export function verifiedSessionId(key: Buffer, value: string | undefined): string | undefined {
+  if (!value || value.length > 200) return undefined;
+  const dot = value.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const id = value.slice(0, dot);
+  const given = Buffer.from(value.slice(dot + 1));
+  const expected = Buffer.from(sign(key, id));
+  return given.length === expected.length && timingSafeEqual(given, expected) ? id : undefined;
+}
+
+/** The request's live session, or undefined (none, tampered, unknown or expired: all the same). */
+export async function loadSession(
+  deps: SessionDeps,
+  request: FastifyRequest,
+): Promise<SessionRow | undefined> {
+  const id = verifiedSessionId(deps.cookieKey, readCookie(request, COOKIE_NAME));
+  return id === undefined ? undefined : findSession(deps.db, id, deps.config.clock());
+}
+
+export function setSessionCookie(deps: SessionDeps, reply: FastifyReply, id: string): void {
+  const secure = deps.config.issuer.startsWith('https:') ? '; Secure' : '';
+  reply.header(
+    'set-cookie',
+    `${COOKIE_NAME}=${id}.${sign(deps.cookieKey, id)}; Path=/device; Max-Age=${deps.config.sessionTtlSeconds}; HttpOnly; SameSite=Lax${secure}`,
+  );
+}
+
+/** A fresh session row (not stored), optionally for a signed-in user. */
+export function newSessionRow(deps: SessionDeps, user?: { id: string; at: number }): SessionRow {
+  const now = deps.config.clock();
+  return {
+    id: randomBytes(32).toString('base64url'),
+    csrf_token: randomBytes(32).toString('base64url'),
+    user_id: user?.id ?? null,
+    password_at: user?.at ?? null,
+    mfa_at: null,
+    created_at: now,
+    expires_at: now + deps.config.sessionTtlSeconds * 1000,
+  };
+}
+
+/** The request's session, or a new anonymous one (stored, cookie set). */
+export async function ensureSession(
+  deps: SessionDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<SessionRow> {
+  const existing = await loadSession(deps, request);
+  if (existing) return existing;
+  const row = newSessionRow(deps);
+  await createSession(deps.db, row);
+  setSessionCookie(deps, reply, row.id);
+  return row;
+}
+
+/** For a form POST: the session, and its CSRF token matches the form's. Otherwise 403. */
+export async function requireFormSession(
+  deps: SessionDeps,
+  request: FastifyRequest,
+  form: FormParams,
+): Promise<SessionRow> {
+  const session = await loadSession(deps, request);
+  const given = form.csrf;
+  if (!session || given === undefined || given.length > 128) throw forbiddenForm();
+  const a = Buffer.from(given);
+  const b = Buffer.from(session.csrf_token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw forbiddenForm();
+  return session;
+}
+
+/** The parsed form body (empty when there is none). */
+export function formOf(request: FastifyRequest): FormParams {
+  const body = request.body;
+  return body && typeof body === 'object' ? (body as FormParams) : {};
+}
+
+/** A form field of at most `max` characters; an oversized one is a 400 page, never truncated. */
+export function field(form: FormParams, name: string, max: number): string | undefined {
+  const value = form[name];
+  if (value !== undefined && value.length > max) {
+    throw new PageError(400, 'Input too long', `The ${name.replace('_', ' ')} you sent is too long.`);
+  }
+  return value;
+}

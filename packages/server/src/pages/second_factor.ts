@@ -1,0 +1,164 @@
+/**
+ * GET/POST /device/mfa: a TOTP code (each time step accepted once, MF-01) or a one-time recovery code;
+ * consecutive failures lock the account (MF-02). GET/POST /device/mfa/setup: TOTP enrolment for a user
+ * without a second factor when the client requires one, then ten recovery codes shown once.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { requestContext } from '../http/request_context.js';
+import type { SessionRow, UserRow } from '../storage/schema.js';
+import { normaliseRecoveryCode, replaceRecoveryCodes, useRecoveryCode } from '../users/recovery_codes.js';
+import { markSessionMfa } from '../users/sessions.js';
+import { acceptTotpStep, enrolTotp, recordFailedMfa, recordMfaPassed } from '../users/sign_in_state.js';
+import { generateTotpSecret, matchTotp, totpUri } from '../users/totp.js';
+import { accountUnusable, type DevicePagesDeps, nextStep, redirect, sendPage, sessionUser } from './deps.js';
+import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
+import { mfaPage, mfaSetupPage, recoveryCodesPage } from './views.js';
+
+export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDeps): void {
+  const signedIn = async (
+    session: SessionRow | undefined,
+  ): Promise<{ session: SessionRow; user: UserRow } | null> => {
+    if (!session) return null;
+    const user = await sessionUser(deps, session);
+    return user ? { session, user } : null;
+  };
+
+  scope.get('/device/mfa', async (request, reply) => {
+    const state = await signedIn(await loadSession(deps, request));
+    if (!state) return redirect(reply, '/device/login');
+    if (state.user.totp_secret === null) return redirect(reply, await nextStep(deps, state.session));
+    return sendPage(reply, 200, mfaPage({ csrf: state.session.csrf_token }));
+  });
+
+  scope.post('/device/mfa', async (request, reply) => {
+    const form = formOf(request);
+    const state = await signedIn(await requireFormSession(deps, request, form));
+    if (!state) return redirect(reply, '/device/login');
+    const { session, user } = state;
+    if (user.totp_secret === null) return redirect(reply, await nextStep(deps, session));
+    const typed = (field(form, 'code', 64) ?? '').replace(/\s/g, '');
+    const context = requestContext(request);
+    const now = deps.config.clock();
+    const entry = (
+      event: 'user.mfa_passed' | 'user.mfa_failed' | 'user.locked',
+      detail: Record<string, unknown>,
+    ) => ({
+      event,
+      outcome: event === 'user.mfa_passed' ? ('success' as const) : ('failure' as const),
+      actor: { type: 'user' as const, id: user.id },
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail,
+    });
+
+    let passed = false;
+    let method = 'totp';
+    const step = matchTotp(user.totp_secret, typed, now);
+    if (step !== null) {
+      passed = await deps.audit.transact(
+        async (tx) =>
+          (await acceptTotpStep(tx, user.id, step)) && (await markSessionMfa(tx, session.id, user.id, now)),
+        (ok) => (ok ? entry('user.mfa_passed', { method }) : null),
+      );
+    } else {
+      const recovery = normaliseRecoveryCode(typed);
+      if (recovery !== null) {
+        method = 'recovery_code';
+        passed = await deps.audit.transact(
+          async (tx) =>
+            (await useRecoveryCode(tx, deps.hasher, user.id, recovery, now)) &&
+            (await recordMfaPassed(tx, user.id)) &&
+            (await markSessionMfa(tx, session.id, user.id, now)),
+          (ok) => (ok ? entry('user.mfa_passed', { method }) : null),
+        );
+      }
+    }
+    if (passed) return redirect(reply, await nextStep(deps, { ...session, mfa_at: now }));
+
+    const failure = await recordFailedMfa(deps.db, user.id, deps.config.maxFailedSignIns, now);
+    await deps.audit.record(entry('user.mfa_failed', { method, failures: failure.failures }));
+    if (failure.lockedNow) {
+      await deps.audit.record(entry('user.locked', { reason: 'failed_second_factor' }));
+      throw accountUnusable({ disabled_at: null });
+    }
+    return sendPage(
+      reply,
+      401,
+      mfaPage({
+        csrf: session.csrf_token,
+        error: 'That code is not valid, or was already used. Try the next one.',
+      }),
+    );
+  });
+
+  const enrolmentProof = (session: SessionRow, user: UserRow, secret: string) =>
+    createHmac('sha256', deps.cookieKey)
+      .update(`totp-enrolment:${session.id}:${user.id}:${secret}`)
+      .digest('base64url');
+
+  const setupPage = (session: SessionRow, user: UserRow, secret: string, error?: string) =>
+    mfaSetupPage({
+      csrf: session.csrf_token,
+      secret,
+      uri: totpUri(secret, user.username, 'Clavis'),
+      enrolment: `${secret}.${enrolmentProof(session, user, secret)}`,
+      ...(error ? { error } : {}),
+    });
+
+  scope.get('/device/mfa/setup', async (request, reply) => {
+    const state = await signedIn(await loadSession(deps, request));
+    if (!state) return redirect(reply, '/device/login');
+    if (state.user.totp_secret !== null) return redirect(reply, await nextStep(deps, state.session));
+    return sendPage(reply, 200, setupPage(state.session, state.user, generateTotpSecret()));
+  });
+
+  scope.post('/device/mfa/setup', async (request, reply) => {
+    const form = formOf(request);
+    const state = await signedIn(await requireFormSession(deps, request, form));
+    if (!state) return redirect(reply, '/device/login');
+    const { session, user } = state;
+    if (user.totp_secret !== null) return redirect(reply, await nextStep(deps, session));
+    const [secret = '', proof = ''] = (field(form, 'enrolment', 256) ?? '').split('.');
+    const expected = Buffer.from(enrolmentProof(session, user, secret));
+    if (!secret || proof.length !== expected.length || !timingSafeEqual(Buffer.from(proof), expected)) {
+      throw new PageError(
+        400,
+        'Enrolment expired',
+        'This enrolment form is not valid any more. Start again.',
+      );
+    }
+    const now = deps.config.clock();
+    const step = matchTotp(secret, (field(form, 'code', 64) ?? '').replace(/\s/g, ''), now);
+    if (step === null) {
+      return sendPage(
+        reply,
+        401,
+        setupPage(session, user, secret, 'That code is not valid. Check the key and try again.'),
+      );
+    }
+    const context = requestContext(request);
+    const codes = await deps.audit.transact(
+      async (tx) => {
+        if (!(await enrolTotp(tx, user.id, secret, step))) return null;
+        const fresh = await replaceRecoveryCodes(tx, deps.hasher, user.id);
+        await markSessionMfa(tx, session.id, user.id, now);
+        return fresh;
+      },
+      (fresh) =>
+        fresh && {
+          event: 'user.mfa_enrolled',
+          actor: { type: 'user', id: user.id },
+          ip: context.ip,
+          userAgent: context.userAgent,
+          detail: { method: 'totp', recovery_codes: fresh.length },
+        },
+    );
+    if (!codes) {
+      // Enrolled meanwhile (another tab), or locked/disabled: sessionUser throws the page for the latter.
+      await sessionUser(deps, session);
+      return redirect(reply, '/device/mfa');
+    }
+    return sendPage(reply, 200, recoveryCodesPage(codes));
+  });
+}
