@@ -92,7 +92,7 @@ export function outstandingTable(targets) {
     for (const p of s.phases) {
       if (p.rps < 0.95 * p.overallRate)
         notes.push(
-          `${p.name}: overloaded, ${fmtNum(p.rps)} of ${fmtNum(p.overallRate)} req/s answered in time${p.timeouts ? `, ${p.timeouts} unanswered` : ''}`,
+          `${p.name}: overloaded, answered ${fmtNum(p.rps)} of ${fmtNum(p.overallRate)} req/s${p.timeouts ? `, ${p.timeouts} abandoned` : ''}`,
         );
     }
     rows.push({

@@ -69,6 +69,8 @@ export async function bootstrap(
           created_at: now,
           created_by: 'system',
           disabled_at: null,
+          // People signing in to the CLI always pass a second factor (enrolled on the page if need be).
+          require_mfa: 1,
         })
         .execute();
       return true;

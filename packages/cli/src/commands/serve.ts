@@ -38,18 +38,20 @@ function banner(io: Io, server: RunningServer): void {
     }
   }
   writeLine(err);
-  writeLine(err, 'Next steps:');
-  writeLine(err, '  1. Create a service principal:');
-  writeLine(
-    err,
-    `     npm run clavis -- admin --db ${server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>'} clients create --name my-service --kind confidential --scope read`,
-  );
-  writeLine(err, '  2. Get a token with its client_id and client_secret:');
-  writeLine(
-    err,
+  const db = server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>';
+  const steps = [
+    'Next steps:',
+    '  1. Create a service principal (the secret is printed once):',
+    `     npm run clavis -- admin --db ${db} clients create --name my-service --kind confidential --scope read`,
+    '  2. Get a token with its client_id and client_secret:',
     `     curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${issuer}/oauth/token`,
-  );
-  writeLine(err);
+    '  3. Or sign a person in from a terminal (device flow): create them, then start a request',
+    `     npm run clavis -- admin --db ${db} users create ada --totp`,
+    `     curl -d client_id=clavis-cli -d scope=openid ${issuer}/oauth/device_authorization`,
+    `     and open the verification_uri_complete it returns in a browser (${issuer}/device).`,
+    '',
+  ];
+  for (const line of steps) writeLine(err, line);
 }
 
 export async function runServe(io: Io, options: ServeCommandOptions): Promise<void> {

@@ -145,6 +145,47 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
       await page.close();
     });
 
+    it('a person without a second factor enrols a TOTP on the page, gets recovery codes, and approves', async () => {
+      await running.services.db
+        .insertInto('users')
+        .values({
+          id: 'usr_lin',
+          username: 'lin',
+          password_hash: await hashPassword(PASSWORD),
+          is_admin: 0,
+          must_change_password: 0,
+          totp_secret: null,
+          created_at: Date.now(),
+          disabled_at: null,
+          locked_at: null,
+          totp_last_step: null,
+        })
+        .execute();
+      const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
+      const polling = client.pollDeviceAuthorizationGrant(config, authorization);
+      const page = await browser.newPage();
+      await page.goto(authorization.verification_uri ?? '');
+      await page.getByLabel('Code').fill(authorization.user_code.toLowerCase());
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await page.getByLabel('Username').fill('lin');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      // clavis-cli requires a second factor: the page offers enrolment, with the key as text.
+      const key = (await page.locator('dd code').first().textContent())?.trim() ?? '';
+      expect(key).toMatch(/^[A-Z2-7]+=*$/);
+      const enrolled = new TOTP({ secret: Secret.fromBase32(key), algorithm: 'SHA1', digits: 6, period: 30 });
+      await page
+        .getByLabel('Authentication code')
+        .fill(enrolled.generate({ timestamp: Date.now() + offset }));
+      await page.getByRole('button', { name: 'Confirm' }).click();
+      expect(await page.locator('ul.codes li').count()).toBe(10);
+      await page.getByRole('link', { name: 'Continue' }).click();
+      await page.getByRole('button', { name: 'Approve' }).click();
+      const tokens = await polling;
+      expect(tokens.access_token).toBeDefined();
+      await page.close();
+    });
+
     it('deny: the CLI gets access_denied', async () => {
       const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
       const polling = client.pollDeviceAuthorizationGrant(config, authorization);
