@@ -164,7 +164,7 @@ export function deviceScenarios(dev, opts, { outstanding = false } = {}) {
       if (!v.ok) throw new Error(`device authorization: ${v.detail}`);
       learn(p, v.sample);
       p.add(v.sample.device_code);
-      count--;
+      if (--count <= 0) return;
     }
     const { base, path } = target(req.url);
     const before = p.size;

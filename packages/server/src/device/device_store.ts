@@ -4,6 +4,7 @@
  * gets it.
  */
 import type { Kysely } from 'kysely';
+import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { Database, DeviceCodeRow } from '../storage/schema.js';
 
@@ -11,6 +12,37 @@ type Db = Kysely<Database>;
 
 export async function insertDeviceCode(db: Db, row: DeviceCodeRow): Promise<void> {
   await db.insertInto('device_codes').values(row).execute();
+}
+
+const DEVICE_CODE_COLUMNS = [
+  'id',
+  'device_code_hash',
+  'user_code',
+  'client_id',
+  'scopes',
+  'status',
+  'interval',
+  'last_polled_at',
+  'created_at',
+  'expires_at',
+  'requester_ip',
+  'requester_user_agent',
+  'claimed_by_session',
+  'user_id',
+  'decided_at',
+  'consumed_at',
+  'family_id',
+] as const satisfies ReadonlyArray<keyof DeviceCodeRow>;
+
+const INSERT_DEVICE_CODE_SQL = `insert into device_codes (${DEVICE_CODE_COLUMNS.map((c) => `"${c}"`).join(', ')})
+  values (${DEVICE_CODE_COLUMNS.map(() => '?').join(', ')})`;
+
+/** `insertDeviceCode` for a caller holding the SQLite connection inside a transaction (the group commit). */
+export function insertDeviceCodeSync(connection: SyncConnection, row: DeviceCodeRow): void {
+  connection.runSync(
+    INSERT_DEVICE_CODE_SQL,
+    DEVICE_CODE_COLUMNS.map((c) => row[c]),
+  );
 }
 
 export async function findDeviceCodeByHash(db: Db, hash: string): Promise<DeviceCodeRow | undefined> {
@@ -34,18 +66,21 @@ export async function findDeviceCode(db: Db, id: string): Promise<DeviceCodeRow 
  * slot is one conditional statement, so of parallel polls exactly one is on time: the others (whose
  * condition no longer holds once it commits) are too fast.
  */
+const POLL_ON_TIME_SQL = `update device_codes set last_polled_at = ?
+  where id = ? and (last_polled_at is null or last_polled_at + "interval" * 1000 <= ?)`;
+const POLL_TOO_FAST_SQL =
+  'update device_codes set last_polled_at = ?, "interval" = "interval" + 5 where id = ?';
+
 export async function recordPoll(db: Db, id: string, now: number): Promise<'ok' | 'slow_down'> {
-  const onTime = await rawExec(
-    db,
-    `update device_codes set last_polled_at = ?
-      where id = ? and (last_polled_at is null or last_polled_at + "interval" * 1000 <= ?)`,
-    [now, id, now],
-  );
-  if (onTime > 0) return 'ok';
-  await rawExec(db, 'update device_codes set last_polled_at = ?, "interval" = "interval" + 5 where id = ?', [
-    now,
-    id,
-  ]);
+  if ((await rawExec(db, POLL_ON_TIME_SQL, [now, id, now])) > 0) return 'ok';
+  await rawExec(db, POLL_TOO_FAST_SQL, [now, id]);
+  return 'slow_down';
+}
+
+/** `recordPoll` for a caller holding the SQLite connection inside a transaction (the group commit). */
+export function recordPollSync(connection: SyncConnection, id: string, now: number): 'ok' | 'slow_down' {
+  if (connection.runSync(POLL_ON_TIME_SQL, [now, id, now]).changes > 0) return 'ok';
+  connection.runSync(POLL_TOO_FAST_SQL, [now, id]);
   return 'slow_down';
 }
 

@@ -5,16 +5,18 @@
  */
 import { UnauthorizedClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
+import type { AuditEntry } from '../audit/events.js';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import { endpointUrl, paths } from '../config.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
-import { insertDeviceCode } from '../device/device_store.js';
+import { insertDeviceCode, insertDeviceCodeSync } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
 import type { GrantDeps } from '../grants/grant.js';
 import { grantedScopes } from '../grants/scopes.js';
 import type { FormParams } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { isUniqueViolation } from '../storage/errors.js';
+import type { DeviceCodeRow } from '../storage/schema.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -45,40 +47,41 @@ export function registerDeviceAuthorizationEndpoint(
       const userCode = generateUserCode();
       const id = randomId('dev_', 12);
       try {
-        await deps.audit.transact(
-          (tx) =>
-            insertDeviceCode(tx, {
-              id,
-              device_code_hash: deps.hasher.hash(deviceCode),
-              user_code: userCode,
-              client_id: client.id,
-              scopes: JSON.stringify(scopes),
-              status: 'pending',
-              interval: config.devicePollIntervalSeconds,
-              last_polled_at: null,
-              created_at: now,
-              expires_at: expiresAt,
-              requester_ip: context.ip,
-              requester_user_agent: context.userAgent,
-              claimed_by_session: null,
-              user_id: null,
-              decided_at: null,
-              consumed_at: null,
-              family_id: null,
-            }),
-          {
-            event: 'device.request',
-            actor: { type: 'client', id: client.id },
-            clientId: client.id,
-            ip: context.ip,
-            userAgent: context.userAgent,
-            detail: {
-              device_request: id,
-              scope: scopes.join(' '),
-              expires_at: new Date(expiresAt).toISOString(),
-            },
+        const row: DeviceCodeRow = {
+          id,
+          device_code_hash: deps.hasher.hash(deviceCode),
+          user_code: userCode,
+          client_id: client.id,
+          scopes: JSON.stringify(scopes),
+          status: 'pending',
+          interval: config.devicePollIntervalSeconds,
+          last_polled_at: null,
+          created_at: now,
+          expires_at: expiresAt,
+          requester_ip: context.ip,
+          requester_user_agent: context.userAgent,
+          claimed_by_session: null,
+          user_id: null,
+          decided_at: null,
+          consumed_at: null,
+          family_id: null,
+        };
+        const entry: AuditEntry = {
+          event: 'device.request',
+          actor: { type: 'client', id: client.id },
+          clientId: client.id,
+          ip: context.ip,
+          userAgent: context.userAgent,
+          detail: {
+            device_request: id,
+            scope: scopes.join(' '),
+            expires_at: new Date(expiresAt).toISOString(),
           },
-        );
+        };
+        // On SQLite the insert rides the audit log's synchronous group commit.
+        if (deps.audit.supportsSync)
+          await deps.audit.transactSync((c) => insertDeviceCodeSync(c, row), entry);
+        else await deps.audit.transact((tx) => insertDeviceCode(tx, row), entry);
       } catch (err) {
         if (attempt < 5 && isUniqueViolation(err)) continue;
         throw err;

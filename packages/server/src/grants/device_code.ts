@@ -10,7 +10,12 @@
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
 import { isAccountActive } from '../device/account_status.js';
-import { consumeDeviceCode, findDeviceCodeByHash, recordPoll } from '../device/device_store.js';
+import {
+  consumeDeviceCode,
+  findDeviceCodeByHash,
+  recordPoll,
+  recordPollSync,
+} from '../device/device_store.js';
 import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
@@ -55,7 +60,14 @@ export const deviceCode: Grant = {
     if (Number(row.expires_at) <= now) throw new ExpiredToken('the device code has expired');
     if (row.status === 'denied') throw new AccessDenied('the request was denied');
     if (row.status === 'pending') {
-      if ((await recordPoll(db, row.id, now)) === 'slow_down') throw new SlowDown('polling too fast');
+      // On SQLite the poll rides the group commit (one fsync per batch, not per poll).
+      const poll = audit.supportsSync
+        ? await audit.transactSync(
+            (c) => recordPollSync(c, row.id, now),
+            () => null,
+          )
+        : await recordPoll(db, row.id, now);
+      if (poll === 'slow_down') throw new SlowDown('polling too fast');
       throw new AuthorizationPending('waiting for the user to approve');
     }
 
