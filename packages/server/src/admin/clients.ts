@@ -6,7 +6,6 @@ import { isScopeToken } from '@clavis/core';
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
-import type { ActorType } from '../audit/events.js';
 import { CLI_CLIENT_ID } from '../bootstrap.js';
 import { type Client, type ClientAuthMethod, type ClientKind, clientAuthMethods } from '../clients/client.js';
 import {
@@ -21,6 +20,7 @@ import {
 import { generateClientSecret, randomId, type SecretHasher } from '../crypto/secrets.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
+import { type Actor, actorFields } from './actor.js';
 import { AdminError } from './errors.js';
 
 export interface AdminDeps {
@@ -32,12 +32,7 @@ export interface AdminDeps {
   defaultAccessTokenTtlSeconds: number;
 }
 
-export interface Actor {
-  type: ActorType;
-  id: string;
-  ip?: string | null;
-  userAgent?: string | null;
-}
+export type { Actor } from './actor.js';
 
 /** Grant types a client may be registered for, with the short names the CLI accepts. */
 export const grantAliases: Record<string, string> = {
@@ -258,10 +253,8 @@ export async function createClient(
       },
       {
         event: 'client.create',
-        actor: { type: actor.type, id: actor.id },
+        ...actorFields(actor),
         clientId,
-        ip: actor.ip ?? null,
-        userAgent: actor.userAgent ?? null,
         detail: {
           name: input.name,
           kind: input.kind,
@@ -308,10 +301,8 @@ export async function deleteClient(deps: AdminDeps, id: string, actor: Actor): P
     },
     {
       event: 'client.delete',
-      actor: { type: actor.type, id: actor.id },
+      ...actorFields(actor),
       clientId: id,
-      ip: actor.ip ?? null,
-      userAgent: actor.userAgent ?? null,
     },
   );
 }
@@ -350,10 +341,9 @@ export async function rotateClientSecret(
     },
     (expired) => ({
       event: 'client.secret_rotate',
-      actor: { type: actor.type, id: actor.id },
+      ...actorFields(actor),
       clientId: id,
-      ip: actor.ip ?? null,
-      userAgent: actor.userAgent ?? null,
+
       detail: { previous_secrets: expired, previous_expire_at: new Date(previousExpireAt).toISOString() },
     }),
   );

@@ -12,7 +12,8 @@ import { randomId } from '../crypto/secrets.js';
 import { revokeFamily } from '../refresh/refresh_store.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
-import type { Actor, AdminDeps } from './clients.js';
+import { type Actor, actorFields } from './actor.js';
+import type { AdminDeps } from './clients.js';
 import { AdminError } from './errors.js';
 
 export type UserAdminDeps = Pick<AdminDeps, 'db' | 'audit' | 'clock'>;
@@ -184,9 +185,8 @@ export async function createUser(
       },
       {
         event: 'user.create',
-        actor: { type: actor.type, id: actor.id },
-        ip: actor.ip ?? null,
-        userAgent: actor.userAgent ?? null,
+        ...actorFields(actor),
+
         detail: {
           user_id: id,
           username,
@@ -267,9 +267,8 @@ export async function disableUser(
     },
     (revoked) => ({
       event: 'user.disable',
-      actor: { type: actor.type, id: actor.id },
-      ip: actor.ip ?? null,
-      userAgent: actor.userAgent ?? null,
+      ...actorFields(actor),
+
       detail: { user_id: target.id, username: target.username, revoked_families: revoked },
     }),
   );
@@ -297,9 +296,8 @@ export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Act
     },
     (recoveryCodes) => ({
       event: 'user.reset_mfa',
-      actor: { type: actor.type, id: actor.id },
-      ip: actor.ip ?? null,
-      userAgent: actor.userAgent ?? null,
+      ...actorFields(actor),
+
       detail: {
         user_id: target.id,
         username: target.username,
@@ -324,9 +322,8 @@ export async function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: A
     },
     {
       event: 'user.unlock',
-      actor: { type: actor.type, id: actor.id },
-      ip: actor.ip ?? null,
-      userAgent: actor.userAgent ?? null,
+      ...actorFields(actor),
+
       detail: {
         user_id: target.id,
         username: target.username,

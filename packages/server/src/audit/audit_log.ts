@@ -184,6 +184,16 @@ export class AuditLog {
       started_at: this.#clock(),
     });
     const driver = syncDriver(this.#db);
+    /** A unit whose work succeeded: chain its record (if it has one) and note its result. */
+    const accept = (unit: Unit, value: unknown, rows: AuditEventsTable[]) => {
+      const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
+      if (entry) {
+        const row = this.#chain(entry, head);
+        head = { seq: row.seq, hash: row.hash };
+        rows.push(row);
+      }
+      outcomes.push({ ok: true, value });
+    };
     try {
       if (driver && batch.every((unit) => !unit.work)) {
         // On SQLite, no async work: one synchronous transaction, no promise per statement.
@@ -205,13 +215,7 @@ export class AuditLog {
                   continue;
                 }
               }
-              const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
-              if (entry) {
-                const row = this.#chain(entry, head);
-                head = { seq: row.seq, hash: row.hash };
-                rows.push(row);
-              }
-              outcomes.push({ ok: true, value });
+              accept(unit, value, rows);
             }
             storesSegment = rows.length > 0 && !this.#segmentStored;
             insertAuditRowsSync(connection, storesSegment ? segmentRow() : undefined, rows);
@@ -244,13 +248,7 @@ export class AuditLog {
                 continue;
               }
             }
-            const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
-            if (entry) {
-              const row = this.#chain(entry, head);
-              head = { seq: row.seq, hash: row.hash };
-              rows.push(row);
-            }
-            outcomes.push({ ok: true, value });
+            accept(unit, value, rows);
           }
           if (rows.length > 0 && !this.#segmentStored) {
             await tx.insertInto('audit_segments').values(segmentRow()).execute();
