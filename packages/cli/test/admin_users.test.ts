@@ -160,7 +160,10 @@ describe('users on SQLite', () => {
         label: 'Clavis:carol@example.com',
         params: { issuer: 'Clavis', secret: carol.totp_secret, algorithm: 'SHA1', digits: '6', period: '30' },
       });
-      expect(userRow('carol@example.com')?.totp_secret).toBe(carol.totp_secret);
+      // Stored sealed under the KEK, never as the printed secret.
+      const stored = userRow('carol@example.com')?.totp_secret ?? '';
+      expect(stored.startsWith('v1.')).toBe(true);
+      expect(stored).not.toContain(carol.totp_secret);
     });
 
     it('without --json prints the fields as lines on stdout', async () => {
@@ -482,7 +485,9 @@ describe.skipIf(!dialects.includes('postgres'))('users on PostgreSQL (a fresh sc
       [pat.id],
     );
     expect(scryptMatches('pat password 123', row?.password_hash ?? '')).toBe(true);
-    expect(row?.totp_secret).toBe(pat.totp_secret);
+    // Sealed under the KEK at rest, never the printed secret.
+    expect(row?.totp_secret.startsWith('v1.')).toBe(true);
+    expect(row?.totp_secret).not.toContain(pat.totp_secret);
 
     await expect(admin(['users', 'create', 'pat'])).resolves.toEqual({
       code: 1,

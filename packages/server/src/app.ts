@@ -31,6 +31,8 @@ export interface AppDeps {
   hasher: SecretHasher;
   /** Signs the verification pages' cookies and forms: `kek.derive('cookie-signing')`. */
   cookieKey: Buffer;
+  /** Seals TOTP secrets at rest: `kek.derive('totp-sealing')`. */
+  totpKey: Buffer;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   isShuttingDown?: () => boolean;
 }
@@ -95,6 +97,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
     hasher: deps.hasher,
     cookieKey: deps.cookieKey,
+    totpKey: deps.totpKey,
   });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;

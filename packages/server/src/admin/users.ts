@@ -12,11 +12,15 @@ import { randomId } from '../crypto/secrets.js';
 import { revokeFamily } from '../refresh/refresh_store.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
+import { sealTotpSecret } from '../users/totp_secret.js';
 import { type Actor, actorFields } from './actor.js';
 import type { AdminDeps } from './clients.js';
 import { AdminError } from './errors.js';
 
-export type UserAdminDeps = Pick<AdminDeps, 'db' | 'audit' | 'clock'>;
+export type UserAdminDeps = Pick<AdminDeps, 'db' | 'audit' | 'clock'> & {
+  /** Seals TOTP secrets at rest (`services.totpKey`). */
+  totpKey: Buffer;
+};
 
 /** The issuer shown in authenticator apps, and the TOTP parameters every app understands (RFC 6238). */
 export const TOTP_ISSUER = 'Clavis';
@@ -175,7 +179,7 @@ export async function createUser(
             password_hash: passwordHash,
             is_admin: input.isAdmin ? 1 : 0,
             must_change_password: 0,
-            totp_secret: totp?.secret ?? null,
+            totp_secret: totp ? sealTotpSecret(deps.totpKey, id, totp.secret) : null,
             created_at: now,
             disabled_at: null,
             locked_at: null,

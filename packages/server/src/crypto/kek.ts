@@ -10,7 +10,12 @@ export class KekError extends Error {
   override name = 'KekError';
 }
 
-export type KekPurpose = 'secret-hashing' | 'signing-key-sealing' | 'cookie-signing' | 'audit-chain';
+export type KekPurpose =
+  | 'secret-hashing'
+  | 'signing-key-sealing'
+  | 'cookie-signing'
+  | 'audit-chain'
+  | 'totp-sealing';
 
 export class Kek {
   readonly #key: Buffer;

@@ -17,6 +17,8 @@ export interface DevicePagesDeps {
   hasher: SecretHasher;
   /** Signs session cookies and enrolment forms: `kek.derive('cookie-signing')`. */
   cookieKey: Buffer;
+  /** Seals TOTP secrets at rest: `kek.derive('totp-sealing')`. */
+  totpKey: Buffer;
 }
 
 /** Sends an HTML page with the pages' headers. */

@@ -11,6 +11,7 @@ import { normaliseRecoveryCode, replaceRecoveryCodes, useRecoveryCode } from '..
 import { markSessionMfa } from '../users/sessions.js';
 import { acceptTotpStep, enrolTotp, recordFailedMfa, recordMfaPassed } from '../users/sign_in_state.js';
 import { generateTotpSecret, matchTotp, totpUri } from '../users/totp.js';
+import { openTotpSecret, sealTotpSecret } from '../users/totp_secret.js';
 import { accountUnusable, type DevicePagesDeps, nextStep, redirect, sendPage, sessionUser } from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
 import { mfaPage, mfaSetupPage, recoveryCodesPage } from './views.js';
@@ -54,7 +55,7 @@ export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDe
 
     let passed = false;
     let method = 'totp';
-    const step = matchTotp(user.totp_secret, typed, now);
+    const step = matchTotp(openTotpSecret(deps.totpKey, user.id, user.totp_secret), typed, now);
     if (step !== null) {
       passed = await deps.audit.transact(
         async (tx) =>
@@ -140,7 +141,7 @@ export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDe
     const context = requestContext(request);
     const codes = await deps.audit.transact(
       async (tx) => {
-        if (!(await enrolTotp(tx, user.id, secret, step))) return null;
+        if (!(await enrolTotp(tx, user.id, sealTotpSecret(deps.totpKey, user.id, secret), step))) return null;
         const fresh = await replaceRecoveryCodes(tx, deps.hasher, user.id);
         await markSessionMfa(tx, session.id, user.id, now);
         return fresh;

@@ -93,6 +93,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       audit: services.audit,
       hasher: services.hasher,
       cookieKey: services.kek.derive('cookie-signing'),
+      totpKey: services.totpKey,
       logger,
       isShuttingDown: () => shuttingDown,
     });

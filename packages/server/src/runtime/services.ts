@@ -41,6 +41,8 @@ export interface Services {
   kekSource: string;
   /** The audit chain's HMAC key, for `verifyAuditLog`. */
   auditKey: KeyObject;
+  /** Seals TOTP secrets at rest. */
+  totpKey: Buffer;
   clock: () => number;
   close(): Promise<void>;
 }
@@ -110,6 +112,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       kek,
       kekSource: source,
       auditKey,
+      totpKey: kek.derive('totp-sealing'),
       clock,
       async close() {
         try {

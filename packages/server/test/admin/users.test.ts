@@ -7,6 +7,7 @@ import { AdminError, adminClients, adminUsers } from '@clavis/server';
 import { Secret, TOTP, URI } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/crypto/passwords.js';
+import { openTotpSecret } from '../../src/users/totp_secret.js';
 import { dialects } from '../support/dialects.js';
 import { createTestServer, type TestServer } from '../support/test_server.js';
 
@@ -19,7 +20,12 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
 
   beforeAll(async () => {
     server = await createTestServer(dialect);
-    deps = { db: server.services.db, audit: server.services.audit, clock: server.clock.read };
+    deps = {
+      db: server.services.db,
+      audit: server.services.audit,
+      clock: server.clock.read,
+      totpKey: server.services.totpKey,
+    };
     clientDeps = {
       ...deps,
       hasher: server.services.hasher,
@@ -125,14 +131,20 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
       expect(created.totpSecret).toMatch(/^[A-Z2-7]{32}$/); // 20 bytes in base32
       expect(created.user.has_totp).toBe(true);
       const row = await userRow(created.user.id);
-      expect(row.totp_secret).toBe(created.totpSecret);
+      // Sealed at rest: the row holds no usable secret, and it opens to the one printed.
+      expect(row.totp_secret).not.toContain(created.totpSecret ?? '-');
+      expect(openTotpSecret(server.services.totpKey, created.user.id, row.totp_secret ?? '')).toBe(
+        created.totpSecret,
+      );
 
       const code = TOTP.generate({
         secret: Secret.fromBase32(created.totpSecret ?? ''),
         timestamp: server.clock.now,
       });
       const stored = new TOTP({
-        secret: Secret.fromBase32(row.totp_secret ?? ''),
+        secret: Secret.fromBase32(
+          openTotpSecret(server.services.totpKey, created.user.id, row.totp_secret ?? ''),
+        ),
         algorithm: 'SHA1',
         digits: 6,
         period: 30,

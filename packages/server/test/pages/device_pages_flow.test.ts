@@ -2,8 +2,10 @@
  * The verification pages end to end, in-process: code → sign in → (second factor) → consent → done,
  * checking what each page shows and what the database holds afterwards.
  */
+
 import { Secret, TOTP } from 'otpauth';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openTotpSecret } from '../../src/users/totp_secret.js';
 import { dialects } from '../support/dialects.js';
 import {
   Browser,
@@ -217,7 +219,9 @@ describe.each(dialects)('device pages flow (%s)', (dialect) => {
     expect(codes).toHaveLength(10);
     expect(new Set(codes).size).toBe(10);
     const stored = await userRow(server, user.id);
-    expect(stored.totp_secret).toBe(secret);
+    // Sealed under the KEK at rest; it opens to the secret the page showed.
+    expect(stored.totp_secret).not.toContain(secret);
+    expect(openTotpSecret(server.services.totpKey, user.id, stored.totp_secret ?? '')).toBe(secret);
     const hashes = await server.services.db
       .selectFrom('recovery_codes')
       .select(['hash', 'used_at'])

@@ -64,6 +64,7 @@ export async function createTestServer(
     audit: services.audit,
     hasher: services.hasher,
     cookieKey: services.kek.derive('cookie-signing'),
+    totpKey: services.totpKey,
     logger: false,
   });
   await app.ready();

@@ -16,7 +16,7 @@ export interface AdminGlobalOptions {
 export interface AdminContext {
   services: Services;
   actor: adminClients.Actor;
-  deps: adminClients.AdminDeps;
+  deps: adminClients.AdminDeps & { totpKey: Buffer };
 }
 
 function operator(): string {
@@ -61,6 +61,7 @@ export async function withAdmin<T>(
         clock: services.clock,
         maxAccessTokenTtlSeconds: configDefaults.maxAccessTokenTtlSeconds,
         defaultAccessTokenTtlSeconds: configDefaults.defaultAccessTokenTtlSeconds,
+        totpKey: services.totpKey,
       },
     });
   } finally {
