@@ -29,6 +29,7 @@ export const auditEventNames = [
   'user.disable',
   'user.reset_mfa',
   'user.unlock',
+  'user.password_change',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

@@ -32,7 +32,13 @@ export function sendPage(reply: FastifyReply, status: number, body: string): Fas
 }
 
 /** A 303 to one of the pages' own fixed paths (never a URL taken from the request). */
-export type PagePath = '/device' | '/device/login' | '/device/mfa' | '/device/mfa/setup' | '/device/consent';
+export type PagePath =
+  | '/device'
+  | '/device/login'
+  | '/device/password'
+  | '/device/mfa'
+  | '/device/mfa/setup'
+  | '/device/consent';
 
 export function redirect(
   reply: FastifyReply,
@@ -68,6 +74,8 @@ export async function nextStep(deps: DevicePagesDeps, session: SessionRow): Prom
   const code = await findClaimedCode(deps.db, session.id, now);
   const user = await sessionUser(deps, session);
   if (!user) return '/device/login';
+  // A one-time password (the bootstrap admin's) is replaced before anything else.
+  if (user.must_change_password === 1) return '/device/password';
   if (user.totp_secret !== null)
     return session.mfa_at === null ? '/device/mfa' : code ? '/device/consent' : '/device';
   if (!code) return '/device';
@@ -76,8 +84,12 @@ export async function nextStep(deps: DevicePagesDeps, session: SessionRow): Prom
   return '/device/consent';
 }
 
-/** Whether this session has the second factor the user and the client demand. */
+/**
+ * Whether this session may consent: the second factor the user and the client demand is passed, and no
+ * one-time password is still waiting to be replaced.
+ */
 export function mfaSatisfied(session: SessionRow, user: UserRow, clientRequiresMfa: boolean): boolean {
+  if (user.must_change_password === 1) return false;
   return session.mfa_at !== null || (user.totp_secret === null && !clientRequiresMfa);
 }
 

@@ -7,6 +7,7 @@
 import { OAuthError } from '@clavis/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isTransientStorageError } from '../storage/errors.js';
+import { registerChangePassword } from './change_password.js';
 import { registerCodeEntry } from './code_entry.js';
 import { registerConsent } from './consent.js';
 import { type DevicePagesDeps, sendPage } from './deps.js';
@@ -60,6 +61,7 @@ export function registerDevicePages(app: FastifyInstance, deps: DevicePagesDeps)
     );
     registerCodeEntry(scope, deps);
     registerSignIn(scope, deps);
+    registerChangePassword(scope, deps);
     registerSecondFactor(scope, deps);
     registerConsent(scope, deps);
   });

@@ -64,6 +64,22 @@ ${csrfField(input.csrf)}
   );
 }
 
+export function changePasswordPage(input: { csrf: string; error?: string }): string {
+  return layout(
+    'Choose a new password',
+    html`${errorBox(input.error)}
+<p>The password you signed in with was for one use only. Choose your own: at least 12 characters.</p>
+<form method="post" action="/device/password">
+${csrfField(input.csrf)}
+<label for="new_password">New password</label>
+<input type="password" id="new_password" name="new_password" autocomplete="new-password" minlength="12" maxlength="1024" required>
+<label for="confirm_password">Confirm new password</label>
+<input type="password" id="confirm_password" name="confirm_password" autocomplete="new-password" minlength="12" maxlength="1024" required>
+<button type="submit">Change password</button>
+</form>`,
+  );
+}
+
 export function mfaPage(input: { csrf: string; error?: string }): string {
   return layout(
     'Second factor',
