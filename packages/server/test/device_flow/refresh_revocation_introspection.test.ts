@@ -161,6 +161,16 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
       expect((await introspect(server, clientA, tokens.refresh_token)).json()).toEqual({ active: false });
     });
 
+    it('the refresh token of a person locked or disabled since → active:false', async () => {
+      for (const change of [{ locked_at: server.clock.now }, { disabled_at: server.clock.now }]) {
+        const person = await createPerson(server);
+        const tokens = await obtainTokens(server, clientA, person, 'read');
+        expect((await introspect(server, clientA, tokens.refresh_token)).json().active).toBe(true);
+        await server.services.db.updateTable('users').set(change).where('id', '=', person).execute();
+        expect((await introspect(server, clientA, tokens.refresh_token)).json()).toEqual({ active: false });
+      }
+    });
+
     it('a public client cannot introspect, not even its own refresh token → 401 invalid_client', async () => {
       const tokens = await obtainTokens(server, publicClient, userId, 'read');
       const res = await introspect(server, { id: publicClient }, tokens.refresh_token);
