@@ -5,7 +5,7 @@
  * event is audited as a likely theft. Scope may narrow, never widen; the family's absolute lifetime and
  * the token's idle lifetime both bound it; the person must still be allowed to sign in.
  */
-import { InvalidGrant, InvalidScope, parseScope } from '@clavis/core';
+import { InvalidGrant } from '@clavis/core';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import { isAccountActive } from '../device/account_status.js';
@@ -13,6 +13,7 @@ import { requireParam } from '../http/form_body.js';
 import { findRefreshToken, markRotated, revokeFamily } from '../refresh/refresh_store.js';
 import { issueUserTokens, REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
 import type { Grant, GrantDeps } from './grant.js';
+import { grantedScopes } from './scopes.js';
 
 async function revokeForReuse(
   deps: GrantDeps,
@@ -56,15 +57,12 @@ export const refreshToken: Grant = {
     if (now >= row.idle_expires_at || now >= row.family_expires_at)
       throw new InvalidGrant('refresh token has expired');
 
-    const granted = JSON.parse(row.scopes) as string[];
-    let scopes = granted;
-    if (params.scope !== undefined) {
-      const asked = params.scope.length <= 2048 ? parseScope(params.scope) : null;
-      if (asked === null) throw new InvalidScope('scope is malformed');
-      const wider = asked.filter((s) => !granted.includes(s));
-      if (wider.length) throw new InvalidScope('a refresh cannot widen the scope');
-      scopes = asked;
-    }
+    // The family's scope is the ceiling: a refresh may narrow it, never widen it.
+    const scopes = grantedScopes(
+      params,
+      JSON.parse(row.scopes) as string[],
+      () => 'a refresh cannot widen the scope',
+    );
     if (!(await isAccountActive(db, row.user_id))) throw new InvalidGrant('the account cannot sign in');
 
     const outcome = await audit.transact(

@@ -8,15 +8,19 @@ const MAX_SCOPE_LENGTH = 2048;
  * The scopes granted for a request: the requested ones if all are within the ceiling (never silently
  * narrowed), or the whole ceiling when no scope was asked for.
  */
-export function grantedScopes(params: FormParams, ceiling: readonly string[]): string[] {
+export function grantedScopes(
+  params: FormParams,
+  ceiling: readonly string[],
+  beyondCeiling: (outside: string[]) => string = (outside) =>
+    `scope not allowed for this client: ${outside.slice(0, 5).join(' ')}`,
+): string[] {
   const raw = params.scope;
   if (raw === undefined) return [...ceiling];
   if (raw.length > MAX_SCOPE_LENGTH) throw new InvalidRequest('scope is too long');
   const requested = parseScope(raw);
   if (requested === null) throw new InvalidScope('scope is malformed');
   const outside = requested.filter((s) => !ceiling.includes(s));
-  if (outside.length)
-    throw new InvalidScope(`scope not allowed for this client: ${outside.slice(0, 5).join(' ')}`);
+  if (outside.length) throw new InvalidScope(beyondCeiling(outside));
   return requested;
 }
 
