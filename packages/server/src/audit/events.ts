@@ -7,9 +7,7 @@ export const auditEventNames = [
   'client.secret_rotate',
   'client.auth_failed',
   'token.issue',
-  'token.request_failed',
   'token.revoke',
-  'token.introspect',
   'device.request',
   'token.refresh',
   'token.refresh_reuse',
@@ -23,7 +21,6 @@ export const auditEventNames = [
   'user.mfa_passed',
   'user.mfa_failed',
   'user.mfa_enrolled',
-  'user.recovery_code_used',
   'user.locked',
   // Administering people (issue 3).
   'user.disable',

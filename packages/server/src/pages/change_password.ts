@@ -16,7 +16,7 @@ export function registerChangePassword(scope: FastifyInstance, deps: DevicePages
   scope.get('/device/password', async (request, reply) => {
     const session = await ensureSession(deps, request, reply);
     const user = await sessionUser(deps, session);
-    if (!user || user.must_change_password !== 1) return redirect(reply, await nextStep(deps, session));
+    if (user?.must_change_password !== 1) return redirect(reply, await nextStep(deps, session));
     return sendPage(reply, 200, changePasswordPage({ csrf: session.csrf_token }));
   });
 
@@ -24,7 +24,7 @@ export function registerChangePassword(scope: FastifyInstance, deps: DevicePages
     const form = formOf(request);
     const session = await requireFormSession(deps, request, form);
     const user = await sessionUser(deps, session);
-    if (!user || user.must_change_password !== 1) return redirect(reply, await nextStep(deps, session));
+    if (user?.must_change_password !== 1) return redirect(reply, await nextStep(deps, session));
     const password = field(form, 'new_password', 1024) ?? '';
     const confirm = field(form, 'confirm_password', 1024) ?? '';
     const again = (error: string) =>

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
 import { findClient } from '../clients/client_store.js';
@@ -91,9 +91,4 @@ export async function nextStep(deps: DevicePagesDeps, session: SessionRow): Prom
 export function mfaSatisfied(session: SessionRow, user: UserRow, clientRequiresMfa: boolean): boolean {
   if (user.must_change_password === 1) return false;
   return session.mfa_at !== null || (user.totp_secret === null && !clientRequiresMfa);
-}
-
-export function userAgentOf(request: FastifyRequest): string | null {
-  const ua = request.headers['user-agent'];
-  return typeof ua === 'string' ? ua.slice(0, 256) : null;
 }

@@ -96,15 +96,6 @@ export async function revokeFamily(db: Db, familyId: string, reason: string, now
   return changed > 0;
 }
 
-export async function isFamilyRevoked(db: Db, familyId: string): Promise<boolean> {
-  const rows = await rawRows<{ revoked_at: number | null }>(
-    db,
-    'select revoked_at from token_families where id = ?',
-    [familyId],
-  );
-  return rows[0]?.revoked_at !== null && rows[0]?.revoked_at !== undefined;
-}
-
 /** Deletes families (with their refresh tokens and access-token records) past their absolute expiry. */
 export async function purgeFamilies(db: Db, now: number): Promise<number> {
   await rawExec(db, 'delete from family_access_tokens where expires_at < ?', [now]);
