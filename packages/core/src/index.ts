@@ -1,3 +1,4 @@
+export * from './api_key.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './scope.js';

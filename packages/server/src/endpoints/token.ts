@@ -1,15 +1,30 @@
 /**
  * The token endpoint (RFC 6749 §3.2): parse → find the grant → authenticate the client → check the
  * client may use the grant → run it. Responses are never cached (§5.1).
+ *
+ * Grants that carry their own credential (token exchange, JWT bearer) make client authentication
+ * optional: credentials, when presented, are checked exactly as for any grant; a bare `client_id` is
+ * passed on for the grant to match against the principal its credential names.
  */
 import { UnauthorizedClient, UnsupportedGrantType } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
+import type { Client } from '../clients/client.js';
 import { paths } from '../config.js';
-import type { GrantDeps } from '../grants/grant.js';
+import type { GrantDeps, TokenResponse } from '../grants/grant.js';
 import { grants } from '../grants/registry.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
+
+/** Whether the request carries client credentials (not just a `client_id`). */
+function presentsCredentials(authorization: string | undefined, params: FormParams): boolean {
+  return (
+    authorization !== undefined ||
+    params.client_secret !== undefined ||
+    params.client_assertion !== undefined ||
+    params.client_assertion_type !== undefined
+  );
+}
 
 export function registerTokenEndpoint(app: FastifyInstance, deps: GrantDeps & ClientAuthDeps): void {
   app.post(paths.token, async (request, reply) => {
@@ -18,18 +33,33 @@ export function registerTokenEndpoint(app: FastifyInstance, deps: GrantDeps & Cl
     const grantType = requireParam(params, 'grant_type');
     const grant = grants.get(grantType);
     if (!grant) throw new UnsupportedGrantType('unsupported grant_type');
-    const { client } = await authenticateClient(deps, {
-      authorization: request.headers.authorization,
-      params,
-      context,
-      endpoint: 'token',
-    });
-    if (!client.grantTypes.includes(grantType))
-      throw new UnauthorizedClient('the client may not use this grant');
-    if (client.kind === 'public' && !grant.allowPublicClients) {
-      throw new UnauthorizedClient('this grant needs a confidential client');
+    const authorization = request.headers.authorization;
+
+    let response: TokenResponse;
+    if (grant.clientAuthentication === 'optional' && !presentsCredentials(authorization, params)) {
+      const claimedClientId = params.client_id ?? null;
+      response = await grant.handle(deps, { client: null, claimedClientId, params, context });
+    } else {
+      const { client } = await authenticateClient(deps, {
+        authorization,
+        params,
+        context,
+        endpoint: 'token',
+      });
+      checkGrantAllowed(client, grantType, grant.allowPublicClients);
+      response =
+        grant.clientAuthentication === 'optional'
+          ? await grant.handle(deps, { client, claimedClientId: null, params, context })
+          : await grant.handle(deps, { client, params, context });
     }
-    const response = await grant.handle(deps, { client, params, context });
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
   });
+}
+
+function checkGrantAllowed(client: Client, grantType: string, allowPublicClients: boolean): void {
+  if (!client.grantTypes.includes(grantType))
+    throw new UnauthorizedClient('the client may not use this grant');
+  if (client.kind === 'public' && !allowPublicClients) {
+    throw new UnauthorizedClient('this grant needs a confidential client');
+  }
 }

@@ -4,11 +4,12 @@
  */
 
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { Grant } from './grant.js';
+import type { ClientGrant } from './grant.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 
-export const clientCredentials: Grant = {
+export const clientCredentials: ClientGrant = {
   grantType: 'client_credentials',
+  clientAuthentication: 'required',
   allowPublicClients: false,
 
   async handle({ config, keys, audit }, { client, params, context }) {

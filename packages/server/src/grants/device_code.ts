@@ -20,12 +20,13 @@ import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { issueUserTokens, refreshLifetimes } from '../refresh/user_tokens.js';
-import type { Grant } from './grant.js';
+import type { ClientGrant } from './grant.js';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
 
-export const deviceCode: Grant = {
+export const deviceCode: ClientGrant = {
   grantType: DEVICE_CODE_GRANT,
+  clientAuthentication: 'required',
   allowPublicClients: true,
 
   async handle(deps, { client, params, context }) {

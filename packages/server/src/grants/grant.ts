@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
+import type { ClientDirectory } from '../clients/client_directory.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { FormParams } from '../http/form_body.js';
@@ -24,6 +25,7 @@ export interface GrantDeps {
   keys: KeyStore;
   audit: AuditLog;
   hasher: SecretHasher;
+  clients: ClientDirectory;
 }
 
 export interface GrantRequest {
@@ -32,10 +34,37 @@ export interface GrantRequest {
   context: RequestContext;
 }
 
-export interface Grant {
+/** A grant for an authenticated client: the token endpoint authenticates it before `handle`. */
+export interface ClientGrant {
   /** The `grant_type` wire value. */
   readonly grantType: string;
+  readonly clientAuthentication: 'required';
   /** Whether a public client (no authentication) may use it. */
   readonly allowPublicClients: boolean;
   handle(deps: GrantDeps, request: GrantRequest): Promise<TokenResponse>;
 }
+
+/**
+ * What a grant whose own credential names the principal receives: a federated workload token, an API
+ * key, a JWT bearer assertion. The caller need not authenticate as a client (DESIGN.md: "the subject
+ * token is the credential"); if it does, `client` is the authenticated client, else `claimedClientId`
+ * is the `client_id` it sent, if any. Either must name the principal the credential maps to
+ * ({@link requireClaimedPrincipal}).
+ */
+export interface CredentialGrantRequest {
+  client: Client | null;
+  claimedClientId: string | null;
+  params: FormParams;
+  context: RequestContext;
+}
+
+/** A grant where client authentication is optional because the request carries its own credential. */
+export interface CredentialGrant {
+  readonly grantType: string;
+  readonly clientAuthentication: 'optional';
+  /** Always true: no client secret is needed. */
+  readonly allowPublicClients: true;
+  handle(deps: GrantDeps, request: CredentialGrantRequest): Promise<TokenResponse>;
+}
+
+export type Grant = ClientGrant | CredentialGrant;

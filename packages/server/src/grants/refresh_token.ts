@@ -12,7 +12,7 @@ import { isAccountActive } from '../device/account_status.js';
 import { requireParam } from '../http/form_body.js';
 import { findRefreshToken, markRotated, revokeFamily } from '../refresh/refresh_store.js';
 import { issueUserTokens, REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
-import type { Grant, GrantDeps } from './grant.js';
+import type { ClientGrant, GrantDeps } from './grant.js';
 import { grantedScopes } from './scopes.js';
 
 async function revokeForReuse(
@@ -38,8 +38,9 @@ async function revokeForReuse(
   throw new InvalidGrant('refresh token is invalid');
 }
 
-export const refreshToken: Grant = {
+export const refreshToken: ClientGrant = {
   grantType: 'refresh_token',
+  clientAuthentication: 'required',
   allowPublicClients: true,
 
   async handle(deps, { client, params, context }) {

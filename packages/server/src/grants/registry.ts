@@ -3,7 +3,8 @@ import { clientCredentials } from './client_credentials.js';
 import { deviceCode } from './device_code.js';
 import type { Grant } from './grant.js';
 import { refreshToken } from './refresh_token.js';
+import { tokenExchange } from './token_exchange.js';
 
 export const grants: ReadonlyMap<string, Grant> = new Map(
-  [clientCredentials, deviceCode, refreshToken].map((g) => [g.grantType, g]),
+  [clientCredentials, deviceCode, refreshToken, tokenExchange].map((g) => [g.grantType, g]),
 );

@@ -42,6 +42,7 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       'client_credentials',
       'urn:ietf:params:oauth:grant-type:device_code',
       'refresh_token',
+      'urn:ietf:params:oauth:grant-type:token-exchange',
     ]);
     // Public clients (the CLI) authenticate with `none` at the token endpoint for the device flow.
     expect([...(m.token_endpoint_auth_methods_supported as string[])].sort()).toEqual(
