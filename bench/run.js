@@ -9,6 +9,7 @@ import { parseCli, selected, targetSelected } from './lib/args.js';
 import { measure, verify } from './lib/load.js';
 import { computeRatios, outstandingTable, ratiosTable, targetTable } from './lib/report.js';
 import * as bare from './servers/bare.js';
+import * as bareKeys from './servers/bare_keys.js';
 import * as clavis from './servers/clavis.js';
 import * as oidcProvider from './servers/oidc_provider.js';
 
@@ -18,6 +19,7 @@ const log = (s = '') => process.stdout.write(`${s}\n`);
 /** Targets in run order; only one server process is alive at a time. */
 const TARGETS = [
   { name: bare.TARGET, scenarios: bare.SCENARIOS, launch: () => bare.launch(opts) },
+  { name: bareKeys.TARGET, scenarios: bareKeys.SCENARIOS, launch: () => bareKeys.launch(opts) },
   {
     name: oidcProvider.TARGET,
     scenarios: oidcProvider.SCENARIOS,

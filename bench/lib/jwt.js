@@ -59,9 +59,10 @@ export function clientAssertion({ clientId, audience, privateKey, kid, lifetime 
  * A pool of pre-signed client assertions so that signing cost stays out of the measured
  * client loop. When the pool runs dry, assertions are signed on demand (and counted).
  */
-export class AssertionPool {
-  constructor(opts) {
-    this.opts = opts;
+export class SignedPool {
+  /** `make()` signs one item. */
+  constructor(make) {
+    this.make = make;
     this.items = [];
     this.next = 0;
     this.signedOnDemand = 0;
@@ -70,7 +71,7 @@ export class AssertionPool {
   fill(count) {
     const started = performance.now();
     this.items = new Array(count);
-    for (let i = 0; i < count; i++) this.items[i] = clientAssertion(this.opts);
+    for (let i = 0; i < count; i++) this.items[i] = this.make();
     this.next = 0;
     this.signedOnDemand = 0;
     return performance.now() - started;
@@ -83,6 +84,40 @@ export class AssertionPool {
       return a;
     }
     this.signedOnDemand++;
-    return clientAssertion(this.opts);
+    return this.make();
   }
+}
+
+export class AssertionPool extends SignedPool {
+  constructor(opts) {
+    super(() => clientAssertion(opts));
+  }
+}
+
+/**
+ * A CI workload's OIDC token shaped like GitHub Actions' (RFC 7519, unique `jti`), signed with the
+ * bench issuer's Ed25519 key.
+ */
+export function githubActionsToken({ issuer, audience, repository, ref, privateKey, kid, lifetime = 300 }) {
+  const now = Math.floor(Date.now() / 1000);
+  const runId = String(1_000_000 + Math.floor(Math.random() * 1_000_000));
+  return signJwt(
+    {
+      iss: issuer,
+      aud: audience,
+      sub: `repo:${repository}:ref:${ref}`,
+      repository,
+      repository_owner: repository.split('/')[0],
+      ref,
+      workflow: 'bench',
+      run_id: runId,
+      run_attempt: '1',
+      iat: now,
+      nbf: now - 5,
+      exp: now + lifetime,
+      jti: randomBytes(16).toString('base64url'),
+    },
+    privateKey,
+    { kid },
+  );
 }

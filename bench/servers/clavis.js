@@ -6,13 +6,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BENCH_FEDERATION, CREDENTIAL_SCENARIOS, credentialScenarios } from '../lib/credentials.js';
 import { DEVICE_SCENARIOS, deviceScenarios, OUTSTANDING } from '../lib/device.js';
 import { generateEd25519 } from '../lib/jwt.js';
 import { discover, OAUTH_SCENARIOS, oauthScenarios } from '../lib/oauth.js';
 import { freePort, runNode, spawnNode, waitForHttp } from '../lib/procs.js';
 
 // `outstanding` runs before the other device scenarios: it wants a store without other device codes.
-export const SCENARIOS = [...OAUTH_SCENARIOS, OUTSTANDING, ...DEVICE_SCENARIOS];
+export const SCENARIOS = [...OAUTH_SCENARIOS, ...CREDENTIAL_SCENARIOS, OUTSTANDING, ...DEVICE_SCENARIOS];
 // CLAVIS_BENCH_CLI overrides the CLI path (e.g. to test the harness against a stand-in).
 export const CLI =
   process.env.CLAVIS_BENCH_CLI ?? fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
@@ -68,6 +69,48 @@ export const CONTRACT = {
     'read',
     '--json',
   ],
+  /** An API key owned by `owner` with scope read (prints JSON with `key`). */
+  createKeyArgs: ({ db, owner }) => [
+    'admin',
+    '--db',
+    db,
+    'keys',
+    'create',
+    '--owner',
+    owner,
+    '--scope',
+    'read',
+    '--ttl',
+    '30d',
+    '--name',
+    'bench',
+    '--json',
+  ],
+  /** A federation trusting the bench CI issuer (inline JWKS) for `clientId` (prints JSON with `id`). */
+  createFederationArgs: ({ db, clientId, audience, jwksFile }) => [
+    'admin',
+    '--db',
+    db,
+    'federations',
+    'create',
+    '--preset',
+    'github-actions',
+    '--client',
+    clientId,
+    '--issuer',
+    BENCH_FEDERATION.issuer,
+    '--audience',
+    audience,
+    '--claim',
+    `repository=${BENCH_FEDERATION.repository}`,
+    '--claim',
+    `ref=${BENCH_FEDERATION.ref}`,
+    '--jwks-file',
+    jwksFile,
+    '--scope',
+    'read',
+    '--json',
+  ],
   /** Form parameters of a device authorization request, besides client_id. */
   deviceParams: { scope: 'read' },
   /** The private_key_jwt assertion's `aud`. */
@@ -108,15 +151,24 @@ function parseClientJson(stdout) {
   return { clientId, clientSecret: client.client_secret ?? client.clientSecret };
 }
 
-async function createClient(db, name, extra = {}, argsFor = CONTRACT.createClientArgs) {
-  const args = [CLI, ...argsFor({ db, name, ...extra })];
-  const r = await runNode(args, { cwd: REPO, env: CONTRACT.env });
+/** Runs an admin command; returns its stdout. */
+async function runAdmin(args) {
+  const r = await runNode([CLI, ...args], { cwd: REPO, env: CONTRACT.env });
   if (r.code !== 0) {
-    throw new Error(
-      `clavis ${args.slice(1).join(' ')} exited ${r.code}\n${(r.stderr || r.stdout).slice(-1500)}`,
-    );
+    throw new Error(`clavis ${args.join(' ')} exited ${r.code}\n${(r.stderr || r.stdout).slice(-1500)}`);
   }
-  return parseClientJson(r.stdout);
+  return r.stdout;
+}
+
+async function createClient(db, name, extra = {}, argsFor = CONTRACT.createClientArgs) {
+  return parseClientJson(await runAdmin(argsFor({ db, name, ...extra })));
+}
+
+async function createKey(db, owner) {
+  const out = await runAdmin(CONTRACT.createKeyArgs({ db, owner }));
+  const key = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1)).key;
+  if (typeof key !== 'string') throw new Error(`no key in admin output: ${out.slice(0, 400)}`);
+  return key;
 }
 
 /** PostgreSQL: a throwaway schema selected through the connection's search_path. */
@@ -234,8 +286,24 @@ export async function launch(store, opts) {
         return deviceClient;
       },
     };
+    const credentials = {
+      name,
+      issuer,
+      tokenEndpoint: meta.token_endpoint,
+      verifyEndpoint: meta.api_key_verification_endpoint,
+      basic,
+      createKey: () => createKey(db, basic.clientId),
+      async createFederation(jwks) {
+        const file = join(dir, 'ci-issuer-jwks.json');
+        await writeFile(file, JSON.stringify(jwks));
+        await runAdmin(
+          CONTRACT.createFederationArgs({ db, clientId: basic.clientId, audience: issuer, jwksFile: file }),
+        );
+      },
+    };
     const scenarios = [
       ...oauthScenarios(target, opts),
+      ...credentialScenarios(credentials, opts),
       ...deviceScenarios(device, opts, { outstanding: true }),
     ];
     return { name, proc, notes, scenarios, cleanup };
