@@ -209,6 +209,9 @@ export async function checkJwks(jwks: unknown): Promise<JSONWebKeySet> {
     if (jwk.alg !== undefined && !(workloadTokenAlgorithms as readonly string[]).includes(jwk.alg)) {
       refuse(`key algorithm ${String(jwk.alg).slice(0, 20)} is not allowed`);
     }
+    if (jwk.kty === 'RSA' && Buffer.from(String(jwk.n ?? ''), 'base64url').length * 8 < 2048) {
+      refuse('RSA keys must be at least 2048 bits');
+    }
     if (jwk.use !== undefined && jwk.use !== 'sig') continue;
     try {
       await importJWK({ ...jwk, alg: jwk.alg ?? defaultAlg(jwk) });
