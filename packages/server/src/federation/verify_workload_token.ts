@@ -216,7 +216,16 @@ export async function verifyWorkloadToken(deps: VerifyDeps, token: string): Prom
   if (claims.aud === undefined) {
     throw new WorkloadTokenRefused('wrong_audience', 'the token has no audience', facts);
   }
-  const forUs = trusted.filter((f) => audienceIncludes(claims.aud, f.audience));
+  // A policy takes only the algorithms of its preset, and only its own audience.
+  const algorithmOk = trusted.filter((f) => allowedAlgorithms([f]).includes(header.alg as string));
+  if (algorithmOk.length === 0) {
+    throw new WorkloadTokenRefused(
+      'algorithm_not_allowed',
+      'the token signature algorithm is not allowed',
+      facts,
+    );
+  }
+  const forUs = algorithmOk.filter((f) => audienceIncludes(claims.aud, f.audience));
   if (forUs.length === 0) {
     throw new WorkloadTokenRefused('wrong_audience', 'the token audience is not this server', facts);
   }

@@ -152,6 +152,56 @@ describe.each(dialects)('federation policies (%s)', (dialect) => {
     });
   });
 
+  describe('two instances on one database', () => {
+    it('R-04: the same workload token at two instances at once is exchanged exactly once', async () => {
+      const gh = await issuer();
+      await createFederation(server, {
+        clientId: a.id,
+        preset: 'github-actions',
+        issuer: gh.issuer,
+        audience: ISSUER,
+        conditions: [{ claim: 'repository', pattern: 'acme/raced' }],
+      });
+      const second = await createTestServer(dialect, { database: server.database, clock: server.clock });
+      try {
+        const token = await gh.mint(gh.github(now(), { repository: 'acme/raced' }));
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => exchange(i % 2 ? second : server, token)),
+        );
+        expect(results.filter((r) => r.statusCode === 200)).toHaveLength(1);
+        for (const r of results.filter((x) => x.statusCode !== 200)) {
+          expect(r.json()).toEqual({
+            error: 'invalid_request',
+            error_description: 'subject_token refused: the token has already been used',
+          });
+        }
+      } finally {
+        await second.close();
+      }
+    });
+  });
+
+  it("a policy is considered only for its preset's algorithms", async () => {
+    // One ES256 issuer; a GitHub-preset policy (RS256 only) for a, a preset-less exact-sub policy for b.
+    const es = await issuer({ alg: 'ES256' });
+    await createFederation(server, {
+      clientId: a.id,
+      preset: 'github-actions',
+      issuer: es.issuer,
+      audience: ISSUER,
+      conditions: [{ claim: 'repository', pattern: 'acme/app' }],
+    });
+    await createFederation(server, {
+      clientId: b.id,
+      issuer: es.issuer,
+      audience: ISSUER,
+      conditions: [{ claim: 'sub', pattern: 'repo:acme/app:ref:refs/heads/main' }],
+    });
+    const res = await exchange(server, await es.mint(es.github(now())));
+    expect(res.statusCode).toBe(200);
+    expect(decodeJwt(res.json().access_token).sub).toBe(b.id);
+  });
+
   describe('other platforms', () => {
     it('GitLab CI: project_path policy; pipeline and job ids in the token', async () => {
       const gl = await issuer();
