@@ -68,7 +68,8 @@ export async function issueFederatedToken(
 ): Promise<TokenResponse> {
   const grantType =
     kind === 'token-exchange' ? 'urn:ietf:params:oauth:grant-type:token-exchange' : JWT_BEARER;
-  const { config, audit, context } = { ...deps, context: request.context };
+  const { config, audit } = deps;
+  const { context } = request;
   const deny = async (reason: string, facts: WorkloadTokenRefused['facts'], clientId?: string) => {
     await audit.record({
       event: 'federation.exchange_denied',

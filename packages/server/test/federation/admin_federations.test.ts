@@ -156,4 +156,20 @@ describe.each(dialects)('admin federations (%s)', (dialect) => {
     const deletes = await auditRows(server, 'federation.delete');
     expect(deletes.filter((d) => d.detail.id === f.id)).toHaveLength(1);
   });
+  it('deleting the principal deletes its federations: a client later given the same id inherits none', async () => {
+    const doomed = (await server.createClient({ name: 'doomed', id: 'svc-doomed', scopes: ['read'] })).client;
+    const f = await createFederation(server, { ...base(), clientId: doomed.id });
+    const { adminClients } = await import('@clavis/server');
+    await adminClients.deleteClient(
+      { ...federationDeps(server), hasher: server.services.hasher, defaultAccessTokenTtlSeconds: 600 },
+      doomed.id,
+      { type: 'admin', id: 'test' },
+    );
+    await expect(adminFederations.showFederation(federationDeps(server), f.id)).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    await server.createClient({ name: 'reborn', id: 'svc-doomed', scopes: ['read'] });
+    const left = await adminFederations.listFederations(federationDeps(server));
+    expect(left.filter((x) => x.clientId === 'svc-doomed')).toEqual([]);
+  });
 });
