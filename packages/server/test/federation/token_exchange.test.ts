@@ -526,6 +526,44 @@ describe.each(dialects)('federated token exchange (%s)', (dialect) => {
       expect(res.json().error).toBe('invalid_request');
     });
 
+    it('a duplicated subject_token is 400 invalid_request and spends nothing', async () => {
+      const token = await github.mint(github.github(now()));
+      const res = expectClean(
+        await post(server, TOKEN, [
+          ['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+          ['subject_token_type', 'urn:ietf:params:oauth:token-type:jwt'],
+          ['subject_token', token],
+          ['subject_token', token],
+        ]),
+      );
+      expect(res.json().error).toBe('invalid_request');
+      expect((await exchange(server, token)).statusCode).toBe(200);
+    });
+
+    it('a signed token without sub, or with a huge aud list, is 400 invalid_request', async () => {
+      const claims = github.github(now());
+      delete claims.sub;
+      const noSub = await github.mint(claims);
+      expect((await exchange(server, noSub)).json().error).toBe('invalid_request');
+      const manyAud = await github.mint(
+        github.github(now(), {
+          aud: [...Array.from({ length: 40 }, (_, i) => `https://a${i}.test`), ISSUER],
+        }),
+      );
+      expect((await exchange(server, manyAud)).json().error).toBe('invalid_request');
+    });
+
+    it('another client authenticating with its own secret cannot exchange the token', async () => {
+      const other = await server.createClient({ name: 'other-te', grants: ['token-exchange'] });
+      const token = await github.mint(github.github(now()));
+      expectOAuthError(
+        await exchange(server, token, {}, { authorization: basic(other.client.id, other.secret ?? '') }),
+        400,
+        'invalid_request',
+        'client_id does not name the principal the subject token maps to',
+      );
+    });
+
     it('an unknown subject_token_type is 400 invalid_request', async () => {
       const token = await github.mint(github.github(now()));
       expectOAuthError(
