@@ -10,7 +10,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectOAuthError, TOKEN } from '../client_auth/responses.js';
 import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { basic, createTestServer, form, ISSUER, post, type TestServer } from '../support/test_server.js';
 import { expectClean } from '../token_endpoint/clean.js';
 import { type FakeIssuer, startFakeIssuer } from './fake_issuer.js';
 import {
@@ -529,12 +529,16 @@ describe.each(dialects)('federated token exchange (%s)', (dialect) => {
     it('a duplicated subject_token is 400 invalid_request and spends nothing', async () => {
       const token = await github.mint(github.github(now()));
       const res = expectClean(
-        await post(server, TOKEN, [
-          ['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
-          ['subject_token_type', 'urn:ietf:params:oauth:token-type:jwt'],
-          ['subject_token', token],
-          ['subject_token', token],
-        ]),
+        await post(
+          server,
+          TOKEN,
+          form([
+            ['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
+            ['subject_token_type', 'urn:ietf:params:oauth:token-type:jwt'],
+            ['subject_token', token],
+            ['subject_token', token],
+          ]),
+        ),
       );
       expect(res.json().error).toBe('invalid_request');
       expect((await exchange(server, token)).statusCode).toBe(200);
