@@ -50,12 +50,8 @@ function refuse(message: string): never {
 
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase();
-  return (
-    host === 'localhost' ||
-    host.endsWith('.localhost') ||
-    host === '[::1]' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
-  );
+  // Not `*.localhost`: whether such a name resolves to loopback is up to the resolver.
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** An https URL (http only for a loopback host), with no credentials, query or fragment. */

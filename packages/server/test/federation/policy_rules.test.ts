@@ -149,6 +149,7 @@ describe('issuer and key URLs', () => {
     'http://ci.example.com',
     'http://10.0.0.1',
     'http://127.0.0.1.nip.io',
+    'http://ci.localhost',
     'ftp://example.com',
     'https://user:pass@example.com',
     'https://example.com/?q=1',
