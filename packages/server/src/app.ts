@@ -15,6 +15,8 @@ import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
 import { registerJwks } from './endpoints/jwks.js';
 import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
+// Workload identity federation (issue 5).
+import { IssuerKeys } from './federation/issuer_keys.js';
 import { installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
@@ -84,10 +86,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
     assertionPolicy: assertionPolicyFor(config),
   };
+  // Workload identity federation (issue 5): issuer keys cached per instance.
+  const issuerKeys = new IssuerKeys({ clock: config.clock });
   registerDiscovery(app, config);
   registerJwks(app, deps.keys);
-  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys });
-  registerDeviceAuthorizationEndpoint(app, { ...clientAuth, config, keys: deps.keys });
+  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys, issuerKeys });
+  registerDeviceAuthorizationEndpoint(app, { ...clientAuth, config, keys: deps.keys, issuerKeys });
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
   registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens });
   registerRevocationEndpoint(app, { ...clientAuth, config, tokens });

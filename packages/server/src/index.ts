@@ -1,6 +1,8 @@
 export { type AuditRecordView, listAudit } from './admin/audit.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
+// Workload identity federation (issue 5).
+export * as adminFederations from './admin/federations.js';
 export * as adminUsers from './admin/users.js';
 export { buildApp } from './app.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
@@ -10,6 +12,8 @@ export { bootstrap, CLI_CLIENT_ID } from './bootstrap.js';
 export { type Client, clientView } from './clients/client.js';
 export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConfig } from './config.js';
 export { KekError } from './crypto/kek.js';
+export { type Federation, federationView } from './federation/federation.js';
+export { presetNames } from './federation/presets.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export { openServices, type Services } from './runtime/services.js';
 export { DatabaseUrlError, openDatabase, parseDatabaseUrl } from './storage/database.js';

@@ -27,6 +27,10 @@ export const auditEventNames = [
   'user.reset_mfa',
   'user.unlock',
   'user.password_change',
+  // Workload identity federation (issue 5).
+  'federation.create',
+  'federation.delete',
+  'federation.exchange_denied',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

@@ -6,6 +6,7 @@ import type { Client } from '../clients/client.js';
 import type { ClientDirectory } from '../clients/client_directory.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
+import type { IssuerKeys } from '../federation/issuer_keys.js';
 import type { FormParams } from '../http/form_body.js';
 import type { KeyStore } from '../keys/signing_keys.js';
 import type { Database } from '../storage/schema.js';
@@ -26,6 +27,8 @@ export interface GrantDeps {
   audit: AuditLog;
   hasher: SecretHasher;
   clients: ClientDirectory;
+  // Workload identity federation (issue 5): workload-token issuers' keys, cached per instance.
+  issuerKeys: IssuerKeys;
 }
 
 export interface GrantRequest {

@@ -1,7 +1,12 @@
 /** The subject-token types token exchange accepts, by `subject_token_type`. */
+// Workload identity federation (issue 5).
+import { federatedExchange } from './federated_exchange.js';
 import type { SubjectTokenHandler } from './token_exchange.js';
 
-const handlers: SubjectTokenHandler[] = [];
+const handlers: SubjectTokenHandler[] = [
+  // Workload identity federation (issue 5): urn:ietf:params:oauth:token-type:jwt and :id_token.
+  federatedExchange,
+];
 
 export const subjectTokenHandlers: ReadonlyMap<string, SubjectTokenHandler> = new Map(
   handlers.flatMap((h) => h.tokenTypes.map((t) => [t, h] as const)),

@@ -201,6 +201,33 @@ export interface SettingsTable {
   value: string;
 }
 
+// Workload identity federation (issue 5).
+export interface FederationsTable {
+  /** `fed_` + random. */
+  id: string;
+  name: string;
+  /** The service principal (a confidential client) tokens are issued to. */
+  client_id: string;
+  /** The workload token issuer (`iss`), exact. */
+  issuer: string;
+  /** The `aud` the workload token must carry. */
+  audience: string;
+  /** JSON array of {claim, pattern}: every one must match. */
+  conditions: string;
+  /** Inline JWKS JSON (air-gapped), or null. */
+  jwks: string | null;
+  /** The issuer's JWKS URL, or null (then OIDC discovery at the issuer). */
+  jwks_uri: string | null;
+  /** JSON array: the scope ceiling, within the client's. */
+  scopes: string;
+  /** Longest access-token lifetime, seconds. */
+  max_ttl: number;
+  preset: string | null;
+  created_at: number;
+  created_by: string | null;
+  disabled_at: number | null;
+}
+
 export interface Database {
   clients: ClientsTable;
   client_secrets: ClientSecretsTable;
@@ -219,6 +246,8 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   family_access_tokens: FamilyAccessTokensTable;
   recovery_codes: RecoveryCodesTable;
+  // Workload identity federation (issue 5).
+  federations: FederationsTable;
 }
 
 export type ClientRow = Selectable<ClientsTable>;
@@ -230,3 +259,5 @@ export type AuditEventRow = Selectable<AuditEventsTable>;
 export type AuditSealRow = Selectable<AuditSealsTable>;
 export type DeviceCodeRow = Selectable<DeviceCodesTable>;
 export type SessionRow = Selectable<SessionsTable>;
+// Workload identity federation (issue 5).
+export type FederationRow = Selectable<FederationsTable>;

@@ -43,6 +43,8 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       'urn:ietf:params:oauth:grant-type:device_code',
       'refresh_token',
       'urn:ietf:params:oauth:grant-type:token-exchange',
+      // Workload identity federation (issue 5).
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
     ]);
     // Public clients (the CLI) authenticate with `none` at the token endpoint for the device flow.
     expect([...(m.token_endpoint_auth_methods_supported as string[])].sort()).toEqual(

@@ -1,11 +1,15 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_device_flow.js';
+// Workload identity federation (issue 5).
+import * as m0004 from './0004_federations.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_device_flow': m0002,
+  // Workload identity federation (issue 5).
+  '0004_federations': m0004,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,200 @@
+/**
+ * Administering federations — the trust policies that let a CI job or a Kubernetes pod exchange its
+ * platform's OIDC token for a service principal's token: create, list, show, delete. Shared by
+ * `clavis admin --db` and (later) the admin API. Every change commits with its audit record.
+ */
+import { isScopeToken } from '@clavis/core';
+import { findClient } from '../clients/client_store.js';
+import { randomId } from '../crypto/secrets.js';
+import type { Federation } from '../federation/federation.js';
+import {
+  deleteFederation as deleteFederationRow,
+  findFederation,
+  insertFederation,
+  listFederations as listFederationRows,
+} from '../federation/federation_store.js';
+import {
+  type Condition,
+  checkAudience,
+  checkConditions,
+  checkFetchableUrl,
+  checkIssuer,
+  checkJwks,
+  PolicyError,
+} from '../federation/policy.js';
+import { isPresetName, type Preset, presetForIssuer, presetNames, presets } from '../federation/presets.js';
+import { isUniqueViolation } from '../storage/errors.js';
+import { type Actor, actorFields } from './actor.js';
+import type { AdminDeps } from './clients.js';
+import { AdminError } from './errors.js';
+
+export type FederationAdminDeps = Pick<AdminDeps, 'db' | 'audit' | 'clock' | 'maxAccessTokenTtlSeconds'>;
+
+/** A federated token lives at most this long unless the policy says less. */
+export const DEFAULT_FEDERATION_MAX_TTL_SECONDS = 15 * 60;
+const MIN_TTL_SECONDS = 30;
+const namePattern = /^[^\p{Cc}]{1,100}$/u;
+
+export interface CreateFederationInput {
+  clientId: string;
+  /** May be omitted with a preset whose platform has one issuer (GitHub, GitLab.com, Buildkite). */
+  issuer?: string;
+  audience: string;
+  conditions: Condition[];
+  /** Inline JWKS (parsed JSON), for air-gapped setups. */
+  jwks?: unknown;
+  jwksUri?: string;
+  /** The scope ceiling; default: the client's whole ceiling. Must lie within it. */
+  scopes?: string[];
+  preset?: string;
+  maxTtlSeconds?: number;
+  name?: string;
+}
+
+function invalid(message: string): never {
+  throw new AdminError(message, 'invalid_input');
+}
+
+/** Runs a policy check, turning its refusal into the operator error the CLI prints. */
+async function policy<T>(check: () => T | Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (err) {
+    if (err instanceof PolicyError) invalid(err.message);
+    throw err;
+  }
+}
+
+export async function createFederation(
+  deps: FederationAdminDeps,
+  input: CreateFederationInput,
+  actor: Actor,
+): Promise<Federation> {
+  let preset: Preset | undefined;
+  if (input.preset !== undefined) {
+    if (!isPresetName(input.preset))
+      invalid(`unknown preset "${input.preset.slice(0, 40)}"; one of ${presetNames.join(', ')}`);
+    preset = presets[input.preset];
+  }
+  const issuerText = input.issuer ?? preset?.issuer ?? null;
+  if (issuerText === null) {
+    invalid(
+      preset
+        ? `the ${preset.name} preset needs --issuer (it differs per installation)`
+        : 'an issuer is required',
+    );
+  }
+  const issuer = await policy(() => checkIssuer(issuerText));
+  // A policy for a platform's well-known issuer gets that platform's rules even without --preset.
+  preset ??= presetForIssuer(issuer);
+  const audience = await policy(() => checkAudience(input.audience ?? ''));
+  const conditions = await policy(() => checkConditions(input.conditions ?? [], preset));
+
+  if (input.jwks !== undefined && input.jwksUri !== undefined)
+    invalid('give either a JWKS or a jwks_uri, not both');
+  const jwks = input.jwks !== undefined ? await policy(() => checkJwks(input.jwks)) : null;
+  const jwksUri =
+    input.jwksUri !== undefined
+      ? await policy(() => checkFetchableUrl('the jwks_uri', input.jwksUri as string).toString())
+      : null;
+
+  const client = await findClient(deps.db, input.clientId);
+  if (!client) invalid(`no client ${input.clientId.slice(0, 64)}`);
+  if (client.kind !== 'confidential')
+    invalid('a federation maps to a confidential client (a service principal)');
+  if (client.disabledAt !== null) invalid(`client ${client.id} is disabled`);
+
+  const scopes = [...new Set(input.scopes ?? client.scopes)];
+  for (const s of scopes) {
+    if (!isScopeToken(s)) invalid(`scope "${s.slice(0, 60)}" is not a valid scope token`);
+    if (!client.scopes.includes(s)) invalid(`scope ${s} is outside the client's ceiling`);
+  }
+
+  const maxTtl =
+    input.maxTtlSeconds ?? Math.min(DEFAULT_FEDERATION_MAX_TTL_SECONDS, deps.maxAccessTokenTtlSeconds);
+  if (!Number.isInteger(maxTtl) || maxTtl < MIN_TTL_SECONDS || maxTtl > deps.maxAccessTokenTtlSeconds) {
+    invalid(
+      `the maximum token lifetime must be between ${MIN_TTL_SECONDS}s and ${deps.maxAccessTokenTtlSeconds}s`,
+    );
+  }
+  const name = input.name ?? `${preset?.name ?? new URL(issuer).host} → ${client.id}`;
+  if (!namePattern.test(name)) invalid('name must be 1 to 100 printable characters');
+
+  const id = randomId('fed_', 12);
+  const now = deps.clock();
+  try {
+    await deps.audit.transact(
+      (tx) =>
+        insertFederation(tx, {
+          id,
+          name,
+          client_id: client.id,
+          issuer,
+          audience,
+          conditions: JSON.stringify(conditions),
+          jwks: jwks ? JSON.stringify(jwks) : null,
+          jwks_uri: jwksUri,
+          scopes: JSON.stringify(scopes),
+          max_ttl: maxTtl,
+          preset: preset?.name ?? null,
+          created_at: now,
+          created_by: actor.id,
+          disabled_at: null,
+        }),
+      {
+        event: 'federation.create',
+        ...actorFields(actor),
+        clientId: client.id,
+        detail: {
+          id,
+          name,
+          issuer,
+          audience,
+          conditions,
+          key_source: jwks ? 'inline' : jwksUri ? 'jwks_uri' : 'discovery',
+          scopes,
+          max_ttl: maxTtl,
+          preset: preset?.name ?? null,
+        },
+      },
+    );
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AdminError('a federation with that id already exists', 'conflict');
+    throw err;
+  }
+  const created = await findFederation(deps.db, id);
+  if (!created) throw new Error('federation vanished after creation');
+  return created;
+}
+
+export function listFederations(deps: Pick<FederationAdminDeps, 'db'>): Promise<Federation[]> {
+  return listFederationRows(deps.db);
+}
+
+export async function showFederation(deps: Pick<FederationAdminDeps, 'db'>, id: string): Promise<Federation> {
+  const found = await findFederation(deps.db, id);
+  if (!found) throw new AdminError(`no federation ${id.slice(0, 64)}`, 'not_found');
+  return found;
+}
+
+/**
+ * Deletes a federation: exchanges under it stop at once on every instance (policies are read per
+ * exchange). Tokens already issued keep working until they expire — minutes — unless revoked.
+ */
+export async function deleteFederation(deps: FederationAdminDeps, id: string, actor: Actor): Promise<void> {
+  await deps.audit.transact(
+    async (tx) => {
+      const existing = await findFederation(tx, id);
+      if (!existing || !(await deleteFederationRow(tx, id))) {
+        throw new AdminError(`no federation ${id.slice(0, 64)}`, 'not_found');
+      }
+      return existing;
+    },
+    (existing) => ({
+      event: 'federation.delete',
+      ...actorFields(actor),
+      clientId: existing.clientId,
+      detail: { id, issuer: existing.issuer, name: existing.name },
+    }),
+  );
+}

@@ -1,0 +1,193 @@
+/**
+ * Issuing a service principal's access token for a verified workload token — shared by token exchange
+ * (RFC 8693) and the JWT bearer grant (RFC 7523), which differ only in how refusals are worded on the
+ * wire. The token's `sub` and `client_id` are the federation's principal; its `federation` claim says
+ * where it came from (issuer, subject, the CI run), and so does the `token.issue` audit record, so every
+ * call made with it is attributable to a pipeline run. Every refusal is audited with its reason and
+ * what is known of the token — never the token.
+ */
+import { InvalidGrant, InvalidRequest, OAuthError, TemporarilyUnavailable } from '@clavis/core';
+import type { CredentialGrantRequest, GrantDeps, TokenResponse } from '../grants/grant.js';
+import { requireClaimedPrincipal } from '../grants/principal.js';
+import { grantedAudience, grantedScopes } from '../grants/scopes.js';
+import { claimOnce } from '../storage/replay_guard.js';
+import { issueAccessToken } from '../tokens/access_token.js';
+import type { Federation } from './federation.js';
+import { claimValue, isPresetName, presets } from './presets.js';
+import {
+  bounded,
+  type VerifiedWorkloadToken,
+  verifyWorkloadToken,
+  WorkloadTokenRefused,
+} from './verify_workload_token.js';
+
+export type FederatedGrantKind = 'token-exchange' | 'jwt-bearer';
+
+/** How long a caller should wait before retrying when an issuer's keys cannot be fetched. */
+const KEYS_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * The wire error for a refusal. Token exchange answers a bad subject token with `invalid_request`
+ * (RFC 8693 §2.2.2); the JWT bearer grant answers every bad assertion with `invalid_grant` (RFC 7523
+ * §3.1); a token no policy (or no live principal) accepts is `invalid_grant` for both (issue 5).
+ */
+export function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKind): OAuthError {
+  const what = kind === 'token-exchange' ? 'subject_token' : 'assertion';
+  const description = `${what} refused: ${refusal.message}`;
+  switch (refusal.kind) {
+    case 'unavailable':
+      return new TemporarilyUnavailable(description, { retryAfterSeconds: KEYS_RETRY_AFTER_SECONDS });
+    case 'policy':
+      return new InvalidGrant(description);
+    default:
+      return kind === 'token-exchange' ? new InvalidRequest(description) : new InvalidGrant(description);
+  }
+}
+
+/** Where the token came from: `{id, iss, sub}` plus the platform's run identifiers present in it. */
+export function provenance(federation: Federation, verified: VerifiedWorkloadToken): Record<string, string> {
+  const out: Record<string, string> = {
+    id: federation.id,
+    iss: verified.issuer,
+    sub: bounded(verified.subject) ?? '',
+  };
+  const preset =
+    federation.preset && isPresetName(federation.preset) ? presets[federation.preset] : undefined;
+  for (const [name, claim] of Object.entries(preset?.runClaims ?? {})) {
+    const value = claimValue(verified.claims, claim);
+    if (value !== undefined && value.length > 0 && value.length <= 256) out[name] = bounded(value) ?? '';
+  }
+  return out;
+}
+
+export async function issueFederatedToken(
+  deps: GrantDeps,
+  request: CredentialGrantRequest,
+  workloadToken: string,
+  kind: FederatedGrantKind,
+): Promise<TokenResponse> {
+  const grantType =
+    kind === 'token-exchange' ? 'urn:ietf:params:oauth:grant-type:token-exchange' : JWT_BEARER;
+  const { config, audit } = deps;
+  const { context } = request;
+  const deny = async (reason: string, facts: WorkloadTokenRefused['facts'], clientId?: string) => {
+    await audit.record({
+      event: 'federation.exchange_denied',
+      outcome: 'failure',
+      actor: { type: 'anonymous' },
+      clientId: clientId ?? null,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: {
+        grant_type: grantType,
+        reason,
+        ...(facts.issuer !== undefined ? { iss: facts.issuer } : {}),
+        ...(facts.subject !== undefined ? { sub: facts.subject } : {}),
+        ...(facts.federationIds?.length ? { federation_ids: facts.federationIds } : {}),
+      },
+    });
+  };
+
+  let verified: VerifiedWorkloadToken;
+  try {
+    verified = await verifyWorkloadToken(
+      {
+        db: deps.db,
+        issuerKeys: deps.issuerKeys,
+        clock: config.clock,
+        clockToleranceSeconds: config.clockToleranceSeconds,
+      },
+      workloadToken,
+    );
+  } catch (err) {
+    if (!(err instanceof WorkloadTokenRefused)) throw err;
+    await deny(err.reason, err.facts);
+    throw wireError(err, kind);
+  }
+
+  const federations = verified.federations;
+  const federation = federations[0] as Federation;
+  const facts = {
+    issuer: bounded(verified.issuer),
+    subject: bounded(verified.subject),
+    federationIds: federations.map((f) => f.id),
+  };
+  try {
+    requireClaimedPrincipal(request, verified.clientId);
+    const now = config.clock();
+    const found = await deps.clients.find(verified.clientId, now);
+    const client = found?.client;
+    if (client?.kind !== 'confidential' || client.disabledAt !== null) {
+      throw new WorkloadTokenRefused(
+        'principal_unavailable',
+        'the service principal is not available',
+        facts,
+      );
+    }
+    // Every matching policy must allow what is issued: the narrowest of them wins.
+    const ceiling = client.scopes.filter((s) => federations.every((f) => f.scopes.includes(s)));
+    const scopes = grantedScopes(
+      request.params,
+      ceiling,
+      (outside) => `scope not allowed for this federation: ${outside.slice(0, 5).join(' ')}`,
+    );
+    const audience = grantedAudience(request.params, client.audiences, config.issuer);
+    const ttl = Math.min(
+      ...federations.map((f) => f.maxTtlSeconds),
+      client.tokenTtlSeconds,
+      config.maxAccessTokenTtlSeconds,
+    );
+    // A workload token is exchanged once when it carries a jti (GitHub's, GitLab's and Kubernetes' do).
+    if (verified.jti !== undefined) {
+      const key = `fed:${verified.issuer}:${verified.jti}`;
+      const until = (verified.exp + config.clockToleranceSeconds) * 1000;
+      if (!(await claimOnce(deps.db, key, until))) {
+        throw new WorkloadTokenRefused('replayed', 'the token has already been used', facts);
+      }
+    }
+
+    const origin = provenance(federation, verified);
+    const { token, claims } = await issueAccessToken(deps.keys, {
+      issuer: config.issuer,
+      subject: client.id,
+      audience,
+      clientId: client.id,
+      scopes,
+      ttlSeconds: ttl,
+      now,
+      extra: { federation: origin },
+    });
+    await audit.record({
+      event: 'token.issue',
+      actor: { type: 'client', id: client.id },
+      clientId: client.id,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: {
+        grant_type: grantType,
+        jti: claims.jti,
+        sub: claims.sub,
+        scope: claims.scope ?? '',
+        aud: audience,
+        exp: claims.exp,
+        federation: origin,
+        ...(federations.length > 1 ? { federation_ids: facts.federationIds } : {}),
+      },
+    });
+    return {
+      access_token: token,
+      token_type: 'Bearer',
+      expires_in: ttl,
+      ...(claims.scope ? { scope: claims.scope } : {}),
+    };
+  } catch (err) {
+    if (err instanceof WorkloadTokenRefused) {
+      await deny(err.reason, err.facts, verified.clientId);
+      throw wireError(err, kind);
+    }
+    if (err instanceof OAuthError) await deny(err.code, facts, verified.clientId);
+    throw err;
+  }
+}
+
+export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
