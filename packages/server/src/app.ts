@@ -3,11 +3,15 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kysely } from 'kysely';
+// Scoped API keys (issue 4).
+import { ApiKeyVerifier } from './api_keys/verify_api_key.js';
 import type { AuditLog } from './audit/audit_log.js';
 import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
 import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
 import type { SecretHasher } from './crypto/secrets.js';
+// Scoped API keys (issue 4).
+import { registerApiKeyVerifyEndpoint } from './endpoints/api_key_verify.js';
 import { registerDeviceAuthorizationEndpoint } from './endpoints/device_authorization.js';
 import { registerDiscovery } from './endpoints/discovery.js';
 import { registerHealth } from './endpoints/health.js';
@@ -84,9 +88,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
     assertionPolicy: assertionPolicyFor(config),
   };
+  // Scoped API keys (issue 4): one verifier per app, so its batched use counts are flushed on close.
+  const apiKeys = new ApiKeyVerifier({ db: deps.db, hasher: deps.hasher, clients, clock: config.clock });
+  app.addHook('onClose', () => apiKeys.close());
+
   registerDiscovery(app, config);
   registerJwks(app, deps.keys);
-  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys });
+  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys, apiKeys });
   registerDeviceAuthorizationEndpoint(app, { ...clientAuth, config, keys: deps.keys });
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
   registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens });
@@ -99,6 +107,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     cookieKey: deps.cookieKey,
     totpKey: deps.totpKey,
   });
+  // Scoped API keys (issue 4).
+  registerApiKeyVerifyEndpoint(app, { ...clientAuth, apiKeys });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
 }

@@ -46,6 +46,15 @@ export interface ServerConfig {
   /** Wrong user codes allowed per client IP, and in total across all instances, per minute. */
   userCodeAttemptsPerIpPerMinute: number;
   userCodeAttemptsGlobalPerMinute: number;
+  // --- Scoped API keys (issue 4) ---
+  /** No API key may live longer than this; every key has an expiry. Default 90 days. */
+  apiKeyMaxTtlSeconds: number;
+  /** Per-job keys minted with a `keys:mint` token: the longest (and default) lifetime. Default 1 hour. */
+  apiKeyMintMaxTtlSeconds: number;
+  /** A key unused (and, if never used, created) this long ago is revoked by the idle sweep. Default 30 days. */
+  apiKeyIdleRevokeSeconds: number;
+  /** Leak reports accepted per reporting IP per minute, across all instances. Default 30. */
+  apiKeyLeakReportsPerIpPerMinute: number;
   /** Milliseconds since the epoch. Injected in tests. */
   clock: () => number;
 }
@@ -72,6 +81,11 @@ export const defaults = {
   maxFailedSignIns: 10,
   userCodeAttemptsPerIpPerMinute: 5,
   userCodeAttemptsGlobalPerMinute: 600,
+  // Scoped API keys (issue 4).
+  apiKeyMaxTtlSeconds: 90 * 86_400,
+  apiKeyMintMaxTtlSeconds: 3600,
+  apiKeyIdleRevokeSeconds: 30 * 86_400,
+  apiKeyLeakReportsPerIpPerMinute: 30,
 } as const satisfies Partial<ServerConfig>;
 
 export function normaliseIssuer(issuer: string): string {
@@ -118,6 +132,11 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     'maxFailedSignIns',
     'userCodeAttemptsPerIpPerMinute',
     'userCodeAttemptsGlobalPerMinute',
+    // Scoped API keys (issue 4).
+    'apiKeyMaxTtlSeconds',
+    'apiKeyMintMaxTtlSeconds',
+    'apiKeyIdleRevokeSeconds',
+    'apiKeyLeakReportsPerIpPerMinute',
   ];
   for (const key of positive) {
     const v = config[key];
@@ -126,6 +145,10 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
   }
   if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
     throw new ConfigError('the default access-token lifetime exceeds the maximum');
+  }
+  // Scoped API keys (issue 4).
+  if (config.apiKeyMintMaxTtlSeconds > config.apiKeyMaxTtlSeconds) {
+    throw new ConfigError('the per-job API key lifetime exceeds the API key maximum');
   }
   return config;
 }
@@ -142,4 +165,8 @@ export const paths = {
   introspection: '/oauth/introspect',
   revocation: '/oauth/revoke',
   jwks: '/.well-known/jwks.json',
+  // Scoped API keys (issue 4).
+  apiKeys: '/oauth/api-keys',
+  apiKeyVerification: '/oauth/api-keys/verify',
+  apiKeyLeaks: '/oauth/api-keys/leaks',
 } as const;

@@ -1,3 +1,5 @@
+// Scoped API keys (issue 4).
+export * as adminApiKeys from './admin/api_keys.js';
 export { type AuditRecordView, listAudit } from './admin/audit.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';

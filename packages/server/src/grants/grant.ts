@@ -1,5 +1,6 @@
 /** What a grant module provides; the token endpoint looks grants up by their wire value. */
 import type { Kysely } from 'kysely';
+import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
@@ -26,6 +27,8 @@ export interface GrantDeps {
   audit: AuditLog;
   hasher: SecretHasher;
   clients: ClientDirectory;
+  // Scoped API keys (issue 4): the app's one verifier (it batches use counts); absent, keys are refused.
+  apiKeys?: ApiKeyVerifier;
 }
 
 export interface GrantRequest {
