@@ -1,6 +1,7 @@
 /**
  * Server configuration: validated once, with documented defaults, and passed explicitly.
  */
+import { isIP } from 'node:net';
 import type { SigningAlg } from './tokens/jws.js';
 import { signingAlgs } from './tokens/jws.js';
 
@@ -146,7 +147,14 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
   if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
     throw new ConfigError('the default access-token lifetime exceeds the maximum');
   }
-  // Scoped API keys (issue 4).
+  // Scoped API keys (issue 4): the allow-lists are only as good as the address behind them (AK-01).
+  for (const proxy of config.trustedProxies) {
+    const [address = '', prefix, extra] = proxy.split('/');
+    const bits = isIP(address) === 4 ? 32 : isIP(address) === 6 ? 128 : 0;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (bits === 0 || address.includes('%') || !prefixOk || extra !== undefined)
+      throw new ConfigError(`trusted proxy "${proxy.slice(0, 64)}" is not an IP address or CIDR`);
+  }
   if (config.apiKeyMintMaxTtlSeconds > config.apiKeyMaxTtlSeconds) {
     throw new ConfigError('the per-job API key lifetime exceeds the API key maximum');
   }

@@ -129,12 +129,13 @@ describe.each(dialects)('API key verify endpoint (%s)', (dialect) => {
   describe('400', () => {
     it('missing key, a malformed ip (zone ids included) or scope', async () => {
       const { key } = await createKey(server, { owner: owner.id });
-      for (const params of [
+      const cases: Array<Record<string, string>> = [
         {},
         { key, ip: 'fe80::1%eth0' },
         { key, ip: '10.0.0.300' },
         { key, scope: 'a  b' },
-      ]) {
+      ];
+      for (const params of cases) {
         const res = await verify(server, rs, params);
         expect(res.statusCode, JSON.stringify(params)).toBe(400);
         expect(res.json().error).toBe('invalid_request');

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import type { Io } from '../../io.js';
 import { registerAudit } from './audit.js';
 import { registerClients } from './clients.js';
+// Scoped API keys (issue 4).
+import { registerKeys } from './keys.js';
 import { registerUsers } from './users.js';
 
 export function registerAdmin(program: Command, io: Io): void {
@@ -14,4 +16,6 @@ export function registerAdmin(program: Command, io: Io): void {
   registerClients(admin, io);
   registerAudit(admin, io);
   registerUsers(admin, io);
+  // Scoped API keys (issue 4).
+  registerKeys(admin, io);
 }
