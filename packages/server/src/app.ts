@@ -11,6 +11,8 @@ import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
 import type { SecretHasher } from './crypto/secrets.js';
 // Scoped API keys (issue 4).
+import { registerApiKeyLeakEndpoint } from './endpoints/api_key_leaks.js';
+import { registerApiKeyMintEndpoint } from './endpoints/api_key_mint.js';
 import { registerApiKeyVerifyEndpoint } from './endpoints/api_key_verify.js';
 import { registerDeviceAuthorizationEndpoint } from './endpoints/device_authorization.js';
 import { registerDiscovery } from './endpoints/discovery.js';
@@ -97,7 +99,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys, apiKeys });
   registerDeviceAuthorizationEndpoint(app, { ...clientAuth, config, keys: deps.keys });
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
-  registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens });
+  registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens, apiKeys });
   registerRevocationEndpoint(app, { ...clientAuth, config, tokens });
   registerDevicePages(app, {
     config,
@@ -109,6 +111,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   // Scoped API keys (issue 4).
   registerApiKeyVerifyEndpoint(app, { ...clientAuth, apiKeys });
+  registerApiKeyMintEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher, tokens });
+  registerApiKeyLeakEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
 }

@@ -4,6 +4,7 @@ export { type AuditRecordView, listAudit } from './admin/audit.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
 export * as adminUsers from './admin/users.js';
+export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';
 export { buildApp } from './app.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
 export { auditEventNames } from './audit/events.js';
