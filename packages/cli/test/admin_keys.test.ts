@@ -299,3 +299,31 @@ describe.each(dialects)('keys lifecycle through the CLI (%s)', (dialect) => {
     expect(JSON.parse(revoked.stdout).state).toBe('revoked');
   });
 });
+
+describe('serve --trusted-proxy (AK-01)', () => {
+  it('an address that is not an IP or CIDR stops the server before it starts: one line, exit 1', async () => {
+    const tmp = scratch();
+    try {
+      const res = await runCli(
+        [
+          'serve',
+          '--db',
+          tmp.dbUrl,
+          '--port',
+          '0',
+          '--trusted-proxy',
+          '10.0.0.0/8',
+          '--trusted-proxy',
+          'proxy.internal',
+        ],
+        {
+          env: { CLAVIS_KEK_FILE: join(tmp.dir, 'kek') },
+        },
+      );
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe('clavis: trusted proxy "proxy.internal" is not an IP address or CIDR\n');
+    } finally {
+      tmp.remove();
+    }
+  });
+});
