@@ -116,7 +116,7 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
   describe('400', () => {
     it('a ttl over the per-job maximum, or malformed; bad max_uses or cidr', async () => {
       const token = await tokenFor(job, 'read keys:mint');
-      for (const params of [
+      const cases: Array<Record<string, string>> = [
         { ttl: '2h' },
         { ttl: '3601' },
         { ttl: '0' },
@@ -127,7 +127,8 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
         { cidr: 'fe80::1%eth0' },
         { cidr: '10.0.0.1/8' },
         { name: 'a\u0001b' },
-      ]) {
+      ];
+      for (const params of cases) {
         const res = await mint(token, params);
         expect(res.statusCode, JSON.stringify(params)).toBe(400);
         expect(res.json().error, JSON.stringify(params)).toBe('invalid_request');
