@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { DatabaseUrlError, openDatabase, parseDatabaseUrl } from '@clavis/server';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
+import { migrations } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, dialects, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
 
 describe('parseDatabaseUrl', () => {
@@ -59,7 +60,7 @@ describe.each(dialects)('migrations (%s)', (dialect) => {
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(
         second.db,
       );
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_initial', '0002_device_flow']);
+      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
     } finally {
       await second.close();
     }
@@ -93,7 +94,7 @@ describe.each(dialects.filter((d) => d === 'postgres'))('concurrent first start 
       await a.insertInto('settings').values({ key: 'k', value: 'v' }).execute();
       expect(await b.selectFrom('settings').selectAll().execute()).toEqual([{ key: 'k', value: 'v' }]);
       const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(a);
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_initial', '0002_device_flow']);
+      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
     } finally {
       for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
     }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { migrations } from '../../src/storage/migrations/index.js';
 
 const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
 
@@ -39,7 +40,7 @@ describe('SQLite opened by several processes at once', () => {
       const db = new DatabaseSync(path);
       try {
         const rows = db.prepare('select name from kysely_migration').all() as Array<{ name: string }>;
-        expect(rows.map((r) => r.name)).toEqual(['0001_initial', '0002_device_flow']);
+        expect(rows.map((r) => r.name)).toEqual(Object.keys(migrations));
       } finally {
         db.close();
       }
