@@ -89,11 +89,18 @@ export const apiKeyExchange: SubjectTokenHandler = {
       config.issuer,
     );
 
+    // The lifetime is settled before the use is consumed: a key in its last second is refused unspent.
+    const now = config.clock();
+    const ownerTtl =
+      owner.type === 'client' ? owner.client.tokenTtlSeconds : config.defaultAccessTokenTtlSeconds;
+    const ttl = Math.min(ownerTtl, config.maxAccessTokenTtlSeconds, Math.floor((key.expiresAt - now) / 1000));
+    if (ttl < 1) return deny('expired', key.id);
+
     const used = await apiKeys.use(key, context.ip);
     if (!used.ok)
       return deny(used.reason, key.id, used.reason === 'rate_limited' ? used.retryAfterSeconds : undefined);
 
-    return issueForKey(deps, request, { ...inspected, scopes }, audience);
+    return issueForKey(deps, request, { ...inspected, scopes }, audience, ttl);
   },
 };
 
@@ -102,15 +109,11 @@ async function issueForKey(
   request: SubjectTokenRequest,
   inspected: InspectedKey,
   audience: string,
+  ttl: number,
 ): Promise<TokenResponse> {
   const { config, keys, audit } = deps;
   const { key, owner, scopes } = inspected;
   const now = config.clock();
-  const remaining = Math.floor((key.expiresAt - now) / 1000);
-  const ownerTtl =
-    owner.type === 'client' ? owner.client.tokenTtlSeconds : config.defaultAccessTokenTtlSeconds;
-  const ttl = Math.min(ownerTtl, config.maxAccessTokenTtlSeconds, remaining);
-  if (ttl < 1) throw new InvalidRequest(INVALID_KEY_DESCRIPTION);
   const clientId = owner.type === 'client' ? owner.id : key.id;
   const { token, claims } = await issueAccessToken(keys, {
     issuer: config.issuer,

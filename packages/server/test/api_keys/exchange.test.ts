@@ -168,6 +168,20 @@ describe.each(dialects)('API key → token exchange (%s)', (dialect) => {
       expect(named.statusCode).toBe(400);
     });
 
+    it('a key in its last second is refused without spending a use (no token under a second long)', async () => {
+      const { id, key } = await createKey(server, { owner: owner.id, ttlSeconds: 60, maxUses: 1 });
+      server.clock.advance(59_500);
+      const res = await exchange(server, key);
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual(INVALID_EXCHANGE);
+      const row = await server.services.db
+        .selectFrom('api_keys')
+        .select('uses')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      expect(Number(row?.uses)).toBe(0);
+    });
+
     it('an audience the owner may not have is invalid_target', async () => {
       const { key } = await createKey(server, { owner: owner.id });
       const res = await exchange(server, key, { audience: 'https://elsewhere.example' });
