@@ -62,6 +62,12 @@ export async function resolveOwner(db: Kysely<Database>, principal: string): Pro
   if (!client) throw new ApiKeyRuleError(`no client ${principal.slice(0, 64)}`, 'not_found');
   if (client.disabledAt !== null)
     throw new ApiKeyRuleError(`client ${client.id} is disabled`, 'invalid_input');
+  // A public client (a CLI app) is not a principal that acts on its own: a key for a person is user:NAME.
+  if (client.kind === 'public')
+    throw new ApiKeyRuleError(
+      `client ${client.id} is public: a key is owned by a service principal or by a person (user:NAME)`,
+      'invalid_input',
+    );
   return { type: 'client', id: client.id, label: client.id, ceiling: client.scopes };
 }
 

@@ -16,6 +16,7 @@ import {
   InvalidToken,
   parseDuration,
   parseScope,
+  TooManyRequests,
 } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
@@ -35,6 +36,7 @@ import type { SecretHasher } from '../crypto/secrets.js';
 import { isAccountActive } from '../device/account_status.js';
 import type { FormParams } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
+import { hitRateLimit } from '../storage/rate_limits.js';
 import { isJtiRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
@@ -83,6 +85,9 @@ async function verifiedToken(deps: ApiKeyMintDeps, token: string): Promise<Acces
 }
 
 const MAX_USES_PATTERN = /^[1-9]\d{0,8}$/;
+
+/** Keys one access token may mint: a stolen job token cannot fill the table with live keys. */
+export const MAX_KEYS_PER_TOKEN = 100;
 
 /** `ttl` as seconds: `900` or a duration such as `15m`. */
 function parseTtl(value: string | undefined, max: number): number {
@@ -162,6 +167,12 @@ export function registerApiKeyMintEndpoint(app: FastifyInstance, deps: ApiKeyMin
       throw err;
     }
     const { row, plaintext } = made;
+    // Counted per token (all instances share the counter); the window is the token's own life.
+    const minted = await hitRateLimit(deps.db, `api_key_mint:${claims.jti}`, claims.iat * 1000);
+    if (minted > MAX_KEYS_PER_TOKEN) {
+      const left = claims.exp - Math.floor(deps.config.clock() / 1000);
+      throw new TooManyRequests('this access token has minted all the keys it may', left);
+    }
     await deps.audit.transact((tx) => insertApiKey(tx, row), {
       event: 'api_key.mint',
       actor: { type: owner.type, id: owner.id },

@@ -216,6 +216,62 @@ describe.each(dialects)('API key → token exchange (%s)', (dialect) => {
     });
   });
 
+  describe('creation rules', () => {
+    it('refused: scopes beyond the ceiling, keys:mint, no scope, a TTL over the maximum or none, public-client owners, unknown owners; each creates nothing', async () => {
+      const count = async () =>
+        Number(
+          (
+            await server.services.db
+              .selectFrom('api_keys')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirst()
+          )?.n,
+        );
+      const before = count();
+      const publicClient = await server.createClient({
+        kind: 'public',
+        grants: ['device_code'],
+        scopes: ['read'],
+      });
+      const person = await createPerson(server, ['deploy']);
+      const cases: Array<[Partial<adminApiKeys.CreateApiKeyInput> & { owner: string }, RegExp]> = [
+        [{ owner: owner.id, scopes: ['read', 'delete'] }, /beyond the ceiling .*: delete/],
+        [{ owner: owner.id, scopes: ['keys:mint'] }, /may not carry keys:mint/],
+        [{ owner: owner.id, scopes: [] }, /at least one scope/],
+        [{ owner: owner.id, scopes: ['bad"scope'] }, /malformed/],
+        [{ owner: owner.id, ttlSeconds: 90 * 86_400 + 1 }, /exceeds the maximum/],
+        [{ owner: owner.id, ttlSeconds: 0 }, /positive/],
+        [{ owner: owner.id, maxUses: 0 }, /max uses/],
+        [{ owner: owner.id, rateLimit: 1.5 }, /rate limit/],
+        [{ owner: owner.id, name: '' }, /name/],
+        [{ owner: publicClient.client.id }, /is public/],
+        [{ owner: `user:${person.username}`, scopes: ['read'] }, /beyond the ceiling of user:/],
+        [{ owner: 'svc_nobody' }, /no client/],
+        [{ owner: 'user:nobody' }, /no user/],
+      ];
+      const n = await before;
+      for (const [input, message] of cases) {
+        await expect(
+          adminApiKeys.createApiKey(
+            keyAdminDeps(server),
+            { scopes: ['read'], ttlSeconds: 3600, ...input },
+            ADMIN,
+          ),
+          JSON.stringify(input),
+        ).rejects.toThrow(message);
+      }
+      expect(await count()).toBe(n);
+      // A person's ceiling admits what it names; with none set, the administrator decides.
+      await expect(
+        createKey(server, { owner: `user:${person.username}`, scopes: ['deploy'] }),
+      ).resolves.toBeDefined();
+      const open = await createPerson(server);
+      await expect(
+        createKey(server, { owner: `user:${open.username}`, scopes: ['anything'] }),
+      ).resolves.toBeDefined();
+    });
+  });
+
   describe('429', () => {
     it('over the per-key rate limit: 429 with Retry-After, audited; the next minute works again', async () => {
       const { id, key } = await createKey(server, { owner: owner.id, rateLimit: 2 });

@@ -149,6 +149,18 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
     });
   });
 
+  describe('429', () => {
+    it('one access token mints at most 100 keys', async () => {
+      const token = await tokenFor(job, 'read keys:mint');
+      const codes: number[] = [];
+      for (let i = 0; i < 101; i++) codes.push((await mint(token, { ttl: '60' })).statusCode);
+      expect(codes.filter((c) => c === 201)).toHaveLength(100);
+      expect(codes[100]).toBe(429);
+      // Another token has its own allowance.
+      expect((await mint(await tokenFor(job, 'read keys:mint'))).statusCode).toBe(201);
+    });
+  });
+
   describe('401 / 403', () => {
     it('without keys:mint: 403 insufficient_scope', async () => {
       for (const token of [await tokenFor(job, 'read'), await tokenFor(plain, 'read write')]) {
