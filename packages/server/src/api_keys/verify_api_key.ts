@@ -26,6 +26,7 @@ import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import { rawRows } from '../storage/raw.js';
 import type { Database } from '../storage/schema.js';
 import { allowListFor } from './allow_list.js';
+import { ApiKeyCache } from './api_key_cache.js';
 import { type ApiKeyRecord, addApiKeyUsage, consumeApiKeyUse, findApiKeyByHash } from './api_key_store.js';
 
 /** Why a key was refused. Goes to the audit log, never to the caller beyond the public error. */
@@ -94,9 +95,16 @@ export class ApiKeyVerifier {
   #pending = new Map<string, PendingUsage>();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
+  readonly #cache: ApiKeyCache<ApiKeyOwner>;
 
   constructor(deps: ApiKeyVerifierDeps) {
     this.#deps = deps;
+    this.#cache = new ApiKeyCache(deps.db);
+  }
+
+  /** Drops cached keys: call after this process commits a change (see ApiKeyCache). */
+  invalidate(): void {
+    this.#cache.invalidate();
   }
 
   /**
@@ -112,13 +120,21 @@ export class ApiKeyVerifier {
     const format = checkApiKey(presented);
     if (format !== 'valid') return { ok: false, reason: format };
     const { db, hasher } = this.#deps;
-    const key = await findApiKeyByHash(db, hasher.hash(presented));
-    if (!key) return { ok: false, reason: 'unknown' };
+    const keyHash = hasher.hash(presented);
     const now = this.#deps.clock();
+    const cached = this.#cache.lookup(keyHash);
+    let key: ApiKeyRecord | undefined;
+    let owner: ApiKeyOwner | undefined;
+    if ('hit' in cached) ({ key, owner } = cached.hit);
+    else {
+      key = await findApiKeyByHash(db, keyHash);
+      if (!key) return { ok: false, reason: 'unknown' };
+      owner = key.revokedAt === null ? await this.#owner(key, now) : undefined;
+      cached.remember({ key, owner });
+    }
     if (key.revokedAt !== null) return { ok: false, reason: 'revoked', key };
     if (key.expiresAt <= now) return { ok: false, reason: 'expired', key };
     if (key.maxUses !== null && key.uses >= key.maxUses) return { ok: false, reason: 'exhausted', key };
-    const owner = await this.#owner(key, now);
     if (!owner) return { ok: false, reason: 'owner_inactive', key };
     if (checkAddress && key.cidrsJson !== null && !allowListFor(key.cidrsJson).allows(ip)) {
       return { ok: false, reason: 'address_not_allowed', key };
