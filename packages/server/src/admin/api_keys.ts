@@ -209,8 +209,19 @@ export async function listApiKeys(
 ): Promise<ApiKeyView[]> {
   let ownerFilter: { ownerType?: 'client' | 'user'; ownerId?: string } = {};
   if (filter.owner !== undefined) {
-    const o = await owner(deps, filter.owner);
-    ownerFilter = { ownerType: o.type, ownerId: o.id };
+    // Any owner, active or not: the keys of a disabled client are exactly what one wants to see.
+    if (filter.owner.startsWith(USER_OWNER_PREFIX)) {
+      const username = filter.owner.slice(USER_OWNER_PREFIX.length);
+      const row = await deps.db
+        .selectFrom('users')
+        .select('id')
+        .where('username', '=', username)
+        .executeTakeFirst();
+      if (!row) throw new AdminError(`no user ${username.slice(0, 64)}`, 'not_found');
+      ownerFilter = { ownerType: 'user', ownerId: row.id };
+    } else {
+      ownerFilter = { ownerType: 'client', ownerId: filter.owner };
+    }
   }
   const keys = await listApiKeyRecords(deps.db, {
     ...ownerFilter,
