@@ -91,7 +91,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     assertionPolicy: assertionPolicyFor(config),
   };
   // Scoped API keys (issue 4): one verifier per app, so its batched use counts are flushed on close.
-  const apiKeys = new ApiKeyVerifier({ db: deps.db, hasher: deps.hasher, clients, clock: config.clock });
+  const apiKeys = new ApiKeyVerifier({ db: deps.db, hasher: deps.hasher, clock: config.clock });
   deps.audit.onChange(() => apiKeys.invalidate());
   app.addHook('onClose', () => apiKeys.close());
 

@@ -20,14 +20,18 @@ import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
-import type { ClientDirectory } from '../clients/client_directory.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
-import { rawRows } from '../storage/raw.js';
 import type { Database } from '../storage/schema.js';
 import { allowListFor } from './allow_list.js';
 import { ApiKeyCache } from './api_key_cache.js';
-import { type ApiKeyRecord, addApiKeyUsage, consumeApiKeyUse, findApiKeyByHash } from './api_key_store.js';
+import {
+  type ApiKeyRecord,
+  addApiKeyUsage,
+  consumeApiKeyUse,
+  findApiKeyWithOwnerByHash,
+  type StoredOwner,
+} from './api_key_store.js';
 
 /** Why a key was refused. Goes to the audit log, never to the caller beyond the public error. */
 export type ApiKeyRejection =
@@ -77,7 +81,6 @@ export type UseResult =
 export interface ApiKeyVerifierDeps {
   db: Kysely<Database>;
   hasher: SecretHasher;
-  clients: ClientDirectory;
   clock: () => number;
 }
 
@@ -127,9 +130,10 @@ export class ApiKeyVerifier {
     let owner: ApiKeyOwner | undefined;
     if ('hit' in cached) ({ key, owner } = cached.hit);
     else {
-      key = await findApiKeyByHash(db, keyHash);
-      if (!key) return { ok: false, reason: 'unknown' };
-      owner = key.revokedAt === null ? await this.#owner(key, now) : undefined;
+      const found = await findApiKeyWithOwnerByHash(db, keyHash);
+      if (!found) return { ok: false, reason: 'unknown' };
+      key = found.key;
+      owner = activeOwner(found.owner);
       cached.remember({ key, owner });
     }
     if (key.revokedAt !== null) return { ok: false, reason: 'revoked', key };
@@ -141,27 +145,6 @@ export class ApiKeyVerifier {
     }
     const scopes = owner.ceiling === null ? key.scopes : key.scopes.filter((s) => owner.ceiling?.includes(s));
     return { ok: true, key, owner, scopes };
-  }
-
-  async #owner(key: ApiKeyRecord, now: number): Promise<ApiKeyOwner | undefined> {
-    if (key.ownerType === 'client') {
-      const found = await this.#deps.clients.find(key.ownerId, now);
-      if (!found || found.client.disabledAt !== null) return undefined;
-      return { type: 'client', id: found.client.id, client: found.client, ceiling: found.client.scopes };
-    }
-    const rows = await rawRows<{ username: string; scopes: string | null }>(
-      this.#deps.db,
-      'select username, scopes from users where id = ? and disabled_at is null and locked_at is null',
-      [key.ownerId],
-    );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      type: 'user',
-      id: key.ownerId,
-      username: row.username,
-      ceiling: row.scopes ? (JSON.parse(row.scopes) as string[]) : null,
-    };
   }
 
   /** Step 5: the rate limit, then one use. */
@@ -253,6 +236,20 @@ export class ApiKeyVerifier {
     this.#timer = undefined;
     await this.flush();
   }
+}
+
+/** The owner as verification sees it, or undefined when disabled, locked or gone. */
+function activeOwner(stored: StoredOwner): ApiKeyOwner | undefined {
+  if (!stored) return undefined;
+  if (stored.type === 'client') {
+    const { client } = stored;
+    return client.disabledAt === null
+      ? { type: 'client', id: client.id, client, ceiling: client.scopes }
+      : undefined;
+  }
+  return stored.active
+    ? { type: 'user', id: stored.id, username: stored.username, ceiling: stored.scopes }
+    : undefined;
 }
 
 /** Records a refused use: the reason and key id, never the key. */
