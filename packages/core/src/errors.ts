@@ -112,6 +112,14 @@ export class AccessDenied extends OAuthError {
   readonly status: number = 400;
 }
 
+/**
+ * `access_denied` with 403: the credential is valid but the request comes from where it may not be used
+ * (an API key presented from outside its IP allow-list). Not a malformed request, so not 400.
+ */
+export class AddressNotAllowed extends AccessDenied {
+  override readonly status: number = 403;
+}
+
 export class AuthorizationPending extends OAuthError {
   readonly code: OAuthErrorCode = 'authorization_pending';
   readonly status: number = 400;

@@ -3,11 +3,17 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kysely } from 'kysely';
+// Scoped API keys (issue 4).
+import { ApiKeyVerifier } from './api_keys/verify_api_key.js';
 import type { AuditLog } from './audit/audit_log.js';
 import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
 import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
 import type { SecretHasher } from './crypto/secrets.js';
+// Scoped API keys (issue 4).
+import { registerApiKeyLeakEndpoint } from './endpoints/api_key_leaks.js';
+import { registerApiKeyMintEndpoint } from './endpoints/api_key_mint.js';
+import { registerApiKeyVerifyEndpoint } from './endpoints/api_key_verify.js';
 import { registerDeviceAuthorizationEndpoint } from './endpoints/device_authorization.js';
 import { registerDiscovery } from './endpoints/discovery.js';
 import { registerHealth } from './endpoints/health.js';
@@ -88,12 +94,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   };
   // Workload identity federation (issue 5): issuer keys cached per instance.
   const issuerKeys = new IssuerKeys({ clock: config.clock });
+  // Scoped API keys (issue 4): one verifier per app, so its batched use counts are flushed on close.
+  const apiKeys = new ApiKeyVerifier({ db: deps.db, hasher: deps.hasher, clock: config.clock });
+  deps.audit.onChange(() => apiKeys.invalidate());
+  app.addHook('onClose', () => apiKeys.close());
+
   registerDiscovery(app, config);
   registerJwks(app, deps.keys);
-  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys, issuerKeys });
+  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys, issuerKeys, apiKeys });
   registerDeviceAuthorizationEndpoint(app, { ...clientAuth, config, keys: deps.keys, issuerKeys });
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
-  registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens });
+  registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens, apiKeys });
   registerRevocationEndpoint(app, { ...clientAuth, config, tokens });
   registerDevicePages(app, {
     config,
@@ -103,6 +114,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     cookieKey: deps.cookieKey,
     totpKey: deps.totpKey,
   });
+  // Scoped API keys (issue 4).
+  registerApiKeyVerifyEndpoint(app, { ...clientAuth, apiKeys });
+  registerApiKeyMintEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher, tokens });
+  registerApiKeyLeakEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
 }

@@ -1,6 +1,7 @@
 /**
  * Server configuration: validated once, with documented defaults, and passed explicitly.
  */
+import { isIP } from 'node:net';
 import type { SigningAlg } from './tokens/jws.js';
 import { signingAlgs } from './tokens/jws.js';
 
@@ -46,6 +47,15 @@ export interface ServerConfig {
   /** Wrong user codes allowed per client IP, and in total across all instances, per minute. */
   userCodeAttemptsPerIpPerMinute: number;
   userCodeAttemptsGlobalPerMinute: number;
+  // --- Scoped API keys (issue 4) ---
+  /** No API key may live longer than this; every key has an expiry. Default 90 days. */
+  apiKeyMaxTtlSeconds: number;
+  /** Per-job keys minted with a `keys:mint` token: the longest (and default) lifetime. Default 1 hour. */
+  apiKeyMintMaxTtlSeconds: number;
+  /** A key unused (and, if never used, created) this long ago is revoked by the idle sweep. Default 30 days. */
+  apiKeyIdleRevokeSeconds: number;
+  /** Leak reports accepted per reporting IP per minute, across all instances. Default 30. */
+  apiKeyLeakReportsPerIpPerMinute: number;
   /** Milliseconds since the epoch. Injected in tests. */
   clock: () => number;
 }
@@ -72,6 +82,11 @@ export const defaults = {
   maxFailedSignIns: 10,
   userCodeAttemptsPerIpPerMinute: 5,
   userCodeAttemptsGlobalPerMinute: 600,
+  // Scoped API keys (issue 4).
+  apiKeyMaxTtlSeconds: 90 * 86_400,
+  apiKeyMintMaxTtlSeconds: 3600,
+  apiKeyIdleRevokeSeconds: 30 * 86_400,
+  apiKeyLeakReportsPerIpPerMinute: 30,
 } as const satisfies Partial<ServerConfig>;
 
 export function normaliseIssuer(issuer: string): string {
@@ -118,6 +133,11 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     'maxFailedSignIns',
     'userCodeAttemptsPerIpPerMinute',
     'userCodeAttemptsGlobalPerMinute',
+    // Scoped API keys (issue 4).
+    'apiKeyMaxTtlSeconds',
+    'apiKeyMintMaxTtlSeconds',
+    'apiKeyIdleRevokeSeconds',
+    'apiKeyLeakReportsPerIpPerMinute',
   ];
   for (const key of positive) {
     const v = config[key];
@@ -126,6 +146,17 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
   }
   if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
     throw new ConfigError('the default access-token lifetime exceeds the maximum');
+  }
+  // Scoped API keys (issue 4): the allow-lists are only as good as the address behind them (AK-01).
+  for (const proxy of config.trustedProxies) {
+    const [address = '', prefix, extra] = proxy.split('/');
+    const bits = isIP(address) === 4 ? 32 : isIP(address) === 6 ? 128 : 0;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (bits === 0 || address.includes('%') || !prefixOk || extra !== undefined)
+      throw new ConfigError(`trusted proxy "${proxy.slice(0, 64)}" is not an IP address or CIDR`);
+  }
+  if (config.apiKeyMintMaxTtlSeconds > config.apiKeyMaxTtlSeconds) {
+    throw new ConfigError('the per-job API key lifetime exceeds the API key maximum');
   }
   return config;
 }
@@ -142,4 +173,8 @@ export const paths = {
   introspection: '/oauth/introspect',
   revocation: '/oauth/revoke',
   jwks: '/.well-known/jwks.json',
+  // Scoped API keys (issue 4).
+  apiKeys: '/oauth/api-keys',
+  apiKeyVerification: '/oauth/api-keys/verify',
+  apiKeyLeaks: '/oauth/api-keys/leaks',
 } as const;

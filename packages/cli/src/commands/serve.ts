@@ -2,13 +2,15 @@
 import { type RunningServer, startServer } from '@clavis/server';
 import type { Command } from 'commander';
 import { type Io, writeLine } from '../io.js';
-import { port } from '../options.js';
+import { collect, port } from '../options.js';
 
 export interface ServeCommandOptions {
   db?: string;
   port?: number;
   host?: string;
   issuer?: string;
+  /** Scoped API keys (issue 4, AK-01): proxies whose X-Forwarded-For is believed. */
+  trustedProxy?: string[];
 }
 
 export function serveDefaults(env: Io['env']) {
@@ -69,6 +71,8 @@ export async function runServe(io: Io, options: ServeCommandOptions): Promise<vo
       ...(io.env.CLAVIS_TRUSTED_PROXIES
         ? { trustedProxies: io.env.CLAVIS_TRUSTED_PROXIES.split(',').map((s) => s.trim()) }
         : {}),
+      // Scoped API keys (issue 4): --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.
+      ...(options.trustedProxy?.length ? { trustedProxies: options.trustedProxy } : {}),
     },
   });
   banner(io, server);
@@ -85,5 +89,10 @@ export function registerServe(program: Command, io: Io): void {
     .option('--port <n>', 'port to listen on (default 8080)', port)
     .option('--host <h>', 'address to listen on (default 127.0.0.1)')
     .option('--issuer <url>', 'issuer URL (default http://HOST:PORT)')
+    .option(
+      '--trusted-proxy <cidr>',
+      'reverse proxy (IP or CIDR) whose X-Forwarded-For is believed (repeatable; env CLAVIS_TRUSTED_PROXIES, comma-separated)',
+      collect,
+    )
     .action((options: ServeCommandOptions) => runServe(io, options));
 }

@@ -4,6 +4,7 @@
  * admin API. Every change commits with its audit record; a password or TOTP secret is returned once, by
  * `createUser`, and never appears in a view, a log line or an audit record.
  */
+import { isScopeToken } from '@clavis/core';
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
@@ -43,6 +44,8 @@ export interface UserView {
   locked_at: string | null;
   failed_logins: number;
   failed_mfa: number;
+  /** Scoped API keys (issue 4): the ceiling of the person's keys; null = none set (the admin decides). */
+  scopes: string[] | null;
 }
 
 export interface CreateUserInput {
@@ -52,6 +55,8 @@ export interface CreateUserInput {
   /** Enrol a TOTP second factor now; the secret is returned once. */
   totp?: boolean;
   isAdmin?: boolean;
+  /** Scoped API keys (issue 4): the scope ceiling of the person's keys. */
+  scopes?: string[];
 }
 
 export interface CreatedUser {
@@ -80,6 +85,7 @@ const viewColumns = [
   'locked_at',
   'failed_logins',
   'failed_mfa',
+  'scopes',
 ] as const;
 
 interface ViewRow {
@@ -91,6 +97,7 @@ interface ViewRow {
   locked_at: number | null;
   failed_logins: number;
   failed_mfa: number;
+  scopes?: string | null | undefined;
   has_totp: number;
 }
 
@@ -105,6 +112,7 @@ function toView(row: ViewRow): UserView {
     locked_at: iso(row.locked_at),
     failed_logins: Number(row.failed_logins),
     failed_mfa: Number(row.failed_mfa),
+    scopes: row.scopes ? (JSON.parse(row.scopes) as string[]) : null,
   };
 }
 
@@ -132,6 +140,14 @@ export function checkPassword(password: string): string {
     invalid(`the password must be at least ${PASSWORD_MIN_LENGTH} characters`);
   if (length > PASSWORD_MAX_LENGTH) invalid(`the password must be at most ${PASSWORD_MAX_LENGTH} characters`);
   return password;
+}
+
+/** Scoped API keys (issue 4): a person's scope ceiling, checked and deduplicated. */
+export function checkScopes(scopes: readonly string[]): string[] {
+  for (const s of scopes)
+    if (!isScopeToken(s)) invalid(`scope ${JSON.stringify(s.slice(0, 64))} is malformed`);
+  if (scopes.includes('keys:mint')) invalid("keys:mint cannot be part of a person's key ceiling");
+  return [...new Set(scopes)];
 }
 
 /** A fresh TOTP enrolment for `username`: the base32 secret and its `otpauth://` URI. */
@@ -164,6 +180,8 @@ export async function createUser(
     .executeTakeFirst();
   if (client) invalid(`username ${username} is a client's client_id; choose another`);
 
+  // Scoped API keys (issue 4).
+  const scopes = input.scopes === undefined ? null : checkScopes(input.scopes);
   const totp = input.totp ? newTotp(username) : undefined;
   const passwordHash = await hashPassword(password);
   const id = randomId('usr_');
@@ -184,6 +202,7 @@ export async function createUser(
             disabled_at: null,
             locked_at: null,
             totp_last_step: null,
+            scopes: scopes === null ? null : JSON.stringify(scopes),
           })
           .execute();
       },
@@ -197,6 +216,7 @@ export async function createUser(
           is_admin: input.isAdmin === true,
           totp: totp !== undefined,
           password: generated ? 'generated' : 'given',
+          ...(scopes !== null ? { scopes } : {}),
         },
       },
     );

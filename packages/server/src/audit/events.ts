@@ -31,6 +31,15 @@ export const auditEventNames = [
   'federation.create',
   'federation.delete',
   'federation.exchange_denied',
+  // Scoped API keys (issue 4).
+  'api_key.create',
+  'api_key.rotate',
+  'api_key.revoke',
+  'api_key.leaked',
+  'api_key.leak_report',
+  'api_key.idle_revoke',
+  'api_key.mint',
+  'api_key.use_denied',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

@@ -3,9 +3,12 @@
  * only to the client it was issued to or a resource server named in its `aud`. Everything else —
  * garbage, expired, revoked, someone else's — is `{"active":false}` and nothing more (§2.2).
  */
-import { InvalidClient } from '@clavis/core';
+import { API_KEY_PREFIX, InvalidClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
+// Scoped API keys (issue 4).
+import { introspectApiKey } from '../api_keys/introspect_api_key.js';
+import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import type { Client } from '../clients/client.js';
 import { isClientActive } from '../clients/client_store.js';
@@ -24,6 +27,8 @@ export interface IntrospectionDeps extends ClientAuthDeps {
   config: ServerConfig;
   tokens: AccessTokenVerifier;
   db: Kysely<Database>;
+  // Scoped API keys (issue 4): introspection answers for keys too (not a use of the key).
+  apiKeys?: ApiKeyVerifier;
 }
 
 const INACTIVE = '{"active":false}';
@@ -46,6 +51,12 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     if (method === 'none') throw new InvalidClient('introspection requires client authentication');
     const token = requireParam(params, 'token');
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
+
+    // Scoped API keys (issue 4): any authenticated confidential client may introspect a key, as it may
+    // verify one; `token_type_hint` (`api_key` or another) is only a hint.
+    if (token.startsWith(API_KEY_PREFIX) && deps.apiKeys) {
+      return reply.send(await introspectApiKey(deps.apiKeys, deps.config, token));
+    }
 
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
       // A refresh token is described only to the client holding it.

@@ -1,5 +1,6 @@
 /** What a grant module provides; the token endpoint looks grants up by their wire value. */
 import type { Kysely } from 'kysely';
+import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
@@ -29,6 +30,8 @@ export interface GrantDeps {
   clients: ClientDirectory;
   // Workload identity federation (issue 5): workload-token issuers' keys, cached per instance.
   issuerKeys: IssuerKeys;
+  // Scoped API keys (issue 4): the app's one verifier (it batches use counts); absent, keys are refused.
+  apiKeys?: ApiKeyVerifier;
 }
 
 export interface GrantRequest {

@@ -5,6 +5,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+// Scoped API keys (issue 4).
+import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
 import { buildApp } from '../app.js';
 import { type BootstrapResult, bootstrap } from '../bootstrap.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
@@ -117,6 +119,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await purgeSessions(services.db, now);
       await purgeRateLimits(services.db, now - 3_600_000);
     });
+    // Scoped API keys (issue 4): idle keys are revoked; several instances may sweep at once.
+    background('api-key-idle-sweep', 10 * 60_000, () =>
+      sweepIdleApiKeys(
+        { db: services.db, audit: services.audit, clock: config.clock },
+        config.apiKeyIdleRevokeSeconds,
+      ),
+    );
     await app.listen({ port: options.port, host: options.host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : options.port;

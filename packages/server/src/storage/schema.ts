@@ -57,6 +57,8 @@ export interface UsersTable {
   locked_at: number | null;
   /** The last TOTP time step accepted: each code works once (RFC 6238, NIST SP 800-63B). */
   totp_last_step: number | null;
+  /** JSON array: the scope ceiling of the person's API keys; null = none set (the admin decides). */
+  scopes?: string | null;
 }
 
 export interface SigningKeysTable {
@@ -196,6 +198,43 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
+// Scoped API keys (issue 4).
+export type ApiKeyOwnerType = 'client' | 'user';
+
+export interface ApiKeysTable {
+  /** `key_…`: public, printed, used to administer the key. */
+  id: string;
+  /** base64url HMAC-SHA-256 of the whole key under the server's secret-hashing key. */
+  key_hash: string;
+  owner_type: ApiKeyOwnerType;
+  /** A client id, or a user id (`usr_…`). */
+  owner_id: string;
+  name: string;
+  /** JSON array of scopes. */
+  scopes: string;
+  created_at: number;
+  /** Mandatory: a key without expiry cannot exist. */
+  expires_at: number;
+  /** JSON array of CIDRs the key may be used from, or null for anywhere. */
+  cidrs: string | null;
+  /** Null: unlimited. */
+  max_uses: number | null;
+  uses: Generated<number>;
+  /** Requests per minute, across all instances; null: no per-key limit. */
+  rate_limit: number | null;
+  created_by: string | null;
+  created_from: string | null;
+  last_used_at: number | null;
+  last_used_ip: string | null;
+  revoked_at: number | null;
+  /** 'admin' | 'leaked' | 'idle' | 'rotated'. */
+  revoked_reason: string | null;
+  predecessor_id: string | null;
+  successor_id: string | null;
+  /** For a per-job key: the `jti` of the access token that minted it. */
+  minted_by_jti: string | null;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -248,6 +287,8 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   // Workload identity federation (issue 5).
   federations: FederationsTable;
+  // Scoped API keys (issue 4).
+  api_keys: ApiKeysTable;
 }
 
 export type ClientRow = Selectable<ClientsTable>;
@@ -261,3 +302,5 @@ export type DeviceCodeRow = Selectable<DeviceCodesTable>;
 export type SessionRow = Selectable<SessionsTable>;
 // Workload identity federation (issue 5).
 export type FederationRow = Selectable<FederationsTable>;
+// Scoped API keys (issue 4).
+export type ApiKeyRow = Selectable<ApiKeysTable>;

@@ -74,6 +74,7 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
         locked_at: null,
         failed_logins: 0,
         failed_mfa: 0,
+        scopes: null,
       });
       const row = await userRow(created.user.id);
       expect(row.password_hash).toMatch(/^scrypt\$32768\$8\$1\$/);
@@ -253,6 +254,7 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
           'id',
           'is_admin',
           'locked_at',
+          'scopes',
           'username',
         ]);
       }

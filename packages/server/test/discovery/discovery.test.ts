@@ -36,6 +36,10 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       introspection_endpoint: `${ISSUER}/oauth/introspect`,
       revocation_endpoint: `${ISSUER}/oauth/revoke`,
       device_authorization_endpoint: `${ISSUER}/oauth/device_authorization`,
+      // Scoped API keys (issue 4).
+      api_key_endpoint: `${ISSUER}/oauth/api-keys`,
+      api_key_verification_endpoint: `${ISSUER}/oauth/api-keys/verify`,
+      api_key_leak_report_endpoint: `${ISSUER}/oauth/api-keys/leaks`,
       access_token_signing_alg_values_supported: ['EdDSA'],
     });
     expect(m.grant_types_supported).toEqual([
@@ -77,6 +81,10 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       ['introspection_endpoint', 'POST', 401],
       ['revocation_endpoint', 'POST', 401],
       ['device_authorization_endpoint', 'POST', 401],
+      // Scoped API keys (issue 4): no bearer token, no client authentication, not a JSON array.
+      ['api_key_endpoint', 'POST', 401],
+      ['api_key_verification_endpoint', 'POST', 401],
+      ['api_key_leak_report_endpoint', 'POST', 400],
       ['jwks_uri', 'GET', 200],
     ];
     for (const [key, method, status] of endpoints) {

@@ -5,9 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, dialects, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
 
-/** Every registered migration, in order: each must be recorded exactly once. */
-const MIGRATIONS = Object.keys(migrations);
-
 describe('parseDatabaseUrl', () => {
   it.each([
     ['sqlite:./clavis.db', { dialect: 'sqlite', target: resolve('clavis.db') }],
@@ -63,7 +60,7 @@ describe.each(dialects)('migrations (%s)', (dialect) => {
       const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(
         second.db,
       );
-      expect(applied.rows.map((r) => r.name)).toEqual(MIGRATIONS);
+      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
     } finally {
       await second.close();
     }
@@ -97,7 +94,7 @@ describe.each(dialects.filter((d) => d === 'postgres'))('concurrent first start 
       await a.insertInto('settings').values({ key: 'k', value: 'v' }).execute();
       expect(await b.selectFrom('settings').selectAll().execute()).toEqual([{ key: 'k', value: 'v' }]);
       const applied = await sql<{ name: string }>`select name from kysely_migration`.execute(a);
-      expect(applied.rows.map((r) => r.name)).toEqual(MIGRATIONS);
+      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
     } finally {
       for (const o of opened) if (o.status === 'fulfilled') await o.value.close();
     }

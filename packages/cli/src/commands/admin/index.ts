@@ -5,6 +5,8 @@ import { registerAudit } from './audit.js';
 import { registerClients } from './clients.js';
 // Workload identity federation (issue 5).
 import { registerFederations } from './federations.js';
+// Scoped API keys (issue 4).
+import { registerKeys } from './keys.js';
 import { registerUsers } from './users.js';
 
 export function registerAdmin(program: Command, io: Io): void {
@@ -18,4 +20,6 @@ export function registerAdmin(program: Command, io: Io): void {
   registerUsers(admin, io);
   // Workload identity federation (issue 5).
   registerFederations(admin, io);
+  // Scoped API keys (issue 4).
+  registerKeys(admin, io);
 }

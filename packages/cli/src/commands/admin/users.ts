@@ -3,12 +3,15 @@ import { adminUsers } from '@clavis/server';
 import type { Command } from 'commander';
 import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
+import { collect } from '../../options.js';
 import { adminOptions, withAdmin } from './context.js';
 
 interface CreateOptions {
   passwordStdin?: boolean;
   totp?: boolean;
   admin?: boolean;
+  /** Scoped API keys (issue 4). */
+  scope: string[];
   json?: boolean;
 }
 
@@ -57,6 +60,12 @@ export function registerUsers(admin: Command, io: Io): void {
     .option('--password-stdin', 'read the password from stdin (default: generate one)')
     .option('--totp', 'enrol a TOTP second factor now (prints the secret and an otpauth:// URI)')
     .option('--admin', 'the person may administer Clavis')
+    .option(
+      '--scope <scope>',
+      "a scope the person's API keys may carry (repeatable): the ceiling",
+      collect,
+      [],
+    )
     .option('--json', 'print JSON')
     .action(async (username: string, options: CreateOptions, command: Command) => {
       adminUsers.checkUsername(username);
@@ -71,6 +80,7 @@ export function registerUsers(admin: Command, io: Io): void {
             ...(password !== undefined ? { password } : {}),
             totp: options.totp === true,
             isAdmin: options.admin === true,
+            ...(options.scope.length ? { scopes: options.scope } : {}),
           },
           actor,
         );

@@ -1,0 +1,205 @@
+/**
+ * Per-job keys: `POST /oauth/api-keys` with `Authorization: Bearer <Clavis access token>` carrying
+ * `keys:mint`. For the tool that accepts nothing but a static key: the workload (a CI job after token
+ * exchange, a service after client credentials, a person via the device flow) mints a key for itself —
+ * owner = the token's principal, scopes within the token's own (never `keys:mint`), a short life (at
+ * most `apiKeyMintMaxTtlSeconds`, which is also the default), optionally one use. Audited with the
+ * minting token's `jti`.
+ *
+ * Steps: bearer token (ours, unexpired, not revoked, principal still active) → `keys:mint` → the form
+ * (scope, ttl, max_uses, name, cidr) → the key rules → insert with its audit record → 201.
+ */
+import {
+  InsufficientScope,
+  InvalidRequest,
+  InvalidScope,
+  InvalidToken,
+  parseDuration,
+  parseScope,
+  TooManyRequests,
+} from '@clavis/core';
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import { insertApiKey } from '../api_keys/api_key_store.js';
+import {
+  ApiKeyRuleError,
+  KEYS_MINT_SCOPE,
+  newApiKey,
+  type ResolvedOwner,
+  resolveOwner,
+  resolveOwnerById,
+} from '../api_keys/issue_api_key.js';
+import type { AuditLog } from '../audit/audit_log.js';
+import { isClientActive } from '../clients/client_store.js';
+import { paths, type ServerConfig } from '../config.js';
+import type { SecretHasher } from '../crypto/secrets.js';
+import { isAccountActive } from '../device/account_status.js';
+import type { FormParams } from '../http/form_body.js';
+import { requestContext } from '../http/request_context.js';
+import { hitRateLimit } from '../storage/rate_limits.js';
+import { isJtiRevoked } from '../storage/revocations.js';
+import type { Database } from '../storage/schema.js';
+import type { AccessTokenClaims } from '../tokens/access_token.js';
+import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
+
+export interface ApiKeyMintDeps {
+  config: ServerConfig;
+  db: Kysely<Database>;
+  audit: AuditLog;
+  hasher: SecretHasher;
+  tokens: AccessTokenVerifier;
+}
+
+/** RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`. */
+function invalidToken(description: string): InvalidToken {
+  const err = new InvalidToken(description);
+  err.headers['www-authenticate'] = 'Bearer realm="clavis", error="invalid_token"';
+  return err;
+}
+
+function insufficientScope(): InsufficientScope {
+  const err = new InsufficientScope(`the access token does not carry ${KEYS_MINT_SCOPE}`);
+  err.headers['www-authenticate'] =
+    `Bearer realm="clavis", error="insufficient_scope", scope="${KEYS_MINT_SCOPE}"`;
+  return err;
+}
+
+function bearerToken(authorization: string | undefined): string {
+  const match = authorization === undefined ? null : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization);
+  if (!match?.[1] || match[1].length > 8192) throw invalidToken('a Bearer access token is required');
+  return match[1];
+}
+
+/** A Clavis access token still good now, whose principal is still active. */
+async function verifiedToken(deps: ApiKeyMintDeps, token: string): Promise<AccessTokenClaims> {
+  const now = Math.floor(deps.config.clock() / 1000);
+  const claims = deps.tokens.verify(token, now);
+  if (!claims || claims.exp <= now) throw invalidToken('the access token is invalid or expired');
+  if (await isJtiRevoked(deps.db, claims.jti)) throw invalidToken('the access token is invalid or expired');
+  const active =
+    claims.sub === claims.client_id
+      ? await isClientActive(deps.db, claims.client_id)
+      : (await isClientActive(deps.db, claims.client_id)) && (await isAccountActive(deps.db, claims.sub));
+  if (!active) throw invalidToken('the access token is invalid or expired');
+  return claims;
+}
+
+const MAX_USES_PATTERN = /^[1-9]\d{0,8}$/;
+
+/** Keys one access token may mint: a stolen job token cannot fill the table with live keys. */
+export const MAX_KEYS_PER_TOKEN = 100;
+
+/** `ttl` as seconds: `900` or a duration such as `15m`. */
+function parseTtl(value: string | undefined, max: number): number {
+  if (value === undefined) return max;
+  let seconds: number;
+  if (/^\d{1,9}$/.test(value)) seconds = Number(value);
+  else {
+    try {
+      seconds = parseDuration(value);
+    } catch {
+      throw new InvalidRequest('ttl must be seconds or a duration such as 15m');
+    }
+  }
+  if (seconds < 1) throw new InvalidRequest('ttl must be positive');
+  if (seconds > max) throw new InvalidRequest(`ttl exceeds the maximum of ${max} seconds for a per-job key`);
+  return seconds;
+}
+
+async function ownerOf(deps: ApiKeyMintDeps, claims: AccessTokenClaims): Promise<ResolvedOwner> {
+  try {
+    return claims.sub === claims.client_id
+      ? await resolveOwner(deps.db, claims.client_id)
+      : await resolveOwnerById(deps.db, 'user', claims.sub);
+  } catch {
+    throw invalidToken('the access token is invalid or expired');
+  }
+}
+
+export function registerApiKeyMintEndpoint(app: FastifyInstance, deps: ApiKeyMintDeps): void {
+  app.post(paths.apiKeys, async (request, reply) => {
+    const context = requestContext(request);
+    const claims = await verifiedToken(deps, bearerToken(request.headers.authorization));
+    const tokenScopes = parseScope(claims.scope ?? '') ?? [];
+    // A token from an API key never carries keys:mint; refuse one that claims to come from a key anyway.
+    if (!tokenScopes.includes(KEYS_MINT_SCOPE) || claims.api_key_id !== undefined) throw insufficientScope();
+
+    const params = (request.body ?? {}) as FormParams;
+    const available = tokenScopes.filter((s) => s !== KEYS_MINT_SCOPE);
+    let scopes = available;
+    if (params.scope !== undefined) {
+      const asked = params.scope.length <= 2048 ? parseScope(params.scope) : null;
+      if (asked === null) throw new InvalidScope('scope is malformed');
+      const outside = asked.filter((s) => !available.includes(s));
+      if (outside.length)
+        throw new InvalidScope(`scope beyond the access token's: ${outside.slice(0, 5).join(' ')}`);
+      scopes = asked;
+    }
+    if (scopes.length === 0) throw new InvalidScope('the access token has no scope a key could carry');
+    const ttl = parseTtl(params.ttl, deps.config.apiKeyMintMaxTtlSeconds);
+    if (params.max_uses !== undefined && !MAX_USES_PATTERN.test(params.max_uses))
+      throw new InvalidRequest('max_uses must be a positive whole number');
+    const cidrs = params.cidr === undefined ? undefined : params.cidr.split(' ');
+    const owner = await ownerOf(deps, claims);
+
+    const now = deps.config.clock();
+    let made: ReturnType<typeof newApiKey>;
+    try {
+      made = newApiKey(
+        deps.hasher,
+        {
+          owner,
+          scopes,
+          ttlSeconds: ttl,
+          maxTtlSeconds: deps.config.apiKeyMintMaxTtlSeconds,
+          name: params.name,
+          cidrs,
+          maxUses: params.max_uses === undefined ? undefined : Number(params.max_uses),
+          createdBy: `${owner.type}:${owner.id}`,
+          createdFrom: context.ip,
+          mintedByJti: claims.jti,
+        },
+        now,
+      );
+    } catch (err) {
+      if (err instanceof ApiKeyRuleError)
+        throw err.code === 'invalid_scope' ? new InvalidScope(err.message) : new InvalidRequest(err.message);
+      throw err;
+    }
+    const { row, plaintext } = made;
+    // Counted per token (all instances share the counter); the window is the token's own life.
+    const minted = await hitRateLimit(deps.db, `api_key_mint:${claims.jti}`, claims.iat * 1000);
+    if (minted > MAX_KEYS_PER_TOKEN) {
+      const left = claims.exp - Math.floor(deps.config.clock() / 1000);
+      throw new TooManyRequests('this access token has minted all the keys it may', left);
+    }
+    await deps.audit.transact((tx) => insertApiKey(tx, row), {
+      event: 'api_key.mint',
+      actor: { type: owner.type, id: owner.id },
+      clientId: claims.client_id,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: {
+        api_key_id: row.id,
+        owner: owner.label,
+        scopes: JSON.parse(row.scopes) as string[],
+        expires_at: row.expires_at,
+        max_uses: row.max_uses,
+        cidrs: row.cidrs ? (JSON.parse(row.cidrs) as string[]) : null,
+        minted_by_jti: claims.jti,
+      },
+    });
+    return reply
+      .code(201)
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send({
+        id: row.id,
+        key: plaintext,
+        owner: owner.label,
+        scopes: JSON.parse(row.scopes) as string[],
+        expires_at: new Date(row.expires_at).toISOString(),
+        max_uses: row.max_uses,
+      });
+  });
+}

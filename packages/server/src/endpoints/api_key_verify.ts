@@ -1,0 +1,103 @@
+/**
+ * Direct verification of API keys for resource servers: `POST /oauth/api-keys/verify` with `key`, the
+ * resource server's caller address `ip`, and optionally the `scope` the API call needs. The resource
+ * server authenticates as a confidential client (any), as for introspection.
+ *
+ * 200 describes the key (owner, scopes, expiry, remaining uses); every unusable key is the same 401
+ * `invalid_token` (AK-03: unknown, wrong, revoked, expired, exhausted cannot be told apart); an address
+ * outside the allow-list — or none given for a key that has one — is 403 `access_denied` (AK-01); a
+ * scope not covered is 403 `insufficient_scope` (AK-04); over the key's rate limit 429. A successful
+ * verification is a use of the key. Every refusal is an audit record with its reason.
+ */
+import {
+  AddressNotAllowed,
+  InsufficientScope,
+  InvalidClient,
+  InvalidRequest,
+  InvalidToken,
+  parseScope,
+  TooManyRequests,
+} from '@clavis/core';
+import type { FastifyInstance } from 'fastify';
+import { normaliseAddress } from '../api_keys/allow_list.js';
+import { ownerLabel } from '../api_keys/owner.js';
+import {
+  type ApiKeyRejection,
+  type ApiKeyVerifier,
+  auditKeyDenied,
+  INVALID_KEY_REASONS,
+  type Inspection,
+} from '../api_keys/verify_api_key.js';
+import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
+import { paths } from '../config.js';
+import { type FormParams, requireParam } from '../http/form_body.js';
+import { requestContext } from '../http/request_context.js';
+
+export interface ApiKeyVerifyDeps extends ClientAuthDeps {
+  apiKeys: ApiKeyVerifier;
+}
+
+/** The one body for every unusable key. */
+export const INVALID_API_KEY_DESCRIPTION = 'the API key is not valid';
+
+const MAX_KEY_PARAM = 128;
+
+export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyVerifyDeps): void {
+  app.post(paths.apiKeyVerification, async (request, reply) => {
+    const params = (request.body ?? {}) as FormParams;
+    const context = requestContext(request);
+    const { client, method } = await authenticateClient(deps, {
+      authorization: request.headers.authorization,
+      params,
+      context,
+      endpoint: 'api_key_verify',
+    });
+    if (method === 'none') throw new InvalidClient('key verification requires client authentication');
+    const presented = requireParam(params, 'key');
+    const ip = params.ip ?? null;
+    if (ip !== null && normaliseAddress(ip) === null) throw new InvalidRequest('ip is not an IP address');
+    let needed: string[] = [];
+    if (params.scope !== undefined) {
+      const parsed = params.scope.length <= 2048 ? parseScope(params.scope) : null;
+      if (parsed === null) throw new InvalidRequest('scope is malformed');
+      needed = parsed;
+    }
+
+    const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter = 60): Promise<never> => {
+      await auditKeyDenied(deps.audit, { reason, keyId, via: 'verify', context, callerClientId: client.id });
+      if (INVALID_KEY_REASONS.has(reason)) throw new InvalidToken(INVALID_API_KEY_DESCRIPTION);
+      if (reason === 'address_not_allowed')
+        throw new AddressNotAllowed('the API key may not be used from this address');
+      if (reason === 'insufficient_scope')
+        throw new InsufficientScope('the API key does not carry the scope this call needs');
+      throw new TooManyRequests('the API key is over its rate limit', retryAfter);
+    };
+
+    const inspected: Inspection =
+      presented.length <= MAX_KEY_PARAM
+        ? await deps.apiKeys.inspect(presented, ip)
+        : { ok: false, reason: 'malformed' };
+    if (!inspected.ok) return deny(inspected.reason, inspected.key?.id);
+    const { key, owner, scopes } = inspected;
+    if (needed.some((s) => !scopes.includes(s))) return deny('insufficient_scope', key.id);
+    const used = await deps.apiKeys.use(key, ip);
+    if (!used.ok)
+      return deny(used.reason, key.id, used.reason === 'rate_limited' ? used.retryAfterSeconds : undefined);
+
+    return reply
+      .header('cache-control', 'no-store')
+      .type('application/json; charset=utf-8')
+      .send({
+        active: true,
+        key_id: key.id,
+        name: key.name,
+        owner: ownerLabel(owner),
+        owner_type: owner.type,
+        sub: owner.id,
+        ...(owner.type === 'client' ? { client_id: owner.id } : {}),
+        scope: scopes.join(' '),
+        expires_at: Math.floor(key.expiresAt / 1000),
+        remaining_uses: used.remainingUses,
+      });
+  });
+}

@@ -1,0 +1,151 @@
+/**
+ * Token exchange of a Clavis API key (RFC 8693, `subject_token_type` =
+ * `urn:clavis:params:oauth:token-type:api_key`) for a short-lived access token. The key is the
+ * credential: no client authentication; a `client_id` sent must name the key's owning client.
+ *
+ * The token's `sub` is the owner (a client id, or a person's user id as the device flow issues it), its
+ * `client_id` the owning client — or, for a person's key, the key's id — and `api_key_id` names the key.
+ * Any unusable key gets one identical `invalid_request` (§2.2.2); the audit record holds the reason. An
+ * address outside the allow-list is 403 `access_denied`, the rate limit 429. No refresh token.
+ */
+import {
+  AddressNotAllowed,
+  InvalidRequest,
+  type OAuthError,
+  ServerError,
+  TooManyRequests,
+} from '@clavis/core';
+import {
+  type ApiKeyRejection,
+  auditKeyDenied,
+  INVALID_KEY_REASONS,
+  type InspectedKey,
+} from '../api_keys/verify_api_key.js';
+import { issueAccessToken } from '../tokens/access_token.js';
+import type { GrantDeps, TokenResponse } from './grant.js';
+import { requireClaimedPrincipal } from './principal.js';
+import { grantedAudience, grantedScopes } from './scopes.js';
+import type { SubjectTokenHandler, SubjectTokenRequest } from './token_exchange.js';
+
+// Not imported from token_exchange.ts: that module loads the handler registry, which loads this one.
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+export const API_KEY_TOKEN_TYPE = 'urn:clavis:params:oauth:token-type:api_key';
+
+/** The one answer for every unusable key: malformed, mistyped, unknown, revoked, expired, exhausted. */
+export const INVALID_KEY_DESCRIPTION = 'the subject token is not a valid API key';
+
+function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
+  if (INVALID_KEY_REASONS.has(reason)) return new InvalidRequest(INVALID_KEY_DESCRIPTION);
+  if (reason === 'address_not_allowed')
+    return new AddressNotAllowed('the API key may not be used from this address');
+  if (reason === 'rate_limited')
+    return new TooManyRequests('the API key is over its rate limit', retryAfterSeconds);
+  return new ServerError('internal error');
+}
+
+export const apiKeyExchange: SubjectTokenHandler = {
+  tokenTypes: [API_KEY_TOKEN_TYPE],
+
+  async exchange(deps: GrantDeps, request: SubjectTokenRequest): Promise<TokenResponse> {
+    const { config, audit, apiKeys } = deps;
+    const { context } = request;
+    if (!apiKeys) throw new InvalidRequest('unsupported subject_token_type');
+    const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter?: number): Promise<never> => {
+      await auditKeyDenied(audit, {
+        reason,
+        keyId,
+        via: 'token_exchange',
+        context,
+        callerClientId: request.client?.id ?? request.claimedClientId,
+      });
+      throw refusal(reason, retryAfter);
+    };
+
+    const inspected = await apiKeys.inspect(request.subjectToken, context.ip);
+    if (!inspected.ok) return deny(inspected.reason, inspected.key?.id);
+    const { key, owner } = inspected;
+    const ownerClientId = owner.type === 'client' ? owner.id : null;
+    try {
+      requireClaimedPrincipal(request, ownerClientId);
+    } catch (err) {
+      await auditKeyDenied(audit, {
+        reason: 'principal_mismatch',
+        keyId: key.id,
+        via: 'token_exchange',
+        context,
+        callerClientId: request.client?.id ?? request.claimedClientId,
+      });
+      throw err;
+    }
+    const scopes = grantedScopes(
+      request.params,
+      inspected.scopes,
+      (outside) => `scope not allowed for this API key: ${outside.slice(0, 5).join(' ')}`,
+    );
+    const audience = grantedAudience(
+      request.params,
+      owner.type === 'client' ? owner.client.audiences : [],
+      config.issuer,
+    );
+
+    // The lifetime is settled before the use is consumed: a key in its last second is refused unspent.
+    const now = config.clock();
+    const ownerTtl =
+      owner.type === 'client' ? owner.client.tokenTtlSeconds : config.defaultAccessTokenTtlSeconds;
+    const ttl = Math.min(ownerTtl, config.maxAccessTokenTtlSeconds, Math.floor((key.expiresAt - now) / 1000));
+    if (ttl < 1) return deny('expired', key.id);
+
+    const used = await apiKeys.use(key, context.ip);
+    if (!used.ok)
+      return deny(used.reason, key.id, used.reason === 'rate_limited' ? used.retryAfterSeconds : undefined);
+
+    return issueForKey(deps, request, { ...inspected, scopes }, audience, ttl);
+  },
+};
+
+async function issueForKey(
+  deps: GrantDeps,
+  request: SubjectTokenRequest,
+  inspected: InspectedKey,
+  audience: string,
+  ttl: number,
+): Promise<TokenResponse> {
+  const { config, keys, audit } = deps;
+  const { key, owner, scopes } = inspected;
+  const now = config.clock();
+  const clientId = owner.type === 'client' ? owner.id : key.id;
+  const { token, claims } = await issueAccessToken(keys, {
+    issuer: config.issuer,
+    subject: owner.id,
+    audience,
+    clientId,
+    scopes,
+    ttlSeconds: ttl,
+    now,
+    extra: { api_key_id: key.id },
+  });
+  await audit.record({
+    event: 'token.issue',
+    actor: { type: owner.type, id: owner.id },
+    clientId,
+    ip: request.context.ip,
+    userAgent: request.context.userAgent,
+    detail: {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token_type: API_KEY_TOKEN_TYPE,
+      api_key_id: key.id,
+      jti: claims.jti,
+      sub: claims.sub,
+      scope: claims.scope ?? '',
+      aud: audience,
+      exp: claims.exp,
+    },
+  });
+  return {
+    access_token: token,
+    token_type: 'Bearer',
+    expires_in: ttl,
+    ...(claims.scope ? { scope: claims.scope } : {}),
+  };
+}
