@@ -13,7 +13,7 @@
  * on every call. On PostgreSQL, where other instances commit without telling us, nothing is cached.
  */
 import type { Kysely } from 'kysely';
-import { syncDriver } from '../storage/raw.js';
+import { dataVersion } from '../storage/data_version.js';
 import type { Database } from '../storage/schema.js';
 import type { ApiKeyRecord } from './api_key_store.js';
 
@@ -46,11 +46,7 @@ export class ApiKeyCache<Owner> {
    * with what it read (it is kept only if nothing was committed meanwhile).
    */
   lookup(keyHash: string): { hit: CachedKey<Owner> } | { remember: (entry: CachedKey<Owner>) => void } {
-    const read = syncDriver(this.#db)?.tryExclusive((c) => {
-      const row = c.runSync('pragma data_version', []).rows[0] as { data_version?: number } | undefined;
-      return row?.data_version;
-    });
-    const version = read?.value;
+    const version = dataVersion(this.#db);
     if (version === undefined) return { remember: () => {} };
     if (version !== this.#version) {
       this.#entries.clear();

@@ -4,7 +4,8 @@
  * Links are HMAC-SHA-256 under a key derived from the KEK, so someone who can write to the database
  * but does not hold the KEK cannot forge a record, re-hash an edited chain or append a plausible tail.
  */
-import { createHash, createHmac, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
+import { HmacSha256 } from '../crypto/hmac.js';
 
 export interface ChainedFields {
   segment: string;
@@ -31,7 +32,16 @@ export interface SealFields {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-const hmac = (key: KeyObject, text: string) => createHmac('sha256', key).update(text).digest('hex');
+// One precomputed HMAC per chain key (see crypto/hmac.ts: a record is hashed on every audited request).
+const macs = new WeakMap<KeyObject, HmacSha256>();
+const hmac = (key: KeyObject, text: string): string => {
+  let mac = macs.get(key);
+  if (!mac) {
+    mac = new HmacSha256(key.export());
+    macs.set(key, mac);
+  }
+  return mac.digest(text).toString('hex');
+};
 
 /** What the first record of a segment links to. */
 export function segmentGenesis(segment: string): string {

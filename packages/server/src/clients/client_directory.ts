@@ -7,7 +7,7 @@
  * without telling us, every lookup goes to the database.
  */
 import type { Kysely } from 'kysely';
-import { syncDriver } from '../storage/raw.js';
+import { dataVersion } from '../storage/data_version.js';
 import type { ClientSecretRow, Database } from '../storage/schema.js';
 import type { Client } from './client.js';
 import { findClientWithSecrets, liveSecrets } from './client_store.js';
@@ -38,11 +38,7 @@ export class ClientDirectory {
 
   /** The SQLite data version, or undefined when the cache cannot be validated right now. */
   #currentVersion(): number | undefined {
-    const read = syncDriver(this.#db)?.tryExclusive((c) => {
-      const row = c.runSync('pragma data_version', []).rows[0] as { data_version?: number } | undefined;
-      return row?.data_version;
-    });
-    return read?.value;
+    return dataVersion(this.#db);
   }
 
   async find(id: string, now: number): Promise<ClientWithSecrets | undefined> {

@@ -2,7 +2,8 @@
  * High-entropy secrets the server generates (client secrets): shown once, stored as a keyed SHA-256
  * (HMAC) — for 256-bit random secrets a slow password hash adds no strength and would cap throughput.
  */
-import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { HmacSha256 } from './hmac.js';
 
 /** A client secret: `clvs_` + 43 base64url characters (256 bits). The prefix lets scanners find it. */
 export function generateClientSecret(): string {
@@ -15,19 +16,19 @@ export function randomId(prefix: string, bytes = 16): string {
 }
 
 export class SecretHasher {
-  readonly #key: KeyObject;
+  readonly #mac: HmacSha256;
 
   constructor(key: Buffer) {
-    this.#key = createSecretKey(key);
+    this.#mac = new HmacSha256(key);
   }
 
   hash(secret: string): string {
-    return createHmac('sha256', this.#key).update(secret, 'utf8').digest('base64url');
+    return this.#mac.digest(secret).toString('base64url');
   }
 
   /** Constant-time comparison of `secret` against a stored hash. */
   verify(secret: string, storedHash: string): boolean {
-    const a = createHmac('sha256', this.#key).update(secret, 'utf8').digest();
+    const a = this.#mac.digest(secret);
     const b = Buffer.from(storedHash, 'base64url');
     return b.length === a.length && timingSafeEqual(a, b);
   }

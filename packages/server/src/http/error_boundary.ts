@@ -57,9 +57,9 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
 export function installErrorBoundary(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { error, unexpected } = toOAuthError(err);
-    if (unexpected) request.log.error({ err }, 'unexpected error');
+    if (unexpected) request.log.error({ err, reqId: request.id }, 'unexpected error');
     else if (error instanceof TemporarilyUnavailable)
-      request.log.warn({ err: (error.cause as Error)?.message }, 'storage unavailable');
+      request.log.warn({ err: (error.cause as Error)?.message, reqId: request.id }, 'storage unavailable');
     return sendOAuthError(reply, error);
   });
   app.setNotFoundHandler((_request, reply) => {
