@@ -3,6 +3,7 @@ import { type RunningServer, startServer } from '@clavis/server';
 import type { Command } from 'commander';
 import { type Io, writeLine } from '../io.js';
 import { collect, port } from '../options.js';
+import { apiKeySettings } from '../settings.js';
 
 export interface ServeCommandOptions {
   db?: string;
@@ -71,6 +72,8 @@ export async function runServe(io: Io, options: ServeCommandOptions): Promise<vo
       ...(io.env.CLAVIS_TRUSTED_PROXIES
         ? { trustedProxies: io.env.CLAVIS_TRUSTED_PROXIES.split(',').map((s) => s.trim()) }
         : {}),
+      // Scoped API keys (issue 4): CLAVIS_API_KEY_MAX_TTL, _MINT_MAX_TTL, _IDLE_REVOKE.
+      ...apiKeySettings(io.env),
       // Scoped API keys (issue 4): --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.
       ...(options.trustedProxy?.length ? { trustedProxies: options.trustedProxy } : {}),
     },

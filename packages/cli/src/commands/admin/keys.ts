@@ -3,6 +3,7 @@ import { adminApiKeys, configDefaults } from '@clavis/server';
 import type { Command } from 'commander';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import { collect, duration, positiveInt } from '../../options.js';
+import { apiKeySettings } from '../../settings.js';
 import { type AdminContext, adminOptions, withAdmin } from './context.js';
 
 interface CreateOptions {
@@ -16,13 +17,14 @@ interface CreateOptions {
   json?: boolean;
 }
 
-function keyDeps(ctx: AdminContext): adminApiKeys.ApiKeyAdminDeps {
+/** The deps of the admin functions; the lifetime cap is the server's (CLAVIS_API_KEY_MAX_TTL or 90d). */
+function keyDeps(ctx: AdminContext, io: Io): adminApiKeys.ApiKeyAdminDeps {
   return {
     db: ctx.deps.db,
     audit: ctx.deps.audit,
     hasher: ctx.deps.hasher,
     clock: ctx.deps.clock,
-    apiKeyMaxTtlSeconds: configDefaults.apiKeyMaxTtlSeconds,
+    apiKeyMaxTtlSeconds: apiKeySettings(io.env).apiKeyMaxTtlSeconds ?? configDefaults.apiKeyMaxTtlSeconds,
   };
 }
 
@@ -62,7 +64,7 @@ export function registerKeys(admin: Command, io: Io): void {
     )
     .requiredOption(
       '--ttl <duration>',
-      `lifetime, e.g. 30d (required; at most ${configDefaults.apiKeyMaxTtlSeconds / 86_400}d)`,
+      `lifetime, e.g. 30d (required; at most CLAVIS_API_KEY_MAX_TTL, default ${configDefaults.apiKeyMaxTtlSeconds / 86_400}d)`,
       duration,
     )
     .option('--cidr <cidr>', 'IPv4/IPv6 network the key may be used from (repeatable)', collect, [])
@@ -73,7 +75,7 @@ export function registerKeys(admin: Command, io: Io): void {
     .action(async (options: CreateOptions, command: Command) => {
       await withAdmin(io, adminOptions(command), async (ctx) => {
         const created = await adminApiKeys.createApiKey(
-          keyDeps(ctx),
+          keyDeps(ctx, io),
           {
             owner: options.owner,
             scopes: options.scope,
@@ -98,7 +100,7 @@ export function registerKeys(admin: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action(async (options: { owner?: string; all?: boolean; json?: boolean }, command: Command) => {
       await withAdmin(io, adminOptions(command), async (ctx) => {
-        const all = await adminApiKeys.listApiKeys(keyDeps(ctx), {
+        const all = await adminApiKeys.listApiKeys(keyDeps(ctx, io), {
           ...(options.owner !== undefined ? { owner: options.owner } : {}),
           all: options.all === true,
         });
@@ -122,7 +124,7 @@ export function registerKeys(admin: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       await withAdmin(io, adminOptions(command), async (ctx) => {
-        const key = await adminApiKeys.showApiKey(keyDeps(ctx), id);
+        const key = await adminApiKeys.showApiKey(keyDeps(ctx, io), id);
         if (options.json) writeJson(io, key);
         else printKey(io, key);
       });
@@ -136,7 +138,7 @@ export function registerKeys(admin: Command, io: Io): void {
     .action(async (id: string, options: { grace?: number; json?: boolean }, command: Command) => {
       await withAdmin(io, adminOptions(command), async (ctx) => {
         const rotated = await adminApiKeys.rotateApiKey(
-          keyDeps(ctx),
+          keyDeps(ctx, io),
           id,
           options.grace !== undefined ? { graceSeconds: options.grace } : {},
           ctx.actor,
@@ -156,7 +158,7 @@ export function registerKeys(admin: Command, io: Io): void {
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }, command: Command) => {
       await withAdmin(io, adminOptions(command), async (ctx) => {
-        const key = await adminApiKeys.revokeApiKey(keyDeps(ctx), id, ctx.actor);
+        const key = await adminApiKeys.revokeApiKey(keyDeps(ctx, io), id, ctx.actor);
         if (options.json) writeJson(io, key);
         else writeLine(io.stderr, `Revoked ${key.id}.`);
       });
