@@ -7,10 +7,11 @@
  * what is known of the token — never the token.
  */
 import { InvalidGrant, InvalidRequest, OAuthError, TemporarilyUnavailable } from '@clavis/core';
+import type { AuditEntry } from '../audit/events.js';
 import type { CredentialGrantRequest, GrantDeps, TokenResponse } from '../grants/grant.js';
 import { requireClaimedPrincipal } from '../grants/principal.js';
 import { grantedAudience, grantedScopes } from '../grants/scopes.js';
-import { claimOnce } from '../storage/replay_guard.js';
+import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { Federation } from './federation.js';
 import { claimValue, isPresetName, presets } from './presets.js';
@@ -137,15 +138,6 @@ export async function issueFederatedToken(
       client.tokenTtlSeconds,
       config.maxAccessTokenTtlSeconds,
     );
-    // A workload token is exchanged once when it carries a jti (GitHub's, GitLab's and Kubernetes' do).
-    if (verified.jti !== undefined) {
-      const key = `fed:${verified.issuer}:${verified.jti}`;
-      const until = (verified.exp + config.clockToleranceSeconds) * 1000;
-      if (!(await claimOnce(deps.db, key, until))) {
-        throw new WorkloadTokenRefused('replayed', 'the token has already been used', facts);
-      }
-    }
-
     const origin = provenance(federation, verified);
     const { token, claims } = await issueAccessToken(deps.keys, {
       issuer: config.issuer,
@@ -157,7 +149,7 @@ export async function issueFederatedToken(
       now,
       extra: { federation: origin },
     });
-    await audit.record({
+    const issued: AuditEntry = {
       event: 'token.issue',
       actor: { type: 'client', id: client.id },
       clientId: client.id,
@@ -173,7 +165,25 @@ export async function issueFederatedToken(
         federation: origin,
         ...(federations.length > 1 ? { federation_ids: facts.federationIds } : {}),
       },
-    });
+    };
+    // A workload token is exchanged once when it carries a jti (GitHub's, GitLab's and Kubernetes' do).
+    // The token signed above is returned only if this claim wins. On SQLite the claim rides the audit
+    // log's group commit with the token's record (one fsync per batch, not one per exchange); on
+    // PostgreSQL it is one autocommitted statement, atomic across instances.
+    if (verified.jti === undefined) {
+      await audit.record(issued);
+    } else {
+      const key = `fed:${verified.issuer}:${verified.jti}`;
+      const until = (verified.exp + config.clockToleranceSeconds) * 1000;
+      const claimed = audit.supportsSync
+        ? await audit.transactSync(
+            (c) => claimOnceSync(c, key, until),
+            (won) => (won ? issued : null),
+          )
+        : await claimOnce(deps.db, key, until);
+      if (!claimed) throw new WorkloadTokenRefused('replayed', 'the token has already been used', facts);
+      if (!audit.supportsSync) await audit.record(issued);
+    }
     return {
       access_token: token,
       token_type: 'Bearer',

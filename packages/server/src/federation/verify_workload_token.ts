@@ -15,7 +15,14 @@
  *
  * `jti` replay is claimed by the caller, after its own checks, so a refused request does not burn it.
  */
-import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  type JSONWebKeySet,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/schema.js';
 import type { Federation } from './federation.js';
@@ -110,6 +117,32 @@ function sourceKey(f: Federation): string {
   return f.jwksUri ? `uri:${f.jwksUri}` : 'discovery';
 }
 
+type LocalKeySet = ReturnType<typeof createLocalJWKSet>;
+// jose imports a JWK the first time a local set uses it and keeps it in that set: building a set per
+// request re-imported the issuer's key on every exchange. Sets are kept per fetched key set (its object
+// lives as long as the cache entry) and per inline JWKS text (bounded).
+const fetchedKeySets = new WeakMap<JSONWebKeySet, LocalKeySet>();
+const inlineKeySets = new Map<string, LocalKeySet>();
+const MAX_INLINE_KEY_SETS = 1000;
+
+function localKeySet(jwks: JSONWebKeySet, inlineId: string | null): LocalKeySet {
+  if (inlineId === null) {
+    let set = fetchedKeySets.get(jwks);
+    if (!set) {
+      set = createLocalJWKSet(jwks);
+      fetchedKeySets.set(jwks, set);
+    }
+    return set;
+  }
+  let set = inlineKeySets.get(inlineId);
+  if (!set) {
+    if (inlineKeySets.size >= MAX_INLINE_KEY_SETS) inlineKeySets.clear();
+    set = createLocalJWKSet(jwks);
+    inlineKeySets.set(inlineId, set);
+  }
+  return set;
+}
+
 function allowedAlgorithms(federations: readonly Federation[]): string[] {
   const allowed = new Set<string>();
   for (const f of federations) {
@@ -182,12 +215,13 @@ export async function verifyWorkloadToken(deps: VerifyDeps, token: string): Prom
   let claims: Record<string, unknown> | undefined;
   let trusted: Federation[] = [];
   let failure: unknown;
-  for (const group of groups.values()) {
+  for (const [groupKey, group] of groups) {
     const first = group[0] as Federation;
     const source: KeySource = { issuer, jwks: first.jwks, jwksUri: first.jwksUri };
     try {
       const jwks = await deps.issuerKeys.keysFor(source, kid);
-      const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
+      const keySet = localKeySet(jwks, first.jwks ? groupKey : null);
+      const { payload } = await jwtVerify(token, keySet, {
         algorithms,
         issuer,
         currentDate: new Date(nowMs),
