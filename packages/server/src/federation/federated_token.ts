@@ -11,6 +11,7 @@ import type { AuditEntry } from '../audit/events.js';
 import type { CredentialGrantRequest, GrantDeps, TokenResponse } from '../grants/grant.js';
 import { requireClaimedPrincipal } from '../grants/principal.js';
 import { grantedAudience, grantedScopes } from '../grants/scopes.js';
+import { bearerTokenResponse, issuedTokenFacts } from '../grants/token_response.js';
 import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { Federation } from './federation.js';
@@ -157,11 +158,7 @@ export async function issueFederatedToken(
       userAgent: context.userAgent,
       detail: {
         grant_type: grantType,
-        jti: claims.jti,
-        sub: claims.sub,
-        scope: claims.scope ?? '',
-        aud: audience,
-        exp: claims.exp,
+        ...issuedTokenFacts(claims),
         federation: origin,
         ...(federations.length > 1 ? { federation_ids: facts.federationIds } : {}),
       },
@@ -184,12 +181,7 @@ export async function issueFederatedToken(
       if (!claimed) throw new WorkloadTokenRefused('replayed', 'the token has already been used', facts);
       if (!audit.supportsSync) await audit.record(issued);
     }
-    return {
-      access_token: token,
-      token_type: 'Bearer',
-      expires_in: ttl,
-      ...(claims.scope ? { scope: claims.scope } : {}),
-    };
+    return bearerTokenResponse(token, claims, ttl);
   } catch (err) {
     if (err instanceof WorkloadTokenRefused) {
       await deny(err.reason, err.facts, verified.clientId);

@@ -26,6 +26,7 @@ import type { GrantDeps, TokenResponse } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import type { SubjectTokenHandler, SubjectTokenRequest } from './token_exchange.js';
+import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
 
 // Not imported from token_exchange.ts: that module loads the handler registry, which loads this one.
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -135,17 +136,8 @@ async function issueForKey(
       grant_type: TOKEN_EXCHANGE_GRANT,
       subject_token_type: API_KEY_TOKEN_TYPE,
       api_key_id: key.id,
-      jti: claims.jti,
-      sub: claims.sub,
-      scope: claims.scope ?? '',
-      aud: audience,
-      exp: claims.exp,
+      ...issuedTokenFacts(claims),
     },
   });
-  return {
-    access_token: token,
-    token_type: 'Bearer',
-    expires_in: ttl,
-    ...(claims.scope ? { scope: claims.scope } : {}),
-  };
+  return bearerTokenResponse(token, claims, ttl);
 }

@@ -6,6 +6,7 @@
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { ClientGrant } from './grant.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
+import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
 
 export const clientCredentials: ClientGrant = {
   grantType: 'client_credentials',
@@ -33,18 +34,9 @@ export const clientCredentials: ClientGrant = {
       userAgent: context.userAgent,
       detail: {
         grant_type: 'client_credentials',
-        jti: claims.jti,
-        sub: claims.sub,
-        scope: claims.scope ?? '',
-        aud: audience,
-        exp: claims.exp,
+        ...issuedTokenFacts(claims),
       },
     });
-    return {
-      access_token: token,
-      token_type: 'Bearer',
-      expires_in: ttl,
-      ...(claims.scope ? { scope: claims.scope } : {}),
-    };
+    return bearerTokenResponse(token, claims, ttl);
   },
 };

@@ -7,6 +7,7 @@ import type { Transaction } from 'kysely';
 import type { Client } from '../clients/client.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
 import type { GrantDeps, TokenResponse } from '../grants/grant.js';
+import { bearerTokenResponse } from '../grants/token_response.js';
 import type { Database } from '../storage/schema.js';
 import { type AccessTokenClaims, issueAccessToken } from '../tokens/access_token.js';
 import { insertRefreshToken, recordFamilyAccessToken } from './refresh_store.js';
@@ -68,13 +69,7 @@ export async function issueUserTokens(
     rotated_at: null,
   });
   return {
-    response: {
-      access_token: token,
-      token_type: 'Bearer',
-      expires_in: ttl,
-      refresh_token: refreshToken,
-      ...(claims.scope ? { scope: claims.scope } : {}),
-    },
+    response: bearerTokenResponse(token, claims, ttl, refreshToken),
     claims,
     refreshTokenId,
   };
