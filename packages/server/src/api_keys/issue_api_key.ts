@@ -5,7 +5,7 @@
  * cannot exist), a valid allow-list, sane limits. The plaintext is generated here, returned once, and
  * only its keyed hash is stored.
  */
-import { generateApiKey, isScopeToken } from '@clavis/core';
+import { formatDuration, generateApiKey, isScopeToken } from '@clavis/core';
 import type { Kysely } from 'kysely';
 import { findClient } from '../clients/client_store.js';
 import { randomId, type SecretHasher } from '../crypto/secrets.js';
@@ -130,7 +130,10 @@ export function checkApiKeySpec(spec: ApiKeySpec): { scopes: string[]; cidrs: st
   if (!Number.isInteger(spec.ttlSeconds) || spec.ttlSeconds < 1)
     throw new ApiKeyRuleError('the lifetime must be a positive number of seconds', 'invalid_input');
   if (spec.ttlSeconds > spec.maxTtlSeconds)
-    throw new ApiKeyRuleError(`the lifetime exceeds the maximum of ${spec.maxTtlSeconds} s`, 'invalid_input');
+    throw new ApiKeyRuleError(
+      `the lifetime exceeds the maximum of ${formatDuration(spec.maxTtlSeconds)}`,
+      'invalid_input',
+    );
   if (spec.maxUses !== undefined) positiveInt(spec.maxUses, 'max uses', MAX_USES_LIMIT);
   if (spec.rateLimit !== undefined) positiveInt(spec.rateLimit, 'the rate limit', RATE_LIMIT_MAX);
   let cidrs: string[] | null = null;

@@ -10,6 +10,7 @@
  * (scope, ttl, max_uses, name, cidr) → the key rules → insert with its audit record → 201.
  */
 import {
+  formatDuration,
   InsufficientScope,
   InvalidRequest,
   InvalidScope,
@@ -102,7 +103,8 @@ function parseTtl(value: string | undefined, max: number): number {
     }
   }
   if (seconds < 1) throw new InvalidRequest('ttl must be positive');
-  if (seconds > max) throw new InvalidRequest(`ttl exceeds the maximum of ${max} seconds for a per-job key`);
+  if (seconds > max)
+    throw new InvalidRequest(`ttl exceeds the maximum of ${formatDuration(max)} for a per-job key`);
   return seconds;
 }
 
