@@ -98,7 +98,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Workload identity federation (issue 5): issuer keys cached per instance.
   const issuerKeys = new IssuerKeys({ clock: config.clock });
   // Scoped API keys (issue 4): one verifier per app, so its batched use counts are flushed on close.
-  const apiKeys = new ApiKeyVerifier({ db: deps.db, hasher: deps.hasher, clock: config.clock });
+  const apiKeys = new ApiKeyVerifier({
+    db: deps.db,
+    hasher: deps.hasher,
+    clock: config.clock,
+    audit: deps.audit,
+  });
   deps.audit.onChange(() => apiKeys.invalidate());
   app.addHook('onClose', () => apiKeys.close());
 

@@ -6,6 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import { type Client, clientFromRow } from '../clients/client.js';
+import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { ApiKeyOwnerType, ApiKeysTable, ClientRow, Database } from '../storage/schema.js';
 
@@ -195,6 +196,19 @@ const FLUSH_SQL = `update api_keys set uses = uses + ?,
   last_used_at = case when last_used_at is null or last_used_at <= ? then ? else last_used_at end
   where id = ?`;
 
+/** `consumeApiKeyUse` for a caller holding the SQLite connection inside a transaction. */
+export function consumeApiKeyUseSync(
+  connection: SyncConnection,
+  id: string,
+  now: number,
+  ip: string | null,
+): number | null {
+  const row = connection.runSync(CONSUME_SQL, [now, ip, id, now]).rows[0] as
+    | { uses: number; max_uses: number }
+    | undefined;
+  return row ? Number(row.max_uses) - Number(row.uses) : null;
+}
+
 /**
  * Adds `count` uses to an unlimited key and moves its last use forward (never back). Additive, so
  * instances flushing the same key at once all count.
@@ -204,6 +218,21 @@ export async function addApiKeyUsage(
   entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
 ): Promise<void> {
   await rawExec(db, FLUSH_SQL, [
+    entry.count,
+    entry.lastUsedAt,
+    entry.lastUsedIp,
+    entry.lastUsedAt,
+    entry.lastUsedAt,
+    entry.id,
+  ]);
+}
+
+/** `addApiKeyUsage` for a caller holding the SQLite connection inside a transaction. */
+export function addApiKeyUsageSync(
+  connection: SyncConnection,
+  entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
+): void {
+  connection.runSync(FLUSH_SQL, [
     entry.count,
     entry.lastUsedAt,
     entry.lastUsedIp,

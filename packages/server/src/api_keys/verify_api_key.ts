@@ -9,11 +9,13 @@
  * 4. the caller's address against the allow-list (AK-01, AK-02);
  * — the caller then applies its own checks (principal, scope) —
  * 5. `use`: the per-key rate limit (DB-shared counter) and the use itself. A key with `max_uses` is
- *    consumed by one conditional UPDATE (exact under any concurrency, on any number of instances); an
- *    unlimited key's uses and last-used time and address are counted in memory and added to the row
- *    about once a second and on close (`uses = uses + n`, so instances never overwrite each other). A
- *    crash loses at most that last second of bookkeeping for unlimited keys, never a use of a limited
- *    key.
+ *    consumed by one conditional UPDATE (exact under any concurrency, on any number of instances).
+ *    On SQLite every use — limited or not — is written in the audit log's group commit, before the
+ *    answer (one fsync per batch, not per use: verification writes no more often than it must, and
+ *    never loses a use). On PostgreSQL an unlimited key's uses and last-used time and address are
+ *    counted in memory and added to the row about once a second and on close (`uses = uses + n`, so
+ *    instances never overwrite each other): a crash there loses at most that last second of bookkeeping
+ *    for unlimited keys, never a use of a limited key.
  */
 import { type ApiKeyCheck, checkApiKey } from '@clavis/core';
 import type { Kysely } from 'kysely';
@@ -28,7 +30,9 @@ import { ApiKeyCache } from './api_key_cache.js';
 import {
   type ApiKeyRecord,
   addApiKeyUsage,
+  addApiKeyUsageSync,
   consumeApiKeyUse,
+  consumeApiKeyUseSync,
   findApiKeyWithOwnerByHash,
   type StoredOwner,
 } from './api_key_store.js';
@@ -82,6 +86,8 @@ export interface ApiKeyVerifierDeps {
   db: Kysely<Database>;
   hasher: SecretHasher;
   clock: () => number;
+  /** On SQLite, uses commit in its group commit; without it (or on PostgreSQL) they are batched. */
+  audit?: AuditLog;
 }
 
 const RATE_WINDOW_MS = 60_000;
@@ -161,6 +167,21 @@ export class ApiKeyVerifier {
           retryAfterSeconds: (start + RATE_WINDOW_MS - now) / 1000,
         };
       }
+    }
+    const audit = this.#deps.audit;
+    if (audit?.supportsSync) {
+      // SQLite: the use commits in the audit log's group commit (one fsync per batch) before we answer,
+      // so no use is ever lost, limited or not. Quiet: a use changes nothing the caches read.
+      const left = await audit.transactSync(
+        (c) =>
+          key.maxUses !== null
+            ? consumeApiKeyUseSync(c, key.id, now, ip)
+            : (addApiKeyUsageSync(c, { id: key.id, count: 1, lastUsedAt: now, lastUsedIp: ip }), -1),
+        () => null,
+        { quiet: true },
+      );
+      if (left === null) return { ok: false, reason: 'exhausted' };
+      return { ok: true, remainingUses: key.maxUses !== null ? left : null };
     }
     if (key.maxUses !== null) {
       const left = await consumeApiKeyUse(db, key.id, now, ip);

@@ -25,6 +25,8 @@ interface Unit {
   work: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
   /** SQLite only: work run synchronously inside the batch's transaction. */
   syncWork?: ((connection: SyncConnection) => unknown) | undefined;
+  /** The work writes only bookkeeping no cache reads (use counts): commit listeners need not run. */
+  quiet?: boolean;
   entry: AuditEntry | ((result: unknown) => AuditEntry | null);
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -120,15 +122,21 @@ export class AuditLog {
   transactSync<T>(
     work: (connection: SyncConnection) => T,
     entry: AuditEntry | ((result: T) => AuditEntry | null),
+    options: { quiet?: boolean } = {},
   ): Promise<T> {
     if (!this.supportsSync) return Promise.reject(new Error('transactSync needs SQLite'));
-    return this.#enqueue(undefined, entry as Unit['entry'], work) as Promise<T>;
+    return this.#enqueue(undefined, entry as Unit['entry'], work, options.quiet) as Promise<T>;
   }
 
-  #enqueue(work: Unit['work'], entry: Unit['entry'], syncWork?: Unit['syncWork']): Promise<unknown> {
+  #enqueue(
+    work: Unit['work'],
+    entry: Unit['entry'],
+    syncWork?: Unit['syncWork'],
+    quiet = false,
+  ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('audit log is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, syncWork, entry, resolve, reject });
+      this.#queue.push({ work, syncWork, quiet, entry, resolve, reject });
       this.#schedule();
     });
   }
@@ -264,7 +272,7 @@ export class AuditLog {
     }
     this.#head = head;
     if (storesSegment) this.#segmentStored = true;
-    if (batch.some((unit, i) => (unit.work || unit.syncWork) && outcomes[i]?.ok)) {
+    if (batch.some((unit, i) => (unit.work || (unit.syncWork && !unit.quiet)) && outcomes[i]?.ok)) {
       for (const listener of this.#changeListeners) listener();
     }
     batch.forEach((unit, i) => {
