@@ -173,15 +173,16 @@ export class ApiKeyVerifier {
       // SQLite: the use commits in the audit log's group commit (one fsync per batch) before we answer,
       // so no use is ever lost, limited or not. Quiet: a use changes nothing the caches read.
       const left = await audit.transactSync(
-        (c) =>
-          key.maxUses !== null
-            ? consumeApiKeyUseSync(c, key.id, now, ip)
-            : (addApiKeyUsageSync(c, { id: key.id, count: 1, lastUsedAt: now, lastUsedIp: ip }), -1),
+        (c): number | null | 'unlimited' => {
+          if (key.maxUses !== null) return consumeApiKeyUseSync(c, key.id, now, ip);
+          addApiKeyUsageSync(c, { id: key.id, count: 1, lastUsedAt: now, lastUsedIp: ip });
+          return 'unlimited';
+        },
         () => null,
         { quiet: true },
       );
       if (left === null) return { ok: false, reason: 'exhausted' };
-      return { ok: true, remainingUses: key.maxUses !== null ? left : null };
+      return { ok: true, remainingUses: left === 'unlimited' ? null : left };
     }
     if (key.maxUses !== null) {
       const left = await consumeApiKeyUse(db, key.id, now, ip);
