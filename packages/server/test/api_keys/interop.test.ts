@@ -4,16 +4,15 @@
  * with jose against the published JWKS; X-Forwarded-For believed only from the configured proxy (AK-01);
  * and, after it all, no key plaintext in the server's log lines or in the audit log.
  */
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { API_KEY_PATTERN, generateApiKey } from '@clavis/core';
-import { adminApiKeys, adminClients, type RunningServer, startServer } from '@clavis/server';
+import { adminApiKeys, type RunningServer } from '@clavis/server';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../interop/real_server.js';
-import { createTestDatabase, dialects, type TestDatabase } from '../support/dialects.js';
+import { type RealServer, startRealServer } from '../interop/real_server.js';
+import { dialects } from '../support/dialects.js';
 import { API_KEY_TYPE, TOKEN_EXCHANGE } from './support.js';
 
 class LogSink extends Writable {
@@ -25,7 +24,7 @@ class LogSink extends Writable {
 }
 
 describe.each(dialects)('API keys over real HTTP (%s)', (dialect) => {
-  let database: TestDatabase;
+  let server: RealServer;
   let running: RunningServer;
   let issuer: string;
   let ownerId: string;
@@ -64,44 +63,16 @@ describe.each(dialects)('API keys over real HTTP (%s)', (dialect) => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase(dialect);
-    const port = await freePort();
-    issuer = `http://127.0.0.1:${port}`;
-    running = await startServer({
-      dbUrl: database.url,
-      port,
-      host: '127.0.0.1',
-      issuer,
-      kekFile: join(database.dir, 'clavis.kek'),
-      adminPassword: 'interop-test-admin-password',
-      logger: pino({ level: 'trace' }, logs),
+    server = await startRealServer(dialect, {
       config: { trustedProxies: ['127.0.0.1'] },
+      logger: pino({ level: 'trace' }, logs),
     });
-    const { services, config } = running;
-    const deps: adminClients.AdminDeps = {
-      db: services.db,
-      audit: services.audit,
-      hasher: services.hasher,
-      clock: config.clock,
-      maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
-      defaultAccessTokenTtlSeconds: config.defaultAccessTokenTtlSeconds,
-    };
-    const owner = await adminClients.createClient(
-      deps,
-      { name: 'batch', kind: 'confidential', scopes: ['read', 'write'] },
-      admin,
-    );
-    ownerId = owner.client.id;
-    const r = await adminClients.createClient(deps, { name: 'rs', kind: 'confidential', scopes: [] }, admin);
+    ({ running, issuer } = server);
+    ownerId = (await server.createClient({ name: 'batch', scopes: ['read', 'write'] })).client.id;
+    const r = await server.createClient({ name: 'rs', scopes: [] });
     rs = { id: r.client.id, secret: r.secret ?? '' };
   });
-  afterAll(async () => {
-    try {
-      await running.close();
-    } finally {
-      await database.drop();
-    }
-  });
+  afterAll(() => server.close());
 
   it('openid-client exchanges a key with genericGrantRequest; the token verifies against the JWKS', async () => {
     const key = await newKey({ scopes: ['read', 'write'] });

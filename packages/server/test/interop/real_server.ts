@@ -10,6 +10,7 @@ import {
   type Client,
   createLogger,
   type RunningServer,
+  type ServeOptions,
   type ServerConfig,
   startServer,
 } from '@clavis/server';
@@ -43,6 +44,8 @@ export async function startRealServer(
     signingAlg?: 'EdDSA' | 'ES256' | 'RS256';
     /** Server settings beyond the defaults (e.g. a 1 s device poll interval for real-time polling). */
     config?: Partial<Omit<ServerConfig, 'issuer' | 'signingAlg'>>;
+    /** Where the server logs (default: nowhere), e.g. to check that no secret is ever logged. */
+    logger?: ServeOptions['logger'];
   } = {},
 ): Promise<RealServer> {
   const database = await createTestDatabase(dialect);
@@ -57,7 +60,7 @@ export async function startRealServer(
       issuer,
       kekFile: join(database.dir, 'clavis.kek'),
       adminPassword: 'interop-test-admin-password',
-      logger: createLogger('silent'),
+      logger: options.logger ?? createLogger('silent'),
       config: { ...options.config, ...(options.signingAlg ? { signingAlg: options.signingAlg } : {}) },
     });
   } catch (err) {
