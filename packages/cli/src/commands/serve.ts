@@ -52,6 +52,11 @@ function banner(io: Io, server: RunningServer): void {
     `     npm run clavis -- admin --db ${db} users create ada --totp`,
     `     curl -d client_id=clavis-cli -d scope=openid ${issuer}/oauth/device_authorization`,
     `     and open the verification_uri_complete it returns in a browser (${issuer}/device).`,
+    '  4. Let a CI job exchange its own OIDC token instead of holding a secret (see README):',
+    `     npm run clavis -- admin --db ${db} federations create --client "$CLIENT_ID" --preset github-actions \\`,
+    `       --audience ${issuer} --claim repository=OWNER/REPO --scope read`,
+    '  5. Only for automation that can do neither, a scoped key with an expiry (shown once):',
+    `     npm run clavis -- admin --db ${db} keys create --owner "$CLIENT_ID" --scope read --ttl 30d`,
     '',
   ];
   for (const line of steps) writeLine(err, line);
