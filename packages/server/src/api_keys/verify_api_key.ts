@@ -171,7 +171,7 @@ export class ApiKeyVerifier {
     const audit = this.#deps.audit;
     if (audit?.supportsSync) {
       // SQLite: the use commits in the audit log's group commit (one fsync per batch) before we answer,
-      // so no use is ever lost, limited or not. Quiet: a use changes nothing the caches read.
+      // so no use is ever lost, limited or not. A use changes nothing the caches read.
       const left = await audit.transactSync(
         (c): number | null | 'unlimited' => {
           if (key.maxUses !== null) return consumeApiKeyUseSync(c, key.id, now, ip);
@@ -179,7 +179,6 @@ export class ApiKeyVerifier {
           return 'unlimited';
         },
         () => null,
-        { quiet: true },
       );
       if (left === null) return { ok: false, reason: 'exhausted' };
       return { ok: true, remainingUses: left === 'unlimited' ? null : left };

@@ -25,8 +25,6 @@ interface Unit {
   work: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
   /** SQLite only: work run synchronously inside the batch's transaction. */
   syncWork?: ((connection: SyncConnection) => unknown) | undefined;
-  /** The work writes only bookkeeping no cache reads (use counts): commit listeners need not run. */
-  quiet?: boolean;
   entry: AuditEntry | ((result: unknown) => AuditEntry | null);
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -87,7 +85,11 @@ export class AuditLog {
     return this.#segment;
   }
 
-  /** Calls `listener` after every commit that carried a change (a `transact` whose work succeeded). */
+  /**
+   * Calls `listener` after every commit that carried a change (a `transact` whose work succeeded), so
+   * caches of what such work changes (clients, keys, people) are dropped. `transactSync` units do not
+   * count: they only write bookkeeping no cache reads.
+   */
   onChange(listener: () => void): void {
     this.#changeListeners.push(listener);
   }
@@ -116,27 +118,23 @@ export class AuditLog {
   }
 
   /**
-   * Like `transact`, for small synchronous work on SQLite (a replay marker): it runs inside the batch's
-   * own synchronous transaction, in a savepoint, so it costs no extra commit and no promise per statement.
+   * Like `transact`, for small synchronous bookkeeping on SQLite (a replay marker, a poll's timestamp, a
+   * key's use count): it runs inside the batch's own synchronous transaction, in a savepoint, so it costs
+   * no extra commit and no promise per statement. Such work must not change what `onChange` listeners
+   * cache (clients, keys, people): it does not notify them.
    */
   transactSync<T>(
     work: (connection: SyncConnection) => T,
     entry: AuditEntry | ((result: T) => AuditEntry | null),
-    options: { quiet?: boolean } = {},
   ): Promise<T> {
     if (!this.supportsSync) return Promise.reject(new Error('transactSync needs SQLite'));
-    return this.#enqueue(undefined, entry as Unit['entry'], work, options.quiet) as Promise<T>;
+    return this.#enqueue(undefined, entry as Unit['entry'], work) as Promise<T>;
   }
 
-  #enqueue(
-    work: Unit['work'],
-    entry: Unit['entry'],
-    syncWork?: Unit['syncWork'],
-    quiet = false,
-  ): Promise<unknown> {
+  #enqueue(work: Unit['work'], entry: Unit['entry'], syncWork?: Unit['syncWork']): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('audit log is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, syncWork, quiet, entry, resolve, reject });
+      this.#queue.push({ work, syncWork, entry, resolve, reject });
       this.#schedule();
     });
   }
@@ -272,7 +270,7 @@ export class AuditLog {
     }
     this.#head = head;
     if (storesSegment) this.#segmentStored = true;
-    if (batch.some((unit, i) => (unit.work || (unit.syncWork && !unit.quiet)) && outcomes[i]?.ok)) {
+    if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) {
       for (const listener of this.#changeListeners) listener();
     }
     batch.forEach((unit, i) => {
