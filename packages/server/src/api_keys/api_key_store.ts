@@ -12,7 +12,7 @@ import type { ApiKeyOwnerType, ApiKeysTable, ClientRow, Database } from '../stor
 
 type Db = Kysely<Database>;
 
-/** A stored key with its numbers as numbers (PostgreSQL returns `bigint` columns as strings). */
+/** A stored key, as verification and administration use it. */
 export interface ApiKeyRecord {
   id: string;
   ownerType: ApiKeyOwnerType;
@@ -118,29 +118,16 @@ type WithOwnerRow = StoredRow &
     u_locked_at: number | string | null;
   };
 
+/** The `c_`-prefixed columns of a joined row, as the client row they were read from. */
+function clientColumns(row: WithOwnerRow): ClientRow {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(row)) if (name.startsWith('c_')) out[name.slice(2)] = value;
+  return out as unknown as ClientRow;
+}
+
 function ownerFrom(row: WithOwnerRow): StoredOwner {
   if (row.owner_type === 'client') {
-    if (row.c_id === null) return undefined;
-    const client = clientFromRow({
-      id: row.c_id,
-      name: row.c_name ?? '',
-      owner: row.c_owner,
-      kind: row.c_kind ?? 'confidential',
-      auth_method: row.c_auth_method ?? 'none',
-      grant_types: row.c_grant_types ?? '[]',
-      scopes: row.c_scopes ?? '[]',
-      audiences: row.c_audiences ?? '[]',
-      jwks: row.c_jwks,
-      jwks_uri: row.c_jwks_uri,
-      token_ttl: Number(row.c_token_ttl),
-      created_at: Number(row.c_created_at),
-      created_by: row.c_created_by,
-      disabled_at: row.c_disabled_at === null ? null : Number(row.c_disabled_at),
-      require_mfa: Number(row.c_require_mfa ?? 0),
-      refresh_idle_ttl: row.c_refresh_idle_ttl === null ? null : Number(row.c_refresh_idle_ttl),
-      refresh_absolute_ttl: row.c_refresh_absolute_ttl === null ? null : Number(row.c_refresh_absolute_ttl),
-    });
-    return { type: 'client', client };
+    return row.c_id === null ? undefined : { type: 'client', client: clientFromRow(clientColumns(row)) };
   }
   if (row.u_username === null) return undefined;
   return {
