@@ -12,6 +12,7 @@
  * - an inline JWKS holds only public asymmetric keys.
  */
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
+import { isLoopbackHost } from '../http/outbound_fetch.js';
 import { isGlob, literalPrefix } from './glob.js';
 import type { Preset } from './presets.js';
 
@@ -46,12 +47,6 @@ export const workloadTokenAlgorithms = [
 
 function refuse(message: string): never {
   throw new PolicyError(message);
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  // Not `*.localhost`: whether such a name resolves to loopback is up to the resolver.
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** An https URL (http only for a loopback host), with no credentials, query or fragment. */
