@@ -6,6 +6,7 @@
  */
 import type { Client } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IssuerKeys, IssuerKeysUnavailable } from '../../src/federation/issuer_keys.js';
 import { expectOAuthError } from '../client_auth/responses.js';
 import { dialects } from '../support/dialects.js';
 import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
@@ -270,5 +271,28 @@ describe.each(dialects)('federation issuer keys (%s)', (dialect) => {
       'invalid_request',
     );
     expect(issuer.totalRequests()).toBe(0);
+  });
+});
+
+describe('IssuerKeys failure reasons', () => {
+  it('tells the operator why no keys were fetched (a discovered jwks_uri on another origin)', async () => {
+    const issuer = await startFakeIssuer();
+    try {
+      issuer.override(DISCOVERY, {
+        status: 200,
+        body: JSON.stringify({ issuer: issuer.issuer, jwks_uri: 'http://127.0.0.2:9/internal/flush' }),
+      });
+      const failures: Array<[string, string]> = [];
+      const keys = new IssuerKeys({
+        clock: () => 0,
+        onFetchFailure: (iss, err) => failures.push([iss, err.message]),
+      });
+      await expect(
+        keys.keysFor({ issuer: issuer.issuer, jwks: null, jwksUri: null }, 'k1'),
+      ).rejects.toBeInstanceOf(IssuerKeysUnavailable);
+      expect(failures).toEqual([[issuer.issuer, expect.stringMatching(/jwks_uri on another origin/)]]);
+    } finally {
+      await issuer.close();
+    }
   });
 });
