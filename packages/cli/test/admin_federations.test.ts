@@ -21,6 +21,7 @@ interface FederationJson {
   scopes: string[];
   max_ttl: number;
   preset: string | null;
+  warnings?: string[];
 }
 
 const AUDIENCE = 'https://clavis.example.com';
@@ -91,9 +92,11 @@ describe('federations on SQLite', () => {
       preset: 'github-actions',
     });
 
+    const { warnings, ...view } = body;
+    expect(warnings).toEqual([]);
     const shown = await admin('federations', 'show', body.id, '--json');
     expect(shown).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(shown.stdout)).toEqual(body);
+    expect(JSON.parse(shown.stdout)).toEqual(view);
 
     const listed = await admin('federations', 'list', '--json');
     expect((JSON.parse(listed.stdout) as FederationJson[]).map((f) => f.id)).toContain(body.id);
@@ -131,6 +134,85 @@ describe('federations on SQLite', () => {
       max_ttl: 900,
       scopes: ['read', 'deploy'],
     });
+  });
+
+  it('repository=acme/* trusts the whole organisation: refused without --allow-org-wide', async () => {
+    const args = [
+      'federations',
+      'create',
+      '--client',
+      clientId,
+      '--preset',
+      'github-actions',
+      '--audience',
+      AUDIENCE,
+      '--claim',
+      'repository=acme/*',
+      '--claim',
+      'ref=refs/heads/main',
+    ];
+    const before = federationCount();
+    const refused = await admin(...args, '--json');
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(lines(refused.stderr)).toEqual([
+      'clavis: the repository pattern "acme/*" trusts every repository it matches, including new ones any member can create; name one exactly, or pass --allow-org-wide if that is meant',
+    ]);
+    expect(federationCount()).toBe(before);
+
+    const allowed = await admin(...args, '--allow-org-wide', '--json');
+    expect(allowed).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(allowed.stdout)).toMatchObject({
+      conditions: [
+        { claim: 'repository', pattern: 'acme/*' },
+        { claim: 'ref', pattern: 'refs/heads/main' },
+      ],
+      warnings: [],
+    });
+  });
+
+  it.each([
+    ['GitLab project_path=group/*', 'gitlab-ci', 'project_path=acme/*', /project_path pattern "acme\/\*"/],
+  ])('%s is refused without --allow-org-wide', async (_label, preset, claim, message) => {
+    const res = await admin(
+      'federations',
+      'create',
+      '--client',
+      clientId,
+      '--preset',
+      preset,
+      '--audience',
+      AUDIENCE,
+      '--claim',
+      claim,
+    );
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(message);
+  });
+
+  it('a policy pinning no ref, environment or workflow is created with a warning (stderr and --json)', async () => {
+    const args = [
+      'federations',
+      'create',
+      '--client',
+      clientId,
+      '--preset',
+      'github-actions',
+      '--audience',
+      AUDIENCE,
+      '--claim',
+      'repository=acme/app',
+    ];
+    const warning =
+      'no condition on ref, environment, job_workflow_ref (or a sub naming one): every branch, tag and pull-request run is trusted';
+    const json = await admin(...args, '--json');
+    expect(json.code).toBe(0);
+    expect(lines(json.stderr)).toEqual([`Warning: ${warning}.`]);
+    expect((JSON.parse(json.stdout) as FederationJson).warnings).toEqual([warning]);
+
+    const text = await admin(...args);
+    expect(text.code).toBe(0);
+    expect(lines(text.stderr)).toEqual([`Warning: ${warning}.`]);
+    expect(text.stdout).toContain('repository=acme/app');
   });
 
   it('delete removes it; deleting again is an error', async () => {
@@ -316,6 +398,8 @@ describe.skipIf(!dialects.includes('postgres'))('federations on PostgreSQL (a fr
       'organization_slug=acme',
       '--claim',
       'pipeline_slug=deploy',
+      '--claim',
+      'build_branch=main',
       '--json',
     );
     expect(created).toMatchObject({ code: 0, stderr: '' });

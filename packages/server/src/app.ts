@@ -96,7 +96,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     assertionPolicy: assertionPolicyFor(config),
   };
   // Workload identity federation (issue 5): issuer keys cached per instance.
-  const issuerKeys = new IssuerKeys({ clock: config.clock });
+  const issuerKeys = new IssuerKeys({
+    clock: config.clock,
+    onFetchFailure: (issuer, err) => app.log.warn({ issuer, reason: err.message }, 'issuer keys not fetched'),
+  });
   // Scoped API keys (issue 4): one verifier per app, so its batched use counts are flushed on close.
   const apiKeys = new ApiKeyVerifier({
     db: deps.db,

@@ -21,6 +21,7 @@ import {
   checkIssuer,
   checkJwks,
   PolicyError,
+  runPinWarnings,
 } from '../federation/policy.js';
 import { isPresetName, type Preset, presetForIssuer, presetNames, presets } from '../federation/presets.js';
 import { isUniqueViolation } from '../storage/errors.js';
@@ -49,6 +50,11 @@ export interface CreateFederationInput {
   preset?: string;
   maxTtlSeconds?: number;
   name?: string;
+  /**
+   * Accept a wildcard in the repository condition (`repository=acme/*`, `project_path=group/*`), which
+   * trusts every repository it matches, including new ones (`--allow-org-wide`). Default false.
+   */
+  allowOrgWide?: boolean;
 }
 
 function invalid(message: string): never {
@@ -88,7 +94,8 @@ export async function createFederation(
   // A policy for a platform's well-known issuer gets that platform's rules even without --preset.
   preset ??= presetForIssuer(issuer);
   const audience = await policy(() => checkAudience(input.audience ?? ''));
-  const conditions = await policy(() => checkConditions(input.conditions ?? [], preset));
+  const allowOrgWide = input.allowOrgWide === true;
+  const conditions = await policy(() => checkConditions(input.conditions ?? [], preset, { allowOrgWide }));
 
   if (input.jwks !== undefined && input.jwksUri !== undefined)
     invalid('give either a JWKS or a jwks_uri, not both');
@@ -155,6 +162,7 @@ export async function createFederation(
           scopes,
           max_ttl: maxTtl,
           preset: preset?.name ?? null,
+          ...(allowOrgWide ? { allow_org_wide: true } : {}),
         },
       },
     );
@@ -165,6 +173,17 @@ export async function createFederation(
   const created = await findFederation(deps.db, id);
   if (!created) throw new Error('federation vanished after creation');
   return created;
+}
+
+/**
+ * What a federation trusts that it probably should not, for the operator to read (the CLI prints each
+ * on stderr, and as `warnings` in `create --json`): today, a GitHub, GitLab or Buildkite policy that
+ * pins no ref, environment or workflow, and so trusts every branch and pull-request run.
+ */
+export function federationWarnings(federation: Pick<Federation, 'conditions' | 'preset'>): string[] {
+  const preset =
+    federation.preset !== null && isPresetName(federation.preset) ? presets[federation.preset] : undefined;
+  return runPinWarnings(federation.conditions, preset);
 }
 
 export function listFederations(deps: Pick<FederationAdminDeps, 'db'>): Promise<Federation[]> {

@@ -14,12 +14,14 @@ import {
   compactVerify,
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   decodeJwt,
   type FlattenedJWSInput,
   type JWSHeaderParameters,
   type KeyObject,
 } from 'jose';
 import type { Client } from '../clients/client.js';
+import { fetchJson } from '../http/outbound_fetch.js';
 
 export const assertionAlgorithms = [
   'EdDSA',
@@ -59,8 +61,16 @@ export function assertionClientId(assertion: string): string {
   return claims.iss;
 }
 
-/** One remote JWKS cache per jwks_uri, shared across requests (jose caches and rate-limits refetches). */
+/**
+ * One remote JWKS cache per jwks_uri, shared across requests (jose caches and rate-limits refetches);
+ * the request itself goes through the server's capped fetcher (size cap, no redirects, https).
+ */
 const remoteSets = new Map<string, KeyResolver>();
+
+const cappedFetch = async (url: string, init: { signal: AbortSignal }): Promise<Response> =>
+  Response.json(
+    await fetchJson(url, { signal: init.signal, accept: 'application/json, application/jwk-set+json' }),
+  );
 
 function keyResolver(client: Client): KeyResolver {
   if (client.jwks) return createLocalJWKSet(client.jwks) as KeyResolver;
@@ -70,6 +80,7 @@ function keyResolver(client: Client): KeyResolver {
       set = createRemoteJWKSet(new URL(client.jwksUri), {
         timeoutDuration: 3000,
         cooldownDuration: 30_000,
+        [customFetch]: cappedFetch,
       }) as KeyResolver;
       remoteSets.set(client.jwksUri, set);
     }

@@ -4,13 +4,18 @@
  * (whose `issuer` must equal the configured one).
  *
  * Only the configured source is ever fetched — never a URL from a token's `jku`/`x5u` header (TE-04) —
- * with redirects refused, a timeout and a size cap, and plain http only for loopback hosts. Keys are
+ * through the server's capped fetcher (`http/outbound_fetch.ts`: redirects refused, a timeout, a size
+ * cap, plain http only for loopback hosts). A `jwks_uri` found by discovery must be on the issuer's own
+ * origin (scheme, host and port), or it is not requested at all: an issuer (or whoever controls its
+ * discovery document) cannot point the server at another host; an operator whose issuer publishes its
+ * keys elsewhere pins that URL in the federation (`--jwks-uri`). Keys are
  * cached per source for `ttlMs`; an unknown `kid` refetches at most once per `refetchIntervalMs`; a
  * failed fetch keeps the cached keys until their TTL runs out, and leaves the caller without keys (so
  * the signature check fails) rather than skipping anything (F-05).
  */
 import type { JSONWebKeySet } from 'jose';
-import { checkFetchableUrl, checkJwks, PolicyError } from './policy.js';
+import { fetchJson, OutboundFetchError } from '../http/outbound_fetch.js';
+import { checkJwks, PolicyError } from './policy.js';
 
 export interface KeySource {
   issuer: string;
@@ -30,6 +35,8 @@ export interface IssuerKeysOptions {
   timeoutMs?: number;
   /** Largest response accepted. Default 512 KiB. */
   maxBytes?: number;
+  /** Told why a fetch gave no keys (for the operator's log; the caller only sees "unavailable"). */
+  onFetchFailure?: (issuer: string, error: Error) => void;
 }
 
 /** The keys could not be fetched (and none are cached). The message is safe to log; never to clients. */
@@ -50,6 +57,7 @@ export class IssuerKeys {
   readonly #refetchIntervalMs: number;
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
+  readonly #onFetchFailure: ((issuer: string, error: Error) => void) | undefined;
   readonly #entries = new Map<string, Entry>();
 
   constructor(options: IssuerKeysOptions) {
@@ -58,6 +66,7 @@ export class IssuerKeys {
     this.#refetchIntervalMs = options.refetchIntervalMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.#maxBytes = options.maxBytes ?? 512 * 1024;
+    this.#onFetchFailure = options.onFetchFailure;
   }
 
   /**
@@ -94,8 +103,9 @@ export class IssuerKeys {
           entry.keys = keys;
           entry.fetchedAt = this.#clock();
         },
-        () => {
+        (err: unknown) => {
           // Keep serving what is cached within its TTL; the failure is the caller's "no keys".
+          this.#onFetchFailure?.(source.issuer, err instanceof Error ? err : new Error(String(err)));
         },
       )
       .finally(() => {
@@ -116,6 +126,11 @@ export class IssuerKeys {
       if (metadata.issuer !== source.issuer)
         throw new IssuerKeysUnavailable('discovery names another issuer');
       if (typeof metadata.jwks_uri !== 'string') throw new IssuerKeysUnavailable('discovery has no jwks_uri');
+      if (!sameOrigin(metadata.jwks_uri, source.issuer)) {
+        throw new IssuerKeysUnavailable(
+          `discovery names a jwks_uri on another origin than the issuer ${source.issuer.slice(0, 200)}; pin the key URL in the federation if it is right`,
+        );
+      }
       jwksUri = metadata.jwks_uri;
     }
     const jwks = await this.#getJson(jwksUri);
@@ -128,45 +143,21 @@ export class IssuerKeys {
   }
 
   async #getJson(url: string): Promise<unknown> {
-    let target: URL;
     try {
-      target = checkFetchableUrl('the key URL', url);
+      return await fetchJson(url, { timeoutMs: this.#timeoutMs, maxBytes: this.#maxBytes });
     } catch (err) {
-      throw new IssuerKeysUnavailable(err instanceof Error ? err.message : 'bad URL');
+      if (err instanceof OutboundFetchError) throw new IssuerKeysUnavailable(err.message, { cause: err });
+      throw err;
     }
-    const response = await fetch(target, {
-      redirect: 'error',
-      signal: AbortSignal.timeout(this.#timeoutMs),
-      headers: { accept: 'application/json' },
-    });
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new IssuerKeysUnavailable(`HTTP ${response.status} from ${target.host}`);
-    }
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > this.#maxBytes) {
-      await response.body?.cancel();
-      throw new IssuerKeysUnavailable('response too large');
-    }
-    const text = await readCapped(response, this.#maxBytes);
-    return JSON.parse(text) as unknown;
   }
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new IssuerKeysUnavailable('response too large');
-    }
-    chunks.push(value);
+/** Same scheme, host and port (`URL.origin` leaves a default port out, so `:443` and none are equal). */
+function sameOrigin(url: string, issuer: string): boolean {
+  try {
+    const origin = new URL(url).origin;
+    return origin !== 'null' && origin === new URL(issuer).origin;
+  } catch {
+    return false;
   }
-  return Buffer.concat(chunks).toString('utf8');
 }

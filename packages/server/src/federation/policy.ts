@@ -9,9 +9,16 @@
  * - at least one condition pins the subject: `sub`, or the preset's repository-like claim (GitHub
  *   `repository`, GitLab `project_path`, Buildkite `pipeline_slug` with `organization_slug`), and no
  *   `sub` or repository pattern may have a wildcard that swallows the repository (TE-03);
+ * - a repository pattern with a wildcard (`repository=acme/*`, `project_path=group/*`) trusts every
+ *   repository it matches, including ones any member can create later: it pins the subject only when the
+ *   operator says so (`allowOrgWide`, `--allow-org-wide`);
  * - an inline JWKS holds only public asymmetric keys.
+ *
+ * A policy that passes may still trust every branch, tag and pull-request run of its repository: see
+ * {@link runPinWarnings}.
  */
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
+import { isLoopbackHost } from '../http/outbound_fetch.js';
 import { isGlob, literalPrefix } from './glob.js';
 import type { Preset } from './presets.js';
 
@@ -46,12 +53,6 @@ export const workloadTokenAlgorithms = [
 
 function refuse(message: string): never {
   throw new PolicyError(message);
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  // Not `*.localhost`: whether such a name resolves to loopback is up to the resolver.
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** An https URL (http only for a loopback host), with no credentials, query or fragment. */
@@ -91,7 +92,19 @@ export function parseCondition(text: string): Condition {
   return { claim: text.slice(0, eq), pattern: text.slice(eq + 1) };
 }
 
-export function checkConditions(conditions: readonly Condition[], preset: Preset | undefined): Condition[] {
+export interface ConditionOptions {
+  /**
+   * Accept a wildcard in the repository pin (`repository=acme/*`, `project_path=group/*`): every
+   * repository it matches is trusted, including new ones. Off by default.
+   */
+  allowOrgWide?: boolean;
+}
+
+export function checkConditions(
+  conditions: readonly Condition[],
+  preset: Preset | undefined,
+  options: ConditionOptions = {},
+): Condition[] {
   if (conditions.length === 0) refuse('a federation needs at least one claim condition');
   if (conditions.length > MAX_CONDITIONS) refuse(`at most ${MAX_CONDITIONS} conditions`);
   const seen = new Set<string>();
@@ -110,7 +123,7 @@ export function checkConditions(conditions: readonly Condition[], preset: Preset
     }
     checked.push({ claim: c.claim, pattern: c.pattern });
   }
-  checkPinned(checked, preset);
+  checkPinned(checked, preset, options);
   return checked;
 }
 
@@ -118,7 +131,11 @@ export function checkConditions(conditions: readonly Condition[], preset: Preset
  * At least one condition pins the subject, and none pins it only in appearance (TE-03, issue 5: a
  * policy trusting every repository of an organisation without a `sub` or repository condition).
  */
-function checkPinned(conditions: readonly Condition[], preset: Preset | undefined): void {
+function checkPinned(
+  conditions: readonly Condition[],
+  preset: Preset | undefined,
+  options: ConditionOptions,
+): void {
   const byClaim = new Map(conditions.map((c) => [c.claim, c.pattern]));
   let pinned = false;
 
@@ -148,8 +165,16 @@ function checkPinned(conditions: readonly Condition[], preset: Preset | undefine
       }
       const companions = preset.repositoryCompanions.map((name) => byClaim.get(name));
       const companionsExact = companions.every((p) => p !== undefined && !isGlob(p));
-      if (companionsExact && (ownerQualified || !isGlob(repo))) pinned = true;
-      else if (!pinned) {
+      if (companionsExact && (ownerQualified || !isGlob(repo))) {
+        // A wildcard repository pins only if the operator accepts the whole set it matches (unless `sub`
+        // already pins one repository).
+        if (isGlob(repo) && !pinned && !options.allowOrgWide) {
+          refuse(
+            `the ${repoClaim} pattern "${repo.slice(0, 80)}" trusts every ${repoClaim === 'project_path' ? 'project' : 'repository'} it matches, including new ones any member can create; name one exactly, or pass --allow-org-wide if that is meant`,
+          );
+        }
+        pinned = true;
+      } else if (!pinned) {
         refuse(
           `a ${repoClaim} condition pins a ${preset.name} subject only as an exact value together with an exact ${preset.repositoryCompanions.join(', ')} condition`,
         );
@@ -163,6 +188,25 @@ function checkPinned(conditions: readonly Condition[], preset: Preset | undefine
       `a federation must pin the subject with a ${what} condition; claims alone such as the owner or audience trust too much`,
     );
   }
+}
+
+/**
+ * What a valid policy leaves open that it probably should not: for a platform with branches and
+ * environments, a policy without a `ref`, environment or workflow condition (nor a `sub` naming one)
+ * trusts every run of the repository, pull-request runs (`pull_request_target`) included. Warnings, not
+ * refusals: a repository whose every run deploys is a legitimate choice.
+ */
+export function runPinWarnings(conditions: readonly Condition[], preset: Preset | undefined): string[] {
+  if (!preset || preset.runPinClaims.length === 0) return [];
+  const narrows = conditions.some(
+    (c) =>
+      (preset.runPinClaims.includes(c.claim) && literalPrefix(c.pattern) !== '') ||
+      (c.claim === 'sub' && preset.subjectRunPin?.test(literalPrefix(c.pattern)) === true),
+  );
+  if (narrows) return [];
+  return [
+    `no condition on ${preset.runPinClaims.join(', ')} (or a sub naming one): every branch, tag and pull-request run is trusted`,
+  ];
 }
 
 function describePrefix(preset: Preset): string {

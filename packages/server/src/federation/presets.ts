@@ -1,7 +1,8 @@
 /**
  * What Clavis knows about the platforms whose workload tokens it exchanges: the fixed issuer (where the
  * platform has one), the claims that identify a subject and a run, and which conditions pin a policy to
- * one subject — so `--preset github-actions --claim repository=acme/app` is a complete, safe policy.
+ * one subject — so `--preset github-actions --claim repository=acme/app --claim ref=refs/heads/main` is a
+ * complete, safe policy.
  *
  * Claim names address top-level claims; a nested claim is written as a path with `/` (Kubernetes puts
  * its identity under `kubernetes.io`: `kubernetes.io/namespace`, `kubernetes.io/serviceaccount/name`,
@@ -35,6 +36,14 @@ export interface Preset {
   runClaims: Readonly<Record<string, string>>;
   /** Signature algorithms the platform uses; tokens with any other are refused. */
   algorithms: readonly string[];
+  /**
+   * Claims whose condition narrows which runs of the subject are trusted (a branch, an environment, a
+   * workflow), and what in the literal start of a `sub` pattern does the same. A policy with neither
+   * trusts every branch, tag and pull-request run, and is created with a warning. Empty and null: the
+   * platform has no such notion (Kubernetes).
+   */
+  runPinClaims: readonly string[];
+  subjectRunPin: RegExp | null;
 }
 
 export const presets: Readonly<Record<PresetName, Preset>> = {
@@ -66,6 +75,9 @@ export const presets: Readonly<Record<PresetName, Preset>> = {
       environment: 'environment',
     },
     algorithms: ['RS256'],
+    runPinClaims: ['ref', 'environment', 'job_workflow_ref'],
+    // repo:OWNER/REPO:ref:R, repo:OWNER/REPO:environment:E, or a custom template naming them.
+    subjectRunPin: /:(ref|environment|job_workflow_ref):[^:*]/,
   },
   'gitlab-ci': {
     name: 'gitlab-ci',
@@ -77,6 +89,8 @@ export const presets: Readonly<Record<PresetName, Preset>> = {
     subjectPrefix: /^project_path:[^*:]+\/[^*:]+:/,
     runClaims: { pipeline_id: 'pipeline_id', job_id: 'job_id', project_path: 'project_path', ref: 'ref' },
     algorithms: ['RS256'],
+    runPinClaims: ['ref', 'ref_protected', 'environment', 'environment_protected', 'ci_config_ref_uri'],
+    subjectRunPin: /:ref:[^:*]/,
   },
   kubernetes: {
     name: 'kubernetes',
@@ -93,6 +107,8 @@ export const presets: Readonly<Record<PresetName, Preset>> = {
     },
     // The API server signs with whatever key type the cluster was given.
     algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384'],
+    runPinClaims: [],
+    subjectRunPin: null,
   },
   buildkite: {
     name: 'buildkite',
@@ -110,6 +126,8 @@ export const presets: Readonly<Record<PresetName, Preset>> = {
       pipeline_slug: 'pipeline_slug',
     },
     algorithms: ['RS256', 'ES256'],
+    runPinClaims: ['build_branch', 'build_tag'],
+    subjectRunPin: /:ref:[^:*]/,
   },
 };
 

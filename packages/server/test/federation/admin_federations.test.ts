@@ -125,6 +125,35 @@ describe.each(dialects)('admin federations (%s)', (dialect) => {
     expect((await auditRows(server, 'federation.create')).length).toBe(audits);
   });
 
+  it('a repository wildcard needs allowOrgWide, which the audit record notes', async () => {
+    const orgWide = { ...base(), conditions: [{ claim: 'repository', pattern: 'acme/*' }] };
+    const before = await rowCount();
+    const err = await createFederation(server, orgWide).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AdminError);
+    expect((err as Error).message).toMatch(/trusts every repository it matches.*--allow-org-wide/);
+    expect(await rowCount()).toBe(before);
+
+    const f = await createFederation(server, { ...orgWide, allowOrgWide: true });
+    expect(f.conditions).toEqual([{ claim: 'repository', pattern: 'acme/*' }]);
+    const audit = (await auditRows(server, 'federation.create')).at(-1);
+    expect(audit?.detail).toMatchObject({ id: f.id, allow_org_wide: true });
+  });
+
+  it('federationWarnings: a policy pinning no ref, environment or workflow gets one', async () => {
+    const open = await createFederation(server, base());
+    expect(adminFederations.federationWarnings(open)).toEqual([
+      'no condition on ref, environment, job_workflow_ref (or a sub naming one): every branch, tag and pull-request run is trusted',
+    ]);
+    const narrowed = await createFederation(server, {
+      ...base(),
+      conditions: [
+        { claim: 'repository', pattern: 'acme/app' },
+        { claim: 'environment', pattern: 'prod' },
+      ],
+    });
+    expect(adminFederations.federationWarnings(narrowed)).toEqual([]);
+  });
+
   it('refuses a public or disabled client as the principal', async () => {
     const pub = (await server.createClient({ name: 'pub', kind: 'public' })).client;
     await expect(createFederation(server, { ...base(), clientId: pub.id })).rejects.toThrow(/confidential/);

@@ -6,6 +6,7 @@
  */
 import type { Client } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IssuerKeys, IssuerKeysUnavailable } from '../../src/federation/issuer_keys.js';
 import { expectOAuthError } from '../client_auth/responses.js';
 import { dialects } from '../support/dialects.js';
 import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
@@ -156,6 +157,54 @@ describe.each(dialects)('federation issuer keys (%s)', (dialect) => {
     expect((await lastDenial(server, token)).detail.reason).toBe('issuer_keys_unavailable');
   });
 
+  it.each([
+    ['another port', (_issuer: string, other: string) => `${other}${JWKS}`],
+    ['another host name', (issuer: string) => `${issuer.replace('127.0.0.1', 'localhost')}${JWKS}`],
+    ['another scheme', (issuer: string) => `${issuer.replace('http:', 'https:')}${JWKS}`],
+  ])('a discovered jwks_uri on %s is refused (503) without a request to it', async (_name, where) => {
+    const issuer = await trusted();
+    const other = await startFakeIssuer();
+    issuers.push(other);
+    other.override(JWKS, { status: 200, body: JSON.stringify(issuer.jwks()) });
+    issuer.override(DISCOVERY, {
+      status: 200,
+      body: JSON.stringify({ issuer: issuer.issuer, jwks_uri: where(issuer.issuer, other.issuer) }),
+    });
+    const token = await mint(issuer);
+    expect((await exchange(server, token)).statusCode).toBe(503);
+    expect((await lastDenial(server, token)).detail.reason).toBe('issuer_keys_unavailable');
+    expect(other.totalRequests()).toBe(0);
+    expect(issuer.requests.get(JWKS)).toBeUndefined();
+  });
+
+  it('a jwks_uri the operator pinned may be on another origin', async () => {
+    const issuer = await startFakeIssuer();
+    const keyHost = await startFakeIssuer();
+    issuers.push(issuer, keyHost);
+    keyHost.override('/keys', { status: 200, body: JSON.stringify(issuer.jwks()) });
+    await createFederation(server, {
+      clientId: principal.id,
+      preset: 'github-actions',
+      issuer: issuer.issuer,
+      audience: ISSUER,
+      conditions: [{ claim: 'repository', pattern: 'acme/app' }],
+      jwksUri: `${keyHost.issuer}/keys`,
+    });
+    expect((await exchange(server, await mint(issuer))).statusCode).toBe(200);
+    expect(keyHost.requests.get('/keys')).toBe(1);
+    expect(issuer.totalRequests()).toBe(0);
+  });
+
+  it('an oversized JWKS sent without a length (chunked) is refused', async () => {
+    const issuer = await trusted();
+    issuer.override(JWKS, {
+      status: 200,
+      body: JSON.stringify({ keys: issuer.jwks().keys, pad: 'x'.repeat(600 * 1024) }),
+      headers: { 'transfer-encoding': 'chunked' },
+    });
+    expect((await exchange(server, await mint(issuer))).statusCode).toBe(503);
+  });
+
   it('a redirect from the issuer is not followed', async () => {
     const issuer = await trusted();
     const elsewhere = await startFakeIssuer();
@@ -222,5 +271,28 @@ describe.each(dialects)('federation issuer keys (%s)', (dialect) => {
       'invalid_request',
     );
     expect(issuer.totalRequests()).toBe(0);
+  });
+});
+
+describe('IssuerKeys failure reasons', () => {
+  it('tells the operator why no keys were fetched (a discovered jwks_uri on another origin)', async () => {
+    const issuer = await startFakeIssuer();
+    try {
+      issuer.override(DISCOVERY, {
+        status: 200,
+        body: JSON.stringify({ issuer: issuer.issuer, jwks_uri: 'http://127.0.0.2:9/internal/flush' }),
+      });
+      const failures: Array<[string, string]> = [];
+      const keys = new IssuerKeys({
+        clock: () => 0,
+        onFetchFailure: (iss, err) => failures.push([iss, err.message]),
+      });
+      await expect(
+        keys.keysFor({ issuer: issuer.issuer, jwks: null, jwksUri: null }, 'k1'),
+      ).rejects.toBeInstanceOf(IssuerKeysUnavailable);
+      expect(failures).toEqual([[issuer.issuer, expect.stringMatching(/jwks_uri on another origin/)]]);
+    } finally {
+      await issuer.close();
+    }
   });
 });

@@ -43,6 +43,7 @@ describe.each(dialects)('federation policies (%s)', (dialect) => {
         issuer: gh.issuer,
         audience: ISSUER,
         conditions: [{ claim: 'repository', pattern: 'acme/*' }],
+        allowOrgWide: true,
       });
       const fb = await createFederation(server, {
         clientId: b.id,
@@ -214,6 +215,7 @@ describe.each(dialects)('federation policies (%s)', (dialect) => {
           { claim: 'project_path', pattern: 'acme/platform/*' },
           { claim: 'ref_protected', pattern: 'true' },
         ],
+        allowOrgWide: true,
       });
       const res = await exchange(server, await gl.mint(gl.gitlab(now())));
       expect(res.statusCode).toBe(200);

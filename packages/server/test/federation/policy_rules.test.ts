@@ -11,6 +11,7 @@ import {
   checkIssuer,
   checkJwks,
   parseCondition,
+  runPinWarnings,
 } from '../../src/federation/policy.js';
 import { claimValue, presets } from '../../src/federation/presets.js';
 
@@ -56,7 +57,6 @@ describe('which conditions pin a subject', () => {
     ['GitHub sub glob after the repository', gh, [c('sub', 'repo:acme/app:*')]],
     ['GitHub sub glob on the environment', gh, [c('sub', 'repo:acme/app:environment:prod-*')]],
     ['GitHub repository', gh, [c('repository', 'acme/app')]],
-    ['GitHub repository glob (issue 5 example)', gh, [c('repository', 'acme/*')]],
     ['GitLab project_path', gl, [c('project_path', 'acme/platform/app')]],
     ['GitLab sub glob after the project', gl, [c('sub', 'project_path:acme/app:*')]],
     ['Kubernetes exact sub', k8s, [c('sub', 'system:serviceaccount:prod:deployer')]],
@@ -88,6 +88,75 @@ describe('which conditions pin a subject', () => {
     ['no preset, repository (meaning unknown)', undefined, [c('repository', 'acme/app')]],
   ])('refused: %s', (_label, preset, conditions) => {
     expect(() => checkConditions(conditions, preset)).toThrow();
+  });
+
+  it.each([
+    ['GitHub repository acme/* (every repository of acme)', gh, [c('repository', 'acme/*')]],
+    ['GitHub repository acme/app-* (any repository a member names so)', gh, [c('repository', 'acme/app-*')]],
+    ['GitLab project_path group/* (every subgroup too)', gl, [c('project_path', 'acme/*')]],
+    ['GitHub repository acme/* beside a ref', gh, [c('repository', 'acme/*'), c('ref', 'refs/heads/main')]],
+  ])('organisation-wide, refused unless allowed: %s', (_label, preset, conditions) => {
+    expect(() => checkConditions(conditions, preset)).toThrow(/allow-org-wide/);
+    expect(checkConditions(conditions, preset, { allowOrgWide: true })).toEqual(conditions);
+  });
+
+  it('a repository glob beside a sub that pins the repository needs no opt-in', () => {
+    const conditions = [c('sub', 'repo:acme/app:ref:refs/heads/main'), c('repository', 'acme/*')];
+    expect(checkConditions(conditions, gh)).toEqual(conditions);
+  });
+
+  it('allowing org-wide globs does not let a pattern leave the owner open', () => {
+    expect(() => checkConditions([c('repository', 'acme*')], gh, { allowOrgWide: true })).toThrow(/owner/);
+    expect(() => checkConditions([c('sub', 'repo:acme/*')], gh, { allowOrgWide: true })).toThrow(
+      /sub pattern/,
+    );
+  });
+
+  it.each([
+    ['GitHub ref', gh, [c('repository', 'acme/app'), c('ref', 'refs/heads/main')]],
+    ['GitHub environment', gh, [c('repository', 'acme/app'), c('environment', 'prod')]],
+    [
+      'GitHub job_workflow_ref',
+      gh,
+      [
+        c('repository', 'acme/app'),
+        c('job_workflow_ref', 'acme/wf/.github/workflows/deploy.yml@refs/heads/main'),
+      ],
+    ],
+    ['GitHub ref glob', gh, [c('repository', 'acme/app'), c('ref', 'refs/tags/v*')]],
+    ['GitHub sub with a ref', gh, [c('sub', 'repo:acme/app:ref:refs/heads/main')]],
+    ['GitHub sub with an environment', gh, [c('sub', 'repo:acme/app:environment:prod')]],
+    ['GitLab ref', gl, [c('project_path', 'acme/app'), c('ref', 'main')]],
+    ['GitLab protected refs', gl, [c('project_path', 'acme/app'), c('ref_protected', 'true')]],
+    ['GitLab sub with a ref', gl, [c('sub', 'project_path:acme/app:ref_type:branch:ref:main')]],
+    [
+      'Buildkite branch',
+      bk,
+      [c('organization_slug', 'acme'), c('pipeline_slug', 'deploy'), c('build_branch', 'main')],
+    ],
+    ['Kubernetes (no runs to pin)', k8s, [c('sub', 'system:serviceaccount:prod:deployer')]],
+    ['no preset', undefined, [c('sub', 'workload-1')]],
+  ])('no warning: %s', (_label, preset, conditions) => {
+    expect(runPinWarnings(conditions, preset)).toEqual([]);
+  });
+
+  it.each([
+    ['GitHub repository only', gh, [c('repository', 'acme/app')], /ref, environment, job_workflow_ref/],
+    ['GitHub ref = *', gh, [c('repository', 'acme/app'), c('ref', '*')], /ref/],
+    ['GitHub sub glob after the repository', gh, [c('sub', 'repo:acme/app:*')], /ref/],
+    ['GitHub sub for pull requests', gh, [c('sub', 'repo:acme/app:pull_request')], /ref/],
+    ['GitHub sub ref:*', gh, [c('sub', 'repo:acme/app:ref:*')], /ref/],
+    ['GitLab project_path only', gl, [c('project_path', 'acme/app')], /ref/],
+    [
+      'Buildkite org + pipeline only',
+      bk,
+      [c('organization_slug', 'acme'), c('pipeline_slug', 'deploy')],
+      /build_branch/,
+    ],
+  ])('one warning: %s', (_label, preset, conditions, message) => {
+    const warnings = runPinWarnings(conditions, preset);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(message);
   });
 
   it.each([

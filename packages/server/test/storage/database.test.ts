@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DatabaseUrlError, openDatabase, parseDatabaseUrl } from '@clavis/server';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -116,6 +118,55 @@ describe.each(dialects.filter((d) => d === 'postgres'))('database description (%
       }
     } finally {
       await database.drop();
+    }
+  });
+});
+
+/** The database holds password hashes, live user codes and addresses: no other local user may read it. */
+describe('SQLite file modes', () => {
+  const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  const files = (path: string) => [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f));
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  it('creates the database, WAL and SHM files 0600, and they stay so after writes', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'clavis-mode-'));
+    const path = join(dir, 'sub', 'clavis.db');
+    const opened = await openDatabase(`sqlite:${path}`);
+    try {
+      expect(files(path)).toEqual([path, `${path}-wal`, `${path}-shm`]);
+      expect(files(path).map(mode)).toEqual(['600', '600', '600']);
+      for (let i = 0; i < 50; i++) {
+        await opened.db
+          .insertInto('settings')
+          .values({ key: `k${i}`, value: 'x'.repeat(4096) })
+          .execute();
+      }
+      expect(files(path).map(mode)).toEqual(['600', '600', '600']);
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it('tightens a database and WAL files left readable by others when it opens them', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'clavis-mode-'));
+    const path = join(dir, 'clavis.db');
+    const first = await openDatabase(`sqlite:${path}`);
+    await first.db.insertInto('settings').values({ key: 'k', value: 'v' }).execute();
+    await first.close();
+    writeFileSync(`${path}-wal`, '');
+    for (const f of files(path)) chmodSync(f, 0o644);
+    const second = await openDatabase(`sqlite:${path}`);
+    try {
+      expect(files(path).map(mode)).toEqual(['600', '600', '600']);
+      expect(await second.db.selectFrom('settings').selectAll().execute()).toEqual([
+        { key: 'k', value: 'v' },
+      ]);
+    } finally {
+      await second.close();
     }
   });
 });

@@ -21,6 +21,7 @@ interface CreateOptions {
   preset?: string;
   maxTtl?: number;
   name?: string;
+  allowOrgWide?: boolean;
   json?: boolean;
 }
 
@@ -90,6 +91,10 @@ export function registerFederations(admin: Command, io: Io): void {
     .option('--preset <preset>', `platform rules and issuer: ${presetNames.join(', ')}`)
     .option('--max-ttl <duration>', 'longest access-token lifetime (default 15m)', duration)
     .option('--name <name>', 'display name')
+    .option(
+      '--allow-org-wide',
+      'accept a wildcard repository (repository=acme/*, project_path=group/*): trusts every repository it matches',
+    )
     .option('--json', 'print JSON')
     .action(async (options: CreateOptions, command: Command) => {
       if (options.jwksFile && options.jwksUri)
@@ -110,11 +115,14 @@ export function registerFederations(admin: Command, io: Io): void {
             ...(options.preset !== undefined ? { preset: options.preset } : {}),
             ...(options.maxTtl !== undefined ? { maxTtlSeconds: options.maxTtl } : {}),
             ...(options.name !== undefined ? { name: options.name } : {}),
+            ...(options.allowOrgWide ? { allowOrgWide: true } : {}),
           },
           actor,
         );
-        if (options.json) writeJson(io, federationView(federation));
+        const warnings = adminFederations.federationWarnings(federation);
+        if (options.json) writeJson(io, { ...federationView(federation), warnings });
         else printFederation(io, federation);
+        for (const warning of warnings) writeLine(io.stderr, `Warning: ${warning}.`);
       });
     });
 

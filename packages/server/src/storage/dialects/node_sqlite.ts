@@ -3,8 +3,10 @@
  *
  * One connection per database file, guarded by a mutex so a transaction is never interleaved with other
  * queries; prepared statements are cached by SQL text. The file runs in WAL mode with
- * `synchronous=FULL`, so a committed write survives `kill -9` and power loss.
+ * `synchronous=FULL`, so a committed write survives `kill -9` and power loss. The file and its `-wal` and
+ * `-shm` are readable by the owner only (they hold password hashes and live user codes).
  */
+import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
   CompiledQuery,
@@ -128,6 +130,31 @@ class Mutex {
   }
 }
 
+/**
+ * Creates the database file 0600 before SQLite opens it (so no byte is ever written to a file others can
+ * read; SQLite then creates its `-wal` and `-shm` with the same mode), and takes group and other access
+ * away from a database, `-wal` or `-shm` left readable by an earlier version or a copy. A file this process
+ * does not own is left as it is (only its owner may change its mode).
+ */
+function ownerOnlyFiles(path: string): void {
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    if ((mode & 0o077) === 0) continue;
+    try {
+      chmodSync(file, mode & 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
+}
+
 export class NodeSqliteDriver implements Driver {
   readonly #options: NodeSqliteOptions;
   readonly #mutex = new Mutex();
@@ -138,8 +165,12 @@ export class NodeSqliteDriver implements Driver {
   }
 
   async init(): Promise<void> {
-    const db = new DatabaseSync(this.#options.path, { timeout: this.#options.busyTimeoutMs ?? 5000 });
+    const { path } = this.#options;
+    if (path !== ':memory:') ownerOnlyFiles(path);
+    const db = new DatabaseSync(path, { timeout: this.#options.busyTimeoutMs ?? 5000 });
     db.exec('PRAGMA journal_mode = WAL');
+    // SQLite gives a new -wal/-shm the database file's mode; this only catches ones that already existed.
+    if (path !== ':memory:') ownerOnlyFiles(path);
     db.exec('PRAGMA synchronous = FULL');
     db.exec('PRAGMA foreign_keys = ON');
     this.#connection = new NodeSqliteConnection(db);
