@@ -20,10 +20,10 @@ function entry(n: number, actorId = 'svc_test'): AuditEntry {
 }
 
 /** The test database's URL with small storage timeouts, so a lock costs a fraction of a second. */
-function withTimeouts(database: TestDatabase): TestDatabase {
+function withTimeouts(database: TestDatabase, lockTimeout = '300ms'): TestDatabase {
   if (database.dialect !== 'postgres') return database;
   const url = new URL(database.url);
-  url.searchParams.set('lock_timeout', '300ms');
+  url.searchParams.set('lock_timeout', lockTimeout);
   url.searchParams.set('statement_timeout', '2s');
   return { ...database, url: url.toString() };
 }
@@ -38,9 +38,9 @@ describe.each(dialects)('a failing unit fails alone in its batch (%s)', (dialect
     database = undefined;
   });
 
-  async function start(): Promise<TestServer> {
+  async function start(lockTimeout?: string): Promise<TestServer> {
     database = await createTestDatabase(dialect);
-    server = await createTestServer(dialect, { database: withTimeouts(database) });
+    server = await createTestServer(dialect, { database: withTimeouts(database, lockTimeout) });
     return server;
   }
 
@@ -135,6 +135,69 @@ describe.each(dialects)('a failing unit fails alone in its batch (%s)', (dialect
         .where('key', '=', 'held')
         .executeTakeFirst();
       expect(held?.value).toBe('before');
+    },
+    15_000,
+  );
+
+  it.runIf(dialect === 'postgres')(
+    'a deadlock with another session fails only the unit caught in it; the others commit',
+    async () => {
+      // lock_timeout above deadlock_timeout (1 s), so the unit's wait ends in deadlock detection.
+      const s = await start('3s');
+      const { audit, db } = s.services;
+      await db
+        .insertInto('settings')
+        .values([
+          { key: 'a', value: '-' },
+          { key: 'b', value: '-' },
+        ])
+        .execute();
+      const schema = new URL(s.database.url).searchParams.get('schema');
+      const other = new pg.Client({ connectionString: PG_BASE_URL });
+      await other.connect();
+      try {
+        // Only the unit's session looks for the cycle (after deadlock_timeout, 1 s), so it is the one chosen.
+        await other.query(`set deadlock_timeout = '10s'`);
+        await other.query('begin');
+        await other.query(`update "${schema}".settings set value = 'other' where key = 'b'`);
+        let holdsA: () => void = () => {};
+        const unitHoldsA = new Promise<void>((resolve) => {
+          holdsA = resolve;
+        });
+        const batch = Promise.allSettled([
+          audit.record(entry(1)),
+          audit.transact(async (tx) => {
+            await tx.updateTable('settings').set({ value: 'unit' }).where('key', '=', 'a').execute();
+            holdsA();
+            await tx.updateTable('settings').set({ value: 'unit' }).where('key', '=', 'b').execute();
+          }, entry(2)),
+          audit.record(entry(3)),
+        ]);
+        await unitHoldsA;
+        // The unit waits for b (held here) while this waits for a (held by the unit): a deadlock.
+        const otherUpdate = other
+          .query(`update "${schema}".settings set value = 'other' where key = 'a'`)
+          .then(
+            () => 'updated',
+            (err: { code?: string }) => err.code,
+          );
+        const results = await batch;
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        const reason = (results[1] as PromiseRejectedResult).reason;
+        expect(reason).toMatchObject({ code: '40P01' });
+        expect(isTransientStorageError(reason)).toBe(true);
+        expect(await otherUpdate).toBe('updated');
+        await other.query('commit');
+        expect(await recordedNs(s)).toEqual([1, 3]);
+      } finally {
+        await other.end();
+      }
+      const values = await db
+        .selectFrom('settings')
+        .select(['key', 'value'])
+        .where('key', 'in', ['a', 'b'])
+        .execute();
+      expect(Object.fromEntries(values.map((v) => [v.key, v.value]))).toEqual({ a: 'other', b: 'other' });
     },
     15_000,
   );
