@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
 import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
-import { isUniqueViolation } from '../storage/errors.js';
+import { isStorageUnreachable, isTransientStorageError, isUniqueViolation } from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
 import type { AuditEventsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
 import { insertAuditRows, insertAuditRowsSync } from './audit_store.js';
@@ -162,13 +162,41 @@ export class AuditLog {
           this.#moveToNewSegment();
           await this.#commitBatch(batch, true);
         } else if (failure !== undefined) {
-          for (const unit of batch) unit.reject(failure);
+          await this.#commitOneByOne(batch, failure);
         }
       }
     } finally {
       this.#flushing = false;
       if (this.#queue.length > 0) this.#schedule();
       else for (const done of this.#idle.splice(0)) done();
+    }
+  }
+
+  /**
+   * After a batch failed as a whole, commits its units one transaction each, so that what broke it (a
+   * deadlock, a record the database refuses, an entry function that throws) fails only the unit it came
+   * from. Not when the database itself is unreachable, and no further once a unit alone fails for a
+   * transient reason (a timeout, say): a unit's own work fails inside its savepoint without failing its
+   * transaction, so the fault is then not any one unit's, and each unit would wait for it again. Units
+   * whose work already ran in the failed batch run it again: that transaction was rolled back.
+   */
+  async #commitOneByOne(batch: Unit[], failure: unknown): Promise<void> {
+    if (batch.length === 1 || isStorageUnreachable(failure)) {
+      for (const unit of batch) unit.reject(failure);
+      return;
+    }
+    for (const [i, unit] of batch.entries()) {
+      let error = await this.#commitBatch([unit], false);
+      if (error !== undefined && isUniqueViolation(error)) {
+        this.#moveToNewSegment();
+        error = await this.#commitBatch([unit], false);
+      }
+      if (error === undefined) continue;
+      unit.reject(error);
+      if (isTransientStorageError(error)) {
+        for (const rest of batch.slice(i + 1)) rest.reject(error);
+        return;
+      }
     }
   }
 

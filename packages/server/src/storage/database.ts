@@ -3,6 +3,7 @@
  * `postgres://…` (many instances share it). Migrations run on open, under the migrator's lock.
  */
 import { mkdirSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
@@ -29,13 +30,46 @@ export class DatabaseUrlError extends Error {
 
 export interface ParsedDatabaseUrl {
   dialect: DialectName;
-  /** SQLite: an absolute path or `:memory:`. PostgreSQL: the connection string without `schema`. */
+  /** SQLite: an absolute path or `:memory:`. PostgreSQL: the connection string without our parameters. */
   target: string;
   /** PostgreSQL only: the schema to use (created if missing). */
   schema?: string;
+  /** PostgreSQL only: how long storage may keep a request waiting. */
+  timeouts?: PgTimeouts;
 }
 
+/**
+ * How long a PostgreSQL operation may wait, in milliseconds (0: no limit). Set with the URL parameters
+ * `lock_timeout`, `statement_timeout` (PostgreSQL's own settings: `2s`, `500ms`, bare numbers are
+ * milliseconds) and `connect_timeout` (libpq's: bare numbers are seconds). A request that runs into one
+ * is answered 503 with Retry-After instead of hanging for as long as a lock is held or the network is cut.
+ */
+export interface PgTimeouts {
+  /** Waiting for a row or table lock (`lock_timeout`). */
+  lockMs: number;
+  /** One statement, measured by the server (`statement_timeout`); our side gives up 1 s later. */
+  statementMs: number;
+  /** Opening a connection, or waiting for a free one in the pool (`connect_timeout`). */
+  connectMs: number;
+}
+
+export const pgTimeoutDefaults: PgTimeouts = { lockMs: 2000, statementMs: 5000, connectMs: 5000 };
+
 const schemaName = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const timeoutParams = {
+  lock_timeout: { key: 'lockMs', bareUnitMs: 1 },
+  statement_timeout: { key: 'statementMs', bareUnitMs: 1 },
+  connect_timeout: { key: 'connectMs', bareUnitMs: 1000 },
+} as const;
+
+const unitMs: Record<string, number> = { ms: 1, s: 1000, min: 60_000 };
+
+function parseTimeout(name: string, text: string, bareUnitMs: number): number {
+  const m = /^(\d{1,9})\s*(ms|s|min)?$/.exec(text.trim());
+  if (!m) throw new DatabaseUrlError(`${name} must be a duration such as 2s, 500ms or 0 (no limit)`);
+  return Number(m[1]) * (m[2] ? (unitMs[m[2]] ?? 1) : bareUnitMs);
+}
 
 /** Parses `sqlite:PATH`, `sqlite::memory:` or `postgres://…[?schema=NAME]`. */
 export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
@@ -56,7 +90,14 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
     if (schema !== undefined && !schemaName.test(schema)) {
       throw new DatabaseUrlError('schema must match [a-z_][a-z0-9_]*');
     }
-    return { dialect: 'postgres', target: parsed.toString(), ...(schema ? { schema } : {}) };
+    const timeouts = { ...pgTimeoutDefaults };
+    for (const [name, { key, bareUnitMs }] of Object.entries(timeoutParams)) {
+      const text = parsed.searchParams.get(name);
+      if (text !== null) timeouts[key] = parseTimeout(name, text, bareUnitMs);
+      // Never left for pg to read: it would take `2s` for 2 ms.
+      parsed.searchParams.delete(name);
+    }
+    return { dialect: 'postgres', target: parsed.toString(), ...(schema ? { schema } : {}), timeouts };
   }
   throw new DatabaseUrlError('database URL must start with sqlite: or postgres://');
 }
@@ -76,6 +117,94 @@ const pgTypes = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * The operating-system user, which PostgreSQL's own tools connect as when neither the URL nor `PGUSER`
+ * names one (pg would fall back to `$USER`, which service managers and containers often leave unset).
+ */
+function osUserName(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    // No password-file entry for this uid (some containers): pg's own default, `$USER`, is all there is.
+    return env.USER || undefined;
+  }
+}
+
+/**
+ * A pg client that gives up on a query itself when the server has not answered `deadlineMs` after it
+ * was sent: `statement_timeout` cannot fire when the network between us is cut. The connection is
+ * destroyed (its pending queries fail, the pool drops it) rather than left with an answer in flight
+ * that the next user of the connection would receive, or a transaction whose rollback never ran.
+ */
+function clientWithDeadline(deadlineMs: number): typeof pg.Client {
+  return class DeadlineClient extends pg.Client {
+    // biome-ignore lint/suspicious/noExplicitAny: forwards every overload of pg's query() unchanged.
+    override query(...args: any[]): any {
+      // biome-ignore lint/suspicious/noExplicitAny: see above.
+      const query = super.query as (...a: any[]) => unknown;
+      const timer = setTimeout(() => this.connection.stream.destroy(), deadlineMs);
+      const done = () => clearTimeout(timer);
+      const callback: unknown = args.at(-1);
+      if (typeof callback === 'function') {
+        // pool.query() (the raw fast path) passes a callback.
+        args[args.length - 1] = (...results: unknown[]) => {
+          done();
+          return callback(...results);
+        };
+        return query.apply(this, args);
+      }
+      const result = query.apply(this, args);
+      if (result instanceof Promise) result.then(done, done);
+      else done(); // a Submittable (cursor) reports through its own events
+      return result;
+    }
+  };
+}
+
+/**
+ * The pg pool settings for a parsed PostgreSQL URL: `session` for serving (with the timeouts), `setup`
+ * for creating the schema and migrating (without the lock and statement timeouts: a migration may take
+ * long on a big table, and instances starting together queue behind one another's migration lock).
+ */
+export function pgPoolConfigs(
+  parsed: ParsedDatabaseUrl,
+  poolSize = 10,
+  env: NodeJS.ProcessEnv = process.env,
+): { session: pg.PoolConfig; setup: pg.PoolConfig } {
+  const url = new URL(parsed.target);
+  if (!url.username && !url.searchParams.get('user') && !env.PGUSER) {
+    const user = osUserName(env);
+    if (user) url.username = encodeURIComponent(user);
+  }
+  const t = parsed.timeouts ?? pgTimeoutDefaults;
+  const setup: pg.PoolConfig = {
+    connectionString: url.toString(),
+    max: 2,
+    types: pgTypes,
+    connectionTimeoutMillis: t.connectMs,
+    ...(parsed.schema ? { options: `-c search_path=${parsed.schema}` } : {}),
+  };
+  const session: pg.PoolConfig = {
+    ...setup,
+    max: poolSize,
+    ...(t.lockMs > 0 ? { lock_timeout: t.lockMs } : {}),
+    ...(t.statementMs > 0
+      ? { statement_timeout: t.statementMs, Client: clientWithDeadline(t.statementMs + 1000) }
+      : {}),
+  };
+  return { session, setup };
+}
+
+/** A Kysely over a new pg pool whose connections may fail without crashing the process. */
+function pgKysely(config: pg.PoolConfig): { db: Kysely<Database>; pool: pg.Pool } {
+  const pool = new pg.Pool(config);
+  // A connection that loses its server must not crash the process, whether idle in the pool or checked
+  // out between two statements: the next query on it fails (503), and the pool discards it.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool };
+}
+
 export interface OpenDatabaseOptions {
   /** PostgreSQL pool size per instance. */
   poolSize?: number;
@@ -93,47 +222,39 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     // Kysely creates the driver lazily; make it exist now so the fast paths can find it.
     await sql`select 1`.execute(db);
     if (dialect.driver) registerSyncDriver(db, dialect.driver);
+    try {
+      if (options.migrate !== false) await migrate(db);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
   } else {
-    const pool = new pg.Pool({
-      connectionString: parsed.target,
-      max: options.poolSize ?? 10,
-      types: pgTypes,
-      connectionTimeoutMillis: 5000,
-      ...(parsed.schema ? { options: `-c search_path=${parsed.schema}` } : {}),
-    });
-    // A connection that loses its server must not crash the process, whether idle in the pool or checked
-    // out between two statements: the next query on it fails (503), and the pool discards it.
-    pool.on('error', () => {});
-    pool.on('connect', (client) => client.on('error', () => {}));
-    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    registerPgPool(db, pool);
-    if (parsed.schema) {
-      try {
-        await sql`create schema if not exists ${sql.id(parsed.schema)}`.execute(db);
-      } catch (err) {
-        // Instances starting together race here: PostgreSQL reports the loser's IF NOT EXISTS as a
-        // unique violation on pg_namespace. The schema exists either way.
-        if (!isUniqueViolation(err)) {
-          await db.destroy();
-          throw err;
+    const configs = pgPoolConfigs(parsed, options.poolSize ?? 10);
+    const setup = pgKysely(configs.setup).db;
+    try {
+      if (parsed.schema) {
+        try {
+          await sql`create schema if not exists ${sql.id(parsed.schema)}`.execute(setup);
+        } catch (err) {
+          // Instances starting together race here: PostgreSQL reports the loser's IF NOT EXISTS as a
+          // unique violation on pg_namespace. The schema exists either way.
+          if (!isUniqueViolation(err)) throw err;
         }
       }
+      if (options.migrate !== false) {
+        // Name the schema the tables live in (see `migrate`).
+        const schema =
+          parsed.schema ??
+          (await sql<{ s: string | null }>`select current_schema() as s`.execute(setup)).rows[0]?.s ??
+          undefined;
+        await migrate(setup, schema);
+      }
+    } finally {
+      await setup.destroy();
     }
-  }
-  try {
-    if (options.migrate !== false) {
-      // PostgreSQL: name the schema the tables live in (see `migrate`); SQLite has only one.
-      const schema =
-        parsed.dialect === 'postgres'
-          ? (parsed.schema ??
-            (await sql<{ s: string | null }>`select current_schema() as s`.execute(db)).rows[0]?.s ??
-            undefined)
-          : undefined;
-      await migrate(db, schema);
-    }
-  } catch (err) {
-    await db.destroy();
-    throw err;
+    const session = pgKysely(configs.session);
+    db = session.db;
+    registerPgPool(db, session.pool);
   }
   return { db, dialect: parsed.dialect, description: describe(parsed), close: () => db.destroy() };
 }

@@ -1,9 +1,11 @@
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseUrlError, openDatabase, parseDatabaseUrl } from '@clavis/server';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pgPoolConfigs, pgTimeoutDefaults } from '../../src/storage/database.js';
 import { migrations } from '../../src/storage/migrations/index.js';
 import { createTestDatabase, dialects, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
 
@@ -15,12 +17,36 @@ describe('parseDatabaseUrl', () => {
     ['sqlite::memory:', { dialect: 'sqlite', target: ':memory:' }],
     [
       'postgres://u@db.example:5432/clavis',
-      { dialect: 'postgres', target: 'postgres://u@db.example:5432/clavis' },
+      { dialect: 'postgres', target: 'postgres://u@db.example:5432/clavis', timeouts: pgTimeoutDefaults },
     ],
-    ['postgresql://u@db.example/clavis', { dialect: 'postgres', target: 'postgresql://u@db.example/clavis' }],
+    [
+      'postgresql://u@db.example/clavis',
+      { dialect: 'postgres', target: 'postgresql://u@db.example/clavis', timeouts: pgTimeoutDefaults },
+    ],
     [
       'postgres://u:p@db.example/clavis?schema=tenant_1&sslmode=require',
-      { dialect: 'postgres', target: 'postgres://u:p@db.example/clavis?sslmode=require', schema: 'tenant_1' },
+      {
+        dialect: 'postgres',
+        target: 'postgres://u:p@db.example/clavis?sslmode=require',
+        schema: 'tenant_1',
+        timeouts: pgTimeoutDefaults,
+      },
+    ],
+    [
+      'postgres://u@db.example/clavis?lock_timeout=500ms&statement_timeout=3s&connect_timeout=10',
+      {
+        dialect: 'postgres',
+        target: 'postgres://u@db.example/clavis',
+        timeouts: { lockMs: 500, statementMs: 3000, connectMs: 10_000 },
+      },
+    ],
+    [
+      'postgres://u@db.example/clavis?lock_timeout=0&statement_timeout=1min&connect_timeout=2s',
+      {
+        dialect: 'postgres',
+        target: 'postgres://u@db.example/clavis',
+        timeouts: { lockMs: 0, statementMs: 60_000, connectMs: 2000 },
+      },
     ],
   ])('accepts %s', (url, expected) => {
     expect(parseDatabaseUrl(url)).toEqual(expected);
@@ -36,6 +62,9 @@ describe('parseDatabaseUrl', () => {
     ['postgres://u@h/db?schema=Bad-Name', 'a schema that is not a plain identifier'],
     ['postgres://u@h/db?schema=x;drop%20table%20clients', 'a schema carrying SQL'],
     [`postgres://u@h/db?schema=${'a'.repeat(64)}`, 'a schema longer than PostgreSQL allows'],
+    ['postgres://u@h/db?lock_timeout=soon', 'a timeout that is not a duration'],
+    ['postgres://u@h/db?statement_timeout=-1', 'a negative timeout'],
+    ['postgres://u@h/db?connect_timeout=5h', 'a timeout in a unit PostgreSQL does not take'],
   ])('rejects %s (%s)', (url) => {
     expect(() => parseDatabaseUrl(url)).toThrow(DatabaseUrlError);
   });
@@ -119,6 +148,88 @@ describe.each(dialects.filter((d) => d === 'postgres'))('database description (%
     } finally {
       await database.drop();
     }
+  });
+});
+
+describe('PostgreSQL pool settings', () => {
+  const parsed = (url: string) => parseDatabaseUrl(url);
+
+  it('a URL without a user name connects as the operating-system user when PGUSER and USER are unset, as psql does', () => {
+    const { session, setup } = pgPoolConfigs(parsed('postgres://db.example/clavis'), 10, {});
+    for (const config of [session, setup]) {
+      expect(new URL(config.connectionString ?? '').username).toBe(encodeURIComponent(userInfo().username));
+    }
+  });
+
+  it('a user name in the URL or in PGUSER is left to pg', () => {
+    const named = pgPoolConfigs(parsed('postgres://alice@db.example/clavis'), 10, {}).session;
+    expect(new URL(named.connectionString ?? '').username).toBe('alice');
+    const fromEnv = pgPoolConfigs(parsed('postgres://db.example/clavis'), 10, { PGUSER: 'bob' }).session;
+    expect(new URL(fromEnv.connectionString ?? '').username).toBe('');
+  });
+
+  it('serving connections carry the lock and statement timeouts; the setup connection (migrations) does not', () => {
+    const { session, setup } = pgPoolConfigs(
+      parsed('postgres://u@db.example/clavis?lock_timeout=300ms&statement_timeout=2s&connect_timeout=3'),
+      7,
+      {},
+    );
+    expect(session).toMatchObject({
+      max: 7,
+      lock_timeout: 300,
+      statement_timeout: 2000,
+      connectionTimeoutMillis: 3000,
+    });
+    expect(setup).toMatchObject({ connectionTimeoutMillis: 3000 });
+    expect(setup).not.toHaveProperty('lock_timeout');
+    expect(setup).not.toHaveProperty('statement_timeout');
+    const none = pgPoolConfigs(
+      parsed('postgres://u@db.example/clavis?lock_timeout=0&statement_timeout=0'),
+      7,
+      {},
+    );
+    expect(none.session).not.toHaveProperty('lock_timeout');
+    expect(none.session).not.toHaveProperty('statement_timeout');
+  });
+});
+
+describe.each(dialects.filter((d) => d === 'postgres'))('a URL without a user name (%s)', (dialect) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('connects as the operating-system user even with USER and PGUSER unset', async () => {
+    database = await createTestDatabase(dialect);
+    const url = new URL(database.url);
+    url.username = '';
+    const { setup } = pgPoolConfigs(parseDatabaseUrl(url.toString()), 1, {});
+    const pool = new pg.Pool({ ...setup, max: 1 });
+    const osUser = userInfo().username;
+    try {
+      const { rows } = await pool.query<{ u: string }>('select current_user as u');
+      expect(rows[0]?.u).toBe(osUser);
+    } catch (err) {
+      // No role of that name on this server: still, that is the name that was sent.
+      expect(String(err)).toContain(`role "${osUser}" does not exist`);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('openDatabase opens it, whatever USER says', async (ctx) => {
+    const admin = new pg.Client({ connectionString: PG_BASE_URL });
+    await admin.connect();
+    const role = await admin
+      .query('select 1 from pg_roles where rolname = $1', [userInfo().username])
+      .finally(() => admin.end());
+    if (role.rowCount === 0) ctx.skip();
+    database = await createTestDatabase(dialect);
+    const url = new URL(database.url);
+    url.username = '';
+    const opened = await openDatabase(url.toString());
+    await opened.close();
   });
 });
 
