@@ -144,6 +144,9 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
       throw new ConfigError(`${key} must be a positive integer`);
   }
+  if (config.assertionAudience !== 'issuer' && config.assertionAudience !== 'issuer-or-token-endpoint') {
+    throw new ConfigError("assertionAudience must be 'issuer' or 'issuer-or-token-endpoint'");
+  }
   if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
     throw new ConfigError('the default access-token lifetime exceeds the maximum');
   }
