@@ -26,3 +26,12 @@ export function positiveInt(value: string): number {
     throw new InvalidArgumentError('must be a positive whole number');
   return Number(value);
 }
+
+/** What a client assertion's `aud` may be (CA-04). */
+export const assertionAudiences = ['issuer', 'issuer-or-token-endpoint'] as const;
+
+export function assertionAudience(value: string): (typeof assertionAudiences)[number] {
+  const mode = assertionAudiences.find((m) => m === value);
+  if (!mode) throw new InvalidArgumentError(`must be ${assertionAudiences.join(' or ')}`);
+  return mode;
+}

@@ -16,7 +16,10 @@ export interface ServerConfig {
   defaultAccessTokenTtlSeconds: number;
   /** No client may be given a longer access-token lifetime. Default 1 hour. */
   maxAccessTokenTtlSeconds: number;
-  /** Client assertions (private_key_jwt): the longest `exp - now` accepted. Default 5 minutes. */
+  /**
+   * Client assertions (private_key_jwt): the longest `exp - now` accepted. Default 1 hour (Okta's bound;
+   * Authlib signs assertions valid for an hour). Each `jti` is remembered until `exp` plus the skew.
+   */
   assertionMaxLifetimeSeconds: number;
   /** Clock skew tolerated for `iat`/`nbf` in the future and `exp` just past. Default 60 s. */
   clockToleranceSeconds: number;
@@ -69,7 +72,7 @@ export const defaults = {
   keyRotationIntervalSeconds: 30 * 86_400,
   defaultAccessTokenTtlSeconds: 600,
   maxAccessTokenTtlSeconds: 3600,
-  assertionMaxLifetimeSeconds: 300,
+  assertionMaxLifetimeSeconds: 3600,
   clockToleranceSeconds: 60,
   assertionAudience: 'issuer-or-token-endpoint',
   bodyLimitBytes: 64 * 1024,
@@ -143,6 +146,9 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     const v = config[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
       throw new ConfigError(`${key} must be a positive integer`);
+  }
+  if (config.assertionAudience !== 'issuer' && config.assertionAudience !== 'issuer-or-token-endpoint') {
+    throw new ConfigError("assertionAudience must be 'issuer' or 'issuer-or-token-endpoint'");
   }
   if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
     throw new ConfigError('the default access-token lifetime exceeds the maximum');

@@ -18,5 +18,5 @@ export { KekError } from './crypto/kek.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
-export { openServices, type Services } from './runtime/services.js';
+export { openServices, type Services, type ServicesOptions } from './runtime/services.js';
 export { DatabaseUrlError, openDatabase, parseDatabaseUrl } from './storage/database.js';

@@ -1,8 +1,9 @@
 /** `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
-import { type RunningServer, startServer } from '@clavis/server';
+import { type RunningServer, type ServerConfig, startServer } from '@clavis/server';
 import type { Command } from 'commander';
+import { CliError } from '../errors.js';
 import { type Io, writeLine } from '../io.js';
-import { collect, port } from '../options.js';
+import { assertionAudience, assertionAudiences, collect, port } from '../options.js';
 import { apiKeySettings } from '../settings.js';
 
 export interface ServeCommandOptions {
@@ -12,6 +13,19 @@ export interface ServeCommandOptions {
   issuer?: string;
   /** Scoped API keys (issue 4, AK-01): proxies whose X-Forwarded-For is believed. */
   trustedProxy?: string[];
+  /** CA-04: what a client assertion's `aud` may be; when given, replaces CLAVIS_ASSERTION_AUDIENCE. */
+  assertionAudience?: ServerConfig['assertionAudience'];
+}
+
+/** CLAVIS_ASSERTION_AUDIENCE, checked; a bad value is a CliError naming the variable. */
+function assertionAudienceFromEnv(env: Io['env']): ServerConfig['assertionAudience'] | undefined {
+  const value = env.CLAVIS_ASSERTION_AUDIENCE;
+  if (!value) return undefined;
+  try {
+    return assertionAudience(value);
+  } catch {
+    throw new CliError(`CLAVIS_ASSERTION_AUDIENCE: must be ${assertionAudiences.join(' or ')}`);
+  }
 }
 
 export function serveDefaults(env: Io['env']) {
@@ -32,6 +46,7 @@ function banner(io: Io, server: RunningServer): void {
   writeLine(err, `  discovery  ${issuer}/.well-known/oauth-authorization-server`);
   writeLine(err, `  database   ${server.services.dbDescription}`);
   writeLine(err, `  key file   ${server.services.kekSource}`);
+  writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);
   if (server.bootstrap.created) {
     writeLine(err);
     writeLine(err, 'First start: created the admin user and the built-in public client "clavis-cli".');
@@ -64,6 +79,7 @@ function banner(io: Io, server: RunningServer): void {
 
 export async function runServe(io: Io, options: ServeCommandOptions): Promise<void> {
   const d = serveDefaults(io.env);
+  const audience = options.assertionAudience ?? assertionAudienceFromEnv(io.env);
   const server = await startServer({
     dbUrl: options.db ?? d.db,
     port: options.port ?? d.port,
@@ -81,6 +97,7 @@ export async function runServe(io: Io, options: ServeCommandOptions): Promise<vo
       ...apiKeySettings(io.env),
       // Scoped API keys (issue 4): --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.
       ...(options.trustedProxy?.length ? { trustedProxies: options.trustedProxy } : {}),
+      ...(audience ? { assertionAudience: audience } : {}),
     },
   });
   banner(io, server);
@@ -101,6 +118,11 @@ export function registerServe(program: Command, io: Io): void {
       '--trusted-proxy <cidr>',
       'reverse proxy (IP or CIDR) whose X-Forwarded-For is believed (repeatable; env CLAVIS_TRUSTED_PROXIES, comma-separated)',
       collect,
+    )
+    .option(
+      '--assertion-audience <mode>',
+      `what a private_key_jwt assertion's aud may be: ${assertionAudiences.join(' | ')} (env CLAVIS_ASSERTION_AUDIENCE; default issuer-or-token-endpoint)`,
+      assertionAudience,
     )
     .action((options: ServeCommandOptions) => runServe(io, options));
 }

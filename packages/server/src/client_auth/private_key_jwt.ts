@@ -5,7 +5,7 @@
  *   headers are ignored, so no header can introduce a key or make us fetch a URL;
  * - asymmetric algorithms only (`none` and HMAC refused, so no HMAC-with-public-key confusion);
  * - `iss` = `sub` = client_id; `aud` a single string naming this server, never an array
- *   (CVE-2025-27370/27371); `exp` required and at most a few minutes ahead; `iat`/`nbf` not in the
+ *   (CVE-2025-27370/27371); `exp` required and at most an hour ahead; `iat`/`nbf` not in the
  *   future beyond the tolerated skew; `jti` required and accepted once across every instance.
  */
 import { InvalidClient } from '@clavis/core';

@@ -78,6 +78,8 @@ export const deviceCode: ClientGrant = {
     const scopes = JSON.parse(row.scopes) as string[];
     const familyId = randomId('fam_', 12);
     const familyExpiresAt = now + refreshLifetimes(deps, client).absolute * 1000;
+    // Loaded before the transaction: loading it inside could wait for the connection the unit holds.
+    const signingKey = await deps.keys.current();
     const issued = await audit.transact(
       async (tx) => {
         if (!(await consumeDeviceCode(tx, row.id, familyId, now))) {
@@ -101,6 +103,7 @@ export const deviceCode: ClientGrant = {
           familyExpiresAt,
           audience: client.audiences[0] ?? config.issuer,
           now,
+          signingKey,
         });
       },
       (result) => ({

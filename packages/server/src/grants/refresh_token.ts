@@ -66,6 +66,8 @@ export const refreshToken: ClientGrant = {
     );
     if (!(await isAccountActive(db, row.user_id))) throw new InvalidGrant('the account cannot sign in');
 
+    // Loaded before the transaction: loading it inside could wait for the connection the unit holds.
+    const signingKey = await deps.keys.current();
     const outcome = await audit.transact(
       async (tx) => {
         // Spend the presented token; only one concurrent request can.
@@ -78,6 +80,7 @@ export const refreshToken: ClientGrant = {
           familyExpiresAt: row.family_expires_at,
           audience: client.audiences[0] ?? config.issuer,
           now,
+          signingKey,
         });
       },
       (result) =>

@@ -6,13 +6,18 @@
  * before it signs anything; a retired key stays published until every token it signed has expired.
  * Keys are created with `INSERT … ON CONFLICT DO NOTHING` on (alg, slot), so several instances on one
  * database converge on the same keys without coordination.
+ *
+ * Only the sealed private key is trusted: the published JWKS is derived from it after unsealing, and a row
+ * whose stored public key, `kid` thumbprint or algorithm disagrees with it (someone wrote to the table
+ * without the KEK) is refused: logged, never published, never used to sign. A refused key of the current
+ * or next slot is discarded and a fresh one minted for the slot, so the server keeps serving.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import { seal, unseal } from '../crypto/seal.js';
-import type { Database } from '../storage/schema.js';
-import type { SigningAlg } from '../tokens/jws.js';
+import type { Database, SigningKeyRow } from '../storage/schema.js';
+import { type SigningAlg, signingAlgs } from '../tokens/jws.js';
 
 export interface SigningKey {
   kid: string;
@@ -30,6 +35,42 @@ export interface KeyStoreOptions {
   /** The longest lifetime any token signed by a key may have (for the key's publication window). */
   maxTokenTtlMs: number;
   clock: () => number;
+  /** Where a refused key row is reported (once per key and reason). Default: a line on stderr. */
+  logger?: KeyStoreLogger;
+}
+
+/** The part of a pino logger the key store uses. */
+export interface KeyStoreLogger {
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+const stderrLogger: KeyStoreLogger = {
+  error(fields, message) {
+    process.stderr.write(`${JSON.stringify({ level: 'error', msg: message, ...fields })}\n`);
+  },
+};
+
+/** A key row checked against its own sealed private key. */
+type CheckedRow = { ok: true; key: SigningKey; jwk: JWK } | { ok: false; reason: string };
+
+/** Whether a public JWK is of the type `alg` signs with. */
+function fitsAlg(jwk: JWK, alg: string): boolean {
+  switch (alg) {
+    case 'EdDSA':
+      return jwk.kty === 'OKP' && jwk.crv === 'Ed25519';
+    case 'ES256':
+      return jwk.kty === 'EC' && jwk.crv === 'P-256';
+    case 'RS256':
+      return jwk.kty === 'RSA';
+    default:
+      return false;
+  }
+}
+
+/** The same members with the same values (JWK members are strings). */
+function sameJwk(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -51,6 +92,10 @@ export class KeyStore {
   readonly #options: KeyStoreOptions;
   #keys: SigningKey[] = [];
   #byKid = new Map<string, SigningKey>();
+  /** The published JWK of each loaded key, derived from its private key. */
+  #jwkByKid = new Map<string, JWK>();
+  /** Refusals already logged (`kid:reason`), so a bad row is reported once, not on every refresh. */
+  readonly #reported = new Set<string>();
   #jwks = '{"keys":[]}';
   #refreshing: Promise<void> | undefined;
 
@@ -76,36 +121,113 @@ export class KeyStore {
     const now = this.#options.clock();
     const slot = Math.floor(now / this.#options.rotationIntervalMs);
     for (const s of [slot, slot + 1]) await this.#ensureSlot(s);
+    let loaded = await this.#load(now);
+    // A refused key of a slot that signs now or next cannot stay in the way: discard exactly the row we
+    // refused (another instance may have replaced it already) and mint a fresh key for the slot.
+    const replace = loaded.refused.filter((r) => r.alg === this.#options.alg && Number(r.slot) >= slot);
+    if (replace.length > 0) {
+      for (const row of replace) {
+        await this.#db
+          .deleteFrom('signing_keys')
+          .where('kid', '=', row.kid)
+          .where('public_jwk', '=', row.public_jwk)
+          .where('private_key', '=', row.private_key)
+          .execute();
+      }
+      for (const s of [slot, slot + 1]) await this.#ensureSlot(s);
+      loaded = await this.#load(now);
+    }
+    const keys = loaded.keys.map((k) => k.key);
+    this.#keys = keys;
+    this.#byKid = new Map(keys.map((k) => [k.kid, k]));
+    this.#jwkByKid = new Map(loaded.keys.map((k) => [k.key.kid, k.jwk]));
+    this.#jwks = JSON.stringify({ keys: loaded.keys.map((k) => k.jwk) });
+  }
+
+  /** The unexpired rows, each checked against its sealed private key; refused rows are reported. */
+  async #load(
+    now: number,
+  ): Promise<{ keys: Array<{ key: SigningKey; jwk: JWK }>; refused: SigningKeyRow[] }> {
     const rows = await this.#db
       .selectFrom('signing_keys')
       .selectAll()
       .where('expires_at', '>', now)
       .orderBy('activates_at')
       .execute();
-    const keys: SigningKey[] = [];
+    const keys: Array<{ key: SigningKey; jwk: JWK }> = [];
+    const refused: SigningKeyRow[] = [];
     for (const row of rows) {
-      const known = this.#byKid.get(row.kid);
-      if (known) {
-        keys.push(known);
+      const checked = await this.#check(row);
+      if (checked.ok) {
+        keys.push({ key: checked.key, jwk: checked.jwk });
         continue;
       }
+      refused.push(row);
+      const reported = `${row.kid}:${checked.reason}`;
+      if (!this.#reported.has(reported)) {
+        this.#reported.add(reported);
+        (this.#options.logger ?? stderrLogger).error(
+          { kid: row.kid, alg: row.alg, slot: Number(row.slot), reason: checked.reason },
+          'signing key refused: the stored row disagrees with its sealed private key; not published, not used',
+        );
+      }
+    }
+    return { keys, refused };
+  }
+
+  /**
+   * Checks a row against its sealed private key (the kid is the sealing context, so only a KEK holder can
+   * produce a row that unseals): the stored public key must be the one derived from it, the kid its
+   * RFC 7638 thumbprint, and the key of the type `alg` names.
+   */
+  async #check(row: SigningKeyRow): Promise<CheckedRow> {
+    let stored: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(row.public_jwk);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+        throw new Error('not an object');
+      stored = parsed as Record<string, unknown>;
+    } catch {
+      return { ok: false, reason: 'public_jwk is not a JSON object' };
+    }
+    const known = this.#byKid.get(row.kid);
+    const knownJwk = this.#jwkByKid.get(row.kid);
+    if (known && knownJwk && known.alg === row.alg) {
+      return sameJwk(knownJwk as Record<string, unknown>, stored)
+        ? { ok: true, key: known, jwk: knownJwk }
+        : { ok: false, reason: 'public_jwk differs from the private key' };
+    }
+    if (!signingAlgs.includes(row.alg as SigningAlg)) return { ok: false, reason: 'unknown alg' };
+    let privateKey: KeyObject;
+    try {
       const der = unseal(this.#sealingKey, row.private_key, `signing-key:${row.kid}`);
-      const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-      keys.push({
+      privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    } catch {
+      return { ok: false, reason: 'private key does not unseal under its kid' };
+    }
+    const publicKey = createPublicKey(privateKey);
+    const derived = publicKey.export({ format: 'jwk' }) as JWK;
+    if (!fitsAlg(derived, row.alg)) return { ok: false, reason: 'key type does not fit alg' };
+    if ((await calculateJwkThumbprint(derived)) !== row.kid) {
+      return { ok: false, reason: 'kid is not the thumbprint of the private key' };
+    }
+    const jwk: JWK = { ...derived, kid: row.kid, alg: row.alg, use: 'sig' };
+    if (!sameJwk(jwk as Record<string, unknown>, stored)) {
+      return { ok: false, reason: 'public_jwk differs from the private key' };
+    }
+    return {
+      ok: true,
+      jwk,
+      key: {
         kid: row.kid,
         alg: row.alg as SigningAlg,
         privateKey,
-        publicKey: createPublicKey(privateKey),
+        publicKey,
         activatesAt: row.activates_at,
         retiresAt: row.retires_at,
         expiresAt: row.expires_at,
-      });
-    }
-    this.#keys = keys;
-    this.#byKid = new Map(keys.map((k) => [k.kid, k]));
-    this.#jwks = JSON.stringify({
-      keys: rows.map((r) => JSON.parse(r.public_jwk) as JWK),
-    });
+      },
+    };
   }
 
   async #ensureSlot(slot: number): Promise<void> {

@@ -8,6 +8,7 @@ import type { Client } from '../clients/client.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
 import type { GrantDeps, TokenResponse } from '../grants/grant.js';
 import { bearerTokenResponse } from '../grants/token_response.js';
+import type { SigningKey } from '../keys/signing_keys.js';
 import type { Database } from '../storage/schema.js';
 import { type AccessTokenClaims, issueAccessToken } from '../tokens/access_token.js';
 import { insertRefreshToken, recordFamilyAccessToken } from './refresh_store.js';
@@ -43,6 +44,8 @@ export async function issueUserTokens(
     familyExpiresAt: number;
     audience: string;
     now: number;
+    /** Loaded before the transaction began (`await keys.current()`): never loaded inside it. */
+    signingKey: SigningKey;
   },
 ): Promise<IssuedUserTokens> {
   const { client, now } = input;
@@ -55,6 +58,7 @@ export async function issueUserTokens(
     scopes: input.scopes,
     ttlSeconds: ttl,
     now,
+    key: input.signingKey,
   });
   await recordFamilyAccessToken(tx, claims.jti, input.familyId, claims.exp * 1000);
   const refreshToken = `${REFRESH_TOKEN_PREFIX}${randomToken(32)}`;

@@ -82,6 +82,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     signingAlg: config.signingAlg,
     keyRotationIntervalSeconds: config.keyRotationIntervalSeconds,
     maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+    logger,
   });
   let shuttingDown = false;
   const timers: NodeJS.Timeout[] = [];

@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import { AuditLog } from '../audit/audit_log.js';
 import { Kek, KekError } from '../crypto/kek.js';
 import { SecretHasher } from '../crypto/secrets.js';
-import { KeyStore } from '../keys/signing_keys.js';
+import { KeyStore, type KeyStoreLogger } from '../keys/signing_keys.js';
 import { type DialectName, openDatabase, parseDatabaseUrl } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import type { SigningAlg } from '../tokens/jws.js';
@@ -28,6 +28,8 @@ export interface ServicesOptions {
   keyRotationIntervalSeconds?: number;
   maxAccessTokenTtlSeconds?: number;
   poolSize?: number;
+  /** Where refused signing-key rows are reported (default: stderr). */
+  logger?: KeyStoreLogger;
 }
 
 export interface Services {
@@ -99,6 +101,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       rotationIntervalMs: (options.keyRotationIntervalSeconds ?? 30 * 86_400) * 1000,
       maxTokenTtlMs: (options.maxAccessTokenTtlSeconds ?? 3600) * 1000,
       clock,
+      ...(options.logger ? { logger: options.logger } : {}),
     });
     const auditKey = createSecretKey(kek.derive('audit-chain'));
     const audit = await AuditLog.open(opened.db, { clock, writer: options.writer, key: auditKey });

@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import pg from 'pg';
-import { NodeSqliteDialect } from './dialects/node_sqlite.js';
+import { guardTransactions, NodeSqliteDialect } from './dialects/node_sqlite.js';
 import { isUniqueViolation } from './errors.js';
 import { migrationProvider } from './migrations/index.js';
 import { registerPgPool, registerSyncDriver } from './raw.js';
@@ -221,7 +221,10 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     db = new Kysely<Database>({ dialect });
     // Kysely creates the driver lazily; make it exist now so the fast paths can find it.
     await sql`select 1`.execute(db);
-    if (dialect.driver) registerSyncDriver(db, dialect.driver);
+    if (dialect.driver) {
+      registerSyncDriver(db, dialect.driver);
+      guardTransactions(db, dialect.driver);
+    }
     try {
       if (options.migrate !== false) await migrate(db);
     } catch (err) {

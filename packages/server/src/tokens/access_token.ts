@@ -3,7 +3,7 @@
  * tokens we issued (introspection, revocation); resource servers verify with the published JWKS.
  */
 import { randomToken } from '../crypto/secrets.js';
-import type { KeyStore } from '../keys/signing_keys.js';
+import type { KeyStore, SigningKey } from '../keys/signing_keys.js';
 import { decodeCompact, type SigningAlg, signCompact, verifySignature } from './jws.js';
 
 export interface AccessTokenClaims {
@@ -34,10 +34,15 @@ export interface AccessTokenInput {
   ttlSeconds: number;
   now: number;
   extra?: Record<string, unknown>;
+  /**
+   * The key to sign with, loaded beforehand. Required when signing inside a transaction: loading the
+   * key there could need the database connection the transaction holds.
+   */
+  key?: SigningKey;
 }
 
 export async function issueAccessToken(keys: KeyStore, input: AccessTokenInput): Promise<IssuedAccessToken> {
-  const key = await keys.current();
+  const key = input.key ?? (await keys.current());
   const iat = Math.floor(input.now / 1000);
   const claims: AccessTokenClaims = {
     iss: input.issuer,

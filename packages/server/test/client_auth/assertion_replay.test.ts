@@ -3,6 +3,7 @@
  * database, so it holds across instances (CA-07) and under concurrent requests to several of them (R-04).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { purgeReplayGuard } from '../../src/storage/replay_guard.js';
 import { dialects } from '../support/dialects.js';
 import { createTestServer, post, type TestServer } from '../support/test_server.js';
 import {
@@ -100,6 +101,44 @@ describe.each(dialects)('client assertion replay (%s)', (dialect) => {
     expectToken(await send(first, assertion));
     first.clock.advanceSeconds(181); // past exp (120 s) and the 60 s tolerance
     expectInvalidClient(await send(second, assertion), 'client_assertion has expired');
+  });
+
+  it('CA-07: an assertion valid for one hour (Authlib’s default) is accepted once; its jti is kept until it expires', async () => {
+    const { id, key } = await keyClient();
+    const skew = first.config.clockToleranceSeconds;
+    const issuedAt = Math.floor(first.clock.now / 1000);
+    const claims = assertionClaims(id, first.clock.now, { exp: issuedAt + 3600 });
+    const assertion = await signAssertion(key, claims);
+    expectToken(await send(first, assertion));
+    expectInvalidClient(await send(second, assertion), REPLAYED);
+
+    // The marker outlives the assertion: it is kept until exp plus the tolerated skew, so the purge
+    // never lets an assertion that is still acceptable through a second time.
+    const marker = await first.services.db
+      .selectFrom('replay_guard')
+      .select('expires_at')
+      .where('key', '=', `client_assertion:${id}:${String(claims.jti)}`)
+      .executeTakeFirstOrThrow();
+    expect(Number(marker.expires_at)).toBe((issuedAt + 3600 + skew) * 1000);
+    first.clock.now = (issuedAt + 3600 + skew) * 1000 - 1; // the last instant exp + skew still admits
+    await purgeReplayGuard(first.services.db, first.clock.now);
+    expectInvalidClient(await send(first, assertion), REPLAYED);
+    first.clock.now += 1;
+    await purgeReplayGuard(first.services.db, first.clock.now);
+    expectInvalidClient(await send(second, assertion), 'client_assertion has expired');
+  });
+
+  it('CA-05: exp more than one hour (plus the skew) ahead is invalid_client', async () => {
+    const { id, key } = await keyClient();
+    const skew = first.config.clockToleranceSeconds;
+    const now = Math.floor(first.clock.now / 1000);
+    const tooFar = assertionClaims(id, first.clock.now, { exp: now + 3600 + skew + 1 });
+    expectInvalidClient(
+      await send(first, await signAssertion(key, tooFar)),
+      'client_assertion exp is too far ahead',
+    );
+    const edge = assertionClaims(id, first.clock.now, { exp: now + 3600 + skew });
+    expectToken(await send(first, await signAssertion(key, edge)));
   });
 
   it('CA-07: a jti that is not a string, or missing, is invalid_client', async () => {

@@ -11,6 +11,7 @@ import {
   resolveConfig,
   type ServerConfig,
   type Services,
+  type ServicesOptions,
 } from '@clavis/server';
 import type { FastifyInstance } from 'fastify';
 import { TestClock } from './clock.js';
@@ -37,6 +38,8 @@ export interface TestServerOptions {
   clock?: TestClock;
   /** Share a database with another TestServer (a second instance). */
   database?: TestDatabase;
+  /** Where the services report refused signing keys. */
+  logger?: ServicesOptions['logger'];
 }
 
 export async function createTestServer(
@@ -55,6 +58,7 @@ export async function createTestServer(
     keyRotationIntervalSeconds: config.keyRotationIntervalSeconds,
     maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
     poolSize: 5,
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   await services.keys.refresh();
   const app = buildApp({

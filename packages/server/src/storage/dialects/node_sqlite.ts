@@ -6,6 +6,7 @@
  * `synchronous=FULL`, so a committed write survives `kill -9` and power loss. The file and its `-wal` and
  * `-shm` are readable by the owner only (they hold password hashes and live user codes).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
@@ -21,6 +22,7 @@ import {
   SqliteAdapter,
   SqliteIntrospector,
   SqliteQueryCompiler,
+  type TransactionBuilder,
 } from 'kysely';
 
 export interface NodeSqliteOptions {
@@ -38,6 +40,28 @@ export interface SyncConnection {
 }
 
 const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The transaction the current async context runs inside, if it was started through a guarded handle (see
+ * `guardTransactions`): `open` from BEGIN until COMMIT or ROLLBACK.
+ */
+interface TransactionScope {
+  driver: NodeSqliteDriver;
+  open: boolean;
+}
+
+const transactionScope = new AsyncLocalStorage<TransactionScope>();
+
+/** Thrown instead of waiting forever for the connection the caller's own transaction holds. */
+export class SelfDeadlockError extends Error {
+  override name = 'SelfDeadlockError';
+  constructor() {
+    super(
+      'a query went through the root database handle inside a transaction on the same SQLite connection; ' +
+        'it would wait for that transaction forever (use the transaction handle, or do it before the transaction)',
+    );
+  }
+}
 
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
@@ -176,7 +200,17 @@ export class NodeSqliteDriver implements Driver {
     this.#connection = new NodeSqliteConnection(db);
   }
 
+  /**
+   * The one connection is held by a transaction started in this very async context: waiting for it would
+   * never end, since the transaction only finishes once this caller does.
+   */
+  #assertNotInOwnTransaction(): void {
+    const scope = transactionScope.getStore();
+    if (scope?.driver === this && scope.open) throw new SelfDeadlockError();
+  }
+
   async acquireConnection(): Promise<DatabaseConnection> {
+    this.#assertNotInOwnTransaction();
     await this.#mutex.lock();
     if (!this.#connection) {
       this.#mutex.unlock();
@@ -190,6 +224,7 @@ export class NodeSqliteDriver implements Driver {
    * promise per statement, nothing can interleave. Used for the hot paths (lookups, audit batches).
    */
   async exclusive<T>(fn: (connection: SyncConnection) => T): Promise<T> {
+    this.#assertNotInOwnTransaction();
     await this.#mutex.lock();
     try {
       if (!this.#connection) throw new Error('database is closed');
@@ -212,14 +247,33 @@ export class NodeSqliteDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     // IMMEDIATE takes the write lock up front, so a transaction never fails half-way on lock upgrade.
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    this.#markTransaction(true);
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'));
+    try {
+      await connection.executeQuery(CompiledQuery.raw('commit'));
+    } finally {
+      this.#markTransaction(false);
+    }
   }
 
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'));
+    try {
+      await connection.executeQuery(CompiledQuery.raw('rollback'));
+    } finally {
+      this.#markTransaction(false);
+    }
+  }
+
+  #markTransaction(open: boolean): void {
+    const scope = transactionScope.getStore();
+    if (scope?.driver === this) scope.open = open;
+  }
+
+  /** Runs `start`, which begins a transaction on this driver, with the self-deadlock assertion armed. */
+  guarded<T>(start: () => Promise<T>): Promise<T> {
+    return transactionScope.run({ driver: this, open: false }, start);
   }
 
   async releaseConnection(): Promise<void> {
@@ -230,6 +284,34 @@ export class NodeSqliteDriver implements Driver {
     this.#connection?.close();
     this.#connection = undefined;
   }
+}
+
+/**
+ * Makes every `db.transaction().execute(…)` on `db` carry the self-deadlock assertion: inside the
+ * transaction, a statement sent through `db` itself (rather than the transaction handle) throws
+ * `SelfDeadlockError` at once instead of queueing behind the transaction that is waiting for it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: works on a handle of any schema.
+export function guardTransactions(db: Kysely<any>, driver: NodeSqliteDriver): void {
+  const transaction = db.transaction.bind(db);
+  db.transaction = () => guardBuilder(transaction(), driver);
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: works on a builder of any schema.
+function guardBuilder<B extends TransactionBuilder<any>>(builder: B, driver: NodeSqliteDriver): B {
+  return new Proxy(builder, {
+    get(target, property) {
+      if (property === 'execute') {
+        return (callback: Parameters<B['execute']>[0]) => driver.guarded(() => target.execute(callback));
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      if (property === 'setAccessMode' || property === 'setIsolationLevel') {
+        return (...args: unknown[]) =>
+          guardBuilder((value as (...a: unknown[]) => B).apply(target, args), driver);
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**
