@@ -32,6 +32,9 @@ interface Unit {
 
 const MAX_BATCH = 512;
 
+/** How long a writer's segment lease lasts (5 seal intervals): once it lapses, `serve` seals the head. */
+export const DEFAULT_LEASE_MS = 10_000;
+
 export interface AuditLogOptions {
   clock: () => number;
   /** The chain's HMAC key (derived from the KEK). */
@@ -44,6 +47,7 @@ export class AuditLog {
   readonly #db: Kysely<Database>;
   readonly #clock: () => number;
   readonly #key: KeyObject;
+  readonly #leaseMs: number = DEFAULT_LEASE_MS;
   #segment: string;
   readonly #writer: string;
   #head: { seq: number; hash: string };
@@ -188,6 +192,7 @@ export class AuditLog {
       id: this.#segment,
       writer: this.#writer,
       started_at: this.#clock(),
+      alive_until: this.#clock() + this.#leaseMs,
     });
     const driver = syncDriver(this.#db);
     /** A unit whose work succeeded: chain its record (if it has one) and note its result. */
@@ -327,7 +332,7 @@ export class AuditLog {
       try {
         await this.#db
           .insertInto('audit_seals')
-          .values({ ...fields, hash: sealHash(this.#key, fields) })
+          .values({ ...fields, hash: sealHash(this.#key, fields), signature: null })
           .execute();
         this.#sealedSeq = head.seq;
         return;

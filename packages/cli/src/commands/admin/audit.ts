@@ -11,7 +11,7 @@ export function registerAudit(admin: Command, io: Io): void {
 
   audit
     .command('list')
-    .description('recent audit records, newest first')
+    .description('recent audit records, newest first (UNVERIFIED marks a record outside the chain)')
     .option('--limit <n>', 'how many (default 100)', positiveInt)
     .option('--event <name>', 'only this event, e.g. token.issue')
     .option('--client <client_id>', 'only records about this client')
@@ -22,17 +22,22 @@ export function registerAudit(admin: Command, io: Io): void {
         command: Command,
       ) => {
         await withAdmin(io, adminOptions(command), async ({ services }) => {
-          const records = await listAudit(services.db, {
-            ...(options.limit ? { limit: options.limit } : {}),
-            ...(options.event ? { event: options.event } : {}),
-            ...(options.client ? { clientId: options.client } : {}),
-          });
+          const records = await listAudit(
+            services.db,
+            {
+              ...(options.limit ? { limit: options.limit } : {}),
+              ...(options.event ? { event: options.event } : {}),
+              ...(options.client ? { clientId: options.client } : {}),
+            },
+            services.auditKey,
+          );
           if (options.json) return writeJson(io, records);
           for (const r of records) {
             const who = `${r.actor_type}${r.actor_id ? `:${r.actor_id}` : ''}`;
+            // A record outside the verified chain (forged, or written behind Clavis's back) is flagged.
             writeLine(
               io.stdout,
-              `${r.at}  ${r.event.padEnd(20)} ${r.outcome.padEnd(8)} ${who.padEnd(30)} ${r.ip ?? '-'}  ${JSON.stringify(r.detail)}`,
+              `${r.verified === false ? 'UNVERIFIED ' : ''}${r.at}  ${r.event.padEnd(20)} ${r.outcome.padEnd(8)} ${who.padEnd(30)} ${r.ip ?? '-'}  ${JSON.stringify(r.detail)}`,
             );
           }
         });
