@@ -1,6 +1,7 @@
 /** `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
 import { type RunningServer, startServer } from '@clavis/server';
 import type { Command } from 'commander';
+import { CliError } from '../errors.js';
 import { type Io, writeLine } from '../io.js';
 import { collect, port } from '../options.js';
 import { apiKeySettings } from '../settings.js';
@@ -32,6 +33,7 @@ function banner(io: Io, server: RunningServer): void {
   writeLine(err, `  discovery  ${issuer}/.well-known/oauth-authorization-server`);
   writeLine(err, `  database   ${server.services.dbDescription}`);
   writeLine(err, `  key file   ${server.services.kekSource}`);
+  if (server.auditAnchor) writeLine(err, `  audit      anchor ${server.auditAnchor}`);
   if (server.bootstrap.created) {
     writeLine(err);
     writeLine(err, 'First start: created the admin user and the built-in public client "clavis-cli".');
@@ -62,6 +64,12 @@ function banner(io: Io, server: RunningServer): void {
   for (const line of steps) writeLine(err, line);
 }
 
+function auditAnchorCheck(value: string | undefined): 'refuse' | 'warn' | undefined {
+  if (!value) return undefined;
+  if (value === 'refuse' || value === 'warn') return value;
+  throw new CliError('CLAVIS_AUDIT_ANCHOR_CHECK must be refuse or warn');
+}
+
 export async function runServe(io: Io, options: ServeCommandOptions): Promise<void> {
   const d = serveDefaults(io.env);
   const server = await startServer({
@@ -71,6 +79,9 @@ export async function runServe(io: Io, options: ServeCommandOptions): Promise<vo
     issuer: options.issuer ?? d.issuer,
     kek: io.env.CLAVIS_KEK,
     kekFile: io.env.CLAVIS_KEK_FILE,
+    auditKeyFile: io.env.CLAVIS_AUDIT_KEY || undefined,
+    auditAnchorFile: io.env.CLAVIS_AUDIT_ANCHOR || undefined,
+    auditAnchorCheck: auditAnchorCheck(io.env.CLAVIS_AUDIT_ANCHOR_CHECK),
     adminPassword: io.env.CLAVIS_ADMIN_PASSWORD,
     config: {
       ...(io.env.CLAVIS_SIGNING_ALG ? { signingAlg: io.env.CLAVIS_SIGNING_ALG as 'EdDSA' } : {}),

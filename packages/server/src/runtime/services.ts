@@ -7,6 +7,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
+import { type AuditSigningKey, loadAuditSigningKey } from '../audit/audit_key.js';
 import { AuditLog } from '../audit/audit_log.js';
 import { Kek, KekError } from '../crypto/kek.js';
 import { SecretHasher } from '../crypto/secrets.js';
@@ -23,6 +24,11 @@ export interface ServicesOptions {
   kekFile?: string | undefined;
   /** Who writes audit records through these services: 'serve', 'cli'. */
   writer: string;
+  /**
+   * `CLAVIS_AUDIT_KEY`: the audit signing key file (created 0600 if missing). Only `serve` gives one: its
+   * seals are signed; an admin command's are not (it holds no audit key).
+   */
+  auditKeyFile?: string | undefined;
   clock?: () => number;
   signingAlg?: SigningAlg;
   keyRotationIntervalSeconds?: number;
@@ -41,6 +47,8 @@ export interface Services {
   kekSource: string;
   /** The audit chain's HMAC key, for `verifyAuditLog`. */
   auditKey: KeyObject;
+  /** The audit signing key, when these services sign seals (`serve`). */
+  auditSigning: AuditSigningKey | undefined;
   /** Seals TOTP secrets at rest. */
   totpKey: Buffer;
   clock: () => number;
@@ -52,6 +60,22 @@ export function defaultKekFile(dbUrl: string): string {
   if (parsed.dialect === 'sqlite' && parsed.target !== ':memory:')
     return join(dirname(parsed.target), 'clavis.kek');
   return resolve('clavis.kek');
+}
+
+/** `CLAVIS_AUDIT_KEY`'s default: `clavis-audit.key` beside the KEK file. */
+export function defaultAuditKeyFile(dbUrl: string, kekFile?: string): string {
+  return join(dirname(kekFile ?? defaultKekFile(dbUrl)), 'clavis-audit.key');
+}
+
+/**
+ * `CLAVIS_AUDIT_ANCHOR`'s default: beside the SQLite file (`<file>.audit-anchor`), else
+ * `./clavis.audit-anchor`; none for an in-memory database, which starts empty every time.
+ */
+export function defaultAuditAnchorFile(dbUrl: string): string | undefined {
+  const parsed = parseDatabaseUrl(dbUrl);
+  if (parsed.dialect === 'sqlite')
+    return parsed.target === ':memory:' ? undefined : `${parsed.target}.audit-anchor`;
+  return resolve('clavis.audit-anchor');
 }
 
 async function loadKek(
@@ -101,7 +125,13 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       clock,
     });
     const auditKey = createSecretKey(kek.derive('audit-chain'));
-    const audit = await AuditLog.open(opened.db, { clock, writer: options.writer, key: auditKey });
+    const auditSigning = options.auditKeyFile ? loadAuditSigningKey(options.auditKeyFile) : undefined;
+    const audit = await AuditLog.open(opened.db, {
+      clock,
+      writer: options.writer,
+      key: auditKey,
+      signer: auditSigning?.privateKey,
+    });
     return {
       db: opened.db,
       dialect: opened.dialect,
@@ -112,6 +142,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       kek,
       kekSource: source,
       auditKey,
+      auditSigning,
       totpKey: kek.derive('totp-sealing'),
       clock,
       async close() {
