@@ -189,7 +189,7 @@ async function openAuditAnchor(
   options: ServeOptions,
   logger: Logger,
 ): Promise<AuditAnchor | undefined> {
-  const file = options.auditAnchorFile ?? defaultAuditAnchorFile(options.dbUrl);
+  const file = options.auditAnchorFile ?? defaultAuditAnchorFile(options.dbUrl, options.kekFile);
   const signing = services.auditSigning;
   if (!file || !signing) return undefined;
   const anchor = AuditAnchor.open(file, signing.publicX, services.clock());

@@ -68,14 +68,14 @@ export function defaultAuditKeyFile(dbUrl: string, kekFile?: string): string {
 }
 
 /**
- * `CLAVIS_AUDIT_ANCHOR`'s default: beside the SQLite file (`<file>.audit-anchor`), else
- * `./clavis.audit-anchor`; none for an in-memory database, which starts empty every time.
+ * `CLAVIS_AUDIT_ANCHOR`'s default: beside the SQLite file (`<file>.audit-anchor`); for PostgreSQL,
+ * `clavis.audit-anchor` beside the KEK file; none for an in-memory database, which starts empty every time.
  */
-export function defaultAuditAnchorFile(dbUrl: string): string | undefined {
+export function defaultAuditAnchorFile(dbUrl: string, kekFile?: string): string | undefined {
   const parsed = parseDatabaseUrl(dbUrl);
   if (parsed.dialect === 'sqlite')
     return parsed.target === ':memory:' ? undefined : `${parsed.target}.audit-anchor`;
-  return resolve('clavis.audit-anchor');
+  return join(dirname(kekFile ?? defaultKekFile(dbUrl)), 'clavis.audit-anchor');
 }
 
 async function loadKek(
