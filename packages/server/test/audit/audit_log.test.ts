@@ -1,9 +1,11 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
-import { type AuditEntry, listAudit, verifyAuditLog } from '@clavis/server';
+import { type AuditEntry, listAudit, openDatabase, parseDatabaseUrl, verifyAuditLog } from '@clavis/server';
 import { sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
-import { recordHash } from '../../src/audit/chain.js';
-import { dialects } from '../support/dialects.js';
+import { recordHash, segmentGenesis } from '../../src/audit/chain.js';
+import { migrationProvider } from '../../src/storage/migrations/index.js';
+import { createTestDatabase, dialects } from '../support/dialects.js';
 import { createTestServer, type TestServer } from '../support/test_server.js';
 
 function entry(n: number | string): AuditEntry {
@@ -504,5 +506,80 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         broken: { where: `${b.segment}:7`, reason: 'content does not match its hash' },
       });
     });
+  });
+});
+
+describe.each(dialects)('upgrading an existing audit log to the seq constraint (%s)', (dialect) => {
+  it('keeps every row, refuses new out-of-chain rows, and verify reports the old ones', async () => {
+    const database = await createTestDatabase(dialect);
+    const { db, close } = await openDatabase(database.url, { migrate: false });
+    try {
+      const schema = parseDatabaseUrl(database.url).schema;
+      const migrator = new Migrator({
+        db,
+        provider: migrationProvider,
+        ...(schema ? { migrationTableSchema: schema } : {}),
+      });
+      expect((await migrator.migrateTo('0004_federations')).error).toBeUndefined();
+      const key = createSecretKey(randomBytes(32));
+      await db
+        .insertInto('audit_segments')
+        .values({ id: 'seg_old', writer: 'serve@old', started_at: 1 } as never)
+        .execute();
+      const fields = (seq: number, prev: string) => ({
+        segment: 'seg_old',
+        seq,
+        at: 1000 + seq,
+        event: 'token.issue',
+        outcome: 'success' as const,
+        actor_type: 'client',
+        actor_id: 'svc',
+        client_id: 'svc',
+        ip: null,
+        user_agent: null,
+        detail: '{}',
+        prev_hash: prev,
+      });
+      const first = fields(1, segmentGenesis('seg_old'));
+      const firstRow = { ...first, hash: recordHash(key, first) };
+      const second = fields(2, firstRow.hash);
+      await db
+        .insertInto('audit_events')
+        .values([
+          firstRow,
+          { ...second, hash: recordHash(key, second) },
+          { ...fields(0, 'x'), event: 'user.disable', hash: 'y' },
+        ])
+        .execute();
+
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      const kept = await db.selectFrom('audit_events').select('seq').orderBy('seq').execute();
+      expect(kept.map((r) => Number(r.seq))).toEqual([0, 1, 2]);
+      await expect(
+        db
+          .insertInto('audit_events')
+          .values({ ...fields(-1, 'x'), hash: 'z' })
+          .execute(),
+      ).rejects.toThrow();
+      // The primary key survived the rebuild.
+      await expect(db.insertInto('audit_events').values(firstRow).execute()).rejects.toThrow();
+      // Segments written before the upgrade have no live writer: the first serve seals them.
+      expect(await db.selectFrom('audit_segments').select('alive_until').execute()).toEqual([
+        { alive_until: 0 },
+      ]);
+      expect(await verifyAuditLog(db, key, { now: 2000 })).toMatchObject({
+        ok: false,
+        broken: { where: 'seg_old:0', reason: 'not a valid sequence number' },
+      });
+      await db.deleteFrom('audit_events').where('seq', '=', 0).execute();
+      expect(await verifyAuditLog(db, key, { now: 2000 })).toMatchObject({
+        ok: true,
+        records: 2,
+        unsealed: 2,
+      });
+    } finally {
+      await close();
+      await database.drop();
+    }
   });
 });
