@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
 import { buildApp } from '../app.js';
 import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
+import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { type BootstrapResult, bootstrap } from '../bootstrap.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
@@ -85,11 +86,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       options.issuer ??
       `http://${defaultHost.includes(':') ? `[${defaultHost}]` : defaultHost}:${options.port}`,
   });
+  const sealIntervalMs = options.sealIntervalMs ?? 2000;
   const services = await openServices({
     dbUrl: options.dbUrl,
     kek: options.kek,
     kekFile: options.kekFile,
     auditKeyFile: options.auditKeyFile ?? defaultAuditKeyFile(options.dbUrl, options.kekFile),
+    // The lease outlives a few missed heartbeats (one per seal tick).
+    auditLeaseMs: Math.max(DEFAULT_LEASE_MS, 5 * sealIntervalMs),
     writer: 'serve',
     clock: config.clock,
     signingAlg: config.signingAlg,
@@ -125,7 +129,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       timers.push(t);
     };
     background('keys', 60_000, () => services.keys.refresh());
-    background('seal', options.sealIntervalMs ?? 2000, async () => {
+    background('seal', sealIntervalMs, async () => {
       await services.audit.seal();
       await services.audit.heartbeat();
       await services.audit.sealAbandoned();

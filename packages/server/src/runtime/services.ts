@@ -29,6 +29,8 @@ export interface ServicesOptions {
    * seals are signed; an admin command's are not (it holds no audit key).
    */
   auditKeyFile?: string | undefined;
+  /** How long the audit segment's lease lasts without a heartbeat (ms; default 10 s). */
+  auditLeaseMs?: number | undefined;
   clock?: () => number;
   signingAlg?: SigningAlg;
   keyRotationIntervalSeconds?: number;
@@ -131,6 +133,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       writer: options.writer,
       key: auditKey,
       signer: auditSigning?.privateKey,
+      leaseMs: options.auditLeaseMs,
     });
     return {
       db: opened.db,
