@@ -2,7 +2,14 @@
  * The `clavis` program: argv → commands, and the one top-level handler that turns every failure into a
  * single stderr line and a stable exit code (0 ok, 1 error, 2 cancelled, 4 authentication).
  */
-import { AdminError, ConfigError, DatabaseUrlError, KekError } from '@clavis/server';
+import {
+  AdminError,
+  AuditAnchorError,
+  AuditKeyError,
+  ConfigError,
+  DatabaseUrlError,
+  KekError,
+} from '@clavis/server';
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin/index.js';
 import { registerServe } from './commands/serve.js';
@@ -39,6 +46,8 @@ export function describeFailure(err: unknown): { message: string; exitCode: numb
   if (
     err instanceof AdminError ||
     err instanceof KekError ||
+    err instanceof AuditAnchorError ||
+    err instanceof AuditKeyError ||
     err instanceof DatabaseUrlError ||
     err instanceof ConfigError
   ) {

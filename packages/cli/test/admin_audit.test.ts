@@ -3,6 +3,9 @@
  * server's back (with node:sqlite, not our code), a non-zero exit and one stderr line naming the first
  * broken record.
  */
+import { statSync } from 'node:fs';
+import { startServer } from '@clavis/server';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
@@ -112,5 +115,73 @@ describe('audit verify', () => {
     expect(res.stderr).toBe(
       `clavis: audit log broken at ${segment}:${seq}: content does not match its hash\n`,
     );
+  });
+
+  it('audit list marks a record outside the chain (seq 0, inserted behind the schema) UNVERIFIED', async () => {
+    const { segment } = createRecord();
+    withSqlite(tmp.dbPath, (db) => {
+      db.exec('pragma ignore_check_constraints = on');
+      db.prepare(
+        "insert into audit_events (segment, seq, at, event, outcome, actor_type, actor_id, detail, prev_hash, hash) values (?, 0, ?, 'user.disable', 'success', 'admin', 'os:alice@ops-laptop', '{}', 'x', 'y')",
+      ).run(segment, Date.now() + 60_000);
+    });
+    const text = await admin('audit', 'list', '--limit', '2');
+    expect(text.code).toBe(0);
+    const [forged, genuine] = text.stdout.split('\n');
+    expect(forged).toMatch(/^UNVERIFIED \S+Z {2}user\.disable /);
+    expect(genuine).toMatch(/^\d{4}-\S+Z {2}client\.secret_rotate /);
+    const json = await admin('audit', 'list', '--limit', '2', '--json');
+    expect(
+      (JSON.parse(json.stdout) as Array<{ event: string; verified: boolean }>).map((r) => [
+        r.event,
+        r.verified,
+      ]),
+    ).toEqual([
+      ['user.disable', false],
+      ['client.secret_rotate', true],
+    ]);
+    expect((await admin('audit', 'verify')).stderr).toBe(
+      `clavis: audit log broken at ${segment}:0: not a valid sequence number\n`,
+    );
+  });
+
+  it('--anchor: the seals serve anchored (beside the database by default) must all be in the database', async () => {
+    const server = await startServer({
+      dbUrl: tmp.dbUrl,
+      port: 0,
+      host: '127.0.0.1',
+      adminPassword: 'correct horse battery staple',
+      logger: pino({ level: 'silent' }),
+    });
+    await server.services.audit.record({ event: 'token.issue', actor: { type: 'client', id: clientId } });
+    await server.close();
+    const anchor = `${tmp.dbPath}.audit-anchor`;
+    expect(server.auditAnchor).toBe(anchor);
+    expect(statSync(anchor).mode & 0o777).toBe(0o600);
+
+    const ok = await admin('audit', 'verify', '--anchor', anchor, '--json');
+    expect(ok.code).toBe(0);
+    const result = JSON.parse(ok.stdout) as { ok: boolean; anchored: number; seals: number };
+    expect(result).toMatchObject({ ok: true, anchored: 1 });
+
+    // The newest seal, and the records only it covered, deleted.
+    withSqlite(tmp.dbPath, (db) => {
+      const last = db.prepare('select seq, segment from audit_seals order by seq desc limit 1').get() as {
+        seq: number;
+        segment: string;
+      };
+      db.prepare('delete from audit_seals where seq = ?').run(last.seq);
+      db.prepare('delete from audit_events where segment = ?').run(last.segment);
+      db.prepare('delete from audit_segments where id = ?').run(last.segment);
+    });
+    expect((await admin('audit', 'verify')).code).toBe(0);
+    const res = await admin('audit', 'verify', '--anchor', anchor);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      `clavis: audit log broken at seal:${result.seals}: in the anchor ${anchor} but missing from the database\n`,
+    );
+    const missing = await admin('audit', 'verify', '--anchor', `${anchor}.nope`);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^clavis: cannot read the audit anchor .*\.nope: /);
   });
 });

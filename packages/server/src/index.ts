@@ -8,9 +8,16 @@ export * as adminFederations from './admin/federations.js';
 export * as adminUsers from './admin/users.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';
 export { buildApp } from './app.js';
+export { type AuditAnchorContents, AuditAnchorError, readAnchor } from './audit/anchor.js';
+export { AuditKeyError } from './audit/audit_key.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
 export { auditEventNames } from './audit/events.js';
-export { type AuditVerifyResult, verifyAuditLog } from './audit/verify.js';
+export {
+  type AuditVerifyOptions,
+  type AuditVerifyResult,
+  DEFAULT_MAX_UNSEALED_AGE_MS,
+  verifyAuditLog,
+} from './audit/verify.js';
 export { bootstrap, CLI_CLIENT_ID } from './bootstrap.js';
 export { type Client, clientView } from './clients/client.js';
 export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConfig } from './config.js';
@@ -18,5 +25,11 @@ export { KekError } from './crypto/kek.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
-export { openServices, type Services, type ServicesOptions } from './runtime/services.js';
+export {
+  defaultAuditAnchorFile,
+  defaultAuditKeyFile,
+  openServices,
+  type Services,
+  type ServicesOptions,
+} from './runtime/services.js';
 export { DatabaseUrlError, openDatabase, parseDatabaseUrl } from './storage/database.js';

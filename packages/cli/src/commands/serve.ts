@@ -47,6 +47,7 @@ function banner(io: Io, server: RunningServer): void {
   writeLine(err, `  database   ${server.services.dbDescription}`);
   writeLine(err, `  key file   ${server.services.kekSource}`);
   writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);
+  if (server.auditAnchor) writeLine(err, `  audit      anchor ${server.auditAnchor}`);
   if (server.bootstrap.created) {
     writeLine(err);
     writeLine(err, 'First start: created the admin user and the built-in public client "clavis-cli".');
@@ -77,6 +78,12 @@ function banner(io: Io, server: RunningServer): void {
   for (const line of steps) writeLine(err, line);
 }
 
+function auditAnchorCheck(value: string | undefined): 'refuse' | 'warn' | undefined {
+  if (!value) return undefined;
+  if (value === 'refuse' || value === 'warn') return value;
+  throw new CliError('CLAVIS_AUDIT_ANCHOR_CHECK must be refuse or warn');
+}
+
 export async function runServe(io: Io, options: ServeCommandOptions): Promise<void> {
   const d = serveDefaults(io.env);
   const audience = options.assertionAudience ?? assertionAudienceFromEnv(io.env);
@@ -87,6 +94,9 @@ export async function runServe(io: Io, options: ServeCommandOptions): Promise<vo
     issuer: options.issuer ?? d.issuer,
     kek: io.env.CLAVIS_KEK,
     kekFile: io.env.CLAVIS_KEK_FILE,
+    auditKeyFile: io.env.CLAVIS_AUDIT_KEY || undefined,
+    auditAnchorFile: io.env.CLAVIS_AUDIT_ANCHOR || undefined,
+    auditAnchorCheck: auditAnchorCheck(io.env.CLAVIS_AUDIT_ANCHOR_CHECK),
     adminPassword: io.env.CLAVIS_ADMIN_PASSWORD,
     config: {
       ...(io.env.CLAVIS_SIGNING_ALG ? { signingAlg: io.env.CLAVIS_SIGNING_ALG as 'EdDSA' } : {}),

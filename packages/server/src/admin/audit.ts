@@ -1,5 +1,7 @@
 /** Reading the audit log for people: newest first, filterable, as plain rows. */
+import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { recordHash, segmentGenesis } from '../audit/chain.js';
 import type { AuditEventRow, Database } from '../storage/schema.js';
 
 export interface AuditListOptions {
@@ -22,6 +24,12 @@ export interface AuditRecordView {
   segment: string;
   seq: number;
   hash: string;
+  /**
+   * With the chain key: whether the record holds its place in its segment's chain (a sequence number
+   * from 1, a segment some writer opened, its own hash, the link to the record before it). A record
+   * that does not was not written by Clavis; `audit verify` names the first such break.
+   */
+  verified?: boolean;
 }
 
 export function auditRecordView(row: AuditEventRow): AuditRecordView {
@@ -44,6 +52,7 @@ export function auditRecordView(row: AuditEventRow): AuditRecordView {
 export async function listAudit(
   db: Kysely<Database>,
   options: AuditListOptions = {},
+  key?: KeyObject,
 ): Promise<AuditRecordView[]> {
   let q = db.selectFrom('audit_events').selectAll();
   if (options.event) q = q.where('event', '=', options.event);
@@ -55,5 +64,42 @@ export async function listAudit(
     .orderBy('seq', 'desc')
     .limit(Math.min(Math.max(options.limit ?? 100, 1), 10_000))
     .execute();
-  return rows.map(auditRecordView);
+  if (!key) return rows.map(auditRecordView);
+  const known = new Set(
+    rows.length
+      ? (
+          await db
+            .selectFrom('audit_segments')
+            .select('id')
+            .where('id', 'in', [...new Set(rows.map((r) => r.segment))])
+            .execute()
+        ).map((s) => s.id)
+      : [],
+  );
+  const listed = new Map(rows.map((r) => [`${r.segment}:${r.seq}`, r.hash]));
+  const views: AuditRecordView[] = [];
+  for (const row of rows) {
+    let verified =
+      Number.isSafeInteger(row.seq) &&
+      row.seq >= 1 &&
+      known.has(row.segment) &&
+      recordHash(key, row) === row.hash;
+    if (verified) {
+      const prevHash =
+        row.seq === 1
+          ? segmentGenesis(row.segment)
+          : (listed.get(`${row.segment}:${row.seq - 1}`) ??
+            (
+              await db
+                .selectFrom('audit_events')
+                .select('hash')
+                .where('segment', '=', row.segment)
+                .where('seq', '=', row.seq - 1)
+                .executeTakeFirst()
+            )?.hash);
+      verified = prevHash === row.prev_hash;
+    }
+    views.push({ ...auditRecordView(row), verified });
+  }
+  return views;
 }

@@ -3,7 +3,9 @@
  *
  * Each writer (a `clavis serve` process, a `clavis admin` invocation) owns a segment: its own chain, so
  * writers never contend for one chain head. Periodically, and on close, the writer seals its head into
- * the global seal chain; `audit verify` checks every segment and every seal.
+ * the global seal chain; `audit verify` checks every segment and every seal. A live writer holds a lease
+ * on its segment; once a lease lapses (a crash, an admin command that exited), `serve` seals that
+ * segment's head for it, so no record stays unsealed for good.
  *
  * Writes are group-committed: records and the changes they describe queue up and are written in one
  * transaction, each change in its own savepoint, so the log costs one commit per batch instead of one
@@ -16,9 +18,9 @@ import { randomId } from '../crypto/secrets.js';
 import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { isStorageUnreachable, isTransientStorageError, isUniqueViolation } from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
-import type { AuditEventsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
+import type { AuditEventsTable, AuditSealsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
 import { insertAuditRows, insertAuditRowsSync } from './audit_store.js';
-import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis } from './chain.js';
+import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis, signSeal } from './chain.js';
 import type { AuditEntry } from './events.js';
 
 interface Unit {
@@ -32,18 +34,28 @@ interface Unit {
 
 const MAX_BATCH = 512;
 
+/** How long a writer's segment lease lasts (5 seal intervals): once it lapses, `serve` seals the head. */
+export const DEFAULT_LEASE_MS = 10_000;
+
 export interface AuditLogOptions {
   clock: () => number;
   /** The chain's HMAC key (derived from the KEK). */
   key: KeyObject;
   /** What this writer is, for people reading the segment list. */
   writer: string;
+  /** The audit signing key (Ed25519 private key): only `serve` holds it; its seals are signed. */
+  signer?: KeyObject | undefined;
+  /** How long this writer's lease on its segment lasts without a heartbeat (ms). */
+  leaseMs?: number | undefined;
 }
 
 export class AuditLog {
   readonly #db: Kysely<Database>;
   readonly #clock: () => number;
   readonly #key: KeyObject;
+  readonly #leaseMs: number;
+  readonly #signer: KeyObject | undefined;
+  readonly #sealListeners: Array<(seal: AuditSealsTable) => void> = [];
   #segment: string;
   readonly #writer: string;
   #head: { seq: number; hash: string };
@@ -62,9 +74,13 @@ export class AuditLog {
     writer: string,
     clock: () => number,
     key: KeyObject,
+    signer: KeyObject | undefined,
+    leaseMs: number,
   ) {
     this.#db = db;
     this.#key = key;
+    this.#signer = signer;
+    this.#leaseMs = leaseMs;
     this.#segment = segment;
     this.#writer = writer;
     this.#clock = clock;
@@ -77,7 +93,15 @@ export class AuditLog {
    */
   static async open(db: Kysely<Database>, options: AuditLogOptions): Promise<AuditLog> {
     const writer = `${options.writer}@${hostname()}:${process.pid}`;
-    return new AuditLog(db, randomId('seg_', 12), writer, options.clock, options.key);
+    return new AuditLog(
+      db,
+      randomId('seg_', 12),
+      writer,
+      options.clock,
+      options.key,
+      options.signer,
+      options.leaseMs ?? DEFAULT_LEASE_MS,
+    );
   }
 
   /** This writer's current segment. */
@@ -92,6 +116,11 @@ export class AuditLog {
    */
   onChange(listener: () => void): void {
     this.#changeListeners.push(listener);
+  }
+
+  /** Calls `listener` with every seal this writer commits (its own head, or an abandoned segment's). */
+  onSeal(listener: (seal: AuditSealsTable) => void): void {
+    this.#sealListeners.push(listener);
   }
 
   /** Appends a record. Resolves once it is committed. */
@@ -216,6 +245,7 @@ export class AuditLog {
       id: this.#segment,
       writer: this.#writer,
       started_at: this.#clock(),
+      alive_until: this.#clock() + this.#leaseMs,
     });
     const driver = syncDriver(this.#db);
     /** A unit whose work succeeded: chain its record (if it has one) and note its result. */
@@ -337,6 +367,88 @@ export class AuditLog {
   async seal(): Promise<void> {
     const head = this.#head;
     if (head.seq === this.#sealedSeq) return;
+    await this.#appendSeal(this.#segment, head, false);
+    this.#sealedSeq = head.seq;
+  }
+
+  /**
+   * Renews this writer's lease on its segment (a live `serve` does so at every seal tick), so no other
+   * instance seals its head on its behalf.
+   */
+  async heartbeat(): Promise<void> {
+    if (!this.#segmentStored || this.#closed) return;
+    await this.#db
+      .updateTable('audit_segments')
+      .set({ alive_until: this.#clock() + this.#leaseMs })
+      .where('id', '=', this.#segment)
+      .execute();
+  }
+
+  /**
+   * Seals the head of every segment whose writer is gone (its lease lapsed: a crashed server, an admin
+   * command that exited) and is not yet sealed as this writer seals (signed, when it holds the audit key).
+   * Several instances may sweep at once: each seal is one conditional insert, so a head is sealed once,
+   * and the segment's lease is cleared only if no record came after the sealed head. Returns how many
+   * segments it sealed.
+   */
+  async sealAbandoned(limit = 500): Promise<number> {
+    const now = this.#clock();
+    const lapsed = await this.#db
+      .selectFrom('audit_segments')
+      .select('id')
+      .where('alive_until', '<', now)
+      .where('id', '!=', this.#segment)
+      .orderBy('alive_until')
+      .limit(limit)
+      .execute();
+    let sealed = 0;
+    for (const { id } of lapsed) {
+      const head = await this.#db
+        .selectFrom('audit_events')
+        .selectAll()
+        .where('segment', '=', id)
+        .orderBy('seq', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      // Vouch only for a head the chain key wrote; a forged row is left for `audit verify` to report.
+      if (
+        head &&
+        Number.isSafeInteger(head.seq) &&
+        head.seq >= 1 &&
+        recordHash(this.#key, head) === head.hash
+      ) {
+        if (await this.#appendSeal(id, { seq: head.seq, hash: head.hash }, true)) sealed++;
+      }
+      await this.#db
+        .updateTable('audit_segments')
+        .set({ alive_until: null })
+        .where('id', '=', id)
+        .where('alive_until', '<', now)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('audit_events')
+                .select('seq')
+                .where('segment', '=', id)
+                .where('seq', '>', head?.seq ?? 0),
+            ),
+          ),
+        )
+        .execute();
+    }
+    return sealed;
+  }
+
+  /**
+   * Appends a seal of `segment` at `head` to the seal chain. With `ifUnsealed`, one conditional insert
+   * that does nothing when a seal (a signed one, if this writer signs) already covers `head`. Returns
+   * whether a seal was written.
+   */
+  async #appendSeal(
+    segment: string,
+    head: { seq: number; hash: string },
+    ifUnsealed: boolean,
+  ): Promise<boolean> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const last = await this.#db
         .selectFrom('audit_seals')
@@ -347,29 +459,81 @@ export class AuditLog {
       const fields: SealFields = {
         seq: (last?.seq ?? 0) + 1,
         at: this.#clock(),
-        segment: this.#segment,
+        segment,
         segment_seq: head.seq,
         segment_hash: head.hash,
         prev_hash: last?.hash ?? SEAL_GENESIS,
       };
+      const hash = sealHash(this.#key, fields);
+      const row: AuditSealsTable = {
+        ...fields,
+        hash,
+        signature: this.#signer ? signSeal(this.#signer, { ...fields, hash }) : null,
+      };
       try {
-        await this.#db
-          .insertInto('audit_seals')
-          .values({ ...fields, hash: sealHash(this.#key, fields) })
-          .execute();
-        this.#sealedSeq = head.seq;
-        return;
+        if (!ifUnsealed) {
+          await this.#db.insertInto('audit_seals').values(row).execute();
+        } else {
+          const inserted = await this.#db
+            .insertInto('audit_seals')
+            .columns([
+              'seq',
+              'at',
+              'segment',
+              'segment_seq',
+              'segment_hash',
+              'prev_hash',
+              'hash',
+              'signature',
+            ])
+            .expression(
+              this.#db
+                .selectNoFrom([
+                  sql<number>`cast(${row.seq} as bigint)`.as('seq'),
+                  sql<number>`cast(${row.at} as bigint)`.as('at'),
+                  sql<string>`cast(${row.segment} as text)`.as('segment'),
+                  sql<number>`cast(${row.segment_seq} as bigint)`.as('segment_seq'),
+                  sql<string>`cast(${row.segment_hash} as text)`.as('segment_hash'),
+                  sql<string>`cast(${row.prev_hash} as text)`.as('prev_hash'),
+                  sql<string>`cast(${row.hash} as text)`.as('hash'),
+                  sql<string | null>`cast(${row.signature} as text)`.as('signature'),
+                ])
+                .where(({ not, exists, selectFrom }) => {
+                  let covering = selectFrom('audit_seals')
+                    .select('seq')
+                    .where('segment', '=', segment)
+                    .where('segment_seq', '>=', head.seq);
+                  if (this.#signer) covering = covering.where('signature', 'is not', null);
+                  return not(exists(covering));
+                }),
+            )
+            .executeTakeFirst();
+          if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+        }
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
+        continue;
       }
+      for (const listener of this.#sealListeners) listener(row);
+      return true;
     }
     throw new Error('could not seal the audit segment: too much contention');
   }
 
-  /** Flushes, seals and stops accepting records. */
+  /**
+   * Flushes, seals and stops accepting records. A writer that signs (`serve`) then gives up its lease:
+   * its head carries its own signed seal. An admin command keeps it, so `serve` signs its head later.
+   */
   async close(): Promise<void> {
     await this.drain();
     this.#closed = true;
     await this.seal();
+    if (this.#signer && this.#segmentStored) {
+      await this.#db
+        .updateTable('audit_segments')
+        .set({ alive_until: null })
+        .where('id', '=', this.#segment)
+        .execute();
+    }
   }
 }

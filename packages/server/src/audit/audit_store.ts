@@ -77,11 +77,10 @@ export function insertAuditRowsSync(
 ): void {
   if (rows.length === 0) return;
   if (segment) {
-    connection.runSync('insert into audit_segments (id, writer, started_at) values (?, ?, ?)', [
-      segment.id,
-      segment.writer,
-      segment.started_at,
-    ]);
+    connection.runSync(
+      'insert into audit_segments (id, writer, started_at, alive_until) values (?, ?, ?, ?)',
+      [segment.id, segment.writer, segment.started_at, segment.alive_until],
+    );
   }
   for (const row of rows)
     connection.runSync(

@@ -3,8 +3,10 @@
  *
  * Links are HMAC-SHA-256 under a key derived from the KEK, so someone who can write to the database
  * but does not hold the KEK cannot forge a record, re-hash an edited chain or append a plausible tail.
+ * Seals written by `serve` are also signed with its Ed25519 audit key, which admin commands do not hold:
+ * a KEK holder can recompute every HMAC, but not a signature, and verifying needs only the public half.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import { HmacSha256 } from '../crypto/hmac.js';
 
 export interface ChainedFields {
@@ -72,4 +74,27 @@ export function recordHash(key: KeyObject, r: ChainedFields): string {
 
 export function sealHash(key: KeyObject, s: SealFields): string {
   return hmac(key, JSON.stringify([s.seq, s.at, s.segment, s.segment_seq, s.segment_hash, s.prev_hash]));
+}
+
+/** What a seal's Ed25519 signature covers: every field of the seal, its hash included. */
+function sealMessage(s: SealFields & { hash: string }): Buffer {
+  return Buffer.from(
+    `clavis-audit-seal:${JSON.stringify([s.seq, s.at, s.segment, s.segment_seq, s.segment_hash, s.prev_hash, s.hash])}`,
+  );
+}
+
+/** The seal's signature by the audit signing key (base64url). */
+export function signSeal(privateKey: KeyObject, s: SealFields & { hash: string }): string {
+  return sign(null, sealMessage(s), privateKey).toString('base64url');
+}
+
+/** Whether `signature` is a signature of the seal by one of `publicKeys`. */
+export function sealSignatureValid(
+  publicKeys: readonly KeyObject[],
+  s: SealFields & { hash: string },
+  signature: string,
+): boolean {
+  const message = sealMessage(s);
+  const bytes = Buffer.from(signature, 'base64url');
+  return publicKeys.some((key) => verify(null, message, key, bytes));
 }

@@ -8,6 +8,8 @@ import pino, { type Logger } from 'pino';
 // Scoped API keys (issue 4).
 import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
 import { buildApp } from '../app.js';
+import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
+import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { type BootstrapResult, bootstrap } from '../bootstrap.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
@@ -16,7 +18,7 @@ import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
 import { purgeRevocations } from '../storage/revocations.js';
 import { purgeSessions } from '../users/sessions.js';
-import { openServices, type Services } from './services.js';
+import { defaultAuditAnchorFile, defaultAuditKeyFile, openServices, type Services } from './services.js';
 
 export interface ServeOptions {
   dbUrl: string;
@@ -31,6 +33,15 @@ export interface ServeOptions {
   logger?: Logger;
   /** How often the audit segment is sealed, ms. */
   sealIntervalMs?: number;
+  /** `CLAVIS_AUDIT_KEY`: the audit signing key file (default: `clavis-audit.key` beside the KEK file). */
+  auditKeyFile?: string | undefined;
+  /** `CLAVIS_AUDIT_ANCHOR`: the anchor file (default: beside the database; see defaultAuditAnchorFile). */
+  auditAnchorFile?: string | undefined;
+  /**
+   * `CLAVIS_AUDIT_ANCHOR_CHECK`: what to do when the newest seal the anchor holds is missing from the
+   * database or differs: `refuse` to start (default), or `warn` (log an error and start anyway).
+   */
+  auditAnchorCheck?: 'refuse' | 'warn' | undefined;
 }
 
 export interface RunningServer {
@@ -39,6 +50,8 @@ export interface RunningServer {
   config: ServerConfig;
   url: string;
   bootstrap: BootstrapResult;
+  /** The audit anchor file this server appends its seals to, if any. */
+  auditAnchor: string | undefined;
   close(): Promise<void>;
 }
 
@@ -73,10 +86,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       options.issuer ??
       `http://${defaultHost.includes(':') ? `[${defaultHost}]` : defaultHost}:${options.port}`,
   });
+  const sealIntervalMs = options.sealIntervalMs ?? 2000;
   const services = await openServices({
     dbUrl: options.dbUrl,
     kek: options.kek,
     kekFile: options.kekFile,
+    auditKeyFile: options.auditKeyFile ?? defaultAuditKeyFile(options.dbUrl, options.kekFile),
+    // The lease outlives a few missed heartbeats (one per seal tick).
+    auditLeaseMs: Math.max(DEFAULT_LEASE_MS, 5 * sealIntervalMs),
     writer: 'serve',
     clock: config.clock,
     signingAlg: config.signingAlg,
@@ -86,7 +103,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   let shuttingDown = false;
   const timers: NodeJS.Timeout[] = [];
+  let anchor: AuditAnchor | undefined;
   try {
+    anchor = await openAuditAnchor(services, options, logger);
+    await services.audit.sealAbandoned();
     await services.keys.refresh();
     const boot = await bootstrap(services, { adminPassword: options.adminPassword });
     const app = buildApp({
@@ -110,7 +130,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       timers.push(t);
     };
     background('keys', 60_000, () => services.keys.refresh());
-    background('seal', options.sealIntervalMs ?? 2000, () => services.audit.seal());
+    background('seal', sealIntervalMs, async () => {
+      await services.audit.seal();
+      await services.audit.heartbeat();
+      await services.audit.sealAbandoned();
+    });
     background('purge', 5 * 60_000, async () => {
       const now = config.clock();
       await purgeReplayGuard(services.db, now);
@@ -137,12 +161,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       config,
       url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
       bootstrap: boot,
+      auditAnchor: anchor?.file,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
           for (const t of timers) clearInterval(t);
           await app.close();
-          await services.close();
+          try {
+            await services.close();
+          } finally {
+            anchor?.close();
+          }
         })();
         return closing;
       },
@@ -150,6 +179,63 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   } catch (err) {
     for (const t of timers) clearInterval(t);
     await services.close().catch(() => {});
+    anchor?.close();
+    throw err;
+  }
+}
+
+/**
+ * Opens the anchor file, checks that the newest seal it holds is still in the database (else the newest
+ * part of the audit log was deleted, or the database replaced), and appends every seal from now on to it
+ * and to the log.
+ */
+async function openAuditAnchor(
+  services: Services,
+  options: ServeOptions,
+  logger: Logger,
+): Promise<AuditAnchor | undefined> {
+  const file = options.auditAnchorFile ?? defaultAuditAnchorFile(options.dbUrl, options.kekFile);
+  const signing = services.auditSigning;
+  if (!file || !signing) return undefined;
+  const anchor = AuditAnchor.open(file, signing.publicX, services.clock());
+  try {
+    const last = anchor.lastSeal;
+    if (last) {
+      const stored = await services.db
+        .selectFrom('audit_seals')
+        .select(['hash', 'signature'])
+        .where('seq', '=', last.seq)
+        .executeTakeFirst();
+      if (!stored || stored.hash !== last.hash || stored.signature !== last.signature) {
+        const problem = `the audit anchor ${file} ends with seal ${last.seq}, which is ${stored ? 'different in' : 'missing from'} the database: the newest part of the audit log was deleted or altered, or this is not the database the anchor belongs to. Check with: clavis admin audit verify --anchor ${file}`;
+        if ((options.auditAnchorCheck ?? 'refuse') === 'refuse') {
+          throw new AuditAnchorError(`${problem}. To start anyway, set CLAVIS_AUDIT_ANCHOR_CHECK=warn`);
+        }
+        logger.error(
+          { anchor: file, seal: last.seq },
+          `${problem} (starting anyway: CLAVIS_AUDIT_ANCHOR_CHECK=warn)`,
+        );
+      }
+    }
+    services.audit.onSeal((seal) => {
+      anchor.append(seal);
+      logger.info(
+        {
+          audit_seal: {
+            seq: seal.seq,
+            at: seal.at,
+            segment: seal.segment,
+            segment_seq: seal.segment_seq,
+            hash: seal.hash,
+            signature: seal.signature,
+          },
+        },
+        'audit seal',
+      );
+    });
+    return anchor;
+  } catch (err) {
+    anchor.close();
     throw err;
   }
 }

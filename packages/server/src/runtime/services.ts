@@ -7,6 +7,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
+import { type AuditSigningKey, loadAuditSigningKey } from '../audit/audit_key.js';
 import { AuditLog } from '../audit/audit_log.js';
 import { Kek, KekError } from '../crypto/kek.js';
 import { SecretHasher } from '../crypto/secrets.js';
@@ -23,6 +24,13 @@ export interface ServicesOptions {
   kekFile?: string | undefined;
   /** Who writes audit records through these services: 'serve', 'cli'. */
   writer: string;
+  /**
+   * `CLAVIS_AUDIT_KEY`: the audit signing key file (created 0600 if missing). Only `serve` gives one: its
+   * seals are signed; an admin command's are not (it holds no audit key).
+   */
+  auditKeyFile?: string | undefined;
+  /** How long the audit segment's lease lasts without a heartbeat (ms; default 10 s). */
+  auditLeaseMs?: number | undefined;
   clock?: () => number;
   signingAlg?: SigningAlg;
   keyRotationIntervalSeconds?: number;
@@ -43,6 +51,8 @@ export interface Services {
   kekSource: string;
   /** The audit chain's HMAC key, for `verifyAuditLog`. */
   auditKey: KeyObject;
+  /** The audit signing key, when these services sign seals (`serve`). */
+  auditSigning: AuditSigningKey | undefined;
   /** Seals TOTP secrets at rest. */
   totpKey: Buffer;
   clock: () => number;
@@ -54,6 +64,22 @@ export function defaultKekFile(dbUrl: string): string {
   if (parsed.dialect === 'sqlite' && parsed.target !== ':memory:')
     return join(dirname(parsed.target), 'clavis.kek');
   return resolve('clavis.kek');
+}
+
+/** `CLAVIS_AUDIT_KEY`'s default: `clavis-audit.key` beside the KEK file. */
+export function defaultAuditKeyFile(dbUrl: string, kekFile?: string): string {
+  return join(dirname(kekFile ?? defaultKekFile(dbUrl)), 'clavis-audit.key');
+}
+
+/**
+ * `CLAVIS_AUDIT_ANCHOR`'s default: beside the SQLite file (`<file>.audit-anchor`); for PostgreSQL,
+ * `clavis.audit-anchor` beside the KEK file; none for an in-memory database, which starts empty every time.
+ */
+export function defaultAuditAnchorFile(dbUrl: string, kekFile?: string): string | undefined {
+  const parsed = parseDatabaseUrl(dbUrl);
+  if (parsed.dialect === 'sqlite')
+    return parsed.target === ':memory:' ? undefined : `${parsed.target}.audit-anchor`;
+  return join(dirname(kekFile ?? defaultKekFile(dbUrl)), 'clavis.audit-anchor');
 }
 
 async function loadKek(
@@ -104,7 +130,14 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       ...(options.logger ? { logger: options.logger } : {}),
     });
     const auditKey = createSecretKey(kek.derive('audit-chain'));
-    const audit = await AuditLog.open(opened.db, { clock, writer: options.writer, key: auditKey });
+    const auditSigning = options.auditKeyFile ? loadAuditSigningKey(options.auditKeyFile) : undefined;
+    const audit = await AuditLog.open(opened.db, {
+      clock,
+      writer: options.writer,
+      key: auditKey,
+      signer: auditSigning?.privateKey,
+      leaseMs: options.auditLeaseMs,
+    });
     return {
       db: opened.db,
       dialect: opened.dialect,
@@ -115,6 +148,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       kek,
       kekSource: source,
       auditKey,
+      auditSigning,
       totpKey: kek.derive('totp-sealing'),
       clock,
       async close() {

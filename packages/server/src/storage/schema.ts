@@ -101,6 +101,8 @@ export interface AuditSegmentsTable {
   /** Free-form description of the writer: `serve@host:pid`, `cli@host:pid`. */
   writer: string;
   started_at: number;
+  /** The writer's lease (ms): renewed while it lives; once it lapses, `serve` seals the segment's head. */
+  alive_until: number | null;
 }
 
 export interface AuditEventsTable {
@@ -128,6 +130,8 @@ export interface AuditSealsTable {
   segment_hash: string;
   prev_hash: string;
   hash: string;
+  /** Ed25519 signature by the server's audit key (base64url); null for a seal an admin command wrote. */
+  signature: string | null;
 }
 
 export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';

@@ -1,9 +1,11 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
-import { type AuditEntry, verifyAuditLog } from '@clavis/server';
+import { type AuditEntry, listAudit, openDatabase, parseDatabaseUrl, verifyAuditLog } from '@clavis/server';
 import { sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
-import { recordHash } from '../../src/audit/chain.js';
-import { dialects } from '../support/dialects.js';
+import { recordHash, segmentGenesis } from '../../src/audit/chain.js';
+import { migrationProvider } from '../../src/storage/migrations/index.js';
+import { createTestDatabase, dialects } from '../support/dialects.js';
 import { createTestServer, type TestServer } from '../support/test_server.js';
 
 function entry(n: number | string): AuditEntry {
@@ -62,6 +64,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         segments: 1,
         seals: 1,
         unsealed: 0,
+        stale_unsealed: 0,
       });
     });
 
@@ -69,7 +72,9 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       const { server } = await sealedLog(3);
       await server.services.audit.record(entry(4));
       await server.services.audit.record(entry(5));
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(
+        await verifyAuditLog(server.services.db, server.services.auditKey, { now: server.clock.now }),
+      ).toMatchObject({
         ok: true,
         records: 5,
         seals: 1,
@@ -259,7 +264,9 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .insertInto('audit_events')
         .values({ ...forged, hash: recordHash(server.services.auditKey, forged) })
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(
+        await verifyAuditLog(server.services.db, server.services.auditKey, { now: server.clock.now }),
+      ).toMatchObject({
         ok: true,
         records: 6,
         unsealed: 1,
@@ -282,6 +289,115 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:6`, reason: 'content does not match its hash' },
+      });
+    });
+  });
+
+  describe('every row is accounted for', () => {
+    /** Inserts a row the schema would refuse, as someone who dropped or bypassed the constraint can. */
+    async function insertBypassingCheck(server: TestServer, row: Record<string, unknown>): Promise<void> {
+      const { db } = server.services;
+      if (dialect === 'sqlite') {
+        await sql`pragma ignore_check_constraints = on`.execute(db);
+        try {
+          await db
+            .insertInto('audit_events')
+            .values(row as never)
+            .execute();
+        } finally {
+          await sql`pragma ignore_check_constraints = off`.execute(db);
+        }
+      } else {
+        await sql`alter table audit_events drop constraint if exists audit_events_seq_check`.execute(db);
+        await db
+          .insertInto('audit_events')
+          .values(row as never)
+          .execute();
+      }
+    }
+
+    it('the schema refuses a record whose seq is below 1 or not an integer', async () => {
+      const { server, segment } = await sealedLog();
+      const last = (await rows(server, segment))[4];
+      if (!last) throw new Error('no fifth record');
+      for (const seq of [0, -7, 0.5]) {
+        await expect(
+          server.services.db
+            .insertInto('audit_events')
+            .values({ ...last, seq, detail: JSON.stringify({ n: 'forged' }) })
+            .execute(),
+        ).rejects.toThrow();
+      }
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: true,
+        records: 5,
+      });
+    });
+
+    it('forged records at seq 0 and below (constraint bypassed) fail verification and are marked in the list', async () => {
+      const { server, segment } = await sealedLog();
+      const last = (await rows(server, segment))[4];
+      if (!last) throw new Error('no fifth record');
+      const forge = (seq: number, event: string) => ({
+        ...last,
+        seq,
+        event,
+        actor_type: 'admin',
+        actor_id: 'os:alice@ops-laptop',
+        at: last.at + 1000,
+        detail: JSON.stringify({ note: 'forged' }),
+        prev_hash: 'x',
+        hash: 'y',
+      });
+      await insertBypassingCheck(server, forge(0, 'user.disable'));
+      await insertBypassingCheck(server, forge(-7, 'client.delete'));
+      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        ok: false,
+        broken: { where: `${segment}:-7`, reason: 'not a valid sequence number' },
+      });
+      const listed = await listAudit(server.services.db, { limit: 3 }, server.services.auditKey);
+      expect(listed.map((r) => [r.event, r.seq, r.verified])).toEqual([
+        ['user.disable', 0, false],
+        ['client.delete', -7, false],
+        ['token.issue', 5, true],
+      ]);
+    });
+
+    if (dialect === 'sqlite') {
+      it('a record at a fractional seq (constraint bypassed) fails verification', async () => {
+        const { server, segment } = await sealedLog();
+        const second = (await rows(server, segment))[1];
+        if (!second) throw new Error('no second record');
+        await insertBypassingCheck(server, { ...second, seq: 2.5, detail: JSON.stringify({ n: 'forged' }) });
+        expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+          ok: false,
+          broken: { where: `${segment}:2.5`, reason: 'not a valid sequence number' },
+        });
+        const listed = await listAudit(server.services.db, {}, server.services.auditKey);
+        expect(listed.filter((r) => !r.verified).map((r) => r.seq)).toEqual([2.5]);
+      });
+    }
+
+    it('verification passes segment ids to the database without one bind parameter each', async () => {
+      const server = await start();
+      const { db } = server.services;
+      // More segments than SQLite (32,766) or PostgreSQL (65,535) accept bind parameters in a statement.
+      const count = 66_000;
+      if (dialect === 'sqlite') {
+        await sql`with recursive n(i) as (select 1 union all select i + 1 from n where i < ${count})
+          insert into audit_segments (id, writer, started_at, alive_until) select 'seg_empty_' || i, 'test', 0, null from n`.execute(
+          db,
+        );
+      } else {
+        await sql`insert into audit_segments (id, writer, started_at, alive_until)
+          select 'seg_empty_' || i, 'test', 0, null from generate_series(1, ${count}) as i`.execute(db);
+      }
+      await server.services.audit.record(entry(1));
+      await server.services.audit.seal();
+      expect(await verifyAuditLog(db, server.services.auditKey)).toMatchObject({
+        ok: true,
+        records: 1,
+        segments: count + 1,
       });
     });
   });
@@ -378,6 +494,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         segments: 2,
         seals: 2,
         unsealed: 0,
+        stale_unsealed: 0,
       });
 
       // Tampering with the second writer's segment is pinned to it.
@@ -389,5 +506,80 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         broken: { where: `${b.segment}:7`, reason: 'content does not match its hash' },
       });
     });
+  });
+});
+
+describe.each(dialects)('upgrading an existing audit log to the seq constraint (%s)', (dialect) => {
+  it('keeps every row, refuses new out-of-chain rows, and verify reports the old ones', async () => {
+    const database = await createTestDatabase(dialect);
+    const { db, close } = await openDatabase(database.url, { migrate: false });
+    try {
+      const schema = parseDatabaseUrl(database.url).schema;
+      const migrator = new Migrator({
+        db,
+        provider: migrationProvider,
+        ...(schema ? { migrationTableSchema: schema } : {}),
+      });
+      expect((await migrator.migrateTo('0004_federations')).error).toBeUndefined();
+      const key = createSecretKey(randomBytes(32));
+      await db
+        .insertInto('audit_segments')
+        .values({ id: 'seg_old', writer: 'serve@old', started_at: 1 } as never)
+        .execute();
+      const fields = (seq: number, prev: string) => ({
+        segment: 'seg_old',
+        seq,
+        at: 1000 + seq,
+        event: 'token.issue',
+        outcome: 'success' as const,
+        actor_type: 'client',
+        actor_id: 'svc',
+        client_id: 'svc',
+        ip: null,
+        user_agent: null,
+        detail: '{}',
+        prev_hash: prev,
+      });
+      const first = fields(1, segmentGenesis('seg_old'));
+      const firstRow = { ...first, hash: recordHash(key, first) };
+      const second = fields(2, firstRow.hash);
+      await db
+        .insertInto('audit_events')
+        .values([
+          firstRow,
+          { ...second, hash: recordHash(key, second) },
+          { ...fields(0, 'x'), event: 'user.disable', hash: 'y' },
+        ])
+        .execute();
+
+      expect((await migrator.migrateToLatest()).error).toBeUndefined();
+      const kept = await db.selectFrom('audit_events').select('seq').orderBy('seq').execute();
+      expect(kept.map((r) => Number(r.seq))).toEqual([0, 1, 2]);
+      await expect(
+        db
+          .insertInto('audit_events')
+          .values({ ...fields(-1, 'x'), hash: 'z' })
+          .execute(),
+      ).rejects.toThrow();
+      // The primary key survived the rebuild.
+      await expect(db.insertInto('audit_events').values(firstRow).execute()).rejects.toThrow();
+      // Segments written before the upgrade have no live writer: the first serve seals them.
+      expect(await db.selectFrom('audit_segments').select('alive_until').execute()).toEqual([
+        { alive_until: 0 },
+      ]);
+      expect(await verifyAuditLog(db, key, { now: 2000 })).toMatchObject({
+        ok: false,
+        broken: { where: 'seg_old:0', reason: 'not a valid sequence number' },
+      });
+      await db.deleteFrom('audit_events').where('seq', '=', 0).execute();
+      expect(await verifyAuditLog(db, key, { now: 2000 })).toMatchObject({
+        ok: true,
+        records: 2,
+        unsealed: 2,
+      });
+    } finally {
+      await close();
+      await database.drop();
+    }
   });
 });
