@@ -6,10 +6,11 @@
  * The token's `sub` is the owner (a client id, or a person's user id as the device flow issues it), its
  * `client_id` the owning client — or, for a person's key, the key's id — and `api_key_id` names the key.
  * Any unusable key gets one identical `invalid_request` (§2.2.2); the audit record holds the reason. An
- * address outside the allow-list is 403 `access_denied`, the rate limit 429. No refresh token.
+ * address outside the allow-list is `invalid_request` too, with its own description (400, as every error
+ * of the token endpoint but `invalid_client` and rate limits, RFC 6749 §5.2; the verify endpoint answers
+ * 403); the rate limit is 429. No refresh token.
  */
 import {
-  AddressNotAllowed,
   InvalidRequest,
   type OAuthError,
   ServerError,
@@ -39,7 +40,7 @@ export const INVALID_KEY_DESCRIPTION = 'the subject token is not a valid API key
 function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
   if (INVALID_KEY_REASONS.has(reason)) return new InvalidRequest(INVALID_KEY_DESCRIPTION);
   if (reason === 'address_not_allowed')
-    return new AddressNotAllowed('the API key may not be used from this address');
+    return new InvalidRequest('the API key may not be used from this address');
   if (reason === 'rate_limited')
     return new TooManyRequests('the API key is over its rate limit', retryAfterSeconds);
   return new ServerError('internal error');
