@@ -10,12 +10,7 @@
  * of the token endpoint but `invalid_client` and rate limits, RFC 6749 §5.2; the verify endpoint answers
  * 403); the rate limit is 429. No refresh token.
  */
-import {
-  InvalidRequest,
-  type OAuthError,
-  ServerError,
-  TooManyRequests,
-} from '@clavis/core';
+import { InvalidRequest, type OAuthError, ServerError, TooManyRequests } from '@clavis/core';
 import {
   type ApiKeyRejection,
   auditKeyDenied,

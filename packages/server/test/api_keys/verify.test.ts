@@ -12,8 +12,8 @@ import {
   INVALID_EXCHANGE,
   INVALID_VERIFY,
   keyAdminDeps,
-  OUTSIDE_ALLOW_LIST,
   keyRow,
+  OUTSIDE_ALLOW_LIST,
   registerCaller,
   verify,
 } from './support.js';
