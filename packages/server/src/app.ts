@@ -97,7 +97,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   };
   // Workload identity federation (issue 5): issuer keys cached per instance.
   const issuerKeys = new IssuerKeys({ clock: config.clock });
-  // Scoped API keys (issue 4): one verifier per app, so its batched use counts are flushed on close.
+  // Scoped API keys (issue 4): one verifier per app, with its cache of keys.
   const apiKeys = new ApiKeyVerifier({
     db: deps.db,
     hasher: deps.hasher,
@@ -105,7 +105,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
   });
   deps.audit.onChange(() => apiKeys.invalidate());
-  app.addHook('onClose', () => apiKeys.close());
 
   registerDiscovery(app, config);
   registerJwks(app, deps.keys);

@@ -11,12 +11,7 @@
  * 403); the rate limit is 429. No refresh token.
  */
 import { InvalidRequest, type OAuthError, ServerError, TooManyRequests } from '@clavis/core';
-import {
-  type ApiKeyRejection,
-  auditKeyDenied,
-  INVALID_KEY_REASONS,
-  type InspectedKey,
-} from '../api_keys/verify_api_key.js';
+import { type ApiKeyRejection, auditKeyDenied, INVALID_KEY_REASONS } from '../api_keys/verify_api_key.js';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { GrantDeps, TokenResponse } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
@@ -93,47 +88,36 @@ export const apiKeyExchange: SubjectTokenHandler = {
     const ttl = Math.min(ownerTtl, config.maxAccessTokenTtlSeconds, Math.floor((key.expiresAt - now) / 1000));
     if (ttl < 1) return deny('expired', key.id);
 
-    const used = await apiKeys.use(key, context.ip);
-    if (!used.ok)
-      return deny(used.reason, key.id, used.reason === 'rate_limited' ? used.retryAfterSeconds : undefined);
+    const limited = await apiKeys.checkRateLimit(key);
+    if (!limited.ok) return deny(limited.reason, key.id, limited.retryAfterSeconds);
 
-    return issueForKey(deps, request, { ...inspected, scopes }, audience, ttl);
+    // Signed first, so the use and the token's record commit in one unit: a crash or an outage before
+    // that commit loses neither a use without a token nor a token without its record.
+    const clientId = owner.type === 'client' ? owner.id : key.id;
+    const { token, claims } = await issueAccessToken(deps.keys, {
+      issuer: config.issuer,
+      subject: owner.id,
+      audience,
+      clientId,
+      scopes,
+      ttlSeconds: ttl,
+      now,
+      extra: { api_key_id: key.id },
+    });
+    const used = await apiKeys.use(key, context.ip, () => ({
+      event: 'token.issue',
+      actor: { type: owner.type, id: owner.id },
+      clientId,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token_type: API_KEY_TOKEN_TYPE,
+        api_key_id: key.id,
+        ...issuedTokenFacts(claims),
+      },
+    }));
+    if (!used.ok) return deny(used.reason, key.id);
+    return bearerTokenResponse(token, claims, ttl);
   },
 };
-
-async function issueForKey(
-  deps: GrantDeps,
-  request: SubjectTokenRequest,
-  inspected: InspectedKey,
-  audience: string,
-  ttl: number,
-): Promise<TokenResponse> {
-  const { config, keys, audit } = deps;
-  const { key, owner, scopes } = inspected;
-  const now = config.clock();
-  const clientId = owner.type === 'client' ? owner.id : key.id;
-  const { token, claims } = await issueAccessToken(keys, {
-    issuer: config.issuer,
-    subject: owner.id,
-    audience,
-    clientId,
-    scopes,
-    ttlSeconds: ttl,
-    now,
-    extra: { api_key_id: key.id },
-  });
-  await audit.record({
-    event: 'token.issue',
-    actor: { type: owner.type, id: owner.id },
-    clientId,
-    ip: request.context.ip,
-    userAgent: request.context.userAgent,
-    detail: {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token_type: API_KEY_TOKEN_TYPE,
-      api_key_id: key.id,
-      ...issuedTokenFacts(claims),
-    },
-  });
-  return bearerTokenResponse(token, claims, ttl);
-}
