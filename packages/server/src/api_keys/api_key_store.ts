@@ -196,7 +196,7 @@ export async function consumeApiKeyUse(
   return row ? Number(row.max_uses) - Number(row.uses) : null;
 }
 
-const FLUSH_SQL = `update api_keys set uses = uses + ?,
+const ADD_USAGE_SQL = `update api_keys set uses = uses + ?,
   last_used_ip = case when last_used_at is null or last_used_at <= ? then ? else last_used_ip end,
   last_used_at = case when last_used_at is null or last_used_at <= ? then ? else last_used_at end
   where id = ?`;
@@ -216,13 +216,13 @@ export function consumeApiKeyUseSync(
 
 /**
  * Adds `count` uses to an unlimited key and moves its last use forward (never back). Additive, so
- * instances flushing the same key at once all count.
+ * instances adding to the same key at once all count.
  */
 export async function addApiKeyUsage(
   db: Db,
   entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
 ): Promise<void> {
-  await rawExec(db, FLUSH_SQL, [
+  await rawExec(db, ADD_USAGE_SQL, [
     entry.count,
     entry.lastUsedAt,
     entry.lastUsedIp,
@@ -237,7 +237,7 @@ export function addApiKeyUsageSync(
   connection: SyncConnection,
   entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
 ): void {
-  connection.runSync(FLUSH_SQL, [
+  connection.runSync(ADD_USAGE_SQL, [
     entry.count,
     entry.lastUsedAt,
     entry.lastUsedIp,
