@@ -96,14 +96,11 @@ interface Usage {
   lastUsedIp: string | null;
 }
 
+type UsageSum = Usage & { count: number };
+
 /** One statement per key and batch, in key order (so concurrent batches lock rows in the same order). */
-function mergeUsages(
-  values: readonly Usage[],
-): Array<{ id: string; count: number; lastUsedAt: number; lastUsedIp: string | null }> {
-  const merged = new Map<
-    string,
-    { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null }
-  >();
+function mergeUsages(values: readonly Usage[]): UsageSum[] {
+  const merged = new Map<string, UsageSum>();
   for (const use of values) {
     const sum = merged.get(use.id);
     if (!sum) merged.set(use.id, { ...use, count: 1 });

@@ -119,4 +119,16 @@ describe.each(dialects)('API key uses and their audit records commit together (%
       expect(Number(row.last_used_at)).toBe(server.clock.now);
     });
   }
+
+  it('uses committed in the same batch as changes of other kinds are counted too', async () => {
+    const { id, key } = await createKey(server, { owner: owner.id });
+    const results = await Promise.all([
+      ...Array.from({ length: 5 }, () => verify(server, rs, { key })),
+      createKey(server, { owner: owner.id }),
+      ...Array.from({ length: 5 }, () => exchange(server, key)),
+    ]);
+    expect(results.filter((r) => 'statusCode' in r && r.statusCode === 200)).toHaveLength(10);
+    expect(Number((await keyRow(server, id)).uses)).toBe(10);
+    expect(await recordedUses(server, id)).toBe(10);
+  });
 });
