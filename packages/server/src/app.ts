@@ -100,7 +100,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     clock: config.clock,
     onFetchFailure: (issuer, err) => app.log.warn({ issuer, reason: err.message }, 'issuer keys not fetched'),
   });
-  // Scoped API keys (issue 4): one verifier per app, so its batched use counts are flushed on close.
+  // Scoped API keys (issue 4): one verifier per app, with its cache of keys.
   const apiKeys = new ApiKeyVerifier({
     db: deps.db,
     hasher: deps.hasher,
@@ -108,7 +108,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
   });
   deps.audit.onChange(() => apiKeys.invalidate());
-  app.addHook('onClose', () => apiKeys.close());
 
   registerDiscovery(app, config);
   registerJwks(app, deps.keys);

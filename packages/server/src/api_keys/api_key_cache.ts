@@ -5,9 +5,9 @@
  * Exact, so a revocation takes effect at once: every lookup first reads `PRAGMA data_version`, which
  * changes whenever another connection (another process: `clavis admin`, a second `serve`) commits, and
  * the whole cache is dropped; changes this process commits through the audit log (revocations by leak
- * report or idle sweep, admin changes) drop it too (`invalidate`). This process's own writes outside the
- * audit log — batched use counts of unlimited keys, rate-limit counters — change nothing verification
- * reads. Keys with a use limit are never cached: their remaining uses must be read fresh. Nor are keys of
+ * report or idle sweep, admin changes) drop it too (`invalidate`). This process's own bookkeeping — use
+ * counts (committed with their records, not announced as changes), rate-limit counters — changes
+ * nothing verification reads. Keys with a use limit are never cached: their remaining uses must be read fresh. Nor are keys of
  * people: an account is locked by failed sign-ins written outside the audit log. Unknown hashes
  * are never remembered (a flood of made-up keys must not fill memory). Expiry is compared with the clock
  * on every call. On PostgreSQL, where other instances commit without telling us, nothing is cached.

@@ -152,6 +152,24 @@ export async function findApiKeyWithOwnerByHash(
   return row ? { key: toRecord(row), owner: ownerFrom(row) } : undefined;
 }
 
+const LIVE_SQL = `select 1 as live from api_keys k
+  left join clients c on k.owner_type = 'client' and c.id = k.owner_id
+  left join users u on k.owner_type = 'user' and u.id = k.owner_id
+  where k.id = ? and k.revoked_at is null
+    and ((c.id is not null and c.disabled_at is null)
+      or (u.id is not null and u.disabled_at is null and u.locked_at is null))`;
+
+/**
+ * Whether the tokens exchanged from key `id` may still be honoured: the key exists and is not revoked
+ * (leak report, administrator, idle sweep), and its owner is active. Read from storage every time, so
+ * a revocation committed by any instance or process counts at once. Expiry is not checked: a token's
+ * lifetime never reaches past its key's at the time of the exchange.
+ */
+export async function isApiKeyLive(db: Db, id: string): Promise<boolean> {
+  const rows = await rawRows(db, LIVE_SQL, [id]);
+  return rows.length > 0;
+}
+
 const CONSUME_SQL = `update api_keys set uses = uses + 1, last_used_at = ?, last_used_ip = ?
   where id = ? and max_uses is not null and uses < max_uses and revoked_at is null and expires_at > ?
   returning uses, max_uses`;
@@ -178,7 +196,7 @@ export async function consumeApiKeyUse(
   return row ? Number(row.max_uses) - Number(row.uses) : null;
 }
 
-const FLUSH_SQL = `update api_keys set uses = uses + ?,
+const ADD_USAGE_SQL = `update api_keys set uses = uses + ?,
   last_used_ip = case when last_used_at is null or last_used_at <= ? then ? else last_used_ip end,
   last_used_at = case when last_used_at is null or last_used_at <= ? then ? else last_used_at end
   where id = ?`;
@@ -198,13 +216,13 @@ export function consumeApiKeyUseSync(
 
 /**
  * Adds `count` uses to an unlimited key and moves its last use forward (never back). Additive, so
- * instances flushing the same key at once all count.
+ * instances adding to the same key at once all count.
  */
 export async function addApiKeyUsage(
   db: Db,
   entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
 ): Promise<void> {
-  await rawExec(db, FLUSH_SQL, [
+  await rawExec(db, ADD_USAGE_SQL, [
     entry.count,
     entry.lastUsedAt,
     entry.lastUsedIp,
@@ -219,7 +237,7 @@ export function addApiKeyUsageSync(
   connection: SyncConnection,
   entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
 ): void {
-  connection.runSync(FLUSH_SQL, [
+  connection.runSync(ADD_USAGE_SQL, [
     entry.count,
     entry.lastUsedAt,
     entry.lastUsedIp,

@@ -8,19 +8,18 @@
  * 3. revoked, expired (against the clock, at once: no sweep needed), exhausted, owner still active;
  * 4. the caller's address against the allow-list (AK-01, AK-02);
  * — the caller then applies its own checks (principal, scope) —
- * 5. `use`: the per-key rate limit (DB-shared counter) and the use itself. A key with `max_uses` is
- *    consumed by one conditional UPDATE (exact under any concurrency, on any number of instances).
- *    On SQLite every use — limited or not — is written in the audit log's group commit, before the
- *    answer (one fsync per batch, not per use: verification writes no more often than it must, and
- *    never loses a use). On PostgreSQL an unlimited key's uses and last-used time and address are
- *    counted in memory and added to the row about once a second and on close (`uses = uses + n`, so
- *    instances never overwrite each other): a crash there loses at most that last second of bookkeeping
- *    for unlimited keys, never a use of a limited key.
+ * 5. `checkRateLimit`: the per-key rate limit (DB-shared counter);
+ * 6. `use`: the use itself, committed in the audit log's group commit in one unit with the record the
+ *    caller gives (the exchange's `token.issue`, the verification's `api_key.use`): both or neither, so
+ *    a key's `uses` always equals the uses the audit log shows, and a use is durable before the answer.
+ *    A key with `max_uses` is consumed by one conditional UPDATE (exact under any concurrency, on any
+ *    number of instances). An unlimited key's uses are added up over each batch and written once per
+ *    batch and key (`uses = uses + n`, so instances never overwrite each other).
  */
 import { type ApiKeyCheck, checkApiKey } from '@clavis/core';
 import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/audit_log.js';
-import type { RequestContext } from '../audit/events.js';
+import type { AuditLog, BatchTally } from '../audit/audit_log.js';
+import type { AuditEntry, RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
@@ -77,33 +76,57 @@ export type Inspection =
   | ({ ok: true } & InspectedKey)
   | { ok: false; reason: ApiKeyRejection; key?: ApiKeyRecord };
 
-export type UseResult =
-  | { ok: true; remainingUses: number | null }
-  | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number }
-  | { ok: false; reason: 'exhausted' };
+export type RateLimitResult = { ok: true } | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+
+export type UseResult = { ok: true; remainingUses: number | null } | { ok: false; reason: 'exhausted' };
 
 export interface ApiKeyVerifierDeps {
   db: Kysely<Database>;
   hasher: SecretHasher;
   clock: () => number;
-  /** On SQLite, uses commit in its group commit; without it (or on PostgreSQL) they are batched. */
-  audit?: AuditLog;
+  /** Every use commits in its group commit, with its record. */
+  audit: AuditLog;
 }
 
 const RATE_WINDOW_MS = 60_000;
-const FLUSH_INTERVAL_MS = 1000;
 
-interface PendingUsage {
-  count: number;
+interface Usage {
+  id: string;
   lastUsedAt: number;
   lastUsedIp: string | null;
 }
 
+type UsageSum = Usage & { count: number };
+
+/** One statement per key and batch, in key order (so concurrent batches lock rows in the same order). */
+function mergeUsages(values: readonly Usage[]): UsageSum[] {
+  const merged = new Map<string, UsageSum>();
+  for (const use of values) {
+    const sum = merged.get(use.id);
+    if (!sum) merged.set(use.id, { ...use, count: 1 });
+    else {
+      sum.count += 1;
+      if (use.lastUsedAt >= sum.lastUsedAt) {
+        sum.lastUsedAt = use.lastUsedAt;
+        sum.lastUsedIp = use.lastUsedIp;
+      }
+    }
+  }
+  return [...merged.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** Unlimited keys' uses, added up per batch of the audit log. */
+const UNLIMITED_USES: BatchTally<Usage> = {
+  async write(tx, values) {
+    for (const usage of mergeUsages(values)) await addApiKeyUsage(tx, usage);
+  },
+  writeSync(connection, values) {
+    for (const usage of mergeUsages(values)) addApiKeyUsageSync(connection, usage);
+  },
+};
+
 export class ApiKeyVerifier {
   readonly #deps: ApiKeyVerifierDeps;
-  #pending = new Map<string, PendingUsage>();
-  #timer: NodeJS.Timeout | undefined;
-  #flushing: Promise<void> | undefined;
   readonly #cache: ApiKeyCache<ApiKeyOwner>;
 
   constructor(deps: ApiKeyVerifierDeps) {
@@ -153,109 +176,39 @@ export class ApiKeyVerifier {
     return { ok: true, key, owner, scopes };
   }
 
-  /** Step 5: the rate limit, then one use. */
-  async use(key: ApiKeyRecord, ip: string | null): Promise<UseResult> {
-    const { db } = this.#deps;
+  /** Step 5: the key's rate limit (a hit of its shared per-minute counter). */
+  async checkRateLimit(key: ApiKeyRecord): Promise<RateLimitResult> {
+    if (key.rateLimit === null) return { ok: true };
     const now = this.#deps.clock();
-    if (key.rateLimit !== null) {
-      const start = windowStart(now, RATE_WINDOW_MS);
-      const count = await hitRateLimit(db, `api_key:${key.id}`, start);
-      if (count > key.rateLimit) {
-        return {
-          ok: false,
-          reason: 'rate_limited',
-          retryAfterSeconds: (start + RATE_WINDOW_MS - now) / 1000,
-        };
-      }
-    }
-    const audit = this.#deps.audit;
-    if (audit?.supportsSync) {
-      // SQLite: the use commits in the audit log's group commit (one fsync per batch) before we answer,
-      // so no use is ever lost, limited or not. A use changes nothing the caches read.
-      const left = await audit.transactSync(
-        (c): number | null | 'unlimited' => {
-          if (key.maxUses !== null) return consumeApiKeyUseSync(c, key.id, now, ip);
-          addApiKeyUsageSync(c, { id: key.id, count: 1, lastUsedAt: now, lastUsedIp: ip });
-          return 'unlimited';
-        },
-        () => null,
-      );
-      if (left === null) return { ok: false, reason: 'exhausted' };
-      return { ok: true, remainingUses: left === 'unlimited' ? null : left };
-    }
-    if (key.maxUses !== null) {
-      const left = await consumeApiKeyUse(db, key.id, now, ip);
-      return left === null ? { ok: false, reason: 'exhausted' } : { ok: true, remainingUses: left };
-    }
-    this.#count(key.id, now, ip);
-    return { ok: true, remainingUses: null };
-  }
-
-  #count(id: string, now: number, ip: string | null): void {
-    const pending = this.#pending.get(id);
-    if (pending) {
-      pending.count += 1;
-      if (now >= pending.lastUsedAt) {
-        pending.lastUsedAt = now;
-        pending.lastUsedIp = ip;
-      }
-    } else {
-      this.#pending.set(id, { count: 1, lastUsedAt: now, lastUsedIp: ip });
-    }
-    if (!this.#timer) {
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        void this.flush().catch(() => {
-          // Kept in memory and retried with the next flush.
-        });
-      }, FLUSH_INTERVAL_MS);
-      this.#timer.unref();
-    }
+    const start = windowStart(now, RATE_WINDOW_MS);
+    const count = await hitRateLimit(this.#deps.db, `api_key:${key.id}`, start);
+    if (count <= key.rateLimit) return { ok: true };
+    return { ok: false, reason: 'rate_limited', retryAfterSeconds: (start + RATE_WINDOW_MS - now) / 1000 };
   }
 
   /**
-   * Writes the uses counted in memory. On failure they are merged back and tried again later, so a
-   * storage outage delays the bookkeeping but loses nothing short of a crash.
+   * Step 6: one use, committed with the record `entry` makes of it (given the uses left, null for an
+   * unlimited key) in one unit of the audit log. Exhausted (or revoked or expired meanwhile): nothing
+   * is committed and no record written.
    */
-  flush(): Promise<void> {
-    const run = async (): Promise<void> => {
-      await this.#flushing;
-      const batch = this.#pending;
-      if (batch.size === 0) return;
-      this.#pending = new Map();
-      const failed: Array<[string, PendingUsage]> = [];
-      let error: unknown;
-      for (const [id, usage] of batch) {
-        try {
-          await addApiKeyUsage(this.#deps.db, { id, ...usage });
-        } catch (err) {
-          failed.push([id, usage]);
-          error = err;
-        }
-      }
-      for (const [id, usage] of failed) {
-        const now = this.#pending.get(id);
-        if (!now) this.#pending.set(id, usage);
-        else {
-          now.count += usage.count;
-          if (usage.lastUsedAt > now.lastUsedAt) {
-            now.lastUsedAt = usage.lastUsedAt;
-            now.lastUsedIp = usage.lastUsedIp;
-          }
-        }
-      }
-      if (error !== undefined) throw error;
-    };
-    const next = run();
-    this.#flushing = next.catch(() => {});
-    return next;
-  }
-
-  /** Stops the timer and writes what is pending. */
-  async close(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.flush();
+  async use(
+    key: ApiKeyRecord,
+    ip: string | null,
+    entry: (remainingUses: number | null) => AuditEntry,
+  ): Promise<UseResult> {
+    const { audit } = this.#deps;
+    const now = this.#deps.clock();
+    if (key.maxUses === null) {
+      await audit.recordTallied(entry(null), UNLIMITED_USES, { id: key.id, lastUsedAt: now, lastUsedIp: ip });
+      return { ok: true, remainingUses: null };
+    }
+    const recorded = (left: number | null) => (left === null ? null : entry(left));
+    // SQLite: in the batch's synchronous transaction, no promise per statement (and no cache dropped:
+    // a use changes nothing the caches read).
+    const left = audit.supportsSync
+      ? await audit.transactSync((c) => consumeApiKeyUseSync(c, key.id, now, ip), recorded)
+      : await audit.transact((tx) => consumeApiKeyUse(tx, key.id, now, ip), recorded);
+    return left === null ? { ok: false, reason: 'exhausted' } : { ok: true, remainingUses: left };
   }
 }
 

@@ -23,10 +23,22 @@ import { insertAuditRows, insertAuditRowsSync } from './audit_store.js';
 import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis, signSeal } from './chain.js';
 import type { AuditEntry } from './events.js';
 
+/**
+ * Additive bookkeeping that rides the group commit (a key's use count): the values of a batch's units
+ * are handed over together and written once, in the batch's transaction, before its records — one
+ * statement per batch and key rather than one per unit. A failure fails the whole batch.
+ */
+export interface BatchTally<V> {
+  write(tx: Transaction<Database>, values: readonly V[]): Promise<void>;
+  /** The same on SQLite's connection, inside the batch's synchronous transaction. */
+  writeSync(connection: SyncConnection, values: readonly V[]): void;
+}
+
 interface Unit {
   work: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
   /** SQLite only: work run synchronously inside the batch's transaction. */
   syncWork?: ((connection: SyncConnection) => unknown) | undefined;
+  tally?: { to: BatchTally<unknown>; value: unknown } | undefined;
   entry: AuditEntry | ((result: unknown) => AuditEntry | null);
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
@@ -141,6 +153,17 @@ export class AuditLog {
     return this.#enqueue(work, entry as Unit['entry']) as Promise<T>;
   }
 
+  /**
+   * Appends a record and adds `value` to `tally` in the same transaction: both are committed, or
+   * neither. The tally is written once per batch for all its units (see `BatchTally`).
+   */
+  recordTallied<V>(entry: AuditEntry, tally: BatchTally<V>, value: V): Promise<void> {
+    return this.#enqueue(undefined, entry, undefined, {
+      to: tally as BatchTally<unknown>,
+      value,
+    }) as Promise<void>;
+  }
+
   /** Whether `transactSync` is available (the database is SQLite). */
   get supportsSync(): boolean {
     return syncDriver(this.#db) !== undefined;
@@ -160,10 +183,15 @@ export class AuditLog {
     return this.#enqueue(undefined, entry as Unit['entry'], work) as Promise<T>;
   }
 
-  #enqueue(work: Unit['work'], entry: Unit['entry'], syncWork?: Unit['syncWork']): Promise<unknown> {
+  #enqueue(
+    work: Unit['work'],
+    entry: Unit['entry'],
+    syncWork?: Unit['syncWork'],
+    tally?: Unit['tally'],
+  ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('audit log is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, syncWork, entry, resolve, reject });
+      this.#queue.push({ work, syncWork, tally, entry, resolve, reject });
       this.#schedule();
     });
   }
@@ -248,6 +276,14 @@ export class AuditLog {
       alive_until: this.#clock() + this.#leaseMs,
     });
     const driver = syncDriver(this.#db);
+    // Tallied units have no work of their own, so they cannot fail alone: their values are known now.
+    const tallies = new Map<BatchTally<unknown>, unknown[]>();
+    for (const unit of batch) {
+      if (!unit.tally) continue;
+      const values = tallies.get(unit.tally.to);
+      if (values) values.push(unit.tally.value);
+      else tallies.set(unit.tally.to, [unit.tally.value]);
+    }
     /** A unit whose work succeeded: chain its record (if it has one) and note its result. */
     const accept = (unit: Unit, value: unknown, rows: AuditEventsTable[]) => {
       const entry = typeof unit.entry === 'function' ? unit.entry(value) : unit.entry;
@@ -264,6 +300,7 @@ export class AuditLog {
         await driver.exclusive((connection) => {
           connection.runSync('begin immediate', []);
           try {
+            for (const [tally, values] of tallies) tally.writeSync(connection, values);
             const rows: AuditEventsTable[] = [];
             for (const unit of batch) {
               let value: unknown;
@@ -298,6 +335,7 @@ export class AuditLog {
           const rows: AuditEventsTable[] = [];
           head = this.#head;
           outcomes.length = 0;
+          for (const [tally, values] of tallies) await tally.write(tx, values);
           for (const unit of batch) {
             let value: unknown;
             if (unit.work) {

@@ -40,6 +40,7 @@ export const auditEventNames = [
   'api_key.idle_revoke',
   'api_key.mint',
   'api_key.use_denied',
+  'api_key.use',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

@@ -6,8 +6,11 @@
  * most `apiKeyMintMaxTtlSeconds`, which is also the default), optionally one use. Audited with the
  * minting token's `jti`.
  *
- * Steps: bearer token (ours, unexpired, not revoked, principal still active) → `keys:mint` → the form
- * (scope, ttl, max_uses, name, cidr) → the key rules → insert with its audit record → 201.
+ * Steps: bearer token (ours, for this server: its `aud` names the issuer; unexpired, not revoked,
+ * principal still active) → `keys:mint` → the form (scope, ttl, max_uses, name, cidr) → the key rules →
+ * insert with its audit record → 201. A token minted for a resource server is refused even when it
+ * carries `keys:mint` (RFC 9068 §4): whoever received it there must not turn it into a key. A client
+ * whose tokens default to a resource server's audience asks for `resource=<issuer>` (or `audience`).
  */
 import {
   formatDuration,
@@ -76,6 +79,8 @@ async function verifiedToken(deps: ApiKeyMintDeps, token: string): Promise<Acces
   const now = Math.floor(deps.config.clock() / 1000);
   const claims = deps.tokens.verify(token, now);
   if (!claims || claims.exp <= now) throw invalidToken('the access token is invalid or expired');
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!audiences.includes(deps.config.issuer)) throw invalidToken('the access token is not for this server');
   if (await isJtiRevoked(deps.db, claims.jti)) throw invalidToken('the access token is invalid or expired');
   const active =
     claims.sub === claims.client_id

@@ -7,7 +7,8 @@
  * `invalid_token` (AK-03: unknown, wrong, revoked, expired, exhausted cannot be told apart); an address
  * outside the allow-list — or none given for a key that has one — is 403 `access_denied` (AK-01); a
  * scope not covered is 403 `insufficient_scope` (AK-04); over the key's rate limit 429. A successful
- * verification is a use of the key. Every refusal is an audit record with its reason.
+ * verification is a use of the key, committed with its `api_key.use` record. Every refusal is an audit
+ * record with its reason.
  */
 import {
   AddressNotAllowed,
@@ -80,9 +81,17 @@ export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyV
     if (!inspected.ok) return deny(inspected.reason, inspected.key?.id);
     const { key, owner, scopes } = inspected;
     if (needed.some((s) => !scopes.includes(s))) return deny('insufficient_scope', key.id);
-    const used = await deps.apiKeys.use(key, ip);
-    if (!used.ok)
-      return deny(used.reason, key.id, used.reason === 'rate_limited' ? used.retryAfterSeconds : undefined);
+    const limited = await deps.apiKeys.checkRateLimit(key);
+    if (!limited.ok) return deny(limited.reason, key.id, limited.retryAfterSeconds);
+    const used = await deps.apiKeys.use(key, ip, (remainingUses) => ({
+      event: 'api_key.use',
+      actor: { type: owner.type, id: owner.id },
+      clientId: client.id,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: { api_key_id: key.id, via: 'verify', caller_ip: ip, remaining_uses: remainingUses },
+    }));
+    if (!used.ok) return deny(used.reason, key.id);
 
     return reply
       .header('cache-control', 'no-store')

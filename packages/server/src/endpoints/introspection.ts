@@ -7,6 +7,7 @@ import { API_KEY_PREFIX, InvalidClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 // Scoped API keys (issue 4).
+import { isApiKeyLive } from '../api_keys/api_key_store.js';
 import { introspectApiKey } from '../api_keys/introspect_api_key.js';
 import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
@@ -89,6 +90,10 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     const claims = deps.tokens.verify(token, now);
     if (!claims || claims.exp <= now || !mayInspect(client, claims)) return reply.send(INACTIVE);
     if (await isJtiRevoked(deps.db, claims.jti)) return reply.send(INACTIVE);
+    // A token exchanged from an API key dies with the key: revoked, or its owner disabled.
+    if (typeof claims.api_key_id === 'string' && !(await isApiKeyLive(deps.db, claims.api_key_id))) {
+      return reply.send(INACTIVE);
+    }
     // A token outlives nothing it was issued to: a deleted or disabled client's tokens are inactive.
     if (claims.client_id !== client.id && !(await isClientActive(deps.db, claims.client_id))) {
       return reply.send(INACTIVE);

@@ -6,21 +6,12 @@
  * The token's `sub` is the owner (a client id, or a person's user id as the device flow issues it), its
  * `client_id` the owning client — or, for a person's key, the key's id — and `api_key_id` names the key.
  * Any unusable key gets one identical `invalid_request` (§2.2.2); the audit record holds the reason. An
- * address outside the allow-list is 403 `access_denied`, the rate limit 429. No refresh token.
+ * address outside the allow-list is `invalid_request` too, with its own description (400, as every error
+ * of the token endpoint but `invalid_client` and rate limits, RFC 6749 §5.2; the verify endpoint answers
+ * 403); the rate limit is 429. No refresh token.
  */
-import {
-  AddressNotAllowed,
-  InvalidRequest,
-  type OAuthError,
-  ServerError,
-  TooManyRequests,
-} from '@clavis/core';
-import {
-  type ApiKeyRejection,
-  auditKeyDenied,
-  INVALID_KEY_REASONS,
-  type InspectedKey,
-} from '../api_keys/verify_api_key.js';
+import { InvalidRequest, type OAuthError, ServerError, TooManyRequests } from '@clavis/core';
+import { type ApiKeyRejection, auditKeyDenied, INVALID_KEY_REASONS } from '../api_keys/verify_api_key.js';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { GrantDeps, TokenResponse } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
@@ -39,7 +30,7 @@ export const INVALID_KEY_DESCRIPTION = 'the subject token is not a valid API key
 function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
   if (INVALID_KEY_REASONS.has(reason)) return new InvalidRequest(INVALID_KEY_DESCRIPTION);
   if (reason === 'address_not_allowed')
-    return new AddressNotAllowed('the API key may not be used from this address');
+    return new InvalidRequest('the API key may not be used from this address');
   if (reason === 'rate_limited')
     return new TooManyRequests('the API key is over its rate limit', retryAfterSeconds);
   return new ServerError('internal error');
@@ -97,47 +88,36 @@ export const apiKeyExchange: SubjectTokenHandler = {
     const ttl = Math.min(ownerTtl, config.maxAccessTokenTtlSeconds, Math.floor((key.expiresAt - now) / 1000));
     if (ttl < 1) return deny('expired', key.id);
 
-    const used = await apiKeys.use(key, context.ip);
-    if (!used.ok)
-      return deny(used.reason, key.id, used.reason === 'rate_limited' ? used.retryAfterSeconds : undefined);
+    const limited = await apiKeys.checkRateLimit(key);
+    if (!limited.ok) return deny(limited.reason, key.id, limited.retryAfterSeconds);
 
-    return issueForKey(deps, request, { ...inspected, scopes }, audience, ttl);
+    // Signed first, so the use and the token's record commit in one unit: a crash or an outage before
+    // that commit loses neither a use without a token nor a token without its record.
+    const clientId = owner.type === 'client' ? owner.id : key.id;
+    const { token, claims } = await issueAccessToken(deps.keys, {
+      issuer: config.issuer,
+      subject: owner.id,
+      audience,
+      clientId,
+      scopes,
+      ttlSeconds: ttl,
+      now,
+      extra: { api_key_id: key.id },
+    });
+    const used = await apiKeys.use(key, context.ip, () => ({
+      event: 'token.issue',
+      actor: { type: owner.type, id: owner.id },
+      clientId,
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token_type: API_KEY_TOKEN_TYPE,
+        api_key_id: key.id,
+        ...issuedTokenFacts(claims),
+      },
+    }));
+    if (!used.ok) return deny(used.reason, key.id);
+    return bearerTokenResponse(token, claims, ttl);
   },
 };
-
-async function issueForKey(
-  deps: GrantDeps,
-  request: SubjectTokenRequest,
-  inspected: InspectedKey,
-  audience: string,
-  ttl: number,
-): Promise<TokenResponse> {
-  const { config, keys, audit } = deps;
-  const { key, owner, scopes } = inspected;
-  const now = config.clock();
-  const clientId = owner.type === 'client' ? owner.id : key.id;
-  const { token, claims } = await issueAccessToken(keys, {
-    issuer: config.issuer,
-    subject: owner.id,
-    audience,
-    clientId,
-    scopes,
-    ttlSeconds: ttl,
-    now,
-    extra: { api_key_id: key.id },
-  });
-  await audit.record({
-    event: 'token.issue',
-    actor: { type: owner.type, id: owner.id },
-    clientId,
-    ip: request.context.ip,
-    userAgent: request.context.userAgent,
-    detail: {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token_type: API_KEY_TOKEN_TYPE,
-      api_key_id: key.id,
-      ...issuedTokenFacts(claims),
-    },
-  });
-  return bearerTokenResponse(token, claims, ttl);
-}

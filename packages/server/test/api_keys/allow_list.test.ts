@@ -27,6 +27,66 @@ describe('API key allow-lists (AK-02)', () => {
     expect(() => parseCidr('fe80::1%1')).toThrow(/zone ids/);
   });
 
+  it('AK-02: each family is matched against its own list: ::/0 admits no IPv4 caller, 0.0.0.0/0 no IPv6 one', () => {
+    const v6 = new AllowList(['::/0']);
+    for (const ip of [
+      '10.0.0.1',
+      '8.8.8.8',
+      '127.0.0.1',
+      '::ffff:10.0.0.1',
+      '::ffff:a00:1',
+      '0:0:0:0:0:ffff:a00:1',
+    ])
+      expect(v6.allows(ip), ip).toBe(false);
+    expect(v6.allows('2001:db8::1')).toBe(true);
+    expect(new AllowList(['::/64']).allows('10.0.0.1')).toBe(false);
+    expect(new AllowList(['::fffe:0:0/95']).allows('10.0.0.1')).toBe(false);
+    const v4 = new AllowList(['0.0.0.0/0']);
+    expect(v4.allows('2001:db8::1')).toBe(false);
+    expect(v4.allows('10.0.0.1')).toBe(true);
+    const both = new AllowList(['10.0.0.0/8', '2001:db8::/32']);
+    expect(both.allows('10.1.2.3')).toBe(true);
+    expect(both.allows('2001:db8::5')).toBe(true);
+    expect(both.allows('11.0.0.1')).toBe(false);
+    expect(both.allows('2001:db9::')).toBe(false);
+  });
+
+  it('AK-02: IPv4-mapped callers in any spelling are the IPv4 address they carry', () => {
+    for (const ip of ['::ffff:a00:1', '::FFFF:A00:1', '0:0:0:0:0:ffff:a00:1', '0:0:0:0:0:ffff:10.0.0.1']) {
+      expect(normaliseAddress(ip), ip).toEqual({ address: '10.0.0.1', family: 'ipv4' });
+    }
+    expect(normaliseAddress('::fffe:a00:1')).toEqual({ address: '::fffe:a00:1', family: 'ipv6' });
+    expect(normaliseAddress('1::ffff:a00:1')).toEqual({ address: '1::ffff:a00:1', family: 'ipv6' });
+    const list = new AllowList(['10.0.0.0/8']);
+    expect(list.allows('::ffff:a00:1')).toBe(true);
+    expect(list.allows('::ffff:b00:1')).toBe(false);
+  });
+
+  it('AK-02: IPv4-mapped ranges are refused in every spelling; ranges merely covering them are fine', () => {
+    for (const bad of [
+      '::ffff:10.0.0.0/104',
+      '::ffff:a00:0/104',
+      '::FFFF:A00:0/104',
+      '0:0:0:0:0:ffff:a00:0/104',
+      '::ffff:0:0/96',
+      '::ffff:0.0.0.0/96',
+      '::ffff:a00:1',
+      '::ffff:a00:0/120',
+    ]) {
+      expect(() => parseCidr(bad), bad).toThrow(/write IPv4-mapped ranges as IPv4/);
+    }
+    for (const fine of ['::/0', '::/64', '::fffe:0:0/95', '::fffe:0:0/96', '1::ffff:a00:0/104'])
+      expect(() => parseCidr(fine), fine).not.toThrow();
+  });
+
+  it('a mapped range stored before it was refused still means the IPv4 range it names', () => {
+    const list = new AllowList(['::ffff:a00:0/104']);
+    expect(list.allows('10.1.2.3')).toBe(true);
+    expect(list.allows('::ffff:10.1.2.3')).toBe(true);
+    expect(list.allows('11.0.0.1')).toBe(false);
+    expect(list.allows('2001:db8::1')).toBe(false);
+  });
+
   it('CIDR edges are exact: /0, /32, /24, /31, /128, /127', () => {
     const cases: Array<[string, string, boolean]> = [
       ['0.0.0.0/0', '0.0.0.0', true],

@@ -115,11 +115,15 @@ describe.each(dialects)('API keys over real HTTP (%s)', (dialect) => {
     const key = await newKey({ cidrs: ['10.1.2.0/24'] });
     expect((await rawExchange(key, { 'x-forwarded-for': '10.1.2.3' })).status).toBe(200);
     const outside = await rawExchange(key, { 'x-forwarded-for': '198.51.100.4' });
-    expect(outside.status).toBe(403);
-    expect(await outside.json()).toMatchObject({ error: 'access_denied' });
+    // At the token endpoint every refusal but invalid_client and rate limits is 400 (RFC 6749 §5.2).
+    expect(outside.status).toBe(400);
+    expect(await outside.json()).toEqual({
+      error: 'invalid_request',
+      error_description: 'the API key may not be used from this address',
+    });
     // A client-written entry before the real one is not believed: the proxy's view is the last hop.
-    expect((await rawExchange(key, { 'x-forwarded-for': '10.1.2.3, 198.51.100.4' })).status).toBe(403);
-    expect((await rawExchange(key)).status).toBe(403);
+    expect((await rawExchange(key, { 'x-forwarded-for': '10.1.2.3, 198.51.100.4' })).status).toBe(400);
+    expect((await rawExchange(key)).status).toBe(400);
   });
 
   it('verification over HTTP, then no key plaintext anywhere in the logs or the audit log', async () => {

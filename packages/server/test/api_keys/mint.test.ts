@@ -2,8 +2,17 @@ import { checkApiKey } from '@clavis/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPerson as createDevicePerson, obtainTokens } from '../device_flow/support.js';
 import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
-import { auditRecords, type Caller, exchange, keyRow, postFrom, registerCaller, verify } from './support.js';
+import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
+import {
+  auditRecords,
+  type Caller,
+  exchange,
+  jwtClaims,
+  keyRow,
+  postFrom,
+  registerCaller,
+  verify,
+} from './support.js';
 
 describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => {
   let server: TestServer;
@@ -11,11 +20,15 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
   let plain: Caller;
   let rs: Caller;
 
-  async function tokenFor(caller: Caller, scope: string): Promise<string> {
+  async function tokenFor(
+    caller: Caller,
+    scope: string | undefined,
+    extra: Record<string, string> = {},
+  ): Promise<string> {
     const res = await post(
       server,
       '/oauth/token',
-      { grant_type: 'client_credentials', scope },
+      { grant_type: 'client_credentials', ...(scope === undefined ? {} : { scope }), ...extra },
       {
         authorization: basic(caller.id, caller.secret),
       },
@@ -96,6 +109,17 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
       expect(seconds.json().expires_at).toBe(new Date(server.clock.now + 600_000).toISOString());
     });
 
+    it('a client whose tokens are for a resource server asks for the issuer as audience to mint', async () => {
+      const scoped = await registerCaller(server, {
+        scopes: ['read', 'keys:mint'],
+        audiences: ['https://rs.example'],
+      });
+      const token = await tokenFor(scoped, 'read keys:mint', { resource: ISSUER });
+      expect(jwtClaims(token).aud).toBe(ISSUER);
+      const res = await mint(token);
+      expect(res.statusCode, res.body).toBe(201);
+    });
+
     it("a person's device-flow token mints a key owned by that person", async () => {
       const cli = await server.createClient({
         kind: 'public',
@@ -169,6 +193,43 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
         expect(res.json().error).toBe('insufficient_scope');
         expect(res.headers['www-authenticate']).toContain('error="insufficient_scope"');
       }
+    });
+
+    it('keys:mint is granted only when asked for: a request without scope never gets it', async () => {
+      const token = await tokenFor(job, undefined);
+      expect(jwtClaims(token).scope).toBe('read write');
+      const res = await mint(token);
+      expect(res.statusCode).toBe(403);
+      expect(res.json().error).toBe('insufficient_scope');
+      const cli = await server.createClient({
+        kind: 'public',
+        grants: ['device_code'],
+        scopes: ['read', 'keys:mint'],
+      });
+      const device = await post(server, '/oauth/device_authorization', { client_id: cli.client.id });
+      expect(device.statusCode, device.body).toBe(200);
+      const pending = await server.services.db
+        .selectFrom('device_codes')
+        .select('scopes')
+        .where('client_id', '=', cli.client.id)
+        .executeTakeFirstOrThrow();
+      expect(JSON.parse(pending.scopes)).toEqual(['read']);
+    });
+
+    it('a keys:mint token minted for another audience: 401 invalid_token', async () => {
+      const scoped = await registerCaller(server, {
+        scopes: ['read', 'keys:mint'],
+        audiences: ['https://rs.example'],
+      });
+      const token = await tokenFor(scoped, 'read keys:mint');
+      expect(jwtClaims(token).aud).toBe('https://rs.example');
+      const res = await mint(token);
+      expect(res.statusCode, res.body).toBe(401);
+      expect(res.json()).toEqual({
+        error: 'invalid_token',
+        error_description: 'the access token is not for this server',
+      });
+      expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
     });
 
     it('a token obtained from an API key cannot mint', async () => {

@@ -58,7 +58,7 @@ describe.each(dialects)('API key uses under concurrency (%s)', (dialect) => {
 });
 
 describe.each(dialects)('API key use counts from two instances (%s)', (dialect) => {
-  it('unlimited keys: uses from two instances are added, not overwritten (SQLite: committed before the answer)', async () => {
+  it('unlimited keys: uses from two instances are added, not overwritten, committed before the answer', async () => {
     const a = await createTestServer(dialect);
     const b = await createTestServer(dialect, { database: a.database, clock: a.clock });
     try {
@@ -68,15 +68,8 @@ describe.each(dialects)('API key use counts from two instances (%s)', (dialect) 
       await Promise.all(Array.from({ length: 5 }, () => verify(a, rs, { key, ip: '198.51.100.1' })));
       a.clock.advanceSeconds(1);
       await Promise.all(Array.from({ length: 7 }, () => verify(b, rs, { key, ip: '198.51.100.2' })));
-      if (dialect === 'sqlite') {
-        // Each use rides the audit group commit: durable before the answer, nothing to lose in a crash.
-        expect(Number((await keyRow(a, id)).uses)).toBe(12);
-      } else {
-        // PostgreSQL: nothing is written per call; the counts wait in memory for the next flush.
-        expect(Number((await keyRow(a, id)).uses)).toBe(0);
-      }
-      // Closing the app flushes (as the once-a-second timer would); both add, neither overwrites.
-      await Promise.all([b.app.close(), a.app.close()]);
+      // Each use rides the audit group commit (added up per batch): durable before the answer, on both
+      // dialects, nothing waiting in memory to be lost in a crash.
       const row = await keyRow(a, id);
       expect(Number(row.uses)).toBe(12);
       expect(Number(row.last_used_at)).toBe(a.clock.now);

@@ -13,6 +13,11 @@ export const INVALID_EXCHANGE = {
   error: 'invalid_request',
   error_description: 'the subject token is not a valid API key',
 };
+/** The token endpoint's refusal of a caller outside a key's allow-list: 400, as every error there. */
+export const OUTSIDE_ALLOW_LIST = {
+  error: 'invalid_request',
+  error_description: 'the API key may not be used from this address',
+};
 export const INVALID_VERIFY = { error: 'invalid_token', error_description: 'the API key is not valid' };
 
 type Server = Pick<TestServer, 'app' | 'services' | 'clock' | 'config'>;

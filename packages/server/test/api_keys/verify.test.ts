@@ -13,6 +13,7 @@ import {
   INVALID_VERIFY,
   keyAdminDeps,
   keyRow,
+  OUTSIDE_ALLOW_LIST,
   registerCaller,
   verify,
 } from './support.js';
@@ -246,7 +247,7 @@ describe.each(dialects)('AK-01: X-Forwarded-For is believed only from a trusted 
     await direct.close();
   });
 
-  it('a caller outside the allow-list spoofing X-Forwarded-For gets 403, audited', async () => {
+  it('AK-01: a caller outside the allow-list spoofing X-Forwarded-For gets 400 invalid_request at the token endpoint (RFC 6749 §5.2), audited', async () => {
     for (const server of [direct, proxied]) {
       const res = await exchange(
         server,
@@ -254,11 +255,8 @@ describe.each(dialects)('AK-01: X-Forwarded-For is believed only from a trusted 
         {},
         { remoteAddress: '203.0.113.9', headers: { 'x-forwarded-for': '10.1.2.3' } },
       );
-      expect(res.statusCode).toBe(403);
-      expect(res.json()).toEqual({
-        error: 'access_denied',
-        error_description: 'the API key may not be used from this address',
-      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual(OUTSIDE_ALLOW_LIST);
     }
     const denied = await auditRecords(direct, 'api_key.use_denied');
     expect(
@@ -273,7 +271,8 @@ describe.each(dialects)('AK-01: X-Forwarded-For is believed only from a trusted 
       {},
       { remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '10.1.2.3' } },
     );
-    expect(res.statusCode).toBe(403);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual(OUTSIDE_ALLOW_LIST);
   });
 
   it('behind a configured proxy, the forwarded client address is the one checked', async () => {
@@ -290,7 +289,7 @@ describe.each(dialects)('AK-01: X-Forwarded-For is believed only from a trusted 
       {},
       { remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': '198.51.100.1' } },
     );
-    expect(outside.statusCode).toBe(403);
+    expect(outside.statusCode).toBe(400);
     // The proxy appends the real peer; a value the client wrote first is not believed.
     const spoofed = await exchange(
       proxied,
@@ -301,7 +300,7 @@ describe.each(dialects)('AK-01: X-Forwarded-For is believed only from a trusted 
         headers: { 'x-forwarded-for': '10.1.2.3, 198.51.100.1' },
       },
     );
-    expect(spoofed.statusCode).toBe(403);
+    expect(spoofed.statusCode).toBe(400);
   });
 
   it('a peer inside the allow-list is accepted directly', async () => {
