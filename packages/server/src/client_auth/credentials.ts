@@ -30,7 +30,9 @@ function parseBasic(header: string): { clientId: string; secret: string } {
   try {
     const clientId = formDecode(decoded.slice(0, colon));
     const secret = formDecode(decoded.slice(colon + 1));
-    if (!clientId || !secret) throw new InvalidClient('malformed Basic authorization header');
+    if (!clientId || !secret || clientId.includes('\0') || secret.includes('\0')) {
+      throw new InvalidClient('malformed Basic authorization header');
+    }
     return { clientId, secret };
   } catch (err) {
     if (err instanceof InvalidClient) throw err;

@@ -1,6 +1,7 @@
 /**
  * `application/x-www-form-urlencoded` bodies for the OAuth endpoints (RFC 6749 §3.2, Appendix B):
- * a parameter sent twice is an error, a parameter with an empty value counts as absent (§3.1).
+ * a parameter sent twice is an error, a parameter with an empty value counts as absent (§3.1). No
+ * parameter may hold a NUL character: no OAuth value has one, and PostgreSQL refuses it in text.
  */
 import { InvalidRequest } from '@clavis/core';
 
@@ -15,6 +16,9 @@ export function parseForm(body: string): FormParams {
   let count = 0;
   for (const [name, value] of new URLSearchParams(body)) {
     if (++count > MAX_PARAMS) throw new InvalidRequest('too many parameters');
+    if (name.includes('\0') || value.includes('\0')) {
+      throw new InvalidRequest('parameters may not contain NUL characters');
+    }
     if (seen.has(name)) throw new InvalidRequest(`parameter "${name.slice(0, 40)}" is repeated`);
     seen.add(name);
     if (value !== '') params[name] = value;

@@ -175,6 +175,33 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
     });
 
     it.each([
+      ['client_id', { grant_type: 'client_credentials', client_id: 'a\u0000b', client_secret: 'x' }],
+      ['grant_type', { grant_type: 'client_credentials\u0000' }],
+      ['an unknown parameter', { grant_type: 'client_credentials', 'x\u0000y': '1' }],
+    ])(
+      'a NUL byte in %s is invalid_request on every storage, before storage sees it',
+      async (_name, body) => {
+        const before = await issuedTokens();
+        const res = expectClean(await post(server, TOKEN, body, 'client_secret' in body ? {} : auth));
+        expectOAuthError(res, 400, 'invalid_request', 'parameters may not contain NUL characters');
+        expect(await issuedTokens()).toBe(before);
+      },
+    );
+
+    it('a NUL byte in the client id of a Basic header is invalid_client', async () => {
+      const res = expectClean(
+        await post(
+          server,
+          TOKEN,
+          { grant_type: 'client_credentials' },
+          { authorization: basic('a\u0000b', 'x') },
+        ),
+      );
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ error: 'invalid_client' });
+    });
+
+    it.each([
       ['a JSON body', 'application/json', JSON.stringify({ grant_type: 'client_credentials' })],
       ['text/plain', 'text/plain', form({ grant_type: 'client_credentials' })],
       [
