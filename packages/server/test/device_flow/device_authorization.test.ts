@@ -44,11 +44,11 @@ describe.each(dialects)('POST /oauth/device_authorization (%s)', (dialect) => {
       expect(await codesOf(confidentialId)).toBe(1);
     });
 
-    it('no scope asked: the request is for the whole scope ceiling, and it is audited', async () => {
+    it('no scope asked: the request is for the minimal default (openid profile, within the ceiling), not the whole ceiling, and it is audited', async () => {
       const res = await requestDeviceCodeRaw(server, publicId);
       expect(res.statusCode).toBe(200);
       const records = (await auditRecords(server, 'device.request')).filter((r) => r.client_id === publicId);
-      expect(records.at(-1)?.detail).toMatchObject({ scope: 'openid read' });
+      expect(records.at(-1)?.detail).toMatchObject({ scope: 'openid' });
     });
   });
 
