@@ -166,6 +166,8 @@ export async function createUser(
   const generated = input.password === undefined ? generatePassword() : undefined;
   const password = generated ?? checkPassword(input.password ?? '');
 
+  // A friendly early answer; the unique index on lower(username) is what decides under concurrency
+  // (the insert below then fails, and gets the same answer).
   const taken = await deps.db
     .selectFrom('users')
     .select('username')
