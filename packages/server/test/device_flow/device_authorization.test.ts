@@ -187,9 +187,11 @@ describe.each(dialects)('POST /oauth/device_authorization (%s)', (dialect) => {
       expect(await codesOf(publicId)).toBe(before);
     });
 
-    it('GET is not an endpoint → 404, never 500', async () => {
+    it('GET → 405 invalid_request with Allow: POST, never 500', async () => {
       const res = await server.app.inject({ method: 'GET', url: PATH });
-      expect(res.statusCode).toBe(404);
+      expect(res.statusCode).toBe(405);
+      expect(res.headers.allow).toBe('POST');
+      expect(res.json()).toMatchObject({ error: 'invalid_request' });
     });
   });
 });
