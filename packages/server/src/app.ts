@@ -23,7 +23,7 @@ import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
 // Workload identity federation (issue 5).
 import { IssuerKeys } from './federation/issuer_keys.js';
-import { installErrorBoundary } from './http/error_boundary.js';
+import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import type { KeyStore } from './keys/signing_keys.js';
@@ -83,8 +83,17 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       }
     },
   );
-  installSecurityHeaders(app);
+  installSecurityHeaders(app, { https: config.issuer.startsWith('https:') });
   installErrorBoundary(app);
+  answerPostOnly(app, [
+    paths.token,
+    paths.deviceAuthorization,
+    paths.introspection,
+    paths.revocation,
+    paths.apiKeys,
+    paths.apiKeyVerification,
+    paths.apiKeyLeaks,
+  ]);
 
   const clients = new ClientDirectory(deps.db);
   deps.audit.onChange(() => clients.invalidate());

@@ -61,6 +61,9 @@ export async function bootstrap(
           kind: 'public',
           auth_method: 'none',
           grant_types: JSON.stringify(['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']),
+          // `admin` stays in the ceiling: each person's share is decided per person at approval
+          // (users/entitlements.ts), so only an administrator who passed a second factor gets it, and
+          // a request that names no scope gets `openid profile`.
           scopes: JSON.stringify(['openid', 'profile', 'admin']),
           audiences: JSON.stringify([]),
           jwks: null,

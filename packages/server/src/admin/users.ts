@@ -166,6 +166,8 @@ export async function createUser(
   const generated = input.password === undefined ? generatePassword() : undefined;
   const password = generated ?? checkPassword(input.password ?? '');
 
+  // A friendly early answer; the unique index on lower(username) is what decides under concurrency
+  // (the insert below then fails, and gets the same answer).
   const taken = await deps.db
     .selectFrom('users')
     .select('username')
@@ -261,6 +263,16 @@ export async function disableUser(
   const now = deps.clock();
   const revokedFamilies = await deps.audit.transact(
     async (tx) => {
+      // First, an approval not yet redeemed would still mint tokens for them: withdraw it (the poll then
+      // gets access_denied). Redemption needs status 'approved', so this and a concurrent redemption
+      // exclude each other: on PostgreSQL this statement waits for a redemption in flight to commit, so
+      // the families read below (each statement sees what committed before it) include the one it made.
+      await tx
+        .updateTable('device_codes')
+        .set({ status: 'denied', decided_at: now })
+        .where('user_id', '=', target.id)
+        .where('status', '=', 'approved')
+        .execute();
       const changed = await tx
         .updateTable('users')
         .set({ disabled_at: now })
@@ -278,15 +290,6 @@ export async function disableUser(
       let revoked = 0;
       for (const f of families) if (await revokeFamily(tx, f.id, 'user_disabled', now)) revoked += 1;
       await tx.deleteFrom('sessions').where('user_id', '=', target.id).execute();
-      // An approval not yet redeemed would still mint tokens for them: withdraw it (the poll then gets
-      // access_denied). Redemption needs status 'approved', so this and a concurrent redemption exclude
-      // each other; a code already redeemed belongs to a family revoked above.
-      await tx
-        .updateTable('device_codes')
-        .set({ status: 'denied', decided_at: now })
-        .where('user_id', '=', target.id)
-        .where('status', '=', 'approved')
-        .execute();
       return revoked;
     },
     (revoked) => ({

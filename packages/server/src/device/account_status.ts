@@ -11,3 +11,20 @@ export async function isAccountActive(db: Kysely<Database>, userId: string): Pro
   );
   return rows.length > 0;
 }
+
+/**
+ * What the entitlement rules read of a person who may still receive tokens; undefined when the account
+ * is gone, disabled or locked. Called inside the transaction that mints, so the answer is the one the
+ * commit is judged against.
+ */
+export async function activePerson(
+  db: Kysely<Database>,
+  userId: string,
+): Promise<{ is_admin: number; scopes: string | null } | undefined> {
+  const rows = await rawRows<{ is_admin: number; scopes: string | null }>(
+    db,
+    'select is_admin, scopes from users where id = ? and disabled_at is null and locked_at is null',
+    [userId],
+  );
+  return rows[0];
+}

@@ -112,16 +112,25 @@ export async function claimDeviceCode(db: Db, id: string, sessionId: string, now
  */
 export async function decideDeviceCode(
   db: Db,
-  decision: { id: string; sessionId: string; userId: string; approve: boolean; now: number },
+  decision: {
+    id: string;
+    sessionId: string;
+    userId: string;
+    approve: boolean;
+    now: number;
+    /** The scopes the approval grants (the person's share of those asked for); default: as asked. */
+    scopes?: readonly string[];
+  },
 ): Promise<boolean> {
   const changed = await rawExec(
     db,
-    `update device_codes set status = ?, user_id = ?, decided_at = ?
+    `update device_codes set status = ?, user_id = ?, decided_at = ?, scopes = coalesce(?, scopes)
       where id = ? and status = 'pending' and claimed_by_session = ? and expires_at > ?`,
     [
       decision.approve ? 'approved' : 'denied',
       decision.userId,
       decision.now,
+      decision.scopes === undefined ? null : JSON.stringify(decision.scopes),
       decision.id,
       decision.sessionId,
       decision.now,

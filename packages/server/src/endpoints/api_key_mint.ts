@@ -41,7 +41,7 @@ import { isAccountActive } from '../device/account_status.js';
 import type { FormParams } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { hitRateLimit } from '../storage/rate_limits.js';
-import { isJtiRevoked } from '../storage/revocations.js';
+import { isAccessTokenRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
 import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
@@ -81,7 +81,9 @@ async function verifiedToken(deps: ApiKeyMintDeps, token: string): Promise<Acces
   if (!claims || claims.exp <= now) throw invalidToken('the access token is invalid or expired');
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(deps.config.issuer)) throw invalidToken('the access token is not for this server');
-  if (await isJtiRevoked(deps.db, claims.jti)) throw invalidToken('the access token is invalid or expired');
+  if (await isAccessTokenRevoked(deps.db, claims.jti)) {
+    throw invalidToken('the access token is invalid or expired');
+  }
   const active =
     claims.sub === claims.client_id
       ? await isClientActive(deps.db, claims.client_id)

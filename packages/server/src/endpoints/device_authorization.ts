@@ -17,6 +17,7 @@ import type { FormParams } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { DeviceCodeRow } from '../storage/schema.js';
+import { defaultPersonScopes } from '../users/entitlements.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -37,7 +38,9 @@ export function registerDeviceAuthorizationEndpoint(
     if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
       throw new UnauthorizedClient('the client may not use the device authorization grant');
     }
-    const scopes = grantedScopes(params, client.scopes);
+    // A person's request that names no scope gets the minimal default, never the client's ceiling.
+    const scopes =
+      params.scope === undefined ? defaultPersonScopes(client.scopes) : grantedScopes(params, client.scopes);
     const now = config.clock();
     const deviceCode = randomToken(32);
     const expiresAt = now + config.deviceCodeTtlSeconds * 1000;

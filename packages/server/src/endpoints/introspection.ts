@@ -19,7 +19,7 @@ import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { findRefreshToken } from '../refresh/refresh_store.js';
 import { REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
-import { isJtiRevoked } from '../storage/revocations.js';
+import { isAccessTokenRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
 import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
@@ -89,7 +89,7 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     const now = Math.floor(deps.config.clock() / 1000);
     const claims = deps.tokens.verify(token, now);
     if (!claims || claims.exp <= now || !mayInspect(client, claims)) return reply.send(INACTIVE);
-    if (await isJtiRevoked(deps.db, claims.jti)) return reply.send(INACTIVE);
+    if (await isAccessTokenRevoked(deps.db, claims.jti)) return reply.send(INACTIVE);
     // A token exchanged from an API key dies with the key: revoked, or its owner disabled.
     if (typeof claims.api_key_id === 'string' && !(await isApiKeyLive(deps.db, claims.api_key_id))) {
       return reply.send(INACTIVE);

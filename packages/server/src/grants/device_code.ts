@@ -9,7 +9,7 @@
  */
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
-import { isAccountActive } from '../device/account_status.js';
+import { activePerson } from '../device/account_status.js';
 import {
   consumeDeviceCode,
   findDeviceCodeByHash,
@@ -20,6 +20,7 @@ import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { issueUserTokens, refreshLifetimes } from '../refresh/user_tokens.js';
+import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant } from './grant.js';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
@@ -74,8 +75,7 @@ export const deviceCode: ClientGrant = {
 
     // Approved. The person must still be allowed to sign in (DF-13).
     const userId = row.user_id;
-    if (!userId || !(await isAccountActive(db, userId))) throw new AccessDenied('the account cannot sign in');
-    const scopes = JSON.parse(row.scopes) as string[];
+    if (!userId) throw new AccessDenied('the account cannot sign in');
     const familyId = randomId('fam_', 12);
     const familyExpiresAt = now + refreshLifetimes(deps, client).absolute * 1000;
     // Loaded before the transaction: loading it inside could wait for the connection the unit holds.
@@ -85,6 +85,12 @@ export const deviceCode: ClientGrant = {
         if (!(await consumeDeviceCode(tx, row.id, familyId, now))) {
           throw new InvalidGrant('device_code has already been used');
         }
+        // Judged inside the transaction: a `users disable` that committed first refuses here; one that
+        // commits later waits for the code's row and then finds (and revokes) the family made here.
+        const person = await activePerson(tx, userId);
+        if (!person) throw new AccessDenied('the account cannot sign in');
+        // What was approved, less what the person has lost since (admin, part of their ceiling).
+        const scopes = entitledScopes(JSON.parse(row.scopes) as string[], person, { mfa: true });
         await insertFamily(tx, {
           id: familyId,
           client_id: client.id,

@@ -8,10 +8,17 @@
 import { InvalidGrant } from '@clavis/core';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
-import { isAccountActive } from '../device/account_status.js';
+import { activePerson } from '../device/account_status.js';
 import { requireParam } from '../http/form_body.js';
-import { findRefreshToken, markRotated, revokeFamily } from '../refresh/refresh_store.js';
+import {
+  findRefreshToken,
+  lockLiveFamily,
+  markRotated,
+  narrowFamily,
+  revokeFamily,
+} from '../refresh/refresh_store.js';
 import { issueUserTokens, REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
+import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant, GrantDeps } from './grant.js';
 import { grantedScopes } from './scopes.js';
 
@@ -57,21 +64,28 @@ export const refreshToken: ClientGrant = {
     const now = config.clock();
     if (now >= row.idle_expires_at || now >= row.family_expires_at)
       throw new InvalidGrant('refresh token has expired');
-
-    // The family's scope is the ceiling: a refresh may narrow it, never widen it.
-    const scopes = grantedScopes(
-      params,
-      JSON.parse(row.scopes) as string[],
-      () => 'a refresh cannot widen the scope',
-    );
-    if (!(await isAccountActive(db, row.user_id))) throw new InvalidGrant('the account cannot sign in');
+    // Checked once more against the family as it is inside the transaction (which may have narrowed).
+    grantedScopes(params, JSON.parse(row.scopes) as string[], () => 'a refresh cannot widen the scope');
 
     // Loaded before the transaction: loading it inside could wait for the connection the unit holds.
     const signingKey = await deps.keys.current();
     const outcome = await audit.transact(
       async (tx) => {
+        // Decided inside the transaction, against the family locked here: a revocation (logout, reuse
+        // detection, `users disable`) committed before this point refuses the refresh, and one that
+        // comes later waits for this commit and revokes the access token minted here as well (R-05).
+        const family = await lockLiveFamily(tx, row.family_id);
+        if (!family) throw new InvalidGrant('refresh token is invalid');
+        const person = await activePerson(tx, row.user_id);
+        if (!person) throw new InvalidGrant('the account cannot sign in');
         // Spend the presented token; only one concurrent request can.
         if (!(await markRotated(tx, row.id, now))) return undefined;
+        // A person who lost an entitlement (admin, part of their ceiling) loses it from the family.
+        const familyScopes = JSON.parse(family.scopes) as string[];
+        const entitled = entitledScopes(familyScopes, person, { mfa: true });
+        if (entitled.length !== familyScopes.length) await narrowFamily(tx, row.family_id, entitled);
+        // The family's scope is the ceiling: a refresh may narrow it, never widen it.
+        const scopes = grantedScopes(params, entitled, () => 'a refresh cannot widen the scope');
         return issueUserTokens(deps, tx, {
           client,
           userId: row.user_id,

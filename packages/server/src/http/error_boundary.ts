@@ -13,6 +13,31 @@ class BodyTooLarge extends InvalidRequest {
   override readonly status: number = 413;
 }
 
+/** `invalid_request` with 405 and `Allow: POST`, for a POST-only endpoint asked with another method. */
+class MethodNotAllowed extends InvalidRequest {
+  override readonly status: number = 405;
+  constructor() {
+    super('this endpoint accepts only POST');
+    this.headers.allow = 'POST';
+  }
+}
+
+/**
+ * Answers every other method on the POST-only endpoints `paths` with 405 and `Allow: POST` (RFC 9110
+ * §15.5.6) and an RFC 6749 error body, instead of the 404 of an unknown path. HEAD rides along with GET.
+ */
+export function answerPostOnly(app: FastifyInstance, paths: readonly string[]): void {
+  for (const url of paths) {
+    app.route({
+      method: ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+      url,
+      handler: async () => {
+        throw new MethodNotAllowed();
+      },
+    });
+  }
+}
+
 export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boolean } {
   if (err instanceof OAuthError) return { error: err, unexpected: false };
   if (isTransientStorageError(err)) {

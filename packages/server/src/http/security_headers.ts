@@ -1,8 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 
-/** Headers every response carries: no sniffing, no framing, no referrer, a deny-all CSP for non-pages. */
-export function installSecurityHeaders(app: FastifyInstance): void {
+/** RFC 6797: browsers that reached us over https once use nothing else for a year. */
+export const HSTS = 'max-age=31536000';
+
+/**
+ * Headers every response carries: no sniffing, no framing, no referrer, a deny-all CSP for non-pages;
+ * and HSTS when the issuer is https (`https`).
+ */
+export function installSecurityHeaders(app: FastifyInstance, options: { https?: boolean } = {}): void {
   app.addHook('onSend', (_request, reply, payload, done) => {
+    if (options.https) reply.header('strict-transport-security', HSTS);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');

@@ -9,6 +9,8 @@ import { findClient } from '../clients/client_store.js';
 import { decideDeviceCode, findDeviceCode } from '../device/device_store.js';
 import { formatUserCode } from '../device/user_code.js';
 import { requestContext } from '../http/request_context.js';
+import type { SessionRow, UserRow } from '../storage/schema.js';
+import { entitledScopes } from '../users/entitlements.js';
 import { findClaimedCode } from '../users/sessions.js';
 import { type DevicePagesDeps, mfaSatisfied, nextStep, redirect, sendPage, sessionUser } from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
@@ -20,6 +22,11 @@ function parseScopes(stored: string): string[] {
     return Array.isArray(parsed) ? parsed.filter((s): s is string => typeof s === 'string') : [];
   }
   return stored.split(' ').filter(Boolean);
+}
+
+/** The scopes of `asked` this person gets from this session: `admin` needs its second factor. */
+function grantedToPerson(asked: readonly string[], user: UserRow, session: SessionRow): string[] {
+  return entitledScopes(asked, user, { mfa: session.mfa_at !== null });
 }
 
 const inUseElsewhere = () =>
@@ -41,6 +48,8 @@ export function registerConsent(scope: FastifyInstance, deps: DevicePagesDeps): 
     if (!user || !code || !client || !mfaSatisfied(session, user, client.requireMfa)) {
       return redirect(reply, await nextStep(deps, session));
     }
+    const asked = parseScopes(code.scopes);
+    const granted = grantedToPerson(asked, user, session);
     return sendPage(
       reply,
       200,
@@ -49,7 +58,8 @@ export function registerConsent(scope: FastifyInstance, deps: DevicePagesDeps): 
         request: code.id,
         clientName: client.name,
         clientId: client.id,
-        scopes: parseScopes(code.scopes),
+        scopes: granted,
+        withheld: asked.filter((s) => !granted.includes(s)),
         requestedAt: Number(code.created_at),
         requesterIp: code.requester_ip,
         requesterUserAgent: code.requester_user_agent,
@@ -92,8 +102,19 @@ export function registerConsent(scope: FastifyInstance, deps: DevicePagesDeps): 
 
     const context = requestContext(request);
     const approve = action === 'approve';
+    // What approving grants is fixed now, for this person and this session: the code then carries it.
+    const asked = parseScopes(code.scopes);
+    const granted = grantedToPerson(asked, user, session);
     const decided = await deps.audit.transact(
-      (tx) => decideDeviceCode(tx, { id: code.id, sessionId: session.id, userId: user.id, approve, now }),
+      (tx) =>
+        decideDeviceCode(tx, {
+          id: code.id,
+          sessionId: session.id,
+          userId: user.id,
+          approve,
+          now,
+          ...(approve ? { scopes: granted } : {}),
+        }),
       (ok) => ({
         event: approve ? 'device.approve' : 'device.deny',
         outcome: ok ? 'success' : 'failure',
@@ -103,7 +124,10 @@ export function registerConsent(scope: FastifyInstance, deps: DevicePagesDeps): 
         userAgent: context.userAgent,
         detail: {
           device_request: code.id,
-          scope: parseScopes(code.scopes).join(' '),
+          scope: (approve ? granted : asked).join(' '),
+          ...(approve && granted.length !== asked.length
+            ? { withheld: asked.filter((s) => !granted.includes(s)).join(' ') }
+            : {}),
           mfa: session.mfa_at !== null,
           ...(ok ? {} : { reason: 'already_decided_or_expired' }),
         },

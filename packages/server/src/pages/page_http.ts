@@ -11,6 +11,16 @@ import type { Database, SessionRow } from '../storage/schema.js';
 import { createSession, findSession } from '../users/sessions.js';
 
 export const COOKIE_NAME = 'clavis_device';
+/**
+ * Over https the cookie is `__Host-` prefixed: browsers then accept it only with Secure, Path=/ and no
+ * Domain, so a sibling subdomain cannot plant one (the only way to fix a session here). Over plain http
+ * (development) the prefix is impossible (it requires Secure) and the old name stays.
+ */
+export const SECURE_COOKIE_NAME = `__Host-${COOKIE_NAME}`;
+
+function cookieName(config: ServerConfig): string {
+  return config.issuer.startsWith('https:') ? SECURE_COOKIE_NAME : COOKIE_NAME;
+}
 export const PAGE_CSP =
   "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
@@ -71,15 +81,17 @@ export async function loadSession(
   deps: SessionDeps,
   request: FastifyRequest,
 ): Promise<SessionRow | undefined> {
-  const id = verifiedSessionId(deps.cookieKey, readCookie(request, COOKIE_NAME));
+  const id = verifiedSessionId(deps.cookieKey, readCookie(request, cookieName(deps.config)));
   return id === undefined ? undefined : findSession(deps.db, id, deps.config.clock());
 }
 
 export function setSessionCookie(deps: SessionDeps, reply: FastifyReply, id: string): void {
-  const secure = deps.config.issuer.startsWith('https:') ? '; Secure' : '';
+  const https = deps.config.issuer.startsWith('https:');
+  // `__Host-` requires Path=/; over http the cookie stays scoped to the pages.
+  const scope = https ? 'Path=/' : 'Path=/device';
   reply.header(
     'set-cookie',
-    `${COOKIE_NAME}=${id}.${sign(deps.cookieKey, id)}; Path=/device; Max-Age=${deps.config.sessionTtlSeconds}; HttpOnly; SameSite=Lax${secure}`,
+    `${cookieName(deps.config)}=${id}.${sign(deps.cookieKey, id)}; ${scope}; Max-Age=${deps.config.sessionTtlSeconds}; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`,
   );
 }
 

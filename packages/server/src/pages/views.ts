@@ -133,7 +133,10 @@ export interface ConsentView {
   request: string;
   clientName: string;
   clientId: string;
+  /** The scopes that approving will grant: those asked for that this person is entitled to. */
   scopes: readonly string[];
+  /** Scopes asked for that this person will not get (not an administrator, no second factor, ceiling). */
+  withheld?: readonly string[];
   requestedAt: number;
   requesterIp: string | null;
   requesterUserAgent: string | null;
@@ -151,6 +154,7 @@ export function consentPage(v: ConsentView): string {
 <dt>From IP</dt><dd>${v.requesterIp ?? 'unknown'}</dd>
 <dt>Device</dt><dd>${v.requesterUserAgent ?? 'unknown'}</dd>
 <dt>Access</dt><dd>${v.scopes.length ? html`<ul>${v.scopes.map((s) => html`<li><code>${s}</code></li>`)}</ul>` : 'no scopes'}</dd>
+${v.withheld?.length ? html`<dt>Asked for, not granted to you</dt><dd><ul>${v.withheld.map((s) => html`<li><code>${s}</code></li>`)}</ul></dd>` : ''}
 </dl>
 <p class="warning">Only approve this if you started this sign-in yourself and your own terminal shows this code. If someone sent you this code or link, choose Deny.</p>
 <form method="post" action="/device/consent">

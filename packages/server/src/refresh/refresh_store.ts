@@ -4,7 +4,7 @@
  * access tokens it produced. Tokens are stored as keyed hashes only.
  */
 import type { Kysely } from 'kysely';
-import { rawExec, rawRows } from '../storage/raw.js';
+import { isSqlite, rawExec, rawRows } from '../storage/raw.js';
 import type { Database, RefreshTokensTable, TokenFamiliesTable } from '../storage/schema.js';
 
 type Db = Kysely<Database>;
@@ -72,6 +72,31 @@ export async function markRotated(db: Db, id: string, now: number): Promise<bool
     [now, id],
   );
   return changed > 0;
+}
+
+/**
+ * Inside the transaction that rotates or mints into a family: the family, if it is not revoked, locked
+ * until the commit (PostgreSQL `FOR UPDATE`; SQLite's write transaction already excludes every other
+ * writer). A concurrent `revokeFamily` then either committed first (undefined here) or waits for this
+ * commit and revokes the access token minted in it too: a rotation and a revocation never both win.
+ */
+export async function lockLiveFamily(
+  tx: Db,
+  familyId: string,
+): Promise<{ scopes: string; user_id: string } | undefined> {
+  const rows = await rawRows<{ scopes: string; user_id: string }>(
+    tx,
+    isSqlite(tx)
+      ? 'select scopes, user_id from token_families where id = ? and revoked_at is null'
+      : 'select scopes, user_id from token_families where id = ? and revoked_at is null for update',
+    [familyId],
+  );
+  return rows[0];
+}
+
+/** Narrows a family's scope for good (the person lost an entitlement); never widens it. */
+export async function narrowFamily(tx: Db, familyId: string, scopes: readonly string[]): Promise<void> {
+  await rawExec(tx, 'update token_families set scopes = ? where id = ?', [JSON.stringify(scopes), familyId]);
 }
 
 /**

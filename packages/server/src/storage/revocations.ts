@@ -21,8 +21,20 @@ export async function revokeJti(
   return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
 }
 
-export async function isJtiRevoked(db: Kysely<Database>, jti: string): Promise<boolean> {
-  const rows = await rawRows(db, 'select 1 as revoked from revoked_tokens where jti = ?', [jti]);
+/**
+ * Whether an access token is revoked: its `jti` is on the list, or it was minted into a token family
+ * that has been revoked since (in depth: revoking a family lists its tokens, this holds even if one
+ * slipped past that list).
+ */
+export async function isAccessTokenRevoked(db: Kysely<Database>, jti: string): Promise<boolean> {
+  const rows = await rawRows(
+    db,
+    `select 1 as revoked from revoked_tokens where jti = ?
+      union all
+      select 1 as revoked from family_access_tokens a join token_families f on f.id = a.family_id
+        where a.jti = ? and f.revoked_at is not null`,
+    [jti, jti],
+  );
   return rows.length > 0;
 }
 

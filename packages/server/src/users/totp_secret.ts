@@ -1,7 +1,7 @@
 /**
  * TOTP secrets at rest: sealed with AES-256-GCM under a KEK-derived key and bound to the user id, so a
- * copy of the database alone cannot produce second-factor codes. Values written before sealing (plain
- * base32) are still read as they are.
+ * copy of the database alone cannot produce second-factor codes — and write access to it alone cannot
+ * plant a known secret: a value that is not sealed (plain base32) is refused, never used.
  */
 import { seal, unseal } from '../crypto/seal.js';
 
@@ -12,5 +12,6 @@ export function sealTotpSecret(key: Buffer, userId: string, base32: string): str
 }
 
 export function openTotpSecret(key: Buffer, userId: string, stored: string): string {
-  return stored.startsWith('v1.') ? unseal(key, stored, context(userId)).toString('utf8') : stored;
+  if (!stored.startsWith('v1.')) throw new Error(`the TOTP secret of ${userId} is not sealed: refused`);
+  return unseal(key, stored, context(userId)).toString('utf8');
 }

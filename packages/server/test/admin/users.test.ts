@@ -187,6 +187,25 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
       expect(await counts()).toEqual(before);
     });
 
+    it('Ada and ada created at once: the unique index on lower(username) lets one in, the other gets a clean conflict', async () => {
+      // Past the early check for both (neither exists yet), so the index alone decides.
+      const results = await Promise.allSettled([
+        adminUsers.createUser(deps, { username: 'Ada', password: 'a long enough password' }, actor),
+        adminUsers.createUser(deps, { username: 'ada', password: 'a long enough password' }, actor),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = results.find((r) => r.status === 'rejected')?.reason as AdminError;
+      expect(refused).toBeInstanceOf(AdminError);
+      expect(refused.code).toBe('conflict');
+      expect(refused.message).toMatch(/^a user named (Ada|ada) already exists$/);
+      const rows = await db()
+        .selectFrom('users')
+        .select('username')
+        .where('username', 'in', ['Ada', 'ada'])
+        .execute();
+      expect(rows).toHaveLength(1);
+    });
+
     it("CC-02 (the other way round): refuses a username equal to a client's client_id", async () => {
       const { client } = await server.createClient({ name: 'svc', id: 'deploy-bot' });
       const before = await counts();

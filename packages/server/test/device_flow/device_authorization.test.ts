@@ -44,11 +44,11 @@ describe.each(dialects)('POST /oauth/device_authorization (%s)', (dialect) => {
       expect(await codesOf(confidentialId)).toBe(1);
     });
 
-    it('no scope asked: the request is for the whole scope ceiling, and it is audited', async () => {
+    it('no scope asked: the request is for the minimal default (openid profile, within the ceiling), not the whole ceiling, and it is audited', async () => {
       const res = await requestDeviceCodeRaw(server, publicId);
       expect(res.statusCode).toBe(200);
       const records = (await auditRecords(server, 'device.request')).filter((r) => r.client_id === publicId);
-      expect(records.at(-1)?.detail).toMatchObject({ scope: 'openid read' });
+      expect(records.at(-1)?.detail).toMatchObject({ scope: 'openid' });
     });
   });
 
@@ -187,9 +187,11 @@ describe.each(dialects)('POST /oauth/device_authorization (%s)', (dialect) => {
       expect(await codesOf(publicId)).toBe(before);
     });
 
-    it('GET is not an endpoint → 404, never 500', async () => {
+    it('GET → 405 invalid_request with Allow: POST, never 500', async () => {
       const res = await server.app.inject({ method: 'GET', url: PATH });
-      expect(res.statusCode).toBe(404);
+      expect(res.statusCode).toBe(405);
+      expect(res.headers.allow).toBe('POST');
+      expect(res.json()).toMatchObject({ error: 'invalid_request' });
     });
   });
 });

@@ -11,6 +11,7 @@ import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/crypto/passwords.js';
+import { sealTotpSecret } from '../../src/users/totp_secret.js';
 import { freePort } from '../interop/real_server.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../support/dialects.js';
 import { chromiumAvailable, launchChromium } from './browser.js';
@@ -57,7 +58,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
           password_hash: await hashPassword(PASSWORD),
           is_admin: 0,
           must_change_password: 0,
-          totp_secret: secret.base32,
+          totp_secret: sealTotpSecret(running.services.totpKey, 'usr_grace', secret.base32),
           created_at: Date.now(),
           disabled_at: null,
           locked_at: null,

@@ -45,8 +45,10 @@ describe.each(dialects)('device pages flow (%s)', (dialect) => {
     expect(entry.headers['cache-control']).toBe('no-store');
     expect(entry.headers['x-frame-options']).toBe('DENY');
     expect(entry.headers['set-cookie']).toMatch(
-      /^clavis_device=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+; Path=\/device; Max-Age=900; HttpOnly; SameSite=Lax; Secure$/,
+      /^__Host-clavis_device=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+; Path=\/; Max-Age=900; HttpOnly; SameSite=Lax; Secure$/,
     );
+    // The issuer is https: browsers are told to use nothing else.
+    expect(entry.headers['strict-transport-security']).toBe('max-age=31536000');
     expect(entry.body).toContain('<label for="user_code">Code</label>');
     expect(entry.body).toContain(`value="${req.shown}"`);
     expect(entry.body).toContain('<button type="submit">Continue</button>');

@@ -5,6 +5,7 @@ import { hashPassword } from '../../src/crypto/passwords.js';
 import { randomId } from '../../src/crypto/secrets.js';
 import { insertDeviceCode } from '../../src/device/device_store.js';
 import { formatUserCode, generateUserCode } from '../../src/device/user_code.js';
+import { sealTotpSecret } from '../../src/users/totp_secret.js';
 import type { TestClock } from '../support/clock.js';
 import type { TestDatabase, TestDialect } from '../support/dialects.js';
 import { createTestServer } from '../support/test_server.js';
@@ -127,7 +128,7 @@ export async function createUser(
       password_hash: await hashPassword(PASSWORD),
       is_admin: 0,
       must_change_password: 0,
-      totp_secret: input.totp ? TOTP_SECRET : null,
+      totp_secret: input.totp ? sealTotpSecret(server.services.totpKey, id, TOTP_SECRET) : null,
       created_at: server.clock.now,
       disabled_at: input.disabledAt ?? null,
       locked_at: input.lockedAt ?? null,

@@ -98,6 +98,79 @@ describe.each(dialects)('migrations (%s)', (dialect) => {
   });
 });
 
+describe.each(dialects)('usernames unique regardless of case (%s)', (dialect) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('the migration refuses a database holding names that differ only in case, naming them', async () => {
+    database = await createTestDatabase(dialect);
+    const opened = await openDatabase(database.url);
+    try {
+      // As a database from before the index: the index and its migration record gone, a clash stored.
+      await sql`drop index users_username_lower`.execute(opened.db);
+      await sql`delete from kysely_migration where name = '0006_username_case_insensitive'`.execute(
+        opened.db,
+      );
+      for (const [id, username] of [
+        ['usr_a', 'Ada'],
+        ['usr_b', 'ada'],
+      ] as const) {
+        await opened.db
+          .insertInto('users')
+          .values({
+            id,
+            username,
+            password_hash: null,
+            is_admin: 0,
+            must_change_password: 0,
+            totp_secret: null,
+            created_at: 0,
+            disabled_at: null,
+          })
+          .execute();
+      }
+    } finally {
+      await opened.close();
+    }
+    const err = await openDatabase(database.url).then(
+      async (again) => {
+        await again.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    if (!err) throw new Error('the migration should have failed');
+    expect(err.message).toBe('migration 0006_username_case_insensitive failed');
+    expect((err.cause as Error).message).toMatch(
+      /^usernames must be unique regardless of case, but these differ only in case: "ada" \(2 accounts\)\./,
+    );
+  });
+
+  it('with the index, a second name differing only in case cannot be stored', async () => {
+    database = await createTestDatabase(dialect);
+    const opened = await openDatabase(database.url);
+    try {
+      const row = (id: string, username: string) => ({
+        id,
+        username,
+        password_hash: null,
+        is_admin: 0,
+        must_change_password: 0,
+        totp_secret: null,
+        created_at: 0,
+        disabled_at: null,
+      });
+      await opened.db.insertInto('users').values(row('usr_a', 'Ada')).execute();
+      await expect(opened.db.insertInto('users').values(row('usr_b', 'aDA')).execute()).rejects.toThrow();
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 /**
  * Several PostgreSQL instances starting together on a fresh database. (SQLite is not covered here: one
  * process never opens one file twice at once, and node:sqlite's busy wait is synchronous, so two

@@ -281,11 +281,10 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
   });
 
   describe('other methods', () => {
-    // RFC 6749 §3.2: the client MUST use POST. There is no GET route, so the app's not-found answer
-    // applies (as node-oidc-provider answers 404 for a method a route does not take); what matters is
-    // that credentials in a query string never authenticate anyone or issue a token.
+    // RFC 6749 §3.2: the client MUST use POST. Another method is 405 with `Allow: POST` (RFC 9110
+    // §15.5.6) and an RFC 6749 error body; credentials in a query string never authenticate anyone.
     it.each(['GET', 'PUT', 'DELETE', 'PATCH'] as const)(
-      '%s on the token endpoint is 404 and issues nothing',
+      '%s on the token endpoint is 405 invalid_request with Allow: POST, and issues nothing',
       async (method) => {
         const before = await issuedTokens();
         const query = new URLSearchParams({
@@ -295,11 +294,30 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
         });
         const res = await server.app.inject({ method, url: `${TOKEN}?${query}`, headers: auth });
         expectClean(res);
-        expect(res.statusCode).toBe(404);
-        expect(res.json()).toEqual({ error: 'not_found' });
+        expect(res.statusCode).toBe(405);
+        expect(res.headers.allow).toBe('POST');
+        expect(res.headers['cache-control']).toBe('no-store');
+        expect(res.json()).toEqual({
+          error: 'invalid_request',
+          error_description: 'this endpoint accepts only POST',
+        });
         expect(await issuedTokens()).toBe(before);
       },
     );
+
+    it.each([
+      '/oauth/device_authorization',
+      '/oauth/introspect',
+      '/oauth/revoke',
+      '/oauth/api-keys',
+      '/oauth/api-keys/verify',
+      '/oauth/api-keys/leaks',
+    ])('GET %s is 405 with Allow: POST too', async (path) => {
+      const res = await server.app.inject({ method: 'GET', url: path });
+      expect(res.statusCode).toBe(405);
+      expect(res.headers.allow).toBe('POST');
+      expect(res.json()).toMatchObject({ error: 'invalid_request' });
+    });
 
     it('a POST with the parameters in the query string instead of the body is invalid_request', async () => {
       const query = new URLSearchParams({ grant_type: 'client_credentials' });

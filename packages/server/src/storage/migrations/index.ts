@@ -6,6 +6,7 @@ import * as m0003 from './0003_api_keys.js';
 // Workload identity federation (issue 5).
 import * as m0004 from './0004_federations.js';
 import * as m0005 from './0005_audit_accounting.js';
+import * as m0006 from './0006_username_case_insensitive.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   // Workload identity federation (issue 5).
   '0004_federations': m0004,
   '0005_audit_accounting': m0005,
+  '0006_username_case_insensitive': m0006,
 };
 
 export const migrationProvider: MigrationProvider = {
