@@ -38,7 +38,7 @@ describe('audit verify', () => {
     expect(res.code).toBe(0);
     expect(res.stderr).toBe('');
     expect(res.stdout).toMatch(
-      /^audit log intact: \d+ records in \d+ segments, \d+ seals \(0 records not yet sealed\)\n$/,
+      /^audit log intact: \d+ records in \d+ segments, \d+ seals \(0 records not yet sealed\)\nno anchor file: deleting the newest records would go unnoticed, and seal signatures were not checked \(--anchor FILE\)\n$/,
     );
 
     const json = await admin('audit', 'verify', '--json');
@@ -174,7 +174,11 @@ describe('audit verify', () => {
       db.prepare('delete from audit_events where segment = ?').run(last.segment);
       db.prepare('delete from audit_segments where id = ?').run(last.segment);
     });
-    expect((await admin('audit', 'verify')).code).toBe(0);
+    const broken = `clavis: audit log broken at seal:${result.seals}: in the anchor ${anchor} but missing from the database\n`;
+    // Without --anchor, verify reads the anchor serve keeps beside the database.
+    const implicit = await admin('audit', 'verify');
+    expect(implicit.code).toBe(1);
+    expect(implicit.stderr).toBe(broken);
     const res = await admin('audit', 'verify', '--anchor', anchor);
     expect(res.code).toBe(1);
     expect(res.stderr).toBe(

@@ -32,6 +32,11 @@ export function adminOptions(command: Command): AdminGlobalOptions {
   return command.optsWithGlobals<AdminGlobalOptions>();
 }
 
+/** The database an admin command works on: `--db`, else `CLAVIS_DB`, else `./clavis.db`. */
+export function adminDbUrl(io: Io, options: AdminGlobalOptions): string {
+  return options.db ?? io.env.CLAVIS_DB ?? 'sqlite:./clavis.db';
+}
+
 export async function withAdmin<T>(
   io: Io,
   options: AdminGlobalOptions,
@@ -43,7 +48,7 @@ export async function withAdmin<T>(
     );
   }
   const services = await openServices({
-    dbUrl: options.db ?? io.env.CLAVIS_DB ?? 'sqlite:./clavis.db',
+    dbUrl: adminDbUrl(io, options),
     kek: io.env.CLAVIS_KEK,
     kekFile: io.env.CLAVIS_KEK_FILE,
     writer: 'cli',
