@@ -177,6 +177,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
     it.each([
       ['client_id', { grant_type: 'client_credentials', client_id: 'a\u0000b', client_secret: 'x' }],
       ['grant_type', { grant_type: 'client_credentials\u0000' }],
+      ['scope', { grant_type: 'client_credentials', scope: 'read\u0000' }],
       ['an unknown parameter', { grant_type: 'client_credentials', 'x\u0000y': '1' }],
     ])(
       'a NUL byte in %s is invalid_request on every storage, before storage sees it',
