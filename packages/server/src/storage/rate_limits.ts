@@ -14,26 +14,45 @@ export function windowStart(now: number, windowMs: number): number {
   return Math.floor(now / windowMs) * windowMs;
 }
 
+// A counter's window never moves back: with several instances whose clocks disagree, a hit computed
+// from a lagging clock (still in window W) counts into the window a leading clock already opened
+// (W+1) instead of restarting it. Every SET expression sees the row as it was.
 const HIT_SQL = `insert into rate_limits (key, window_start, count) values (?, ?, 1)
   on conflict (key) do update set
-    count = case when rate_limits.window_start = excluded.window_start then rate_limits.count + 1 else 1 end,
-    window_start = excluded.window_start
-  returning count`;
+    count = case when excluded.window_start > rate_limits.window_start then 1 else rate_limits.count + 1 end,
+    window_start = case when excluded.window_start > rate_limits.window_start
+      then excluded.window_start else rate_limits.window_start end
+  returning count, window_start`;
 
 /**
  * Counts one event against `key` in the window starting at `start`, and returns the count including it.
  * One atomic statement: under concurrent calls with the same key — on one instance or many — every
  * caller gets a distinct count, so callers that compare it with a limit never let more than the limit
- * through. A hit in a newer window restarts the count at 1.
+ * through. A hit in a newer window restarts the count at 1; a hit in an older window (a lagging clock)
+ * counts into the newer one.
  */
 export async function hitRateLimit(db: Db, key: string, start: number): Promise<number> {
-  const rows = await rawRows<{ count: number | string }>(db, HIT_SQL, [key, start]);
-  return Number(rows[0]?.count ?? 1);
+  return (await takeRateLimit(db, key, start)).count;
+}
+
+/** `hitRateLimit`, also saying which window the hit was counted in (for a refund, a `Retry-After`). */
+export async function takeRateLimit(
+  db: Db,
+  key: string,
+  start: number,
+): Promise<{ count: number; windowStart: number }> {
+  const rows = await rawRows<{ count: number | string; window_start: number | string }>(db, HIT_SQL, [
+    key,
+    start,
+  ]);
+  const row = rows[0];
+  return { count: Number(row?.count ?? 1), windowStart: Number(row?.window_start ?? start) };
 }
 
 /**
- * Gives back one event counted by `hitRateLimit` in the same window (an attempt reserved before it was
- * known to be harmless, e.g. a correct user code). Never goes below zero; a no-op once the window moved on.
+ * Gives back one event counted in window `start` (the window `takeRateLimit` reported: an attempt
+ * reserved before it was known to be harmless, e.g. a correct user code). Never goes below zero; a no-op
+ * once the window moved on.
  */
 export async function refundRateLimit(db: Db, key: string, start: number): Promise<void> {
   await rawExec(
