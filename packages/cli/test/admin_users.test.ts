@@ -36,6 +36,7 @@ const VIEW_KEYS = [
   'id',
   'is_admin',
   'locked_at',
+  'locked_until',
   'scopes',
   'username',
 ];

@@ -41,7 +41,10 @@ export interface UserView {
   has_totp: boolean;
   created_at: string;
   disabled_at: string | null;
+  /** The hard lock at the failure bound (lifted only by `users unlock`). */
   locked_at: string | null;
+  /** The end of the latest temporary lock from consecutive failures (past: no longer locked). */
+  locked_until: string | null;
   failed_logins: number;
   failed_mfa: number;
   /** Scoped API keys (issue 4): the ceiling of the person's keys; null = none set (the admin decides). */
@@ -83,6 +86,7 @@ const viewColumns = [
   'created_at',
   'disabled_at',
   'locked_at',
+  'locked_until',
   'failed_logins',
   'failed_mfa',
   'scopes',
@@ -95,6 +99,7 @@ interface ViewRow {
   created_at: number;
   disabled_at: number | null;
   locked_at: number | null;
+  locked_until?: number | null | undefined;
   failed_logins: number;
   failed_mfa: number;
   scopes?: string | null | undefined;
@@ -110,6 +115,7 @@ function toView(row: ViewRow): UserView {
     created_at: iso(row.created_at) ?? '',
     disabled_at: iso(row.disabled_at),
     locked_at: iso(row.locked_at),
+    locked_until: iso(row.locked_until ?? null),
     failed_logins: Number(row.failed_logins),
     failed_mfa: Number(row.failed_mfa),
     scopes: row.scopes ? (JSON.parse(row.scopes) as string[]) : null,
@@ -309,7 +315,7 @@ export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Act
     async (tx) => {
       await tx
         .updateTable('users')
-        .set({ totp_secret: null, totp_last_step: null, failed_mfa: 0, locked_at: null })
+        .set({ totp_secret: null, totp_last_step: null, failed_mfa: 0, locked_at: null, locked_until: null })
         .where('id', '=', target.id)
         .execute();
       const deleted = await tx
@@ -333,14 +339,14 @@ export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Act
   return showUser(deps, target.id);
 }
 
-/** Clears a lock from failed sign-ins or codes, and the failure counters. */
+/** Clears a lock from failed sign-ins or codes (temporary or hard), and the failure counters. */
 export async function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
   const target = await showUser(deps, nameOrId);
   await deps.audit.transact(
     async (tx) => {
       await tx
         .updateTable('users')
-        .set({ failed_logins: 0, failed_mfa: 0, locked_at: null })
+        .set({ failed_logins: 0, failed_mfa: 0, locked_at: null, locked_until: null })
         .where('id', '=', target.id)
         .execute();
     },
@@ -352,6 +358,7 @@ export async function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: A
         user_id: target.id,
         username: target.username,
         was_locked: target.locked_at !== null,
+        ...(target.locked_until !== null ? { locked_until: target.locked_until } : {}),
         failed_logins: target.failed_logins,
         failed_mfa: target.failed_mfa,
       },

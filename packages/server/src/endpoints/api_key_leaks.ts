@@ -15,7 +15,7 @@ import type { AuditLog } from '../audit/audit_log.js';
 import { paths, type ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import { requestContext } from '../http/request_context.js';
-import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
+import { budgetAddress, hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
 
 export interface ApiKeyLeakDeps {
@@ -79,7 +79,7 @@ export function registerApiKeyLeakEndpoint(app: FastifyInstance, deps: ApiKeyLea
       const context = requestContext(request);
       const now = deps.config.clock();
       const start = windowStart(now, 60_000);
-      const count = await hitRateLimit(deps.db, `api_key_leak:ip:${context.ip ?? 'unknown'}`, start);
+      const count = await hitRateLimit(deps.db, `api_key_leak:ip:${budgetAddress(context.ip)}`, start);
       if (count > deps.config.apiKeyLeakReportsPerIpPerMinute)
         throw new TooManyRequests('too many leak reports; try again later', (start + 60_000 - now) / 1000);
       const entries = parseLeakReport(request.body);

@@ -72,6 +72,7 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
         created_at: new Date(server.clock.now).toISOString(),
         disabled_at: null,
         locked_at: null,
+        locked_until: null,
         failed_logins: 0,
         failed_mfa: 0,
         scopes: null,
@@ -254,6 +255,7 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
           'id',
           'is_admin',
           'locked_at',
+          'locked_until',
           'scopes',
           'username',
         ]);

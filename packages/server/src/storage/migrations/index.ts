@@ -5,6 +5,7 @@ import * as m0002 from './0002_device_flow.js';
 import * as m0003 from './0003_api_keys.js';
 // Workload identity federation (issue 5).
 import * as m0004 from './0004_federations.js';
+import * as m0006 from './0006_sign_in_lockout.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ export const migrations: Record<string, Migration> = {
   '0003_api_keys': m0003,
   // Workload identity federation (issue 5).
   '0004_federations': m0004,
+  '0006_sign_in_lockout': m0006,
 };
 
 export const migrationProvider: MigrationProvider = {
