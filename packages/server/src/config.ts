@@ -54,6 +54,12 @@ export interface ServerConfig {
   signInHardLockAfter: number;
   /** Sign-in attempts (each one scrypt) per minute across all instances and addresses. Default 240. */
   signInAttemptsGlobalPerMinute: number;
+  /**
+   * Failed client authentications, refused API keys and refused workload tokens per client address
+   * (an IPv6 client's /64) per minute, across all instances, before further failures get 429 and are
+   * only counted in the audit log. Default 60.
+   */
+  authFailuresPerAddressPerMinute: number;
   /** Wrong user codes allowed per client IP, and in total across all instances, per minute. */
   userCodeAttemptsPerIpPerMinute: number;
   userCodeAttemptsGlobalPerMinute: number;
@@ -92,6 +98,7 @@ export const defaults = {
   maxFailedSignIns: 10,
   signInHardLockAfter: 100,
   signInAttemptsGlobalPerMinute: 240,
+  authFailuresPerAddressPerMinute: 60,
   userCodeAttemptsPerIpPerMinute: 5,
   userCodeAttemptsGlobalPerMinute: 600,
   // Scoped API keys (issue 4).
@@ -145,6 +152,7 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     'maxFailedSignIns',
     'signInHardLockAfter',
     'signInAttemptsGlobalPerMinute',
+    'authFailuresPerAddressPerMinute',
     'userCodeAttemptsPerIpPerMinute',
     'userCodeAttemptsGlobalPerMinute',
     // Scoped API keys (issue 4).

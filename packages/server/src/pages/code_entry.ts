@@ -4,6 +4,7 @@
  * (DF-11). A code from `verification_uri_complete` is only pre-filled: nothing happens without a click.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEntry } from '../audit/events.js';
 import { claimDeviceCode, findDeviceCodeByUserCode } from '../device/device_store.js';
 import { formatUserCode, normaliseUserCode } from '../device/user_code.js';
 import { requestContext } from '../http/request_context.js';
@@ -122,6 +123,7 @@ export function registerCodeEntry(scope: FastifyInstance, deps: DevicePagesDeps)
   });
 }
 
+/** Records a code entry; failures are aggregated, and those refused by a budget only counted. */
 function auditCode(
   deps: DevicePagesDeps,
   session: SessionRow,
@@ -130,7 +132,7 @@ function auditCode(
   failure: string | null,
   request?: string,
 ): Promise<void> {
-  return deps.audit.record({
+  const entry: AuditEntry = {
     event: 'device.code_entered',
     outcome: failure ? 'failure' : 'success',
     actor: session.user_id ? { type: 'user', id: session.user_id } : { type: 'anonymous' },
@@ -138,5 +140,10 @@ function auditCode(
     ip: context.ip,
     userAgent: context.userAgent,
     detail: { ...(failure ? { reason: failure } : {}), ...(request ? { device_request: request } : {}) },
-  });
+  };
+  if (failure === null) return deps.audit.record(entry);
+  return deps.failures.note(
+    { entry, subject: request ?? clientId },
+    { throttled: failure === 'rate_limited' },
+  );
 }

@@ -1,6 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import { findClient } from '../clients/client_store.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
@@ -20,6 +21,8 @@ export interface DevicePagesDeps {
   config: ServerConfig;
   db: Kysely<Database>;
   audit: AuditLog;
+  /** Failed attempts are aggregated (and unknown usernames hashed) before they reach the audit log. */
+  failures: FailureLog;
   /** Keyed hashing for recovery codes (the server's secret hasher). */
   hasher: SecretHasher;
   /** Signs session cookies and enrolment forms: `kek.derive('cookie-signing')`. */

@@ -6,6 +6,7 @@
  * fresh one (no fixation) that keeps the claimed code.
  */
 import type { FastifyInstance } from 'fastify';
+import type { AuditEntry } from '../audit/events.js';
 import { hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { requestContext } from '../http/request_context.js';
 import { rotateSession } from '../users/sessions.js';
@@ -69,22 +70,44 @@ export function registerSignIn(scope: FastifyInstance, deps: DevicePagesDeps): v
     if (!username || !password) return wrong(400, 'Enter your username and password.');
 
     // Every attempt costs one scrypt, so attempts are bounded per address and in total before it.
+    // An unknown name is recorded as a keyed hash, never as typed: people type passwords there.
+    const nameHash = () => deps.failures.usernameHash(username);
     const refund = await reserveGuess(deps, [
       perAddress('sign_in', context.ip, deps.config.userCodeAttemptsPerIpPerMinute),
       { key: 'sign_in:global', limit: deps.config.signInAttemptsGlobalPerMinute },
-    ]);
+    ]).catch(async (err: unknown) => {
+      await deps.failures.note(
+        {
+          entry: {
+            event: 'user.sign_in_failed',
+            outcome: 'failure',
+            actor: { type: 'anonymous' },
+            ip: context.ip,
+            userAgent: context.userAgent,
+            detail: { reason: 'rate_limited' },
+          },
+        },
+        { throttled: true },
+      );
+      throw err;
+    });
     const user = await findUserByUsername(deps.db, username);
     const now = deps.config.clock();
     const lock = user ? lockOf(user, now) : undefined;
-    const audit = (event: 'user.sign_in_failed' | 'user.locked', detail: Record<string, unknown>) =>
-      deps.audit.record({
-        event,
-        outcome: 'failure',
-        actor: user ? { type: 'user', id: user.id } : { type: 'anonymous' },
-        ip: context.ip,
-        userAgent: context.userAgent,
-        detail: { ...detail, ...(user ? {} : { username: username.slice(0, 64) }) },
-      });
+    const entry = (
+      event: 'user.sign_in_failed' | 'user.locked',
+      detail: Record<string, unknown>,
+    ): AuditEntry => ({
+      event,
+      outcome: 'failure',
+      actor: user ? { type: 'user', id: user.id } : { type: 'anonymous' },
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: { ...detail, ...(user ? {} : { username_hmac: nameHash() }) },
+    });
+    /** A failed attempt: aggregated with the same failures on the same account from the same address. */
+    const audit = (detail: Record<string, unknown>) =>
+      deps.failures.note({ entry: entry('user.sign_in_failed', detail), subject: user?.id ?? nameHash() });
 
     // A locked account's password is not tried at all (the lock is what stops guessing; a try would
     // tell whether a guess was right), yet the attempt costs the same scrypt as any other.
@@ -92,14 +115,15 @@ export function registerSignIn(scope: FastifyInstance, deps: DevicePagesDeps): v
     const hash = user && !lock ? user.password_hash : null;
     const ok = (await verifyPassword(password, hash ?? (await dummyHash))) && hash !== null;
     if (!user || !ok) {
-      if (!user) await audit('user.sign_in_failed', { reason: 'unknown_user' });
-      else if (lock)
-        await audit('user.sign_in_failed', { reason: lock.kind === 'hard' ? 'locked' : 'locked_for_now' });
+      if (!user) await audit({ reason: 'unknown_user' });
+      else if (lock) await audit({ reason: lock.kind === 'hard' ? 'locked' : 'locked_for_now' });
       else {
-        await audit('user.sign_in_failed', { reason: 'wrong_password' });
+        await audit({ reason: 'wrong_password' });
         const failure = await recordFailedSignIn(deps.db, user.id, lockoutPolicy(deps.config), now);
         if (failure.lockedNow) {
-          await audit('user.locked', { reason: 'failed_sign_ins', ...lockDetail(failure) });
+          await deps.audit.record(
+            entry('user.locked', { reason: 'failed_sign_ins', ...lockDetail(failure) }),
+          );
         }
       }
       // The same answer for an unknown name, a wrong password and a locked account: nothing about the
@@ -107,7 +131,7 @@ export function registerSignIn(scope: FastifyInstance, deps: DevicePagesDeps): v
       return wrong(401, WRONG_CREDENTIALS);
     }
     if (user.disabled_at !== null) {
-      await audit('user.sign_in_failed', { reason: 'disabled' });
+      await deps.audit.record(entry('user.sign_in_failed', { reason: 'disabled' }));
       throw accountUnusable(user, now);
     }
     await refund();

@@ -96,6 +96,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       hasher: services.hasher,
       cookieKey: services.kek.derive('cookie-signing'),
       totpKey: services.totpKey,
+      subjectKey: services.kek.derive('audit-subjects'),
       logger,
       isShuttingDown: () => shuttingDown,
     });
