@@ -14,7 +14,7 @@ import { revokeFamily } from '../refresh/refresh_store.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
 import { sealTotpSecret } from '../users/totp_secret.js';
-import { type Actor, actorFields } from './actor.js';
+import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import type { AdminDeps } from './clients.js';
 import { AdminError } from './errors.js';
 
@@ -163,7 +163,20 @@ export function newTotp(username: string): { secret: string; uri: string } {
   return { secret: secret.base32, uri: totp.toString() };
 }
 
-export async function createUser(
+export function createUser(deps: UserAdminDeps, input: CreateUserInput, actor: Actor): Promise<CreatedUser> {
+  return recordingRefusal(
+    deps.audit,
+    {
+      event: 'user.create',
+      actor,
+      clientId: null,
+      target: { username: String(input.username).slice(0, 64) },
+    },
+    () => createUserUnrecorded(deps, input, actor),
+  );
+}
+
+async function createUserUnrecorded(
   deps: UserAdminDeps,
   input: CreateUserInput,
   actor: Actor,
@@ -258,7 +271,19 @@ export async function showUser(deps: Pick<AdminDeps, 'db'>, nameOrId: string): P
  * (reason `user_disabled`) with the unexpired access tokens it produced — all in the transaction that
  * records it.
  */
-export async function disableUser(
+export function disableUser(
+  deps: UserAdminDeps,
+  nameOrId: string,
+  actor: Actor,
+): Promise<{ user: UserView; revokedFamilies: number }> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.disable', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    () => disableUserUnrecorded(deps, nameOrId, actor),
+  );
+}
+
+async function disableUserUnrecorded(
   deps: UserAdminDeps,
   nameOrId: string,
   actor: Actor,
@@ -309,7 +334,15 @@ export async function disableUser(
  * Removes a person's second factor (TOTP secret and recovery codes) and clears an MFA lock, so they can
  * enrol again at their next sign-in. Their password is unchanged.
  */
-export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+export function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.reset_mfa', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    () => resetMfaUnrecorded(deps, nameOrId, actor),
+  );
+}
+
+async function resetMfaUnrecorded(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
   const target = await showUser(deps, nameOrId);
   await deps.audit.transact(
     async (tx) => {
@@ -340,7 +373,15 @@ export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Act
 }
 
 /** Clears a lock from failed sign-ins or codes (temporary or hard), and the failure counters. */
-export async function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+export function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.unlock', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    () => unlockUserUnrecorded(deps, nameOrId, actor),
+  );
+}
+
+async function unlockUserUnrecorded(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
   const target = await showUser(deps, nameOrId);
   await deps.audit.transact(
     async (tx) => {

@@ -10,6 +10,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit_log.js';
 import { seal, unseal } from '../crypto/seal.js';
 import type { Database } from '../storage/schema.js';
 import type { SigningAlg } from '../tokens/jws.js';
@@ -30,6 +31,8 @@ export interface KeyStoreOptions {
   /** The longest lifetime any token signed by a key may have (for the key's publication window). */
   maxTokenTtlMs: number;
   clock: () => number;
+  /** Where the creation of each key is recorded (`signing_key.create` / `signing_key.rotate`). */
+  audit?: AuditLog;
 }
 
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -75,7 +78,7 @@ export class KeyStore {
   async #refresh(): Promise<void> {
     const now = this.#options.clock();
     const slot = Math.floor(now / this.#options.rotationIntervalMs);
-    for (const s of [slot, slot + 1]) await this.#ensureSlot(s);
+    for (const s of [slot, slot + 1]) await this.#ensureSlot(s, s > slot);
     const rows = await this.#db
       .selectFrom('signing_keys')
       .selectAll()
@@ -108,8 +111,12 @@ export class KeyStore {
     });
   }
 
-  async #ensureSlot(slot: number): Promise<void> {
-    const { alg, rotationIntervalMs, maxTokenTtlMs, clock } = this.#options;
+  /**
+   * Creates the key of `slot` if it has none (`successor`: the next slot's, made ahead of time), and
+   * records it when this instance's insert is the one that took.
+   */
+  async #ensureSlot(slot: number, successor: boolean): Promise<void> {
+    const { alg, rotationIntervalMs, maxTokenTtlMs, clock, audit } = this.#options;
     const existing = await this.#db
       .selectFrom('signing_keys')
       .select('kid')
@@ -122,7 +129,8 @@ export class KeyStore {
     const kid = await calculateJwkThumbprint(jwk);
     const activatesAt = slot * rotationIntervalMs;
     const retiresAt = activatesAt + rotationIntervalMs;
-    await this.#db
+    const expiresAt = retiresAt + maxTokenTtlMs + CLOCK_SKEW_MS;
+    const inserted = await this.#db
       .insertInto('signing_keys')
       .values({
         kid,
@@ -136,11 +144,31 @@ export class KeyStore {
         ),
         activates_at: activatesAt,
         retires_at: retiresAt,
-        expires_at: retiresAt + maxTokenTtlMs + CLOCK_SKEW_MS,
+        expires_at: expiresAt,
         created_at: clock(),
       })
       .onConflict((oc) => oc.columns(['alg', 'slot']).doNothing())
-      .execute();
+      .executeTakeFirst();
+    // Another instance may have made this slot's key first: only the insert that took is recorded.
+    if (!audit || Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return;
+    // Not awaited: a refresh can run while a group commit waits for it (a key needed inside a unit of
+    // work), and a record awaited there would wait for that very commit.
+    void audit
+      .record({
+        event: successor ? 'signing_key.rotate' : 'signing_key.create',
+        actor: { type: 'system' },
+        detail: {
+          kid,
+          alg,
+          slot,
+          activates_at: new Date(activatesAt).toISOString(),
+          retires_at: new Date(retiresAt).toISOString(),
+          expires_at: new Date(expiresAt).toISOString(),
+        },
+      })
+      .catch(() => {
+        // The audit log is closed or the database failing: the key stands, as the insert committed.
+      });
   }
 
   /** The key that signs now. Refreshes first when the loaded set has no key for this instant. */
