@@ -31,8 +31,6 @@ export interface KeyStoreOptions {
   /** The longest lifetime any token signed by a key may have (for the key's publication window). */
   maxTokenTtlMs: number;
   clock: () => number;
-  /** Where the creation of each key is recorded (`signing_key.create` / `signing_key.rotate`). */
-  audit?: AuditLog;
 }
 
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -56,11 +54,21 @@ export class KeyStore {
   #byKid = new Map<string, SigningKey>();
   #jwks = '{"keys":[]}';
   #refreshing: Promise<void> | undefined;
+  #audit: AuditLog | undefined;
 
   constructor(db: Kysely<Database>, sealingKey: Buffer, options: KeyStoreOptions) {
     this.#db = db;
     this.#sealingKey = sealingKey;
     this.#options = options;
+  }
+
+  /**
+   * Records every key this store creates from now on in `audit` (`signing_key.create` for a slot that
+   * had no key signing, `signing_key.rotate` for a successor made ahead). `serve` does this before its
+   * first refresh.
+   */
+  recordCreationsIn(audit: AuditLog): void {
+    this.#audit = audit;
   }
 
   get alg(): SigningAlg {
@@ -116,7 +124,8 @@ export class KeyStore {
    * records it when this instance's insert is the one that took.
    */
   async #ensureSlot(slot: number, successor: boolean): Promise<void> {
-    const { alg, rotationIntervalMs, maxTokenTtlMs, clock, audit } = this.#options;
+    const { alg, rotationIntervalMs, maxTokenTtlMs, clock } = this.#options;
+    const audit = this.#audit;
     const existing = await this.#db
       .selectFrom('signing_keys')
       .select('kid')

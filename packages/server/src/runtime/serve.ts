@@ -86,6 +86,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let shuttingDown = false;
   const timers: NodeJS.Timeout[] = [];
   try {
+    services.keys.recordCreationsIn(services.audit);
     await services.keys.refresh();
     const boot = await bootstrap(services, { adminPassword: options.adminPassword });
     const app = buildApp({

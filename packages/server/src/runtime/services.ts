@@ -94,15 +94,14 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
   try {
     const { kek, source } = await loadKek(opened.db, options);
     const hasher = new SecretHasher(kek.derive('secret-hashing'));
-    const auditKey = createSecretKey(kek.derive('audit-chain'));
-    const audit = await AuditLog.open(opened.db, { clock, writer: options.writer, key: auditKey });
     const keys = new KeyStore(opened.db, kek.derive('signing-key-sealing'), {
       alg: options.signingAlg ?? 'EdDSA',
       rotationIntervalMs: (options.keyRotationIntervalSeconds ?? 30 * 86_400) * 1000,
       maxTokenTtlMs: (options.maxAccessTokenTtlSeconds ?? 3600) * 1000,
       clock,
-      audit,
     });
+    const auditKey = createSecretKey(kek.derive('audit-chain'));
+    const audit = await AuditLog.open(opened.db, { clock, writer: options.writer, key: auditKey });
     return {
       db: opened.db,
       dialect: opened.dialect,

@@ -2,21 +2,25 @@
  * What the audit log holds about administration and keys: signing-key creation and rotation, every
  * attribute a client is created with, what a client's deletion took with it, and refused changes.
  */
-import { AdminError, adminApiKeys, adminClients, adminFederations } from '@clavis/server';
+import { join } from 'node:path';
+import { AdminError, adminApiKeys, adminClients, adminFederations, openServices } from '@clavis/server';
 import { calculateJwkThumbprint } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyAdminDeps } from '../api_keys/support.js';
 import { jwksOf, newClientKey } from '../client_auth/assertion_kit.js';
 import { federationDeps } from '../federation/support.js';
-import { dialects } from '../support/dialects.js';
+import { TestClock } from '../support/clock.js';
+import { createTestDatabase, dialects } from '../support/dialects.js';
 import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
 
 const ADMIN = { type: 'admin' as const, id: 'ops' };
 
 describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
   let server: TestServer;
+  const after: Array<() => Promise<void>> = [];
   afterEach(async () => {
     await server.close();
+    for (const done of after.splice(0)) await done();
   });
 
   async function records(event: string) {
@@ -32,7 +36,25 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
   }
 
   it('signing keys: the first key is recorded as created, its successor as a rotation, once each', async () => {
-    server = await createTestServer(dialect, { config: { keyRotationIntervalSeconds: 3600 } });
+    // A fresh database whose keys are made by a store that records them, as `serve` sets it up.
+    const database = await createTestDatabase(dialect);
+    after.push(() => database.drop());
+    const clock = new TestClock();
+    const services = await openServices({
+      dbUrl: database.url,
+      kekFile: join(database.dir, 'clavis.kek'),
+      writer: 'test',
+      clock: clock.read,
+      keyRotationIntervalSeconds: 3600,
+    });
+    services.keys.recordCreationsIn(services.audit);
+    await services.keys.refresh();
+    await services.audit.drain();
+    server = await createTestServer(dialect, {
+      database,
+      clock,
+      config: { keyRotationIntervalSeconds: 3600 },
+    });
     const created = await records('signing_key.create');
     const rotated = await records('signing_key.rotate');
     expect(created).toHaveLength(1);
@@ -44,19 +66,17 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
       slot: slot + 1,
       activates_at: new Date((slot + 1) * 3_600_000).toISOString(),
     });
-    // A second instance on the same database finds the keys: nothing new to record.
-    const second = await createTestServer(dialect, {
-      database: server.database,
-      clock: server.clock,
-      config: { keyRotationIntervalSeconds: 3600 },
-    });
-    await second.services.audit.drain();
-    // An hour on, the next successor is made and recorded.
-    server.clock.advanceSeconds(3600);
+    // A second recording store on the same database finds the keys: nothing new to record.
+    server.services.keys.recordCreationsIn(server.services.audit);
     await server.services.keys.refresh();
+    expect(await records('signing_key.rotate')).toHaveLength(1);
+    // An hour on, the next successor is made and recorded.
+    clock.advanceSeconds(3600);
+    await services.keys.refresh();
+    await services.audit.drain();
     expect(await records('signing_key.create')).toHaveLength(1);
     expect((await records('signing_key.rotate')).map((r) => r.detail.slot)).toEqual([slot + 1, slot + 2]);
-    await second.close();
+    await services.close();
   });
 
   it('client.create records every attribute; client.delete what it took with it', async () => {
