@@ -36,6 +36,7 @@ const VIEW_KEYS = [
   'id',
   'is_admin',
   'locked_at',
+  'locked_until',
   'scopes',
   'username',
 ];
@@ -76,17 +77,17 @@ describe('users on SQLite', () => {
       | undefined;
   let alice: UserJson;
 
-  /** One error line, exit 1, nothing on stdout, and no user or audit record added. */
+  /** One error line, exit 1, nothing on stdout, no user added, and no change recorded (a refusal is). */
   async function expectRefused(
     run: () => Promise<{ code: number; stdout: string; stderr: string }>,
     stderr: string,
   ) {
     const users = countRows(tmp.dbPath, 'users');
-    const audit = countRows(tmp.dbPath, 'audit_events');
+    const audit = countRows(tmp.dbPath, 'audit_events', "outcome = 'success'");
     const res = await run();
     expect(res).toEqual({ code: 1, stdout: '', stderr: `${stderr}\n` });
     expect(countRows(tmp.dbPath, 'users')).toBe(users);
-    expect(countRows(tmp.dbPath, 'audit_events')).toBe(audit);
+    expect(countRows(tmp.dbPath, 'audit_events', "outcome = 'success'")).toBe(audit);
   }
 
   beforeAll(async () => {

@@ -182,7 +182,9 @@ describe('bad input to clavis admin', () => {
       expect(errLines).toHaveLength(1);
       expect(errLines[0]).toMatch(stderr);
       expect(countRows(tmp.dbPath, 'clients')).toBe(0);
-      expect(countRows(tmp.dbPath, 'audit_events', "event = 'client.create'")).toBe(0);
+      expect(countRows(tmp.dbPath, 'audit_events', "event = 'client.create' and outcome = 'success'")).toBe(
+        0,
+      );
     },
   );
 

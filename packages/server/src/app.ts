@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 // Scoped API keys (issue 4).
 import { ApiKeyVerifier } from './api_keys/verify_api_key.js';
 import type { AuditLog } from './audit/audit_log.js';
+import { FailureLog } from './audit/failure_log.js';
 import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
 import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
@@ -41,6 +42,10 @@ export interface AppDeps {
   cookieKey: Buffer;
   /** Seals TOTP secrets at rest: `kek.derive('totp-sealing')`. */
   totpKey: Buffer;
+  /** Keys the hashes of unknown usernames in the audit log: `kek.derive('audit-subjects')`. */
+  subjectKey: Buffer;
+  /** Where unauthenticated failures go; default: one made here. Closed with the app. */
+  failures?: FailureLog;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   isShuttingDown?: () => boolean;
 }
@@ -97,11 +102,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   const clients = new ClientDirectory(deps.db);
   deps.audit.onChange(() => clients.invalidate());
+  // Unauthenticated failures: throttled per address and aggregated before they reach the audit log.
+  const failures =
+    deps.failures ??
+    new FailureLog({
+      db: deps.db,
+      audit: deps.audit,
+      clock: config.clock,
+      subjectKey: deps.subjectKey,
+      perAddressPerMinute: config.authFailuresPerAddressPerMinute,
+    });
+  app.addHook('onClose', () => failures.close());
   const clientAuth = {
     clients,
     db: deps.db,
     hasher: deps.hasher,
     audit: deps.audit,
+    failures,
     assertionPolicy: assertionPolicyFor(config),
   };
   // Workload identity federation (issue 5): issuer keys cached per instance.
@@ -129,6 +146,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     config,
     db: deps.db,
     audit: deps.audit,
+    failures,
     hasher: deps.hasher,
     cookieKey: deps.cookieKey,
     totpKey: deps.totpKey,
@@ -136,7 +154,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // Scoped API keys (issue 4).
   registerApiKeyVerifyEndpoint(app, { ...clientAuth, apiKeys });
   registerApiKeyMintEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher, tokens });
-  registerApiKeyLeakEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher });
+  registerApiKeyLeakEndpoint(app, { config, db: deps.db, audit: deps.audit, failures, hasher: deps.hasher });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
 }

@@ -45,8 +45,24 @@ export interface ServerConfig {
   refreshAbsoluteTtlSeconds: number;
   /** Browser sessions on the verification pages last this long. Default 15 minutes. */
   sessionTtlSeconds: number;
-  /** Consecutive failed sign-ins (or second-factor codes) that lock an account. Default 10 (NIST: ≤ 100). */
+  /**
+   * Consecutive failed sign-ins (or second-factor codes) after which an account is locked for a while:
+   * one minute, doubling with each further failure, up to an hour. Default 10.
+   */
   maxFailedSignIns: number;
+  /**
+   * Consecutive failures after which the lock is for good, until `users unlock`. Default 100, the bound
+   * of NIST SP 800-63B §5.2.2; not below `maxFailedSignIns`.
+   */
+  signInHardLockAfter: number;
+  /** Sign-in attempts (each one scrypt) per minute across all instances and addresses. Default 240. */
+  signInAttemptsGlobalPerMinute: number;
+  /**
+   * Failed client authentications, refused API keys and refused workload tokens per client address
+   * (an IPv6 client's /64) per minute, across all instances, before further failures get 429 and are
+   * only counted in the audit log. Default 60.
+   */
+  authFailuresPerAddressPerMinute: number;
   /** Wrong user codes allowed per client IP, and in total across all instances, per minute. */
   userCodeAttemptsPerIpPerMinute: number;
   userCodeAttemptsGlobalPerMinute: number;
@@ -83,6 +99,9 @@ export const defaults = {
   refreshAbsoluteTtlSeconds: 24 * 3600,
   sessionTtlSeconds: 900,
   maxFailedSignIns: 10,
+  signInHardLockAfter: 100,
+  signInAttemptsGlobalPerMinute: 240,
+  authFailuresPerAddressPerMinute: 60,
   userCodeAttemptsPerIpPerMinute: 5,
   userCodeAttemptsGlobalPerMinute: 600,
   // Scoped API keys (issue 4).
@@ -134,6 +153,9 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     'refreshAbsoluteTtlSeconds',
     'sessionTtlSeconds',
     'maxFailedSignIns',
+    'signInHardLockAfter',
+    'signInAttemptsGlobalPerMinute',
+    'authFailuresPerAddressPerMinute',
     'userCodeAttemptsPerIpPerMinute',
     'userCodeAttemptsGlobalPerMinute',
     // Scoped API keys (issue 4).
@@ -149,6 +171,9 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
   }
   if (config.assertionAudience !== 'issuer' && config.assertionAudience !== 'issuer-or-token-endpoint') {
     throw new ConfigError("assertionAudience must be 'issuer' or 'issuer-or-token-endpoint'");
+  }
+  if (config.signInHardLockAfter < config.maxFailedSignIns) {
+    throw new ConfigError('the hard lock must not come before the first temporary lock');
   }
   if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
     throw new ConfigError('the default access-token lifetime exceeds the maximum');

@@ -23,7 +23,7 @@ import { USER_OWNER_PREFIX } from '../api_keys/owner.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { Database } from '../storage/schema.js';
-import { type Actor, actorFields } from './actor.js';
+import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import { AdminError } from './errors.js';
 
 export interface ApiKeyAdminDeps {
@@ -157,7 +157,19 @@ export interface CreatedApiKey {
   plaintext: string;
 }
 
-export async function createApiKey(
+export function createApiKey(
+  deps: ApiKeyAdminDeps,
+  input: CreateApiKeyInput,
+  actor: Actor,
+): Promise<CreatedApiKey> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'api_key.create', actor, clientId: null, target: { owner: String(input.owner).slice(0, 140) } },
+    () => createApiKeyUnrecorded(deps, input, actor),
+  );
+}
+
+async function createApiKeyUnrecorded(
   deps: ApiKeyAdminDeps,
   input: CreateApiKeyInput,
   actor: Actor,
@@ -245,7 +257,20 @@ export async function showApiKey(
  * old key's length (capped by the maximum); the old key then expires after `graceSeconds` (or at its
  * own expiry, if sooner). Both are linked (predecessor/successor) and named in one audit record.
  */
-export async function rotateApiKey(
+export function rotateApiKey(
+  deps: ApiKeyAdminDeps,
+  id: string,
+  options: { graceSeconds?: number },
+  actor: Actor,
+): Promise<{ old: ApiKeyView; key: ApiKeyView; plaintext: string }> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'api_key.rotate', actor, clientId: null, target: { api_key_id: id.slice(0, 64) } },
+    () => rotateApiKeyUnrecorded(deps, id, options, actor),
+  );
+}
+
+async function rotateApiKeyUnrecorded(
   deps: ApiKeyAdminDeps,
   id: string,
   options: { graceSeconds?: number },
@@ -313,7 +338,15 @@ export async function rotateApiKey(
 }
 
 /** Revokes a key at once (reason `admin`). */
-export async function revokeApiKey(deps: ApiKeyAdminDeps, id: string, actor: Actor): Promise<ApiKeyView> {
+export function revokeApiKey(deps: ApiKeyAdminDeps, id: string, actor: Actor): Promise<ApiKeyView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'api_key.revoke', actor, clientId: null, target: { api_key_id: id.slice(0, 64) } },
+    () => revokeApiKeyUnrecorded(deps, id, actor),
+  );
+}
+
+async function revokeApiKeyUnrecorded(deps: ApiKeyAdminDeps, id: string, actor: Actor): Promise<ApiKeyView> {
   const key = await findApiKeyById(deps.db, id);
   if (!key) throw new AdminError(`no API key ${id.slice(0, 64)}`, 'not_found');
   const now = deps.clock();

@@ -3,7 +3,7 @@
  * and (later) the admin API. Every change commits with its audit record.
  */
 import { isScopeToken } from '@clavis/core';
-import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
+import { calculateJwkThumbprint, importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
 import { CLI_CLIENT_ID } from '../bootstrap.js';
@@ -20,7 +20,7 @@ import {
 import { generateClientSecret, randomId, type SecretHasher } from '../crypto/secrets.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
-import { type Actor, actorFields } from './actor.js';
+import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import { AdminError } from './errors.js';
 
 export interface AdminDeps {
@@ -129,7 +129,24 @@ function validateUrl(url: string): string {
   return u.toString();
 }
 
-export async function createClient(
+export function createClient(
+  deps: AdminDeps,
+  input: CreateClientInput,
+  actor: Actor,
+): Promise<{ client: Client; secret?: string }> {
+  return recordingRefusal(
+    deps.audit,
+    {
+      event: 'client.create',
+      actor,
+      clientId: input.id ?? null,
+      target: { name: typeof input.name === 'string' ? input.name.slice(0, 100) : null, kind: input.kind },
+    },
+    () => createClientUnrecorded(deps, input, actor),
+  );
+}
+
+async function createClientUnrecorded(
   deps: AdminDeps,
   input: CreateClientInput,
   actor: Actor,
@@ -219,6 +236,7 @@ export async function createClient(
       ? generateClientSecret()
       : undefined;
   const clientId = id;
+  const thumbprints = jwks ? await Promise.all(jwks.keys.map((k) => calculateJwkThumbprint(k))) : [];
   try {
     await deps.audit.transact(
       async (tx) => {
@@ -258,9 +276,18 @@ export async function createClient(
         detail: {
           name: input.name,
           kind: input.kind,
+          owner: input.owner ?? null,
           auth_method: authMethod,
           grant_types: grants,
           scopes,
+          audiences,
+          token_ttl: ttl,
+          jwks_thumbprints: thumbprints,
+          jwks_uri: jwksUri,
+          secret_expires_at:
+            secret && input.secretTtlSeconds
+              ? new Date(now + input.secretTtlSeconds * 1000).toISOString()
+              : null,
           require_mfa: input.requireMfa === true,
           refresh_idle_ttl: refreshIdle,
           refresh_absolute_ttl: refreshAbsolute,
@@ -291,27 +318,68 @@ export async function showClient(deps: Pick<AdminDeps, 'db'>, id: string): Promi
  * Deletes a client and its secrets. Its access tokens stop introspecting as active at once (resource
  * servers that verify JWTs locally keep accepting them until they expire, minutes at most).
  */
-export async function deleteClient(deps: AdminDeps, id: string, actor: Actor): Promise<void> {
-  if (id === CLI_CLIENT_ID) {
-    throw new AdminError('the built-in clavis-cli client cannot be deleted', 'invalid_input');
-  }
-  await deps.audit.transact(
-    async (tx) => {
-      if (!(await deleteClientRow(tx, id))) throw new AdminError(`no client ${id.slice(0, 64)}`, 'not_found');
-    },
-    {
-      event: 'client.delete',
-      ...actorFields(actor),
-      clientId: id,
-    },
-  );
+export function deleteClient(deps: AdminDeps, id: string, actor: Actor): Promise<void> {
+  return recordingRefusal(deps.audit, { event: 'client.delete', actor, clientId: id }, async () => {
+    if (id === CLI_CLIENT_ID) {
+      throw new AdminError('the built-in clavis-cli client cannot be deleted', 'invalid_input');
+    }
+    const now = deps.clock();
+    await deps.audit.transact(
+      async (tx) => {
+        // What goes with the client, for the record: its secrets and trust policies are deleted, its
+        // live API keys revoked (a later client given the same id must never inherit them).
+        const secrets = await tx
+          .selectFrom('client_secrets')
+          .select('id')
+          .where('client_id', '=', id)
+          .execute();
+        const federations = await tx
+          .selectFrom('federations')
+          .select('id')
+          .where('client_id', '=', id)
+          .execute();
+        if (!(await deleteClientRow(tx, id)))
+          throw new AdminError(`no client ${id.slice(0, 64)}`, 'not_found');
+        const keys = await tx
+          .updateTable('api_keys')
+          .set({ revoked_at: now, revoked_reason: 'owner_deleted' })
+          .where('owner_type', '=', 'client')
+          .where('owner_id', '=', id)
+          .where('revoked_at', 'is', null)
+          .returning('id')
+          .execute();
+        return {
+          secret_ids: secrets.map((r) => r.id),
+          federation_ids: federations.map((r) => r.id),
+          revoked_api_key_ids: keys.map((r) => r.id),
+        };
+      },
+      (cascaded) => ({
+        event: 'client.delete',
+        ...actorFields(actor),
+        clientId: id,
+        detail: cascaded,
+      }),
+    );
+  });
 }
 
 /**
  * Issues a new secret and lets the current ones live `graceSeconds` more (0: they stop at once), so
  * a deployment can switch over without downtime. The new secret is returned once and stored hashed.
  */
-export async function rotateClientSecret(
+export function rotateClientSecret(
+  deps: AdminDeps,
+  id: string,
+  options: { graceSeconds: number; secretTtlSeconds?: number },
+  actor: Actor,
+): Promise<{ clientId: string; secret: string; previousExpireAt: number }> {
+  return recordingRefusal(deps.audit, { event: 'client.secret_rotate', actor, clientId: id }, () =>
+    rotateClientSecretUnrecorded(deps, id, options, actor),
+  );
+}
+
+async function rotateClientSecretUnrecorded(
   deps: AdminDeps,
   id: string,
   options: { graceSeconds: number; secretTtlSeconds?: number },

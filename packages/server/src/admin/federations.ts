@@ -25,7 +25,7 @@ import {
 } from '../federation/policy.js';
 import { isPresetName, type Preset, presetForIssuer, presetNames, presets } from '../federation/presets.js';
 import { isUniqueViolation } from '../storage/errors.js';
-import { type Actor, actorFields } from './actor.js';
+import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import type { AdminDeps } from './clients.js';
 import { AdminError } from './errors.js';
 
@@ -71,7 +71,24 @@ async function policy<T>(check: () => T | Promise<T>): Promise<T> {
   }
 }
 
-export async function createFederation(
+export function createFederation(
+  deps: FederationAdminDeps,
+  input: CreateFederationInput,
+  actor: Actor,
+): Promise<Federation> {
+  return recordingRefusal(
+    deps.audit,
+    {
+      event: 'federation.create',
+      actor,
+      clientId: input.clientId,
+      target: { issuer: (input.issuer ?? input.preset ?? null)?.slice(0, 200) ?? null },
+    },
+    () => createFederationUnrecorded(deps, input, actor),
+  );
+}
+
+async function createFederationUnrecorded(
   deps: FederationAdminDeps,
   input: CreateFederationInput,
   actor: Actor,
@@ -200,7 +217,19 @@ export async function showFederation(deps: Pick<FederationAdminDeps, 'db'>, id: 
  * Deletes a federation: exchanges under it stop at once on every instance (policies are read per
  * exchange). Tokens already issued keep working until they expire — minutes — unless revoked.
  */
-export async function deleteFederation(deps: FederationAdminDeps, id: string, actor: Actor): Promise<void> {
+export function deleteFederation(deps: FederationAdminDeps, id: string, actor: Actor): Promise<void> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'federation.delete', actor, clientId: null, target: { id: id.slice(0, 64) } },
+    () => deleteFederationUnrecorded(deps, id, actor),
+  );
+}
+
+async function deleteFederationUnrecorded(
+  deps: FederationAdminDeps,
+  id: string,
+  actor: Actor,
+): Promise<void> {
   await deps.audit.transact(
     async (tx) => {
       const existing = await findFederation(tx, id);

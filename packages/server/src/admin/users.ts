@@ -14,7 +14,7 @@ import { revokeFamily } from '../refresh/refresh_store.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
 import { sealTotpSecret } from '../users/totp_secret.js';
-import { type Actor, actorFields } from './actor.js';
+import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import type { AdminDeps } from './clients.js';
 import { AdminError } from './errors.js';
 
@@ -41,7 +41,10 @@ export interface UserView {
   has_totp: boolean;
   created_at: string;
   disabled_at: string | null;
+  /** The hard lock at the failure bound (lifted only by `users unlock`). */
   locked_at: string | null;
+  /** The end of the latest temporary lock from consecutive failures (past: no longer locked). */
+  locked_until: string | null;
   failed_logins: number;
   failed_mfa: number;
   /** Scoped API keys (issue 4): the ceiling of the person's keys; null = none set (the admin decides). */
@@ -83,6 +86,7 @@ const viewColumns = [
   'created_at',
   'disabled_at',
   'locked_at',
+  'locked_until',
   'failed_logins',
   'failed_mfa',
   'scopes',
@@ -95,6 +99,7 @@ interface ViewRow {
   created_at: number;
   disabled_at: number | null;
   locked_at: number | null;
+  locked_until?: number | null | undefined;
   failed_logins: number;
   failed_mfa: number;
   scopes?: string | null | undefined;
@@ -110,6 +115,7 @@ function toView(row: ViewRow): UserView {
     created_at: iso(row.created_at) ?? '',
     disabled_at: iso(row.disabled_at),
     locked_at: iso(row.locked_at),
+    locked_until: iso(row.locked_until ?? null),
     failed_logins: Number(row.failed_logins),
     failed_mfa: Number(row.failed_mfa),
     scopes: row.scopes ? (JSON.parse(row.scopes) as string[]) : null,
@@ -157,7 +163,20 @@ export function newTotp(username: string): { secret: string; uri: string } {
   return { secret: secret.base32, uri: totp.toString() };
 }
 
-export async function createUser(
+export function createUser(deps: UserAdminDeps, input: CreateUserInput, actor: Actor): Promise<CreatedUser> {
+  return recordingRefusal(
+    deps.audit,
+    {
+      event: 'user.create',
+      actor,
+      clientId: null,
+      target: { username: String(input.username).slice(0, 64) },
+    },
+    () => createUserUnrecorded(deps, input, actor),
+  );
+}
+
+async function createUserUnrecorded(
   deps: UserAdminDeps,
   input: CreateUserInput,
   actor: Actor,
@@ -254,7 +273,19 @@ export async function showUser(deps: Pick<AdminDeps, 'db'>, nameOrId: string): P
  * (reason `user_disabled`) with the unexpired access tokens it produced — all in the transaction that
  * records it.
  */
-export async function disableUser(
+export function disableUser(
+  deps: UserAdminDeps,
+  nameOrId: string,
+  actor: Actor,
+): Promise<{ user: UserView; revokedFamilies: number }> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.disable', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    () => disableUserUnrecorded(deps, nameOrId, actor),
+  );
+}
+
+async function disableUserUnrecorded(
   deps: UserAdminDeps,
   nameOrId: string,
   actor: Actor,
@@ -306,13 +337,21 @@ export async function disableUser(
  * Removes a person's second factor (TOTP secret and recovery codes) and clears an MFA lock, so they can
  * enrol again at their next sign-in. Their password is unchanged.
  */
-export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+export function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.reset_mfa', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    () => resetMfaUnrecorded(deps, nameOrId, actor),
+  );
+}
+
+async function resetMfaUnrecorded(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
   const target = await showUser(deps, nameOrId);
   await deps.audit.transact(
     async (tx) => {
       await tx
         .updateTable('users')
-        .set({ totp_secret: null, totp_last_step: null, failed_mfa: 0, locked_at: null })
+        .set({ totp_secret: null, totp_last_step: null, failed_mfa: 0, locked_at: null, locked_until: null })
         .where('id', '=', target.id)
         .execute();
       const deleted = await tx
@@ -336,14 +375,22 @@ export async function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Act
   return showUser(deps, target.id);
 }
 
-/** Clears a lock from failed sign-ins or codes, and the failure counters. */
-export async function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+/** Clears a lock from failed sign-ins or codes (temporary or hard), and the failure counters. */
+export function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.unlock', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    () => unlockUserUnrecorded(deps, nameOrId, actor),
+  );
+}
+
+async function unlockUserUnrecorded(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
   const target = await showUser(deps, nameOrId);
   await deps.audit.transact(
     async (tx) => {
       await tx
         .updateTable('users')
-        .set({ failed_logins: 0, failed_mfa: 0, locked_at: null })
+        .set({ failed_logins: 0, failed_mfa: 0, locked_at: null, locked_until: null })
         .where('id', '=', target.id)
         .execute();
     },
@@ -355,6 +402,7 @@ export async function unlockUser(deps: UserAdminDeps, nameOrId: string, actor: A
         user_id: target.id,
         username: target.username,
         was_locked: target.locked_at !== null,
+        ...(target.locked_until !== null ? { locked_until: target.locked_until } : {}),
         failed_logins: target.failed_logins,
         failed_mfa: target.failed_mfa,
       },

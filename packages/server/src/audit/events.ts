@@ -41,12 +41,19 @@ export const auditEventNames = [
   'api_key.mint',
   'api_key.use_denied',
   'api_key.use',
+  // Signing keys: the first key of a slot that had none signing, and each successor made ahead.
+  'signing_key.create',
+  'signing_key.rotate',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];
 
 export type ActorType = 'client' | 'user' | 'admin' | 'system' | 'anonymous';
 
+/**
+ * A record of something that happened, or (outcome `failure`) was refused: an administrative change
+ * refused is recorded under the change's own event name with outcome `failure` and the reason.
+ */
 export interface AuditEntry {
   event: AuditEventName;
   outcome?: 'success' | 'failure';

@@ -3,10 +3,11 @@
  * same `invalid_client` to the caller (an unknown client and a wrong secret are indistinguishable) and
  * an audit record with the real reason (never the secret) for the operator.
  */
-import { InvalidClient, OAuthError } from '@clavis/core';
+import { InvalidClient, OAuthError, TooManyRequests } from '@clavis/core';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import type { Client } from '../clients/client.js';
 import type { ClientDirectory } from '../clients/client_directory.js';
 import type { SecretHasher } from '../crypto/secrets.js';
@@ -22,6 +23,8 @@ export interface ClientAuthDeps {
   clients: ClientDirectory;
   hasher: SecretHasher;
   audit: AuditLog;
+  /** Failures are charged to the caller's address and aggregated before they are recorded. */
+  failures: FailureLog;
   assertionPolicy: AssertionPolicy;
 }
 
@@ -103,6 +106,8 @@ async function authenticate(
 /**
  * Authenticates the calling client, or throws `InvalidClient` (401) after auditing the failure.
  * Malformed requests (two methods at once, …) throw `InvalidRequest` and are audited the same way.
+ * Failures are charged to the caller's address: over its budget they are `TooManyRequests` (429) and
+ * only counted.
  */
 export async function authenticateClient(
   deps: ClientAuthDeps,
@@ -128,15 +133,21 @@ export async function authenticateClient(
     } else {
       throw err;
     }
-    await deps.audit.record({
-      event: 'client.auth_failed',
-      outcome: 'failure',
-      actor: { type: clientId ? 'client' : 'anonymous', id: clientId },
-      clientId,
-      ip: request.context.ip,
-      userAgent: request.context.userAgent,
-      detail: { endpoint: request.endpoint, reason },
+    const verdict = await deps.failures.fail({
+      entry: {
+        event: 'client.auth_failed',
+        outcome: 'failure',
+        actor: { type: clientId ? 'client' : 'anonymous', id: clientId },
+        clientId,
+        ip: request.context.ip,
+        userAgent: request.context.userAgent,
+        detail: { endpoint: request.endpoint, reason },
+      },
+      subject: clientId,
     });
+    if (verdict.throttled) {
+      throw new TooManyRequests('too many failed attempts from this address', verdict.retryAfterSeconds);
+    }
     throw toThrow;
   }
 }

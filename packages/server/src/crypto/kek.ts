@@ -15,7 +15,8 @@ export type KekPurpose =
   | 'signing-key-sealing'
   | 'cookie-signing'
   | 'audit-chain'
-  | 'totp-sealing';
+  | 'totp-sealing'
+  | 'audit-subjects';
 
 export class Kek {
   readonly #key: Buffer;

@@ -12,16 +12,20 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { revokeLiveApiKeyByHash } from '../api_keys/api_key_store.js';
 import type { AuditLog } from '../audit/audit_log.js';
+import type { AuditEntry } from '../audit/events.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import { paths, type ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import { requestContext } from '../http/request_context.js';
-import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
+import { budgetAddress, hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
 
 export interface ApiKeyLeakDeps {
   config: ServerConfig;
   db: Kysely<Database>;
   audit: AuditLog;
+  /** Reports that revoke nothing are aggregated; so are those refused by the budget. */
+  failures: FailureLog;
   hasher: SecretHasher;
 }
 
@@ -79,9 +83,23 @@ export function registerApiKeyLeakEndpoint(app: FastifyInstance, deps: ApiKeyLea
       const context = requestContext(request);
       const now = deps.config.clock();
       const start = windowStart(now, 60_000);
-      const count = await hitRateLimit(deps.db, `api_key_leak:ip:${context.ip ?? 'unknown'}`, start);
-      if (count > deps.config.apiKeyLeakReportsPerIpPerMinute)
+      const count = await hitRateLimit(deps.db, `api_key_leak:ip:${budgetAddress(context.ip)}`, start);
+      if (count > deps.config.apiKeyLeakReportsPerIpPerMinute) {
+        await deps.failures.note(
+          {
+            entry: {
+              event: 'api_key.leak_report',
+              outcome: 'failure',
+              actor: { type: 'anonymous', id: null },
+              ip: context.ip,
+              userAgent: context.userAgent,
+              detail: { reason: 'rate_limited' },
+            },
+          },
+          { throttled: true },
+        );
         throw new TooManyRequests('too many leak reports; try again later', (start + 60_000 - now) / 1000);
+      }
       const entries = parseLeakReport(request.body);
 
       let revoked = 0;
@@ -113,13 +131,20 @@ export function registerApiKeyLeakEndpoint(app: FastifyInstance, deps: ApiKeyLea
         );
         if (id !== null) revoked += 1;
       }
-      await deps.audit.record({
+      const report: AuditEntry = {
         event: 'api_key.leak_report',
         actor: { type: 'anonymous', id: null },
         ip: context.ip,
         userAgent: context.userAgent,
         detail: { reported: entries.length, well_formed: wellFormed, revoked },
-      });
+      };
+      // A report that revoked something is recorded as it is; one that revoked nothing (anyone can
+      // send those) is aggregated with the others like it from its address.
+      if (revoked > 0) await deps.audit.record(report);
+      else
+        await deps.failures.note({
+          entry: { ...report, detail: { ...report.detail, reason: 'nothing_revoked' } },
+        });
       return reply
         .header('cache-control', 'no-store')
         .type('application/json; charset=utf-8')

@@ -65,7 +65,14 @@ export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyV
     }
 
     const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter = 60): Promise<never> => {
-      await auditKeyDenied(deps.audit, { reason, keyId, via: 'verify', context, callerClientId: client.id });
+      await auditKeyDenied(deps.failures, {
+        reason,
+        keyId,
+        via: 'verify',
+        context,
+        callerClientId: client.id,
+        charge: false,
+      });
       if (INVALID_KEY_REASONS.has(reason)) throw new InvalidToken(INVALID_API_KEY_DESCRIPTION);
       if (reason === 'address_not_allowed')
         throw new AddressNotAllowed('the API key may not be used from this address');

@@ -6,7 +6,13 @@
  * call made with it is attributable to a pipeline run. Every refusal is audited with its reason and
  * what is known of the token — never the token.
  */
-import { InvalidGrant, InvalidRequest, OAuthError, TemporarilyUnavailable } from '@clavis/core';
+import {
+  InvalidGrant,
+  InvalidRequest,
+  OAuthError,
+  TemporarilyUnavailable,
+  TooManyRequests,
+} from '@clavis/core';
 import type { AuditEntry } from '../audit/events.js';
 import type { CredentialGrantRequest, GrantDeps, TokenResponse } from '../grants/grant.js';
 import { requireClaimedPrincipal } from '../grants/principal.js';
@@ -72,22 +78,29 @@ export async function issueFederatedToken(
     kind === 'token-exchange' ? 'urn:ietf:params:oauth:grant-type:token-exchange' : JWT_BEARER;
   const { config, audit } = deps;
   const { context } = request;
+  // Charged to the caller's address before it is recorded; over the budget, 429 instead.
   const deny = async (reason: string, facts: WorkloadTokenRefused['facts'], clientId?: string) => {
-    await audit.record({
-      event: 'federation.exchange_denied',
-      outcome: 'failure',
-      actor: { type: 'anonymous' },
-      clientId: clientId ?? null,
-      ip: context.ip,
-      userAgent: context.userAgent,
-      detail: {
-        grant_type: grantType,
-        reason,
-        ...(facts.issuer !== undefined ? { iss: facts.issuer } : {}),
-        ...(facts.subject !== undefined ? { sub: facts.subject } : {}),
-        ...(facts.federationIds?.length ? { federation_ids: facts.federationIds } : {}),
+    const verdict = await deps.failures.fail({
+      entry: {
+        event: 'federation.exchange_denied',
+        outcome: 'failure',
+        actor: { type: 'anonymous' },
+        clientId: clientId ?? null,
+        ip: context.ip,
+        userAgent: context.userAgent,
+        detail: {
+          grant_type: grantType,
+          reason,
+          ...(facts.issuer !== undefined ? { iss: facts.issuer } : {}),
+          ...(facts.subject !== undefined ? { sub: facts.subject } : {}),
+          ...(facts.federationIds?.length ? { federation_ids: facts.federationIds } : {}),
+        },
       },
+      subject: `${facts.issuer ?? ''} ${facts.subject ?? ''}`,
     });
+    if (verdict.throttled) {
+      throw new TooManyRequests('too many refused attempts from this address', verdict.retryAfterSeconds);
+    }
   };
 
   let verified: VerifiedWorkloadToken;

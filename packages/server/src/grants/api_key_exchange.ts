@@ -40,16 +40,17 @@ export const apiKeyExchange: SubjectTokenHandler = {
   tokenTypes: [API_KEY_TOKEN_TYPE],
 
   async exchange(deps: GrantDeps, request: SubjectTokenRequest): Promise<TokenResponse> {
-    const { config, audit, apiKeys } = deps;
+    const { config, failures, apiKeys } = deps;
     const { context } = request;
     if (!apiKeys) throw new InvalidRequest('unsupported subject_token_type');
     const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter?: number): Promise<never> => {
-      await auditKeyDenied(audit, {
+      await auditKeyDenied(failures, {
         reason,
         keyId,
         via: 'token_exchange',
         context,
         callerClientId: request.client?.id ?? request.claimedClientId,
+        charge: true,
       });
       throw refusal(reason, retryAfter);
     };
@@ -61,12 +62,13 @@ export const apiKeyExchange: SubjectTokenHandler = {
     try {
       requireClaimedPrincipal(request, ownerClientId);
     } catch (err) {
-      await auditKeyDenied(audit, {
+      await auditKeyDenied(failures, {
         reason: 'principal_mismatch',
         keyId: key.id,
         via: 'token_exchange',
         context,
         callerClientId: request.client?.id ?? request.claimedClientId,
+        charge: true,
       });
       throw err;
     }

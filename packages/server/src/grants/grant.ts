@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import type { Client } from '../clients/client.js';
 import type { ClientDirectory } from '../clients/client_directory.js';
 import type { ServerConfig } from '../config.js';
@@ -26,6 +27,8 @@ export interface GrantDeps {
   db: Kysely<Database>;
   keys: KeyStore;
   audit: AuditLog;
+  /** Unauthenticated failures (refused keys, workload tokens): throttled per address, aggregated. */
+  failures: FailureLog;
   hasher: SecretHasher;
   clients: ClientDirectory;
   // Workload identity federation (issue 5): workload-token issuers' keys, cached per instance.

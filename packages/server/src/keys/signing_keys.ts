@@ -15,6 +15,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit_log.js';
 import { seal, unseal } from '../crypto/seal.js';
 import type { Database, SigningKeyRow } from '../storage/schema.js';
 import { type SigningAlg, signingAlgs } from '../tokens/jws.js';
@@ -98,11 +99,21 @@ export class KeyStore {
   readonly #reported = new Set<string>();
   #jwks = '{"keys":[]}';
   #refreshing: Promise<void> | undefined;
+  #audit: AuditLog | undefined;
 
   constructor(db: Kysely<Database>, sealingKey: Buffer, options: KeyStoreOptions) {
     this.#db = db;
     this.#sealingKey = sealingKey;
     this.#options = options;
+  }
+
+  /**
+   * Records every key this store creates from now on in `audit` (`signing_key.create` for a slot that
+   * had no key signing, `signing_key.rotate` for a successor made ahead). `serve` does this before its
+   * first refresh.
+   */
+  recordCreationsIn(audit: AuditLog): void {
+    this.#audit = audit;
   }
 
   get alg(): SigningAlg {
@@ -120,7 +131,7 @@ export class KeyStore {
   async #refresh(): Promise<void> {
     const now = this.#options.clock();
     const slot = Math.floor(now / this.#options.rotationIntervalMs);
-    for (const s of [slot, slot + 1]) await this.#ensureSlot(s);
+    for (const s of [slot, slot + 1]) await this.#ensureSlot(s, s > slot);
     let loaded = await this.#load(now);
     // A refused key of a slot that signs now or next cannot stay in the way: discard exactly the row we
     // refused (another instance may have replaced it already) and mint a fresh key for the slot.
@@ -134,7 +145,7 @@ export class KeyStore {
           .where('private_key', '=', row.private_key)
           .execute();
       }
-      for (const s of [slot, slot + 1]) await this.#ensureSlot(s);
+      for (const s of [slot, slot + 1]) await this.#ensureSlot(s, s > slot);
       loaded = await this.#load(now);
     }
     const keys = loaded.keys.map((k) => k.key);
@@ -230,8 +241,13 @@ export class KeyStore {
     };
   }
 
-  async #ensureSlot(slot: number): Promise<void> {
+  /**
+   * Creates the key of `slot` if it has none (`successor`: the next slot's, made ahead of time), and
+   * records it when this instance's insert is the one that took.
+   */
+  async #ensureSlot(slot: number, successor: boolean): Promise<void> {
     const { alg, rotationIntervalMs, maxTokenTtlMs, clock } = this.#options;
+    const audit = this.#audit;
     const existing = await this.#db
       .selectFrom('signing_keys')
       .select('kid')
@@ -244,7 +260,8 @@ export class KeyStore {
     const kid = await calculateJwkThumbprint(jwk);
     const activatesAt = slot * rotationIntervalMs;
     const retiresAt = activatesAt + rotationIntervalMs;
-    await this.#db
+    const expiresAt = retiresAt + maxTokenTtlMs + CLOCK_SKEW_MS;
+    const inserted = await this.#db
       .insertInto('signing_keys')
       .values({
         kid,
@@ -258,11 +275,31 @@ export class KeyStore {
         ),
         activates_at: activatesAt,
         retires_at: retiresAt,
-        expires_at: retiresAt + maxTokenTtlMs + CLOCK_SKEW_MS,
+        expires_at: expiresAt,
         created_at: clock(),
       })
       .onConflict((oc) => oc.columns(['alg', 'slot']).doNothing())
-      .execute();
+      .executeTakeFirst();
+    // Another instance may have made this slot's key first: only the insert that took is recorded.
+    if (!audit || Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return;
+    // Not awaited: a refresh can run while a group commit waits for it (a key needed inside a unit of
+    // work), and a record awaited there would wait for that very commit.
+    void audit
+      .record({
+        event: successor ? 'signing_key.rotate' : 'signing_key.create',
+        actor: { type: 'system' },
+        detail: {
+          kid,
+          alg,
+          slot,
+          activates_at: new Date(activatesAt).toISOString(),
+          retires_at: new Date(retiresAt).toISOString(),
+          expires_at: new Date(expiresAt).toISOString(),
+        },
+      })
+      .catch(() => {
+        // The audit log is closed or the database failing: the key stands, as the insert committed.
+      });
   }
 
   /** The key that signs now. Refreshes first when the loaded set has no key for this instant. */

@@ -1,13 +1,14 @@
 /**
- * GET/POST /device: the person types (or confirms) the user code. Wrong codes are bounded per client IP
- * and globally, in the database (DF-10, R-07); the first browser session to enter a code claims it
+ * GET/POST /device: the person types (or confirms) the user code. Wrong codes are bounded per client
+ * address (an IPv6 client's /64) and globally, in the database (DF-10, R-07); the first browser session to enter a code claims it
  * (DF-11). A code from `verification_uri_complete` is only pre-filled: nothing happens without a click.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEntry } from '../audit/events.js';
 import { claimDeviceCode, findDeviceCodeByUserCode } from '../device/device_store.js';
 import { formatUserCode, normaliseUserCode } from '../device/user_code.js';
 import { requestContext } from '../http/request_context.js';
-import { hitRateLimit, refundRateLimit, windowStart } from '../storage/rate_limits.js';
+import { budgetAddress, refundRateLimit, takeRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { SessionRow } from '../storage/schema.js';
 import { releaseOtherClaims } from '../users/sessions.js';
 import { type DevicePagesDeps, nextStep, redirect, sendPage } from './deps.js';
@@ -16,35 +17,44 @@ import { codeEntryPage } from './views.js';
 
 const MINUTE = 60_000;
 
+/** One fixed-window budget of attempts per minute, shared by every instance. */
+export interface Budget {
+  key: string;
+  limit: number;
+}
+
+/** The budget of `scope` for one client address (an IPv6 client's whole /64). */
+export function perAddress(scope: string, ip: string | null, limit: number): Budget {
+  return { key: `${scope}:ip:${budgetAddress(ip)}`, limit };
+}
+
 /**
- * Reserves one guess in the per-IP and the global budget before the code is looked at, so parallel
- * guesses on any number of instances never exceed the budget; a right code gives its reservation back.
- * Throws the 429 page when a budget is spent.
+ * Charges one attempt to each budget in turn, before the attempt is made, so parallel attempts on any
+ * number of instances never exceed a budget. When one is spent, what the earlier ones were charged is
+ * given back and the 429 page is thrown. Resolves to a refund for an attempt that turned out harmless.
  */
-export async function reserveGuess(
-  deps: DevicePagesDeps,
-  scope: string,
-  ip: string,
-  limits: { perIp: number; global?: number },
-): Promise<() => Promise<void>> {
+export async function reserveGuess(deps: DevicePagesDeps, budgets: Budget[]): Promise<() => Promise<void>> {
   const now = deps.config.clock();
   const start = windowStart(now, MINUTE);
-  const retryAfter = String(Math.max(1, Math.ceil((start + MINUTE - now) / 1000)));
-  const tooMany = () =>
-    new PageError(429, 'Too many attempts', 'Too many wrong attempts. Wait a minute, then try again.', {
-      'retry-after': retryAfter,
-    });
-  const ipKey = `${scope}:ip:${ip}`;
-  const globalKey = `${scope}:global`;
-  if ((await hitRateLimit(deps.db, ipKey, start)) > limits.perIp) throw tooMany();
-  if (limits.global !== undefined && (await hitRateLimit(deps.db, globalKey, start)) > limits.global) {
-    await refundRateLimit(deps.db, ipKey, start);
-    throw tooMany();
-  }
-  return async () => {
-    await refundRateLimit(deps.db, ipKey, start);
-    if (limits.global !== undefined) await refundRateLimit(deps.db, globalKey, start);
+  const charged: Array<{ key: string; window: number }> = [];
+  const refund = async () => {
+    for (const { key, window } of charged) await refundRateLimit(deps.db, key, window);
   };
+  for (const budget of budgets) {
+    const hit = await takeRateLimit(deps.db, budget.key, start);
+    if (hit.count > budget.limit) {
+      await refund();
+      const retryAfter = String(Math.max(1, Math.ceil((hit.windowStart + MINUTE - now) / 1000)));
+      throw new PageError(
+        429,
+        'Too many attempts',
+        'Too many wrong attempts. Wait a minute, then try again.',
+        { 'retry-after': retryAfter },
+      );
+    }
+    charged.push({ key: budget.key, window: hit.windowStart });
+  }
+  return refund;
 }
 
 export function registerCodeEntry(scope: FastifyInstance, deps: DevicePagesDeps): void {
@@ -73,10 +83,11 @@ export function registerCodeEntry(scope: FastifyInstance, deps: DevicePagesDeps)
     if (userCode === null) {
       return page(400, 'That is not a valid code. Codes are 8 letters, like BCDF-GHJK.');
     }
-    const refund = await reserveGuess(deps, 'user_code', context.ip ?? 'unknown', {
-      perIp: deps.config.userCodeAttemptsPerIpPerMinute,
-      global: deps.config.userCodeAttemptsGlobalPerMinute,
-    }).catch(async (err: unknown) => {
+    // The address's budget is charged before the lookup (a right code gives it back); the global one
+    // only for wrong codes, after the lookup, so spending it cannot shut out people with right codes.
+    const refund = await reserveGuess(deps, [
+      perAddress('user_code', context.ip, deps.config.userCodeAttemptsPerIpPerMinute),
+    ]).catch(async (err: unknown) => {
       await auditCode(deps, session, context, null, 'rate_limited');
       throw err;
     });
@@ -84,6 +95,12 @@ export function registerCodeEntry(scope: FastifyInstance, deps: DevicePagesDeps)
     const now = deps.config.clock();
     const code = await findDeviceCodeByUserCode(deps.db, userCode);
     if (code?.status !== 'pending' || Number(code.expires_at) <= now) {
+      await reserveGuess(deps, [
+        { key: 'user_code:global', limit: deps.config.userCodeAttemptsGlobalPerMinute },
+      ]).catch(async (err: unknown) => {
+        await auditCode(deps, session, context, null, 'rate_limited');
+        throw err;
+      });
       await auditCode(deps, session, context, code?.client_id ?? null, 'unknown_or_expired');
       return page(
         400,
@@ -106,6 +123,7 @@ export function registerCodeEntry(scope: FastifyInstance, deps: DevicePagesDeps)
   });
 }
 
+/** Records a code entry; failures are aggregated, and those refused by a budget only counted. */
 function auditCode(
   deps: DevicePagesDeps,
   session: SessionRow,
@@ -114,7 +132,7 @@ function auditCode(
   failure: string | null,
   request?: string,
 ): Promise<void> {
-  return deps.audit.record({
+  const entry: AuditEntry = {
     event: 'device.code_entered',
     outcome: failure ? 'failure' : 'success',
     actor: session.user_id ? { type: 'user', id: session.user_id } : { type: 'anonymous' },
@@ -122,5 +140,10 @@ function auditCode(
     ip: context.ip,
     userAgent: context.userAgent,
     detail: { ...(failure ? { reason: failure } : {}), ...(request ? { device_request: request } : {}) },
-  });
+  };
+  if (failure === null) return deps.audit.record(entry);
+  return deps.failures.note(
+    { entry, subject: request ?? clientId },
+    { throttled: failure === 'rate_limited' },
+  );
 }

@@ -1,18 +1,28 @@
 import type { FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import { findClient } from '../clients/client_store.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { Database, SessionRow, UserRow } from '../storage/schema.js';
 import { findClaimedCode } from '../users/sessions.js';
-import { findUserById, isUsable } from '../users/sign_in_state.js';
+import {
+  findUserById,
+  isUsable,
+  LOCKOUT_BASE_MS,
+  LOCKOUT_MAX_MS,
+  type LockoutPolicy,
+  lockOf,
+} from '../users/sign_in_state.js';
 import { PAGE_CSP, PageError } from './page_http.js';
 
 export interface DevicePagesDeps {
   config: ServerConfig;
   db: Kysely<Database>;
   audit: AuditLog;
+  /** Failed attempts are aggregated (and unknown usernames hashed) before they reach the audit log. */
+  failures: FailureLog;
   /** Keyed hashing for recovery codes (the server's secret hasher). */
   hasher: SecretHasher;
   /** Signs session cookies and enrolment forms: `kek.derive('cookie-signing')`. */
@@ -47,22 +57,48 @@ export function redirect(
   return reply.code(303).header('cache-control', 'no-store').header('location', path).send();
 }
 
-export const accountUnusable = (user: Pick<UserRow, 'disabled_at'>) =>
-  user.disabled_at !== null
-    ? new PageError(403, 'Account disabled', 'This account is disabled. Ask an administrator.')
-    : new PageError(
-        403,
-        'Account locked',
-        'This account is locked after too many failed attempts. Ask an administrator to unlock it.',
-      );
+/** The page for an account that may not act now: disabled, locked for good, or locked for a while. */
+export function accountUnusable(
+  user: Pick<UserRow, 'disabled_at' | 'locked_at' | 'locked_until'>,
+  now: number,
+): PageError {
+  if (user.disabled_at !== null)
+    return new PageError(403, 'Account disabled', 'This account is disabled. Ask an administrator.');
+  const lock = lockOf(user, now);
+  if (lock?.kind === 'temporary') {
+    const minutes = Math.max(1, Math.ceil((lock.until - now) / 60_000));
+    return new PageError(
+      403,
+      'Account locked',
+      `This account is locked for a while after too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+      { 'retry-after': String(Math.max(1, Math.ceil((lock.until - now) / 1000))) },
+    );
+  }
+  return new PageError(
+    403,
+    'Account locked',
+    'This account is locked after too many failed attempts. Ask an administrator to unlock it.',
+  );
+}
 
 /** The signed-in user of a session, if still usable; throws the locked/disabled page otherwise. */
 export async function sessionUser(deps: DevicePagesDeps, session: SessionRow): Promise<UserRow | undefined> {
   if (!session.user_id) return undefined;
   const user = await findUserById(deps.db, session.user_id);
   if (!user) return undefined;
-  if (!isUsable(user)) throw accountUnusable(user);
+  const now = deps.config.clock();
+  if (!isUsable(user, now)) throw accountUnusable(user, now);
   return user;
+}
+
+/** The lockout schedule the configuration asks for. */
+export function lockoutPolicy(config: ServerConfig): LockoutPolicy {
+  return {
+    threshold: config.maxFailedSignIns,
+    hardLimit: config.signInHardLockAfter,
+    baseMs: LOCKOUT_BASE_MS,
+    maxMs: LOCKOUT_MAX_MS,
+  };
 }
 
 /**

@@ -12,8 +12,17 @@ import { markSessionMfa } from '../users/sessions.js';
 import { acceptTotpStep, enrolTotp, recordFailedMfa, recordMfaPassed } from '../users/sign_in_state.js';
 import { generateTotpSecret, matchTotp, totpUri } from '../users/totp.js';
 import { openTotpSecret, sealTotpSecret } from '../users/totp_secret.js';
-import { accountUnusable, type DevicePagesDeps, nextStep, redirect, sendPage, sessionUser } from './deps.js';
+import {
+  accountUnusable,
+  type DevicePagesDeps,
+  lockoutPolicy,
+  nextStep,
+  redirect,
+  sendPage,
+  sessionUser,
+} from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
+import { lockDetail } from './sign_in.js';
 import { mfaPage, mfaSetupPage, recoveryCodesPage } from './views.js';
 
 export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDeps): void {
@@ -59,7 +68,8 @@ export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDe
     if (step !== null) {
       passed = await deps.audit.transact(
         async (tx) =>
-          (await acceptTotpStep(tx, user.id, step)) && (await markSessionMfa(tx, session.id, user.id, now)),
+          (await acceptTotpStep(tx, user.id, step, now)) &&
+          (await markSessionMfa(tx, session.id, user.id, now)),
         (ok) => (ok ? entry('user.mfa_passed', { method }) : null),
       );
     } else {
@@ -69,7 +79,7 @@ export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDe
         passed = await deps.audit.transact(
           async (tx) =>
             (await useRecoveryCode(tx, deps.hasher, user.id, recovery, now)) &&
-            (await recordMfaPassed(tx, user.id)) &&
+            (await recordMfaPassed(tx, user.id, now)) &&
             (await markSessionMfa(tx, session.id, user.id, now)),
           (ok) => (ok ? entry('user.mfa_passed', { method }) : null),
         );
@@ -77,11 +87,20 @@ export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDe
     }
     if (passed) return redirect(reply, await nextStep(deps, { ...session, mfa_at: now }));
 
-    const failure = await recordFailedMfa(deps.db, user.id, deps.config.maxFailedSignIns, now);
+    const failure = await recordFailedMfa(deps.db, user.id, lockoutPolicy(deps.config), now);
     await deps.audit.record(entry('user.mfa_failed', { method, failures: failure.failures }));
     if (failure.lockedNow) {
-      await deps.audit.record(entry('user.locked', { reason: 'failed_second_factor' }));
-      throw accountUnusable({ disabled_at: null });
+      await deps.audit.record(
+        entry('user.locked', { reason: 'failed_second_factor', ...lockDetail(failure) }),
+      );
+      throw accountUnusable(
+        {
+          ...user,
+          locked_at: failure.lock?.kind === 'hard' ? now : null,
+          locked_until: failure.lock?.kind === 'temporary' ? failure.lock.until : null,
+        },
+        now,
+      );
     }
     return sendPage(
       reply,
@@ -141,7 +160,8 @@ export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDe
     const context = requestContext(request);
     const codes = await deps.audit.transact(
       async (tx) => {
-        if (!(await enrolTotp(tx, user.id, sealTotpSecret(deps.totpKey, user.id, secret), step))) return null;
+        if (!(await enrolTotp(tx, user.id, sealTotpSecret(deps.totpKey, user.id, secret), step, now)))
+          return null;
         const fresh = await replaceRecoveryCodes(tx, deps.hasher, user.id);
         await markSessionMfa(tx, session.id, user.id, now);
         return fresh;

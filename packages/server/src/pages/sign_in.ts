@@ -1,15 +1,32 @@
 /**
- * GET/POST /device/login: username and password (scrypt). Consecutive failures lock the account at
- * `maxFailedSignIns`; a locked or disabled account cannot sign in (DF-13); failures are also bounded per
- * client IP. Success replaces the session with a fresh one (no fixation) that keeps the claimed code.
+ * GET/POST /device/login: username and password (scrypt). From `maxFailedSignIns` consecutive failures
+ * on, the account is locked for a while, longer with each failure, and for good at `signInHardLockAfter`
+ * (DF-13); a locked or disabled account cannot sign in, and neither state shows before the password is
+ * verified. Attempts are bounded per client address and in total. Success replaces the session with a
+ * fresh one (no fixation) that keeps the claimed code.
  */
 import type { FastifyInstance } from 'fastify';
+import type { AuditEntry } from '../audit/events.js';
 import { hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { requestContext } from '../http/request_context.js';
 import { rotateSession } from '../users/sessions.js';
-import { findUserByUsername, isUsable, recordFailedSignIn, recordSignIn } from '../users/sign_in_state.js';
-import { reserveGuess } from './code_entry.js';
-import { accountUnusable, type DevicePagesDeps, nextStep, redirect, sendPage } from './deps.js';
+import {
+  type FailureCount,
+  findUserByUsername,
+  isUsable,
+  lockOf,
+  recordFailedSignIn,
+  recordSignIn,
+} from '../users/sign_in_state.js';
+import { perAddress, reserveGuess } from './code_entry.js';
+import {
+  accountUnusable,
+  type DevicePagesDeps,
+  lockoutPolicy,
+  nextStep,
+  redirect,
+  sendPage,
+} from './deps.js';
 import {
   ensureSession,
   field,
@@ -21,8 +38,20 @@ import {
 } from './page_http.js';
 import { signInPage } from './views.js';
 
-// Verified against when the username is unknown, so both cases cost one scrypt.
+// Verified against when the username is unknown or the account locked, so every case costs one scrypt.
 let dummyHash: Promise<string> | undefined;
+
+const WRONG_CREDENTIALS = 'Wrong username or password. After several failures, sign-in pauses for a while.';
+
+/** What the audit record of a lock says about it. */
+export function lockDetail(failure: FailureCount): Record<string, unknown> {
+  return {
+    failures: failure.failures,
+    ...(failure.lock?.kind === 'temporary'
+      ? { until: new Date(failure.lock.until).toISOString() }
+      : { hard: true }),
+  };
+}
 
 export function registerSignIn(scope: FastifyInstance, deps: DevicePagesDeps): void {
   scope.get('/device/login', async (request, reply) => {
@@ -40,43 +69,76 @@ export function registerSignIn(scope: FastifyInstance, deps: DevicePagesDeps): v
       sendPage(reply, status, signInPage({ csrf: session.csrf_token, username, error }));
     if (!username || !password) return wrong(400, 'Enter your username and password.');
 
-    const refund = await reserveGuess(deps, 'sign_in', context.ip ?? 'unknown', {
-      perIp: deps.config.userCodeAttemptsPerIpPerMinute,
+    // Every attempt costs one scrypt, so attempts are bounded per address and in total before it.
+    // An unknown name is recorded as a keyed hash, never as typed: people type passwords there.
+    const nameHash = () => deps.failures.usernameHash(username);
+    const refund = await reserveGuess(deps, [
+      perAddress('sign_in', context.ip, deps.config.userCodeAttemptsPerIpPerMinute),
+      { key: 'sign_in:global', limit: deps.config.signInAttemptsGlobalPerMinute },
+    ]).catch(async (err: unknown) => {
+      await deps.failures.note(
+        {
+          entry: {
+            event: 'user.sign_in_failed',
+            outcome: 'failure',
+            actor: { type: 'anonymous' },
+            ip: context.ip,
+            userAgent: context.userAgent,
+            detail: { reason: 'rate_limited' },
+          },
+        },
+        { throttled: true },
+      );
+      throw err;
     });
     const user = await findUserByUsername(deps.db, username);
-    const audit = (event: 'user.sign_in_failed' | 'user.locked', reason: string) =>
-      deps.audit.record({
-        event,
-        outcome: 'failure',
-        actor: user ? { type: 'user', id: user.id } : { type: 'anonymous' },
-        ip: context.ip,
-        userAgent: context.userAgent,
-        detail: { reason, ...(user ? {} : { username: username.slice(0, 64) }) },
-      });
-
-    if (user && !isUsable(user)) {
-      await audit('user.sign_in_failed', user.disabled_at !== null ? 'disabled' : 'locked');
-      throw accountUnusable(user);
-    }
-    dummyHash ??= hashPassword('clavis-dummy-password');
-    const ok = await verifyPassword(password, user?.password_hash ?? (await dummyHash));
     const now = deps.config.clock();
-    if (!user?.password_hash || !ok) {
-      await audit('user.sign_in_failed', user ? 'wrong_password' : 'unknown_user');
-      if (user) {
-        const { lockedNow } = await recordFailedSignIn(deps.db, user.id, deps.config.maxFailedSignIns, now);
-        if (lockedNow) {
-          await audit('user.locked', 'failed_sign_ins');
-          throw accountUnusable({ disabled_at: null });
+    const lock = user ? lockOf(user, now) : undefined;
+    const entry = (
+      event: 'user.sign_in_failed' | 'user.locked',
+      detail: Record<string, unknown>,
+    ): AuditEntry => ({
+      event,
+      outcome: 'failure',
+      actor: user ? { type: 'user', id: user.id } : { type: 'anonymous' },
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: { ...detail, ...(user ? {} : { username_hmac: nameHash() }) },
+    });
+    /** A failed attempt: aggregated with the same failures on the same account from the same address. */
+    const audit = (detail: Record<string, unknown>) =>
+      deps.failures.note({ entry: entry('user.sign_in_failed', detail), subject: user?.id ?? nameHash() });
+
+    // A locked account's password is not tried at all (the lock is what stops guessing; a try would
+    // tell whether a guess was right), yet the attempt costs the same scrypt as any other.
+    dummyHash ??= hashPassword('clavis-dummy-password');
+    const hash = user && !lock ? user.password_hash : null;
+    const ok = (await verifyPassword(password, hash ?? (await dummyHash))) && hash !== null;
+    if (!user || !ok) {
+      if (!user) await audit({ reason: 'unknown_user' });
+      else if (lock) await audit({ reason: lock.kind === 'hard' ? 'locked' : 'locked_for_now' });
+      else {
+        await audit({ reason: 'wrong_password' });
+        const failure = await recordFailedSignIn(deps.db, user.id, lockoutPolicy(deps.config), now);
+        if (failure.lockedNow) {
+          await deps.audit.record(
+            entry('user.locked', { reason: 'failed_sign_ins', ...lockDetail(failure) }),
+          );
         }
       }
-      return wrong(401, 'Wrong username or password.');
+      // The same answer for an unknown name, a wrong password and a locked account: nothing about the
+      // account shows before its password is verified.
+      return wrong(401, WRONG_CREDENTIALS);
+    }
+    if (user.disabled_at !== null) {
+      await deps.audit.record(entry('user.sign_in_failed', { reason: 'disabled' }));
+      throw accountUnusable(user, now);
     }
     await refund();
 
     const next = newSessionRow(deps, { id: user.id, at: now });
     const signedIn = await deps.audit.transact(
-      async (tx) => (await recordSignIn(tx, user.id)) && (await rotateSession(tx, session.id, next)),
+      async (tx) => (await recordSignIn(tx, user.id, now)) && (await rotateSession(tx, session.id, next)),
       (done) => ({
         event: done ? 'user.sign_in' : 'user.sign_in_failed',
         outcome: done ? 'success' : 'failure',
@@ -87,8 +149,9 @@ export function registerSignIn(scope: FastifyInstance, deps: DevicePagesDeps): v
       }),
     );
     if (!signedIn) {
+      // Locked or disabled meanwhile (a concurrent failure): as if the password had been wrong.
       const fresh = await findUserByUsername(deps.db, username);
-      if (fresh && !isUsable(fresh)) throw accountUnusable(fresh);
+      if (fresh && !isUsable(fresh, now)) return wrong(401, WRONG_CREDENTIALS);
       throw forbiddenForm();
     }
     setSessionCookie(deps, reply, next.id);

@@ -107,6 +107,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   try {
     anchor = await openAuditAnchor(services, options, logger);
     await services.audit.sealAbandoned();
+    services.keys.recordCreationsIn(services.audit);
     await services.keys.refresh();
     const boot = await bootstrap(services, { adminPassword: options.adminPassword });
     const app = buildApp({
@@ -117,6 +118,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       hasher: services.hasher,
       cookieKey: services.kek.derive('cookie-signing'),
       totpKey: services.totpKey,
+      subjectKey: services.kek.derive('audit-subjects'),
       logger,
       isShuttingDown: () => shuttingDown,
     });

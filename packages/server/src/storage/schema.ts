@@ -54,7 +54,10 @@ export interface UsersTable {
   /** Consecutive failed sign-ins and second-factor attempts; reset on success. */
   failed_logins: Generated<number>;
   failed_mfa: Generated<number>;
+  /** The hard lock at the failure bound: only an administrator lifts it (`users unlock`). */
   locked_at: number | null;
+  /** A temporary lock after consecutive failures ends at this time (ms); growing with each failure. */
+  locked_until?: number | null;
   /** The last TOTP time step accepted: each code works once (RFC 6238, NIST SP 800-63B). */
   totp_last_step: number | null;
   /** JSON array: the scope ceiling of the person's API keys; null = none set (the admin decides). */

@@ -126,6 +126,7 @@ describe.each(dialects)('API key → token exchange (%s)', (dialect) => {
       ];
       const before = (await auditRecords(server, 'api_key.use_denied')).length;
       for (const [, presented] of cases) {
+        await server.failures.flush(); // each refusal the first of its kind in its window: recorded
         const res = await exchange(server, presented);
         expect(res.statusCode, presented).toBe(400);
         expect(res.json()).toEqual(INVALID_EXCHANGE);

@@ -97,6 +97,7 @@ describe.each(dialects)('API key verify endpoint (%s)', (dialect) => {
       const before = (await auditRecords(server, 'api_key.use_denied')).length;
       const bodies = new Set<string>();
       for (const key of presented) {
+        await server.failures.flush(); // each refusal the first of its kind in its window: recorded
         const res = await verify(server, rs, { key });
         expect(res.statusCode).toBe(401);
         expect(res.json()).toEqual(INVALID_VERIFY);

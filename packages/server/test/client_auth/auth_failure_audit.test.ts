@@ -1,6 +1,6 @@
 /**
- * Every client-authentication failure leaves exactly one `client.auth_failed` audit record (outcome
- * failure) saying why, from where and for which client — and no record anywhere in the audit table
+ * The first client-authentication failure of its kind in a window leaves exactly one `client.auth_failed`
+ * audit record (outcome failure) saying why, from where and for which client — and no record anywhere in the audit table
  * holds a secret, a Basic header or an assertion.
  */
 import type { LightMyRequestResponse } from 'fastify';
@@ -205,6 +205,8 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
 
   async function check(attempt: Attempt): Promise<void> {
     const ua = `audit-test/${attempt.name.replace(/[^a-z0-9]+/gi, '-')}`;
+    // A fresh aggregation window: the first failure of its kind in a window is recorded as it happens.
+    await server.failures.flush();
     const res = await attempt.send(ua);
     expect(res.statusCode).toBe(attempt.status);
     sensitiveSeen.push(...attempt.sensitive);

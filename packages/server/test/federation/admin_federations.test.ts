@@ -116,13 +116,16 @@ describe.each(dialects)('admin federations (%s)', (dialect) => {
     ['no conditions', (i) => ({ ...i, conditions: [] }), /condition/],
   ])('refuses %s, and stores nothing', async (_label, change, message) => {
     const before = await rowCount();
-    const audits = (await auditRows(server, 'federation.create')).length;
+    const audits = await auditRows(server, 'federation.create');
     const err = await createFederation(server, change(base())).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AdminError);
     expect((err as AdminError).code).toBe('invalid_input');
     expect((err as Error).message).toMatch(message);
     expect(await rowCount()).toBe(before);
-    expect((await auditRows(server, 'federation.create')).length).toBe(audits);
+    // Refused: nothing stored, and the refusal recorded as a failure with its reason.
+    const after = await auditRows(server, 'federation.create');
+    expect(after.length).toBe(audits.length + 1);
+    expect(after.at(-1)).toMatchObject({ outcome: 'failure', detail: { reason: 'invalid_input' } });
   });
 
   it('a repository wildcard needs allowOrgWide, which the audit record notes', async () => {
@@ -182,8 +185,11 @@ describe.each(dialects)('admin federations (%s)', (dialect) => {
     await expect(
       adminFederations.deleteFederation(federationDeps(server), f.id, { type: 'admin', id: 'test' }),
     ).rejects.toMatchObject({ code: 'not_found' });
-    const deletes = await auditRows(server, 'federation.delete');
-    expect(deletes.filter((d) => d.detail.id === f.id)).toHaveLength(1);
+    const deletes = (await auditRows(server, 'federation.delete')).filter((d) => d.detail.id === f.id);
+    expect(deletes.map((d) => [d.outcome, d.detail.reason])).toEqual([
+      ['success', undefined],
+      ['failure', 'not_found'],
+    ]);
   });
   it('deleting the principal deletes its federations: a client later given the same id inherits none', async () => {
     const doomed = (await server.createClient({ name: 'doomed', id: 'svc-doomed', scopes: ['read'] })).client;

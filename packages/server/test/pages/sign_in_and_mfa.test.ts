@@ -27,9 +27,10 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
     const locked = await createUser(server, { lockedAt: server.clock.now });
     const disabled = await createUser(server, { disabledAt: server.clock.now });
     const browser = new Browser(server);
+    // A lock never shows on the sign-in page: its password is not even tried.
     const a = await browser.signIn(locked.username);
-    expect(a.statusCode).toBe(403);
-    expect(a.body).toContain('This account is locked after too many failed attempts.');
+    expect(a.statusCode).toBe(401);
+    expect(a.body).toContain('Wrong username or password.');
     const b = await browser.signIn(disabled.username);
     expect(b.statusCode).toBe(403);
     expect(b.body).toContain('This account is disabled.');
@@ -64,11 +65,12 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
       (await again.post('/device/login', { username: user.username, password: 'wrong2' })).statusCode,
     ).toBe(401);
     const third = await again.post('/device/login', { username: user.username, password: 'wrong3' });
-    expect(third.statusCode).toBe(403);
-    expect(third.body).toContain('This account is locked');
+    expect(third.statusCode).toBe(401);
+    expect(third.body).toContain('Wrong username or password.');
     const row = await userRow(server, user.id);
     expect(row.failed_logins).toBe(3);
-    expect(row.locked_at).toBe(server.clock.now);
+    expect(row.locked_at).toBeNull();
+    expect(Number(row.locked_until)).toBe(server.clock.now + 60_000);
     expect(
       (
         await again.post('/device/login', {
@@ -76,7 +78,7 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
           password: 'correct horse battery staple',
         })
       ).statusCode,
-    ).toBe(403);
+    ).toBe(401);
   });
 
   it('an unknown username and an oversized username get pages, not errors', async () => {
@@ -131,7 +133,7 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
     expect((await browser.post('/device/mfa', { code: valid })).statusCode).toBe(403);
     const row = await userRow(server, user.id);
     expect(row.failed_mfa).toBe(3);
-    expect(row.locked_at).not.toBeNull();
+    expect(Number(row.locked_until)).toBe(server.clock.now + 60_000);
 
     const restarted = await createPagesServer(dialect, {
       clock: server.clock,
@@ -141,8 +143,8 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
     try {
       const fresh = new Browser(restarted);
       const res = await fresh.signIn(user.username);
-      expect(res.statusCode).toBe(403);
-      expect(res.body).toContain('This account is locked');
+      expect(res.statusCode).toBe(401);
+      expect(res.body).toContain('Wrong username or password.');
     } finally {
       await restarted.close();
     }

@@ -14,6 +14,7 @@ import {
   type ServicesOptions,
 } from '@clavis/server';
 import type { FastifyInstance } from 'fastify';
+import { FailureLog } from '../../src/audit/failure_log.js';
 import { TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './dialects.js';
 
@@ -28,6 +29,8 @@ export interface TestServer {
   config: ServerConfig;
   clock: TestClock;
   database: TestDatabase;
+  /** Unauthenticated failures of this instance: `flush()` ends the aggregation window early. */
+  failures: FailureLog;
   /** Registers a client through the same code path as `clavis admin clients create`. */
   createClient(input: Partial<adminClients.CreateClientInput>): Promise<{ client: Client; secret?: string }>;
   close(): Promise<void>;
@@ -48,7 +51,13 @@ export async function createTestServer(
 ): Promise<TestServer> {
   const clock = options.clock ?? new TestClock();
   const database = options.database ?? (await createTestDatabase(dialect));
-  const config = resolveConfig({ ...options.config, issuer: ISSUER, clock: clock.read });
+  // Suites share one address and a frozen clock: only tests of the failure budget set it low.
+  const config = resolveConfig({
+    authFailuresPerAddressPerMinute: 1_000_000,
+    ...options.config,
+    issuer: ISSUER,
+    clock: clock.read,
+  });
   const services = await openServices({
     dbUrl: database.url,
     kekFile: join(database.dir, 'clavis.kek'),
@@ -61,6 +70,13 @@ export async function createTestServer(
     ...(options.logger ? { logger: options.logger } : {}),
   });
   await services.keys.refresh();
+  const failures = new FailureLog({
+    db: services.db,
+    audit: services.audit,
+    clock: clock.read,
+    subjectKey: services.kek.derive('audit-subjects'),
+    perAddressPerMinute: config.authFailuresPerAddressPerMinute,
+  });
   const app = buildApp({
     config,
     db: services.db,
@@ -69,6 +85,8 @@ export async function createTestServer(
     hasher: services.hasher,
     cookieKey: services.kek.derive('cookie-signing'),
     totpKey: services.totpKey,
+    subjectKey: services.kek.derive('audit-subjects'),
+    failures,
     logger: false,
   });
   await app.ready();
@@ -87,6 +105,7 @@ export async function createTestServer(
     config,
     clock,
     database,
+    failures,
     createClient: (input) =>
       adminClients.createClient(
         deps,

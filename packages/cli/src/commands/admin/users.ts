@@ -48,6 +48,7 @@ function printUser(io: Io, user: adminUsers.UserView): void {
 function state(user: adminUsers.UserView): string {
   if (user.disabled_at) return 'disabled';
   if (user.locked_at) return 'locked';
+  if (user.locked_until && Date.parse(user.locked_until) > Date.now()) return 'locked for now';
   return 'active';
 }
 
