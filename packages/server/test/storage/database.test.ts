@@ -111,7 +111,7 @@ describe.each(dialects)('usernames unique regardless of case (%s)', (dialect) =>
     try {
       // As a database from before the index: the index and its migration record gone, a clash stored.
       await sql`drop index users_username_lower`.execute(opened.db);
-      await sql`delete from kysely_migration where name = '0006_username_case_insensitive'`.execute(
+      await sql`delete from kysely_migration where name = '0007_username_case_insensitive'`.execute(
         opened.db,
       );
       for (const [id, username] of [
@@ -143,7 +143,7 @@ describe.each(dialects)('usernames unique regardless of case (%s)', (dialect) =>
       (e: unknown) => e as Error,
     );
     if (!err) throw new Error('the migration should have failed');
-    expect(err.message).toBe('migration 0006_username_case_insensitive failed');
+    expect(err.message).toBe('migration 0007_username_case_insensitive failed');
     expect((err.cause as Error).message).toMatch(
       /^usernames must be unique regardless of case, but these differ only in case: "ada" \(2 accounts\)\./,
     );

@@ -6,8 +6,8 @@ import * as m0003 from './0003_api_keys.js';
 // Workload identity federation (issue 5).
 import * as m0004 from './0004_federations.js';
 import * as m0005 from './0005_audit_accounting.js';
-import * as m0006 from './0006_username_case_insensitive.js';
-import * as m0007 from './0007_sign_in_lockout.js';
+import * as m0006 from './0006_sign_in_lockout.js';
+import * as m0007 from './0007_username_case_insensitive.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -18,8 +18,8 @@ export const migrations: Record<string, Migration> = {
   // Workload identity federation (issue 5).
   '0004_federations': m0004,
   '0005_audit_accounting': m0005,
-  '0006_username_case_insensitive': m0006,
-  '0007_sign_in_lockout': m0007,
+  '0006_sign_in_lockout': m0006,
+  '0007_username_case_insensitive': m0007,
 };
 
 export const migrationProvider: MigrationProvider = {
