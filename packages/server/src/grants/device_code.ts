@@ -19,9 +19,9 @@ import {
 import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
-import { issueUserTokens, refreshLifetimes } from '../refresh/user_tokens.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant } from './grant.js';
+import { issueUserTokens, refreshLifetimes } from './user_tokens.js';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
 

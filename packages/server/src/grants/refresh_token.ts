@@ -17,10 +17,10 @@ import {
   narrowFamily,
   revokeFamily,
 } from '../refresh/refresh_store.js';
-import { issueUserTokens, REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant, GrantDeps } from './grant.js';
 import { grantedScopes } from './scopes.js';
+import { issueUserTokens, REFRESH_TOKEN_PREFIX } from './user_tokens.js';
 
 async function revokeForReuse(
   deps: GrantDeps,
