@@ -16,12 +16,13 @@ import {
   recordPoll,
   recordPollSync,
 } from '../device/device_store.js';
-import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant } from './grant.js';
 import { issueUserTokens, refreshLifetimes } from './user_tokens.js';
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
 
