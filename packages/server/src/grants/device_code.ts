@@ -9,7 +9,6 @@
  */
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
-import { activePerson } from '../device/account_status.js';
 import {
   consumeDeviceCode,
   findDeviceCodeByHash,
@@ -18,6 +17,7 @@ import {
 } from '../device/device_store.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
+import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant } from './grant.js';
 import { issueUserTokens, refreshLifetimes } from './user_tokens.js';
