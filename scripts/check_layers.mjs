@@ -13,15 +13,15 @@ const serverSrc = join(root, 'packages/server/src');
 // Top to bottom. A unit is a folder of packages/server/src, or a file at its top level (without `.ts`).
 // Keep in step with the Architecture section of README.md.
 const layers = [
-  ['index', 'runtime'],
+  ['index'],
+  ['runtime'],
   ['app'],
   ['endpoints', 'pages', 'admin'],
   ['grants'],
-  ['client_auth'],
-  ['clients', 'users', 'device', 'refresh', 'api_keys', 'federation', 'tokens'],
+  ['client_auth', 'clients', 'users', 'device', 'refresh', 'api_keys', 'federation', 'tokens', 'config'],
   ['http'],
   ['audit'],
-  ['storage', 'crypto', 'config'],
+  ['storage', 'crypto'],
 ];
 const layerOf = new Map(layers.flatMap((units, index) => units.map((unit) => [unit, index])));
 
@@ -52,8 +52,13 @@ function unitOf(file) {
 const violations = [];
 const edges = new Map(); // unit -> Map(unit -> first importing file)
 
+const unplaced = new Set();
 for (const file of sourceFiles(serverSrc)) {
   const from = unitOf(file);
+  if (!layerOf.has(from) && !unplaced.has(from)) {
+    unplaced.add(from);
+    violations.push(`${relative(root, file)}: ${from} is in no layer (place it in scripts/check_layers.mjs)`);
+  }
   for (const specifier of specifiers(file)) {
     if (!specifier.startsWith('.')) continue;
     const target = resolve(dirname(file), specifier);
@@ -66,59 +71,55 @@ for (const file of sourceFiles(serverSrc)) {
 }
 
 const where = (from, to) => edges.get(from).get(to);
-const unplaced = new Set();
 for (const [from, targets] of edges) {
   for (const to of targets.keys()) {
-    for (const unit of [from, to]) {
-      if (!layerOf.has(unit) && !unplaced.has(unit)) {
-        unplaced.add(unit);
-        violations.push(`${where(from, to)}: ${unit} is in no layer (place it in scripts/check_layers.mjs)`);
-      }
-    }
     if (layerOf.has(from) && layerOf.has(to) && layerOf.get(to) < layerOf.get(from)) {
       violations.push(`${where(from, to)}: ${from} imports ${to}, a layer above it`);
     }
   }
 }
 
-// Folder cycles (within a layer; across layers the check above already fires): Tarjan's components.
-let counter = 0;
-const index = new Map();
-const low = new Map();
-const stack = [];
-const onStack = new Set();
-function connect(unit) {
-  index.set(unit, counter);
-  low.set(unit, counter);
-  counter += 1;
-  stack.push(unit);
-  onStack.add(unit);
-  for (const next of edges.get(unit)?.keys() ?? []) {
-    if (!index.has(next)) {
-      connect(next);
-      low.set(unit, Math.min(low.get(unit), low.get(next)));
-    } else if (onStack.has(next)) {
-      low.set(unit, Math.min(low.get(unit), index.get(next)));
+// Folder cycles among the imports that respect the layers (an upward import is reported above): for each
+// strongly connected group of folders, one shortest cycle through it, with the file behind each arrow.
+const downward = (from, to) => !(layerOf.get(to) < layerOf.get(from));
+const next = (unit) => [...(edges.get(unit)?.keys() ?? [])].filter((to) => downward(unit, to)).sort();
+const reaches = (from) => {
+  const seen = new Set([from]);
+  const queue = [from];
+  while (queue.length > 0) {
+    for (const to of next(queue.shift())) {
+      if (seen.has(to)) continue;
+      seen.add(to);
+      queue.push(to);
     }
   }
-  if (low.get(unit) === index.get(unit)) {
-    const component = [];
-    let member;
-    do {
-      member = stack.pop();
-      onStack.delete(member);
-      component.push(member);
-    } while (member !== unit);
-    if (component.length > 1) {
-      const members = component.sort();
-      const via = members.flatMap((a) =>
-        members.filter((b) => edges.get(a)?.has(b)).map((b) => `${a}→${b} (${where(a, b)})`),
-      );
-      violations.push(`packages/server/src: folder cycle ${members.join(', ')}: ${via.join('; ')}`);
+  return seen;
+};
+const reported = new Set();
+for (const unit of [...edges.keys()].sort()) {
+  if (reported.has(unit)) continue;
+  const fromUnit = reaches(unit);
+  const group = [...fromUnit].filter((other) => other !== unit && reaches(other).has(unit));
+  if (group.length === 0) continue;
+  for (const member of [unit, ...group]) reported.add(member);
+  // Shortest path back to `unit`, breadth first.
+  const previous = new Map();
+  const queue = [unit];
+  while (queue.length > 0 && !previous.has(unit)) {
+    const at = queue.shift();
+    for (const to of next(at)) {
+      if (previous.has(to)) continue;
+      previous.set(to, at);
+      if (to === unit) break;
+      queue.push(to);
     }
   }
+  const cycle = [unit];
+  for (let at = previous.get(unit); at !== unit; at = previous.get(at)) cycle.unshift(at);
+  cycle.unshift(unit);
+  const arrows = cycle.slice(1).map((to, i) => `${cycle[i]}→${to} (${where(cycle[i], to)})`);
+  violations.push(`packages/server/src: folder cycle ${cycle.join(' → ')}: ${arrows.join('; ')}`);
 }
-for (const unit of [...edges.keys()].sort()) if (!index.has(unit)) connect(unit);
 
 // Packages import each other by name, never by a relative path into another package's src/.
 const packagesDir = join(root, 'packages');
