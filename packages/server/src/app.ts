@@ -27,9 +27,9 @@ import { IssuerKeys } from './federation/issuer_keys.js';
 import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
-import type { KeyStore } from './keys/signing_keys.js';
 import { registerDevicePages } from './pages/index.js';
 import type { Database } from './storage/schema.js';
+import type { KeyStore } from './tokens/signing_keys.js';
 import { AccessTokenVerifier } from './tokens/token_verifier.js';
 
 export interface AppDeps {

@@ -18,12 +18,12 @@ export {
   DEFAULT_MAX_UNSEALED_AGE_MS,
   verifyAuditLog,
 } from './audit/verify.js';
-export { bootstrap, CLI_CLIENT_ID } from './bootstrap.js';
-export { type Client, clientView } from './clients/client.js';
+export { CLI_CLIENT_ID, type Client, clientView } from './clients/client.js';
 export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConfig } from './config.js';
 export { KekError } from './crypto/kek.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
+export { bootstrap } from './runtime/bootstrap.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export {
   defaultAuditAnchorFile,

@@ -6,8 +6,13 @@ import { isScopeToken } from '@clavis/core';
 import { calculateJwkThumbprint, importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
-import { CLI_CLIENT_ID } from '../bootstrap.js';
-import { type Client, type ClientAuthMethod, type ClientKind, clientAuthMethods } from '../clients/client.js';
+import {
+  CLI_CLIENT_ID,
+  type Client,
+  type ClientAuthMethod,
+  type ClientKind,
+  clientAuthMethods,
+} from '../clients/client.js';
 import {
   deleteClient as deleteClientRow,
   expireClientSecrets,

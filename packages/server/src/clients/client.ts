@@ -12,6 +12,9 @@ export const clientAuthMethods: readonly ClientAuthMethod[] = [
   'private_key_jwt',
 ];
 
+/** The built-in public client the CLI's own login uses; created at first start, never deleted. */
+export const CLI_CLIENT_ID = 'clavis-cli';
+
 export interface Client {
   id: string;
   name: string;

@@ -37,7 +37,6 @@ import type { AuditLog } from '../audit/audit_log.js';
 import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
-import { isAccountActive } from '../device/account_status.js';
 import type { FormParams } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { hitRateLimit } from '../storage/rate_limits.js';
@@ -45,6 +44,7 @@ import { isAccessTokenRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
 import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
+import { isAccountActive } from '../users/account_status.js';
 
 export interface ApiKeyMintDeps {
   config: ServerConfig;

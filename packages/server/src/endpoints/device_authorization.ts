@@ -11,6 +11,7 @@ import { endpointUrl, paths } from '../config.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
 import { insertDeviceCode, insertDeviceCodeSync } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
+import { DEVICE_CODE_GRANT } from '../grants/device_code.js';
 import type { GrantDeps } from '../grants/grant.js';
 import { grantedScopes } from '../grants/scopes.js';
 import type { FormParams } from '../http/form_body.js';
@@ -18,8 +19,6 @@ import { requestContext } from '../http/request_context.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { DeviceCodeRow } from '../storage/schema.js';
 import { defaultPersonScopes } from '../users/entitlements.js';
-
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export function registerDeviceAuthorizationEndpoint(
   app: FastifyInstance,

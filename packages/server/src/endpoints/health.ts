@@ -1,8 +1,8 @@
 /** Liveness (`/healthz`: the process answers) and readiness (`/readyz`: storage answers in time, keys loaded). */
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
-import type { KeyStore } from '../keys/signing_keys.js';
 import type { Database } from '../storage/schema.js';
+import type { KeyStore } from '../tokens/signing_keys.js';
 
 /**
  * How long `/readyz` waits for storage before answering 503. Shorter than the storage timeouts and

@@ -14,15 +14,15 @@ import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenti
 import type { Client } from '../clients/client.js';
 import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
-import { isAccountActive } from '../device/account_status.js';
+import { REFRESH_TOKEN_PREFIX } from '../grants/user_tokens.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { findRefreshToken } from '../refresh/refresh_store.js';
-import { REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
 import { isAccessTokenRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
 import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
+import { isAccountActive } from '../users/account_status.js';
 
 export interface IntrospectionDeps extends ClientAuthDeps {
   config: ServerConfig;

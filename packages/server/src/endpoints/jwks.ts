@@ -1,7 +1,7 @@
 /** The published signing keys (previous, current, next). */
 import type { FastifyInstance } from 'fastify';
 import { paths } from '../config.js';
-import type { KeyStore } from '../keys/signing_keys.js';
+import type { KeyStore } from '../tokens/signing_keys.js';
 
 export function registerJwks(app: FastifyInstance, keys: KeyStore): void {
   app.get(paths.jwks, (_request, reply) =>

@@ -9,10 +9,10 @@ import { InvalidRequest } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient } from '../client_auth/authenticate.js';
 import { paths } from '../config.js';
+import { REFRESH_TOKEN_PREFIX } from '../grants/user_tokens.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';
 import { findRefreshToken, revokeFamily } from '../refresh/refresh_store.js';
-import { REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
 import { revokeJti } from '../storage/revocations.js';
 import type { IntrospectionDeps } from './introspection.js';
 

@@ -9,19 +9,20 @@
  */
 import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
-import { activePerson } from '../device/account_status.js';
 import {
   consumeDeviceCode,
   findDeviceCodeByHash,
   recordPoll,
   recordPollSync,
 } from '../device/device_store.js';
-import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
-import { issueUserTokens, refreshLifetimes } from '../refresh/user_tokens.js';
+import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant } from './grant.js';
+import { issueUserTokens, refreshLifetimes } from './user_tokens.js';
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
 

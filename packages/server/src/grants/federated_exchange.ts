@@ -3,7 +3,7 @@
  * short-lived access token of the service principal a federation maps it to. No client secret: the
  * subject token is the credential (DESIGN.md); a `client_id` sent must name that principal.
  */
-import { issueFederatedToken } from '../federation/federated_token.js';
+import { issueFederatedToken } from './federated_token.js';
 import type { SubjectTokenHandler } from './token_exchange.js';
 
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';

@@ -10,8 +10,8 @@ import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { IssuerKeys } from '../federation/issuer_keys.js';
 import type { FormParams } from '../http/form_body.js';
-import type { KeyStore } from '../keys/signing_keys.js';
 import type { Database } from '../storage/schema.js';
+import type { KeyStore } from '../tokens/signing_keys.js';
 
 export interface TokenResponse {
   access_token: string;

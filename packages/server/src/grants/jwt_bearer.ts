@@ -4,8 +4,8 @@
  * it to. The same verification as token exchange; every assertion failure is `invalid_grant` (§3.1).
  */
 import { InvalidRequest } from '@clavis/core';
-import { issueFederatedToken, JWT_BEARER } from '../federation/federated_token.js';
 import { MAX_WORKLOAD_TOKEN_LENGTH } from '../federation/verify_workload_token.js';
+import { issueFederatedToken, JWT_BEARER } from './federated_token.js';
 import type { CredentialGrant } from './grant.js';
 
 export const jwtBearer: CredentialGrant = {

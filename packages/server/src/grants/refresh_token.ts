@@ -8,7 +8,6 @@
 import { InvalidGrant } from '@clavis/core';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
-import { activePerson } from '../device/account_status.js';
 import { requireParam } from '../http/form_body.js';
 import {
   findRefreshToken,
@@ -17,10 +16,11 @@ import {
   narrowFamily,
   revokeFamily,
 } from '../refresh/refresh_store.js';
-import { issueUserTokens, REFRESH_TOKEN_PREFIX } from '../refresh/user_tokens.js';
+import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant, GrantDeps } from './grant.js';
 import { grantedScopes } from './scopes.js';
+import { issueUserTokens, REFRESH_TOKEN_PREFIX } from './user_tokens.js';
 
 async function revokeForReuse(
   deps: GrantDeps,

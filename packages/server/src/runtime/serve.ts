@@ -10,7 +10,6 @@ import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
 import { buildApp } from '../app.js';
 import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
 import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
-import { type BootstrapResult, bootstrap } from '../bootstrap.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
@@ -18,6 +17,7 @@ import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
 import { purgeRevocations } from '../storage/revocations.js';
 import { purgeSessions } from '../users/sessions.js';
+import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import { defaultAuditAnchorFile, defaultAuditKeyFile, openServices, type Services } from './services.js';
 
 export interface ServeOptions {

@@ -11,10 +11,10 @@ import { type AuditSigningKey, loadAuditSigningKey } from '../audit/audit_key.js
 import { AuditLog } from '../audit/audit_log.js';
 import { Kek, KekError } from '../crypto/kek.js';
 import { SecretHasher } from '../crypto/secrets.js';
-import { KeyStore, type KeyStoreLogger } from '../keys/signing_keys.js';
 import { type DialectName, openDatabase, parseDatabaseUrl } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import type { SigningAlg } from '../tokens/jws.js';
+import { KeyStore, type KeyStoreLogger } from '../tokens/signing_keys.js';
 
 export interface ServicesOptions {
   dbUrl: string;

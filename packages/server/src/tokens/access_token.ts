@@ -3,8 +3,8 @@
  * tokens we issued (introspection, revocation); resource servers verify with the published JWKS.
  */
 import { randomToken } from '../crypto/secrets.js';
-import type { KeyStore, SigningKey } from '../keys/signing_keys.js';
 import { decodeCompact, type SigningAlg, signCompact, verifySignature } from './jws.js';
+import type { KeyStore, SigningKey } from './signing_keys.js';
 
 export interface AccessTokenClaims {
   iss: string;

@@ -4,8 +4,9 @@
  * than the rest of the request. Only the signature check is remembered — expiry, revocation and who may
  * see the token are decided on every call.
  */
-import type { KeyStore } from '../keys/signing_keys.js';
+
 import { type AccessTokenClaims, verifyOwnAccessToken } from './access_token.js';
+import type { KeyStore } from './signing_keys.js';
 
 const DEFAULT_MAX_ENTRIES = 10_000;
 

@@ -5,7 +5,8 @@
  * will be granted; a refresh never widens, and narrows for good when the person lost an entitlement.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bootstrap, CLI_CLIENT_ID } from '../../src/bootstrap.js';
+import { CLI_CLIENT_ID } from '../../src/clients/client.js';
+import { bootstrap } from '../../src/runtime/bootstrap.js';
 import { sealTotpSecret } from '../../src/users/totp_secret.js';
 import { jwtClaims } from '../device_flow/support.js';
 import { dialects } from '../support/dialects.js';

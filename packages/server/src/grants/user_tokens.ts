@@ -6,12 +6,12 @@
 import type { Transaction } from 'kysely';
 import type { Client } from '../clients/client.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
-import type { GrantDeps, TokenResponse } from '../grants/grant.js';
-import { bearerTokenResponse } from '../grants/token_response.js';
-import type { SigningKey } from '../keys/signing_keys.js';
+import { insertRefreshToken, recordFamilyAccessToken } from '../refresh/refresh_store.js';
 import type { Database } from '../storage/schema.js';
 import { type AccessTokenClaims, issueAccessToken } from '../tokens/access_token.js';
-import { insertRefreshToken, recordFamilyAccessToken } from './refresh_store.js';
+import type { SigningKey } from '../tokens/signing_keys.js';
+import type { GrantDeps, TokenResponse } from './grant.js';
+import { bearerTokenResponse } from './token_response.js';
 
 export const REFRESH_TOKEN_PREFIX = 'clvr_';
 

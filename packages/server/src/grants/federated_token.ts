@@ -14,20 +14,20 @@ import {
   TooManyRequests,
 } from '@clavis/core';
 import type { AuditEntry } from '../audit/events.js';
-import type { CredentialGrantRequest, GrantDeps, TokenResponse } from '../grants/grant.js';
-import { requireClaimedPrincipal } from '../grants/principal.js';
-import { grantedAudience, grantedScopes } from '../grants/scopes.js';
-import { bearerTokenResponse, issuedTokenFacts } from '../grants/token_response.js';
-import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
-import { issueAccessToken } from '../tokens/access_token.js';
-import type { Federation } from './federation.js';
-import { claimValue, isPresetName, presets } from './presets.js';
+import type { Federation } from '../federation/federation.js';
+import { claimValue, isPresetName, presets } from '../federation/presets.js';
 import {
   bounded,
   type VerifiedWorkloadToken,
   verifyWorkloadToken,
   WorkloadTokenRefused,
-} from './verify_workload_token.js';
+} from '../federation/verify_workload_token.js';
+import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
+import { issueAccessToken } from '../tokens/access_token.js';
+import type { CredentialGrantRequest, GrantDeps, TokenResponse } from './grant.js';
+import { requireClaimedPrincipal } from './principal.js';
+import { grantedAudience, grantedScopes } from './scopes.js';
+import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
 
 export type FederatedGrantKind = 'token-exchange' | 'jwt-bearer';
 

@@ -3,11 +3,11 @@
  * `CLAVIS_ADMIN_PASSWORD`) and the built-in public client `clavis-cli` that the CLI's own login uses.
  * Runs once across every instance: the `bootstrapped` setting is claimed in the same transaction.
  */
-import { generatePassword, hashPassword } from './crypto/passwords.js';
-import { randomId } from './crypto/secrets.js';
-import type { Services } from './runtime/services.js';
+import { CLI_CLIENT_ID } from '../clients/client.js';
+import { generatePassword, hashPassword } from '../crypto/passwords.js';
+import { randomId } from '../crypto/secrets.js';
+import type { Services } from './services.js';
 
-export const CLI_CLIENT_ID = 'clavis-cli';
 export const ADMIN_USERNAME = 'admin';
 
 export interface BootstrapResult {

@@ -18,7 +18,7 @@ import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
 import { seal, unseal } from '../crypto/seal.js';
 import type { Database, SigningKeyRow } from '../storage/schema.js';
-import { type SigningAlg, signingAlgs } from '../tokens/jws.js';
+import { type SigningAlg, signingAlgs } from './jws.js';
 
 export interface SigningKey {
   kid: string;
