@@ -1,9 +1,7 @@
-// Scoped API keys (issue 4).
 export * as adminApiKeys from './admin/api_keys.js';
 export { type AuditRecordView, listAudit } from './admin/audit.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
-// Workload identity federation (issue 5).
 export * as adminFederations from './admin/federations.js';
 export * as adminUsers from './admin/users.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';

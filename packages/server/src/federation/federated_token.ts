@@ -37,7 +37,7 @@ const KEYS_RETRY_AFTER_SECONDS = 60;
 /**
  * The wire error for a refusal. Token exchange answers a bad subject token with `invalid_request`
  * (RFC 8693 §2.2.2); the JWT bearer grant answers every bad assertion with `invalid_grant` (RFC 7523
- * §3.1); a token no policy (or no live principal) accepts is `invalid_grant` for both (issue 5).
+ * §3.1); a token no policy (or no live principal) accepts is `invalid_grant` for both.
  */
 export function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKind): OAuthError {
   const what = kind === 'token-exchange' ? 'subject_token' : 'assertion';

@@ -128,7 +128,7 @@ export function checkConditions(
 }
 
 /**
- * At least one condition pins the subject, and none pins it only in appearance (TE-03, issue 5: a
+ * At least one condition pins the subject, and none pins it only in appearance (TE-03: a
  * policy trusting every repository of an organisation without a `sub` or repository condition).
  */
 function checkPinned(
