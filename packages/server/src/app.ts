@@ -47,7 +47,7 @@ export interface AppDeps {
   isShuttingDown?: () => boolean;
 }
 
-export function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
+function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
   return {
     issuer: config.issuer,
     tokenEndpoint: endpointUrl(config, paths.token),

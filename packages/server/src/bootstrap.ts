@@ -8,7 +8,7 @@ import { randomId } from './crypto/secrets.js';
 import type { Services } from './runtime/services.js';
 
 export const CLI_CLIENT_ID = 'clavis-cli';
-export const ADMIN_USERNAME = 'admin';
+const ADMIN_USERNAME = 'admin';
 
 export interface BootstrapResult {
   created: boolean;

@@ -110,7 +110,7 @@ export const defaults = {
   apiKeyLeakReportsPerIpPerMinute: 30,
 } as const satisfies Partial<ServerConfig>;
 
-export function normaliseIssuer(issuer: string): string {
+function normaliseIssuer(issuer: string): string {
   let url: URL;
   try {
     url = new URL(issuer);

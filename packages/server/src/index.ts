@@ -9,7 +9,6 @@ export { buildApp } from './app.js';
 export { type AuditAnchorContents, AuditAnchorError, readAnchor } from './audit/anchor.js';
 export { AuditKeyError } from './audit/audit_key.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
-export { auditEventNames } from './audit/events.js';
 export {
   type AuditVerifyOptions,
   type AuditVerifyResult,
@@ -25,7 +24,6 @@ export { presetNames } from './federation/presets.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export {
   defaultAuditAnchorFile,
-  defaultAuditKeyFile,
   openServices,
   type Services,
   type ServicesOptions,

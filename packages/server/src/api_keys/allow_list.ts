@@ -110,7 +110,7 @@ function readCidr(text: string, mappedRanges: 'refuse' | 'unwrap'): Cidr {
 }
 
 /** `network/prefix`, the form stored. */
-export function formatCidr(cidr: Cidr): string {
+function formatCidr(cidr: Cidr): string {
   return `${cidr.network}/${cidr.prefix}`;
 }
 

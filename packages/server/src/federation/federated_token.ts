@@ -39,7 +39,7 @@ const KEYS_RETRY_AFTER_SECONDS = 60;
  * (RFC 8693 §2.2.2); the JWT bearer grant answers every bad assertion with `invalid_grant` (RFC 7523
  * §3.1); a token no policy (or no live principal) accepts is `invalid_grant` for both.
  */
-export function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKind): OAuthError {
+function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKind): OAuthError {
   const what = kind === 'token-exchange' ? 'subject_token' : 'assertion';
   const description = `${what} refused: ${refusal.message}`;
   switch (refusal.kind) {
@@ -53,7 +53,7 @@ export function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKin
 }
 
 /** Where the token came from: `{id, iss, sub}` plus the platform's run identifiers present in it. */
-export function provenance(federation: Federation, verified: VerifiedWorkloadToken): Record<string, string> {
+function provenance(federation: Federation, verified: VerifiedWorkloadToken): Record<string, string> {
   const out: Record<string, string> = {
     id: federation.id,
     iss: verified.issuer,

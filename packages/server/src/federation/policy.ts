@@ -31,8 +31,8 @@ export interface Condition {
   pattern: string;
 }
 
-export const MAX_CONDITIONS = 16;
-export const MAX_PATTERN_LENGTH = 256;
+const MAX_CONDITIONS = 16;
+const MAX_PATTERN_LENGTH = 256;
 const MAX_WILDCARDS = 8;
 const MAX_JWKS_KEYS = 20;
 const claimNamePattern = /^[A-Za-z0-9_.:-]{1,64}(\/[A-Za-z0-9_.:-]{1,64}){0,3}$/;

@@ -53,7 +53,7 @@ interface TransactionScope {
 const transactionScope = new AsyncLocalStorage<TransactionScope>();
 
 /** Thrown instead of waiting forever for the connection the caller's own transaction holds. */
-export class SelfDeadlockError extends Error {
+class SelfDeadlockError extends Error {
   override name = 'SelfDeadlockError';
   constructor() {
     super(
