@@ -64,7 +64,7 @@ function ipv6ToBigInt(address: string): bigint {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
 }
 
-export interface Cidr {
+interface Cidr {
   network: string;
   prefix: number;
   family: 'ipv4' | 'ipv6';

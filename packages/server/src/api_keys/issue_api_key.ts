@@ -83,7 +83,7 @@ export async function resolveOwnerById(
   return resolveOwner(db, `${USER_OWNER_PREFIX}${row.username}`);
 }
 
-export interface ApiKeySpec {
+interface ApiKeySpec {
   owner: ResolvedOwner;
   scopes: readonly string[];
   ttlSeconds: number;

@@ -29,7 +29,7 @@ import {
   WorkloadTokenRefused,
 } from './verify_workload_token.js';
 
-export type FederatedGrantKind = 'token-exchange' | 'jwt-bearer';
+type FederatedGrantKind = 'token-exchange' | 'jwt-bearer';
 
 /** How long a caller should wait before retrying when an issuer's keys cannot be fetched. */
 const KEYS_RETRY_AFTER_SECONDS = 60;

@@ -92,7 +92,7 @@ export function parseCondition(text: string): Condition {
   return { claim: text.slice(0, eq), pattern: text.slice(eq + 1) };
 }
 
-export interface ConditionOptions {
+interface ConditionOptions {
   /**
    * Accept a wildcard in the repository pin (`repository=acme/*`, `project_path=group/*`): every
    * repository it matches is trusted, including new ones. Off by default.

@@ -44,7 +44,7 @@ const LEGACY_KUBERNETES_ISSUER = 'kubernetes/serviceaccount';
  * `invalid_request` for token exchange); `policy` reasons mean no trust policy accepts an otherwise
  * valid token (`invalid_grant`); `unavailable` means the issuer's keys could not be had.
  */
-export type RefusalReason =
+type RefusalReason =
   | 'oversized'
   | 'malformed'
   | 'legacy_kubernetes_token'
@@ -86,7 +86,7 @@ export class WorkloadTokenRefused extends Error {
   }
 }
 
-export interface VerifyDeps {
+interface VerifyDeps {
   db: Kysely<Database>;
   issuerKeys: IssuerKeys;
   clock: () => number;

@@ -11,7 +11,7 @@
  * - only `200` with a JSON body is an answer.
  */
 
-export type OutboundFetchErrorCode =
+type OutboundFetchErrorCode =
   | 'bad_url'
   | 'redirect'
   | 'status'
@@ -32,7 +32,7 @@ export class OutboundFetchError extends Error {
   }
 }
 
-export interface FetchJsonOptions {
+interface FetchJsonOptions {
   /** The deadline for the whole exchange. Default 5 s. */
   timeoutMs?: number;
   /** The largest body accepted, in bytes. Default 512 KiB. */

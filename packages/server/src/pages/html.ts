@@ -33,7 +33,7 @@ export class SafeHtml {
 
 const MINT = Symbol('SafeHtml');
 
-export type HtmlValue = SafeHtml | string | number | null | undefined | false | readonly HtmlValue[];
+type HtmlValue = SafeHtml | string | number | null | undefined | false | readonly HtmlValue[];
 
 function render(value: HtmlValue): string {
   if (value === null || value === undefined || value === false) return '';

@@ -44,7 +44,7 @@ export const forbiddenForm = () =>
     'This form was not sent from this site, or your session has expired. Start again.',
   );
 
-export interface SessionDeps {
+interface SessionDeps {
   config: ServerConfig;
   db: Kysely<Database>;
   cookieKey: Buffer;

@@ -25,7 +25,7 @@ import {
   type TransactionBuilder,
 } from 'kysely';
 
-export interface NodeSqliteOptions {
+interface NodeSqliteOptions {
   /** File path, or `:memory:`. */
   path: string;
   /** How long a writer waits for another process's lock before failing with SQLITE_BUSY. */
