@@ -150,11 +150,11 @@ export const RATIO_SPECS = [
       den: ['oidc-provider', 'pending_poll'],
     },
     { name: `${c} cc_basic / bare`, num: [c, 'cc_basic'], den: ['bare', 'token'] },
-    // Issue 4: verification at >= 0.6 of a bare server doing one SHA-256 and one indexed lookup.
+    // API-key verification at >= 0.6 of a bare server doing one SHA-256 and one indexed lookup.
     { name: `${c} key_verify / bare-keys verify`, num: [c, 'key_verify'], den: ['bare-keys', 'verify'] },
     { name: `${c} key_exchange / bare`, num: [c, 'key_exchange'], den: ['bare', 'token'] },
     { name: `${c} key_exchange / ${c} cc_basic`, num: [c, 'key_exchange'], den: [c, 'cc_basic'] },
-    // Issue 5: workload-token exchange beside client credentials (same signature-verify work as pkjwt).
+    // Workload-token exchange beside client credentials (same signature-verify work as pkjwt).
     { name: `${c} fed_exchange / ${c} cc_basic`, num: [c, 'fed_exchange'], den: [c, 'cc_basic'] },
     {
       name: `${c} fed_exchange / ${c} cc_private_key_jwt`,

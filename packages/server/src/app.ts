@@ -3,7 +3,6 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kysely } from 'kysely';
-// Scoped API keys (issue 4).
 import { ApiKeyVerifier } from './api_keys/verify_api_key.js';
 import type { AuditLog } from './audit/audit_log.js';
 import { FailureLog } from './audit/failure_log.js';
@@ -11,7 +10,6 @@ import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
 import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
 import type { SecretHasher } from './crypto/secrets.js';
-// Scoped API keys (issue 4).
 import { registerApiKeyLeakEndpoint } from './endpoints/api_key_leaks.js';
 import { registerApiKeyMintEndpoint } from './endpoints/api_key_mint.js';
 import { registerApiKeyVerifyEndpoint } from './endpoints/api_key_verify.js';
@@ -22,7 +20,6 @@ import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
 import { registerJwks } from './endpoints/jwks.js';
 import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
-// Workload identity federation (issue 5).
 import { IssuerKeys } from './federation/issuer_keys.js';
 import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
@@ -50,7 +47,7 @@ export interface AppDeps {
   isShuttingDown?: () => boolean;
 }
 
-export function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
+function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
   return {
     issuer: config.issuer,
     tokenEndpoint: endpointUrl(config, paths.token),
@@ -121,12 +118,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     failures,
     assertionPolicy: assertionPolicyFor(config),
   };
-  // Workload identity federation (issue 5): issuer keys cached per instance.
+  // Workload-token issuers' keys, cached per instance.
   const issuerKeys = new IssuerKeys({
     clock: config.clock,
     onFetchFailure: (issuer, err) => app.log.warn({ issuer, reason: err.message }, 'issuer keys not fetched'),
   });
-  // Scoped API keys (issue 4): one verifier per app, with its cache of keys.
+  // One API-key verifier per app, with its cache of keys.
   const apiKeys = new ApiKeyVerifier({
     db: deps.db,
     hasher: deps.hasher,
@@ -151,7 +148,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     cookieKey: deps.cookieKey,
     totpKey: deps.totpKey,
   });
-  // Scoped API keys (issue 4).
   registerApiKeyVerifyEndpoint(app, { ...clientAuth, apiKeys });
   registerApiKeyMintEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher, tokens });
   registerApiKeyLeakEndpoint(app, { config, db: deps.db, audit: deps.audit, failures, hasher: deps.hasher });

@@ -66,7 +66,7 @@ export interface ServerConfig {
   /** Wrong user codes allowed per client IP, and in total across all instances, per minute. */
   userCodeAttemptsPerIpPerMinute: number;
   userCodeAttemptsGlobalPerMinute: number;
-  // --- Scoped API keys (issue 4) ---
+  // --- Scoped API keys ---
   /** No API key may live longer than this; every key has an expiry. Default 90 days. */
   apiKeyMaxTtlSeconds: number;
   /** Per-job keys minted with a `keys:mint` token: the longest (and default) lifetime. Default 1 hour. */
@@ -104,14 +104,13 @@ export const defaults = {
   authFailuresPerAddressPerMinute: 60,
   userCodeAttemptsPerIpPerMinute: 5,
   userCodeAttemptsGlobalPerMinute: 600,
-  // Scoped API keys (issue 4).
   apiKeyMaxTtlSeconds: 90 * 86_400,
   apiKeyMintMaxTtlSeconds: 3600,
   apiKeyIdleRevokeSeconds: 30 * 86_400,
   apiKeyLeakReportsPerIpPerMinute: 30,
 } as const satisfies Partial<ServerConfig>;
 
-export function normaliseIssuer(issuer: string): string {
+function normaliseIssuer(issuer: string): string {
   let url: URL;
   try {
     url = new URL(issuer);
@@ -158,7 +157,6 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     'authFailuresPerAddressPerMinute',
     'userCodeAttemptsPerIpPerMinute',
     'userCodeAttemptsGlobalPerMinute',
-    // Scoped API keys (issue 4).
     'apiKeyMaxTtlSeconds',
     'apiKeyMintMaxTtlSeconds',
     'apiKeyIdleRevokeSeconds',
@@ -178,7 +176,7 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
   if (config.defaultAccessTokenTtlSeconds > config.maxAccessTokenTtlSeconds) {
     throw new ConfigError('the default access-token lifetime exceeds the maximum');
   }
-  // Scoped API keys (issue 4): the allow-lists are only as good as the address behind them (AK-01).
+  // API-key address allow-lists are only as good as the address behind them (AK-01).
   for (const proxy of config.trustedProxies) {
     const [address = '', prefix, extra] = proxy.split('/');
     const bits = isIP(address) === 4 ? 32 : isIP(address) === 6 ? 128 : 0;
@@ -204,7 +202,6 @@ export const paths = {
   introspection: '/oauth/introspect',
   revocation: '/oauth/revoke',
   jwks: '/.well-known/jwks.json',
-  // Scoped API keys (issue 4).
   apiKeys: '/oauth/api-keys',
   apiKeyVerification: '/oauth/api-keys/verify',
   apiKeyLeaks: '/oauth/api-keys/leaks',

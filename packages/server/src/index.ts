@@ -1,9 +1,7 @@
-// Scoped API keys (issue 4).
 export * as adminApiKeys from './admin/api_keys.js';
 export { type AuditRecordView, listAudit } from './admin/audit.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
-// Workload identity federation (issue 5).
 export * as adminFederations from './admin/federations.js';
 export * as adminUsers from './admin/users.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';
@@ -11,7 +9,6 @@ export { buildApp } from './app.js';
 export { type AuditAnchorContents, AuditAnchorError, readAnchor } from './audit/anchor.js';
 export { AuditKeyError } from './audit/audit_key.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
-export { auditEventNames } from './audit/events.js';
 export {
   type AuditVerifyOptions,
   type AuditVerifyResult,
@@ -27,7 +24,6 @@ export { bootstrap } from './runtime/bootstrap.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export {
   defaultAuditAnchorFile,
-  defaultAuditKeyFile,
   openServices,
   type Services,
   type ServicesOptions,

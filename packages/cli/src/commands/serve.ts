@@ -11,7 +11,7 @@ export interface ServeCommandOptions {
   port?: number;
   host?: string;
   issuer?: string;
-  /** Scoped API keys (issue 4, AK-01): proxies whose X-Forwarded-For is believed. */
+  /** Proxies whose X-Forwarded-For is believed for API-key address allow-lists (AK-01). */
   trustedProxy?: string[];
   /** CA-04: what a client assertion's `aud` may be; when given, replaces CLAVIS_ASSERTION_AUDIENCE. */
   assertionAudience?: ServerConfig['assertionAudience'];
@@ -103,9 +103,9 @@ export async function runServe(io: Io, options: ServeCommandOptions): Promise<vo
       ...(io.env.CLAVIS_TRUSTED_PROXIES
         ? { trustedProxies: io.env.CLAVIS_TRUSTED_PROXIES.split(',').map((s) => s.trim()) }
         : {}),
-      // Scoped API keys (issue 4): CLAVIS_API_KEY_MAX_TTL, _MINT_MAX_TTL, _IDLE_REVOKE.
+      // CLAVIS_API_KEY_MAX_TTL, _MINT_MAX_TTL, _IDLE_REVOKE.
       ...apiKeySettings(io.env),
-      // Scoped API keys (issue 4): --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.
+      // --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.
       ...(options.trustedProxy?.length ? { trustedProxies: options.trustedProxy } : {}),
       ...(audience ? { assertionAudience: audience } : {}),
     },

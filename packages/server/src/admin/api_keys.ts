@@ -36,7 +36,7 @@ export interface ApiKeyAdminDeps {
 }
 
 /** Rotation overlap when none is given: a working day for the old key's users to switch. */
-export const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600;
+const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600;
 
 export type ApiKeyState = 'active' | 'expired' | 'revoked' | 'exhausted';
 

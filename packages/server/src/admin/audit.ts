@@ -32,7 +32,7 @@ export interface AuditRecordView {
   verified?: boolean;
 }
 
-export function auditRecordView(row: AuditEventRow): AuditRecordView {
+function auditRecordView(row: AuditEventRow): AuditRecordView {
   return {
     at: new Date(row.at).toISOString(),
     event: row.event,

@@ -40,7 +40,7 @@ export interface AdminDeps {
 export type { Actor } from './actor.js';
 
 /** Grant types a client may be registered for, with the short names the CLI accepts. */
-export const grantAliases: Record<string, string> = {
+const grantAliases: Record<string, string> = {
   client_credentials: 'client_credentials',
   refresh_token: 'refresh_token',
   device_code: 'urn:ietf:params:oauth:grant-type:device_code',

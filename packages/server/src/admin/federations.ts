@@ -32,7 +32,7 @@ import { AdminError } from './errors.js';
 export type FederationAdminDeps = Pick<AdminDeps, 'db' | 'audit' | 'clock' | 'maxAccessTokenTtlSeconds'>;
 
 /** A federated token lives at most this long unless the policy says less. */
-export const DEFAULT_FEDERATION_MAX_TTL_SECONDS = 15 * 60;
+const DEFAULT_FEDERATION_MAX_TTL_SECONDS = 15 * 60;
 const MIN_TTL_SECONDS = 30;
 const namePattern = /^[^\p{Cc}]{1,100}$/u;
 

@@ -47,7 +47,7 @@ export interface UserView {
   locked_until: string | null;
   failed_logins: number;
   failed_mfa: number;
-  /** Scoped API keys (issue 4): the ceiling of the person's keys; null = none set (the admin decides). */
+  /** The scope ceiling of the person's API keys; null = none set (the admin decides). */
   scopes: string[] | null;
 }
 
@@ -58,7 +58,7 @@ export interface CreateUserInput {
   /** Enrol a TOTP second factor now; the secret is returned once. */
   totp?: boolean;
   isAdmin?: boolean;
-  /** Scoped API keys (issue 4): the scope ceiling of the person's keys. */
+  /** The scope ceiling of the person's API keys. */
   scopes?: string[];
 }
 
@@ -148,7 +148,7 @@ export function checkPassword(password: string): string {
   return password;
 }
 
-/** Scoped API keys (issue 4): a person's scope ceiling, checked and deduplicated. */
+/** A person's API-key scope ceiling, checked and deduplicated. */
 export function checkScopes(scopes: readonly string[]): string[] {
   for (const s of scopes)
     if (!isScopeToken(s)) invalid(`scope ${JSON.stringify(s.slice(0, 64))} is malformed`);
@@ -201,7 +201,6 @@ async function createUserUnrecorded(
     .executeTakeFirst();
   if (client) invalid(`username ${username} is a client's client_id; choose another`);
 
-  // Scoped API keys (issue 4).
   const scopes = input.scopes === undefined ? null : checkScopes(input.scopes);
   const totp = input.totp ? newTotp(username) : undefined;
   const passwordHash = await hashPassword(password);

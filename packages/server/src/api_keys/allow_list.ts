@@ -64,7 +64,7 @@ function ipv6ToBigInt(address: string): bigint {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(Number.parseInt(g, 16)), 0n);
 }
 
-export interface Cidr {
+interface Cidr {
   network: string;
   prefix: number;
   family: 'ipv4' | 'ipv6';
@@ -110,7 +110,7 @@ function readCidr(text: string, mappedRanges: 'refuse' | 'unwrap'): Cidr {
 }
 
 /** `network/prefix`, the form stored. */
-export function formatCidr(cidr: Cidr): string {
+function formatCidr(cidr: Cidr): string {
   return `${cidr.network}/${cidr.prefix}`;
 }
 

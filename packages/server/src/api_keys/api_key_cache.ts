@@ -19,7 +19,7 @@ import type { ApiKeyRecord } from './api_key_store.js';
 
 const MAX_ENTRIES = 10_000;
 
-export interface CachedKey<Owner> {
+interface CachedKey<Owner> {
   key: ApiKeyRecord;
   /** Undefined: the owner is disabled or gone. */
   owner: Owner | undefined;

@@ -43,7 +43,7 @@ type StoredRow = Omit<ApiKeysTable, 'uses'> & { uses: number | string };
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-export function toRecord(row: StoredRow): ApiKeyRecord {
+function toRecord(row: StoredRow): ApiKeyRecord {
   return {
     id: row.id,
     ownerType: row.owner_type,

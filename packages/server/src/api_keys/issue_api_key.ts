@@ -16,8 +16,8 @@ import { USER_OWNER_PREFIX } from './owner.js';
 
 /** The scope that lets a token mint keys; a key may never carry it. */
 export const KEYS_MINT_SCOPE = 'keys:mint';
-export const MAX_USES_LIMIT = 1_000_000_000;
-export const RATE_LIMIT_MAX = 1_000_000;
+const MAX_USES_LIMIT = 1_000_000_000;
+const RATE_LIMIT_MAX = 1_000_000;
 
 /** A rule a requested key breaks; the message is for the person or job that asked. */
 export class ApiKeyRuleError extends Error {
@@ -83,7 +83,7 @@ export async function resolveOwnerById(
   return resolveOwner(db, `${USER_OWNER_PREFIX}${row.username}`);
 }
 
-export interface ApiKeySpec {
+interface ApiKeySpec {
   owner: ResolvedOwner;
   scopes: readonly string[];
   ttlSeconds: number;
@@ -107,7 +107,7 @@ function positiveInt(value: number, what: string, max: number): number {
 }
 
 /** Checks a spec against the rules; returns the normalised scopes and CIDRs. */
-export function checkApiKeySpec(spec: ApiKeySpec): { scopes: string[]; cidrs: string[] | null } {
+function checkApiKeySpec(spec: ApiKeySpec): { scopes: string[]; cidrs: string[] | null } {
   if (spec.name !== undefined && !namePattern.test(spec.name))
     throw new ApiKeyRuleError('name must be 1 to 100 characters without control characters', 'invalid_input');
   const scopes = [...new Set(spec.scopes)];

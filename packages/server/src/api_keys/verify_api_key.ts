@@ -66,7 +66,7 @@ export type ApiKeyOwner =
   | { type: 'client'; id: string; client: Client; ceiling: string[] }
   | { type: 'user'; id: string; username: string; ceiling: string[] | null };
 
-export interface InspectedKey {
+interface InspectedKey {
   key: ApiKeyRecord;
   owner: ApiKeyOwner;
   /** The key's scopes still within the owner's current ceiling (a narrowed client narrows its keys). */
@@ -77,11 +77,11 @@ export type Inspection =
   | ({ ok: true } & InspectedKey)
   | { ok: false; reason: ApiKeyRejection; key?: ApiKeyRecord };
 
-export type RateLimitResult = { ok: true } | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
+type RateLimitResult = { ok: true } | { ok: false; reason: 'rate_limited'; retryAfterSeconds: number };
 
-export type UseResult = { ok: true; remainingUses: number | null } | { ok: false; reason: 'exhausted' };
+type UseResult = { ok: true; remainingUses: number | null } | { ok: false; reason: 'exhausted' };
 
-export interface ApiKeyVerifierDeps {
+interface ApiKeyVerifierDeps {
   db: Kysely<Database>;
   hasher: SecretHasher;
   clock: () => number;

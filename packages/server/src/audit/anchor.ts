@@ -20,7 +20,7 @@ export class AuditAnchorError extends Error {
   override name = 'AuditAnchorError';
 }
 
-export interface AnchoredSeal {
+interface AnchoredSeal {
   seq: number;
   at: number;
   segment: string;

@@ -49,7 +49,7 @@ const MAX_BATCH = 512;
 /** How long a writer's segment lease lasts (5 seal intervals): once it lapses, `serve` seals the head. */
 export const DEFAULT_LEASE_MS = 10_000;
 
-export interface AuditLogOptions {
+interface AuditLogOptions {
   clock: () => number;
   /** The chain's HMAC key (derived from the KEK). */
   key: KeyObject;

@@ -9,7 +9,7 @@
 import { createHash, type KeyObject, sign, verify } from 'node:crypto';
 import { HmacSha256 } from '../crypto/hmac.js';
 
-export interface ChainedFields {
+interface ChainedFields {
   segment: string;
   seq: number;
   at: number;

@@ -12,7 +12,6 @@ export const auditEventNames = [
   'token.refresh',
   'token.refresh_reuse',
   'token.family_revoke',
-  // Device verification pages (issue 3).
   'device.code_entered',
   'device.approve',
   'device.deny',
@@ -22,16 +21,13 @@ export const auditEventNames = [
   'user.mfa_failed',
   'user.mfa_enrolled',
   'user.locked',
-  // Administering people (issue 3).
   'user.disable',
   'user.reset_mfa',
   'user.unlock',
   'user.password_change',
-  // Workload identity federation (issue 5).
   'federation.create',
   'federation.delete',
   'federation.exchange_denied',
-  // Scoped API keys (issue 4).
   'api_key.create',
   'api_key.rotate',
   'api_key.revoke',

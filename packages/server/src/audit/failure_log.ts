@@ -25,7 +25,7 @@ import type { AuditEntry } from './events.js';
 const WINDOW_MS = 60_000;
 const DEFAULT_MAX_KINDS = 10_000;
 
-export interface FailureLogOptions {
+interface FailureLogOptions {
   db: Kysely<Database>;
   audit: AuditLog;
   clock: () => number;
@@ -44,7 +44,7 @@ export interface Failure {
   subject?: string | null | undefined;
 }
 
-export type FailureVerdict = { throttled: false } | { throttled: true; retryAfterSeconds: number };
+type FailureVerdict = { throttled: false } | { throttled: true; retryAfterSeconds: number };
 
 interface Kind {
   entry: AuditEntry;

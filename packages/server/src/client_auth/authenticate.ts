@@ -28,7 +28,7 @@ export interface ClientAuthDeps {
   assertionPolicy: AssertionPolicy;
 }
 
-export interface AuthenticatedClient {
+interface AuthenticatedClient {
   client: Client;
   method: Client['authMethod'];
 }

@@ -7,7 +7,7 @@ import type { FormParams } from '../http/form_body.js';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-export type PresentedCredentials =
+type PresentedCredentials =
   | { method: 'client_secret_basic'; clientId: string; secret: string }
   | { method: 'client_secret_post'; clientId: string; secret: string }
   | { method: 'private_key_jwt'; clientId: string | undefined; assertion: string }

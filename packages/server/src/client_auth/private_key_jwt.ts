@@ -89,7 +89,7 @@ function keyResolver(client: Client): KeyResolver {
   throw new InvalidClient('the client has no registered keys');
 }
 
-export interface VerifiedAssertion {
+interface VerifiedAssertion {
   jti: string;
   exp: number;
 }

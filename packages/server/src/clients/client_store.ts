@@ -81,8 +81,8 @@ export async function insertClient(db: Db, row: NewClientRow): Promise<void> {
 /** Deletes a client, its secrets and its federations. Returns whether it existed. */
 export async function deleteClient(db: Db, id: string): Promise<boolean> {
   await db.deleteFrom('client_secrets').where('client_id', '=', id).execute();
-  // Workload identity federation (issue 5): a deleted principal's trust policies go with it, so a later
-  // client given the same id never inherits them.
+  // A deleted principal's trust policies go with it, so a later client given the same id never
+  // inherits them.
   await db.deleteFrom('federations').where('client_id', '=', id).execute();
   const result = await db.deleteFrom('clients').where('id', '=', id).executeTakeFirst();
   return result.numDeletedRows > 0n;

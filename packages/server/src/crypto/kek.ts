@@ -10,7 +10,7 @@ export class KekError extends Error {
   override name = 'KekError';
 }
 
-export type KekPurpose =
+type KekPurpose =
   | 'secret-hashing'
   | 'signing-key-sealing'
   | 'cookie-signing'

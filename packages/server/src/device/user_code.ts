@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 const LENGTH = 8;
 
 /** A fresh user code, normalised (no dash). Uniform: bytes ≥ 240 (= 12 × 20) are redrawn. */

@@ -29,7 +29,7 @@ export interface ApiKeyLeakDeps {
   hasher: SecretHasher;
 }
 
-export const MAX_LEAK_REPORT_ENTRIES = 100;
+const MAX_LEAK_REPORT_ENTRIES = 100;
 const MAX_FIELD = 2048;
 
 interface LeakEntry {
@@ -47,7 +47,7 @@ function optionalText(value: unknown, name: string): string | null {
 }
 
 /** The report, checked: an array of 0–100 objects, each with a string `token`. */
-export function parseLeakReport(body: unknown): LeakEntry[] {
+function parseLeakReport(body: unknown): LeakEntry[] {
   if (!Array.isArray(body)) throw new InvalidRequest('the body must be a JSON array of reports');
   if (body.length > MAX_LEAK_REPORT_ENTRIES)
     throw new InvalidRequest(`at most ${MAX_LEAK_REPORT_ENTRIES} reports per request`);

@@ -95,7 +95,7 @@ async function verifiedToken(deps: ApiKeyMintDeps, token: string): Promise<Acces
 const MAX_USES_PATTERN = /^[1-9]\d{0,8}$/;
 
 /** Keys one access token may mint: a stolen job token cannot fill the table with live keys. */
-export const MAX_KEYS_PER_TOKEN = 100;
+const MAX_KEYS_PER_TOKEN = 100;
 
 /** `ttl` as seconds: `900` or a duration such as `15m`. */
 function parseTtl(value: string | undefined, max: number): number {

@@ -39,7 +39,7 @@ export interface ApiKeyVerifyDeps extends ClientAuthDeps {
 }
 
 /** The one body for every unusable key. */
-export const INVALID_API_KEY_DESCRIPTION = 'the API key is not valid';
+const INVALID_API_KEY_DESCRIPTION = 'the API key is not valid';
 
 const MAX_KEY_PARAM = 128;
 

@@ -17,7 +17,6 @@ export function metadata(config: ServerConfig): Record<string, unknown> {
     introspection_endpoint: endpointUrl(config, paths.introspection),
     revocation_endpoint: endpointUrl(config, paths.revocation),
     device_authorization_endpoint: endpointUrl(config, paths.deviceAuthorization),
-    // Scoped API keys (issue 4).
     api_key_endpoint: endpointUrl(config, paths.apiKeys),
     api_key_verification_endpoint: endpointUrl(config, paths.apiKeyVerification),
     api_key_leak_report_endpoint: endpointUrl(config, paths.apiKeyLeaks),

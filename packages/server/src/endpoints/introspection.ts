@@ -6,7 +6,6 @@
 import { API_KEY_PREFIX, InvalidClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
-// Scoped API keys (issue 4).
 import { isApiKeyLive } from '../api_keys/api_key_store.js';
 import { introspectApiKey } from '../api_keys/introspect_api_key.js';
 import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
@@ -28,7 +27,7 @@ export interface IntrospectionDeps extends ClientAuthDeps {
   config: ServerConfig;
   tokens: AccessTokenVerifier;
   db: Kysely<Database>;
-  // Scoped API keys (issue 4): introspection answers for keys too (not a use of the key).
+  // Introspection answers for API keys too (not a use of the key).
   apiKeys?: ApiKeyVerifier;
 }
 
@@ -53,7 +52,7 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     const token = requireParam(params, 'token');
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
 
-    // Scoped API keys (issue 4): any authenticated confidential client may introspect a key, as it may
+    // Any authenticated confidential client may introspect an API key, as it may
     // verify one; `token_type_hint` (`api_key` or another) is only a hint.
     if (token.startsWith(API_KEY_PREFIX) && deps.apiKeys) {
       return reply.send(await introspectApiKey(deps.apiKeys, deps.config, token));

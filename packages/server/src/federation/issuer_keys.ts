@@ -25,7 +25,7 @@ export interface KeySource {
   jwksUri: string | null;
 }
 
-export interface IssuerKeysOptions {
+interface IssuerKeysOptions {
   clock: () => number;
   /** How long fetched keys are used without refetching. Default 1 hour. */
   ttlMs?: number;

@@ -31,8 +31,8 @@ export interface Condition {
   pattern: string;
 }
 
-export const MAX_CONDITIONS = 16;
-export const MAX_PATTERN_LENGTH = 256;
+const MAX_CONDITIONS = 16;
+const MAX_PATTERN_LENGTH = 256;
 const MAX_WILDCARDS = 8;
 const MAX_JWKS_KEYS = 20;
 const claimNamePattern = /^[A-Za-z0-9_.:-]{1,64}(\/[A-Za-z0-9_.:-]{1,64}){0,3}$/;
@@ -92,7 +92,7 @@ export function parseCondition(text: string): Condition {
   return { claim: text.slice(0, eq), pattern: text.slice(eq + 1) };
 }
 
-export interface ConditionOptions {
+interface ConditionOptions {
   /**
    * Accept a wildcard in the repository pin (`repository=acme/*`, `project_path=group/*`): every
    * repository it matches is trusted, including new ones. Off by default.
@@ -128,7 +128,7 @@ export function checkConditions(
 }
 
 /**
- * At least one condition pins the subject, and none pins it only in appearance (TE-03, issue 5: a
+ * At least one condition pins the subject, and none pins it only in appearance (TE-03: a
  * policy trusting every repository of an organisation without a `sub` or repository condition).
  */
 function checkPinned(

@@ -9,7 +9,7 @@
  * `kubernetes.io/pod/name`). See {@link claimValue}.
  */
 
-export type PresetName = 'github-actions' | 'gitlab-ci' | 'kubernetes' | 'buildkite';
+type PresetName = 'github-actions' | 'gitlab-ci' | 'kubernetes' | 'buildkite';
 
 export interface Preset {
   name: PresetName;

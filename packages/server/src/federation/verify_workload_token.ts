@@ -35,7 +35,7 @@ import { claimValue, isPresetName, presets } from './presets.js';
 /** The largest workload token looked at (GitHub's are about 1.5 KiB). */
 export const MAX_WORKLOAD_TOKEN_LENGTH = 16 * 1024;
 /** A workload token may live at most this long from now: longer is a misconfigured issuer. */
-export const MAX_WORKLOAD_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+const MAX_WORKLOAD_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 /** Kubernetes' legacy (Secret-based) service-account tokens carry this issuer, no `exp`, no `aud`. */
 const LEGACY_KUBERNETES_ISSUER = 'kubernetes/serviceaccount';
 
@@ -44,7 +44,7 @@ const LEGACY_KUBERNETES_ISSUER = 'kubernetes/serviceaccount';
  * `invalid_request` for token exchange); `policy` reasons mean no trust policy accepts an otherwise
  * valid token (`invalid_grant`); `unavailable` means the issuer's keys could not be had.
  */
-export type RefusalReason =
+type RefusalReason =
   | 'oversized'
   | 'malformed'
   | 'legacy_kubernetes_token'
@@ -86,7 +86,7 @@ export class WorkloadTokenRefused extends Error {
   }
 }
 
-export interface VerifyDeps {
+interface VerifyDeps {
   db: Kysely<Database>;
   issuerKeys: IssuerKeys;
   clock: () => number;
@@ -157,7 +157,7 @@ function audienceIncludes(aud: unknown, audience: string): boolean {
   return Array.isArray(aud) && aud.length <= 32 && aud.includes(audience);
 }
 
-export function meetsConditions(federation: Federation, claims: Record<string, unknown>): boolean {
+function meetsConditions(federation: Federation, claims: Record<string, unknown>): boolean {
   return federation.conditions.every((c) => {
     const value = claimValue(claims, c.claim);
     return value !== undefined && value.length <= 4096 && globMatches(c.pattern, value);

@@ -25,7 +25,7 @@ const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const API_KEY_TOKEN_TYPE = 'urn:clavis:params:oauth:token-type:api_key';
 
 /** The one answer for every unusable key: malformed, mistyped, unknown, revoked, expired, exhausted. */
-export const INVALID_KEY_DESCRIPTION = 'the subject token is not a valid API key';
+const INVALID_KEY_DESCRIPTION = 'the subject token is not a valid API key';
 
 function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
   if (INVALID_KEY_REASONS.has(reason)) return new InvalidRequest(INVALID_KEY_DESCRIPTION);

@@ -29,7 +29,7 @@ import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
 
-export type FederatedGrantKind = 'token-exchange' | 'jwt-bearer';
+type FederatedGrantKind = 'token-exchange' | 'jwt-bearer';
 
 /** How long a caller should wait before retrying when an issuer's keys cannot be fetched. */
 const KEYS_RETRY_AFTER_SECONDS = 60;
@@ -37,9 +37,9 @@ const KEYS_RETRY_AFTER_SECONDS = 60;
 /**
  * The wire error for a refusal. Token exchange answers a bad subject token with `invalid_request`
  * (RFC 8693 §2.2.2); the JWT bearer grant answers every bad assertion with `invalid_grant` (RFC 7523
- * §3.1); a token no policy (or no live principal) accepts is `invalid_grant` for both (issue 5).
+ * §3.1); a token no policy (or no live principal) accepts is `invalid_grant` for both.
  */
-export function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKind): OAuthError {
+function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKind): OAuthError {
   const what = kind === 'token-exchange' ? 'subject_token' : 'assertion';
   const description = `${what} refused: ${refusal.message}`;
   switch (refusal.kind) {
@@ -53,7 +53,7 @@ export function wireError(refusal: WorkloadTokenRefused, kind: FederatedGrantKin
 }
 
 /** Where the token came from: `{id, iss, sub}` plus the platform's run identifiers present in it. */
-export function provenance(federation: Federation, verified: VerifiedWorkloadToken): Record<string, string> {
+function provenance(federation: Federation, verified: VerifiedWorkloadToken): Record<string, string> {
   const out: Record<string, string> = {
     id: federation.id,
     iss: verified.issuer,

@@ -31,9 +31,9 @@ export interface GrantDeps {
   failures: FailureLog;
   hasher: SecretHasher;
   clients: ClientDirectory;
-  // Workload identity federation (issue 5): workload-token issuers' keys, cached per instance.
+  // Workload-token issuers' keys, cached per instance.
   issuerKeys: IssuerKeys;
-  // Scoped API keys (issue 4): the app's one verifier (it batches use counts); absent, keys are refused.
+  // The app's one API-key verifier (it batches use counts); absent, keys are refused.
   apiKeys?: ApiKeyVerifier;
 }
 

@@ -2,18 +2,10 @@
 import { clientCredentials } from './client_credentials.js';
 import { deviceCode } from './device_code.js';
 import type { Grant } from './grant.js';
-// Workload identity federation (issue 5).
 import { jwtBearer } from './jwt_bearer.js';
 import { refreshToken } from './refresh_token.js';
 import { tokenExchange } from './token_exchange.js';
 
 export const grants: ReadonlyMap<string, Grant> = new Map(
-  [
-    clientCredentials,
-    deviceCode,
-    refreshToken,
-    tokenExchange,
-    // Workload identity federation (issue 5).
-    jwtBearer,
-  ].map((g) => [g.grantType, g]),
+  [clientCredentials, deviceCode, refreshToken, tokenExchange, jwtBearer].map((g) => [g.grantType, g]),
 );

@@ -13,7 +13,7 @@ export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exch
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** The largest subject token accepted (a JWT with many claims fits well within it). */
-export const MAX_SUBJECT_TOKEN_LENGTH = 16 * 1024;
+const MAX_SUBJECT_TOKEN_LENGTH = 16 * 1024;
 
 export interface SubjectTokenRequest extends CredentialGrantRequest {
   subjectToken: string;

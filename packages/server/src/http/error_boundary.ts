@@ -70,7 +70,7 @@ export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boo
   return { error: new ServerError('internal error'), unexpected: true };
 }
 
-export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
+function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
   reply.code(error.status);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   if (error instanceof InvalidClient)

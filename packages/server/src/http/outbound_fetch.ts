@@ -11,7 +11,7 @@
  * - only `200` with a JSON body is an answer.
  */
 
-export type OutboundFetchErrorCode =
+type OutboundFetchErrorCode =
   | 'bad_url'
   | 'redirect'
   | 'status'
@@ -32,7 +32,7 @@ export class OutboundFetchError extends Error {
   }
 }
 
-export interface FetchJsonOptions {
+interface FetchJsonOptions {
   /** The deadline for the whole exchange. Default 5 s. */
   timeoutMs?: number;
   /** The largest body accepted, in bytes. Default 512 KiB. */
@@ -43,8 +43,8 @@ export interface FetchJsonOptions {
   accept?: string;
 }
 
-export const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
-export const DEFAULT_FETCH_MAX_BYTES = 512 * 1024;
+const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
+const DEFAULT_FETCH_MAX_BYTES = 512 * 1024;
 
 /** Whether `hostname` (as `URL.hostname` spells it) is a loopback host. */
 export function isLoopbackHost(hostname: string): boolean {
@@ -54,7 +54,7 @@ export function isLoopbackHost(hostname: string): boolean {
 }
 
 /** The URL if the fetcher may request it: https, or http to a loopback host; no credentials. */
-export function outboundUrl(value: string | URL): URL {
+function outboundUrl(value: string | URL): URL {
   let url: URL;
   try {
     url = new URL(value);

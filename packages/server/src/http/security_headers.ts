@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 
 /** RFC 6797: browsers that reached us over https once use nothing else for a year. */
-export const HSTS = 'max-age=31536000';
+const HSTS = 'max-age=31536000';
 
 /**
  * Headers every response carries: no sniffing, no framing, no referrer, a deny-all CSP for non-pages;

@@ -18,7 +18,7 @@ import { codeEntryPage } from './views.js';
 const MINUTE = 60_000;
 
 /** One fixed-window budget of attempts per minute, shared by every instance. */
-export interface Budget {
+interface Budget {
   key: string;
   limit: number;
 }

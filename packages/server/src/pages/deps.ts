@@ -42,7 +42,7 @@ export function sendPage(reply: FastifyReply, status: number, body: string): Fas
 }
 
 /** A 303 to one of the pages' own fixed paths (never a URL taken from the request). */
-export type PagePath =
+type PagePath =
   | '/device'
   | '/device/login'
   | '/device/password'

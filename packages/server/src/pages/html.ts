@@ -13,7 +13,7 @@ const ESCAPES: Record<string, string> = {
 };
 
 /** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`]/g, (ch) => ESCAPES[ch] ?? ch);
 }
 
@@ -33,7 +33,7 @@ export class SafeHtml {
 
 const MINT = Symbol('SafeHtml');
 
-export type HtmlValue = SafeHtml | string | number | null | undefined | false | readonly HtmlValue[];
+type HtmlValue = SafeHtml | string | number | null | undefined | false | readonly HtmlValue[];
 
 function render(value: HtmlValue): string {
   if (value === null || value === undefined || value === false) return '';

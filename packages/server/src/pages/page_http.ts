@@ -44,7 +44,7 @@ export const forbiddenForm = () =>
     'This form was not sent from this site, or your session has expired. Start again.',
   );
 
-export interface SessionDeps {
+interface SessionDeps {
   config: ServerConfig;
   db: Kysely<Database>;
   cookieKey: Buffer;
@@ -66,7 +66,7 @@ function readCookie(request: FastifyRequest, name: string): string | undefined {
 }
 
 /** The session id from a cookie whose signature verifies; undefined for a missing or tampered cookie. */
-export function verifiedSessionId(key: Buffer, value: string | undefined): string | undefined {
+function verifiedSessionId(key: Buffer, value: string | undefined): string | undefined {
   if (!value || value.length > 200) return undefined;
   const dot = value.lastIndexOf('.');
   if (dot <= 0) return undefined;

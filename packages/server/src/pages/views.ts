@@ -128,7 +128,7 @@ export function recoveryCodesPage(codes: readonly string[]): string {
   );
 }
 
-export interface ConsentView {
+interface ConsentView {
   csrf: string;
   request: string;
   clientName: string;

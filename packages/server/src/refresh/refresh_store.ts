@@ -9,7 +9,7 @@ import type { Database, RefreshTokensTable, TokenFamiliesTable } from '../storag
 
 type Db = Kysely<Database>;
 
-export interface RefreshTokenWithFamily {
+interface RefreshTokenWithFamily {
   id: string;
   family_id: string;
   created_at: number;

@@ -8,7 +8,7 @@ import { generatePassword, hashPassword } from '../crypto/passwords.js';
 import { randomId } from '../crypto/secrets.js';
 import type { Services } from './services.js';
 
-export const ADMIN_USERNAME = 'admin';
+const ADMIN_USERNAME = 'admin';
 
 export interface BootstrapResult {
   created: boolean;

@@ -5,7 +5,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-// Scoped API keys (issue 4).
 import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
 import { buildApp } from '../app.js';
 import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
@@ -146,7 +145,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await purgeSessions(services.db, now);
       await purgeRateLimits(services.db, now - 3_600_000);
     });
-    // Scoped API keys (issue 4): idle keys are revoked; several instances may sweep at once.
+    // Idle API keys are revoked; several instances may sweep at once.
     background('api-key-idle-sweep', 10 * 60_000, () =>
       sweepIdleApiKeys(
         { db: services.db, audit: services.audit, clock: config.clock },

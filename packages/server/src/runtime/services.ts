@@ -59,7 +59,7 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function defaultKekFile(dbUrl: string): string {
+function defaultKekFile(dbUrl: string): string {
   const parsed = parseDatabaseUrl(dbUrl);
   if (parsed.dialect === 'sqlite' && parsed.target !== ':memory:')
     return join(dirname(parsed.target), 'clavis.kek');

@@ -205,7 +205,6 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
-// Scoped API keys (issue 4).
 export type ApiKeyOwnerType = 'client' | 'user';
 
 export interface ApiKeysTable {
@@ -247,7 +246,6 @@ export interface SettingsTable {
   value: string;
 }
 
-// Workload identity federation (issue 5).
 export interface FederationsTable {
   /** `fed_` + random. */
   id: string;
@@ -292,9 +290,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   family_access_tokens: FamilyAccessTokensTable;
   recovery_codes: RecoveryCodesTable;
-  // Workload identity federation (issue 5).
   federations: FederationsTable;
-  // Scoped API keys (issue 4).
   api_keys: ApiKeysTable;
 }
 
@@ -304,10 +300,6 @@ export type ClientSecretRow = Selectable<ClientSecretsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
-export type AuditSealRow = Selectable<AuditSealsTable>;
 export type DeviceCodeRow = Selectable<DeviceCodesTable>;
 export type SessionRow = Selectable<SessionsTable>;
-// Workload identity federation (issue 5).
 export type FederationRow = Selectable<FederationsTable>;
-// Scoped API keys (issue 4).
-export type ApiKeyRow = Selectable<ApiKeysTable>;

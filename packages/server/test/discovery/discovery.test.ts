@@ -36,7 +36,6 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       introspection_endpoint: `${ISSUER}/oauth/introspect`,
       revocation_endpoint: `${ISSUER}/oauth/revoke`,
       device_authorization_endpoint: `${ISSUER}/oauth/device_authorization`,
-      // Scoped API keys (issue 4).
       api_key_endpoint: `${ISSUER}/oauth/api-keys`,
       api_key_verification_endpoint: `${ISSUER}/oauth/api-keys/verify`,
       api_key_leak_report_endpoint: `${ISSUER}/oauth/api-keys/leaks`,
@@ -47,7 +46,6 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       'urn:ietf:params:oauth:grant-type:device_code',
       'refresh_token',
       'urn:ietf:params:oauth:grant-type:token-exchange',
-      // Workload identity federation (issue 5).
       'urn:ietf:params:oauth:grant-type:jwt-bearer',
     ]);
     // Public clients (the CLI) authenticate with `none` at the token endpoint for the device flow.
@@ -81,7 +79,7 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       ['introspection_endpoint', 'POST', 401],
       ['revocation_endpoint', 'POST', 401],
       ['device_authorization_endpoint', 'POST', 401],
-      // Scoped API keys (issue 4): no bearer token, no client authentication, not a JSON array.
+      // API-key endpoints: no bearer token, no client authentication, not a JSON array.
       ['api_key_endpoint', 'POST', 401],
       ['api_key_verification_endpoint', 'POST', 401],
       ['api_key_leak_report_endpoint', 'POST', 400],

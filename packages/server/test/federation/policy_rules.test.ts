@@ -1,6 +1,6 @@
 /**
  * The trust-policy rules on their own (no database): claim-pattern globbing, what pins a subject for
- * each preset (TE-03 and issue 5's "whole organisation" rule), claim paths, and JWKS checks.
+ * each preset (TE-03 and the "whole organisation" rule), claim paths, and JWKS checks.
  */
 import { exportJWK, generateKeyPair, generateSecret } from 'jose';
 import { describe, expect, it } from 'vitest';

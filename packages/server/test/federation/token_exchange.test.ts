@@ -1,6 +1,6 @@
 /**
  * Token exchange (RFC 8693) of workload tokens from a real issuer on loopback: the TE-* cases of
- * SECURITY.md, each by name, and the bad tokens of issue 5 — wrong audience, wrong repository,
+ * docs/security-cases.md, each by name, and the bad workload tokens — wrong audience, wrong repository,
  * expired, not yet valid, wrong key, `alg: none`, HS256 with the public key, attacker `jku`, replayed,
  * oversized — on SQLite and PostgreSQL.
  */

@@ -3,9 +3,7 @@ import type { Command } from 'commander';
 import type { Io } from '../../io.js';
 import { registerAudit } from './audit.js';
 import { registerClients } from './clients.js';
-// Workload identity federation (issue 5).
 import { registerFederations } from './federations.js';
-// Scoped API keys (issue 4).
 import { registerKeys } from './keys.js';
 import { registerUsers } from './users.js';
 
@@ -18,8 +16,6 @@ export function registerAdmin(program: Command, io: Io): void {
   registerClients(admin, io);
   registerAudit(admin, io);
   registerUsers(admin, io);
-  // Workload identity federation (issue 5).
   registerFederations(admin, io);
-  // Scoped API keys (issue 4).
   registerKeys(admin, io);
 }

@@ -10,7 +10,6 @@ interface CreateOptions {
   passwordStdin?: boolean;
   totp?: boolean;
   admin?: boolean;
-  /** Scoped API keys (issue 4). */
   scope: string[];
   json?: boolean;
 }

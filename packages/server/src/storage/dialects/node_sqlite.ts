@@ -25,7 +25,7 @@ import {
   type TransactionBuilder,
 } from 'kysely';
 
-export interface NodeSqliteOptions {
+interface NodeSqliteOptions {
   /** File path, or `:memory:`. */
   path: string;
   /** How long a writer waits for another process's lock before failing with SQLITE_BUSY. */
@@ -53,7 +53,7 @@ interface TransactionScope {
 const transactionScope = new AsyncLocalStorage<TransactionScope>();
 
 /** Thrown instead of waiting forever for the connection the caller's own transaction holds. */
-export class SelfDeadlockError extends Error {
+class SelfDeadlockError extends Error {
   override name = 'SelfDeadlockError';
   constructor() {
     super(

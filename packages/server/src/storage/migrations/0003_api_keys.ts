@@ -1,5 +1,5 @@
 /**
- * Scoped API keys (issue 4): the keys themselves, stored only as a keyed hash, and a person's scope
+ * Scoped API keys: the keys themselves, stored only as a keyed hash, and a person's scope
  * ceiling (`users.scopes`, JSON array or null), which bounds the keys made for them.
  */
 import type { Kysely } from 'kysely';

@@ -1,5 +1,5 @@
 /**
- * Workload identity federation (issue 5): trust policies that let a CI job or a Kubernetes pod exchange
+ * Workload identity federation: trust policies that let a CI job or a Kubernetes pod exchange
  * its platform's signed OIDC token for a short-lived Clavis token of a service principal.
  */
 import type { Kysely } from 'kysely';

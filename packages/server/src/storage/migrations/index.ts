@@ -1,9 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely/migration';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_device_flow.js';
-// Scoped API keys (issue 4).
 import * as m0003 from './0003_api_keys.js';
-// Workload identity federation (issue 5).
 import * as m0004 from './0004_federations.js';
 import * as m0005 from './0005_audit_accounting.js';
 import * as m0006 from './0006_sign_in_lockout.js';
@@ -13,9 +11,7 @@ import * as m0007 from './0007_username_case_insensitive.js';
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_device_flow': m0002,
-  // Scoped API keys (issue 4).
   '0003_api_keys': m0003,
-  // Workload identity federation (issue 5).
   '0004_federations': m0004,
   '0005_audit_accounting': m0005,
   '0006_sign_in_lockout': m0006,
