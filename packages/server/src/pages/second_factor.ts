@@ -9,9 +9,9 @@ import { requestContext } from '../http/request_context.js';
 import type { SessionRow, UserRow } from '../storage/schema.js';
 import { normaliseRecoveryCode, replaceRecoveryCodes, useRecoveryCode } from '../users/recovery_codes.js';
 import { markSessionMfa } from '../users/sessions.js';
-import { acceptTotpStep, enrolTotp, recordFailedMfa, recordMfaPassed } from '../users/sign_in_state.js';
 import { generateTotpSecret, matchTotp, totpUri } from '../users/totp.js';
 import { openTotpSecret, sealTotpSecret } from '../users/totp_secret.js';
+import { acceptTotpStep, enrolTotp, recordFailedMfa, recordMfaPassed } from '../users/user_store.js';
 import {
   accountUnusable,
   type DevicePagesDeps,

@@ -17,7 +17,7 @@ import {
   lockOf,
   recordFailedSignIn,
   recordSignIn,
-} from '../users/sign_in_state.js';
+} from '../users/user_store.js';
 import { perAddress, reserveGuess } from './code_entry.js';
 import {
   accountUnusable,
