@@ -239,6 +239,16 @@ export interface FailureCount {
   lock: AccountLock | undefined;
 }
 
+/** What the audit record of a lock says about it. */
+export function lockDetail(failure: FailureCount): Record<string, unknown> {
+  return {
+    failures: failure.failures,
+    ...(failure.lock?.kind === 'temporary'
+      ? { until: new Date(failure.lock.until).toISOString() }
+      : { hard: true }),
+  };
+}
+
 async function countFailure(
   db: Db,
   column: 'failed_logins' | 'failed_mfa',
