@@ -2,6 +2,12 @@
  * OAuth scope strings (RFC 6749 §3.3): space-delimited tokens of %x21 / %x23-5B / %x5D-7E.
  */
 
+/**
+ * The scope that lets an access token mint API keys at this server. Granted only when asked for by name,
+ * and never carried by a key.
+ */
+export const KEYS_MINT_SCOPE = 'keys:mint';
+
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 
 /** True when `token` is one well-formed scope token. */

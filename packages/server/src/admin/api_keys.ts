@@ -23,6 +23,7 @@ import { USER_OWNER_PREFIX } from '../api_keys/owner.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { Database } from '../storage/schema.js';
+import { findUserIdByUsername, findUsernames } from '../users/user_store.js';
 import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import { AdminError } from './errors.js';
 
@@ -116,9 +117,8 @@ function toView(key: ApiKeyRecord, ownerLabel: string, now: number): ApiKeyView 
 async function labels(db: Kysely<Database>, keys: readonly ApiKeyRecord[]): Promise<Map<string, string>> {
   const userIds = [...new Set(keys.filter((k) => k.ownerType === 'user').map((k) => k.ownerId))];
   const out = new Map<string, string>();
-  if (userIds.length === 0) return out;
-  const rows = await db.selectFrom('users').select(['id', 'username']).where('id', 'in', userIds).execute();
-  for (const r of rows) out.set(r.id, `${USER_OWNER_PREFIX}${r.username}`);
+  for (const [id, username] of await findUsernames(db, userIds))
+    out.set(id, `${USER_OWNER_PREFIX}${username}`);
   return out;
 }
 
@@ -224,13 +224,9 @@ export async function listApiKeys(
     // Any owner, active or not: the keys of a disabled client are exactly what one wants to see.
     if (filter.owner.startsWith(USER_OWNER_PREFIX)) {
       const username = filter.owner.slice(USER_OWNER_PREFIX.length);
-      const row = await deps.db
-        .selectFrom('users')
-        .select('id')
-        .where('username', '=', username)
-        .executeTakeFirst();
-      if (!row) throw new AdminError(`no user ${username.slice(0, 64)}`, 'not_found');
-      ownerFilter = { ownerType: 'user', ownerId: row.id };
+      const ownerId = await findUserIdByUsername(deps.db, username);
+      if (ownerId === undefined) throw new AdminError(`no user ${username.slice(0, 64)}`, 'not_found');
+      ownerFilter = { ownerType: 'user', ownerId };
     } else {
       ownerFilter = { ownerType: 'client', ownerId: filter.owner };
     }

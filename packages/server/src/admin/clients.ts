@@ -20,11 +20,11 @@ import {
   insertClient,
   insertClientSecret,
   listClients as listClientRows,
-  userExists,
 } from '../clients/client_store.js';
 import { generateClientSecret, randomId, type SecretHasher } from '../crypto/secrets.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
+import { userExists } from '../users/user_store.js';
 import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import { AdminError } from './errors.js';
 

@@ -5,15 +5,22 @@
  * `createUser`, and never appears in a view, a log line or an audit record.
  */
 import { isScopeToken } from '@clavis/core';
-import type { Kysely } from 'kysely';
-import { sql } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import { generatePassword, hashPassword } from '../crypto/passwords.js';
 import { randomId } from '../crypto/secrets.js';
 import { revokeFamily } from '../refresh/refresh_store.js';
 import { isUniqueViolation } from '../storage/errors.js';
-import type { Database } from '../storage/schema.js';
 import { sealTotpSecret } from '../users/totp_secret.js';
+import {
+  clearLockout,
+  clearSecondFactor,
+  findUsernameIgnoringCase,
+  findUserSummary,
+  insertUser,
+  listUserSummaries,
+  markUserDisabled,
+  type UserSummaryRow,
+} from '../users/user_store.js';
 import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import type { AdminDeps } from './clients.js';
 import { AdminError } from './errors.js';
@@ -79,34 +86,7 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(Number(ms)).toISOString();
 }
 
-const viewColumns = [
-  'id',
-  'username',
-  'is_admin',
-  'created_at',
-  'disabled_at',
-  'locked_at',
-  'locked_until',
-  'failed_logins',
-  'failed_mfa',
-  'scopes',
-] as const;
-
-interface ViewRow {
-  id: string;
-  username: string;
-  is_admin: number;
-  created_at: number;
-  disabled_at: number | null;
-  locked_at: number | null;
-  locked_until?: number | null | undefined;
-  failed_logins: number;
-  failed_mfa: number;
-  scopes?: string | null | undefined;
-  has_totp: number;
-}
-
-function toView(row: ViewRow): UserView {
+function toView(row: UserSummaryRow): UserView {
   return {
     id: row.id,
     username: row.username,
@@ -120,14 +100,6 @@ function toView(row: ViewRow): UserView {
     failed_mfa: Number(row.failed_mfa),
     scopes: row.scopes ? (JSON.parse(row.scopes) as string[]) : null,
   };
-}
-
-/** Selects what a view needs and nothing more: the hash and the TOTP secret never leave the database. */
-function selectViews(db: Kysely<Database>) {
-  return db
-    .selectFrom('users')
-    .select(viewColumns)
-    .select(sql<number>`case when totp_secret is null then 0 else 1 end`.as('has_totp'));
 }
 
 /** A checked username, or an `invalid_input` error saying what is wrong with it. */
@@ -187,12 +159,8 @@ async function createUserUnrecorded(
 
   // A friendly early answer; the unique index on lower(username) is what decides under concurrency
   // (the insert below then fails, and gets the same answer).
-  const taken = await deps.db
-    .selectFrom('users')
-    .select('username')
-    .where(sql<boolean>`lower(username) = ${username.toLowerCase()}`)
-    .executeTakeFirst();
-  if (taken) throw new AdminError(`a user named ${taken.username} already exists`, 'conflict');
+  const taken = await findUsernameIgnoringCase(deps.db, username);
+  if (taken !== undefined) throw new AdminError(`a user named ${taken} already exists`, 'conflict');
   // CC-02: people and clients share the `sub` claim's namespace; a name may not be mistaken for a client.
   const client = await deps.db
     .selectFrom('clients')
@@ -209,22 +177,19 @@ async function createUserUnrecorded(
   try {
     await deps.audit.transact(
       async (tx) => {
-        await tx
-          .insertInto('users')
-          .values({
-            id,
-            username,
-            password_hash: passwordHash,
-            is_admin: input.isAdmin ? 1 : 0,
-            must_change_password: 0,
-            totp_secret: totp ? sealTotpSecret(deps.totpKey, id, totp.secret) : null,
-            created_at: now,
-            disabled_at: null,
-            locked_at: null,
-            totp_last_step: null,
-            scopes: scopes === null ? null : JSON.stringify(scopes),
-          })
-          .execute();
+        await insertUser(tx, {
+          id,
+          username,
+          password_hash: passwordHash,
+          is_admin: input.isAdmin ? 1 : 0,
+          must_change_password: 0,
+          totp_secret: totp ? sealTotpSecret(deps.totpKey, id, totp.secret) : null,
+          created_at: now,
+          disabled_at: null,
+          locked_at: null,
+          totp_last_step: null,
+          scopes: scopes === null ? null : JSON.stringify(scopes),
+        });
       },
       {
         event: 'user.create',
@@ -253,15 +218,13 @@ async function createUserUnrecorded(
 }
 
 export async function listUsers(deps: Pick<AdminDeps, 'db'>): Promise<UserView[]> {
-  const rows = await selectViews(deps.db).orderBy('created_at').orderBy('id').execute();
+  const rows = await listUserSummaries(deps.db);
   return rows.map(toView);
 }
 
 /** The person named `nameOrId` (a username or a `usr_…` id). */
 export async function showUser(deps: Pick<AdminDeps, 'db'>, nameOrId: string): Promise<UserView> {
-  const row = await selectViews(deps.db)
-    .where((eb) => eb.or([eb('id', '=', nameOrId), eb('username', '=', nameOrId)]))
-    .executeTakeFirst();
+  const row = await findUserSummary(deps.db, nameOrId);
   if (!row) throw new AdminError(`no user ${nameOrId.slice(0, 64)}`, 'not_found');
   return toView(row);
 }
@@ -303,13 +266,7 @@ async function disableUserUnrecorded(
         .where('user_id', '=', target.id)
         .where('status', '=', 'approved')
         .execute();
-      const changed = await tx
-        .updateTable('users')
-        .set({ disabled_at: now })
-        .where('id', '=', target.id)
-        .where('disabled_at', 'is', null)
-        .executeTakeFirst();
-      if (changed.numUpdatedRows === 0n)
+      if (!(await markUserDisabled(tx, target.id, now)))
         throw new AdminError(`user ${target.username} is already disabled`, 'conflict');
       const families = await tx
         .selectFrom('token_families')
@@ -348,11 +305,7 @@ async function resetMfaUnrecorded(deps: UserAdminDeps, nameOrId: string, actor: 
   const target = await showUser(deps, nameOrId);
   await deps.audit.transact(
     async (tx) => {
-      await tx
-        .updateTable('users')
-        .set({ totp_secret: null, totp_last_step: null, failed_mfa: 0, locked_at: null, locked_until: null })
-        .where('id', '=', target.id)
-        .execute();
+      await clearSecondFactor(tx, target.id);
       const deleted = await tx
         .deleteFrom('recovery_codes')
         .where('user_id', '=', target.id)
@@ -387,11 +340,7 @@ async function unlockUserUnrecorded(deps: UserAdminDeps, nameOrId: string, actor
   const target = await showUser(deps, nameOrId);
   await deps.audit.transact(
     async (tx) => {
-      await tx
-        .updateTable('users')
-        .set({ failed_logins: 0, failed_mfa: 0, locked_at: null, locked_until: null })
-        .where('id', '=', target.id)
-        .execute();
+      await clearLockout(tx, target.id);
     },
     {
       event: 'user.unlock',

@@ -5,17 +5,16 @@
  * cannot exist), a valid allow-list, sane limits. The plaintext is generated here, returned once, and
  * only its keyed hash is stored.
  */
-import { formatDuration, generateApiKey, isScopeToken } from '@clavis/core';
+import { formatDuration, generateApiKey, isScopeToken, KEYS_MINT_SCOPE } from '@clavis/core';
 import type { Kysely } from 'kysely';
 import { findClient } from '../clients/client_store.js';
 import { randomId, type SecretHasher } from '../crypto/secrets.js';
 import type { ApiKeyOwnerType, Database } from '../storage/schema.js';
+import { findKeyOwnerByUsername, findUsernameById } from '../users/user_store.js';
 import { CidrError, normaliseCidrs } from './allow_list.js';
 import type { NewApiKey } from './api_key_store.js';
 import { USER_OWNER_PREFIX } from './owner.js';
 
-/** The scope that lets a token mint keys; a key may never carry it. */
-export const KEYS_MINT_SCOPE = 'keys:mint';
 const MAX_USES_LIMIT = 1_000_000_000;
 const RATE_LIMIT_MAX = 1_000_000;
 
@@ -43,11 +42,7 @@ export interface ResolvedOwner {
 export async function resolveOwner(db: Kysely<Database>, principal: string): Promise<ResolvedOwner> {
   if (principal.startsWith(USER_OWNER_PREFIX)) {
     const username = principal.slice(USER_OWNER_PREFIX.length);
-    const row = await db
-      .selectFrom('users')
-      .select(['id', 'username', 'scopes', 'disabled_at'])
-      .where('username', '=', username)
-      .executeTakeFirst();
+    const row = await findKeyOwnerByUsername(db, username);
     if (!row) throw new ApiKeyRuleError(`no user ${username.slice(0, 64)}`, 'not_found');
     if (row.disabled_at !== null)
       throw new ApiKeyRuleError(`user ${row.username} is disabled`, 'invalid_input');
@@ -78,9 +73,10 @@ export async function resolveOwnerById(
   id: string,
 ): Promise<ResolvedOwner> {
   if (type === 'client') return resolveOwner(db, id);
-  const row = await db.selectFrom('users').select('username').where('id', '=', id).executeTakeFirst();
-  if (!row) throw new ApiKeyRuleError(`the key's owner ${id} no longer exists`, 'not_found');
-  return resolveOwner(db, `${USER_OWNER_PREFIX}${row.username}`);
+  const username = await findUsernameById(db, id);
+  if (username === undefined)
+    throw new ApiKeyRuleError(`the key's owner ${id} no longer exists`, 'not_found');
+  return resolveOwner(db, `${USER_OWNER_PREFIX}${username}`);
 }
 
 interface ApiKeySpec {

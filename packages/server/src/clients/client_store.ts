@@ -119,12 +119,3 @@ export async function expireClientSecrets(db: Db, clientId: string, expiresAt: n
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
 }
-
-export async function userExists(db: Db, idOrUsername: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('users')
-    .select('id')
-    .where((eb) => eb.or([eb('id', '=', idOrUsername), eb('username', '=', idOrUsername)]))
-    .executeTakeFirst();
-  return row !== undefined;
-}

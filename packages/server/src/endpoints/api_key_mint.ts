@@ -18,6 +18,7 @@ import {
   InvalidRequest,
   InvalidScope,
   InvalidToken,
+  KEYS_MINT_SCOPE,
   parseDuration,
   parseScope,
   TooManyRequests,
@@ -27,7 +28,6 @@ import type { Kysely } from 'kysely';
 import { insertApiKey } from '../api_keys/api_key_store.js';
 import {
   ApiKeyRuleError,
-  KEYS_MINT_SCOPE,
   newApiKey,
   type ResolvedOwner,
   resolveOwner,

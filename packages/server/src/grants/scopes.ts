@@ -1,6 +1,5 @@
 /** Scope and audience decisions shared by the grants. */
-import { InvalidRequest, InvalidScope, InvalidTarget, parseScope } from '@clavis/core';
-import { KEYS_MINT_SCOPE } from '../api_keys/issue_api_key.js';
+import { InvalidRequest, InvalidScope, InvalidTarget, KEYS_MINT_SCOPE, parseScope } from '@clavis/core';
 import type { FormParams } from '../http/form_body.js';
 
 const MAX_SCOPE_LENGTH = 2048;

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { requestContext } from '../http/request_context.js';
+import { replaceOneTimePassword } from '../users/user_store.js';
 import { type DevicePagesDeps, nextStep, redirect, sendPage, sessionUser } from './deps.js';
 import { ensureSession, field, formOf, requireFormSession } from './page_http.js';
 import { changePasswordPage } from './views.js';
@@ -36,22 +37,13 @@ export function registerChangePassword(scope: FastifyInstance, deps: DevicePages
     }
     const hash = await hashPassword(password);
     const context = requestContext(request);
-    await deps.audit.transact(
-      (tx) =>
-        tx
-          .updateTable('users')
-          .set({ password_hash: hash, must_change_password: 0 })
-          .where('id', '=', user.id)
-          .where('must_change_password', '=', 1)
-          .execute(),
-      {
-        event: 'user.password_change',
-        actor: { type: 'user', id: user.id },
-        ip: context.ip,
-        userAgent: context.userAgent,
-        detail: { reason: 'one_time_password' },
-      },
-    );
+    await deps.audit.transact((tx) => replaceOneTimePassword(tx, user.id, hash), {
+      event: 'user.password_change',
+      actor: { type: 'user', id: user.id },
+      ip: context.ip,
+      userAgent: context.userAgent,
+      detail: { reason: 'one_time_password' },
+    });
     return redirect(reply, await nextStep(deps, session));
   });
 }

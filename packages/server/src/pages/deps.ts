@@ -14,7 +14,7 @@ import {
   LOCKOUT_MAX_MS,
   type LockoutPolicy,
   lockOf,
-} from '../users/sign_in_state.js';
+} from '../users/user_store.js';
 import { PAGE_CSP, PageError } from './page_http.js';
 
 export interface DevicePagesDeps {

@@ -9,9 +9,15 @@ import { requestContext } from '../http/request_context.js';
 import type { SessionRow, UserRow } from '../storage/schema.js';
 import { normaliseRecoveryCode, replaceRecoveryCodes, useRecoveryCode } from '../users/recovery_codes.js';
 import { markSessionMfa } from '../users/sessions.js';
-import { acceptTotpStep, enrolTotp, recordFailedMfa, recordMfaPassed } from '../users/sign_in_state.js';
 import { generateTotpSecret, matchTotp, totpUri } from '../users/totp.js';
 import { openTotpSecret, sealTotpSecret } from '../users/totp_secret.js';
+import {
+  acceptTotpStep,
+  enrolTotp,
+  lockDetail,
+  recordFailedMfa,
+  recordMfaPassed,
+} from '../users/user_store.js';
 import {
   accountUnusable,
   type DevicePagesDeps,
@@ -22,7 +28,6 @@ import {
   sessionUser,
 } from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
-import { lockDetail } from './sign_in.js';
 import { mfaPage, mfaSetupPage, recoveryCodesPage } from './views.js';
 
 export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDeps): void {

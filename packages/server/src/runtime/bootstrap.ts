@@ -6,6 +6,7 @@
 import { CLI_CLIENT_ID } from '../clients/client.js';
 import { generatePassword, hashPassword } from '../crypto/passwords.js';
 import { randomId } from '../crypto/secrets.js';
+import { insertUser } from '../users/user_store.js';
 import type { Services } from './services.js';
 
 const ADMIN_USERNAME = 'admin';
@@ -39,19 +40,16 @@ export async function bootstrap(
         .onConflict((oc) => oc.column('key').doNothing())
         .executeTakeFirst();
       if ((claim.numInsertedOrUpdatedRows ?? 0n) === 0n) return false;
-      await tx
-        .insertInto('users')
-        .values({
-          id: adminId,
-          username: ADMIN_USERNAME,
-          password_hash: passwordHash,
-          is_admin: 1,
-          must_change_password: options.adminPassword ? 0 : 1,
-          totp_secret: null,
-          created_at: now,
-          disabled_at: null,
-        })
-        .execute();
+      await insertUser(tx, {
+        id: adminId,
+        username: ADMIN_USERNAME,
+        password_hash: passwordHash,
+        is_admin: 1,
+        must_change_password: options.adminPassword ? 0 : 1,
+        totp_secret: null,
+        created_at: now,
+        disabled_at: null,
+      });
       await tx
         .insertInto('clients')
         .values({

@@ -11,7 +11,7 @@
  * Applied when the person approves, again when the code is redeemed and at every refresh, so a person
  * who lost a scope loses it from their next token (the family narrows for good; it never widens).
  */
-import { KEYS_MINT_SCOPE } from '../api_keys/issue_api_key.js';
+import { KEYS_MINT_SCOPE } from '@clavis/core';
 
 export const ADMIN_SCOPE = 'admin';
 

@@ -1,20 +1,178 @@
 /**
- * People's sign-in state: consecutive failures, temporary and hard lockout, the second factor. Every transition is one
- * conditional statement, so concurrent attempts — on one instance or many — cannot lose a failure or
- * accept one TOTP step twice. The state lives in the database and so survives restarts.
+ * The `users` table: the one module that reads or writes it (the API-key lookups join it read-only).
+ * People's records, and their sign-in state: consecutive failures, temporary and hard lockout, the
+ * second factor. Every transition is one conditional statement, so concurrent attempts — on one
+ * instance or many — cannot lose a failure or accept one TOTP step twice. The state lives in the
+ * database and so survives restarts. Each operation takes the database or the transaction it runs in.
  */
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { rawExec, rawRows } from '../storage/raw.js';
-import type { Database, UserRow } from '../storage/schema.js';
+import type { Database, UserRow, UsersTable } from '../storage/schema.js';
 
 type Db = Kysely<Database>;
 
+/** The person whose username is exactly `username` (case as stored), with every column. */
 export async function findUserByUsername(db: Db, username: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
 }
 
+/** The person with id `id` (`usr_…`), with every column. */
 export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The stored username that equals `username` ignoring case, if any (the unique index is on lower(username)). */
+export async function findUsernameIgnoringCase(db: Db, username: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .select('username')
+    .where(sql<boolean>`lower(username) = ${username.toLowerCase()}`)
+    .executeTakeFirst();
+  return row?.username;
+}
+
+/** Whether some person has `idOrUsername` as their id or their username. */
+export async function userExists(db: Db, idOrUsername: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where((eb) => eb.or([eb('id', '=', idOrUsername), eb('username', '=', idOrUsername)]))
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** The id of the person named exactly `username`, whatever their state. */
+export async function findUserIdByUsername(db: Db, username: string): Promise<string | undefined> {
+  const row = await db.selectFrom('users').select('id').where('username', '=', username).executeTakeFirst();
+  return row?.id;
+}
+
+/** The username of the person with id `id`, whatever their state. */
+export async function findUsernameById(db: Db, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom('users').select('username').where('id', '=', id).executeTakeFirst();
+  return row?.username;
+}
+
+/** The usernames of the people among `ids` who exist, by id (one query). */
+export async function findUsernames(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (ids.length === 0) return out;
+  const rows = await db.selectFrom('users').select(['id', 'username']).where('id', 'in', ids).execute();
+  for (const r of rows) out.set(r.id, r.username);
+  return out;
+}
+
+/** What owning an API key needs of a person named exactly `username`: id, scope ceiling, disabled. */
+export async function findKeyOwnerByUsername(
+  db: Db,
+  username: string,
+): Promise<Pick<UserRow, 'id' | 'username' | 'scopes' | 'disabled_at'> | undefined> {
+  return db
+    .selectFrom('users')
+    .select(['id', 'username', 'scopes', 'disabled_at'])
+    .where('username', '=', username)
+    .executeTakeFirst();
+}
+
+/** A person as administrators see them: every column but the password hash and the TOTP secret. */
+export interface UserSummaryRow {
+  id: string;
+  username: string;
+  is_admin: number;
+  created_at: number;
+  disabled_at: number | null;
+  locked_at: number | null;
+  locked_until?: number | null | undefined;
+  failed_logins: number;
+  failed_mfa: number;
+  scopes?: string | null | undefined;
+  /** 1 when a TOTP secret is enrolled. */
+  has_totp: number;
+}
+
+/** Selects what a summary needs and nothing more: the hash and the TOTP secret never leave the database. */
+function selectSummaries(db: Db) {
+  return db
+    .selectFrom('users')
+    .select([
+      'id',
+      'username',
+      'is_admin',
+      'created_at',
+      'disabled_at',
+      'locked_at',
+      'locked_until',
+      'failed_logins',
+      'failed_mfa',
+      'scopes',
+    ])
+    .select(sql<number>`case when totp_secret is null then 0 else 1 end`.as('has_totp'));
+}
+
+/** Every person, oldest first (ties by id), as administrators see them. */
+export async function listUserSummaries(db: Db): Promise<UserSummaryRow[]> {
+  return selectSummaries(db).orderBy('created_at').orderBy('id').execute();
+}
+
+/** The person whose id or username is `nameOrId`, as administrators see them. */
+export async function findUserSummary(db: Db, nameOrId: string): Promise<UserSummaryRow | undefined> {
+  return selectSummaries(db)
+    .where((eb) => eb.or([eb('id', '=', nameOrId), eb('username', '=', nameOrId)]))
+    .executeTakeFirst();
+}
+
+/**
+ * Inserts a new person. The unique index on lower(username) decides between concurrent creations of
+ * one name: all but one fail with a unique violation.
+ */
+export async function insertUser(db: Db, row: Insertable<UsersTable>): Promise<void> {
+  await db.insertInto('users').values(row).execute();
+}
+
+/**
+ * Disables the person with id `id` at `now`. False when they were already disabled: under concurrent
+ * calls exactly one caller gets true.
+ */
+export async function markUserDisabled(db: Db, id: string, now: number): Promise<boolean> {
+  const changed = await db
+    .updateTable('users')
+    .set({ disabled_at: now })
+    .where('id', '=', id)
+    .where('disabled_at', 'is', null)
+    .executeTakeFirst();
+  return changed.numUpdatedRows !== 0n;
+}
+
+/** Forgets the person's TOTP secret and last accepted step, and clears the failed-MFA count and any lock. */
+export async function clearSecondFactor(db: Db, id: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ totp_secret: null, totp_last_step: null, failed_mfa: 0, locked_at: null, locked_until: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Lifts any lock (temporary or hard) and clears both failure counters. */
+export async function clearLockout(db: Db, id: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ failed_logins: 0, failed_mfa: 0, locked_at: null, locked_until: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Replaces a one-time password with `passwordHash`, only while one is waiting to be replaced: under
+ * concurrent calls exactly one changes it.
+ */
+export async function replaceOneTimePassword(db: Db, id: string, passwordHash: string): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ password_hash: passwordHash, must_change_password: 0 })
+    .where('id', '=', id)
+    .where('must_change_password', '=', 1)
+    .execute();
 }
 
 /** A lock the account is under at `now`, if any: a temporary one from failures, or the hard lock. */
@@ -79,6 +237,16 @@ export interface FailureCount {
   lockedNow: boolean;
   /** The lock this failure left the account under. */
   lock: AccountLock | undefined;
+}
+
+/** What the audit record of a lock says about it. */
+export function lockDetail(failure: FailureCount): Record<string, unknown> {
+  return {
+    failures: failure.failures,
+    ...(failure.lock?.kind === 'temporary'
+      ? { until: new Date(failure.lock.until).toISOString() }
+      : { hard: true }),
+  };
 }
 
 async function countFailure(
