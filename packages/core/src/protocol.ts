@@ -55,11 +55,10 @@ export type TokenType = (typeof TokenType)[keyof typeof TokenType];
 export const CLIENT_ASSERTION_TYPE_JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /**
- * Where the authorization server metadata (`AuthorizationServerMetadata`) is served, relative to
- * the issuer: the RFC 8414 path first, then the OpenID Connect Discovery path, which serves the same
- * document.
+ * Where the authorization server metadata (`AuthorizationServerMetadata`) is served, after the issuer
+ * (RFC 8414 §3).
  */
-export const DISCOVERY_PATHS = [
-  '/.well-known/oauth-authorization-server',
-  '/.well-known/openid-configuration',
-] as const;
+export const AUTHORIZATION_SERVER_METADATA_PATH = '/.well-known/oauth-authorization-server';
+
+/** The OpenID Connect Discovery path, which serves the same metadata document. */
+export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';

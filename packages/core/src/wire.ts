@@ -97,7 +97,10 @@ export interface RefreshTokenIntrospection extends ActiveIntrospection {
   token_type: 'refresh_token';
 }
 
-/** An API key (looking is not a use); `client_id` is the owning client, or the key's id for a person's key. */
+/**
+ * An API key (looking is not a use); `client_id` is the owning client, or the key's id for a person's
+ * key.
+ */
 export interface ApiKeyIntrospection extends ActiveIntrospection {
   token_type: 'api_key';
   api_key_id: string;
@@ -127,7 +130,8 @@ export interface ApiKeyVerificationResponse {
 }
 
 /**
- * The authorization server metadata (RFC 8414 §2), served at both `DISCOVERY_PATHS`, listing exactly
+ * The authorization server metadata (RFC 8414 §2), served at `AUTHORIZATION_SERVER_METADATA_PATH` and
+ * `OPENID_CONFIGURATION_PATH`, listing exactly
  * what this server supports. Clavis's own endpoints carry `api_key_` names.
  */
 export interface AuthorizationServerMetadata {

@@ -7,7 +7,14 @@
  * the moment of approval yield one token response and `invalid_grant` for the rest. A consumed code
  * presented again is a replay: the tokens it produced are revoked.
  */
-import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
+import {
+  AccessDenied,
+  AuthorizationPending,
+  ExpiredToken,
+  GrantType,
+  InvalidGrant,
+  SlowDown,
+} from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
 import { activePerson } from '../device/account_status.js';
 import {
@@ -16,7 +23,6 @@ import {
   recordPoll,
   recordPollSync,
 } from '../device/device_store.js';
-import { DEVICE_CODE_GRANT } from '../endpoints/device_authorization.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { issueUserTokens, refreshLifetimes } from '../refresh/user_tokens.js';
@@ -26,7 +32,7 @@ import type { ClientGrant } from './grant.js';
 const MAX_DEVICE_CODE_LENGTH = 128;
 
 export const deviceCode: ClientGrant = {
-  grantType: DEVICE_CODE_GRANT,
+  grantType: GrantType.DeviceCode,
   clientAuthentication: 'required',
   allowPublicClients: true,
 
@@ -119,7 +125,7 @@ export const deviceCode: ClientGrant = {
         ip: context.ip,
         userAgent: context.userAgent,
         detail: {
-          grant_type: DEVICE_CODE_GRANT,
+          grant_type: GrantType.DeviceCode,
           device_request: row.id,
           family: familyId,
           jti: result.claims.jti,

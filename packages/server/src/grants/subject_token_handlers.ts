@@ -8,7 +8,7 @@ import type { SubjectTokenHandler } from './token_exchange.js';
 const handlers: SubjectTokenHandler[] = [
   // Scoped API keys (issue 4).
   apiKeyExchange,
-  // Workload identity federation (issue 5): urn:ietf:params:oauth:token-type:jwt and :id_token.
+  // Workload identity federation (issue 5): JWTs and ID tokens.
   federatedExchange,
 ];
 

@@ -3,10 +3,11 @@
  * (`clvr_…`, stored hashed) in the family started by the approval. Written inside the caller's
  * transaction, with the change that justifies them.
  */
+import type { TokenResponse } from '@clavis/core';
 import type { Transaction } from 'kysely';
 import type { Client } from '../clients/client.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
-import type { GrantDeps, TokenResponse } from '../grants/grant.js';
+import type { GrantDeps } from '../grants/grant.js';
 import { bearerTokenResponse } from '../grants/token_response.js';
 import type { SigningKey } from '../keys/signing_keys.js';
 import type { Database } from '../storage/schema.js';
