@@ -7,7 +7,22 @@
  * ```ts
  * throw new InvalidScope('scope "admin" exceeds the client\'s ceiling');
  * ```
+ *
+ * Each class's `code` is its literal wire code, so a switch on the code of a {@link KnownOAuthError}
+ * narrows to the class:
+ *
+ * ```ts
+ * const err = oauthErrorFromResponse(body);
+ * switch (err.code) {
+ *   case 'slow_down':
+ *     interval += 5; // err is SlowDown
+ *     break;
+ *   case 'too_many_requests':
+ *     wait(err.headers['retry-after']); // err is TooManyRequests
+ * }
+ * ```
  */
+import type { OAuthErrorResponse } from './wire.js';
 
 /** Every OAuth error code Clavis emits or understands. */
 export type OAuthErrorCode =
@@ -60,7 +75,7 @@ export abstract class OAuthError extends Error {
   }
 
   /** The RFC 6749 §5.2 JSON body. */
-  toJSON(): { error: OAuthErrorCode; error_description?: string } {
+  toJSON(): OAuthErrorResponse {
     return this.description
       ? { error: this.code, error_description: safeDescription(this.description) }
       : { error: this.code };
@@ -68,47 +83,47 @@ export abstract class OAuthError extends Error {
 }
 
 export class InvalidRequest extends OAuthError {
-  readonly code: OAuthErrorCode = 'invalid_request';
+  readonly code = 'invalid_request' as const;
   readonly status: number = 400;
 }
 
 export class InvalidClient extends OAuthError {
-  readonly code: OAuthErrorCode = 'invalid_client';
+  readonly code = 'invalid_client' as const;
   readonly status: number = 401;
 }
 
 export class InvalidGrant extends OAuthError {
-  readonly code: OAuthErrorCode = 'invalid_grant';
+  readonly code = 'invalid_grant' as const;
   readonly status: number = 400;
 }
 
 export class UnauthorizedClient extends OAuthError {
-  readonly code: OAuthErrorCode = 'unauthorized_client';
+  readonly code = 'unauthorized_client' as const;
   readonly status: number = 400;
 }
 
 export class UnsupportedGrantType extends OAuthError {
-  readonly code: OAuthErrorCode = 'unsupported_grant_type';
+  readonly code = 'unsupported_grant_type' as const;
   readonly status: number = 400;
 }
 
 export class InvalidScope extends OAuthError {
-  readonly code: OAuthErrorCode = 'invalid_scope';
+  readonly code = 'invalid_scope' as const;
   readonly status: number = 400;
 }
 
 export class InvalidTarget extends OAuthError {
-  readonly code: OAuthErrorCode = 'invalid_target';
+  readonly code = 'invalid_target' as const;
   readonly status: number = 400;
 }
 
 export class UnsupportedTokenType extends OAuthError {
-  readonly code: OAuthErrorCode = 'unsupported_token_type';
+  readonly code = 'unsupported_token_type' as const;
   readonly status: number = 400;
 }
 
 export class AccessDenied extends OAuthError {
-  readonly code: OAuthErrorCode = 'access_denied';
+  readonly code = 'access_denied' as const;
   readonly status: number = 400;
 }
 
@@ -121,43 +136,43 @@ export class AddressNotAllowed extends AccessDenied {
 }
 
 export class AuthorizationPending extends OAuthError {
-  readonly code: OAuthErrorCode = 'authorization_pending';
+  readonly code = 'authorization_pending' as const;
   readonly status: number = 400;
 }
 
 export class SlowDown extends OAuthError {
-  readonly code: OAuthErrorCode = 'slow_down';
+  readonly code = 'slow_down' as const;
   readonly status: number = 400;
 }
 
 export class ExpiredToken extends OAuthError {
-  readonly code: OAuthErrorCode = 'expired_token';
+  readonly code = 'expired_token' as const;
   readonly status: number = 400;
 }
 
 export class InvalidDpopProof extends OAuthError {
-  readonly code: OAuthErrorCode = 'invalid_dpop_proof';
+  readonly code = 'invalid_dpop_proof' as const;
   readonly status: number = 400;
 }
 
 export class UseDpopNonce extends OAuthError {
-  readonly code: OAuthErrorCode = 'use_dpop_nonce';
+  readonly code = 'use_dpop_nonce' as const;
   readonly status: number = 400;
 }
 
 export class InsufficientScope extends OAuthError {
-  readonly code: OAuthErrorCode = 'insufficient_scope';
+  readonly code = 'insufficient_scope' as const;
   readonly status: number = 403;
 }
 
 export class InvalidToken extends OAuthError {
-  readonly code: OAuthErrorCode = 'invalid_token';
+  readonly code = 'invalid_token' as const;
   readonly status: number = 401;
 }
 
 /** Too many attempts: 429 with `Retry-After`. */
 export class TooManyRequests extends OAuthError {
-  readonly code: OAuthErrorCode = 'too_many_requests';
+  readonly code = 'too_many_requests' as const;
   readonly status: number = 429;
   constructor(description: string, retryAfterSeconds: number) {
     super(description);
@@ -167,7 +182,7 @@ export class TooManyRequests extends OAuthError {
 
 /** Storage busy or unreachable: 503 with `Retry-After`; the client should try again. */
 export class TemporarilyUnavailable extends OAuthError {
-  readonly code: OAuthErrorCode = 'temporarily_unavailable';
+  readonly code = 'temporarily_unavailable' as const;
   readonly status: number = 503;
   constructor(description: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(description, options);
@@ -176,11 +191,43 @@ export class TemporarilyUnavailable extends OAuthError {
 }
 
 export class ServerError extends OAuthError {
-  readonly code: OAuthErrorCode = 'server_error';
+  readonly code = 'server_error' as const;
   readonly status: number = 500;
 }
 
-const byCode: Record<OAuthErrorCode, new (description: string) => OAuthError> = {
+/** Every concrete error class's instance: a switch on `code` narrows it to one class. */
+export type KnownOAuthError =
+  | InvalidRequest
+  | InvalidClient
+  | InvalidGrant
+  | UnauthorizedClient
+  | UnsupportedGrantType
+  | InvalidScope
+  | InvalidTarget
+  | UnsupportedTokenType
+  | AccessDenied
+  | AuthorizationPending
+  | SlowDown
+  | ExpiredToken
+  | InvalidDpopProof
+  | UseDpopNonce
+  | InsufficientScope
+  | InvalidToken
+  | TooManyRequests
+  | TemporarilyUnavailable
+  | ServerError;
+
+/**
+ * Each code's class, constructed from a description alone. A code without its class in
+ * {@link KnownOAuthError} fails to compile here, as a class whose code is not an `OAuthErrorCode` does above.
+ */
+type ClassByCode = {
+  [C in OAuthErrorCode]: new (
+    description: string,
+  ) => Extract<KnownOAuthError, { code: C }>;
+};
+
+const byCode: ClassByCode = {
   invalid_request: InvalidRequest,
   invalid_client: InvalidClient,
   invalid_grant: InvalidGrant,
@@ -217,7 +264,10 @@ export const oauthErrorCodes = Object.keys(byCode) as OAuthErrorCode[];
  * const err = oauthErrorFromResponse({ error: 'slow_down' }); // instanceof SlowDown
  * ```
  */
-export function oauthErrorFromResponse(body: { error?: unknown; error_description?: unknown }): OAuthError {
+export function oauthErrorFromResponse(body: {
+  error?: unknown;
+  error_description?: unknown;
+}): KnownOAuthError {
   const code = typeof body.error === 'string' ? body.error : 'server_error';
   const description = typeof body.error_description === 'string' ? body.error_description : '';
   const Ctor = Object.hasOwn(byCode, code) ? byCode[code as OAuthErrorCode] : ServerError;

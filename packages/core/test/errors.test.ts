@@ -42,6 +42,22 @@ describe('OAuth errors', () => {
     expect(oauthErrorFromResponse({}).code).toBe('server_error');
   });
 
+  it('a switch on the code narrows to the class, so its own members are in reach', () => {
+    const seen = (['slow_down', 'too_many_requests', 'invalid_grant'] as const).map((error) => {
+      const err = oauthErrorFromResponse({ error });
+      switch (err.code) {
+        case 'slow_down':
+          return err satisfies SlowDown;
+        case 'too_many_requests':
+          return (err satisfies TooManyRequests).headers['retry-after'];
+        default:
+          return err.code;
+      }
+    });
+    expect(seen[0]).toBeInstanceOf(SlowDown);
+    expect(seen.slice(1)).toEqual(['1', 'invalid_grant']);
+  });
+
   it('error_description never carries CR, LF, TAB, backslash or double quotes, and is bounded (BI-03)', () => {
     expect(safeDescription('a\r\nb\tc\\d "e"')).toBe("a b c d 'e'");
     expect(safeDescription('  padded  ')).toBe('padded');

@@ -1,4 +1,5 @@
 /** `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
+import { AUTHORIZATION_SERVER_METADATA_PATH } from '@clavis/core';
 import { type RunningServer, type ServerConfig, startServer } from '@clavis/server';
 import type { Command } from 'commander';
 import { CliError } from '../errors.js';
@@ -43,7 +44,7 @@ function banner(io: Io, server: RunningServer): void {
   writeLine(err);
   writeLine(err, `Clavis is running at ${server.url}`);
   writeLine(err, `  issuer     ${issuer}`);
-  writeLine(err, `  discovery  ${issuer}/.well-known/oauth-authorization-server`);
+  writeLine(err, `  discovery  ${issuer}${AUTHORIZATION_SERVER_METADATA_PATH}`);
   writeLine(err, `  database   ${server.services.dbDescription}`);
   writeLine(err, `  key file   ${server.services.kekSource}`);
   writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);

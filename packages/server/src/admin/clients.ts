@@ -2,7 +2,7 @@
  * Administering clients: create, list, show, delete, rotate a secret. Shared by `clavis admin --db`
  * and (later) the admin API. Every change commits with its audit record.
  */
-import { isScopeToken } from '@clavis/core';
+import { GrantType, isScopeToken } from '@clavis/core';
 import { calculateJwkThumbprint, importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
@@ -40,17 +40,17 @@ export interface AdminDeps {
 export type { Actor } from './actor.js';
 
 /** Grant types a client may be registered for, with the short names the CLI accepts. */
-const grantAliases: Record<string, string> = {
-  client_credentials: 'client_credentials',
-  refresh_token: 'refresh_token',
-  device_code: 'urn:ietf:params:oauth:grant-type:device_code',
-  'urn:ietf:params:oauth:grant-type:device_code': 'urn:ietf:params:oauth:grant-type:device_code',
-  'token-exchange': 'urn:ietf:params:oauth:grant-type:token-exchange',
-  token_exchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
-  'urn:ietf:params:oauth:grant-type:token-exchange': 'urn:ietf:params:oauth:grant-type:token-exchange',
-  'jwt-bearer': 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-  jwt_bearer: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
-  'urn:ietf:params:oauth:grant-type:jwt-bearer': 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+const grantAliases: Record<string, GrantType> = {
+  [GrantType.ClientCredentials]: GrantType.ClientCredentials,
+  [GrantType.RefreshToken]: GrantType.RefreshToken,
+  device_code: GrantType.DeviceCode,
+  [GrantType.DeviceCode]: GrantType.DeviceCode,
+  'token-exchange': GrantType.TokenExchange,
+  token_exchange: GrantType.TokenExchange,
+  [GrantType.TokenExchange]: GrantType.TokenExchange,
+  'jwt-bearer': GrantType.JwtBearer,
+  jwt_bearer: GrantType.JwtBearer,
+  [GrantType.JwtBearer]: GrantType.JwtBearer,
 };
 
 export interface CreateClientInput {
@@ -182,7 +182,7 @@ async function createClientUnrecorded(
   if (input.kind === 'public' && authMethod !== 'none') invalid('a public client authenticates with none');
   if (input.kind === 'confidential' && authMethod === 'none')
     invalid('a confidential client must authenticate');
-  if (input.kind === 'public' && grants.includes('client_credentials')) {
+  if (input.kind === 'public' && grants.includes(GrantType.ClientCredentials)) {
     invalid('client_credentials needs a confidential client');
   }
   const scopes = [...new Set(input.scopes ?? [])];
@@ -216,7 +216,7 @@ async function createClientUnrecorded(
     ['absolute', refreshAbsolute],
   ] as const) {
     if (value === null) continue;
-    if (!grants.includes('refresh_token'))
+    if (!grants.includes(GrantType.RefreshToken))
       invalid(`a refresh ${what} lifetime needs the refresh_token grant`);
     if (!Number.isInteger(value) || value < REFRESH_TTL_MIN || value > REFRESH_TTL_MAX)
       invalid(`refresh ${what} lifetime must be between ${REFRESH_TTL_MIN}s and ${REFRESH_TTL_MAX}s`);

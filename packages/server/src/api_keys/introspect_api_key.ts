@@ -4,6 +4,7 @@
  * allow-list. An unusable key — unknown, revoked, expired, exhausted, its owner disabled — is
  * `{"active":false}` and nothing more (§2.2).
  */
+import type { ApiKeyIntrospection } from '@clavis/core';
 import type { ServerConfig } from '../config.js';
 import type { ApiKeyVerifier } from './verify_api_key.js';
 
@@ -13,7 +14,7 @@ export async function introspectApiKey(
   apiKeys: ApiKeyVerifier,
   config: Pick<ServerConfig, 'issuer'>,
   presented: string,
-): Promise<string | Record<string, unknown>> {
+): Promise<string | ApiKeyIntrospection> {
   const inspected = await apiKeys.inspect(presented, null, { checkAddress: false });
   if (!inspected.ok) return INACTIVE;
   const { key, owner, scopes } = inspected;

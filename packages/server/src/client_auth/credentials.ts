@@ -2,10 +2,8 @@
  * Extracting the client's credentials from a token, introspection or revocation request, before
  * anything is looked up: exactly one method, each well-formed (RFC 6749 §2.3, RFC 7521 §4.2).
  */
-import { InvalidClient, InvalidRequest } from '@clavis/core';
+import { CLIENT_ASSERTION_TYPE_JWT_BEARER, InvalidClient, InvalidRequest } from '@clavis/core';
 import type { FormParams } from '../http/form_body.js';
-
-export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 type PresentedCredentials =
   | { method: 'client_secret_basic'; clientId: string; secret: string }
@@ -69,8 +67,8 @@ export function presentedCredentials(
     return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
   }
   if (assertion !== undefined || assertionType !== undefined) {
-    if (assertionType !== CLIENT_ASSERTION_TYPE) {
-      throw new InvalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE}`);
+    if (assertionType !== CLIENT_ASSERTION_TYPE_JWT_BEARER) {
+      throw new InvalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE_JWT_BEARER}`);
     }
     if (assertion === undefined) throw new InvalidRequest('missing parameter "client_assertion"');
     return { method: 'private_key_jwt', clientId: bodyId, assertion };

@@ -12,6 +12,7 @@
  */
 import {
   AddressNotAllowed,
+  type ApiKeyVerificationResponse,
   InsufficientScope,
   InvalidClient,
   InvalidRequest,
@@ -100,20 +101,18 @@ export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyV
     }));
     if (!used.ok) return deny(used.reason, key.id);
 
-    return reply
-      .header('cache-control', 'no-store')
-      .type('application/json; charset=utf-8')
-      .send({
-        active: true,
-        key_id: key.id,
-        name: key.name,
-        owner: ownerLabel(owner),
-        owner_type: owner.type,
-        sub: owner.id,
-        ...(owner.type === 'client' ? { client_id: owner.id } : {}),
-        scope: scopes.join(' '),
-        expires_at: Math.floor(key.expiresAt / 1000),
-        remaining_uses: used.remainingUses,
-      });
+    const described: ApiKeyVerificationResponse = {
+      active: true,
+      key_id: key.id,
+      name: key.name,
+      owner: ownerLabel(owner),
+      owner_type: owner.type,
+      sub: owner.id,
+      ...(owner.type === 'client' ? { client_id: owner.id } : {}),
+      scope: scopes.join(' '),
+      expires_at: Math.floor(key.expiresAt / 1000),
+      remaining_uses: used.remainingUses,
+    };
+    return reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(described);
   });
 }

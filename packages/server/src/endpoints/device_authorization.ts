@@ -3,7 +3,7 @@
  * names itself), check it may use the device grant, check the scope, and create the pending request: a
  * device code of 256 bits (stored hashed) and a user code a person can type.
  */
-import { UnauthorizedClient } from '@clavis/core';
+import { type DeviceAuthorizationResponse, GrantType, UnauthorizedClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { AuditEntry } from '../audit/events.js';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
@@ -11,7 +11,6 @@ import { endpointUrl, paths } from '../config.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
 import { insertDeviceCode, insertDeviceCodeSync } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
-import { DEVICE_CODE_GRANT } from '../grants/device_code.js';
 import type { GrantDeps } from '../grants/grant.js';
 import { grantedScopes } from '../grants/scopes.js';
 import type { FormParams } from '../http/form_body.js';
@@ -34,7 +33,7 @@ export function registerDeviceAuthorizationEndpoint(
       context,
       endpoint: 'device_authorization',
     });
-    if (!client.grantTypes.includes(DEVICE_CODE_GRANT)) {
+    if (!client.grantTypes.includes(GrantType.DeviceCode)) {
       throw new UnauthorizedClient('the client may not use the device authorization grant');
     }
     // A person's request that names no scope gets the minimal default, never the client's ceiling.
@@ -90,14 +89,15 @@ export function registerDeviceAuthorizationEndpoint(
       }
       const verificationUri = endpointUrl(config, paths.device);
       const formatted = formatUserCode(userCode);
-      return reply.header('cache-control', 'no-store').send({
+      const body: DeviceAuthorizationResponse = {
         device_code: deviceCode,
         user_code: formatted,
         verification_uri: verificationUri,
         verification_uri_complete: `${verificationUri}?user_code=${formatted}`,
         expires_in: config.deviceCodeTtlSeconds,
         interval: config.devicePollIntervalSeconds,
-      });
+      };
+      return reply.header('cache-control', 'no-store').send(body);
     }
   });
 }

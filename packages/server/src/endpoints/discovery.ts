@@ -2,12 +2,17 @@
  * Authorization server metadata (RFC 8414) at both well-known paths, listing exactly what this server
  * supports.
  */
+import {
+  AUTHORIZATION_SERVER_METADATA_PATH,
+  type AuthorizationServerMetadata,
+  OPENID_CONFIGURATION_PATH,
+} from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import { assertionAlgorithms } from '../client_auth/private_key_jwt.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
 import { grants } from '../grants/registry.js';
 
-export function metadata(config: ServerConfig): Record<string, unknown> {
+export function metadata(config: ServerConfig): AuthorizationServerMetadata {
   const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
   const algs = [...assertionAlgorithms];
   return {
@@ -20,7 +25,7 @@ export function metadata(config: ServerConfig): Record<string, unknown> {
     api_key_endpoint: endpointUrl(config, paths.apiKeys),
     api_key_verification_endpoint: endpointUrl(config, paths.apiKeyVerification),
     api_key_leak_report_endpoint: endpointUrl(config, paths.apiKeyLeaks),
-    grant_types_supported: [...grants.keys()],
+    grant_types_supported: [...grants.values()].map((g) => g.grantType),
     response_types_supported: [],
     // `none` only once a grant accepts public clients (the device flow): list exactly what works.
     token_endpoint_auth_methods_supported: [...grants.values()].some((g) => g.allowPublicClients)
@@ -37,7 +42,7 @@ export function metadata(config: ServerConfig): Record<string, unknown> {
 
 export function registerDiscovery(app: FastifyInstance, config: ServerConfig): void {
   const body = JSON.stringify(metadata(config));
-  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+  for (const path of [AUTHORIZATION_SERVER_METADATA_PATH, OPENID_CONFIGURATION_PATH]) {
     app.get(path, (_request, reply) =>
       reply.header('cache-control', 'public, max-age=300').type('application/json; charset=utf-8').send(body),
     );

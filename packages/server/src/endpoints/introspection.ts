@@ -3,7 +3,12 @@
  * only to the client it was issued to or a resource server named in its `aud`. Everything else —
  * garbage, expired, revoked, someone else's — is `{"active":false}` and nothing more (§2.2).
  */
-import { API_KEY_PREFIX, InvalidClient } from '@clavis/core';
+import {
+  type AccessTokenIntrospection,
+  API_KEY_PREFIX,
+  InvalidClient,
+  type RefreshTokenIntrospection,
+} from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { isApiKeyLive } from '../api_keys/api_key_store.js';
@@ -74,7 +79,7 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
         return reply.send(INACTIVE);
       }
       const scopes = JSON.parse(row.scopes) as string[];
-      return reply.send({
+      const described: RefreshTokenIntrospection = {
         active: true,
         token_type: 'refresh_token',
         iss: deps.config.issuer,
@@ -83,7 +88,8 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
         ...(scopes.length ? { scope: scopes.join(' ') } : {}),
         exp: Math.floor(Math.min(row.idle_expires_at, row.family_expires_at) / 1000),
         iat: Math.floor(row.created_at / 1000),
-      });
+      };
+      return reply.send(described);
     }
     const now = Math.floor(deps.config.clock() / 1000);
     const claims = deps.tokens.verify(token, now);
@@ -97,7 +103,7 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     if (claims.client_id !== client.id && !(await isClientActive(deps.db, claims.client_id))) {
       return reply.send(INACTIVE);
     }
-    return reply.send({
+    const described: AccessTokenIntrospection = {
       active: true,
       token_type: claims.cnf ? 'DPoP' : 'Bearer',
       iss: claims.iss,
@@ -110,6 +116,7 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
       jti: claims.jti,
       ...(claims.act ? { act: claims.act } : {}),
       ...(claims.cnf ? { cnf: claims.cnf } : {}),
-    });
+    };
+    return reply.send(described);
   });
 }

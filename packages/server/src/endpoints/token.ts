@@ -6,12 +6,12 @@
  * optional: credentials, when presented, are checked exactly as for any grant; a bare `client_id` is
  * passed on for the grant to match against the principal its credential names.
  */
-import { UnauthorizedClient, UnsupportedGrantType } from '@clavis/core';
+import { type TokenResponse, UnauthorizedClient, UnsupportedGrantType } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import type { Client } from '../clients/client.js';
 import { paths } from '../config.js';
-import type { GrantDeps, TokenResponse } from '../grants/grant.js';
+import type { GrantDeps } from '../grants/grant.js';
 import { grants } from '../grants/registry.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
 import { requestContext } from '../http/request_context.js';

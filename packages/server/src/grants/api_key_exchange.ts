@@ -1,6 +1,5 @@
 /**
- * Token exchange of a Clavis API key (RFC 8693, `subject_token_type` =
- * `urn:clavis:params:oauth:token-type:api_key`) for a short-lived access token. The key is the
+ * Token exchange of a Clavis API key (RFC 8693, `subject_token_type` = `TokenType.ApiKey`) for a short-lived access token. The key is the
  * credential: no client authentication; a `client_id` sent must name the key's owning client.
  *
  * The token's `sub` is the owner (a client id, or a person's user id as the device flow issues it), its
@@ -10,19 +9,22 @@
  * of the token endpoint but `invalid_client` and rate limits, RFC 6749 §5.2; the verify endpoint answers
  * 403); the rate limit is 429. No refresh token.
  */
-import { InvalidRequest, type OAuthError, ServerError, TooManyRequests } from '@clavis/core';
+import {
+  GrantType,
+  InvalidRequest,
+  type OAuthError,
+  ServerError,
+  type TokenResponse,
+  TokenType,
+  TooManyRequests,
+} from '@clavis/core';
 import { type ApiKeyRejection, auditKeyDenied, INVALID_KEY_REASONS } from '../api_keys/verify_api_key.js';
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { GrantDeps, TokenResponse } from './grant.js';
+import type { GrantDeps } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import type { SubjectTokenHandler, SubjectTokenRequest } from './token_exchange.js';
 import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
-
-// Not imported from token_exchange.ts: that module loads the handler registry, which loads this one.
-const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-
-export const API_KEY_TOKEN_TYPE = 'urn:clavis:params:oauth:token-type:api_key';
 
 /** The one answer for every unusable key: malformed, mistyped, unknown, revoked, expired, exhausted. */
 const INVALID_KEY_DESCRIPTION = 'the subject token is not a valid API key';
@@ -37,7 +39,7 @@ function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
 }
 
 export const apiKeyExchange: SubjectTokenHandler = {
-  tokenTypes: [API_KEY_TOKEN_TYPE],
+  tokenTypes: [TokenType.ApiKey],
 
   async exchange(deps: GrantDeps, request: SubjectTokenRequest): Promise<TokenResponse> {
     const { config, failures, apiKeys } = deps;
@@ -113,8 +115,8 @@ export const apiKeyExchange: SubjectTokenHandler = {
       ip: context.ip,
       userAgent: context.userAgent,
       detail: {
-        grant_type: TOKEN_EXCHANGE_GRANT,
-        subject_token_type: API_KEY_TOKEN_TYPE,
+        grant_type: GrantType.TokenExchange,
+        subject_token_type: TokenType.ApiKey,
         api_key_id: key.id,
         ...issuedTokenFacts(claims),
       },

@@ -2,14 +2,14 @@
  * The client_credentials grant (RFC 6749 §4.4): a confidential service principal gets a short-lived
  * JWT access token for itself. No refresh token.
  */
-
+import { GrantType } from '@clavis/core';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { ClientGrant } from './grant.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
 
 export const clientCredentials: ClientGrant = {
-  grantType: 'client_credentials',
+  grantType: GrantType.ClientCredentials,
   clientAuthentication: 'required',
   allowPublicClients: false,
 
@@ -33,7 +33,7 @@ export const clientCredentials: ClientGrant = {
       ip: context.ip,
       userAgent: context.userAgent,
       detail: {
-        grant_type: 'client_credentials',
+        grant_type: GrantType.ClientCredentials,
         ...issuedTokenFacts(claims),
       },
     });

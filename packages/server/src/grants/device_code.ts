@@ -7,7 +7,14 @@
  * the moment of approval yield one token response and `invalid_grant` for the rest. A consumed code
  * presented again is a replay: the tokens it produced are revoked.
  */
-import { AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown } from '@clavis/core';
+import {
+  AccessDenied,
+  AuthorizationPending,
+  ExpiredToken,
+  GrantType,
+  InvalidGrant,
+  SlowDown,
+} from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
 import {
   consumeDeviceCode,
@@ -22,12 +29,10 @@ import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant } from './grant.js';
 import { issueUserTokens, refreshLifetimes } from './user_tokens.js';
 
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-
 const MAX_DEVICE_CODE_LENGTH = 128;
 
 export const deviceCode: ClientGrant = {
-  grantType: DEVICE_CODE_GRANT,
+  grantType: GrantType.DeviceCode,
   clientAuthentication: 'required',
   allowPublicClients: true,
 
@@ -120,7 +125,7 @@ export const deviceCode: ClientGrant = {
         ip: context.ip,
         userAgent: context.userAgent,
         detail: {
-          grant_type: DEVICE_CODE_GRANT,
+          grant_type: GrantType.DeviceCode,
           device_request: row.id,
           family: familyId,
           jti: result.claims.jti,

@@ -7,10 +7,12 @@
  * what is known of the token — never the token.
  */
 import {
+  GrantType,
   InvalidGrant,
   InvalidRequest,
   OAuthError,
   TemporarilyUnavailable,
+  type TokenResponse,
   TooManyRequests,
 } from '@clavis/core';
 import type { AuditEntry } from '../audit/events.js';
@@ -24,7 +26,7 @@ import {
 } from '../federation/verify_workload_token.js';
 import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { CredentialGrantRequest, GrantDeps, TokenResponse } from './grant.js';
+import type { CredentialGrantRequest, GrantDeps } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
@@ -74,8 +76,7 @@ export async function issueFederatedToken(
   workloadToken: string,
   kind: FederatedGrantKind,
 ): Promise<TokenResponse> {
-  const grantType =
-    kind === 'token-exchange' ? 'urn:ietf:params:oauth:grant-type:token-exchange' : JWT_BEARER;
+  const grantType = kind === 'token-exchange' ? GrantType.TokenExchange : GrantType.JwtBearer;
   const { config, audit } = deps;
   const { context } = request;
   // Charged to the caller's address before it is recorded; over the budget, 429 instead.
@@ -204,5 +205,3 @@ export async function issueFederatedToken(
     throw err;
   }
 }
-
-export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';

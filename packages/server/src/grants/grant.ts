@@ -1,4 +1,5 @@
 /** What a grant module provides; the token endpoint looks grants up by their wire value. */
+import type { GrantType, TokenResponse } from '@clavis/core';
 import type { Kysely } from 'kysely';
 import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
 import type { AuditLog } from '../audit/audit_log.js';
@@ -12,15 +13,6 @@ import type { IssuerKeys } from '../federation/issuer_keys.js';
 import type { FormParams } from '../http/form_body.js';
 import type { Database } from '../storage/schema.js';
 import type { KeyStore } from '../tokens/signing_keys.js';
-
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer' | 'DPoP';
-  expires_in: number;
-  scope?: string;
-  refresh_token?: string;
-  issued_token_type?: string;
-}
 
 export interface GrantDeps {
   config: ServerConfig;
@@ -46,7 +38,7 @@ export interface GrantRequest {
 /** A grant for an authenticated client: the token endpoint authenticates it before `handle`. */
 export interface ClientGrant {
   /** The `grant_type` wire value. */
-  readonly grantType: string;
+  readonly grantType: GrantType;
   readonly clientAuthentication: 'required';
   /** Whether a public client (no authentication) may use it. */
   readonly allowPublicClients: boolean;
@@ -69,7 +61,7 @@ export interface CredentialGrantRequest {
 
 /** A grant where client authentication is optional because the request carries its own credential. */
 export interface CredentialGrant {
-  readonly grantType: string;
+  readonly grantType: GrantType;
   readonly clientAuthentication: 'optional';
   /** Always true: no client secret is needed. */
   readonly allowPublicClients: true;

@@ -3,13 +3,13 @@
  * token as `assertion` and gets a short-lived access token of the service principal a federation maps
  * it to. The same verification as token exchange; every assertion failure is `invalid_grant` (§3.1).
  */
-import { InvalidRequest } from '@clavis/core';
+import { GrantType, InvalidRequest } from '@clavis/core';
 import { MAX_WORKLOAD_TOKEN_LENGTH } from '../federation/verify_workload_token.js';
-import { issueFederatedToken, JWT_BEARER } from './federated_token.js';
+import { issueFederatedToken } from './federated_token.js';
 import type { CredentialGrant } from './grant.js';
 
 export const jwtBearer: CredentialGrant = {
-  grantType: JWT_BEARER,
+  grantType: GrantType.JwtBearer,
   clientAuthentication: 'optional',
   allowPublicClients: true,
 

@@ -5,7 +5,7 @@
  * event is audited as a likely theft. Scope may narrow, never widen; the family's absolute lifetime and
  * the token's idle lifetime both bound it; the person must still be allowed to sign in.
  */
-import { InvalidGrant } from '@clavis/core';
+import { GrantType, InvalidGrant } from '@clavis/core';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import { requireParam } from '../http/form_body.js';
@@ -46,7 +46,7 @@ async function revokeForReuse(
 }
 
 export const refreshToken: ClientGrant = {
-  grantType: 'refresh_token',
+  grantType: GrantType.RefreshToken,
   clientAuthentication: 'required',
   allowPublicClients: true,
 

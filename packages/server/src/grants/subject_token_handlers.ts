@@ -5,7 +5,7 @@ import type { SubjectTokenHandler } from './token_exchange.js';
 
 const handlers: SubjectTokenHandler[] = [
   apiKeyExchange,
-  // Workload tokens: urn:ietf:params:oauth:token-type:jwt and :id_token.
+  // Workload tokens: JWTs and ID tokens.
   federatedExchange,
 ];
 

@@ -4,13 +4,10 @@
  * token to the handler registered for its `subject_token_type`: federated workload tokens (CI,
  * Kubernetes) and Clavis API keys. The issued token is always a short-lived access token.
  */
-import { InvalidRequest } from '@clavis/core';
+import { GrantType, InvalidRequest, type TokenResponse, TokenType } from '@clavis/core';
 import type { FormParams } from '../http/form_body.js';
-import type { CredentialGrant, CredentialGrantRequest, GrantDeps, TokenResponse } from './grant.js';
+import type { CredentialGrant, CredentialGrantRequest, GrantDeps } from './grant.js';
 import { subjectTokenHandlers } from './subject_token_handlers.js';
-
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 /** The largest subject token accepted (a JWT with many claims fits well within it). */
 const MAX_SUBJECT_TOKEN_LENGTH = 16 * 1024;
@@ -35,7 +32,7 @@ function present(params: FormParams, name: string): string | undefined {
 }
 
 export const tokenExchange: CredentialGrant = {
-  grantType: TOKEN_EXCHANGE_GRANT,
+  grantType: GrantType.TokenExchange,
   clientAuthentication: 'optional',
   allowPublicClients: true,
 
@@ -58,12 +55,12 @@ export const tokenExchange: CredentialGrant = {
     if (actorToken !== undefined) throw new InvalidRequest('delegation (actor_token) is not supported');
 
     const requested = present(params, 'requested_token_type');
-    if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE)
+    if (requested !== undefined && requested !== TokenType.AccessToken)
       throw new InvalidRequest('only access tokens can be requested');
 
     const handler = subjectTokenHandlers.get(subjectTokenType);
     if (!handler) throw new InvalidRequest('unsupported subject_token_type');
     const response = await handler.exchange(deps, { ...request, subjectToken, subjectTokenType });
-    return { ...response, issued_token_type: ACCESS_TOKEN_TYPE };
+    return { ...response, issued_token_type: TokenType.AccessToken };
   },
 };

@@ -1,6 +1,6 @@
 /** What every grant says about an access token it issued: on the wire, and in its audit record. */
+import type { TokenResponse } from '@clavis/core';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
-import type { TokenResponse } from './grant.js';
 
 /** RFC 6749 §5.1: the token endpoint's answer for a Bearer access token (`scope` when it has one). */
 export function bearerTokenResponse(

@@ -3,6 +3,7 @@
  * (`clvr_…`, stored hashed) in the family started by the approval. Written inside the caller's
  * transaction, with the change that justifies them.
  */
+import type { TokenResponse } from '@clavis/core';
 import type { Transaction } from 'kysely';
 import type { Client } from '../clients/client.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
@@ -10,7 +11,7 @@ import { insertRefreshToken, recordFamilyAccessToken } from '../refresh/refresh_
 import type { Database } from '../storage/schema.js';
 import { type AccessTokenClaims, issueAccessToken } from '../tokens/access_token.js';
 import type { SigningKey } from '../tokens/signing_keys.js';
-import type { GrantDeps, TokenResponse } from './grant.js';
+import type { GrantDeps } from './grant.js';
 import { bearerTokenResponse } from './token_response.js';
 
 export const REFRESH_TOKEN_PREFIX = 'clvr_';

@@ -3,6 +3,7 @@
  * `CLAVIS_ADMIN_PASSWORD`) and the built-in public client `clavis-cli` that the CLI's own login uses.
  * Runs once across every instance: the `bootstrapped` setting is claimed in the same transaction.
  */
+import { GrantType } from '@clavis/core';
 import { CLI_CLIENT_ID } from '../clients/client.js';
 import { generatePassword, hashPassword } from '../crypto/passwords.js';
 import { randomId } from '../crypto/secrets.js';
@@ -58,7 +59,7 @@ export async function bootstrap(
           owner: null,
           kind: 'public',
           auth_method: 'none',
-          grant_types: JSON.stringify(['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token']),
+          grant_types: JSON.stringify([GrantType.DeviceCode, GrantType.RefreshToken]),
           // `admin` stays in the ceiling: each person's share is decided per person at approval
           // (users/entitlements.ts), so only an administrator who passed a second factor gets it, and
           // a request that names no scope gets `openid profile`.
