@@ -71,7 +71,7 @@ function banner(io: Io, server: RunningServer): void {
     `     and open the verification_uri_complete it returns in a browser (${issuer}/device).`,
     '  4. Let a CI job exchange its own OIDC token instead of holding a secret (see README):',
     `     npm run clavis -- admin --db ${db} federations create --client "$CLIENT_ID" --preset github-actions \\`,
-    `       --audience ${issuer} --claim repository=OWNER/REPO --scope read`,
+    `       --audience ${issuer} --claim repository=OWNER/REPO --claim ref=refs/heads/main --scope read`,
     '  5. Only for automation that can do neither, a scoped key with an expiry (shown once):',
     `     npm run clavis -- admin --db ${db} keys create --owner "$CLIENT_ID" --scope read --ttl 30d`,
     '',
