@@ -173,8 +173,8 @@ export class AuditAnchor {
     fsyncSync(this.#fd);
   }
 
-  /** Appends a seal committed to the database. */
-  append(seal: AuditSealsTable): void {
+  /** Appends a seal committed to the database, and returns it as anchored. */
+  append(seal: AuditSealsTable): AnchoredSeal {
     const anchored: AnchoredSeal = {
       seq: seal.seq,
       at: seal.at,
@@ -185,6 +185,7 @@ export class AuditAnchor {
     };
     this.#write(JSON.stringify({ type: 'seal', ...anchored }));
     this.lastSeal = anchored;
+    return anchored;
   }
 
   close(): void {

@@ -219,20 +219,7 @@ async function openAuditAnchor(
       }
     }
     services.audit.onSeal((seal) => {
-      anchor.append(seal);
-      logger.info(
-        {
-          audit_seal: {
-            seq: seal.seq,
-            at: seal.at,
-            segment: seal.segment,
-            segment_seq: seal.segment_seq,
-            hash: seal.hash,
-            signature: seal.signature,
-          },
-        },
-        'audit seal',
-      );
+      logger.info({ audit_seal: anchor.append(seal) }, 'audit seal');
     });
     return anchor;
   } catch (err) {
