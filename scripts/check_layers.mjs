@@ -143,4 +143,10 @@ if (process.argv.includes('--graph')) {
   }
 }
 for (const line of violations) console.error(line);
+if (violations.length === 0) {
+  const count = [...edges.values()].reduce((n, targets) => n + targets.size, 0);
+  console.log(
+    `layers ok: ${edges.size} folders importing, ${count} folder-level imports, none upward or in a cycle`,
+  );
+}
 process.exit(violations.length > 0 ? 1 : 0);
