@@ -147,9 +147,16 @@ function parseClientJson(stdout) {
   return { clientId, clientSecret: client.client_secret ?? client.clientSecret };
 }
 
+/**
+ * The environment of the target's processes: the KEK (and so the audit key and, on PostgreSQL, the audit
+ * anchor beside it) lives in the target's scratch directory, never in the repository.
+ */
+let scratchEnv = {};
+const targetEnv = () => ({ ...CONTRACT.env, ...scratchEnv });
+
 /** Runs an admin command; returns its stdout. */
 async function runAdmin(args) {
-  const r = await runNode([CLI, ...args], { cwd: REPO, env: CONTRACT.env });
+  const r = await runNode([CLI, ...args], { cwd: REPO, env: targetEnv() });
   if (r.code !== 0) {
     throw new Error(`clavis ${args.join(' ')} exited ${r.code}\n${(r.stderr || r.stdout).slice(-1500)}`);
   }
@@ -222,6 +229,10 @@ export async function launch(store, opts) {
   try {
     const dir = await mkdtemp(join(tmpdir(), 'clavis-bench-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    scratchEnv = { CLAVIS_KEK_FILE: join(dir, 'clavis.kek') };
+    cleanups.push(async () => {
+      scratchEnv = {};
+    });
 
     let db;
     if (store === 'sqlite') {
@@ -236,7 +247,7 @@ export async function launch(store, opts) {
     const issuer = `http://127.0.0.1:${port}`;
     const proc = spawnNode(name, [CLI, ...CONTRACT.serveArgs({ db, port, issuer })], {
       cwd: REPO,
-      env: CONTRACT.env,
+      env: targetEnv(),
     });
     cleanups.push(() => proc.stop());
     await waitForHttp(`${issuer}${CONTRACT.readyPath}`, proc, { timeoutMs: CONTRACT.readyTimeoutMs });
