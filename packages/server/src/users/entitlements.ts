@@ -13,10 +13,10 @@
  */
 import { KEYS_MINT_SCOPE } from '@clavis/core';
 
-export const ADMIN_SCOPE = 'admin';
+const ADMIN_SCOPE = 'admin';
 
 /** A device request without `scope` asks for these (those the client may grant). */
-export const DEFAULT_PERSON_SCOPES: readonly string[] = ['openid', 'profile'];
+const DEFAULT_PERSON_SCOPES: readonly string[] = ['openid', 'profile'];
 
 /** Scopes the person's own ceiling does not cap. */
 const OUTSIDE_CEILING = new Set(['openid', 'profile', KEYS_MINT_SCOPE]);

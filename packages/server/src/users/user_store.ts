@@ -213,7 +213,7 @@ export const LOCKOUT_BASE_MS = 60_000;
 export const LOCKOUT_MAX_MS = 3_600_000;
 
 /** How long the `failures`-th consecutive failure locks the account (0: not at all). */
-export function lockDuration(policy: LockoutPolicy, failures: number): number {
+function lockDuration(policy: LockoutPolicy, failures: number): number {
   if (failures < policy.threshold) return 0;
   const doublings = failures - policy.threshold;
   return doublings >= 31 ? policy.maxMs : Math.min(policy.maxMs, policy.baseMs * 2 ** doublings);
