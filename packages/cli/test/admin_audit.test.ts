@@ -3,7 +3,7 @@
  * server's back (with node:sqlite, not our code), a non-zero exit and one stderr line naming the first
  * broken record.
  */
-import { statSync } from 'node:fs';
+import { renameSync, statSync } from 'node:fs';
 import { startServer } from '@clavis/server';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -187,5 +187,17 @@ describe('audit verify', () => {
     const missing = await admin('audit', 'verify', '--anchor', `${anchor}.nope`);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^clavis: cannot read the audit anchor .*\.nope: /);
+
+    // CLAVIS_AUDIT_ANCHOR names an anchor kept elsewhere; verify reads it, and a missing one is an error.
+    const moved = `${anchor}.moved`;
+    renameSync(anchor, moved);
+    const verifyWith = (file: string) =>
+      runCli(['admin', '--db', tmp.dbUrl, 'audit', 'verify'], { env: { CLAVIS_AUDIT_ANCHOR: file } });
+    const viaEnv = await verifyWith(moved);
+    expect(viaEnv.code).toBe(1);
+    expect(viaEnv.stderr).toBe(broken.replace(anchor, moved));
+    const gone = await verifyWith(`${anchor}.nope`);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/^clavis: cannot read the audit anchor .*\.nope: /);
   });
 });
