@@ -1,1 +1,2 @@
-export { buildProgram, describeFailure, main } from './main.js';
+export { describeFailure } from './failure.js';
+export { buildProgram, main } from './main.js';

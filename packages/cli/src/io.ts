@@ -1,11 +1,14 @@
 /** The command's view of the world, passed explicitly so commands are testable without a process. */
 import type { Readable, Writable } from 'node:stream';
 
+/** The environment variables a command reads. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
 export interface Io {
   stdout: Writable;
   stderr: Writable;
   stdin: Readable;
-  env: Readonly<Record<string, string | undefined>>;
+  env: Env;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
   stopSignal: Promise<string>;
 }

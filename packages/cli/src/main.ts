@@ -1,15 +1,8 @@
 /**
  * The `clavis` program: argv → commands, and the one top-level handler that turns every failure into a
- * single stderr line and a stable exit code (0 ok, 1 error, 2 cancelled, 4 authentication).
+ * single stderr line and a stable exit code (0 ok, 1 error, 2 cancelled, 4 authentication). Loads only
+ * commander and the commands' wiring: each command loads its run module (and the server) when it runs.
  */
-import {
-  AdminError,
-  AuditAnchorError,
-  AuditKeyError,
-  ConfigError,
-  DatabaseUrlError,
-  KekError,
-} from '@clavis/server';
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin/index.js';
 import { registerServe } from './commands/serve.js';
@@ -40,30 +33,6 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 500);
 }
 
-/** Maps any failure to its message and exit code. */
-export function describeFailure(err: unknown): { message: string; exitCode: number } {
-  if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
-  if (
-    err instanceof AdminError ||
-    err instanceof KekError ||
-    err instanceof AuditAnchorError ||
-    err instanceof AuditKeyError ||
-    err instanceof DatabaseUrlError ||
-    err instanceof ConfigError
-  ) {
-    return { message: err.message, exitCode: exitCodes.error };
-  }
-  const e = err as { code?: unknown; message?: unknown; cause?: unknown };
-  if (e.code === 'ECONNREFUSED')
-    return { message: 'cannot reach the database (connection refused)', exitCode: exitCodes.error };
-  if (e.code === 'EADDRINUSE') return { message: 'the port is already in use', exitCode: exitCodes.error };
-  const cause = e.cause instanceof Error ? `: ${e.cause.message}` : '';
-  return {
-    message: `${typeof e.message === 'string' ? e.message : String(err)}${cause}`,
-    exitCode: exitCodes.error,
-  };
-}
-
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const program = buildProgram(io);
   try {
@@ -74,7 +43,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       // Commander has already printed its one-line message (or the help / version text).
       return err.exitCode === 0 ? exitCodes.ok : exitCodes.error;
     }
-    const { message, exitCode } = describeFailure(err);
+    // A CliError needs nothing more; anything else may be the server's, whose classes load the server.
+    const { message, exitCode } =
+      err instanceof CliError
+        ? { message: err.message, exitCode: err.exitCode }
+        : (await import('./failure.js')).describeFailure(err);
     io.stderr.write(`clavis: ${oneLine(message)}\n`);
     if (io.env.CLAVIS_DEBUG) io.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     return exitCode;

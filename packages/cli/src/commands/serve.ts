@@ -1,121 +1,8 @@
-/** `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
-import { AUTHORIZATION_SERVER_METADATA_PATH } from '@clavis/core';
-import { type RunningServer, type ServerConfig, startServer } from '@clavis/server';
+/** `clavis serve`: the flags; the work is in serve_run.ts. */
 import type { Command } from 'commander';
-import { CliError } from '../errors.js';
-import { type Io, writeLine } from '../io.js';
+import type { Io } from '../io.js';
 import { assertionAudience, assertionAudiences, collect, port } from '../options.js';
-import { apiKeySettings } from '../settings.js';
-
-export interface ServeCommandOptions {
-  db?: string;
-  port?: number;
-  host?: string;
-  issuer?: string;
-  /** Proxies whose X-Forwarded-For is believed for API-key address allow-lists (AK-01). */
-  trustedProxy?: string[];
-  /** CA-04: what a client assertion's `aud` may be; when given, replaces CLAVIS_ASSERTION_AUDIENCE. */
-  assertionAudience?: ServerConfig['assertionAudience'];
-}
-
-/** CLAVIS_ASSERTION_AUDIENCE, checked; a bad value is a CliError naming the variable. */
-function assertionAudienceFromEnv(env: Io['env']): ServerConfig['assertionAudience'] | undefined {
-  const value = env.CLAVIS_ASSERTION_AUDIENCE;
-  if (!value) return undefined;
-  try {
-    return assertionAudience(value);
-  } catch {
-    throw new CliError(`CLAVIS_ASSERTION_AUDIENCE: must be ${assertionAudiences.join(' or ')}`);
-  }
-}
-
-export function serveDefaults(env: Io['env']) {
-  return {
-    db: env.CLAVIS_DB || 'sqlite:./clavis.db',
-    port: env.CLAVIS_PORT ? port(env.CLAVIS_PORT) : 8080,
-    host: env.CLAVIS_HOST || '127.0.0.1',
-    issuer: env.CLAVIS_ISSUER || undefined,
-  };
-}
-
-function banner(io: Io, server: RunningServer): void {
-  const err = io.stderr;
-  const { issuer } = server.config;
-  writeLine(err);
-  writeLine(err, `Clavis is running at ${server.url}`);
-  writeLine(err, `  issuer     ${issuer}`);
-  writeLine(err, `  discovery  ${issuer}${AUTHORIZATION_SERVER_METADATA_PATH}`);
-  writeLine(err, `  database   ${server.services.dbDescription}`);
-  writeLine(err, `  key file   ${server.services.kekSource}`);
-  writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);
-  if (server.auditAnchor) writeLine(err, `  audit      anchor ${server.auditAnchor}`);
-  if (server.bootstrap.created) {
-    writeLine(err);
-    writeLine(err, 'First start: created the admin user and the built-in public client "clavis-cli".');
-    if (server.bootstrap.oneTimePassword) {
-      writeLine(err, `  admin one-time password: ${server.bootstrap.oneTimePassword}`);
-      writeLine(err, '  (shown once; set CLAVIS_ADMIN_PASSWORD to choose it instead)');
-    }
-  }
-  writeLine(err);
-  const db = server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>';
-  const steps = [
-    'Next steps:',
-    '  1. Create a service principal (the secret is printed once):',
-    `     npm run clavis -- admin --db ${db} clients create --name my-service --kind confidential --scope read`,
-    '  2. Get a token with its client_id and client_secret:',
-    `     curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${issuer}/oauth/token`,
-    '  3. Or sign a person in from a terminal (device flow): create them, then start a request',
-    `     npm run clavis -- admin --db ${db} users create ada --totp`,
-    `     curl -d client_id=clavis-cli -d scope=openid ${issuer}/oauth/device_authorization`,
-    `     and open the verification_uri_complete it returns in a browser (${issuer}/device).`,
-    '  4. Let a CI job exchange its own OIDC token instead of holding a secret (see README):',
-    `     npm run clavis -- admin --db ${db} federations create --client "$CLIENT_ID" --preset github-actions \\`,
-    `       --audience ${issuer} --claim repository=OWNER/REPO --claim ref=refs/heads/main --scope read`,
-    '  5. Only for automation that can do neither, a scoped key with an expiry (shown once):',
-    `     npm run clavis -- admin --db ${db} keys create --owner "$CLIENT_ID" --scope read --ttl 30d`,
-    '',
-  ];
-  for (const line of steps) writeLine(err, line);
-}
-
-function auditAnchorCheck(value: string | undefined): 'refuse' | 'warn' | undefined {
-  if (!value) return undefined;
-  if (value === 'refuse' || value === 'warn') return value;
-  throw new CliError('CLAVIS_AUDIT_ANCHOR_CHECK must be refuse or warn');
-}
-
-export async function runServe(io: Io, options: ServeCommandOptions): Promise<void> {
-  const d = serveDefaults(io.env);
-  const audience = options.assertionAudience ?? assertionAudienceFromEnv(io.env);
-  const server = await startServer({
-    dbUrl: options.db ?? d.db,
-    port: options.port ?? d.port,
-    host: options.host ?? d.host,
-    issuer: options.issuer ?? d.issuer,
-    kek: io.env.CLAVIS_KEK,
-    kekFile: io.env.CLAVIS_KEK_FILE,
-    auditKeyFile: io.env.CLAVIS_AUDIT_KEY || undefined,
-    auditAnchorFile: io.env.CLAVIS_AUDIT_ANCHOR || undefined,
-    auditAnchorCheck: auditAnchorCheck(io.env.CLAVIS_AUDIT_ANCHOR_CHECK),
-    adminPassword: io.env.CLAVIS_ADMIN_PASSWORD,
-    config: {
-      ...(io.env.CLAVIS_SIGNING_ALG ? { signingAlg: io.env.CLAVIS_SIGNING_ALG as 'EdDSA' } : {}),
-      ...(io.env.CLAVIS_TRUSTED_PROXIES
-        ? { trustedProxies: io.env.CLAVIS_TRUSTED_PROXIES.split(',').map((s) => s.trim()) }
-        : {}),
-      // CLAVIS_API_KEY_MAX_TTL, _MINT_MAX_TTL, _IDLE_REVOKE.
-      ...apiKeySettings(io.env),
-      // --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.
-      ...(options.trustedProxy?.length ? { trustedProxies: options.trustedProxy } : {}),
-      ...(audience ? { assertionAudience: audience } : {}),
-    },
-  });
-  banner(io, server);
-  const signal = await io.stopSignal;
-  server.app.log.info({ signal }, 'shutting down');
-  await server.close();
-}
+import type { ServeOptions } from './serve_run.js';
 
 export function registerServe(program: Command, io: Io): void {
   program
@@ -135,5 +22,8 @@ export function registerServe(program: Command, io: Io): void {
       `what a private_key_jwt assertion's aud may be: ${assertionAudiences.join(' | ')} (env CLAVIS_ASSERTION_AUDIENCE; default issuer-or-token-endpoint)`,
       assertionAudience,
     )
-    .action((options: ServeCommandOptions) => runServe(io, options));
+    .action(async (options: ServeOptions) => {
+      const { runServe } = await import('./serve_run.js');
+      await runServe(options, io);
+    });
 }

@@ -19,7 +19,7 @@ export interface CliResult {
   stderr: string;
 }
 
-class TextSink extends Writable {
+export class TextSink extends Writable {
   text = '';
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
     this.text += chunk.toString();

@@ -1,17 +1,10 @@
-/** `clavis admin audit list|verify`. */
-import { existsSync } from 'node:fs';
-import {
-  DEFAULT_MAX_UNSEALED_AGE_MS,
-  defaultAuditAnchorFile,
-  listAudit,
-  readAnchor,
-  verifyAuditLog,
-} from '@clavis/server';
+/** `clavis admin audit list|verify`: the flags; the work is in audit_run.ts. */
 import type { Command } from 'commander';
-import { CliError } from '../../errors.js';
-import { type Io, writeJson, writeLine } from '../../io.js';
+import type { Io } from '../../io.js';
 import { collect, duration, positiveInt } from '../../options.js';
-import { type AdminGlobalOptions, adminDbUrl, adminOptions, withAdmin } from './context.js';
+import type { AuditListOptions, AuditVerifyOptions } from './audit_run.js';
+import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
+import { serverDefaults } from './help_defaults.js';
 
 export function registerAudit(admin: Command, io: Io): void {
   const audit = admin.command('audit').description('the tamper-evident audit log');
@@ -23,33 +16,10 @@ export function registerAudit(admin: Command, io: Io): void {
     .option('--event <name>', 'only this event, e.g. token.issue')
     .option('--client <client_id>', 'only records about this client')
     .option('--json', 'print JSON')
-    .action(
-      async (
-        options: { limit?: number; event?: string; client?: string; json?: boolean },
-        command: Command,
-      ) => {
-        await withAdmin(io, adminOptions(command), async ({ services }) => {
-          const records = await listAudit(
-            services.db,
-            {
-              ...(options.limit ? { limit: options.limit } : {}),
-              ...(options.event ? { event: options.event } : {}),
-              ...(options.client ? { clientId: options.client } : {}),
-            },
-            services.auditKey,
-          );
-          if (options.json) return writeJson(io, records);
-          for (const r of records) {
-            const who = `${r.actor_type}${r.actor_id ? `:${r.actor_id}` : ''}`;
-            // A record outside the verified chain (forged, or written behind Clavis's back) is flagged.
-            writeLine(
-              io.stdout,
-              `${r.verified === false ? 'UNVERIFIED ' : ''}${r.at}  ${r.event.padEnd(20)} ${r.outcome.padEnd(8)} ${who.padEnd(30)} ${r.ip ?? '-'}  ${JSON.stringify(r.detail)}`,
-            );
-          }
-        });
-      },
-    );
+    .action(async (flags: Omit<AuditListOptions, keyof AdminTarget>, command: Command) => {
+      const { runAuditList } = await import('./audit_run.js');
+      await runAuditList({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
 
   audit
     .command('verify')
@@ -61,60 +31,12 @@ export function registerAudit(admin: Command, io: Io): void {
     )
     .option(
       '--max-unsealed-age <duration>',
-      `how long a record may stay unsealed (default ${DEFAULT_MAX_UNSEALED_AGE_MS / 1000}s)`,
+      `how long a record may stay unsealed (default ${serverDefaults.maxUnsealedAgeMs / 1000}s)`,
       duration,
     )
     .option('--json', 'print JSON')
-    .action(
-      async (options: { anchor?: string[]; maxUnsealedAge?: number; json?: boolean }, command: Command) => {
-        // Read before opening the database: a missing or malformed anchor is an error of its own.
-        const files = options.anchor ?? implicitAnchor(io, adminOptions(command));
-        const anchors = files ? await Promise.all(files.map((file) => readAnchor(file))) : undefined;
-        const result = await withAdmin(io, adminOptions(command), ({ services }) =>
-          verifyAuditLog(services.db, services.auditKey, {
-            ...(anchors ? { anchors } : {}),
-            ...(options.maxUnsealedAge !== undefined
-              ? { maxUnsealedAgeMs: options.maxUnsealedAge * 1000 }
-              : {}),
-          }),
-        );
-        if (options.json) writeJson(io, result);
-        else if (result.ok) {
-          writeLine(
-            io.stdout,
-            `audit log intact: ${result.records} records in ${result.segments} segments, ${result.seals} seals (${result.unsealed} records not yet sealed)`,
-          );
-          if (result.anchored !== undefined) {
-            writeLine(
-              io.stdout,
-              `${result.anchored} anchored seals found in the database unchanged (${files?.join(', ')})`,
-            );
-          } else {
-            writeLine(
-              io.stdout,
-              'no anchor file: deleting the newest records would go unnoticed, and seal signatures were not checked (--anchor FILE)',
-            );
-          }
-        }
-        if (!result.ok && result.broken) {
-          throw new CliError(`audit log broken at ${result.broken.where}: ${result.broken.reason}`);
-        }
-      },
-    );
-}
-
-/**
- * The anchor `verify` reads when none is named: `CLAVIS_AUDIT_ANCHOR` (which must exist), else the
- * anchor `serve` keeps by default for this database, when it is there (a database served elsewhere has
- * its anchor on that machine).
- */
-function implicitAnchor(io: Io, options: AdminGlobalOptions): string[] | undefined {
-  if (io.env.CLAVIS_AUDIT_ANCHOR) return [io.env.CLAVIS_AUDIT_ANCHOR];
-  let file: string | undefined;
-  try {
-    file = defaultAuditAnchorFile(adminDbUrl(io, options), io.env.CLAVIS_KEK_FILE);
-  } catch {
-    return undefined; // a malformed --db is reported when the database is opened
-  }
-  return file && existsSync(file) ? [file] : undefined;
+    .action(async (flags: Omit<AuditVerifyOptions, keyof AdminTarget>, command: Command) => {
+      const { runAuditVerify } = await import('./audit_run.js');
+      await runAuditVerify({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
 }

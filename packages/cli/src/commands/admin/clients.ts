@@ -1,52 +1,22 @@
-/** `clavis admin clients create|list|show|delete|rotate-secret`. */
-import { readFile } from 'node:fs/promises';
-import { adminClients, type Client, clientView } from '@clavis/server';
+/** `clavis admin clients create|list|show|delete|rotate-secret`: the flags; the work is in clients_run.ts. */
 import type { Command } from 'commander';
 import { CliError } from '../../errors.js';
-import { type Io, writeJson, writeLine } from '../../io.js';
+import type { Io } from '../../io.js';
 import { collect, duration } from '../../options.js';
-import { adminOptions, withAdmin } from './context.js';
+import type {
+  ClientOptions,
+  ClientsCreateOptions,
+  ClientsListOptions,
+  ClientsRotateSecretOptions,
+} from './clients_run.js';
+import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
 
-interface CreateOptions {
-  name: string;
-  kind: 'public' | 'confidential';
-  grant: string[];
-  scope: string[];
-  authMethod?: string;
-  jwksFile?: string;
-  jwksUri?: string;
-  owner?: string;
-  audience: string[];
-  tokenTtl?: number;
-  secretTtl?: number;
-  requireMfa?: boolean;
-  refreshIdleTtl?: number;
-  refreshAbsoluteTtl?: number;
-  json?: boolean;
-}
+type CreateFlags = Omit<ClientsCreateOptions, keyof AdminTarget | 'kind'> & { kind: string };
 
-async function readJwks(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new CliError(`cannot read JWKS file ${path}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new CliError(`JWKS file ${path} is not valid JSON`);
-  }
-}
-
-function printClient(io: Io, client: Client): void {
-  const view = clientView(client);
-  for (const [key, value] of Object.entries(view)) {
-    writeLine(
-      io.stdout,
-      `${key.padEnd(26)} ${Array.isArray(value) ? value.join(' ') : String(value ?? '-')}`,
-    );
-  }
+function clientKind(kind: string): ClientsCreateOptions['kind'] {
+  if (kind !== 'public' && kind !== 'confidential')
+    throw new CliError('--kind must be public or confidential');
+  return kind;
 }
 
 export function registerClients(admin: Command, io: Io): void {
@@ -88,87 +58,41 @@ export function registerClients(admin: Command, io: Io): void {
       duration,
     )
     .option('--json', 'print JSON')
-    .action(async (options: CreateOptions, command: Command) => {
-      if (options.kind !== 'public' && options.kind !== 'confidential')
-        throw new CliError('--kind must be public or confidential');
-      const jwks = options.jwksFile ? await readJwks(options.jwksFile) : undefined;
-      await withAdmin(io, adminOptions(command), async ({ deps, actor }) => {
-        const { client, secret } = await adminClients.createClient(
-          deps,
-          {
-            name: options.name,
-            kind: options.kind,
-            grants: options.grant,
-            scopes: options.scope,
-            ...(options.authMethod ? { authMethod: options.authMethod as Client['authMethod'] } : {}),
-            ...(jwks !== undefined ? { jwks } : {}),
-            ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
-            ...(options.owner ? { owner: options.owner } : {}),
-            audiences: options.audience,
-            ...(options.tokenTtl ? { tokenTtlSeconds: options.tokenTtl } : {}),
-            ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
-            ...(options.requireMfa ? { requireMfa: true } : {}),
-            ...(options.refreshIdleTtl !== undefined
-              ? { refreshIdleTtlSeconds: options.refreshIdleTtl }
-              : {}),
-            ...(options.refreshAbsoluteTtl !== undefined
-              ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }
-              : {}),
-          },
-          actor,
-        );
-        if (options.json) {
-          writeJson(io, { ...clientView(client), ...(secret ? { client_secret: secret } : {}) });
-          return;
-        }
-        printClient(io, client);
-        if (secret) {
-          writeLine(io.stdout, `${'client_secret'.padEnd(26)} ${secret}`);
-          writeLine(io.stderr, 'Store the client secret now: it is shown only this once.');
-        }
-      });
+    .action(async (flags: CreateFlags, command: Command) => {
+      const options: ClientsCreateOptions = {
+        ...flags,
+        kind: clientKind(flags.kind),
+        ...adminTarget(command),
+      };
+      const { runClientsCreate } = await import('./clients_run.js');
+      await runClientsCreate(options, adminRunDeps(io));
     });
 
   clients
     .command('list')
     .description('list clients')
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }, command: Command) => {
-      await withAdmin(io, adminOptions(command), async ({ deps }) => {
-        const all = await adminClients.listClients(deps);
-        if (options.json) return writeJson(io, all.map(clientView));
-        writeLine(io.stdout, `${'CLIENT_ID'.padEnd(24)} ${'KIND'.padEnd(13)} ${'AUTH'.padEnd(20)} NAME`);
-        for (const c of all) {
-          writeLine(
-            io.stdout,
-            `${c.id.padEnd(24)} ${c.kind.padEnd(13)} ${c.authMethod.padEnd(20)} ${c.name}`,
-          );
-        }
-      });
+    .action(async (flags: Omit<ClientsListOptions, keyof AdminTarget>, command: Command) => {
+      const { runClientsList } = await import('./clients_run.js');
+      await runClientsList({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
     });
 
   clients
     .command('show <client_id>')
     .description('show one client')
     .option('--json', 'print JSON')
-    .action(async (id: string, options: { json?: boolean }, command: Command) => {
-      await withAdmin(io, adminOptions(command), async ({ deps }) => {
-        const client = await adminClients.showClient(deps, id);
-        if (options.json) writeJson(io, clientView(client));
-        else printClient(io, client);
-      });
+    .action(async (id: string, flags: Pick<ClientOptions, 'json'>, command: Command) => {
+      const { runClientsShow } = await import('./clients_run.js');
+      await runClientsShow({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
     });
 
   clients
     .command('delete <client_id>')
     .description('delete a client and its secrets; its tokens stop being introspectable as active')
     .option('--json', 'print JSON')
-    .action(async (id: string, options: { json?: boolean }, command: Command) => {
-      await withAdmin(io, adminOptions(command), async ({ deps, actor }) => {
-        await adminClients.deleteClient(deps, id, actor);
-        if (options.json) writeJson(io, { client_id: id, deleted: true });
-        else writeLine(io.stderr, `Deleted client ${id}.`);
-      });
+    .action(async (id: string, flags: Pick<ClientOptions, 'json'>, command: Command) => {
+      const { runClientsDelete } = await import('./clients_run.js');
+      await runClientsDelete({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
     });
 
   clients
@@ -184,33 +108,11 @@ export function registerClients(admin: Command, io: Io): void {
     .action(
       async (
         id: string,
-        options: { grace?: number; secretTtl?: number; json?: boolean },
+        flags: Omit<ClientsRotateSecretOptions, keyof AdminTarget | 'id'>,
         command: Command,
       ) => {
-        await withAdmin(io, adminOptions(command), async ({ deps, actor }) => {
-          const result = await adminClients.rotateClientSecret(
-            deps,
-            id,
-            {
-              graceSeconds: options.grace ?? 86_400,
-              ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
-            },
-            actor,
-          );
-          const previous = new Date(result.previousExpireAt).toISOString();
-          if (options.json) {
-            writeJson(io, {
-              client_id: result.clientId,
-              client_secret: result.secret,
-              previous_secrets_expire_at: previous,
-            });
-            return;
-          }
-          writeLine(io.stdout, `${'client_id'.padEnd(26)} ${result.clientId}`);
-          writeLine(io.stdout, `${'client_secret'.padEnd(26)} ${result.secret}`);
-          writeLine(io.stdout, `${'previous_secrets_expire_at'.padEnd(26)} ${previous}`);
-          writeLine(io.stderr, 'Store the new secret now: it is shown only this once.');
-        });
+        const { runClientsRotateSecret } = await import('./clients_run.js');
+        await runClientsRotateSecret({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
       },
     );
 }

@@ -1,75 +1,58 @@
 /**
- * What every `clavis admin` subcommand runs inside: services opened on `--db` (or CLAVIS_DB), an actor
- * naming the operator, and a guaranteed close (which flushes and seals this invocation's audit segment).
+ * What every `clavis admin` command is given: the database it works on (`--db`/`--server`, wherever on
+ * the command line), and the deps its run function uses. Light: the server is loaded only when a command
+ * opens its services (see session.ts), so that building the program and `--help` never load it.
  */
-import { hostname, userInfo } from 'node:os';
-import { type adminClients, configDefaults, openServices, type Services } from '@clavis/server';
+import type { adminClients, Services } from '@clavis/server';
 import type { Command } from 'commander';
-import { CliError } from '../../errors.js';
-import type { Io } from '../../io.js';
+import type { Env, Io } from '../../io.js';
 
-export interface AdminGlobalOptions {
-  db?: string;
-  server?: string;
+/** `clavis admin --db URL | --server URL`. */
+export interface AdminTarget {
+  db?: string | undefined;
+  server?: string | undefined;
 }
 
+/** The services an admin command works with, open for the duration of one call of an `AdminOpener`. */
 export interface AdminContext {
   services: Services;
   actor: adminClients.Actor;
   deps: adminClients.AdminDeps & { totpKey: Buffer };
 }
 
-function operator(): string {
-  try {
-    return `${userInfo().username}@${hostname()}`;
-  } catch {
-    return `unknown@${hostname()}`;
-  }
+/** Opens the services on the target's database, runs `fn`, and closes them (sealing the audit segment). */
+export type AdminOpener = <T>(target: AdminTarget, fn: (ctx: AdminContext) => Promise<T>) => Promise<T>;
+
+/** Everything an admin run function may use; each one takes only the part it needs (`Pick`). */
+export interface AdminRunDeps {
+  stdout: Io['stdout'];
+  stderr: Io['stderr'];
+  stdin: Io['stdin'];
+  env: Env;
+  /** Now, in ms; the clock of the opened services too. */
+  clock: () => number;
+  openAdmin: AdminOpener;
 }
 
 /** The admin options, wherever on the command line they were given. */
-export function adminOptions(command: Command): AdminGlobalOptions {
-  return command.optsWithGlobals<AdminGlobalOptions>();
+export function adminTarget(command: Command): AdminTarget {
+  const { db, server } = command.optsWithGlobals<AdminTarget>();
+  return { db, server };
 }
 
 /** The database an admin command works on: `--db`, else `CLAVIS_DB`, else `./clavis.db`. */
-export function adminDbUrl(io: Io, options: AdminGlobalOptions): string {
-  return options.db ?? io.env.CLAVIS_DB ?? 'sqlite:./clavis.db';
+export function adminDbUrl(env: Env, target: AdminTarget): string {
+  return target.db ?? env.CLAVIS_DB ?? 'sqlite:./clavis.db';
 }
 
-export async function withAdmin<T>(
-  io: Io,
-  options: AdminGlobalOptions,
-  fn: (ctx: AdminContext) => Promise<T>,
-): Promise<T> {
-  if (options.server) {
-    throw new CliError(
-      "administration over --server is not available yet; use --db with the server's database URL",
-    );
-  }
-  const services = await openServices({
-    dbUrl: adminDbUrl(io, options),
-    kek: io.env.CLAVIS_KEK,
-    kekFile: io.env.CLAVIS_KEK_FILE,
-    writer: 'cli',
-    poolSize: 2,
-  });
-  const actor = { type: 'admin' as const, id: `os:${operator()}`, ip: null, userAgent: 'clavis-cli' };
-  try {
-    return await fn({
-      services,
-      actor,
-      deps: {
-        db: services.db,
-        audit: services.audit,
-        hasher: services.hasher,
-        clock: services.clock,
-        maxAccessTokenTtlSeconds: configDefaults.maxAccessTokenTtlSeconds,
-        defaultAccessTokenTtlSeconds: configDefaults.defaultAccessTokenTtlSeconds,
-        totpKey: services.totpKey,
-      },
-    });
-  } finally {
-    await services.close();
-  }
+/** The deps of the process: its streams and environment, the real clock, services opened on demand. */
+export function adminRunDeps(io: Io, clock: () => number = Date.now): AdminRunDeps {
+  return {
+    stdout: io.stdout,
+    stderr: io.stderr,
+    stdin: io.stdin,
+    env: io.env,
+    clock,
+    openAdmin: async (target, fn) => (await import('./session.js')).adminOpener(io.env, clock)(target, fn),
+  };
 }

@@ -1,0 +1,148 @@
+/** The work of `clavis admin keys create|list|show|rotate|revoke`: scoped API keys. */
+import { adminApiKeys, configDefaults } from '@clavis/server';
+import { type Env, type Io, writeJson, writeLine } from '../../io.js';
+import { apiKeySettings } from '../../settings.js';
+import type { AdminContext, AdminRunDeps, AdminTarget } from './context.js';
+
+export interface KeysCreateOptions extends AdminTarget {
+  owner: string;
+  scope: string[];
+  /** Seconds. */
+  ttl: number;
+  cidr: string[];
+  maxUses?: number | undefined;
+  name?: string | undefined;
+  rateLimit?: number | undefined;
+  json?: boolean | undefined;
+}
+
+export interface KeysListOptions extends AdminTarget {
+  owner?: string | undefined;
+  all?: boolean | undefined;
+  json?: boolean | undefined;
+}
+
+export interface KeyOptions extends AdminTarget {
+  id: string;
+  json?: boolean | undefined;
+}
+
+export interface KeysRotateOptions extends KeyOptions {
+  /** Seconds the old key keeps working (default: the server's, 24 h). */
+  grace?: number | undefined;
+}
+
+/** The env is read for CLAVIS_API_KEY_MAX_TTL, the server's longest key lifetime. */
+type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'env' | 'openAdmin'>;
+
+/** The deps of the admin functions; the lifetime cap is the server's (CLAVIS_API_KEY_MAX_TTL or 90d). */
+function keyDeps(ctx: AdminContext, env: Env): adminApiKeys.ApiKeyAdminDeps {
+  return {
+    db: ctx.deps.db,
+    audit: ctx.deps.audit,
+    hasher: ctx.deps.hasher,
+    clock: ctx.deps.clock,
+    apiKeyMaxTtlSeconds: apiKeySettings(env).apiKeyMaxTtlSeconds ?? configDefaults.apiKeyMaxTtlSeconds,
+  };
+}
+
+function printKey(out: Io['stdout'], key: adminApiKeys.ApiKeyView): void {
+  for (const [name, value] of Object.entries(key)) {
+    writeLine(out, `${name.padEnd(15)} ${Array.isArray(value) ? value.join(' ') : String(value ?? '-')}`);
+  }
+}
+
+/** The JSON of a key, with `key` only when it was just created (create, rotate). */
+function keyJson(view: adminApiKeys.ApiKeyView, plaintext?: string): Record<string, unknown> {
+  return { ...view, ...(plaintext !== undefined ? { key: plaintext } : {}) };
+}
+
+/** People's output for a new key: the key on its own line, and a one-line warning on stderr. */
+function printNewKey(
+  deps: Pick<Deps, 'stdout' | 'stderr'>,
+  view: adminApiKeys.ApiKeyView,
+  plaintext: string,
+): void {
+  printKey(deps.stdout, view);
+  writeLine(deps.stdout, plaintext);
+  writeLine(deps.stderr, `Store the key ${view.id} now: it is shown only this once and cannot be recovered.`);
+}
+
+export async function runKeysCreate(options: KeysCreateOptions, deps: Deps): Promise<void> {
+  await deps.openAdmin(options, async (ctx) => {
+    const created = await adminApiKeys.createApiKey(
+      keyDeps(ctx, deps.env),
+      {
+        owner: options.owner,
+        scopes: options.scope,
+        ttlSeconds: options.ttl,
+        ...(options.cidr.length ? { cidrs: options.cidr } : {}),
+        ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+      },
+      ctx.actor,
+    );
+    if (options.json) writeJson(deps, keyJson(created.key, created.plaintext));
+    else printNewKey(deps, created.key, created.plaintext);
+  });
+}
+
+export async function runKeysList(
+  options: KeysListOptions,
+  deps: Pick<Deps, 'stdout' | 'env' | 'openAdmin'>,
+): Promise<void> {
+  await deps.openAdmin(options, async (ctx) => {
+    const all = await adminApiKeys.listApiKeys(keyDeps(ctx, deps.env), {
+      ...(options.owner !== undefined ? { owner: options.owner } : {}),
+      all: options.all === true,
+    });
+    if (options.json) return writeJson(deps, all);
+    writeLine(
+      deps.stdout,
+      `${'ID'.padEnd(22)} ${'OWNER'.padEnd(28)} ${'STATE'.padEnd(9)} ${'EXPIRES'.padEnd(24)} SCOPES`,
+    );
+    for (const k of all) {
+      writeLine(
+        deps.stdout,
+        `${k.id.padEnd(22)} ${k.owner.padEnd(28)} ${k.state.padEnd(9)} ${k.expires_at.padEnd(24)} ${k.scopes.join(' ')}`,
+      );
+    }
+  });
+}
+
+export async function runKeysShow(
+  options: KeyOptions,
+  deps: Pick<Deps, 'stdout' | 'env' | 'openAdmin'>,
+): Promise<void> {
+  await deps.openAdmin(options, async (ctx) => {
+    const key = await adminApiKeys.showApiKey(keyDeps(ctx, deps.env), options.id);
+    if (options.json) writeJson(deps, key);
+    else printKey(deps.stdout, key);
+  });
+}
+
+export async function runKeysRotate(options: KeysRotateOptions, deps: Deps): Promise<void> {
+  await deps.openAdmin(options, async (ctx) => {
+    const rotated = await adminApiKeys.rotateApiKey(
+      keyDeps(ctx, deps.env),
+      options.id,
+      options.grace !== undefined ? { graceSeconds: options.grace } : {},
+      ctx.actor,
+    );
+    if (options.json) {
+      writeJson(deps, { ...keyJson(rotated.key, rotated.plaintext), predecessor: rotated.old });
+    } else {
+      printNewKey(deps, rotated.key, rotated.plaintext);
+      writeLine(deps.stderr, `The old key ${rotated.old.id} stops working at ${rotated.old.expires_at}.`);
+    }
+  });
+}
+
+export async function runKeysRevoke(options: KeyOptions, deps: Deps): Promise<void> {
+  await deps.openAdmin(options, async (ctx) => {
+    const key = await adminApiKeys.revokeApiKey(keyDeps(ctx, deps.env), options.id, ctx.actor);
+    if (options.json) writeJson(deps, key);
+    else writeLine(deps.stderr, `Revoked ${key.id}.`);
+  });
+}
