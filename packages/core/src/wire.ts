@@ -173,4 +173,11 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint_auth_methods_supported: string[];
   revocation_endpoint_auth_signing_alg_values_supported: string[];
   access_token_signing_alg_values_supported: string[];
+  /** OpenID Connect Discovery: where a person's access token is exchanged for who they are. */
+  userinfo_endpoint: string;
+  id_token_signing_alg_values_supported: string[];
+  subject_types_supported: string[];
+  /** The scopes with a meaning of their own here; a client's own scopes are not listed. */
+  scopes_supported: string[];
+  claims_supported: string[];
 }

@@ -172,10 +172,17 @@ describe.each(dialects)('ID tokens (%s)', (dialect) => {
     expect(claims.exp).toBe(jwtClaims(tokens.access_token).exp);
   });
 
-  it('an ID token is not an access token: introspection does not take it for one', async () => {
+  it('an ID token is not an access token: introspection and userinfo refuse it', async () => {
     const tokens = await obtainTokens(server, confidential, userId, 'openid profile');
     const idToken = (tokens as WithIdToken).id_token ?? '';
     const res = await introspect(server, confidential, idToken);
     expect(res.json()).toEqual({ active: false });
+    const info = await server.app.inject({
+      method: 'GET',
+      url: '/oauth/userinfo',
+      headers: { authorization: `Bearer ${idToken}` },
+    });
+    expect(info.statusCode).toBe(401);
+    expect(info.json()).toMatchObject({ error: 'invalid_token' });
   });
 });
