@@ -8,6 +8,12 @@
  */
 export const KEYS_MINT_SCOPE = 'keys:mint';
 
+/** OpenID Connect: the token is about a person, who gets an ID token and may ask `userinfo` who they are. */
+export const OPENID_SCOPE = 'openid';
+
+/** OpenID Connect: the person's profile claims (`preferred_username`) in the ID token and at `userinfo`. */
+export const PROFILE_SCOPE = 'profile';
+
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 
 /** True when `token` is one well-formed scope token. */

@@ -31,6 +31,22 @@ export interface TokenResponse {
   refresh_token?: string;
   /** Token exchange only (RFC 8693): always `TokenType.AccessToken`. */
   issued_token_type?: string;
+  /**
+   * An OpenID Connect ID token (a JWT, `typ: JWT`, `aud` = the client) about the person, from the device
+   * and refresh grants when the granted scope includes `openid`.
+   */
+  id_token?: string;
+}
+
+/**
+ * The `userinfo` endpoint's answer (OIDC Core §5.3.2) for a person's access token carrying `openid`,
+ * sent with `Cache-Control: no-store`.
+ */
+export interface UserinfoResponse {
+  /** The person's id (`usr_…`), the same `sub` as the access and ID tokens. */
+  sub: string;
+  /** The username; only when the token carries `profile`. */
+  preferred_username?: string;
 }
 
 /** The device authorization endpoint's answer (RFC 8628 §3.2). */
@@ -157,4 +173,11 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint_auth_methods_supported: string[];
   revocation_endpoint_auth_signing_alg_values_supported: string[];
   access_token_signing_alg_values_supported: string[];
+  /** OpenID Connect Discovery: where a person's access token is exchanged for who they are. */
+  userinfo_endpoint: string;
+  id_token_signing_alg_values_supported: string[];
+  subject_types_supported: string[];
+  /** The scopes with a meaning of their own here; a client's own scopes are not listed. */
+  scopes_supported: string[];
+  claims_supported: string[];
 }

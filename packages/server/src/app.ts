@@ -20,6 +20,7 @@ import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
 import { registerJwks } from './endpoints/jwks.js';
 import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
+import { registerUserinfoEndpoint } from './endpoints/userinfo.js';
 import { IssuerKeys } from './federation/issuer_keys.js';
 import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
@@ -139,6 +140,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
   registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens, apiKeys });
   registerRevocationEndpoint(app, { ...clientAuth, config, tokens });
+  registerUserinfoEndpoint(app, { config, db: deps.db, tokens });
   registerDevicePages(app, {
     config,
     db: deps.db,

@@ -205,4 +205,5 @@ export const paths = {
   apiKeys: '/oauth/api-keys',
   apiKeyVerification: '/oauth/api-keys/verify',
   apiKeyLeaks: '/oauth/api-keys/leaks',
+  userinfo: '/oauth/userinfo',
 } as const;

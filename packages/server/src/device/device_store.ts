@@ -32,6 +32,8 @@ const DEVICE_CODE_COLUMNS = [
   'decided_at',
   'consumed_at',
   'family_id',
+  'auth_time',
+  'amr',
 ] as const satisfies ReadonlyArray<keyof DeviceCodeRow>;
 
 const INSERT_DEVICE_CODE_SQL = `insert into device_codes (${DEVICE_CODE_COLUMNS.map((c) => `"${c}"`).join(', ')})
@@ -106,6 +108,13 @@ export async function claimDeviceCode(db: Db, id: string, sessionId: string, now
   );
 }
 
+/** How a person authenticated: when they signed in (ms since the epoch, if known) and with what. */
+export interface AuthenticationContext {
+  time: number | null;
+  /** RFC 8176 authentication method references: `pwd`, and `otp`, `mfa` after a second factor. */
+  methods: readonly string[];
+}
+
 /**
  * Approves or denies a pending, unexpired code claimed by `sessionId`. Returns false when it was not
  * (another decision came first, another session claimed it, or it expired): a decision is final.
@@ -120,17 +129,22 @@ export async function decideDeviceCode(
     now: number;
     /** The scopes the approval grants (the person's share of those asked for); default: as asked. */
     scopes?: readonly string[];
+    /** How the approving person authenticated: when they signed in (ms) and the RFC 8176 methods. */
+    authentication?: AuthenticationContext;
   },
 ): Promise<boolean> {
   const changed = await rawExec(
     db,
-    `update device_codes set status = ?, user_id = ?, decided_at = ?, scopes = coalesce(?, scopes)
+    `update device_codes set status = ?, user_id = ?, decided_at = ?, scopes = coalesce(?, scopes),
+        auth_time = ?, amr = ?
       where id = ? and status = 'pending' and claimed_by_session = ? and expires_at > ?`,
     [
       decision.approve ? 'approved' : 'denied',
       decision.userId,
       decision.now,
       decision.scopes === undefined ? null : JSON.stringify(decision.scopes),
+      decision.authentication?.time ?? null,
+      decision.authentication ? JSON.stringify(decision.authentication.methods) : null,
       decision.id,
       decision.sessionId,
       decision.now,

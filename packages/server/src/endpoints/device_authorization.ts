@@ -66,6 +66,8 @@ export function registerDeviceAuthorizationEndpoint(
           decided_at: null,
           consumed_at: null,
           family_id: null,
+          auth_time: null,
+          amr: null,
         };
         const entry: AuditEntry = {
           event: 'device.request',

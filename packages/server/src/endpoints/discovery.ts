@@ -5,12 +5,16 @@
 import {
   AUTHORIZATION_SERVER_METADATA_PATH,
   type AuthorizationServerMetadata,
+  KEYS_MINT_SCOPE,
   OPENID_CONFIGURATION_PATH,
+  OPENID_SCOPE,
+  PROFILE_SCOPE,
 } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import { assertionAlgorithms } from '../client_auth/private_key_jwt.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
 import { grants } from '../grants/registry.js';
+import { ID_TOKEN_CLAIMS } from '../tokens/id_token.js';
 
 export function metadata(config: ServerConfig): AuthorizationServerMetadata {
   const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
@@ -37,6 +41,12 @@ export function metadata(config: ServerConfig): AuthorizationServerMetadata {
     revocation_endpoint_auth_methods_supported: [...authMethods, 'none'],
     revocation_endpoint_auth_signing_alg_values_supported: algs,
     access_token_signing_alg_values_supported: [config.signingAlg],
+    // OpenID Connect Discovery 1.0 §3, for the people's tokens of the device flow.
+    userinfo_endpoint: endpointUrl(config, paths.userinfo),
+    id_token_signing_alg_values_supported: [config.signingAlg],
+    subject_types_supported: ['public'],
+    scopes_supported: [OPENID_SCOPE, PROFILE_SCOPE, KEYS_MINT_SCOPE],
+    claims_supported: [...ID_TOKEN_CLAIMS],
   };
 }
 

@@ -27,7 +27,7 @@ import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant } from './grant.js';
-import { issueUserTokens, refreshLifetimes } from './user_tokens.js';
+import { issueUserTokens, parseMethods, refreshLifetimes } from './user_tokens.js';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
 
@@ -97,6 +97,9 @@ export const deviceCode: ClientGrant = {
         if (!person) throw new AccessDenied('the account cannot sign in');
         // What was approved, less what the person has lost since (admin, part of their ceiling).
         const scopes = entitledScopes(JSON.parse(row.scopes) as string[], person, { mfa: true });
+        // How the person signed in for this approval: the family keeps it for every refresh's ID token.
+        const authTime = row.auth_time === null || row.auth_time === undefined ? null : Number(row.auth_time);
+        const amr = row.amr ?? null;
         await insertFamily(tx, {
           id: familyId,
           client_id: client.id,
@@ -106,6 +109,8 @@ export const deviceCode: ClientGrant = {
           expires_at: familyExpiresAt,
           revoked_at: null,
           revoked_reason: null,
+          auth_time: authTime,
+          amr,
         });
         return issueUserTokens(deps, tx, {
           client,
@@ -116,6 +121,8 @@ export const deviceCode: ClientGrant = {
           audience: client.audiences[0] ?? config.issuer,
           now,
           signingKey,
+          username: person.username,
+          authentication: { time: authTime, methods: parseMethods(amr) },
         });
       },
       (result) => ({

@@ -20,7 +20,7 @@ import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant, GrantDeps } from './grant.js';
 import { grantedScopes } from './scopes.js';
-import { issueUserTokens, REFRESH_TOKEN_PREFIX } from './user_tokens.js';
+import { issueUserTokens, parseMethods, REFRESH_TOKEN_PREFIX } from './user_tokens.js';
 
 async function revokeForReuse(
   deps: GrantDeps,
@@ -95,6 +95,9 @@ export const refreshToken: ClientGrant = {
           audience: client.audiences[0] ?? config.issuer,
           now,
           signingKey,
+          // The same sign-in as the approval that started the family (OIDC Core §12.2).
+          username: person.username,
+          authentication: { time: family.auth_time, methods: parseMethods(family.amr) },
         });
       },
       (result) =>

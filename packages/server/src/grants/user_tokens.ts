@@ -1,15 +1,17 @@
 /**
- * Tokens that carry a person: an RFC 9068 access token with `sub` = the user, and an opaque refresh token
- * (`clvr_…`, stored hashed) in the family started by the approval. Written inside the caller's
- * transaction, with the change that justifies them.
+ * Tokens that carry a person: an RFC 9068 access token with `sub` = the user, an opaque refresh token
+ * (`clvr_…`, stored hashed) in the family started by the approval, and — when the scope includes
+ * `openid` — an OpenID Connect ID token for the client. Written inside the caller's transaction, with
+ * the change that justifies them.
  */
-import type { TokenResponse } from '@clavis/core';
+import { OPENID_SCOPE, PROFILE_SCOPE, type TokenResponse } from '@clavis/core';
 import type { Transaction } from 'kysely';
 import type { Client } from '../clients/client.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
 import { insertRefreshToken, recordFamilyAccessToken } from '../refresh/refresh_store.js';
 import type { Database } from '../storage/schema.js';
 import { type AccessTokenClaims, issueAccessToken } from '../tokens/access_token.js';
+import { issueIdToken } from '../tokens/id_token.js';
 import type { SigningKey } from '../tokens/signing_keys.js';
 import type { GrantDeps } from './grant.js';
 import { bearerTokenResponse } from './token_response.js';
@@ -34,6 +36,17 @@ export function refreshLifetimes(
   };
 }
 
+/** Stored authentication methods (a JSON array of strings) as a list; null when unknown or unreadable. */
+export function parseMethods(stored: string | null): string[] | null {
+  if (stored === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(stored);
+    return Array.isArray(parsed) ? parsed.filter((m): m is string => typeof m === 'string') : null;
+  } catch {
+    return null;
+  }
+}
+
 export async function issueUserTokens(
   deps: GrantDeps,
   tx: Transaction<Database>,
@@ -47,6 +60,10 @@ export async function issueUserTokens(
     now: number;
     /** Loaded before the transaction began (`await keys.current()`): never loaded inside it. */
     signingKey: SigningKey;
+    /** The person's username, for `preferred_username` when `profile` is granted. */
+    username: string;
+    /** How the person authenticated for the approval behind the family (ID token `auth_time`, `amr`). */
+    authentication: { time: number | null; methods: readonly string[] | null };
   },
 ): Promise<IssuedUserTokens> {
   const { client, now } = input;
@@ -73,9 +90,19 @@ export async function issueUserTokens(
     idle_expires_at: Math.min(now + idle * 1000, input.familyExpiresAt),
     rotated_at: null,
   });
-  return {
-    response: bearerTokenResponse(token, claims, ttl, refreshToken),
-    claims,
-    refreshTokenId,
-  };
+  const response = bearerTokenResponse(token, claims, ttl, refreshToken);
+  if (input.scopes.includes(OPENID_SCOPE)) {
+    response.id_token = issueIdToken({
+      issuer: deps.config.issuer,
+      subject: input.userId,
+      clientId: client.id,
+      ttlSeconds: ttl,
+      now,
+      authTime: input.authentication.time,
+      amr: input.authentication.methods,
+      ...(input.scopes.includes(PROFILE_SCOPE) ? { preferredUsername: input.username } : {}),
+      key: input.signingKey,
+    }).token;
+  }
+  return { response, claims, refreshTokenId };
 }

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { findClient } from '../clients/client_store.js';
-import { decideDeviceCode, findDeviceCode } from '../device/device_store.js';
+import { type AuthenticationContext, decideDeviceCode, findDeviceCode } from '../device/device_store.js';
 import { formatUserCode } from '../device/user_code.js';
 import { requestContext } from '../http/request_context.js';
 import type { SessionRow, UserRow } from '../storage/schema.js';
@@ -27,6 +27,17 @@ function parseScopes(stored: string): string[] {
 /** The scopes of `asked` this person gets from this session: `admin` needs its second factor. */
 function grantedToPerson(asked: readonly string[], user: UserRow, session: SessionRow): string[] {
   return entitledScopes(asked, user, { mfa: session.mfa_at !== null });
+}
+
+/**
+ * How this session's person authenticated (RFC 8176): a password, and a one-time code (TOTP or a
+ * recovery code) as a second factor when one was passed. Kept with the approval for the ID token.
+ */
+function authenticationOf(session: SessionRow): AuthenticationContext {
+  return {
+    time: session.password_at === null ? null : Number(session.password_at),
+    methods: session.mfa_at === null ? ['pwd'] : ['pwd', 'otp', 'mfa'],
+  };
 }
 
 const inUseElsewhere = () =>
@@ -113,7 +124,7 @@ export function registerConsent(scope: FastifyInstance, deps: DevicePagesDeps): 
           userId: user.id,
           approve,
           now,
-          ...(approve ? { scopes: granted } : {}),
+          ...(approve ? { scopes: granted, authentication: authenticationOf(session) } : {}),
         }),
       (ok) => ({
         event: approve ? 'device.approve' : 'device.deny',

@@ -22,6 +22,16 @@ interface RefreshTokenWithFamily {
   revoked_at: number | null;
 }
 
+/** A family that is not revoked, as the rotation that holds its lock reads it. */
+export interface LiveFamily {
+  scopes: string;
+  user_id: string;
+  /** When the person signed in for the approval that started the family (ms), if known. */
+  auth_time: number | null;
+  /** JSON array of the RFC 8176 methods they passed, if known. */
+  amr: string | null;
+}
+
 export async function insertFamily(db: Db, family: TokenFamiliesTable): Promise<void> {
   await db.insertInto('token_families').values(family).execute();
 }
@@ -80,18 +90,22 @@ export async function markRotated(db: Db, id: string, now: number): Promise<bool
  * writer). A concurrent `revokeFamily` then either committed first (undefined here) or waits for this
  * commit and revokes the access token minted in it too: a rotation and a revocation never both win.
  */
-export async function lockLiveFamily(
-  tx: Db,
-  familyId: string,
-): Promise<{ scopes: string; user_id: string } | undefined> {
-  const rows = await rawRows<{ scopes: string; user_id: string }>(
+export async function lockLiveFamily(tx: Db, familyId: string): Promise<LiveFamily | undefined> {
+  const rows = await rawRows<{
+    scopes: string;
+    user_id: string;
+    auth_time: number | string | null;
+    amr: string | null;
+  }>(
     tx,
     isSqlite(tx)
-      ? 'select scopes, user_id from token_families where id = ? and revoked_at is null'
-      : 'select scopes, user_id from token_families where id = ? and revoked_at is null for update',
+      ? 'select scopes, user_id, auth_time, amr from token_families where id = ? and revoked_at is null'
+      : 'select scopes, user_id, auth_time, amr from token_families where id = ? and revoked_at is null for update',
     [familyId],
   );
-  return rows[0];
+  const row = rows[0];
+  if (!row) return undefined;
+  return { ...row, auth_time: row.auth_time === null ? null : Number(row.auth_time) };
 }
 
 /** Narrows a family's scope for good (the person lost an entitlement); never widens it. */

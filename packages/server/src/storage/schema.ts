@@ -160,6 +160,10 @@ export interface DeviceCodesTable {
   decided_at: number | null;
   consumed_at: number | null;
   family_id: string | null;
+  /** When the approving person signed in (ms); null before approval or when unknown. */
+  auth_time: number | null;
+  /** JSON array of RFC 8176 methods the approving person passed (`pwd`, `otp`, `mfa`). */
+  amr: string | null;
 }
 
 export interface SessionsTable {
@@ -182,6 +186,9 @@ export interface TokenFamiliesTable {
   expires_at: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+  /** Copied from the approved device request: when the person signed in (ms), and how (JSON array). */
+  auth_time?: number | null;
+  amr?: string | null;
 }
 
 export interface RefreshTokensTable {

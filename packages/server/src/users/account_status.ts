@@ -12,18 +12,22 @@ export async function isAccountActive(db: Kysely<Database>, userId: string): Pro
   return rows.length > 0;
 }
 
+/** What token issuance reads of a person: the entitlement columns, and the username for ID tokens. */
+export interface ActivePerson {
+  username: string;
+  is_admin: number;
+  scopes: string | null;
+}
+
 /**
  * What the entitlement rules read of a person who may still receive tokens; undefined when the account
  * is gone, disabled or locked. Called inside the transaction that mints, so the answer is the one the
  * commit is judged against.
  */
-export async function activePerson(
-  db: Kysely<Database>,
-  userId: string,
-): Promise<{ is_admin: number; scopes: string | null } | undefined> {
-  const rows = await rawRows<{ is_admin: number; scopes: string | null }>(
+export async function activePerson(db: Kysely<Database>, userId: string): Promise<ActivePerson | undefined> {
+  const rows = await rawRows<ActivePerson>(
     db,
-    'select is_admin, scopes from users where id = ? and disabled_at is null and locked_at is null',
+    'select username, is_admin, scopes from users where id = ? and disabled_at is null and locked_at is null',
     [userId],
   );
   return rows[0];

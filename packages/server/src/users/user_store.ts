@@ -54,6 +54,19 @@ export async function findUsernameById(db: Db, id: string): Promise<string | und
   return row?.username;
 }
 
+/**
+ * The username of the person with id `id` while they may still hold tokens (not disabled, not under the
+ * hard lock); undefined for anyone else, or no one.
+ */
+export async function findActiveUsername(db: Db, id: string): Promise<string | undefined> {
+  const rows = await rawRows<{ username: string }>(
+    db,
+    'select username from users where id = ? and disabled_at is null and locked_at is null',
+    [id],
+  );
+  return rows[0]?.username;
+}
+
 /** The usernames of the people among `ids` who exist, by id (one query). */
 export async function findUsernames(db: Db, ids: readonly string[]): Promise<Map<string, string>> {
   const out = new Map<string, string>();

@@ -74,6 +74,8 @@ describe.each(dialects)('refresh_token grant (%s)', (dialect) => {
         expires_in: 600,
         refresh_token: expect.stringMatching(/^clvr_[A-Za-z0-9_-]{43}$/),
         scope: 'openid read',
+        // openid: a fresh ID token too (test/oidc covers its claims).
+        id_token: expect.any(String),
       });
       expect(jwtClaims(next.access_token)).toMatchObject({
         sub: userId,

@@ -6,7 +6,11 @@
 import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
 import { randomId } from '../../src/crypto/secrets.js';
-import { decideDeviceCode, findDeviceCodeByUserCode } from '../../src/device/device_store.js';
+import {
+  type AuthenticationContext,
+  decideDeviceCode,
+  findDeviceCodeByUserCode,
+} from '../../src/device/device_store.js';
 import { normaliseUserCode } from '../../src/device/user_code.js';
 import { rawRows } from '../../src/storage/raw.js';
 import type { Database, DeviceCodeRow } from '../../src/storage/schema.js';
@@ -105,7 +109,14 @@ export async function deviceRow(server: Server, userCode: string): Promise<Devic
  */
 export async function decideInStorage(
   db: Kysely<Database>,
-  decision: { userCode: string; userId: string; approve: boolean; now: number },
+  decision: {
+    userCode: string;
+    userId: string;
+    approve: boolean;
+    now: number;
+    /** How the person signed in, as the consent page records it; default: a password, just now. */
+    authentication?: AuthenticationContext;
+  },
 ): Promise<boolean> {
   const row = await findDeviceCodeByUserCode(db, normaliseUserCode(decision.userCode) ?? '');
   if (!row) throw new Error(`no device code row for ${decision.userCode}`);
@@ -123,6 +134,9 @@ export async function decideInStorage(
     userId: decision.userId,
     approve: decision.approve,
     now: decision.now,
+    ...(decision.approve
+      ? { authentication: decision.authentication ?? { time: decision.now, methods: ['pwd'] } }
+      : {}),
   });
 }
 

@@ -84,6 +84,8 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
       ['api_key_verification_endpoint', 'POST', 401],
       ['api_key_leak_report_endpoint', 'POST', 400],
       ['jwks_uri', 'GET', 200],
+      // No bearer token: RFC 6750 §3's bare challenge.
+      ['userinfo_endpoint', 'GET', 401],
     ];
     for (const [key, method, status] of endpoints) {
       const url = m[key];
@@ -110,6 +112,21 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
     expect(listed).toEqual(endpoints.map(([k]) => k).sort());
   });
 
+  it('lists what an OpenID Connect relying party needs, beside everything RFC 8414 lists', async () => {
+    const m = await metadata(WELL_KNOWN[1] ?? '');
+    expect(m).toMatchObject({
+      userinfo_endpoint: `${ISSUER}/oauth/userinfo`,
+      id_token_signing_alg_values_supported: ['EdDSA'],
+      subject_types_supported: ['public'],
+      // No authorization endpoint: still no response type (openid-client and oauth4webapi need none).
+      response_types_supported: [],
+    });
+    expect(m.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile']));
+    expect(m.claims_supported).toEqual(
+      expect.arrayContaining(['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'amr', 'preferred_username']),
+    );
+  });
+
   it('an unknown well-known path is 404 (so the check above can fail)', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/.well-known/no-such-thing' });
     expect(res.statusCode).toBe(404);
@@ -134,6 +151,7 @@ describe.each(dialects)('discovery with another signing algorithm (%s)', (dialec
     try {
       const res = await server.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
       expect(res.json().access_token_signing_alg_values_supported).toEqual(['ES256']);
+      expect(res.json().id_token_signing_alg_values_supported).toEqual(['ES256']);
     } finally {
       await server.close();
     }

@@ -131,6 +131,12 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
         },
       );
       expect(payload).toMatchObject({ sub: 'usr_grace', client_id: 'clavis-cli', scope: 'openid' });
+      // The ID token says how grace signed in on the pages: a password and a TOTP code.
+      expect(tokens.claims()).toMatchObject({
+        sub: 'usr_grace',
+        aud: 'clavis-cli',
+        amr: ['pwd', 'otp', 'mfa'],
+      });
 
       const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token ?? '');
       expect(refreshed.refresh_token).toBeDefined();

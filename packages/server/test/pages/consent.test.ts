@@ -49,6 +49,25 @@ describe.each(dialects)('consent (%s)', (dialect) => {
     expect((await owner.post('/device', { user_code: req.shown })).statusCode).toBe(400);
   });
 
+  it('an approval records when the person signed in and how (a password only), not when they approved', async () => {
+    const signedInAt = server.clock.now;
+    server.clock.advanceSeconds(30);
+    await owner.get('/device/consent');
+    const approved = await owner.post('/device/consent', { request: req.id, action: 'approve' });
+    expect(approved.headers.location).toBe('/device/done?outcome=approved');
+    const row = await deviceCodeRow(server, req.id);
+    expect({ auth_time: Number(row.auth_time), amr: JSON.parse(row.amr ?? 'null') }).toEqual({
+      auth_time: signedInAt,
+      amr: ['pwd'],
+    });
+  });
+
+  it('a denial records no authentication', async () => {
+    await owner.post('/device/consent', { request: req.id, action: 'deny' });
+    const row = await deviceCodeRow(server, req.id);
+    expect([row.auth_time, row.amr]).toEqual([null, null]);
+  });
+
   it('an expired request cannot be approved: 409 page', async () => {
     server.clock.advanceSeconds(server.config.deviceCodeTtlSeconds);
     const late = await owner.post('/device/consent', { request: req.id, action: 'approve' });

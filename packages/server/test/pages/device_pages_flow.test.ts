@@ -171,7 +171,13 @@ describe.each(dialects)('device pages flow (%s)', (dialect) => {
     expect(consent.statusCode).toBe(200);
     const approved = await browser.post('/device/consent', { request: req.id, action: 'approve' });
     expect(approved.headers.location).toBe('/device/done?outcome=approved');
-    expect((await deviceCodeRow(server, req.id)).status).toBe('approved');
+    const row = await deviceCodeRow(server, req.id);
+    expect(row.status).toBe('approved');
+    // The approval keeps how the person signed in, for the ID token: a password and a one-time code.
+    expect({ auth_time: Number(row.auth_time), amr: JSON.parse(row.amr ?? 'null') }).toEqual({
+      auth_time: server.clock.now,
+      amr: ['pwd', 'otp', 'mfa'],
+    });
   });
 
   it('a client that requires MFA makes a user without TOTP enrol, then shows ten recovery codes once', async () => {

@@ -94,6 +94,8 @@ export async function createDeviceRequest(
     decided_at: null,
     consumed_at: null,
     family_id: null,
+    auth_time: null,
+    amr: null,
   });
   return { id, userCode, shown: formatUserCode(userCode) };
 }

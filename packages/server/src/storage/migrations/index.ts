@@ -6,6 +6,7 @@ import * as m0004 from './0004_federations.js';
 import * as m0005 from './0005_audit_accounting.js';
 import * as m0006 from './0006_sign_in_lockout.js';
 import * as m0007 from './0007_username_case_insensitive.js';
+import * as m0008 from './0008_authentication_context.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '0005_audit_accounting': m0005,
   '0006_sign_in_lockout': m0006,
   '0007_username_case_insensitive': m0007,
+  '0008_authentication_context': m0008,
 };
 
 export const migrationProvider: MigrationProvider = {
