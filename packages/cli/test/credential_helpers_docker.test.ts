@@ -1,4 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   answerDockerCredential,
   type DockerHelperDeps,
@@ -149,5 +155,100 @@ describe('parsing', () => {
     const result = await answerDockerCredential('store', '{"ServerURL":"r.test","Secret":"hunter2"}', deps);
     expect(result).toEqual({ stdout: 'no credentials username\n', exitCode: 1 });
     expect(() => parseDockerServerUrl('')).toThrow(expect.objectContaining({ code: 'missing_server_url' }));
+  });
+});
+
+const distHelper = resolve(import.meta.dirname, '../dist/credential_helpers/docker.js');
+
+describe('with the real docker client', () => {
+  let dir: string;
+  let registry: Server;
+  let host: string;
+  let otherHost: string;
+  const seen: { url: string | undefined; authorization: string | undefined }[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(distHelper))
+      throw new Error('build first (npm run build): the helper runs the built dist');
+    dir = mkdtempSync(join(tmpdir(), 'clavis-docker-credential-'));
+    // A registry that asks for Basic credentials and has no manifests: docker's client talks to it
+    // directly (no engine needed) for `docker manifest inspect`.
+    registry = createServer((request, response) => {
+      seen.push({ url: request.url, authorization: request.headers.authorization });
+      const headers = {
+        'docker-distribution-api-version': 'registry/2.0',
+        'content-type': 'application/json',
+      };
+      if (!request.headers.authorization) {
+        response.writeHead(401, { ...headers, 'www-authenticate': 'Basic realm="clavis-test"' });
+      } else {
+        response.writeHead(request.url === '/v2/' ? 200 : 404, headers);
+      }
+      response.end('{}');
+    });
+    await new Promise<void>((done) => registry.listen(0, '127.0.0.1', done));
+    const { port } = registry.address() as AddressInfo;
+    host = `localhost:${port}`;
+    otherHost = `127.0.0.1:${port}`; // the same server under a name Clavis is not configured for
+    mkdirSync(join(dir, 'bin'));
+    writeFileSync(
+      join(dir, 'helper.mjs'),
+      `import { appendFileSync } from 'node:fs';
+import { answerDockerCredential } from ${JSON.stringify(distHelper)};
+import { readHelperInput } from ${JSON.stringify(resolve(distHelper, '../read_input.js'))};
+const action = process.argv[2];
+const input = await readHelperInput(process.stdin);
+appendFileSync(${JSON.stringify(join(dir, 'calls.jsonl'))}, JSON.stringify({ action, input }) + '\\n');
+const result = await answerDockerCredential(action, input, {
+  registries: [{ registry: ${JSON.stringify(host)}, username: 'clavis' }],
+  getToken: async () => ({ token: ${JSON.stringify(token)} }),
+});
+process.stdout.write(result.stdout);
+process.exitCode = result.exitCode;
+`,
+    );
+    const wrapper = join(dir, 'bin', 'docker-credential-clavis');
+    writeFileSync(wrapper, `#!/bin/sh\nexec '${process.execPath}' '${join(dir, 'helper.mjs')}' "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    mkdirSync(join(dir, 'config'));
+    writeFileSync(
+      join(dir, 'config', 'config.json'),
+      JSON.stringify({ credHelpers: { [host]: 'clavis', [otherHost]: 'clavis' } }),
+    );
+  });
+  afterAll(async () => {
+    await new Promise((done) => registry.close(done));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const inspect = (image: string) =>
+    new Promise<{ code: number; output: string }>((done) => {
+      const env = {
+        PATH: `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+        HOME: dir,
+        DOCKER_CONFIG: join(dir, 'config'),
+      };
+      execFile('docker', ['manifest', 'inspect', '--insecure', image], { env }, (error, stdout, stderr) => {
+        done({ code: error ? Number(error.code ?? 1) : 0, output: stdout + stderr });
+      });
+    });
+
+  it('docker gets the token from the helper for a configured registry and sends it', async () => {
+    seen.length = 0;
+    const result = await inspect(`${host}/team/app:1`);
+    expect(result.output).toContain('no such manifest');
+    const basic = `Basic ${Buffer.from(`clavis:${token}`).toString('base64')}`;
+    expect(seen).toContainEqual({ url: '/v2/team/app/manifests/1', authorization: basic });
+    const calls = readFileSync(join(dir, 'calls.jsonl'), 'utf8').trim().split('\n');
+    expect(calls.map((line) => JSON.parse(line))).toContainEqual({ action: 'get', input: host });
+  });
+
+  it('docker gets "not found" for another registry and sends no credentials', async () => {
+    seen.length = 0;
+    const result = await inspect(`${otherHost}/team/app:1`);
+    expect(result.code).not.toBe(0);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((request) => request.authorization === undefined)).toBe(true);
+    expect(result.output).not.toContain(token);
   });
 });
