@@ -52,7 +52,7 @@ describe('the tmux harness', () => {
     const session = await start(`console.log('ready'); setInterval(() => {}, 1000);`);
     await session.waitForText('ready');
     await session.sendKeys('C-c');
-    expect(await session.waitForExit()).toEqual({ status: undefined, signal: 2 });
+    expect(await session.waitForExit()).toEqual({ status: undefined, signal: 'SIGINT' });
   });
 
   it('fails a wait at its deadline, showing the pane', async () => {

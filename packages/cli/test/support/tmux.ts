@@ -3,16 +3,37 @@
  * empty config, nothing shared with a user's tmux), read with `capture-pane`, driven with `send-keys`.
  * Waits poll the pane against a deadline; nothing sleeps for a fixed time.
  *
- * A process that prints and exits at once may lose its last output to tmux: keep the program alive
- * until the test has read what it needs (or wait for its exit and judge by the status).
+ * tmux 3.3 does not always record a dead pane's exit status, so the program runs under a small Node
+ * parent in the pane that writes how it ended to a file. A process that prints and exits at once may lose
+ * its last output to tmux: keep the program alive until the test has read what it needs.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/**
+ * The pane's parent: runs argv[3…] on the pane's terminal (same process group, so Ctrl-C reaches it),
+ * survives SIGINT/SIGTERM itself (a handler, not an ignore, which the child would inherit), and writes
+ * `{ status, signal }` to argv[2] once the child has ended.
+ */
+const reaper = `
+const { spawn } = require('node:child_process');
+const { writeFileSync, renameSync } = require('node:fs');
+const [file, command, ...args] = process.argv.slice(2);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
+const child = spawn(command, args, { stdio: 'inherit' });
+const done = (status, signal) => {
+  writeFileSync(file + '.tmp', JSON.stringify({ status, signal }));
+  renameSync(file + '.tmp', file);
+  process.exit(0);
+};
+child.on('error', (error) => done(127, null));
+child.on('exit', (status, signal) => done(status, signal));
+`;
 
 export interface TmuxOptions {
   /** The program and its arguments, run directly (no shell). */
@@ -27,8 +48,8 @@ export interface TmuxOptions {
 export interface PaneExit {
   /** Exit status, when the program exited. */
   status: number | undefined;
-  /** Signal number, when a signal ended it. */
-  signal: number | undefined;
+  /** The signal's name, when a signal ended it. */
+  signal: NodeJS.Signals | undefined;
 }
 
 export class TmuxSession {
@@ -45,6 +66,7 @@ export class TmuxSession {
     // The pane stays (dead) after the program exits so its screen and exit status can still be read; no
     // status bar, so the pane is the whole window.
     writeFileSync(join(dir, 'tmux.conf'), 'set -g remain-on-exit on\nset -g status off\n');
+    writeFileSync(join(dir, 'reaper.cjs'), reaper);
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...options.env };
     const session = new TmuxSession(dir, env);
     try {
@@ -60,6 +82,9 @@ export class TmuxSession {
         '-c',
         options.cwd ?? process.cwd(),
         '--',
+        process.execPath,
+        join(dir, 'reaper.cjs'),
+        join(dir, 'exit.json'),
         ...options.command,
       );
     } catch (error) {
@@ -69,10 +94,20 @@ export class TmuxSession {
     return session;
   }
 
-  /** The visible screen, one string, trailing blank lines dropped. */
-  async capture(): Promise<string> {
-    const { stdout } = await this.tmux('capture-pane', '-p', '-t', 'test');
-    return stdout.replace(/\s+$/, '');
+  /**
+   * The visible screen as text, trailing blanks dropped. With `cells`, every cell as drawn instead: colours
+   * and attributes as SGR sequences (emitted where they change, so state carries over from line to line)
+   * and trailing blanks kept (`capture-pane -e -N`).
+   */
+  async capture(options: { cells?: boolean } = {}): Promise<string> {
+    const { stdout } = await this.tmux(
+      'capture-pane',
+      '-p',
+      ...(options.cells ? ['-e', '-N'] : []),
+      '-t',
+      'test',
+    );
+    return options.cells ? stdout : stdout.replace(/\s+$/, '');
   }
 
   /** Sends tmux key names, e.g. `C-c`, `Enter`, `Up`. */
@@ -104,26 +139,17 @@ export class TmuxSession {
 
   /** Polls until the program has exited, and says how. */
   async waitForExit(timeoutMs = 10_000): Promise<PaneExit> {
-    let exit: PaneExit | undefined;
+    const file = join(this.dir, 'exit.json');
     await this.poll(
       timeoutMs,
-      async () => {
-        const { stdout } = await this.tmux(
-          'display-message',
-          '-p',
-          '-t',
-          'test',
-          '#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}',
-        );
-        const [dead, status, signal] = stdout.trim().split(':');
-        if (dead !== '1' || (status === '' && signal === '')) return false;
-        exit = { status: status ? Number(status) : undefined, signal: signal ? Number(signal) : undefined };
-        return true;
-      },
+      async () => existsSync(file),
       () => `the program did not exit within ${timeoutMs} ms`,
     );
-    if (!exit) throw new Error('unreachable: poll returned without an exit');
-    return exit;
+    const { status, signal } = JSON.parse(readFileSync(file, 'utf8')) as {
+      status: number | null;
+      signal: NodeJS.Signals | null;
+    };
+    return { status: status ?? undefined, signal: signal ?? undefined };
   }
 
   /** Stops the tmux server (and with it the program) and removes the socket's directory. Idempotent. */
