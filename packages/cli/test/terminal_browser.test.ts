@@ -191,6 +191,12 @@ describe('openBrowser with a real launcher', () => {
     });
   });
 
+  it('reports a launcher spawn refuses outright (a NUL byte in BROWSER), without throwing', async () => {
+    const result = await openBrowser(url, context({ BROWSER: `${fake}\0x` }));
+    expect(result).toMatchObject({ opened: false, reason: 'launch_failed' });
+    expect(existsSync(record)).toBe(false);
+  });
+
   it.each(['javascript:alert(1)', 'file:///etc/passwd', '--help', 'not a url', ''])(
     'opens nothing for %j',
     async (bad) => {

@@ -32,6 +32,7 @@ export interface LaunchCommand {
 }
 
 const set = (value: string | undefined): boolean => value !== undefined && value !== '';
+/** `CLAVIS_NO_BROWSER` set to one of these (any case) does not disable the browser. */
 const falsy = new Set(['0', 'false', 'no', 'off']);
 
 /** The rules, in the order they are checked; the first that applies says no. */
@@ -134,19 +135,25 @@ export async function openBrowser(url: string, context: BrowserContext): Promise
     return { opened: false, reason: 'launch_failed', message: (error as Error).message };
   }
   return new Promise((resolve) => {
-    const child = spawn(launch.command, launch.args, {
-      detached: true,
-      stdio: 'ignore',
-      env: { ...context.env },
-      windowsHide: true,
-    });
-    child.once('error', (error: NodeJS.ErrnoException) => {
+    const failed = (error: NodeJS.ErrnoException): void =>
       resolve({
         opened: false,
         reason: 'launch_failed',
         message: `${launch.command}: ${error.code ?? error.message}`,
       });
-    });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(launch.command, launch.args, {
+        detached: true,
+        stdio: 'ignore',
+        env: { ...context.env },
+        windowsHide: true,
+      });
+    } catch (error) {
+      failed(error as NodeJS.ErrnoException); // spawn throws on arguments it cannot pass, e.g. a NUL byte
+      return;
+    }
+    child.once('error', failed);
     child.once('spawn', () => {
       child.unref();
       resolve({ opened: true, command: launch.command });
