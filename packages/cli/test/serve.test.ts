@@ -5,7 +5,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../server/test/interop/real_server.js';
+import { freePort } from '../../../test/support/free_port.js';
 import { childEnv, runCli, type Scratch, scratch, startCli } from './support/cli.js';
 
 type Started = ReturnType<typeof startCli>;

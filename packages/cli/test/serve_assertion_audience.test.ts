@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../server/test/interop/real_server.js';
+import { freePort } from '../../../test/support/free_port.js';
 import type { Io } from '../src/io.js';
 import { main } from '../src/main.js';
 import { lines, runCli, type Scratch, scratch } from './support/cli.js';

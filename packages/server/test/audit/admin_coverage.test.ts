@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { AdminError, adminApiKeys, adminClients, adminFederations, openServices } from '@clavis/server';
 import { calculateJwkThumbprint } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TestClock } from '../../../../test/support/clock.js';
+import { createTestDatabase, dialects } from '../../../../test/support/dialects.js';
+import { jwksOf, newClientKey } from '../../../../test/support/jwt.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { keyAdminDeps } from '../api_keys/support.js';
-import { jwksOf, newClientKey } from '../client_auth/assertion_kit.js';
 import { federationDeps } from '../federation/support.js';
-import { TestClock } from '../support/clock.js';
-import { createTestDatabase, dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
 
 const ADMIN = { type: 'admin' as const, id: 'ops' };
 

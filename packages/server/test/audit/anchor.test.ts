@@ -18,11 +18,11 @@ import {
 } from '@clavis/server';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TestClock } from '../../../../test/support/clock.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { AuditLog, DEFAULT_LEASE_MS } from '../../src/audit/audit_log.js';
 import { recordHash, sealHash, signSeal } from '../../src/audit/chain.js';
-import { TestClock } from '../support/clock.js';
-import { createTestDatabase, dialects, type TestDatabase } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
 
 function entry(n: number | string): AuditEntry {
   return { event: 'token.issue', actor: { type: 'client', id: 'svc_test' }, detail: { n } };

@@ -3,10 +3,10 @@ import { type AuditEntry, listAudit, openDatabase, parseDatabaseUrl, verifyAudit
 import { sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, dialects } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { recordHash, segmentGenesis } from '../../src/audit/chain.js';
 import { migrationProvider } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
 
 function entry(n: number | string): AuditEntry {
   return {

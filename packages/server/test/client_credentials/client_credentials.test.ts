@@ -1,7 +1,8 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
 describe.each(dialects)('client_credentials (%s)', (dialect) => {
   let server: TestServer;

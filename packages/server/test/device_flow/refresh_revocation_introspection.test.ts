@@ -4,19 +4,12 @@
  * about it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
-import {
-  auditRecords,
-  type Caller,
-  createPerson,
-  introspect,
-  jwtClaims,
-  obtainTokens,
-  refresh,
-  revoke,
-  type UserTokens,
-} from './support.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwtClaims } from '../../../../test/support/jwt.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { type Caller, introspect, obtainTokens, refresh, revoke, type UserTokens } from './support.js';
 
 describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (%s)', (dialect) => {
   let server: TestServer;
@@ -39,7 +32,7 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
     clientA = await deviceClient();
     clientB = await deviceClient();
     publicClient = (await server.createClient({ kind: 'public', scopes: ['read'] })).client.id;
-    userId = await createPerson(server);
+    userId = (await createUser(server)).id;
   });
   afterAll(() => server.close());
 
@@ -163,7 +156,7 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
 
     it('the refresh token of a person locked or disabled since → active:false', async () => {
       for (const change of [{ locked_at: server.clock.now }, { disabled_at: server.clock.now }]) {
-        const person = await createPerson(server);
+        const person = (await createUser(server)).id;
         const tokens = await obtainTokens(server, clientA, person, 'read');
         expect((await introspect(server, clientA, tokens.refresh_token)).json().active).toBe(true);
         await server.services.db.updateTable('users').set(change).where('id', '=', person).execute();

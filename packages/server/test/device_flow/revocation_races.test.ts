@@ -10,13 +10,13 @@ import { adminUsers } from '@clavis/server';
 import type { Transaction } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, PG_BASE_URL } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
 import type { Database } from '../../src/storage/schema.js';
-import { dialects, PG_BASE_URL } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
 import {
   approve,
   type Caller,
-  createPerson,
   familyOf,
   introspect,
   obtainTokens,
@@ -99,7 +99,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
   }
 
   it('R-05: logout committed between the refresh’s read and its transaction → invalid_grant, no live token', async () => {
-    const userId = await createPerson(first);
+    const userId = (await createUser(first)).id;
     const auth = await requestDeviceCode(first, caller, 'read');
     expect(await approve(first, auth.user_code, userId)).toBe(true);
     const tokens = (await poll(first, caller, auth.device_code)).json() as { refresh_token: string };
@@ -116,7 +116,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
   });
 
   it('R-05: users disable committed between the refresh’s read and its transaction → invalid_grant, no live token', async () => {
-    const userId = await createPerson(first);
+    const userId = (await createUser(first)).id;
     const auth = await requestDeviceCode(first, caller, 'read');
     expect(await approve(first, auth.user_code, userId)).toBe(true);
     const tokens = (await poll(first, caller, auth.device_code)).json() as { refresh_token: string };
@@ -133,7 +133,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
   });
 
   it('in depth: an access token minted into a family revoked later is inactive at introspection even if its jti was never listed', async () => {
-    const userId = await createPerson(first);
+    const userId = (await createUser(first)).id;
     const tokens = await obtainTokens(first, caller, userId, 'read');
     expect(await active(first, tokens.access_token)).toBe(true);
     // A family revoked without its tokens listed (as the lost race used to leave it).
@@ -198,7 +198,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
     }
 
     it('R-05: a logout that arrives while the refresh’s transaction is open waits for it and revokes the new token', async () => {
-      const userId = await createPerson(first);
+      const userId = (await createUser(first)).id;
       const auth = await requestDeviceCode(first, caller, 'read');
       expect(await approve(first, auth.user_code, userId)).toBe(true);
       const tokens = (await poll(first, caller, auth.device_code)).json() as { refresh_token: string };
@@ -223,7 +223,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
     });
 
     it('R-05: users disable while a device code is being redeemed waits for it and revokes the family it made', async () => {
-      const userId = await createPerson(first);
+      const userId = (await createUser(first)).id;
       const auth = await requestDeviceCode(first, caller, 'read');
       expect(await approve(first, auth.user_code, userId)).toBe(true);
 

@@ -5,12 +5,13 @@
  */
 import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
+import { basic, post } from '../../../../test/support/oauth.js';
+import type { TestServer } from '../../../../test/support/test_server.js';
 import { randomId } from '../../src/crypto/secrets.js';
 import { decideDeviceCode, findDeviceCodeByUserCode } from '../../src/device/device_store.js';
 import { normaliseUserCode } from '../../src/device/user_code.js';
 import { rawRows } from '../../src/storage/raw.js';
 import type { Database, DeviceCodeRow } from '../../src/storage/schema.js';
-import { basic, post, type TestServer } from '../support/test_server.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -51,30 +52,6 @@ export function authenticate(
 function send(server: Server, path: string, caller: Caller, params: Record<string, string>) {
   const auth = authenticate(caller, params);
   return post(server, path, auth.params, auth.headers);
-}
-
-/** Inserts a person straight into storage (the users admin is not under test here). */
-export async function createPerson(
-  server: { services: { db: Kysely<Database> }; clock: { now: number } },
-  options: { username?: string; disabled?: boolean; locked?: boolean } = {},
-): Promise<string> {
-  const id = randomId('usr_', 12);
-  await server.services.db
-    .insertInto('users')
-    .values({
-      id,
-      username: options.username ?? `person_${id.slice(4).toLowerCase()}`,
-      password_hash: null,
-      is_admin: 0,
-      must_change_password: 0,
-      totp_secret: null,
-      created_at: server.clock.now,
-      disabled_at: options.disabled ? server.clock.now : null,
-      locked_at: options.locked ? server.clock.now : null,
-      totp_last_step: null,
-    })
-    .execute();
-  return id;
 }
 
 export function requestDeviceCodeRaw(server: Server, caller: Caller | string, scope?: string) {
@@ -174,21 +151,6 @@ export async function obtainTokens(
   const res = await poll(server, caller, auth.device_code);
   expect(res.statusCode, res.body).toBe(200);
   return res.json() as UserTokens;
-}
-
-/** The claims of a JWT, unverified (verification is tested elsewhere). */
-export function jwtClaims(token: string): Record<string, unknown> {
-  const payload = token.split('.')[1] ?? '';
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-}
-
-export async function auditRecords(server: Server, event: string) {
-  const rows = await server.services.db
-    .selectFrom('audit_events')
-    .selectAll()
-    .where('event', '=', event)
-    .execute();
-  return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 }
 
 export async function countRows(

@@ -1,7 +1,8 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, form, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, form, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
 const INACTIVE = '{"active":false}';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 
 interface Registered {
   id: string;

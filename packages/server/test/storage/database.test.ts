@@ -5,9 +5,14 @@ import { DatabaseUrlError, openDatabase, parseDatabaseUrl } from '@clavis/server
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  dialects,
+  PG_BASE_URL,
+  type TestDatabase,
+} from '../../../../test/support/dialects.js';
 import { pgPoolConfigs, pgTimeoutDefaults } from '../../src/storage/database.js';
 import { migrations } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, dialects, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
 
 describe('parseDatabaseUrl', () => {
   it.each([

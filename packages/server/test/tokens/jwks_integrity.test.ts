@@ -14,9 +14,10 @@ import {
   SignJWT,
 } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { seal, unseal } from '../../src/crypto/seal.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
 
 const HOUR = 3600;
 

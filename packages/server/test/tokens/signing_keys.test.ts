@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { KekError, openServices } from '@clavis/server';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
 const HOUR = 3600;
 /** What signing_keys.ts adds to a key's publication window beyond the longest token lifetime. */
