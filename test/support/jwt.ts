@@ -6,9 +6,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 
-/** base64url of a value's JSON (a string is encoded as it is). */
+/** base64url of a value's JSON: a JWS part built by hand. */
 export function b64url(value: unknown): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
 function decodePart(token: string, index: 0 | 1): Record<string, unknown> {

@@ -2,7 +2,7 @@ import { checkApiKey } from '@clavis/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
-import { jwtClaims } from '../../../../test/support/jwt.js';
+import { jtiOf, jwtClaims } from '../../../../test/support/jwt.js';
 import { basic, post } from '../../../../test/support/oauth.js';
 import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser } from '../../../../test/support/users.js';
@@ -63,7 +63,7 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
         max_uses: null,
       });
       expect(checkApiKey(body.key)).toBe('valid');
-      const jti = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).jti as string;
+      const jti = jtiOf(token);
       const row = await keyRow(server, body.id);
       expect(row).toMatchObject({
         minted_by_jti: jti,

@@ -9,6 +9,7 @@ import type { Client, Federation } from '@clavis/server';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../test/support/dialects.js';
+import { b64url } from '../../../../test/support/jwt.js';
 import { basic, form, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
 import { expectOAuthError } from '../../../../test/support/oauth_answers.js';
 import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
@@ -22,10 +23,6 @@ import {
   ID_TOKEN_TYPE,
   lastDenial,
 } from './support.js';
-
-function b64url(value: unknown): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-}
 
 describe.each(dialects)('federated token exchange (%s)', (dialect) => {
   let server: TestServer;

@@ -1,6 +1,7 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../test/support/dialects.js';
+import { b64url, jwtClaims, jwtHeader } from '../../../../test/support/jwt.js';
 import { basic, form, post } from '../../../../test/support/oauth.js';
 import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
@@ -9,17 +10,6 @@ const INACTIVE = '{"active":false}';
 interface Registered {
   id: string;
   secret: string;
-}
-
-function b64url(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-function decodePart(token: string, index: 0 | 1): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[index] ?? '', 'base64url').toString('utf8')) as Record<
-    string,
-    unknown
-  >;
 }
 
 describe.each(dialects)('introspection (%s)', (dialect) => {
@@ -76,7 +66,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
   describe('200 active', () => {
     it('describes the caller its own valid token with every RFC 7662 member', async () => {
       const token = await tokenFor(owner, { scope: 'read' });
-      const claims = decodePart(token, 1);
+      const claims = jwtClaims(token);
       const res = await introspect(owner, token);
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
@@ -191,9 +181,9 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: a token signed by a foreign key under our kid is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
-      const header = decodePart(genuine, 0);
+      const header = jwtHeader(genuine);
       const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-      const forged = await new SignJWT(decodePart(genuine, 1))
+      const forged = await new SignJWT(jwtClaims(genuine))
         .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: String(header.kid) })
         .sign(privateKey);
       await expectInactive(owner, forged);
@@ -201,8 +191,8 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: an alg none token is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
-      const header = decodePart(genuine, 0);
-      const payload = decodePart(genuine, 1);
+      const header = jwtHeader(genuine);
+      const payload = jwtClaims(genuine);
       const unsigned = `${b64url({ alg: 'none', typ: 'at+jwt', kid: header.kid })}.${b64url(payload)}`;
       await expectInactive(owner, `${unsigned}.`);
       // With the genuine signature kept, in case only an empty signature were refused.
@@ -211,13 +201,13 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: an HS256 token keyed with our public key (algorithm confusion) is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
-      const header = decodePart(genuine, 0);
+      const header = jwtHeader(genuine);
       const jwks = (await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as {
         keys: Array<{ kid: string; x: string }>;
       };
       const publicJwk = jwks.keys.find((k) => k.kid === header.kid);
       expect(publicJwk).toBeDefined();
-      const forged = await new SignJWT(decodePart(genuine, 1))
+      const forged = await new SignJWT(jwtClaims(genuine))
         .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: String(header.kid) })
         .sign(Buffer.from(publicJwk?.x ?? '', 'base64url'));
       await expectInactive(owner, forged);
@@ -226,16 +216,16 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
     it('RI-05: a token whose payload was altered is {"active":false} only', async () => {
       const genuine = await tokenFor(owner, { scope: 'read' });
       const [h, , s] = genuine.split('.');
-      const payload = { ...decodePart(genuine, 1), scope: 'read write admin' };
+      const payload = { ...jwtClaims(genuine), scope: 'read write admin' };
       await expectInactive(owner, `${h}.${b64url(payload)}.${s}`);
-      const widened = { ...decodePart(genuine, 1), exp: Number(decodePart(genuine, 1).exp) + 86_400 };
+      const widened = { ...jwtClaims(genuine), exp: Number(jwtClaims(genuine).exp) + 86_400 };
       await expectInactive(owner, `${h}.${b64url(widened)}.${s}`);
     });
 
     it('RI-05: a token signed by us for another issuer or with another typ is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
       const [, p, s] = genuine.split('.');
-      const header = { ...decodePart(genuine, 0), typ: 'JWT' };
+      const header = { ...jwtHeader(genuine), typ: 'JWT' };
       await expectInactive(owner, `${b64url(header)}.${p}.${s}`);
     });
   });

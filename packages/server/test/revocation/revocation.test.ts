@@ -1,18 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../test/support/dialects.js';
+import { jtiOf } from '../../../../test/support/jwt.js';
 import { basic, post } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 
 interface Registered {
   id: string;
   secret: string;
-}
-
-function jtiOf(token: string): string {
-  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-    jti: string;
-  };
-  return payload.jti;
 }
 
 describe.each(dialects)('revocation (%s)', (dialect) => {

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../test/support/dialects.js';
+import { kidOf } from '../../../../test/support/jwt.js';
 import { basic, post } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser } from '../../../../test/support/users.js';
@@ -84,12 +85,7 @@ describe.each(dialects)('signing key loaded outside transactions (%s)', (dialect
     s.clock.advanceSeconds(2.5 * HOUR);
     const res = await within('device_code grant', poll(s, caller, auth.device_code));
     expect(res.statusCode, res.body).toBe(200);
-    const kid = JSON.parse(
-      Buffer.from(
-        (res.json() as { access_token: string }).access_token.split('.')[0] ?? '',
-        'base64url',
-      ).toString(),
-    ).kid;
+    const kid = kidOf((res.json() as { access_token: string }).access_token);
     expect(kid).toBe((await s.services.keys.current()).kid);
   });
 
