@@ -48,3 +48,49 @@ export function postForm(
     body: typeof body === 'string' ? body : form(body),
   });
 }
+
+/** How a test client authenticates: a public client names itself, a confidential one uses HTTP Basic. */
+export interface Caller {
+  id: string;
+  secret?: string;
+}
+
+/** Form params plus headers for a caller: client_id in the body (public) or HTTP Basic (confidential). */
+export function authenticate(
+  caller: Caller,
+  params: Record<string, string>,
+): { params: Record<string, string>; headers: Record<string, string> } {
+  if (caller.secret === undefined) return { params: { ...params, client_id: caller.id }, headers: {} };
+  return { params, headers: { authorization: basic(caller.id, caller.secret) } };
+}
+
+/** POST a form to a path of the in-process app as `caller` (a bare string: a public client's id). */
+export function postAs(
+  server: { app: Pick<FastifyInstance, 'inject'> },
+  path: string,
+  caller: Caller | string,
+  params: Record<string, string>,
+) {
+  const auth = authenticate(typeof caller === 'string' ? { id: caller } : caller, params);
+  return post(server, path, auth.params, auth.headers);
+}
+
+/** RFC 7662 introspection of `token` by `caller`; `extra` adds parameters (`token_type_hint`, …). */
+export function introspect(
+  server: { app: Pick<FastifyInstance, 'inject'> },
+  caller: Caller | string,
+  token: string,
+  extra: Record<string, string> = {},
+) {
+  return postAs(server, INTROSPECTION_PATH, caller, { token, ...extra });
+}
+
+/** RFC 7009 revocation of `token` by `caller`; `extra` adds parameters (`token_type_hint`, …). */
+export function revoke(
+  server: { app: Pick<FastifyInstance, 'inject'> },
+  caller: Caller | string,
+  token: string,
+  extra: Record<string, string> = {},
+) {
+  return postAs(server, REVOCATION_PATH, caller, { token, ...extra });
+}

@@ -7,18 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
 import { jwtClaims } from '../../../../test/support/jwt.js';
-import { form, post } from '../../../../test/support/oauth.js';
+import { type Caller, form, introspect, post } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser } from '../../../../test/support/users.js';
 import {
   approve,
-  type Caller,
   countRows,
   DEVICE_GRANT,
   deny,
   deviceRow,
   familyOf,
-  introspect,
   poll,
   refresh,
   requestDeviceCode,

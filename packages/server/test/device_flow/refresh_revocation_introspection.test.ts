@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
 import { jwtClaims } from '../../../../test/support/jwt.js';
+import { type Caller, introspect, revoke } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser } from '../../../../test/support/users.js';
-import { type Caller, introspect, obtainTokens, refresh, revoke, type UserTokens } from './support.js';
+import { obtainTokens, refresh, type UserTokens } from './support.js';
 
 describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (%s)', (dialect) => {
   let server: TestServer;
@@ -48,7 +49,12 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
         const t1 = (await refresh(server, clientA, t0.refresh_token)).json() as UserTokens;
         expect((await introspect(server, clientA, t1.refresh_token)).json().active).toBe(true);
 
-        const res = await revoke(server, clientA, t1.refresh_token, hint);
+        const res = await revoke(
+          server,
+          clientA,
+          t1.refresh_token,
+          hint === undefined ? {} : { token_type_hint: hint },
+        );
         expect(res.statusCode).toBe(200);
         expect(res.headers['cache-control']).toBe('no-store');
         expect(res.body).toBe('');
@@ -116,7 +122,9 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
     it("a refresh token introspected by its client → active with token_type 'refresh_token'", async () => {
       const tokens = await obtainTokens(server, clientA, userId, 'openid read');
       const iat = Math.floor(server.clock.now / 1000);
-      const res = await introspect(server, clientA, tokens.refresh_token, 'refresh_token');
+      const res = await introspect(server, clientA, tokens.refresh_token, {
+        token_type_hint: 'refresh_token',
+      });
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.json()).toEqual({
@@ -130,9 +138,10 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
         iat,
       });
       // A wrong hint changes nothing.
-      expect((await introspect(server, clientA, tokens.refresh_token, 'access_token')).json().active).toBe(
-        true,
-      );
+      expect(
+        (await introspect(server, clientA, tokens.refresh_token, { token_type_hint: 'access_token' })).json()
+          .active,
+      ).toBe(true);
       // The access token: its sub is the person.
       expect((await introspect(server, clientA, tokens.access_token)).json()).toMatchObject({
         active: true,

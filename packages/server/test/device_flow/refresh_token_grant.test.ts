@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
 import { jwtClaims } from '../../../../test/support/jwt.js';
+import { type Caller, introspect } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser } from '../../../../test/support/users.js';
-import { type Caller, countRows, introspect, obtainTokens, refresh, type UserTokens } from './support.js';
+import { countRows, obtainTokens, refresh, type UserTokens } from './support.js';
 
 const INVALID_RT = { error: 'invalid_grant', error_description: 'refresh token is invalid' };
 const EXPIRED_RT = { error: 'invalid_grant', error_description: 'refresh token has expired' };

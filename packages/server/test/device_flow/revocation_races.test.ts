@@ -11,20 +11,11 @@ import type { Transaction } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, PG_BASE_URL } from '../../../../test/support/dialects.js';
+import { type Caller, introspect, revoke } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser } from '../../../../test/support/users.js';
 import type { Database } from '../../src/storage/schema.js';
-import {
-  approve,
-  type Caller,
-  familyOf,
-  introspect,
-  obtainTokens,
-  poll,
-  refresh,
-  requestDeviceCode,
-  revoke,
-} from './support.js';
+import { approve, familyOf, obtainTokens, poll, refresh, requestDeviceCode } from './support.js';
 
 type Work = (tx: Transaction<Database>) => Promise<unknown>;
 

@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
-import { basic, post } from '../../../../test/support/oauth.js';
+import { type Caller, postAs } from '../../../../test/support/oauth.js';
 import type { TestServer } from '../../../../test/support/test_server.js';
 import { randomId } from '../../src/crypto/secrets.js';
 import { decideDeviceCode, findDeviceCodeByUserCode } from '../../src/device/device_store.js';
@@ -16,12 +16,6 @@ import type { Database, DeviceCodeRow } from '../../src/storage/schema.js';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 type Server = Pick<TestServer, 'app' | 'services' | 'clock'>;
-
-/** How a test client authenticates: a public client names itself, a confidential one uses Basic. */
-export interface Caller {
-  id: string;
-  secret?: string;
-}
 
 export interface DeviceAuthorization {
   device_code: string;
@@ -40,23 +34,9 @@ export interface UserTokens {
   scope?: string;
 }
 
-/** Form params plus headers for a caller: client_id in the body (public) or HTTP Basic (confidential). */
-export function authenticate(
-  caller: Caller,
-  params: Record<string, string>,
-): { params: Record<string, string>; headers: Record<string, string> } {
-  if (caller.secret === undefined) return { params: { ...params, client_id: caller.id }, headers: {} };
-  return { params, headers: { authorization: basic(caller.id, caller.secret) } };
-}
-
-function send(server: Server, path: string, caller: Caller, params: Record<string, string>) {
-  const auth = authenticate(caller, params);
-  return post(server, path, auth.params, auth.headers);
-}
-
 export function requestDeviceCodeRaw(server: Server, caller: Caller | string, scope?: string) {
   const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/device_authorization', c, scope === undefined ? {} : { scope });
+  return postAs(server, '/oauth/device_authorization', c, scope === undefined ? {} : { scope });
 }
 
 /** A device request that must succeed. */
@@ -118,25 +98,16 @@ export function deny(server: Server, userCode: string, userId: string): Promise<
 /** One poll of the token endpoint with a device code. */
 export function poll(server: Server, caller: Caller | string, deviceCode: string) {
   const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/token', c, { grant_type: DEVICE_GRANT, device_code: deviceCode });
+  return postAs(server, '/oauth/token', c, { grant_type: DEVICE_GRANT, device_code: deviceCode });
 }
 
 export function refresh(server: Server, caller: Caller | string, refreshToken: string, scope?: string) {
   const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/token', c, {
+  return postAs(server, '/oauth/token', c, {
     grant_type: 'refresh_token',
     refresh_token: refreshToken,
     ...(scope === undefined ? {} : { scope }),
   });
-}
-
-export function introspect(server: Server, caller: Caller, token: string, hint?: string) {
-  return send(server, '/oauth/introspect', caller, { token, ...(hint ? { token_type_hint: hint } : {}) });
-}
-
-export function revoke(server: Server, caller: Caller | string, token: string, hint?: string) {
-  const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/revoke', c, { token, ...(hint ? { token_type_hint: hint } : {}) });
 }
 
 /** Device request → approval by `userId` → the token response. */

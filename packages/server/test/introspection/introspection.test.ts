@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../test/support/dialects.js';
 import { b64url, jwtClaims, jwtHeader } from '../../../../test/support/jwt.js';
-import { basic, form, post } from '../../../../test/support/oauth.js';
+import { basic, form, introspect, post } from '../../../../test/support/oauth.js';
 import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
 const INACTIVE = '{"active":false}';
@@ -36,18 +36,9 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
     return res.json().access_token as string;
   }
 
-  function introspect(caller: Registered, token: string, extra: Record<string, string> = {}) {
-    return post(
-      server,
-      '/oauth/introspect',
-      { token, ...extra },
-      { authorization: basic(caller.id, caller.secret) },
-    );
-  }
-
   /** The exact RFC 7662 §2.2 answer for anything not active: that one member, nothing else. */
   async function expectInactive(caller: Registered, token: string): Promise<void> {
-    const res = await introspect(caller, token);
+    const res = await introspect(server, caller, token);
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -67,7 +58,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
     it('describes the caller its own valid token with every RFC 7662 member', async () => {
       const token = await tokenFor(owner, { scope: 'read' });
       const claims = jwtClaims(token);
-      const res = await introspect(owner, token);
+      const res = await introspect(server, owner, token);
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.json()).toEqual({
@@ -89,7 +80,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
     it('accepts a token_type_hint, right or wrong', async () => {
       const token = await tokenFor(owner);
       for (const hint of ['access_token', 'refresh_token', 'no_such_type']) {
-        const res = await introspect(owner, token, { token_type_hint: hint });
+        const res = await introspect(server, owner, token, { token_type_hint: hint });
         expect(res.statusCode).toBe(200);
         expect(res.json().active).toBe(true);
       }
@@ -99,7 +90,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
       const token = await tokenFor(owner);
       server.clock.advanceSeconds(599);
       try {
-        expect((await introspect(owner, token)).json().active).toBe(true);
+        expect((await introspect(server, owner, token)).json().active).toBe(true);
       } finally {
         server.clock.advanceSeconds(-599);
       }
@@ -109,7 +100,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
       const resourceServer = await register({ scopes: [] });
       const caller = await register({ scopes: ['read'], audiences: [resourceServer.id] });
       const token = await tokenFor(caller, { resource: resourceServer.id });
-      const res = await introspect(resourceServer, token);
+      const res = await introspect(server, resourceServer, token);
       expect(res.statusCode).toBe(200);
       expect(res.json()).toMatchObject({
         active: true,
@@ -118,7 +109,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
         sub: caller.id,
       });
       // The issuing client still may, and a bystander still may not.
-      expect((await introspect(caller, token)).json().active).toBe(true);
+      expect((await introspect(server, caller, token)).json().active).toBe(true);
       await expectInactive(other, token);
     });
   });
@@ -133,7 +124,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
         server.clock.advanceSeconds(-601);
       }
       // The same token was active before the clock moved, so the check above measured expiry.
-      expect((await introspect(owner, token)).json().active).toBe(true);
+      expect((await introspect(server, owner, token)).json().active).toBe(true);
     });
 
     it('RI-05: a token exactly at exp is no longer active', async () => {
@@ -148,7 +139,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: a revoked token is {"active":false} only', async () => {
       const token = await tokenFor(owner);
-      expect((await introspect(owner, token)).json().active).toBe(true);
+      expect((await introspect(server, owner, token)).json().active).toBe(true);
       const revoked = await post(
         server,
         '/oauth/revoke',
@@ -163,7 +154,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
       const token = await tokenFor(owner);
       await expectInactive(other, token);
       // Still active for its owner: the answer above is about who asked, not the token.
-      expect((await introspect(owner, token)).json().active).toBe(true);
+      expect((await introspect(server, owner, token)).json().active).toBe(true);
     });
 
     it('RI-05: garbage is {"active":false} only', async () => {
