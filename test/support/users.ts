@@ -16,7 +16,7 @@ export interface UserOptions {
   id?: string;
   /** Default: `person-…`, unique. */
   username?: string;
-  /** A password to hash into the row (e.g. PASSWORD); default none, so tests that never sign in skip scrypt. */
+  /** A password to hash into the row (e.g. PASSWORD); default none: tests that never sign in skip scrypt. */
   password?: string;
   /** A TOTP second factor: `true` for TOTP_SECRET, or a base32 secret of the test's own. */
   totp?: boolean | string;

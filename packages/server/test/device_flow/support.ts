@@ -1,7 +1,7 @@
 /**
- * Helpers for the device-flow protocol tests: people, device requests, and decisions made straight in
- * storage (claim the code for a session, then decideDeviceCode) — so these tests never depend on the
- * verification pages. Every request still goes through the real HTTP stack of a TestServer.
+ * Helpers for the device-flow protocol tests: device requests, polls, refreshes, and decisions made
+ * straight in storage (claim the code for a session, then decideDeviceCode) — so these tests never depend
+ * on the verification pages. Every request still goes through the real HTTP stack of a TestServer.
  */
 import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
