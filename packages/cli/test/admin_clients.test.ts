@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, dialects, type TestDatabase } from '../../server/test/support/dialects.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../test/support/dialects.js';
 import { countRows, lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
 interface ClientJson {

@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, dialects, type TestDatabase } from '../../server/test/support/dialects.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../test/support/dialects.js';
 import { lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
 interface FederationJson {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_KEY_PATTERN, checkApiKey } from '@clavis/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, dialects, type TestDatabase } from '../../server/test/support/dialects.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../test/support/dialects.js';
 import { lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
 interface KeyJson {

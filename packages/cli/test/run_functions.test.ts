@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { AdminError } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, dialects, type TestDatabase } from '../../server/test/support/dialects.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../test/support/dialects.js';
 import { runAuditVerify } from '../src/commands/admin/audit_run.js';
 import { runClientsCreate, runClientsShow } from '../src/commands/admin/clients_run.js';
 import type { AdminRunDeps, AdminTarget } from '../src/commands/admin/context.js';

@@ -5,7 +5,8 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../server/test/interop/real_server.js';
+import { freePort } from '../../../test/support/free_port.js';
+import { basic, INTROSPECTION_PATH, postForm, TOKEN_PATH } from '../../../test/support/oauth.js';
 import { childEnv, runCli, type Scratch, scratch, startCli } from './support/cli.js';
 
 type Started = ReturnType<typeof startCli>;
@@ -105,31 +106,26 @@ describe('clavis serve', () => {
       client_id: string;
       client_secret: string;
     };
-    const basicAuth = `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`;
-    const tokenResponse = await fetch(`${base}/oauth/token`, {
-      method: 'POST',
-      headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials&scope=read',
+    const basicAuth = basic(client_id, client_secret);
+    const tokenResponse = await postForm(base, TOKEN_PATH, 'grant_type=client_credentials&scope=read', {
+      authorization: basicAuth,
     });
     expect(tokenResponse.status).toBe(200);
     const { access_token } = (await tokenResponse.json()) as { access_token: string };
     // A wrong secret (one character off) is refused, and must not reach the logs either.
     const wrongSecret = `${client_secret.slice(0, -1)}${client_secret.endsWith('A') ? 'B' : 'A'}`;
-    const wrong = await fetch(`${base}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id,
-        client_secret: wrongSecret,
-      }).toString(),
+    const wrong = await postForm(base, TOKEN_PATH, {
+      grant_type: 'client_credentials',
+      client_id,
+      client_secret: wrongSecret,
     });
     expect(wrong.status).toBe(401);
-    const introspected = await fetch(`${base}/oauth/introspect`, {
-      method: 'POST',
-      headers: { authorization: basicAuth, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: access_token }).toString(),
-    });
+    const introspected = await postForm(
+      base,
+      INTROSPECTION_PATH,
+      { token: access_token },
+      { authorization: basicAuth },
+    );
     expect(((await introspected.json()) as { active: boolean }).active).toBe(true);
 
     const stopped = await stop(server);

@@ -6,23 +6,16 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../server/test/interop/real_server.js';
+import { freePort } from '../../../test/support/free_port.js';
+import { postForm, TOKEN_PATH } from '../../../test/support/oauth.js';
 import type { Io } from '../src/io.js';
 import { main } from '../src/main.js';
-import { lines, runCli, type Scratch, scratch } from './support/cli.js';
+import { lines, runCli, type Scratch, scratch, TextSink } from './support/cli.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-
-class TextSink extends Writable {
-  text = '';
-  override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
-    this.text += chunk.toString();
-    callback();
-  }
-}
 
 /** `clavis serve` in this process, until `stop()`; resolves once the banner is written. */
 async function serveInProcess(argv: string[], env: Record<string, string> = {}) {
@@ -102,14 +95,10 @@ describe('clavis serve --assertion-audience (CA-04)', () => {
       .setIssuedAt(now)
       .setExpirationTime(now + 60)
       .sign(privateKey);
-    const res = await fetch(`${base}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-        client_assertion: assertion,
-      }),
+    const res = await postForm(base, TOKEN_PATH, {
+      grant_type: 'client_credentials',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
     });
     return res.status;
   }

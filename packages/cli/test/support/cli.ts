@@ -4,12 +4,12 @@
  * signals and what reaches the terminal.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../../../../test/support/temp_dir.js';
 import type { Io } from '../../src/io.js';
 import { main } from '../../src/main.js';
 
@@ -19,6 +19,7 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A writable stream that keeps what is written to it as text. */
 export class TextSink extends Writable {
   text = '';
   override _write(chunk: Buffer | string, _encoding: BufferEncoding, callback: () => void): void {
@@ -59,14 +60,9 @@ export interface Scratch {
 }
 
 export function scratch(): Scratch {
-  const dir = mkdtempSync(join(tmpdir(), 'clavis-cli-test-'));
+  const { path: dir, remove } = tempDir('clavis-cli-test-');
   const dbPath = join(dir, 'clavis.db');
-  return {
-    dir,
-    dbPath,
-    dbUrl: `sqlite:${dbPath}`,
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
+  return { dir, dbPath, dbUrl: `sqlite:${dbPath}`, remove };
 }
 
 /** Reads an SQLite database file directly (not through our code), for checking what was persisted. */

@@ -6,10 +6,10 @@
 import { AdminError, adminClients, adminUsers } from '@clavis/server';
 import { Secret, TOTP, URI } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { verifyPassword } from '../../src/crypto/passwords.js';
 import { openTotpSecret } from '../../src/users/totp_secret.js';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
 
 const actor = { type: 'admin' as const, id: 'os:tester@host', ip: null, userAgent: 'clavis-cli' };
 

@@ -4,8 +4,8 @@
  */
 import { adminApiKeys, sweepIdleApiKeys } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { ADMIN, type Caller, createKey, exchange, keyAdminDeps, registerCaller, verify } from './support.js';
 
 describe.each(dialects)('changes take effect at once on every instance (%s)', (dialect) => {

@@ -1,16 +1,16 @@
 import { adminApiKeys } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwtClaims } from '../../../../test/support/jwt.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
 import {
   ADMIN,
   API_KEY_TYPE,
-  auditRecords,
   createKey,
-  createPerson,
   exchange,
   INVALID_EXCHANGE,
-  jwtClaims,
   keyAdminDeps,
   registerCaller,
 } from './support.js';
@@ -65,7 +65,7 @@ describe.each(dialects)('API key → token exchange (%s)', (dialect) => {
     });
 
     it("a person's key: sub is the user's id, client_id the key's id", async () => {
-      const person = await createPerson(server);
+      const person = await createUser(server);
       const { id, key } = await createKey(server, { owner: `user:${person.username}`, scopes: ['deploy'] });
       const res = await exchange(server, key);
       expect(res.statusCode, res.body).toBe(200);
@@ -163,7 +163,7 @@ describe.each(dialects)('API key → token exchange (%s)', (dialect) => {
       expect(denied.some((r) => r.detail.api_key_id === id && r.detail.reason === 'principal_mismatch')).toBe(
         true,
       );
-      const person = await createPerson(server);
+      const person = await createUser(server);
       const personal = await createKey(server, { owner: `user:${person.username}` });
       const named = await exchange(server, personal.key, { client_id: owner.id });
       expect(named.statusCode).toBe(400);
@@ -234,7 +234,7 @@ describe.each(dialects)('API key → token exchange (%s)', (dialect) => {
         grants: ['device_code'],
         scopes: ['read'],
       });
-      const person = await createPerson(server, ['deploy']);
+      const person = await createUser(server, { scopes: ['deploy'] });
       const cases: Array<[Partial<adminApiKeys.CreateApiKeyInput> & { owner: string }, RegExp]> = [
         [{ owner: owner.id, scopes: ['read', 'delete'] }, /beyond the ceiling .*: delete/],
         [{ owner: owner.id, scopes: ['keys:mint'] }, /may not carry keys:mint/],
@@ -266,7 +266,7 @@ describe.each(dialects)('API key → token exchange (%s)', (dialect) => {
       await expect(
         createKey(server, { owner: `user:${person.username}`, scopes: ['deploy'] }),
       ).resolves.toBeDefined();
-      const open = await createPerson(server);
+      const open = await createUser(server);
       await expect(
         createKey(server, { owner: `user:${open.username}`, scopes: ['anything'] }),
       ).resolves.toBeDefined();

@@ -5,8 +5,9 @@
  */
 import { adminApiKeys } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { ADMIN, type Caller, createKey, exchange, keyAdminDeps, registerCaller } from './support.js';
 
 const INACTIVE = { active: false };

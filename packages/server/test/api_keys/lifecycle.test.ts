@@ -1,19 +1,12 @@
 import { generateApiKey } from '@clavis/core';
 import { adminApiKeys, sweepIdleApiKeys } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
-import {
-  ADMIN,
-  auditRecords,
-  type Caller,
-  createKey,
-  createPerson,
-  keyAdminDeps,
-  keyRow,
-  registerCaller,
-  verify,
-} from './support.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { ADMIN, type Caller, createKey, keyAdminDeps, keyRow, registerCaller, verify } from './support.js';
 
 const INACTIVE = '{"active":false}';
 
@@ -78,7 +71,7 @@ describe.each(dialects)('introspection of API keys (%s)', (dialect) => {
   });
 
   it("a person's key: sub is the person, client_id the key", async () => {
-    const person = await createPerson(server);
+    const person = await createUser(server);
     const { id, key } = await createKey(server, { owner: `user:${person.username}` });
     expect((await introspect(key)).json()).toMatchObject({ active: true, sub: person.id, client_id: id });
   });

@@ -1,18 +1,13 @@
 import { checkApiKey } from '@clavis/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPerson as createDevicePerson, obtainTokens } from '../device_flow/support.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
-import {
-  auditRecords,
-  type Caller,
-  exchange,
-  jwtClaims,
-  keyRow,
-  postFrom,
-  registerCaller,
-  verify,
-} from './support.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jtiOf, jwtClaims } from '../../../../test/support/jwt.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { obtainTokens } from '../device_flow/support.js';
+import { type Caller, exchange, keyRow, postFrom, registerCaller, verify } from './support.js';
 
 describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => {
   let server: TestServer;
@@ -68,7 +63,7 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
         max_uses: null,
       });
       expect(checkApiKey(body.key)).toBe('valid');
-      const jti = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()).jti as string;
+      const jti = jtiOf(token);
       const row = await keyRow(server, body.id);
       expect(row).toMatchObject({
         minted_by_jti: jti,
@@ -127,7 +122,7 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
         scopes: ['read', 'keys:mint'],
       });
       const username = 'minting_person';
-      const userId = await createDevicePerson(server, { username });
+      const userId = (await createUser(server, { username })).id;
       const tokens = await obtainTokens(server, cli.client.id, userId, 'read keys:mint');
       const res = await mint(tokens.access_token);
       expect(res.statusCode, res.body).toBe(201);

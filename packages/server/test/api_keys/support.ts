@@ -4,8 +4,8 @@
  */
 import { adminApiKeys } from '@clavis/server';
 import { expect } from 'vitest';
-import { randomId } from '../../src/crypto/secrets.js';
-import { basic, form, type TestServer } from '../support/test_server.js';
+import { basic, form } from '../../../../test/support/oauth.js';
+import type { TestServer } from '../../../../test/support/test_server.js';
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const API_KEY_TYPE = 'urn:clavis:params:oauth:token-type:api_key';
@@ -44,35 +44,6 @@ export async function createKey(
     ADMIN,
   );
   return { id: created.key.id, key: created.plaintext, view: created.key };
-}
-
-/** Inserts a person with an optional scope ceiling. */
-export async function createPerson(
-  server: Server,
-  scopes: string[] | null = null,
-): Promise<{ id: string; username: string }> {
-  const id = randomId('usr_', 12);
-  const username = `p_${id
-    .slice(4, 14)
-    .toLowerCase()
-    .replace(/[^a-z0-9]/g, 'x')}`;
-  await server.services.db
-    .insertInto('users')
-    .values({
-      id,
-      username,
-      password_hash: null,
-      is_admin: 0,
-      must_change_password: 0,
-      totp_secret: null,
-      created_at: server.clock.now,
-      disabled_at: null,
-      locked_at: null,
-      totp_last_step: null,
-      scopes: scopes ? JSON.stringify(scopes) : null,
-    })
-    .execute();
-  return { id, username };
 }
 
 export interface From {
@@ -133,23 +104,6 @@ export async function registerCaller(
 ) {
   const { client, secret } = await server.createClient(input);
   return { id: client.id, secret: secret ?? '', client };
-}
-
-export async function auditRecords(server: Server, event: string) {
-  await server.services.audit.drain();
-  const rows = await server.services.db
-    .selectFrom('audit_events')
-    .selectAll()
-    .where('event', '=', event)
-    .execute();
-  return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
-}
-
-export function jwtClaims(token: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<
-    string,
-    unknown
-  >;
 }
 
 export async function keyRow(server: Server, id: string) {

@@ -9,9 +9,10 @@
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects, type TestDialect } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
-import { auditRecords, type Caller, createKey, exchange, keyRow, registerCaller, verify } from './support.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects, type TestDialect } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { type Caller, createKey, exchange, keyRow, registerCaller, verify } from './support.js';
 
 async function refuseRecords(server: TestServer, dialect: TestDialect, event: string): Promise<void> {
   const { db } = server.services;

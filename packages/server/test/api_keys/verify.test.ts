@@ -1,13 +1,14 @@
 import { adminApiKeys } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, post, type TestServer } from '../support/test_server.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
 import {
   ADMIN,
-  auditRecords,
   type Caller,
   createKey,
-  createPerson,
   exchange,
   INVALID_EXCHANGE,
   INVALID_VERIFY,
@@ -60,7 +61,7 @@ describe.each(dialects)('API key verify endpoint (%s)', (dialect) => {
     });
 
     it("a person's key names them as user:USERNAME; unlimited keys report remaining_uses null", async () => {
-      const person = await createPerson(server);
+      const person = await createUser(server);
       const { id, key } = await createKey(server, { owner: `user:${person.username}`, scopes: ['deploy'] });
       const res = await verify(server, rs, { key });
       expect(res.statusCode, res.body).toBe(200);

@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { AdminError, adminApiKeys, adminClients, adminFederations, openServices } from '@clavis/server';
 import { calculateJwkThumbprint } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { TestClock } from '../../../../test/support/clock.js';
+import { createTestDatabase, dialects } from '../../../../test/support/dialects.js';
+import { jwksOf, newClientKey } from '../../../../test/support/jwt.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { keyAdminDeps } from '../api_keys/support.js';
-import { jwksOf, newClientKey } from '../client_auth/assertion_kit.js';
 import { federationDeps } from '../federation/support.js';
-import { TestClock } from '../support/clock.js';
-import { createTestDatabase, dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
 
 const ADMIN = { type: 'admin' as const, id: 'ops' };
 
@@ -22,18 +23,6 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
     await server.close();
     for (const done of after.splice(0)) await done();
   });
-
-  async function records(event: string) {
-    await server.services.audit.drain();
-    const rows = await server.services.db
-      .selectFrom('audit_events')
-      .selectAll()
-      .where('event', '=', event)
-      .orderBy('segment')
-      .orderBy('seq')
-      .execute();
-    return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
-  }
 
   it('signing keys: the first key is recorded as created, its successor as a rotation, once each', async () => {
     // A fresh database whose keys are made by a store that records them, as `serve` sets it up.
@@ -55,8 +44,8 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
       clock,
       config: { keyRotationIntervalSeconds: 3600 },
     });
-    const created = await records('signing_key.create');
-    const rotated = await records('signing_key.rotate');
+    const created = await auditRecords(server, 'signing_key.create');
+    const rotated = await auditRecords(server, 'signing_key.rotate');
     expect(created).toHaveLength(1);
     expect(rotated).toHaveLength(1);
     const slot = Math.floor(server.clock.now / 3_600_000);
@@ -69,13 +58,16 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
     // A second recording store on the same database finds the keys: nothing new to record.
     server.services.keys.recordCreationsIn(server.services.audit);
     await server.services.keys.refresh();
-    expect(await records('signing_key.rotate')).toHaveLength(1);
+    expect(await auditRecords(server, 'signing_key.rotate')).toHaveLength(1);
     // An hour on, the next successor is made and recorded.
     clock.advanceSeconds(3600);
     await services.keys.refresh();
     await services.audit.drain();
-    expect(await records('signing_key.create')).toHaveLength(1);
-    expect((await records('signing_key.rotate')).map((r) => r.detail.slot)).toEqual([slot + 1, slot + 2]);
+    expect(await auditRecords(server, 'signing_key.create')).toHaveLength(1);
+    expect((await auditRecords(server, 'signing_key.rotate')).map((r) => r.detail.slot)).toEqual([
+      slot + 1,
+      slot + 2,
+    ]);
     await services.close();
   });
 
@@ -91,7 +83,7 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
       audiences: ['https://api.example'],
       tokenTtlSeconds: 120,
     });
-    const [create] = (await records('client.create')).filter((r) => r.client_id === client.id);
+    const [create] = (await auditRecords(server, 'client.create')).filter((r) => r.client_id === client.id);
     expect(create?.detail).toMatchObject({
       name: 'billing',
       owner: 'team-billing',
@@ -138,7 +130,7 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
       id,
       ADMIN,
     );
-    const [deleted] = (await records('client.delete')).filter((r) => r.client_id === id);
+    const [deleted] = (await auditRecords(server, 'client.delete')).filter((r) => r.client_id === id);
     expect(deleted?.detail).toEqual({
       secret_ids: secrets.map((s) => s.id),
       federation_ids: [fed.id],
@@ -177,7 +169,7 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
     ).rejects.toBeInstanceOf(AdminError);
     await expect(server.createClient({ name: 'x', tokenTtlSeconds: 5 })).rejects.toBeInstanceOf(AdminError);
 
-    const fed = await records('federation.create');
+    const fed = await auditRecords(server, 'federation.create');
     expect(fed).toHaveLength(1);
     expect(fed[0]).toMatchObject({
       outcome: 'failure',
@@ -189,9 +181,9 @@ describe.each(dialects)('audit coverage of administration (%s)', (dialect) => {
       reason: 'invalid_input',
       message: expect.stringContaining("outside the client's ceiling"),
     });
-    const key = await records('api_key.create');
+    const key = await auditRecords(server, 'api_key.create');
     expect(key.map((r) => [r.outcome, r.detail.reason])).toEqual([['failure', 'invalid_input']]);
-    const client = (await records('client.create')).filter((r) => r.outcome === 'failure');
+    const client = (await auditRecords(server, 'client.create')).filter((r) => r.outcome === 'failure');
     expect(client).toHaveLength(1);
     expect(client[0]?.detail).toMatchObject({ name: 'x', reason: 'invalid_input' });
   });

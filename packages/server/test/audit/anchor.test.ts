@@ -18,11 +18,12 @@ import {
 } from '@clavis/server';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../../../test/support/audit.js';
+import { TestClock } from '../../../../test/support/clock.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { AuditLog, DEFAULT_LEASE_MS } from '../../src/audit/audit_log.js';
 import { recordHash, sealHash, signSeal } from '../../src/audit/chain.js';
-import { TestClock } from '../support/clock.js';
-import { createTestDatabase, dialects, type TestDatabase } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
 
 function entry(n: number | string): AuditEntry {
   return { event: 'token.issue', actor: { type: 'client', id: 'svc_test' }, detail: { n } };
@@ -76,7 +77,7 @@ describe.each(dialects)('audit anchor and abandoned segments (%s)', (dialect) =>
   }
 
   const verify = async (server: { services: RunningServer['services'] }, withAnchor = true) =>
-    verifyAuditLog(server.services.db, server.services.auditKey, {
+    verifyChain(server, {
       now: clock.now,
       ...(withAnchor ? { anchors: [await readAnchor(anchorFile())] } : {}),
     });
@@ -361,9 +362,7 @@ describe.each(dialects)('abandoned segments without serve (%s)', (dialect) => {
           .executeTakeFirstOrThrow()
       ).alive_until,
     ).toBeNull();
-    expect(
-      await verifyAuditLog(server.services.db, server.services.auditKey, { now: server.clock.now + 60_000 }),
-    ).toMatchObject({
+    expect(await verifyChain(server, { now: server.clock.now + 60_000 })).toMatchObject({
       ok: true,
       unsealed: 0,
     });

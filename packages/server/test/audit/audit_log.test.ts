@@ -3,10 +3,11 @@ import { type AuditEntry, listAudit, openDatabase, parseDatabaseUrl, verifyAudit
 import { sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
 import { afterEach, describe, expect, it } from 'vitest';
+import { verifyChain } from '../../../../test/support/audit.js';
+import { createTestDatabase, dialects } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { recordHash, segmentGenesis } from '../../src/audit/chain.js';
 import { migrationProvider } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
 
 function entry(n: number | string): AuditEntry {
   return {
@@ -58,7 +59,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       expect(written.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5]);
       for (let i = 1; i < written.length; i++) expect(written[i]?.prev_hash).toBe(written[i - 1]?.hash);
       expect(written.map((r) => JSON.parse(r.detail).n)).toEqual([1, 2, 3, 4, 5]);
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toEqual({
+      expect(await verifyChain(server)).toEqual({
         ok: true,
         records: 5,
         segments: 1,
@@ -72,9 +73,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       const { server } = await sealedLog(3);
       await server.services.audit.record(entry(4));
       await server.services.audit.record(entry(5));
-      expect(
-        await verifyAuditLog(server.services.db, server.services.auditKey, { now: server.clock.now }),
-      ).toMatchObject({
+      expect(await verifyChain(server, { now: server.clock.now })).toMatchObject({
         ok: true,
         records: 5,
         seals: 1,
@@ -92,7 +91,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .where('segment', '=', segment)
         .where('seq', '=', 3)
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:3`, reason: 'content does not match its hash' },
       });
@@ -109,7 +108,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .where('segment', '=', segment)
         .where('seq', '=', 3)
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:4`, reason: 'does not link to the previous record' },
       });
@@ -134,7 +133,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
           .execute();
         prev = hash;
       }
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:5`, reason: 'differs from seal 1' },
       });
@@ -147,7 +146,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .where('segment', '=', segment)
         .where('seq', '=', 3)
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:3`, reason: 'record missing' },
       });
@@ -160,7 +159,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .where('segment', '=', segment)
         .where('seq', '>=', 4)
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:4`, reason: 'record missing (sealed up to 5)' },
       });
@@ -170,7 +169,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       const { server, segment } = await sealedLog();
       await server.services.db.deleteFrom('audit_events').where('segment', '=', segment).execute();
       await server.services.db.deleteFrom('audit_segments').where('id', '=', segment).execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:1`, reason: 'sealed segment is missing' },
       });
@@ -184,7 +183,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .set({ segment_hash: head?.hash ?? '', segment_seq: 4 })
         .where('seq', '=', 1)
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: 'seal:1', reason: 'content does not match its hash' },
       });
@@ -196,9 +195,9 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       await server.services.audit.seal();
       await server.services.audit.record(entry(4));
       await server.services.audit.seal();
-      expect((await verifyAuditLog(server.services.db, server.services.auditKey)).seals).toBe(3);
+      expect((await verifyChain(server)).seals).toBe(3);
       await server.services.db.deleteFrom('audit_seals').where('seq', '=', 2).execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: 'seal:2', reason: 'seal missing' },
       });
@@ -218,7 +217,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
           hash: 'f'.repeat(64),
         })
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:6`, reason: 'content does not match its hash' },
       });
@@ -233,7 +232,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .insertInto('audit_events')
         .values({ ...forged, hash: recordHash(server.services.auditKey, forged) })
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: 'seg_forged:1', reason: 'record of an unknown segment' },
       });
@@ -249,7 +248,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .insertInto('audit_events')
         .values({ ...forged, hash: recordHash(attackerKey, forged) })
         .execute();
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:6`, reason: 'content does not match its hash' },
       });
@@ -264,9 +263,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         .insertInto('audit_events')
         .values({ ...forged, hash: recordHash(server.services.auditKey, forged) })
         .execute();
-      expect(
-        await verifyAuditLog(server.services.db, server.services.auditKey, { now: server.clock.now }),
-      ).toMatchObject({
+      expect(await verifyChain(server, { now: server.clock.now })).toMatchObject({
         ok: true,
         records: 6,
         unsealed: 1,
@@ -286,7 +283,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       expect(server.services.audit.segment).not.toBe(segment);
       const moved = await rows(server, server.services.audit.segment);
       expect(moved.map((r) => [Number(r.seq), JSON.parse(r.detail).n])).toEqual([[1, 'after']]);
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:6`, reason: 'content does not match its hash' },
       });
@@ -328,7 +325,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
             .execute(),
         ).rejects.toThrow();
       }
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: true,
         records: 5,
       });
@@ -351,7 +348,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       });
       await insertBypassingCheck(server, forge(0, 'user.disable'));
       await insertBypassingCheck(server, forge(-7, 'client.delete'));
-      expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+      expect(await verifyChain(server)).toMatchObject({
         ok: false,
         broken: { where: `${segment}:-7`, reason: 'not a valid sequence number' },
       });
@@ -369,7 +366,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
         const second = (await rows(server, segment))[1];
         if (!second) throw new Error('no second record');
         await insertBypassingCheck(server, { ...second, seq: 2.5, detail: JSON.stringify({ n: 'forged' }) });
-        expect(await verifyAuditLog(server.services.db, server.services.auditKey)).toMatchObject({
+        expect(await verifyChain(server)).toMatchObject({
           ok: false,
           broken: { where: `${segment}:2.5`, reason: 'not a valid sequence number' },
         });
@@ -488,7 +485,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       expect((await rows(first, b.segment)).map((r) => Number(r.seq))).toEqual(
         Array.from({ length: 20 }, (_, i) => i + 1),
       );
-      expect(await verifyAuditLog(first.services.db, first.services.auditKey)).toEqual({
+      expect(await verifyChain(first)).toEqual({
         ok: true,
         records: 50,
         segments: 2,
@@ -501,7 +498,7 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       await sql`update audit_events set ip = '203.0.113.9' where segment = ${b.segment} and seq = 7`.execute(
         first.services.db,
       );
-      expect(await verifyAuditLog(first.services.db, first.services.auditKey)).toMatchObject({
+      expect(await verifyChain(first)).toMatchObject({
         ok: false,
         broken: { where: `${b.segment}:7`, reason: 'content does not match its hash' },
       });

@@ -6,9 +6,14 @@
 import { type AuditEntry, verifyAuditLog } from '@clavis/server';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  dialects,
+  PG_BASE_URL,
+  type TestDatabase,
+} from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { isTransientStorageError } from '../../src/storage/errors.js';
-import { createTestDatabase, dialects, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
 
 function entry(n: number, actorId = 'svc_test'): AuditEntry {
   return {

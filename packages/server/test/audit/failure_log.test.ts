@@ -3,9 +3,10 @@
  * failures become one record with a count per window; unknown usernames never reach the log as typed.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { Browser } from '../pages/support.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, type TestServer } from '../support/test_server.js';
 
 const CC = { grant_type: 'client_credentials' };
 

@@ -3,18 +3,13 @@
  * database, so it holds across instances (CA-07) and under concurrent requests to several of them (R-04).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { type ClientKey, jwksOf, newClientKey, signAssertion } from '../../../../test/support/jwt.js';
+import { post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectInvalidClient, expectToken } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { purgeReplayGuard } from '../../src/storage/replay_guard.js';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, post, type TestServer } from '../support/test_server.js';
-import {
-  assertionClaims,
-  assertionRequest,
-  type ClientKey,
-  jwksOf,
-  newClientKey,
-  signAssertion,
-} from './assertion_kit.js';
-import { expectInvalidClient, expectToken, TOKEN } from './responses.js';
+import { assertionClaims, assertionRequest } from './assertion_kit.js';
 
 const REPLAYED = 'client_assertion has already been used';
 
@@ -38,7 +33,8 @@ describe.each(dialects)('client assertion replay (%s)', (dialect) => {
     return { id: client.id, key };
   }
 
-  const send = (server: TestServer, assertion: string) => post(server, TOKEN, assertionRequest(assertion));
+  const send = (server: TestServer, assertion: string) =>
+    post(server, TOKEN_PATH, assertionRequest(assertion));
 
   async function replayRows(clientId: string, jti: string): Promise<number> {
     const rows = await first.services.db

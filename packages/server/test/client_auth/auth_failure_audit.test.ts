@@ -5,18 +5,17 @@
  */
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
 import {
-  assertionClaims,
-  assertionRequest,
   type ClientKey,
   jwksOf,
   newClientKey,
   signAssertion,
   unsecuredAssertion,
-} from './assertion_kit.js';
-import { TOKEN } from './responses.js';
+} from '../../../../test/support/jwt.js';
+import { basic, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { assertionClaims, assertionRequest } from './assertion_kit.js';
 
 const CC = { grant_type: 'client_credentials' };
 
@@ -62,7 +61,7 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
         reason: 'wrong or expired secret',
         client: 'secret',
         send: (ua) =>
-          post(server, TOKEN, CC, { authorization: basic(secretClient.id, wrong), 'user-agent': ua }),
+          post(server, TOKEN_PATH, CC, { authorization: basic(secretClient.id, wrong), 'user-agent': ua }),
       },
       {
         name: 'unknown client (Basic)',
@@ -71,7 +70,7 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
         reason: 'unknown client',
         client: null,
         send: (ua) =>
-          post(server, TOKEN, CC, { authorization: basic('svc_nobody', wrong), 'user-agent': ua }),
+          post(server, TOKEN_PATH, CC, { authorization: basic('svc_nobody', wrong), 'user-agent': ua }),
       },
       {
         name: 'malformed Basic header',
@@ -80,7 +79,10 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
         reason: 'malformed Basic authorization header',
         client: null,
         send: (ua) =>
-          post(server, TOKEN, CC, { authorization: 'Basic c2VjcmV0LXdpdGhvdXQtY29sb24=', 'user-agent': ua }),
+          post(server, TOKEN_PATH, CC, {
+            authorization: 'Basic c2VjcmV0LXdpdGhvdXQtY29sb24=',
+            'user-agent': ua,
+          }),
       },
       {
         name: 'Bearer scheme',
@@ -88,7 +90,7 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
         status: 401,
         reason: 'unsupported authorization scheme',
         client: null,
-        send: (ua) => post(server, TOKEN, CC, { authorization: `Bearer ${bearer}`, 'user-agent': ua }),
+        send: (ua) => post(server, TOKEN_PATH, CC, { authorization: `Bearer ${bearer}`, 'user-agent': ua }),
       },
       {
         name: 'two methods at once (CA-03)',
@@ -99,7 +101,7 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
         send: (ua) =>
           post(
             server,
-            TOKEN,
+            TOKEN_PATH,
             { ...CC, client_id: secretClient.id, client_secret: secretClient.secret },
             {
               authorization: basic(secretClient.id, secretClient.secret),
@@ -154,10 +156,10 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
     );
     const none = unsecuredAssertion(assertionClaims(jwtClient.id, now));
     const spent = await signAssertion(jwtClient.key, assertionClaims(jwtClient.id, now));
-    const first = await post(server, TOKEN, assertionRequest(spent));
+    const first = await post(server, TOKEN_PATH, assertionRequest(spent));
     expect(first.statusCode).toBe(200);
     const viaAssertion = (assertion: string) => (ua: string) =>
-      post(server, TOKEN, assertionRequest(assertion), { 'user-agent': ua });
+      post(server, TOKEN_PATH, assertionRequest(assertion), { 'user-agent': ua });
     const sensitive = (a: string) => [a, a.split('.')[2] ?? a].filter((s) => s.length > 0);
     return [
       {
@@ -248,7 +250,7 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
       reason: 'client is registered for private_key_jwt',
       client: 'jwt',
       send: (ua) =>
-        post(server, TOKEN, CC, {
+        post(server, TOKEN_PATH, CC, {
           authorization: basic(jwtClient.id, 'clvs_not_a_real_secret_for_this_client'),
           'user-agent': ua,
         }),
@@ -261,7 +263,7 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
 
   it('a successful authentication writes no client.auth_failed record', async () => {
     const ua = 'audit-test/success';
-    const res = await post(server, TOKEN, CC, {
+    const res = await post(server, TOKEN_PATH, CC, {
       authorization: basic(secretClient.id, secretClient.secret),
       'user-agent': ua,
     });

@@ -6,9 +6,10 @@
 import { join } from 'node:path';
 import { adminClients, openServices, type Services } from '@clavis/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
-import { expectInvalidClient, expectToken, TOKEN } from './responses.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectInvalidClient, expectToken } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 
 const CC = { grant_type: 'client_credentials' };
 
@@ -43,23 +44,23 @@ describe.each(dialects)('client changes take effect at once (%s)', (dialect) => 
 
   it('a client deleted by another process is refused on the next request', async () => {
     const { client, secret = '' } = await server.createClient({});
-    expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }));
+    expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }));
     await adminClients.deleteClient(otherDeps, client.id, admin);
     expectInvalidClient(
-      await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }),
+      await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }),
       'client authentication failed',
     );
   });
 
   it('a secret rotated by another process without grace stops at once; the new one works at once', async () => {
     const { client, secret = '' } = await server.createClient({});
-    expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }));
+    expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }));
     const rotated = await adminClients.rotateClientSecret(otherDeps, client.id, { graceSeconds: 0 }, admin);
     expectInvalidClient(
-      await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }),
+      await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }),
       'client authentication failed',
     );
-    expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, rotated.secret) }));
+    expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, rotated.secret) }));
   });
 
   it('a client created by another process works on the first request', async () => {
@@ -68,7 +69,7 @@ describe.each(dialects)('client changes take effect at once (%s)', (dialect) => 
       { name: 'made elsewhere', kind: 'confidential', scopes: ['read'] },
       admin,
     );
-    const res = await post(server, TOKEN, CC, {
+    const res = await post(server, TOKEN_PATH, CC, {
       authorization: basic(created.client.id, created.secret ?? ''),
     });
     expect(res.statusCode).toBe(200);
@@ -76,7 +77,7 @@ describe.each(dialects)('client changes take effect at once (%s)', (dialect) => 
 
   it('a secret rotated by this process stops at once', async () => {
     const { client, secret = '' } = await server.createClient({});
-    expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }));
+    expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }));
     await adminClients.rotateClientSecret(
       {
         db: server.services.db,
@@ -91,17 +92,17 @@ describe.each(dialects)('client changes take effect at once (%s)', (dialect) => 
       admin,
     );
     expectInvalidClient(
-      await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }),
+      await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }),
       'client authentication failed',
     );
   });
 
   it('a secret expiring with time stops at its expiry, cached or not', async () => {
     const { client, secret = '' } = await server.createClient({ secretTtlSeconds: 60 });
-    expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }));
+    expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }));
     server.clock.advanceSeconds(60);
     expectInvalidClient(
-      await post(server, TOKEN, CC, { authorization: basic(client.id, secret) }),
+      await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, secret) }),
       'client authentication failed',
     );
   });

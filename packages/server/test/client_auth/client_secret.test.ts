@@ -7,10 +7,11 @@
 import { adminClients } from '@clavis/server';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
-import { jwksOf, newClientKey } from './assertion_kit.js';
-import { expectInvalidClient, expectToken, TOKEN } from './responses.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwksOf, newClientKey } from '../../../../test/support/jwt.js';
+import { basic, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectInvalidClient, expectToken } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 
 const CC = { grant_type: 'client_credentials' };
 
@@ -49,18 +50,18 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
 
   describe('200', () => {
     it('client_secret_basic with the right secret', async () => {
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(clientId, secret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(clientId, secret) }));
     });
 
     it('the Basic scheme name is case-insensitive and client_id may repeat the header (RFC 6749 §2.3.1)', async () => {
       const header = basic(clientId, secret).replace(/^Basic/, 'bAsIc');
-      expectToken(await post(server, TOKEN, { ...CC, client_id: clientId }, { authorization: header }));
+      expectToken(await post(server, TOKEN_PATH, { ...CC, client_id: clientId }, { authorization: header }));
     });
 
     it('client_secret_post for a client registered with client_secret_post', async () => {
       const post_ = await server.createClient({ authMethod: 'client_secret_post' });
       expect(post_.client.authMethod).toBe('client_secret_post');
-      const res = await post(server, TOKEN, {
+      const res = await post(server, TOKEN_PATH, {
         ...CC,
         client_id: post_.client.id,
         client_secret: post_.secret ?? '',
@@ -71,13 +72,15 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
 
   describe('401', () => {
     it('CA-01: a wrong client_secret is invalid_client with WWW-Authenticate', async () => {
-      const res = await post(server, TOKEN, CC, { authorization: basic(clientId, 'clvs_wrong') });
+      const res = await post(server, TOKEN_PATH, CC, { authorization: basic(clientId, 'clvs_wrong') });
       expectInvalidClient(res, 'client authentication failed');
     });
 
     it('CA-01: an unknown client gets exactly the answer a wrong secret gets (status, headers, body)', async () => {
-      const wrong = await post(server, TOKEN, CC, { authorization: basic(clientId, 'clvs_not-the-secret') });
-      const unknown = await post(server, TOKEN, CC, {
+      const wrong = await post(server, TOKEN_PATH, CC, {
+        authorization: basic(clientId, 'clvs_not-the-secret'),
+      });
+      const unknown = await post(server, TOKEN_PATH, CC, {
         authorization: basic('svc_doesnotexist', 'clvs_not-the-secret'),
       });
       expectInvalidClient(unknown, 'client authentication failed');
@@ -95,7 +98,7 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
     ])(
       'CA-01: a malformed Basic header (%s) is invalid_client with WWW-Authenticate',
       async (_name, header) => {
-        const res = await post(server, TOKEN, CC, { authorization: header });
+        const res = await post(server, TOKEN_PATH, CC, { authorization: header });
         expectInvalidClient(res, 'malformed Basic authorization header');
       },
     );
@@ -107,13 +110,17 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
     ])(
       'CA-01: an unknown authorization scheme (%s) is invalid_client with WWW-Authenticate',
       async (_n, header) => {
-        const res = await post(server, TOKEN, CC, { authorization: header });
+        const res = await post(server, TOKEN_PATH, CC, { authorization: header });
         expectInvalidClient(res, 'unsupported authorization scheme');
       },
     );
 
     it('CA-01: the same wrong secret sent with client_secret_post gets the same invalid_client', async () => {
-      const res = await post(server, TOKEN, { ...CC, client_id: 'svc_doesnotexist', client_secret: 'nope' });
+      const res = await post(server, TOKEN_PATH, {
+        ...CC,
+        client_id: 'svc_doesnotexist',
+        client_secret: 'nope',
+      });
       expectInvalidClient(res, 'client authentication failed');
     });
 
@@ -128,34 +135,34 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
       };
       const answers = [];
       for (const authorization of Object.values(attempts)) {
-        answers.push(observable(await post(server, TOKEN, CC, { authorization })));
+        answers.push(observable(await post(server, TOKEN_PATH, CC, { authorization })));
       }
       for (const answer of answers) expect(answer).toEqual(answers[0]);
       expect(answers[0]?.status).toBe(401);
       // And the right secret still works: the near misses above were refused on the secret alone.
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(clientId, secret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(clientId, secret) }));
     });
 
     // Basic and post carry the same secret, so a secret client may use either: clients such as
     // openid-client default to post whatever was registered. Keys and none are another matter (below).
     it('a client_secret_basic client may send its secret in the body (client_secret_post)', async () => {
-      const res = await post(server, TOKEN, { ...CC, client_id: clientId, client_secret: secret });
+      const res = await post(server, TOKEN_PATH, { ...CC, client_id: clientId, client_secret: secret });
       expectToken(res);
     });
 
     it('a client_secret_post client may send its secret in a Basic header', async () => {
       const { client, secret: postSecret } = await server.createClient({ authMethod: 'client_secret_post' });
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, postSecret ?? '') }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, postSecret ?? '') }));
     });
 
     it('a wrong secret is refused whichever secret method carries it', async () => {
       const wrong = `${secret.slice(0, -1)}${secret.endsWith('A') ? 'B' : 'A'}`;
       expectInvalidClient(
-        await post(server, TOKEN, { ...CC, client_id: clientId, client_secret: wrong }),
+        await post(server, TOKEN_PATH, { ...CC, client_id: clientId, client_secret: wrong }),
         'client authentication failed',
       );
       expectInvalidClient(
-        await post(server, TOKEN, CC, { authorization: basic(clientId, wrong) }),
+        await post(server, TOKEN_PATH, CC, { authorization: basic(clientId, wrong) }),
         'client authentication failed',
       );
     });
@@ -163,13 +170,13 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
     it('a private_key_jwt client cannot fall back to a secret', async () => {
       const key = await newClientKey('EdDSA');
       const { client } = await server.createClient({ authMethod: 'private_key_jwt', jwks: jwksOf(key) });
-      const res = await post(server, TOKEN, CC, { authorization: basic(client.id, 'clvs_anything') });
+      const res = await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, 'clvs_anything') });
       expectInvalidClient(res, 'client authentication failed');
     });
 
     it('a public client presenting a secret is refused', async () => {
       const { client } = await server.createClient({ kind: 'public', scopes: [] });
-      const res = await post(server, TOKEN, CC, { authorization: basic(client.id, 'clvs_anything') });
+      const res = await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, 'clvs_anything') });
       expectInvalidClient(res, 'client authentication failed');
     });
   });
@@ -178,7 +185,7 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
     it('two methods at once (Basic and client_secret in the body) is invalid_request', async () => {
       const res = await post(
         server,
-        TOKEN,
+        TOKEN_PATH,
         { ...CC, client_id: clientId, client_secret: secret },
         {
           authorization: basic(clientId, secret),
@@ -194,7 +201,7 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
     it('a body client_id that disagrees with the Basic header is invalid_request', async () => {
       const res = await post(
         server,
-        TOKEN,
+        TOKEN_PATH,
         { ...CC, client_id: 'svc_someoneelse' },
         {
           authorization: basic(clientId, secret),
@@ -208,7 +215,7 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
     });
 
     it('client_secret without client_id is invalid_request', async () => {
-      const res = await post(server, TOKEN, { ...CC, client_secret: secret });
+      const res = await post(server, TOKEN_PATH, { ...CC, client_secret: secret });
       expect(res.statusCode).toBe(400);
       expect(res.json()).toEqual({
         error: 'invalid_request',
@@ -230,25 +237,25 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
       expect(rotated.secret).not.toBe(oldSecret);
       expect(rotated.previousExpireAt).toBe(server.clock.now + 300_000);
 
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, oldSecret) }));
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, rotated.secret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, oldSecret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, rotated.secret) }));
 
       server.clock.advanceSeconds(299);
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, oldSecret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, oldSecret) }));
 
       server.clock.advanceSeconds(1);
       expectInvalidClient(
-        await post(server, TOKEN, CC, { authorization: basic(client.id, oldSecret) }),
+        await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, oldSecret) }),
         'client authentication failed',
       );
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, rotated.secret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, rotated.secret) }));
 
       server.clock.advanceSeconds(86_400);
       expectInvalidClient(
-        await post(server, TOKEN, CC, { authorization: basic(client.id, oldSecret) }),
+        await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, oldSecret) }),
         'client authentication failed',
       );
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, rotated.secret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, rotated.secret) }));
     });
 
     it('CA-12: with no grace period the old secret stops at once', async () => {
@@ -260,10 +267,10 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
         { type: 'admin', id: 'test' },
       );
       expectInvalidClient(
-        await post(server, TOKEN, CC, { authorization: basic(client.id, oldSecret) }),
+        await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, oldSecret) }),
         'client authentication failed',
       );
-      expectToken(await post(server, TOKEN, CC, { authorization: basic(client.id, rotated.secret) }));
+      expectToken(await post(server, TOKEN_PATH, CC, { authorization: basic(client.id, rotated.secret) }));
     });
 
     it('CA-12: a client_secret_post client rotates the same way', async () => {
@@ -277,10 +284,13 @@ describe.each(dialects)('client secrets at the token endpoint (%s)', (dialect) =
         { type: 'admin', id: 'test' },
       );
       const withSecret = (s: string) => ({ ...CC, client_id: client.id, client_secret: s });
-      expectToken(await post(server, TOKEN, withSecret(oldSecret)));
+      expectToken(await post(server, TOKEN_PATH, withSecret(oldSecret)));
       server.clock.advanceSeconds(61);
-      expectInvalidClient(await post(server, TOKEN, withSecret(oldSecret)), 'client authentication failed');
-      expectToken(await post(server, TOKEN, withSecret(rotated.secret)));
+      expectInvalidClient(
+        await post(server, TOKEN_PATH, withSecret(oldSecret)),
+        'client authentication failed',
+      );
+      expectToken(await post(server, TOKEN_PATH, withSecret(rotated.secret)));
     });
 
     it('CA-12: secrets are stored only as hashes, and no audit record holds one', async () => {

@@ -6,10 +6,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, post, type TestServer } from '../support/test_server.js';
-import { assertionClaims, assertionRequest, jwksOf, newClientKey, signAssertion } from './assertion_kit.js';
-import { expectInvalidClient, expectToken, TOKEN } from './responses.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwksOf, newClientKey, signAssertion } from '../../../../test/support/jwt.js';
+import { post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectInvalidClient, expectToken } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { assertionClaims, assertionRequest } from './assertion_kit.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -81,7 +83,7 @@ describe.each(dialects)('client jwks_uri fetch (%s)', (dialect) => {
     return { id: client.id, path: p };
   }
 
-  const send = (assertion: string) => post(server, TOKEN, assertionRequest(assertion));
+  const send = (assertion: string) => post(server, TOKEN_PATH, assertionRequest(assertion));
 
   it('a JWKS over 512 KiB is refused (invalid_client), declared or not', async () => {
     const key = await newClientKey('EdDSA');

@@ -6,31 +6,36 @@
 import { createPublicKey } from 'node:crypto';
 import { exportSPKI } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import {
-  basic,
-  createTestServer,
-  INTROSPECTION_ENDPOINT,
-  ISSUER,
-  post,
-  type TestServer,
-  TOKEN_ENDPOINT,
-} from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
 import {
   type AssertionAlg,
-  assertionClaims,
-  assertionRequest,
-  CLIENT_ASSERTION_TYPE,
   type ClientKey,
   hmacAssertion,
   jwksOf,
   newClientKey,
-  type RecordingServer,
   signAssertion,
-  startRecordingServer,
   unsecuredAssertion,
+} from '../../../../test/support/jwt.js';
+import { basic, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import {
+  expectInvalidClient,
+  expectOAuthError,
+  expectToken,
+} from '../../../../test/support/oauth_answers.js';
+import {
+  createTestServer,
+  INTROSPECTION_ENDPOINT,
+  ISSUER,
+  type TestServer,
+  TOKEN_ENDPOINT,
+} from '../../../../test/support/test_server.js';
+import {
+  assertionClaims,
+  assertionRequest,
+  CLIENT_ASSERTION_TYPE,
+  type RecordingServer,
+  startRecordingServer,
 } from './assertion_kit.js';
-import { expectInvalidClient, expectOAuthError, expectToken, TOKEN } from './responses.js';
 
 const algs: AssertionAlg[] = ['EdDSA', 'ES256', 'RS256'];
 
@@ -64,7 +69,7 @@ describe.each(dialects)('private_key_jwt (%s)', (dialect) => {
   const sec = () => Math.floor(server.clock.now / 1000);
 
   async function send(assertion: string, extra: Record<string, string> = {}) {
-    return post(server, TOKEN, assertionRequest(assertion, extra));
+    return post(server, TOKEN_PATH, assertionRequest(assertion, extra));
   }
 
   async function countRows() {
@@ -156,7 +161,7 @@ describe.each(dialects)('private_key_jwt (%s)', (dialect) => {
     it('CA-03: a Basic header and a client_assertion together are invalid_request', async () => {
       const { id, key } = await keyClient();
       const assertion = await signAssertion(key, assertionClaims(id, now()));
-      const res = await post(server, TOKEN, assertionRequest(assertion), {
+      const res = await post(server, TOKEN_PATH, assertionRequest(assertion), {
         authorization: basic(id, 'clvs_x'),
       });
       expectOAuthError(res, 400, 'invalid_request', 'use exactly one client authentication method');
@@ -172,7 +177,7 @@ describe.each(dialects)('private_key_jwt (%s)', (dialect) => {
     it('CA-03: the assertion stays unspent after a rejected mixed request, so it was never verified', async () => {
       const { id, key } = await keyClient();
       const assertion = await signAssertion(key, assertionClaims(id, now()));
-      const mixed = await post(server, TOKEN, assertionRequest(assertion), {
+      const mixed = await post(server, TOKEN_PATH, assertionRequest(assertion), {
         authorization: basic(id, 'clvs_x'),
       });
       expect(mixed.statusCode).toBe(400);
@@ -180,7 +185,7 @@ describe.each(dialects)('private_key_jwt (%s)', (dialect) => {
     });
 
     it('client_assertion_type without a client_assertion is invalid_request', async () => {
-      const res = await post(server, TOKEN, {
+      const res = await post(server, TOKEN_PATH, {
         grant_type: 'client_credentials',
         client_assertion_type: CLIENT_ASSERTION_TYPE,
       });
@@ -199,7 +204,7 @@ describe.each(dialects)('private_key_jwt (%s)', (dialect) => {
         description,
       );
       const { client_assertion_type: _t, ...without } = assertionRequest(assertion);
-      expectInvalidClient(await post(server, TOKEN, without), description);
+      expectInvalidClient(await post(server, TOKEN_PATH, without), description);
     });
 
     it.each([
@@ -476,7 +481,7 @@ describe.each(dialects)("private_key_jwt with assertionAudience 'issuer' (%s)", 
       assertionClaims(client.id, server.clock.now, { aud: TOKEN_ENDPOINT }),
     );
     expectInvalidClient(
-      await post(server, TOKEN, assertionRequest(assertion)),
+      await post(server, TOKEN_PATH, assertionRequest(assertion)),
       'client_assertion aud must identify this server',
     );
   });
@@ -485,7 +490,7 @@ describe.each(dialects)("private_key_jwt with assertionAudience 'issuer' (%s)", 
     const key = await newClientKey('ES256');
     const { client } = await server.createClient({ authMethod: 'private_key_jwt', jwks: jwksOf(key) });
     const assertion = await signAssertion(key, assertionClaims(client.id, server.clock.now, { aud: ISSUER }));
-    expectToken(await post(server, TOKEN, assertionRequest(assertion)));
+    expectToken(await post(server, TOKEN_PATH, assertionRequest(assertion)));
   });
 
   it('CA-04: aud = [issuer] is still invalid_client', async () => {
@@ -496,7 +501,7 @@ describe.each(dialects)("private_key_jwt with assertionAudience 'issuer' (%s)", 
       assertionClaims(client.id, server.clock.now, { aud: [ISSUER] }),
     );
     expectInvalidClient(
-      await post(server, TOKEN, assertionRequest(assertion)),
+      await post(server, TOKEN_PATH, assertionRequest(assertion)),
       'client_assertion aud must be a single string',
     );
   });

@@ -1,7 +1,9 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jtiOf } from '../../../../test/support/jwt.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
 describe.each(dialects)('client_credentials (%s)', (dialect) => {
   let server: TestServer;
@@ -71,7 +73,7 @@ describe.each(dialects)('client_credentials (%s)', (dialect) => {
           authorization: basic(clientId, secret),
         },
       );
-      const jti = JSON.parse(Buffer.from(res.json().access_token.split('.')[1], 'base64url').toString()).jti;
+      const jti = jtiOf(res.json().access_token);
       const rows = await server.services.db
         .selectFrom('audit_events')
         .selectAll()

@@ -3,9 +3,11 @@
  * every refusal is a clean RFC 6749 error and leaves no device_codes row behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, form, post, type TestServer } from '../support/test_server.js';
-import { auditRecords, countRows, requestDeviceCodeRaw } from './support.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, form, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { countRows, requestDeviceCodeRaw } from './support.js';
 
 const PATH = '/oauth/device_authorization';
 

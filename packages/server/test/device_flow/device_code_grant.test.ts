@@ -4,20 +4,19 @@
  * in storage (support.ts), as the pages would make them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, form, post, type TestServer } from '../support/test_server.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwtClaims } from '../../../../test/support/jwt.js';
+import { type Caller, form, introspect, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
 import {
   approve,
-  auditRecords,
-  type Caller,
   countRows,
-  createPerson,
   DEVICE_GRANT,
   deny,
   deviceRow,
   familyOf,
-  introspect,
-  jwtClaims,
   poll,
   refresh,
   requestDeviceCode,
@@ -46,7 +45,7 @@ describe.each(dialects)('device_code grant (%s)', (dialect) => {
       scopes: ['read'],
     });
     confidential = { id: c.client.id, secret: c.secret ?? '' };
-    userId = await createPerson(server);
+    userId = (await createUser(server)).id;
   });
   afterAll(() => server.close());
 
@@ -248,7 +247,7 @@ describe.each(dialects)('device_code grant (%s)', (dialect) => {
     for (const state of ['disabled', 'locked'] as const) {
       it(`DF-13: the person ${state} after approval → access_denied at redemption, no tokens`, async () => {
         const { client } = await server.createClient({ kind: 'public', scopes: ['read'] });
-        const person = await createPerson(server);
+        const person = (await createUser(server)).id;
         const auth = await requestDeviceCode(server, client.id, 'read');
         expect(await approve(server, auth.user_code, person)).toBe(true);
         await server.services.db
@@ -272,7 +271,7 @@ describe.each(dialects)('device_code grant (%s)', (dialect) => {
 
     it('DF-13: a person already disabled when approving gets no tokens either', async () => {
       const { client } = await server.createClient({ kind: 'public', scopes: ['read'] });
-      const person = await createPerson(server, { disabled: true });
+      const person = (await createUser(server, { disabled: true })).id;
       const auth = await requestDeviceCode(server, client.id, 'read');
       expect(await approve(server, auth.user_code, person)).toBe(true);
       expect((await poll(server, client.id, auth.device_code)).json().error).toBe('access_denied');

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
-import { approve, createPerson, poll, refresh, requestDeviceCode } from './support.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { approve, poll, refresh, requestDeviceCode } from './support.js';
 
 describe.each(dialects)('device flow happy path (%s)', (dialect) => {
   let server: TestServer;
@@ -12,7 +13,7 @@ describe.each(dialects)('device flow happy path (%s)', (dialect) => {
     server = await createTestServer(dialect);
     const { client } = await server.createClient({ kind: 'public', scopes: ['openid', 'read'] });
     clientId = client.id;
-    userId = await createPerson(server, { username: 'ada' });
+    userId = (await createUser(server, { username: 'ada' })).id;
   });
   afterAll(() => server.close());
 

@@ -8,9 +8,10 @@
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RealServer, startRealServer } from '../interop/real_server.js';
-import { dialects } from '../support/dialects.js';
-import { createPerson, decideInStorage } from './support.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { type RealServer, startRealServer } from '../../../../test/support/real_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { decideInStorage } from './support.js';
 
 describe.each(dialects)('openid-client device flow against a listening server (%s)', (dialect) => {
   let server: RealServer;
@@ -19,7 +20,7 @@ describe.each(dialects)('openid-client device flow against a listening server (%
   beforeAll(async () => {
     server = await startRealServer(dialect, { config: { devicePollIntervalSeconds: 1 } });
     const { services, config } = server.running;
-    userId = await createPerson({ services, clock: { now: config.clock() } }, { username: 'grace' });
+    userId = (await createUser({ services, clock: { now: config.clock() } }, { username: 'grace' })).id;
   });
   afterAll(() => server.close());
 

@@ -4,12 +4,12 @@
  * deployment behind a load balancer would; requests are fired together, no sleeps.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
 import {
   approve,
   countRows,
-  createPerson,
   familyOf,
   obtainTokens,
   poll,
@@ -26,7 +26,7 @@ describe.each(dialects)('races (%s)', (dialect) => {
   beforeAll(async () => {
     first = await createTestServer(dialect);
     second = await createTestServer(dialect, { database: first.database, clock: first.clock });
-    userId = await createPerson(first);
+    userId = (await createUser(first)).id;
   });
   afterAll(async () => {
     await second.close();

@@ -4,19 +4,13 @@
  * about it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
-import {
-  auditRecords,
-  type Caller,
-  createPerson,
-  introspect,
-  jwtClaims,
-  obtainTokens,
-  refresh,
-  revoke,
-  type UserTokens,
-} from './support.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwtClaims } from '../../../../test/support/jwt.js';
+import { type Caller, introspect, revoke } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { obtainTokens, refresh, type UserTokens } from './support.js';
 
 describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (%s)', (dialect) => {
   let server: TestServer;
@@ -39,7 +33,7 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
     clientA = await deviceClient();
     clientB = await deviceClient();
     publicClient = (await server.createClient({ kind: 'public', scopes: ['read'] })).client.id;
-    userId = await createPerson(server);
+    userId = (await createUser(server)).id;
   });
   afterAll(() => server.close());
 
@@ -55,7 +49,12 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
         const t1 = (await refresh(server, clientA, t0.refresh_token)).json() as UserTokens;
         expect((await introspect(server, clientA, t1.refresh_token)).json().active).toBe(true);
 
-        const res = await revoke(server, clientA, t1.refresh_token, hint);
+        const res = await revoke(
+          server,
+          clientA,
+          t1.refresh_token,
+          hint === undefined ? {} : { token_type_hint: hint },
+        );
         expect(res.statusCode).toBe(200);
         expect(res.headers['cache-control']).toBe('no-store');
         expect(res.body).toBe('');
@@ -123,7 +122,9 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
     it("a refresh token introspected by its client → active with token_type 'refresh_token'", async () => {
       const tokens = await obtainTokens(server, clientA, userId, 'openid read');
       const iat = Math.floor(server.clock.now / 1000);
-      const res = await introspect(server, clientA, tokens.refresh_token, 'refresh_token');
+      const res = await introspect(server, clientA, tokens.refresh_token, {
+        token_type_hint: 'refresh_token',
+      });
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.json()).toEqual({
@@ -137,9 +138,10 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
         iat,
       });
       // A wrong hint changes nothing.
-      expect((await introspect(server, clientA, tokens.refresh_token, 'access_token')).json().active).toBe(
-        true,
-      );
+      expect(
+        (await introspect(server, clientA, tokens.refresh_token, { token_type_hint: 'access_token' })).json()
+          .active,
+      ).toBe(true);
       // The access token: its sub is the person.
       expect((await introspect(server, clientA, tokens.access_token)).json()).toMatchObject({
         active: true,
@@ -163,7 +165,7 @@ describe.each(dialects)('refresh tokens at /oauth/revoke and /oauth/introspect (
 
     it('the refresh token of a person locked or disabled since → active:false', async () => {
       for (const change of [{ locked_at: server.clock.now }, { disabled_at: server.clock.now }]) {
-        const person = await createPerson(server);
+        const person = (await createUser(server)).id;
         const tokens = await obtainTokens(server, clientA, person, 'read');
         expect((await introspect(server, clientA, tokens.refresh_token)).json().active).toBe(true);
         await server.services.db.updateTable('users').set(change).where('id', '=', person).execute();

@@ -4,19 +4,13 @@
  * (RT-03).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
-import {
-  auditRecords,
-  type Caller,
-  countRows,
-  createPerson,
-  introspect,
-  jwtClaims,
-  obtainTokens,
-  refresh,
-  type UserTokens,
-} from './support.js';
+import { auditRecords } from '../../../../test/support/audit.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwtClaims } from '../../../../test/support/jwt.js';
+import { type Caller, introspect } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { countRows, obtainTokens, refresh, type UserTokens } from './support.js';
 
 const INVALID_RT = { error: 'invalid_grant', error_description: 'refresh token is invalid' };
 const EXPIRED_RT = { error: 'invalid_grant', error_description: 'refresh token has expired' };
@@ -45,7 +39,7 @@ describe.each(dialects)('refresh_token grant (%s)', (dialect) => {
     clientA = await confidentialDeviceClient();
     clientB = await confidentialDeviceClient();
     publicClient = (await server.createClient({ kind: 'public', scopes: ['openid', 'read'] })).client.id;
-    userId = await createPerson(server);
+    userId = (await createUser(server)).id;
   });
   afterAll(() => server.close());
 
@@ -256,7 +250,7 @@ describe.each(dialects)('refresh_token grant (%s)', (dialect) => {
 
   describe('other refusals', () => {
     it('the person disabled after approval → invalid_grant, the token is not spent', async () => {
-      const person = await createPerson(server);
+      const person = (await createUser(server)).id;
       const tokens = await obtainTokens(server, clientA, person, 'read');
       await server.services.db
         .updateTable('users')

@@ -10,21 +10,12 @@ import { adminUsers } from '@clavis/server';
 import type { Transaction } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects, PG_BASE_URL } from '../../../../test/support/dialects.js';
+import { type Caller, introspect, revoke } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
 import type { Database } from '../../src/storage/schema.js';
-import { dialects, PG_BASE_URL } from '../support/dialects.js';
-import { createTestServer, type TestServer } from '../support/test_server.js';
-import {
-  approve,
-  type Caller,
-  createPerson,
-  familyOf,
-  introspect,
-  obtainTokens,
-  poll,
-  refresh,
-  requestDeviceCode,
-  revoke,
-} from './support.js';
+import { approve, familyOf, obtainTokens, poll, refresh, requestDeviceCode } from './support.js';
 
 type Work = (tx: Transaction<Database>) => Promise<unknown>;
 
@@ -99,7 +90,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
   }
 
   it('R-05: logout committed between the refresh’s read and its transaction → invalid_grant, no live token', async () => {
-    const userId = await createPerson(first);
+    const userId = (await createUser(first)).id;
     const auth = await requestDeviceCode(first, caller, 'read');
     expect(await approve(first, auth.user_code, userId)).toBe(true);
     const tokens = (await poll(first, caller, auth.device_code)).json() as { refresh_token: string };
@@ -116,7 +107,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
   });
 
   it('R-05: users disable committed between the refresh’s read and its transaction → invalid_grant, no live token', async () => {
-    const userId = await createPerson(first);
+    const userId = (await createUser(first)).id;
     const auth = await requestDeviceCode(first, caller, 'read');
     expect(await approve(first, auth.user_code, userId)).toBe(true);
     const tokens = (await poll(first, caller, auth.device_code)).json() as { refresh_token: string };
@@ -133,7 +124,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
   });
 
   it('in depth: an access token minted into a family revoked later is inactive at introspection even if its jti was never listed', async () => {
-    const userId = await createPerson(first);
+    const userId = (await createUser(first)).id;
     const tokens = await obtainTokens(first, caller, userId, 'read');
     expect(await active(first, tokens.access_token)).toBe(true);
     // A family revoked without its tokens listed (as the lost race used to leave it).
@@ -198,7 +189,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
     }
 
     it('R-05: a logout that arrives while the refresh’s transaction is open waits for it and revokes the new token', async () => {
-      const userId = await createPerson(first);
+      const userId = (await createUser(first)).id;
       const auth = await requestDeviceCode(first, caller, 'read');
       expect(await approve(first, auth.user_code, userId)).toBe(true);
       const tokens = (await poll(first, caller, auth.device_code)).json() as { refresh_token: string };
@@ -223,7 +214,7 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
     });
 
     it('R-05: users disable while a device code is being redeemed waits for it and revokes the family it made', async () => {
-      const userId = await createPerson(first);
+      const userId = (await createUser(first)).id;
       const auth = await requestDeviceCode(first, caller, 'read');
       expect(await approve(first, auth.user_code, userId)).toBe(true);
 

@@ -1,10 +1,12 @@
 /**
- * Helpers for the device-flow protocol tests: people, device requests, and decisions made straight in
- * storage (claim the code for a session, then decideDeviceCode) — so these tests never depend on the
- * verification pages. Every request still goes through the real HTTP stack of a TestServer.
+ * Helpers for the device-flow protocol tests: device requests, polls, refreshes, and decisions made
+ * straight in storage (claim the code for a session, then decideDeviceCode) — so these tests never depend
+ * on the verification pages. Every request still goes through the real HTTP stack of a TestServer.
  */
 import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
+import { type Caller, postAs } from '../../../../test/support/oauth.js';
+import type { TestServer } from '../../../../test/support/test_server.js';
 import { randomId } from '../../src/crypto/secrets.js';
 import {
   type AuthenticationContext,
@@ -14,17 +16,10 @@ import {
 import { normaliseUserCode } from '../../src/device/user_code.js';
 import { rawRows } from '../../src/storage/raw.js';
 import type { Database, DeviceCodeRow } from '../../src/storage/schema.js';
-import { basic, post, type TestServer } from '../support/test_server.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 type Server = Pick<TestServer, 'app' | 'services' | 'clock'>;
-
-/** How a test client authenticates: a public client names itself, a confidential one uses Basic. */
-export interface Caller {
-  id: string;
-  secret?: string;
-}
 
 export interface DeviceAuthorization {
   device_code: string;
@@ -43,47 +38,9 @@ export interface UserTokens {
   scope?: string;
 }
 
-/** Form params plus headers for a caller: client_id in the body (public) or HTTP Basic (confidential). */
-export function authenticate(
-  caller: Caller,
-  params: Record<string, string>,
-): { params: Record<string, string>; headers: Record<string, string> } {
-  if (caller.secret === undefined) return { params: { ...params, client_id: caller.id }, headers: {} };
-  return { params, headers: { authorization: basic(caller.id, caller.secret) } };
-}
-
-function send(server: Server, path: string, caller: Caller, params: Record<string, string>) {
-  const auth = authenticate(caller, params);
-  return post(server, path, auth.params, auth.headers);
-}
-
-/** Inserts a person straight into storage (the users admin is not under test here). */
-export async function createPerson(
-  server: { services: { db: Kysely<Database> }; clock: { now: number } },
-  options: { username?: string; disabled?: boolean; locked?: boolean } = {},
-): Promise<string> {
-  const id = randomId('usr_', 12);
-  await server.services.db
-    .insertInto('users')
-    .values({
-      id,
-      username: options.username ?? `person_${id.slice(4).toLowerCase()}`,
-      password_hash: null,
-      is_admin: 0,
-      must_change_password: 0,
-      totp_secret: null,
-      created_at: server.clock.now,
-      disabled_at: options.disabled ? server.clock.now : null,
-      locked_at: options.locked ? server.clock.now : null,
-      totp_last_step: null,
-    })
-    .execute();
-  return id;
-}
-
 export function requestDeviceCodeRaw(server: Server, caller: Caller | string, scope?: string) {
   const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/device_authorization', c, scope === undefined ? {} : { scope });
+  return postAs(server, '/oauth/device_authorization', c, scope === undefined ? {} : { scope });
 }
 
 /** A device request that must succeed. */
@@ -155,25 +112,16 @@ export function deny(server: Server, userCode: string, userId: string): Promise<
 /** One poll of the token endpoint with a device code. */
 export function poll(server: Server, caller: Caller | string, deviceCode: string) {
   const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/token', c, { grant_type: DEVICE_GRANT, device_code: deviceCode });
+  return postAs(server, '/oauth/token', c, { grant_type: DEVICE_GRANT, device_code: deviceCode });
 }
 
 export function refresh(server: Server, caller: Caller | string, refreshToken: string, scope?: string) {
   const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/token', c, {
+  return postAs(server, '/oauth/token', c, {
     grant_type: 'refresh_token',
     refresh_token: refreshToken,
     ...(scope === undefined ? {} : { scope }),
   });
-}
-
-export function introspect(server: Server, caller: Caller, token: string, hint?: string) {
-  return send(server, '/oauth/introspect', caller, { token, ...(hint ? { token_type_hint: hint } : {}) });
-}
-
-export function revoke(server: Server, caller: Caller | string, token: string, hint?: string) {
-  const c = typeof caller === 'string' ? { id: caller } : caller;
-  return send(server, '/oauth/revoke', c, { token, ...(hint ? { token_type_hint: hint } : {}) });
 }
 
 /** Device request → approval by `userId` → the token response. */
@@ -188,21 +136,6 @@ export async function obtainTokens(
   const res = await poll(server, caller, auth.device_code);
   expect(res.statusCode, res.body).toBe(200);
   return res.json() as UserTokens;
-}
-
-/** The claims of a JWT, unverified (verification is tested elsewhere). */
-export function jwtClaims(token: string): Record<string, unknown> {
-  const payload = token.split('.')[1] ?? '';
-  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-}
-
-export async function auditRecords(server: Server, event: string) {
-  const rows = await server.services.db
-    .selectFrom('audit_events')
-    .selectAll()
-    .where('event', '=', event)
-    .execute();
-  return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
 }
 
 export async function countRows(

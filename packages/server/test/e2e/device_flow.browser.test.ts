@@ -10,13 +10,10 @@ import * as client from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/crypto/passwords.js';
-import { sealTotpSecret } from '../../src/users/totp_secret.js';
-import { freePort } from '../interop/real_server.js';
-import { createTestDatabase, dialects, type TestDatabase } from '../support/dialects.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
+import { freePort } from '../../../../test/support/free_port.js';
+import { createUser, PASSWORD } from '../../../../test/support/users.js';
 import { chromiumAvailable, launchChromium } from './browser.js';
-
-const PASSWORD = 'correct horse battery staple';
 
 describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
   'device flow in a real browser (%s)',
@@ -47,24 +44,12 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
         logger: createLogger('silent'),
         config: { devicePollIntervalSeconds: 1, clock: () => Date.now() + offset },
       });
-      const { db } = running.services;
       const secret = new Secret({ size: 20 });
       totp = new TOTP({ issuer: 'Clavis', label: 'grace', secret, algorithm: 'SHA1', digits: 6, period: 30 });
-      await db
-        .insertInto('users')
-        .values({
-          id: 'usr_grace',
-          username: 'grace',
-          password_hash: await hashPassword(PASSWORD),
-          is_admin: 0,
-          must_change_password: 0,
-          totp_secret: sealTotpSecret(running.services.totpKey, 'usr_grace', secret.base32),
-          created_at: Date.now(),
-          disabled_at: null,
-          locked_at: null,
-          totp_last_step: null,
-        })
-        .execute();
+      await createUser(
+        { services: running.services, clock: { now: Date.now() } },
+        { id: 'usr_grace', username: 'grace', password: PASSWORD, totp: secret.base32 },
+      );
       config = await client.discovery(new URL(issuer), 'clavis-cli', undefined, client.None(), {
         execute: [client.allowInsecureRequests],
       });
@@ -153,21 +138,10 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
     });
 
     it('a person without a second factor enrols a TOTP on the page, gets recovery codes, and approves', async () => {
-      await running.services.db
-        .insertInto('users')
-        .values({
-          id: 'usr_lin',
-          username: 'lin',
-          password_hash: await hashPassword(PASSWORD),
-          is_admin: 0,
-          must_change_password: 0,
-          totp_secret: null,
-          created_at: Date.now(),
-          disabled_at: null,
-          locked_at: null,
-          totp_last_step: null,
-        })
-        .execute();
+      await createUser(
+        { services: running.services, clock: { now: Date.now() } },
+        { id: 'usr_lin', username: 'lin', password: PASSWORD },
+      );
       const authorization = await client.initiateDeviceAuthorization(config, { scope: 'openid' });
       const polling = client.pollDeviceAuthorizationGrant(config, authorization);
       const page = await browser.newPage();

@@ -8,9 +8,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, PG_BASE_URL, type TestDatabase } from '../../../../test/support/dialects.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { READY_DEADLINE_MS } from '../../src/endpoints/health.js';
-import { createTestDatabase, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
 
 const CC = { grant_type: 'client_credentials' };
 

@@ -6,8 +6,10 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { createTestDatabase, PG_BASE_URL, type TestDatabase } from '../../../../test/support/dialects.js';
+import { jtiOf } from '../../../../test/support/jwt.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 
 const CC = { grant_type: 'client_credentials' };
 
@@ -85,7 +87,7 @@ describe.runIf(runPg)('storage faults (postgres)', () => {
 
     // The token answered after the outage has its audit record; nothing was issued during it.
     await server.services.audit.drain();
-    const jti = JSON.parse(Buffer.from(after.json().access_token.split('.')[1], 'base64url').toString()).jti;
+    const jti = jtiOf(after.json().access_token);
     const rows = await server.services.db
       .selectFrom('audit_events')
       .select('detail')

@@ -5,8 +5,8 @@
 import { AdminError, adminFederations, type Client, federationView } from '@clavis/server';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { auditRows, createFederation, federationDeps } from './support.js';
 
 describe.each(dialects)('admin federations (%s)', (dialect) => {

@@ -6,23 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
-
-type Alg = 'RS256' | 'ES256' | 'EdDSA';
-type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
-
-interface SigningKey {
-  kid: string;
-  alg: Alg;
-  privateKey: PrivateKey;
-  publicJwk: JWK;
-}
+import { type JWK, type JWTPayload, SignJWT } from 'jose';
+import { type AssertionAlg, type ClientKey, newClientKey } from '../../../../test/support/jwt.js';
 
 export interface MintOptions {
   /** Protected-header parameters to add or override (`jku`, `kid`, `typ` …). */
   header?: Record<string, unknown>;
   /** Sign with this key instead of the published one. */
-  key?: SigningKey;
+  key?: ClientKey;
 }
 
 export interface FakeIssuer {
@@ -31,11 +22,11 @@ export interface FakeIssuer {
   requests: Map<string, number>;
   totalRequests(): number;
   /** The key currently signing (and published). */
-  current(): SigningKey;
+  current(): ClientKey;
   /** A fresh key that is NOT published (a wrong key). */
-  unpublishedKey(alg?: Alg): Promise<SigningKey>;
+  unpublishedKey(alg?: AssertionAlg): Promise<ClientKey>;
   /** Generates a new key, publishes it, and signs with it from now on; `keepOld` keeps the old one published. */
-  rotate(options?: { keepOld?: boolean }): Promise<SigningKey>;
+  rotate(options?: { keepOld?: boolean }): Promise<ClientKey>;
   /** The JWKS as published right now. */
   jwks(): { keys: JWK[] };
   /** Replaces what a path answers (status and body), for fault tests. */
@@ -51,17 +42,17 @@ export interface FakeIssuer {
   close(): Promise<void>;
 }
 
-async function newKey(alg: Alg): Promise<SigningKey> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-  const kid = `${alg.toLowerCase()}-${randomUUID().slice(0, 8)}`;
-  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
-  return { kid, alg, privateKey, publicJwk };
+/** A fresh key whose kid says its algorithm. */
+function newKey(alg: AssertionAlg): Promise<ClientKey> {
+  return newClientKey(alg, `${alg.toLowerCase()}-${randomUUID().slice(0, 8)}`);
 }
 
-export async function startFakeIssuer(options: { alg?: Alg; path?: string } = {}): Promise<FakeIssuer> {
+export async function startFakeIssuer(
+  options: { alg?: AssertionAlg; path?: string } = {},
+): Promise<FakeIssuer> {
   const alg = options.alg ?? 'RS256';
   let signing = await newKey(alg);
-  let published: SigningKey[] = [signing];
+  let published: ClientKey[] = [signing];
   const requests = new Map<string, number>();
   const overrides = new Map<string, { status: number; body: string; headers?: Record<string, string> }>();
   let issuer = '';

@@ -8,8 +8,8 @@ import { adminFederations, type Client } from '@clavis/server';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RealServer, startRealServer } from '../interop/real_server.js';
-import { dialects } from '../support/dialects.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { type RealServer, startRealServer } from '../../../../test/support/real_server.js';
 import { type FakeIssuer, startFakeIssuer } from './fake_issuer.js';
 
 describe.each(dialects)('openid-client exchanges a workload token (%s)', (dialect) => {

@@ -6,10 +6,10 @@
  */
 import type { Client } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { expectOAuthError } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { IssuerKeys, IssuerKeysUnavailable } from '../../src/federation/issuer_keys.js';
-import { expectOAuthError } from '../client_auth/responses.js';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
 import { type FakeIssuer, startFakeIssuer } from './fake_issuer.js';
 import { createFederation, exchange, lastDenial } from './support.js';
 

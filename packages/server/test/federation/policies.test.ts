@@ -5,9 +5,10 @@
 import type { Client } from '@clavis/server';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOAuthError, TOKEN } from '../client_auth/responses.js';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectOAuthError } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { type FakeIssuer, startFakeIssuer } from './fake_issuer.js';
 import { auditRows, createFederation, exchange, jwtBearer, lastDenial } from './support.js';
 
@@ -348,7 +349,7 @@ describe.each(dialects)('federation policies (%s)', (dialect) => {
 
     it('a missing, empty or oversized assertion is invalid_request', async () => {
       expectOAuthError(
-        await post(server, TOKEN, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer' }),
+        await post(server, TOKEN_PATH, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer' }),
         400,
         'invalid_request',
         "missing parameter 'assertion'",

@@ -1,8 +1,8 @@
 /** Shared helpers for the federation tests: policies through the admin code path, exchanges, audit. */
 import { adminFederations, type Federation } from '@clavis/server';
 import { expect } from 'vitest';
-import { TOKEN } from '../client_auth/responses.js';
-import { post, type TestServer } from '../support/test_server.js';
+import { post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import type { TestServer } from '../../../../test/support/test_server.js';
 
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
@@ -35,14 +35,14 @@ export function exchange(
 ) {
   return post(
     server,
-    TOKEN,
+    TOKEN_PATH,
     { grant_type: TOKEN_EXCHANGE, subject_token: subjectToken, subject_token_type: JWT_TYPE, ...extra },
     headers,
   );
 }
 
 export function jwtBearer(server: TestServer, assertion: string, extra: Record<string, string> = {}) {
-  return post(server, TOKEN, { grant_type: JWT_BEARER, assertion, ...extra });
+  return post(server, TOKEN_PATH, { grant_type: JWT_BEARER, assertion, ...extra });
 }
 
 export interface AuditRow {

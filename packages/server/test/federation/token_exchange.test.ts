@@ -8,9 +8,11 @@ import { createHmac } from 'node:crypto';
 import type { Client, Federation } from '@clavis/server';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOAuthError, TOKEN } from '../client_auth/responses.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, form, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { b64url } from '../../../../test/support/jwt.js';
+import { basic, form, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectOAuthError } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { expectClean } from '../token_endpoint/clean.js';
 import { type FakeIssuer, startFakeIssuer } from './fake_issuer.js';
 import {
@@ -21,10 +23,6 @@ import {
   ID_TOKEN_TYPE,
   lastDenial,
 } from './support.js';
-
-function b64url(value: unknown): string {
-  return Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
-}
 
 describe.each(dialects)('federated token exchange (%s)', (dialect) => {
   let server: TestServer;
@@ -465,19 +463,19 @@ describe.each(dialects)('federated token exchange (%s)', (dialect) => {
         subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
       };
       expectOAuthError(
-        await post(server, TOKEN, base, auth),
+        await post(server, TOKEN_PATH, base, auth),
         400,
         'invalid_request',
         "missing parameter 'subject_token'",
       );
       expectOAuthError(
-        await post(server, TOKEN, { ...base, subject_token: '' }, auth),
+        await post(server, TOKEN_PATH, { ...base, subject_token: '' }, auth),
         400,
         'invalid_request',
         "missing parameter 'subject_token'",
       );
       expectOAuthError(
-        await post(server, TOKEN, base),
+        await post(server, TOKEN_PATH, base),
         400,
         'invalid_request',
         "missing parameter 'subject_token'",
@@ -533,7 +531,7 @@ describe.each(dialects)('federated token exchange (%s)', (dialect) => {
       const res = expectClean(
         await post(
           server,
-          TOKEN,
+          TOKEN_PATH,
           form([
             ['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
             ['subject_token_type', 'urn:ietf:params:oauth:token-type:jwt'],
@@ -606,7 +604,7 @@ describe.each(dialects)('federated token exchange (%s)', (dialect) => {
       // A refresh with the access token (there is no refresh token) is invalid_grant.
       const cli = await server.createClient({ name: 'cli', kind: 'public', scopes: ['read'] });
       expectOAuthError(
-        await post(server, TOKEN, {
+        await post(server, TOKEN_PATH, {
           grant_type: 'refresh_token',
           refresh_token: accessToken,
           client_id: cli.client.id,
@@ -644,7 +642,7 @@ describe.each(dialects)('federated token exchange (%s)', (dialect) => {
       });
       expect((await introspect()).json()).toEqual({ active: false });
       expectOAuthError(
-        await post(server, TOKEN, {
+        await post(server, TOKEN_PATH, {
           grant_type: 'refresh_token',
           refresh_token: accessToken,
           client_id: cli.client.id,

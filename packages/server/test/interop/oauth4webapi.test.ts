@@ -5,8 +5,8 @@
  */
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { type RealServer, startRealServer } from './real_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { type RealServer, startRealServer } from '../../../../test/support/real_server.js';
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 

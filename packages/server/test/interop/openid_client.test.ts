@@ -6,8 +6,8 @@
 import { createRemoteJWKSet, exportJWK, generateKeyPair, type JWTPayload, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { type RealServer, startRealServer } from './real_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { type RealServer, startRealServer } from '../../../../test/support/real_server.js';
 
 type AuthCase = {
   name: string;

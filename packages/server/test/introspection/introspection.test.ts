@@ -1,24 +1,15 @@
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, form, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { b64url, jwtClaims, jwtHeader } from '../../../../test/support/jwt.js';
+import { basic, form, introspect, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
 const INACTIVE = '{"active":false}';
 
 interface Registered {
   id: string;
   secret: string;
-}
-
-function b64url(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url');
-}
-
-function decodePart(token: string, index: 0 | 1): Record<string, unknown> {
-  return JSON.parse(Buffer.from(token.split('.')[index] ?? '', 'base64url').toString('utf8')) as Record<
-    string,
-    unknown
-  >;
 }
 
 describe.each(dialects)('introspection (%s)', (dialect) => {
@@ -45,18 +36,9 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
     return res.json().access_token as string;
   }
 
-  function introspect(caller: Registered, token: string, extra: Record<string, string> = {}) {
-    return post(
-      server,
-      '/oauth/introspect',
-      { token, ...extra },
-      { authorization: basic(caller.id, caller.secret) },
-    );
-  }
-
   /** The exact RFC 7662 §2.2 answer for anything not active: that one member, nothing else. */
   async function expectInactive(caller: Registered, token: string): Promise<void> {
-    const res = await introspect(caller, token);
+    const res = await introspect(server, caller, token);
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -75,8 +57,8 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
   describe('200 active', () => {
     it('describes the caller its own valid token with every RFC 7662 member', async () => {
       const token = await tokenFor(owner, { scope: 'read' });
-      const claims = decodePart(token, 1);
-      const res = await introspect(owner, token);
+      const claims = jwtClaims(token);
+      const res = await introspect(server, owner, token);
       expect(res.statusCode).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.json()).toEqual({
@@ -98,7 +80,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
     it('accepts a token_type_hint, right or wrong', async () => {
       const token = await tokenFor(owner);
       for (const hint of ['access_token', 'refresh_token', 'no_such_type']) {
-        const res = await introspect(owner, token, { token_type_hint: hint });
+        const res = await introspect(server, owner, token, { token_type_hint: hint });
         expect(res.statusCode).toBe(200);
         expect(res.json().active).toBe(true);
       }
@@ -108,7 +90,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
       const token = await tokenFor(owner);
       server.clock.advanceSeconds(599);
       try {
-        expect((await introspect(owner, token)).json().active).toBe(true);
+        expect((await introspect(server, owner, token)).json().active).toBe(true);
       } finally {
         server.clock.advanceSeconds(-599);
       }
@@ -118,7 +100,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
       const resourceServer = await register({ scopes: [] });
       const caller = await register({ scopes: ['read'], audiences: [resourceServer.id] });
       const token = await tokenFor(caller, { resource: resourceServer.id });
-      const res = await introspect(resourceServer, token);
+      const res = await introspect(server, resourceServer, token);
       expect(res.statusCode).toBe(200);
       expect(res.json()).toMatchObject({
         active: true,
@@ -127,7 +109,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
         sub: caller.id,
       });
       // The issuing client still may, and a bystander still may not.
-      expect((await introspect(caller, token)).json().active).toBe(true);
+      expect((await introspect(server, caller, token)).json().active).toBe(true);
       await expectInactive(other, token);
     });
   });
@@ -142,7 +124,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
         server.clock.advanceSeconds(-601);
       }
       // The same token was active before the clock moved, so the check above measured expiry.
-      expect((await introspect(owner, token)).json().active).toBe(true);
+      expect((await introspect(server, owner, token)).json().active).toBe(true);
     });
 
     it('RI-05: a token exactly at exp is no longer active', async () => {
@@ -157,7 +139,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: a revoked token is {"active":false} only', async () => {
       const token = await tokenFor(owner);
-      expect((await introspect(owner, token)).json().active).toBe(true);
+      expect((await introspect(server, owner, token)).json().active).toBe(true);
       const revoked = await post(
         server,
         '/oauth/revoke',
@@ -172,7 +154,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
       const token = await tokenFor(owner);
       await expectInactive(other, token);
       // Still active for its owner: the answer above is about who asked, not the token.
-      expect((await introspect(owner, token)).json().active).toBe(true);
+      expect((await introspect(server, owner, token)).json().active).toBe(true);
     });
 
     it('RI-05: garbage is {"active":false} only', async () => {
@@ -190,9 +172,9 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: a token signed by a foreign key under our kid is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
-      const header = decodePart(genuine, 0);
+      const header = jwtHeader(genuine);
       const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
-      const forged = await new SignJWT(decodePart(genuine, 1))
+      const forged = await new SignJWT(jwtClaims(genuine))
         .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: String(header.kid) })
         .sign(privateKey);
       await expectInactive(owner, forged);
@@ -200,8 +182,8 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: an alg none token is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
-      const header = decodePart(genuine, 0);
-      const payload = decodePart(genuine, 1);
+      const header = jwtHeader(genuine);
+      const payload = jwtClaims(genuine);
       const unsigned = `${b64url({ alg: 'none', typ: 'at+jwt', kid: header.kid })}.${b64url(payload)}`;
       await expectInactive(owner, `${unsigned}.`);
       // With the genuine signature kept, in case only an empty signature were refused.
@@ -210,13 +192,13 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
 
     it('RI-05: an HS256 token keyed with our public key (algorithm confusion) is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
-      const header = decodePart(genuine, 0);
+      const header = jwtHeader(genuine);
       const jwks = (await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as {
         keys: Array<{ kid: string; x: string }>;
       };
       const publicJwk = jwks.keys.find((k) => k.kid === header.kid);
       expect(publicJwk).toBeDefined();
-      const forged = await new SignJWT(decodePart(genuine, 1))
+      const forged = await new SignJWT(jwtClaims(genuine))
         .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt', kid: String(header.kid) })
         .sign(Buffer.from(publicJwk?.x ?? '', 'base64url'));
       await expectInactive(owner, forged);
@@ -225,16 +207,16 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
     it('RI-05: a token whose payload was altered is {"active":false} only', async () => {
       const genuine = await tokenFor(owner, { scope: 'read' });
       const [h, , s] = genuine.split('.');
-      const payload = { ...decodePart(genuine, 1), scope: 'read write admin' };
+      const payload = { ...jwtClaims(genuine), scope: 'read write admin' };
       await expectInactive(owner, `${h}.${b64url(payload)}.${s}`);
-      const widened = { ...decodePart(genuine, 1), exp: Number(decodePart(genuine, 1).exp) + 86_400 };
+      const widened = { ...jwtClaims(genuine), exp: Number(jwtClaims(genuine).exp) + 86_400 };
       await expectInactive(owner, `${h}.${b64url(widened)}.${s}`);
     });
 
     it('RI-05: a token signed by us for another issuer or with another typ is {"active":false} only', async () => {
       const genuine = await tokenFor(owner);
       const [, p, s] = genuine.split('.');
-      const header = { ...decodePart(genuine, 0), typ: 'JWT' };
+      const header = { ...jwtHeader(genuine), typ: 'JWT' };
       await expectInactive(owner, `${b64url(header)}.${p}.${s}`);
     });
   });

@@ -6,21 +6,20 @@
  */
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwtClaims } from '../../../../test/support/jwt.js';
+import { type Caller, introspect } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
 import {
   approve,
-  type Caller,
-  createPerson,
   decideInStorage,
-  introspect,
-  jwtClaims,
   obtainTokens,
   poll,
   refresh,
   requestDeviceCode,
   type UserTokens,
 } from '../device_flow/support.js';
-import { dialects } from '../support/dialects.js';
-import { createTestServer, ISSUER, type TestServer } from '../support/test_server.js';
 
 type WithIdToken = UserTokens & { id_token?: string };
 
@@ -40,7 +39,7 @@ describe.each(dialects)('ID tokens (%s)', (dialect) => {
       scopes: ['openid', 'profile', 'read'],
     });
     confidential = { id: c.client.id, secret: c.secret ?? '' };
-    userId = await createPerson(server, { username });
+    userId = (await createUser(server, { username })).id;
   });
   afterAll(() => server.close());
 

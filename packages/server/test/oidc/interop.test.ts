@@ -8,9 +8,10 @@
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPerson, decideInStorage } from '../device_flow/support.js';
-import { type RealServer, startRealServer } from '../interop/real_server.js';
-import { dialects } from '../support/dialects.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { type RealServer, startRealServer } from '../../../../test/support/real_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { decideInStorage } from '../device_flow/support.js';
 
 describe.each(dialects)('OpenID Connect interop for the device flow (%s)', (dialect) => {
   let server: RealServer;
@@ -21,7 +22,7 @@ describe.each(dialects)('OpenID Connect interop for the device flow (%s)', (dial
   beforeAll(async () => {
     server = await startRealServer(dialect, { config: { devicePollIntervalSeconds: 1 } });
     const { services, config } = server.running;
-    userId = await createPerson({ services, clock: { now: config.clock() } }, { username: 'ada' });
+    userId = (await createUser({ services, clock: { now: config.clock() } }, { username: 'ada' })).id;
     clientId = (await server.createClient({ kind: 'public', scopes: ['openid', 'profile', 'read'] })).client
       .id;
     signedInAt = config.clock() - 5_000;

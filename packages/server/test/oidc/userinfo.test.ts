@@ -6,9 +6,11 @@
  */
 import { adminUsers } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPerson, obtainTokens, refresh, revoke, type UserTokens } from '../device_flow/support.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post, revoke } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { obtainTokens, refresh, type UserTokens } from '../device_flow/support.js';
 
 const USERINFO = '/oauth/userinfo';
 const CHALLENGE = 'Bearer realm="clavis"';
@@ -22,7 +24,7 @@ describe.each(dialects)('userinfo (%s)', (dialect) => {
   beforeAll(async () => {
     server = await createTestServer(dialect);
     cli = (await server.createClient({ kind: 'public', scopes: ['openid', 'profile', 'read'] })).client.id;
-    userId = await createPerson(server, { username: 'grace' });
+    userId = (await createUser(server, { username: 'grace' })).id;
   });
   afterAll(() => server.close());
 
@@ -181,7 +183,7 @@ describe.each(dialects)('userinfo (%s)', (dialect) => {
     });
 
     it('a disabled person, and a person whose token outlives a direct disable in storage', async () => {
-      const person = await createPerson(server);
+      const person = (await createUser(server)).id;
       const tokens = await obtainTokens(server, cli, person, 'openid profile');
       expect((await get(bearer(tokens.access_token))).statusCode).toBe(200);
       // The account check itself, apart from the revocations `users disable` also makes.
@@ -192,7 +194,7 @@ describe.each(dialects)('userinfo (%s)', (dialect) => {
         .execute();
       expectRefusal(await get(bearer(tokens.access_token)), 401, 'invalid_token', INVALID_TOKEN);
 
-      const another = await createPerson(server);
+      const another = (await createUser(server)).id;
       const theirs = await obtainTokens(server, cli, another, 'openid');
       await adminUsers.disableUser(
         {
@@ -208,7 +210,7 @@ describe.each(dialects)('userinfo (%s)', (dialect) => {
     });
 
     it('a removed person, and a disabled client', async () => {
-      const person = await createPerson(server);
+      const person = (await createUser(server)).id;
       const tokens = await obtainTokens(server, cli, person, 'openid');
       await server.services.db.deleteFrom('users').where('id', '=', person).execute();
       expectRefusal(await get(bearer(tokens.access_token)), 401, 'invalid_token', INVALID_TOKEN);

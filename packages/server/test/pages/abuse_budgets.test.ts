@@ -4,18 +4,16 @@
  */
 import { adminUsers } from '@clavis/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createUser, PASSWORD, userRow } from '../../../../test/support/users.js';
 import { budgetAddress } from '../../src/storage/rate_limits.js';
-import { dialects } from '../support/dialects.js';
 import {
   Browser,
   createDeviceClient,
   createDeviceRequest,
   createPagesServer,
-  createUser,
   deviceCodeRow,
-  PASSWORD,
   type PagesServer,
-  userRow,
 } from './support.js';
 
 function wrongCode(real: string, n: number): string {
@@ -107,7 +105,7 @@ describe.each(dialects)('abuse budgets on the verification pages (%s)', (dialect
   });
 
   it('DF-13: a disabled account answers like a wrong password until the password is right', async () => {
-    const disabled = await createUser(server, { disabledAt: server.clock.now });
+    const disabled = await createUser(server, { password: PASSWORD, disabled: server.clock.now });
     const browser = new Browser(server);
     const wrong = await browser.signIn(disabled.username, 'not the password');
     expect(wrong.statusCode).toBe(401);
@@ -119,7 +117,7 @@ describe.each(dialects)('abuse budgets on the verification pages (%s)', (dialect
   });
 
   it('DF-13: lockout is temporary and growing, and locked accounts look like any wrong password', async () => {
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     const browser = new Browser(server, '192.0.2.200');
     const attempt = async (password: string) => {
       server.clock.advance(1);
@@ -144,7 +142,7 @@ describe.each(dialects)('abuse budgets on the verification pages (%s)', (dialect
   });
 
   it('DF-13: each further failure doubles the lock; at the hard bound only an administrator unlocks', async () => {
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     const durations: number[] = [];
     for (let i = 0; i < 6; i++) {
       // A new address every time: the per-address budget is not what is tested here.

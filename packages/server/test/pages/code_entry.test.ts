@@ -1,6 +1,6 @@
 /** POST /device: bad input, guessing budgets (per IP and global, across instances), and claiming. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
+import { dialects } from '../../../../test/support/dialects.js';
 import {
   Browser,
   createDeviceClient,

@@ -1,12 +1,12 @@
 /** POST /device/consent: only the claiming session decides, once, as a usable account. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createUser, PASSWORD } from '../../../../test/support/users.js';
 import {
   Browser,
   createDeviceClient,
   createDeviceRequest,
   createPagesServer,
-  createUser,
   type DeviceRequest,
   deviceCodeRow,
   type PagesServer,
@@ -21,7 +21,7 @@ describe.each(dialects)('consent (%s)', (dialect) => {
   beforeEach(async () => {
     server = await createPagesServer(dialect);
     clientId = await createDeviceClient(server);
-    user = await createUser(server);
+    user = await createUser(server, { password: PASSWORD });
     req = await createDeviceRequest(server, clientId);
     owner = new Browser(server);
     await owner.enterCode(req.shown);
@@ -77,7 +77,7 @@ describe.each(dialects)('consent (%s)', (dialect) => {
 
   it('DF-11: approving from a session that did not claim the code is a 403 page; the code stays pending', async () => {
     const other = new Browser(server, '192.0.2.50');
-    const otherUser = await createUser(server);
+    const otherUser = await createUser(server, { password: PASSWORD });
     await other.signIn(otherUser.username);
     await other.get('/device');
     const res = await other.post('/device/consent', { request: req.id, action: 'approve' });

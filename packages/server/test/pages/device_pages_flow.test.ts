@@ -5,18 +5,17 @@
 
 import { Secret, TOTP } from 'otpauth';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createUser, PASSWORD, userRow } from '../../../../test/support/users.js';
 import { openTotpSecret } from '../../src/users/totp_secret.js';
-import { dialects } from '../support/dialects.js';
 import {
   Browser,
   createDeviceClient,
   createDeviceRequest,
   createPagesServer,
-  createUser,
   deviceCodeRow,
   type PagesServer,
   totpCode,
-  userRow,
 } from './support.js';
 
 const CSP =
@@ -33,7 +32,7 @@ describe.each(dialects)('device pages flow (%s)', (dialect) => {
 
   it('code → sign in → consent → approve: the request is approved for that person', async () => {
     const clientId = await createDeviceClient(server, { name: 'Acme CLI' });
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     const req = await createDeviceRequest(server, clientId, { scopes: ['read', 'write'] });
     const browser = new Browser(server);
 
@@ -150,7 +149,7 @@ describe.each(dialects)('device pages flow (%s)', (dialect) => {
 
   it('a user with TOTP passes it before consent; the session records it', async () => {
     const clientId = await createDeviceClient(server);
-    const user = await createUser(server, { totp: true });
+    const user = await createUser(server, { password: PASSWORD, totp: true });
     const req = await createDeviceRequest(server, clientId);
     const browser = new Browser(server);
     await browser.enterCode(req.shown);
@@ -182,7 +181,7 @@ describe.each(dialects)('device pages flow (%s)', (dialect) => {
 
   it('a client that requires MFA makes a user without TOTP enrol, then shows ten recovery codes once', async () => {
     const clientId = await createDeviceClient(server, { requireMfa: true });
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     const req = await createDeviceRequest(server, clientId);
     const browser = new Browser(server);
     await browser.enterCode(req.shown);
@@ -246,7 +245,7 @@ describe.each(dialects)('device pages flow (%s)', (dialect) => {
 
   it('a recovery code stands in for the authentication code, once', async () => {
     const clientId = await createDeviceClient(server, { requireMfa: true });
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     const first = await createDeviceRequest(server, clientId);
     const enrolling = new Browser(server);
     await enrolling.enterCode(first.shown);

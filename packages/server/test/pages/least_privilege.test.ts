@@ -5,21 +5,14 @@
  * will be granted; a refresh never widens, and narrows for good when the person lost an entitlement.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jwtClaims } from '../../../../test/support/jwt.js';
+import { post } from '../../../../test/support/oauth.js';
+import { createUser, PASSWORD, TOTP_SECRET } from '../../../../test/support/users.js';
 import { CLI_CLIENT_ID } from '../../src/clients/client.js';
 import { bootstrap } from '../../src/runtime/bootstrap.js';
 import { sealTotpSecret } from '../../src/users/totp_secret.js';
-import { jwtClaims } from '../device_flow/support.js';
-import { dialects } from '../support/dialects.js';
-import { post } from '../support/test_server.js';
-import {
-  Browser,
-  createPagesServer,
-  createUser,
-  PASSWORD,
-  type PagesServer,
-  TOTP_SECRET,
-  totpCode,
-} from './support.js';
+import { Browser, createPagesServer, type PagesServer, totpCode } from './support.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -33,7 +26,7 @@ describe.each(dialects)('least privilege for people (%s)', (dialect) => {
   afterEach(() => server.close());
 
   async function person(input: { admin?: boolean; totp?: boolean; scopes?: string[] }) {
-    const user = await createUser(server, { totp: input.totp === true });
+    const user = await createUser(server, { password: PASSWORD, totp: input.totp === true });
     await server.services.db
       .updateTable('users')
       .set({

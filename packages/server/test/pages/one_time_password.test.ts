@@ -3,17 +3,15 @@
  * anything else: the flow routes them to /device/password, and consent is refused until they have.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createUser, PASSWORD, userRow } from '../../../../test/support/users.js';
 import { verifyPassword } from '../../src/crypto/passwords.js';
-import { dialects } from '../support/dialects.js';
 import {
   Browser,
   createDeviceClient,
   createDeviceRequest,
   createPagesServer,
-  createUser,
-  PASSWORD,
   type PagesServer,
-  userRow,
 } from './support.js';
 
 describe.each(dialects)('one-time password (%s)', (dialect) => {
@@ -28,7 +26,7 @@ describe.each(dialects)('one-time password (%s)', (dialect) => {
   });
 
   async function oneTimeUser() {
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     await server.services.db
       .updateTable('users')
       .set({ must_change_password: 1 })
@@ -111,7 +109,7 @@ describe.each(dialects)('one-time password (%s)', (dialect) => {
   });
 
   it('a person without a one-time password is sent on, not shown the form', async () => {
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     const browser = new Browser(server);
     await browser.signIn(user.username);
     const res = await browser.get('/device/password');

@@ -1,15 +1,14 @@
 /** /device/login and /device/mfa: lockout (DF-13, MF-02), one use per TOTP step (MF-01), bad input. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createUser, PASSWORD, userRow } from '../../../../test/support/users.js';
 import {
   Browser,
   createDeviceClient,
   createDeviceRequest,
   createPagesServer,
-  createUser,
   type PagesServer,
   totpCode,
-  userRow,
 } from './support.js';
 
 describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
@@ -24,8 +23,8 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
   });
 
   it('DF-13: a locked or a disabled account cannot sign in, even with the right password', async () => {
-    const locked = await createUser(server, { lockedAt: server.clock.now });
-    const disabled = await createUser(server, { disabledAt: server.clock.now });
+    const locked = await createUser(server, { password: PASSWORD, locked: server.clock.now });
+    const disabled = await createUser(server, { password: PASSWORD, disabled: server.clock.now });
     const browser = new Browser(server);
     // A lock never shows on the sign-in page: its password is not even tried.
     const a = await browser.signIn(locked.username);
@@ -39,7 +38,7 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
   });
 
   it('DF-13: consecutive wrong passwords lock the account at maxFailedSignIns; a success before resets the count', async () => {
-    const user = await createUser(server);
+    const user = await createUser(server, { password: PASSWORD });
     const browser = new Browser(server);
     await browser.get('/device/login');
     const first = await browser.post('/device/login', { username: user.username, password: 'wrong' });
@@ -94,7 +93,7 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
   });
 
   it('MF-01: the same TOTP twice in its step: the second is rejected', async () => {
-    const user = await createUser(server, { totp: true });
+    const user = await createUser(server, { password: PASSWORD, totp: true });
     const code = totpCode(server);
     const first = new Browser(server);
     await first.enterCode((await createDeviceRequest(server, clientId)).shown);
@@ -117,7 +116,7 @@ describe.each(dialects)('sign-in and second factor (%s)', (dialect) => {
   });
 
   it('MF-02: consecutive wrong codes lock the account, and the lock survives a fresh app on the same database', async () => {
-    const user = await createUser(server, { totp: true });
+    const user = await createUser(server, { password: PASSWORD, totp: true });
     const browser = new Browser(server);
     await browser.enterCode((await createDeviceRequest(server, clientId)).shown);
     await browser.signIn(user.username);

@@ -1,14 +1,13 @@
 import type { ServerConfig, Services } from '@clavis/server';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Secret, TOTP } from 'otpauth';
-import { hashPassword } from '../../src/crypto/passwords.js';
+import type { TestClock } from '../../../../test/support/clock.js';
+import type { TestDatabase, TestDialect } from '../../../../test/support/dialects.js';
+import { createTestServer } from '../../../../test/support/test_server.js';
+import { PASSWORD, TOTP_SECRET } from '../../../../test/support/users.js';
 import { randomId } from '../../src/crypto/secrets.js';
 import { insertDeviceCode } from '../../src/device/device_store.js';
 import { formatUserCode, generateUserCode } from '../../src/device/user_code.js';
-import { sealTotpSecret } from '../../src/users/totp_secret.js';
-import type { TestClock } from '../support/clock.js';
-import type { TestDatabase, TestDialect } from '../support/dialects.js';
-import { createTestServer } from '../support/test_server.js';
 
 export interface PagesServer {
   app: FastifyInstance;
@@ -106,38 +105,6 @@ export async function deviceCodeRow(server: PagesServer, id: string) {
     .selectAll()
     .where('id', '=', id)
     .executeTakeFirstOrThrow();
-}
-
-export async function userRow(server: PagesServer, id: string) {
-  return server.services.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-}
-
-export const PASSWORD = 'correct horse battery staple';
-export const TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
-
-/** A user with PASSWORD (and TOTP_SECRET when `totp`). */
-export async function createUser(
-  server: PagesServer,
-  input: { username?: string; totp?: boolean; lockedAt?: number; disabledAt?: number } = {},
-): Promise<{ id: string; username: string }> {
-  const id = randomId('usr_', 12);
-  const username = input.username ?? `alice-${id.slice(-6)}`;
-  await server.services.db
-    .insertInto('users')
-    .values({
-      id,
-      username,
-      password_hash: await hashPassword(PASSWORD),
-      is_admin: 0,
-      must_change_password: 0,
-      totp_secret: input.totp ? sealTotpSecret(server.services.totpKey, id, TOTP_SECRET) : null,
-      created_at: server.clock.now,
-      disabled_at: input.disabledAt ?? null,
-      locked_at: input.lockedAt ?? null,
-      totp_last_step: null,
-    })
-    .execute();
-  return { id, username };
 }
 
 /** The TOTP code for `secret` at the test clock's time (plus `offsetSteps` × 30 s). */

@@ -6,18 +6,16 @@
 import { resolveConfig } from '@clavis/server';
 import type { FastifyReply } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { createUser, PASSWORD, TOTP_SECRET, userRow } from '../../../../test/support/users.js';
 import { COOKIE_NAME, SECURE_COOKIE_NAME, setSessionCookie } from '../../src/pages/page_http.js';
-import { dialects } from '../support/dialects.js';
 import {
   Browser,
   createDeviceClient,
   createDeviceRequest,
   createPagesServer,
-  createUser,
   type PagesServer,
-  TOTP_SECRET,
   totpCode,
-  userRow,
 } from './support.js';
 
 describe.each(dialects)('TOTP secrets at rest (%s)', (dialect) => {
@@ -29,7 +27,7 @@ describe.each(dialects)('TOTP secrets at rest (%s)', (dialect) => {
 
   it('a plain base32 secret written straight into the database does not make codes pass', async () => {
     const clientId = await createDeviceClient(server);
-    const user = await createUser(server, { totp: true });
+    const user = await createUser(server, { password: PASSWORD, totp: true });
     expect((await userRow(server, user.id)).totp_secret).toMatch(/^v1\./);
     // Someone with write access but no KEK plants a secret they know.
     await server.services.db

@@ -1,17 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { jtiOf } from '../../../../test/support/jwt.js';
+import { basic, post, revoke } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 
 interface Registered {
   id: string;
   secret: string;
-}
-
-function jtiOf(token: string): string {
-  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as {
-    jti: string;
-  };
-  return payload.jti;
 }
 
 describe.each(dialects)('revocation (%s)', (dialect) => {
@@ -36,15 +31,6 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
     );
     expect(res.statusCode).toBe(200);
     return res.json().access_token as string;
-  }
-
-  function revoke(caller: Registered, token: string, extra: Record<string, string> = {}) {
-    return post(
-      server,
-      '/oauth/revoke',
-      { token, ...extra },
-      { authorization: basic(caller.id, caller.secret) },
-    );
   }
 
   async function isActive(on: Pick<TestServer, 'app'>, caller: Registered, token: string): Promise<boolean> {
@@ -91,7 +77,8 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
   describe('200', () => {
     it('RI-01: a garbage token is 200 with an empty body, and nothing is recorded', async () => {
       const before = await server.services.db.selectFrom('revoked_tokens').select('jti').execute();
-      for (const token of ['garbage', 'a.b.c', 'x'.repeat(9000)]) expectEmpty200(await revoke(owner, token));
+      for (const token of ['garbage', 'a.b.c', 'x'.repeat(9000)])
+        expectEmpty200(await revoke(server, owner, token));
       const after = await server.services.db.selectFrom('revoked_tokens').select('jti').execute();
       expect(after).toEqual(before);
     });
@@ -99,7 +86,7 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
     it('revokes its own token: introspection then says active:false, with the jti remembered until exp', async () => {
       const token = await tokenFor(owner);
       expect(await isActive(server, owner, token)).toBe(true);
-      expectEmpty200(await revoke(owner, token));
+      expectEmpty200(await revoke(server, owner, token));
       expect(await isActive(server, owner, token)).toBe(false);
       const exp = Math.floor(server.clock.now / 1000) + 600;
       expect(await revokedRows(jtiOf(token))).toEqual([
@@ -112,7 +99,7 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
       try {
         const token = await tokenFor(owner);
         expect(await isActive(second, owner, token)).toBe(true);
-        expectEmpty200(await revoke(owner, token));
+        expectEmpty200(await revoke(server, owner, token));
         expect(await isActive(server, owner, token)).toBe(false);
         expect(await isActive(second, owner, token)).toBe(false);
         // And the other way round.
@@ -133,8 +120,8 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
 
     it('revoking twice is 200 both times, and audited both times', async () => {
       const token = await tokenFor(owner);
-      expectEmpty200(await revoke(owner, token));
-      expectEmpty200(await revoke(owner, token));
+      expectEmpty200(await revoke(server, owner, token));
+      expectEmpty200(await revoke(server, owner, token));
       expect(await isActive(server, owner, token)).toBe(false);
       expect(await revokedRows(jtiOf(token))).toHaveLength(1);
       const audits = await revokeAudits(jtiOf(token));
@@ -146,7 +133,7 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
     it('RI-03: a wrong or unknown token_type_hint does not stop the revocation', async () => {
       for (const hint of ['refresh_token', 'no_such_type', 'access_token']) {
         const token = await tokenFor(owner);
-        expectEmpty200(await revoke(owner, token, { token_type_hint: hint }));
+        expectEmpty200(await revoke(server, owner, token, { token_type_hint: hint }));
         expect(await isActive(server, owner, token)).toBe(false);
       }
     });
@@ -155,7 +142,7 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
       const token = await tokenFor(owner);
       server.clock.advanceSeconds(601);
       try {
-        expectEmpty200(await revoke(owner, token));
+        expectEmpty200(await revoke(server, owner, token));
       } finally {
         server.clock.advanceSeconds(-601);
       }
@@ -163,7 +150,7 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
 
     it('writes a token.revoke audit record saying who revoked what, and never the token', async () => {
       const token = await tokenFor(owner);
-      expectEmpty200(await revoke(owner, token, { token_type_hint: 'access_token' }));
+      expectEmpty200(await revoke(server, owner, token, { token_type_hint: 'access_token' }));
       const [record, ...rest] = await revokeAudits(jtiOf(token));
       expect(rest).toEqual([]);
       expect(record).toMatchObject({
@@ -194,7 +181,7 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
   describe('400', () => {
     it("RI-02: a confidential client revoking another client's token is invalid_request; the token stays active", async () => {
       const token = await tokenFor(owner);
-      const res = await revoke(other, token);
+      const res = await revoke(server, other, token);
       expect(res.statusCode).toBe(400);
       expect(res.headers['cache-control']).toBe('no-store');
       expect(res.json()).toEqual({ error: 'invalid_request', error_description: expect.any(String) });

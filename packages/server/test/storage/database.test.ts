@@ -1,13 +1,19 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseUrlError, openDatabase, parseDatabaseUrl } from '@clavis/server';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  createTestDatabase,
+  dialects,
+  PG_BASE_URL,
+  type TestDatabase,
+} from '../../../../test/support/dialects.js';
+import { type TempDir, tempDir } from '../../../../test/support/temp_dir.js';
 import { pgPoolConfigs, pgTimeoutDefaults } from '../../src/storage/database.js';
 import { migrations } from '../../src/storage/migrations/index.js';
-import { createTestDatabase, dialects, PG_BASE_URL, type TestDatabase } from '../support/dialects.js';
 
 describe('parseDatabaseUrl', () => {
   it.each([
@@ -315,15 +321,15 @@ describe.each(dialects.filter((d) => d === 'postgres'))('a URL without a user na
 describe('SQLite file modes', () => {
   const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
   const files = (path: string) => [path, `${path}-wal`, `${path}-shm`].filter((f) => existsSync(f));
-  let dir: string | undefined;
+  let dir: TempDir | undefined;
   afterEach(() => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir?.remove();
     dir = undefined;
   });
 
   it('creates the database, WAL and SHM files 0600, and they stay so after writes', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'clavis-mode-'));
-    const path = join(dir, 'sub', 'clavis.db');
+    dir = tempDir('clavis-mode-');
+    const path = join(dir.path, 'sub', 'clavis.db');
     const opened = await openDatabase(`sqlite:${path}`);
     try {
       expect(files(path)).toEqual([path, `${path}-wal`, `${path}-shm`]);
@@ -341,8 +347,8 @@ describe('SQLite file modes', () => {
   });
 
   it('tightens a database and WAL files left readable by others when it opens them', async () => {
-    dir = mkdtempSync(join(tmpdir(), 'clavis-mode-'));
-    const path = join(dir, 'clavis.db');
+    dir = tempDir('clavis-mode-');
+    const path = join(dir.path, 'clavis.db');
     const first = await openDatabase(`sqlite:${path}`);
     await first.db.insertInto('settings').values({ key: 'k', value: 'v' }).execute();
     await first.close();

@@ -1,6 +1,6 @@
 import { openDatabase } from '@clavis/server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/dialects.js';
+import { createTestDatabase, type TestDatabase } from '../../../../test/support/dialects.js';
 
 /** The node:sqlite driver's own guarantees: one connection, so transactions must be serialised. */
 describe('node:sqlite dialect', () => {

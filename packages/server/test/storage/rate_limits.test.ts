@@ -1,8 +1,8 @@
 import { openDatabase } from '@clavis/server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TestClock } from '../../../../test/support/clock.js';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
 import { hitRateLimit, refundRateLimit, takeRateLimit, windowStart } from '../../src/storage/rate_limits.js';
-import { TestClock } from '../support/clock.js';
-import { createTestDatabase, dialects, type TestDatabase } from '../support/dialects.js';
 
 const MINUTE = 60_000;
 

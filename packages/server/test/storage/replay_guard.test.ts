@@ -1,7 +1,7 @@
 import { openDatabase } from '@clavis/server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
 import { claimOnce, purgeReplayGuard } from '../../src/storage/replay_guard.js';
-import { createTestDatabase, dialects, type TestDatabase } from '../support/dialects.js';
 
 describe.each(dialects)('claimOnce (%s)', (dialect) => {
   let database: TestDatabase | undefined;

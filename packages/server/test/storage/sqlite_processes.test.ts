@@ -4,12 +4,12 @@
  * this needs real processes: within one process the race cannot happen.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type TempDir, tempDir } from '../../../../test/support/temp_dir.js';
 import { migrations } from '../../src/storage/migrations/index.js';
 
 const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
@@ -25,17 +25,17 @@ function openIn(path: string): Promise<string> {
 }
 
 describe('SQLite opened by several processes at once', () => {
-  const dirs: string[] = [];
+  const dirs: TempDir[] = [];
   afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+    for (const d of dirs.splice(0)) d.remove();
   });
 
   it('every process succeeds and each migration is recorded once', async () => {
     expect(existsSync(dist), 'run npm run build first (npm test does)').toBe(true);
     for (let round = 0; round < 3; round++) {
-      const dir = mkdtempSync(join(tmpdir(), 'clavis-race-'));
+      const dir = tempDir('clavis-race-');
       dirs.push(dir);
-      const path = join(dir, 'clavis.db');
+      const path = join(dir.path, 'clavis.db');
       expect(await Promise.all([openIn(path), openIn(path), openIn(path)])).toEqual(['ok', 'ok', 'ok']);
       const db = new DatabaseSync(path);
       try {

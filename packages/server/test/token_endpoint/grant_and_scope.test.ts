@@ -5,9 +5,10 @@
  */
 import { AdminError } from '@clavis/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOAuthError, expectToken, TOKEN } from '../client_auth/responses.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectOAuthError, expectToken } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { expectClean } from './clean.js';
 
 describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) => {
@@ -47,14 +48,19 @@ describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) 
         'x'.repeat(5000),
       ].map((g) => [g.length > 60 ? `of ${g.length} characters` : JSON.stringify(g), g]),
     )('grant_type %s is unsupported_grant_type', async (_label, grantType) => {
-      const res = expectClean(await post(server, TOKEN, { grant_type: grantType }, auth));
+      const res = expectClean(await post(server, TOKEN_PATH, { grant_type: grantType }, auth));
       expectOAuthError(res, 400, 'unsupported_grant_type', 'unsupported grant_type');
     });
 
     it('an unknown grant is refused before client authentication: no auth_failed record for a bad secret', async () => {
       const before = await failedAuthCount();
       const res = expectClean(
-        await post(server, TOKEN, { grant_type: 'password' }, { authorization: basic('svc_nobody', 'x') }),
+        await post(
+          server,
+          TOKEN_PATH,
+          { grant_type: 'password' },
+          { authorization: basic('svc_nobody', 'x') },
+        ),
       );
       expectOAuthError(res, 400, 'unsupported_grant_type', 'unsupported grant_type');
       expect(await failedAuthCount()).toBe(before);
@@ -67,7 +73,7 @@ describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) 
       expect(secret).toBeUndefined();
       expect(client.grantTypes).not.toContain('client_credentials');
       const res = expectClean(
-        await post(server, TOKEN, { grant_type: 'client_credentials', client_id: client.id }),
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', client_id: client.id }),
       );
       expectOAuthError(res, 400, 'unauthorized_client', 'the client may not use this grant');
     });
@@ -84,7 +90,7 @@ describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) 
       const res = expectClean(
         await post(
           server,
-          TOKEN,
+          TOKEN_PATH,
           { grant_type: 'client_credentials' },
           { authorization: basic(client.id, secret) },
         ),
@@ -95,7 +101,7 @@ describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) 
     it('a client_id alone (no authentication) for a confidential client is invalid_client, not a token', async () => {
       const { client } = await server.createClient({});
       const res = expectClean(
-        await post(server, TOKEN, { grant_type: 'client_credentials', client_id: client.id }),
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', client_id: client.id }),
       );
       expect(res.statusCode).toBe(401);
       expect(res.json()).toEqual({
@@ -105,7 +111,7 @@ describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) 
     });
 
     it('no client at all is invalid_client', async () => {
-      const res = expectClean(await post(server, TOKEN, { grant_type: 'client_credentials' }));
+      const res = expectClean(await post(server, TOKEN_PATH, { grant_type: 'client_credentials' }));
       expect(res.statusCode).toBe(401);
       expect(res.json()).toEqual({
         error: 'invalid_client',
@@ -127,27 +133,29 @@ describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) 
       ['a leading space', ' read'],
       ['a trailing space', 'read '],
     ])('a scope with %s is invalid_scope', async (_name, scope) => {
-      const res = expectClean(await post(server, TOKEN, { grant_type: 'client_credentials', scope }, auth));
+      const res = expectClean(
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', scope }, auth),
+      );
       expectOAuthError(res, 400, 'invalid_scope', 'scope is malformed');
     });
 
     it('a scope with a single quote is well-formed but outside the ceiling: invalid_scope naming it', async () => {
       const res = expectClean(
-        await post(server, TOKEN, { grant_type: 'client_credentials', scope: "read'" }, auth),
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', scope: "read'" }, auth),
       );
       expectOAuthError(res, 400, 'invalid_scope', "scope not allowed for this client: read'");
     });
 
     it('a scope of only spaces is invalid_scope', async () => {
       const res = expectClean(
-        await post(server, TOKEN, { grant_type: 'client_credentials', scope: ' ' }, auth),
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', scope: ' ' }, auth),
       );
       expectOAuthError(res, 400, 'invalid_scope', 'scope is malformed');
     });
 
     it('a repeated scope token is granted once', async () => {
       expectToken(
-        await post(server, TOKEN, { grant_type: 'client_credentials', scope: 'read read' }, auth),
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', scope: 'read read' }, auth),
         'read',
       );
     });
@@ -155,13 +163,17 @@ describe.each(dialects)('token endpoint grant and scope checks (%s)', (dialect) 
     it('a scope over 2048 characters (under the body limit) is invalid_request', async () => {
       const scope = Array.from({ length: 700 }, () => 'read').join(' ');
       expect(scope.length).toBeGreaterThan(2048);
-      const res = expectClean(await post(server, TOKEN, { grant_type: 'client_credentials', scope }, auth));
+      const res = expectClean(
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', scope }, auth),
+      );
       expectOAuthError(res, 400, 'invalid_request', 'scope is too long');
     });
 
     it('a 1 MB scope is 413 invalid_request', async () => {
       const scope = 's'.repeat(1024 * 1024);
-      const res = expectClean(await post(server, TOKEN, { grant_type: 'client_credentials', scope }, auth));
+      const res = expectClean(
+        await post(server, TOKEN_PATH, { grant_type: 'client_credentials', scope }, auth),
+      );
       expect(res.statusCode).toBe(413);
       expect(res.json()).toEqual({ error: 'invalid_request', error_description: 'request body too large' });
     });

@@ -4,10 +4,16 @@
  * `error_description` (BI-03) never gets them into the response.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertionRequest, unsecuredAssertion } from '../client_auth/assertion_kit.js';
-import { expectInvalidClient, expectOAuthError, expectToken, TOKEN } from '../client_auth/responses.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, form, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { unsecuredAssertion } from '../../../../test/support/jwt.js';
+import { basic, form, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import {
+  expectInvalidClient,
+  expectOAuthError,
+  expectToken,
+} from '../../../../test/support/oauth_answers.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
+import { assertionRequest } from '../client_auth/assertion_kit.js';
 import { expectClean } from './clean.js';
 
 const SQL = [
@@ -78,14 +84,14 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
         const viaBasic = expectClean(
           await post(
             server,
-            TOKEN,
+            TOKEN_PATH,
             { grant_type: 'client_credentials' },
             { authorization: basic(injected, secret) },
           ),
         );
         expectInvalidClient(viaBasic, 'client authentication failed');
         const viaPost = expectClean(
-          await post(server, TOKEN, {
+          await post(server, TOKEN_PATH, {
             grant_type: 'client_credentials',
             client_id: injected,
             client_secret: secret,
@@ -93,7 +99,7 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
         );
         expectInvalidClient(viaPost, 'client authentication failed');
         const alone = expectClean(
-          await post(server, TOKEN, { grant_type: 'client_credentials', client_id: injected }),
+          await post(server, TOKEN_PATH, { grant_type: 'client_credentials', client_id: injected }),
         );
         expectInvalidClient(alone, 'client authentication failed');
         const now = Math.floor(server.clock.now / 1000);
@@ -104,12 +110,12 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
           exp: now + 60,
           jti: 'j',
         });
-        const viaAssertion = expectClean(await post(server, TOKEN, assertionRequest(assertion)));
+        const viaAssertion = expectClean(await post(server, TOKEN_PATH, assertionRequest(assertion)));
         expectInvalidClient(viaAssertion, 'client authentication failed');
         const appended = expectClean(
           await post(
             server,
-            TOKEN,
+            TOKEN_PATH,
             { grant_type: 'client_credentials' },
             {
               authorization: basic(`${clientId}${injected}`, secret),
@@ -137,7 +143,7 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
       const res = expectClean(
         await post(
           server,
-          TOKEN,
+          TOKEN_PATH,
           { grant_type: 'client_credentials', scope: injected },
           {
             authorization: basic(clientId, secret),
@@ -152,7 +158,7 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
     it('the real client still authenticates afterwards, with its own scopes only', async () => {
       const res = await post(
         server,
-        TOKEN,
+        TOKEN_PATH,
         { grant_type: 'client_credentials' },
         { authorization: basic(clientId, secret) },
       );
@@ -191,7 +197,9 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
           [name, 'v'],
           [name, 'v'],
         ]);
-        const res = expectClean(await post(server, TOKEN, body, { authorization: basic(clientId, secret) }));
+        const res = expectClean(
+          await post(server, TOKEN_PATH, body, { authorization: basic(clientId, secret) }),
+        );
         expect(res.statusCode).toBe(400);
         expect(res.json().error).toBe('invalid_request');
         expect(res.json().error_description).toMatch(/^parameter .* is repeated$/);
@@ -204,23 +212,33 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
       async (_label, bad) => {
         const auth = { authorization: basic(clientId, secret) };
         const attempts = [
-          await post(server, TOKEN, { grant_type: `client_credentials${bad}` }, auth),
-          await post(server, TOKEN, { grant_type: 'client_credentials', scope: `read${bad}write` }, auth),
+          await post(server, TOKEN_PATH, { grant_type: `client_credentials${bad}` }, auth),
           await post(
             server,
-            TOKEN,
+            TOKEN_PATH,
+            { grant_type: 'client_credentials', scope: `read${bad}write` },
+            auth,
+          ),
+          await post(
+            server,
+            TOKEN_PATH,
             { grant_type: 'client_credentials', scope: `read${bad.replace(/\s/g, '')}` },
             auth,
           ),
-          await post(server, TOKEN, { grant_type: 'client_credentials', resource: `https://rs${bad}` }, auth),
-          await post(server, TOKEN, {
+          await post(
+            server,
+            TOKEN_PATH,
+            { grant_type: 'client_credentials', resource: `https://rs${bad}` },
+            auth,
+          ),
+          await post(server, TOKEN_PATH, {
             grant_type: 'client_credentials',
             client_id: `c${bad}`,
             client_secret: 's',
           }),
           await post(
             server,
-            TOKEN,
+            TOKEN_PATH,
             { grant_type: 'client_credentials' },
             { authorization: basic(`c${bad}`, `s${bad}`) },
           ),
@@ -238,7 +256,7 @@ describe.each(dialects)('token endpoint injection (%s)', (dialect) => {
       const res = expectClean(
         await post(
           server,
-          TOKEN,
+          TOKEN_PATH,
           form([
             ['grant_type', 'client_credentials'],
             [name, '1'],

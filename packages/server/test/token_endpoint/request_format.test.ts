@@ -5,9 +5,10 @@
  */
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectOAuthError, expectToken, TOKEN } from '../client_auth/responses.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, form, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, form, post, TOKEN_PATH } from '../../../../test/support/oauth.js';
+import { expectOAuthError, expectToken } from '../../../../test/support/oauth_answers.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { expectClean } from './clean.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -40,7 +41,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
   }
 
   const raw = (payload: string | Buffer | Readable, headers: Record<string, string>) =>
-    server.app.inject({ method: 'POST', url: TOKEN, payload, headers });
+    server.app.inject({ method: 'POST', url: TOKEN_PATH, payload, headers });
 
   describe('200 (controls)', () => {
     it('a form with charset=utf-8 is accepted', async () => {
@@ -54,7 +55,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
     it('unknown parameters are ignored (RFC 6749 §3.2), including prototype names', async () => {
       const res = await post(
         server,
-        TOKEN,
+        TOKEN_PATH,
         {
           grant_type: 'client_credentials',
           __proto__x: '1',
@@ -77,19 +78,19 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
       const base = form({ grant_type: 'client_credentials', pad: '' });
       const body = `${base}${'a'.repeat(64 * 1024 - base.length)}`;
       expect(Buffer.byteLength(body)).toBe(64 * 1024);
-      expectToken(await post(server, TOKEN, body, auth));
+      expectToken(await post(server, TOKEN_PATH, body, auth));
     });
   });
 
   describe('400', () => {
     it('BI-02: a missing grant_type is invalid_request', async () => {
-      const res = expectClean(await post(server, TOKEN, {}, auth));
+      const res = expectClean(await post(server, TOKEN_PATH, {}, auth));
       // RFC 6749 §5.2 forbids '"' in error_description; the server blanks it out.
       expectOAuthError(res, 400, 'invalid_request', "missing parameter 'grant_type'");
     });
 
     it('BI-02: an empty grant_type counts as missing', async () => {
-      const res = expectClean(await post(server, TOKEN, 'grant_type=', auth));
+      const res = expectClean(await post(server, TOKEN_PATH, 'grant_type=', auth));
       expectOAuthError(res, 400, 'invalid_request', "missing parameter 'grant_type'");
     });
 
@@ -148,7 +149,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
       'BI-02: a repeated %s is invalid_request',
       async (name, pairs) => {
         const before = await issuedTokens();
-        const res = expectClean(await post(server, TOKEN, form(pairs), auth));
+        const res = expectClean(await post(server, TOKEN_PATH, form(pairs), auth));
         expectOAuthError(res, 400, 'invalid_request', `parameter '${name.split(' ')[0]}' is repeated`);
         expect(await issuedTokens()).toBe(before);
       },
@@ -162,7 +163,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
         ['client_secret', secret],
         ['client_secret', 'other'],
       ]);
-      const res = expectClean(await post(server, TOKEN, body));
+      const res = expectClean(await post(server, TOKEN_PATH, body));
       expectOAuthError(res, 400, 'invalid_request', "parameter 'client_secret' is repeated");
       expect(await issuedTokens()).toBe(before);
     });
@@ -170,7 +171,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
     it('more than 64 parameters is invalid_request', async () => {
       const pairs: Array<[string, string]> = [['grant_type', 'client_credentials']];
       for (let i = 0; i < 64; i++) pairs.push([`p${i}`, 'x']);
-      const res = expectClean(await post(server, TOKEN, form(pairs), auth));
+      const res = expectClean(await post(server, TOKEN_PATH, form(pairs), auth));
       expectOAuthError(res, 400, 'invalid_request', 'too many parameters');
     });
 
@@ -183,7 +184,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
       'a NUL byte in %s is invalid_request on every storage, before storage sees it',
       async (_name, body) => {
         const before = await issuedTokens();
-        const res = expectClean(await post(server, TOKEN, body, 'client_secret' in body ? {} : auth));
+        const res = expectClean(await post(server, TOKEN_PATH, body, 'client_secret' in body ? {} : auth));
         expectOAuthError(res, 400, 'invalid_request', 'parameters may not contain NUL characters');
         expect(await issuedTokens()).toBe(before);
       },
@@ -193,7 +194,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
       const res = expectClean(
         await post(
           server,
-          TOKEN,
+          TOKEN_PATH,
           { grant_type: 'client_credentials' },
           { authorization: basic('a\u0000b', 'x') },
         ),
@@ -251,7 +252,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
       const base = form({ grant_type: 'client_credentials', pad: '' });
       const body = `${base}${'a'.repeat(64 * 1024 + 1 - base.length)}`;
       const before = await issuedTokens();
-      const res = expectClean(await post(server, TOKEN, body, auth));
+      const res = expectClean(await post(server, TOKEN_PATH, body, auth));
       expect(res.statusCode).toBe(413);
       expect(res.json()).toEqual(TOO_LARGE);
       expect(res.headers['cache-control']).toBe('no-store');
@@ -260,7 +261,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
 
     it('BI-02: a 10 MB body is 413 with an invalid_request body', async () => {
       const body = `grant_type=client_credentials&pad=${'a'.repeat(10 * 1024 * 1024)}`;
-      const res = expectClean(await post(server, TOKEN, body, auth));
+      const res = expectClean(await post(server, TOKEN_PATH, body, auth));
       expect(res.statusCode).toBe(413);
       expect(res.json()).toEqual(TOO_LARGE);
     });
@@ -293,7 +294,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
           client_id: clientId,
           client_secret: secret,
         });
-        const res = await server.app.inject({ method, url: `${TOKEN}?${query}`, headers: auth });
+        const res = await server.app.inject({ method, url: `${TOKEN_PATH}?${query}`, headers: auth });
         expectClean(res);
         expect(res.statusCode).toBe(405);
         expect(res.headers.allow).toBe('POST');
@@ -322,7 +323,7 @@ describe.each(dialects)('token endpoint request format (%s)', (dialect) => {
 
     it('a POST with the parameters in the query string instead of the body is invalid_request', async () => {
       const query = new URLSearchParams({ grant_type: 'client_credentials' });
-      const res = expectClean(await post(server, `${TOKEN}?${query}`, '', auth));
+      const res = expectClean(await post(server, `${TOKEN_PATH}?${query}`, '', auth));
       expectOAuthError(res, 400, 'invalid_request', "missing parameter 'grant_type'");
     });
   });

@@ -14,20 +14,17 @@ import {
   SignJWT,
 } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { kidOf } from '../../../../test/support/jwt.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 import { seal, unseal } from '../../src/crypto/seal.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
 
 const HOUR = 3600;
 
 interface Refusal {
   kid: string;
   reason: string;
-}
-
-function kidOf(token: string): string {
-  return (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid: string })
-    .kid;
 }
 
 describe.each(dialects)('JWKS integrity (%s)', (dialect) => {

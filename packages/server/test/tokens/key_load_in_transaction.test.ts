@@ -5,16 +5,12 @@
  * across key slots here, as after a suspend or with a short rotation interval.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  approve,
-  createPerson,
-  obtainTokens,
-  poll,
-  refresh,
-  requestDeviceCode,
-} from '../device_flow/support.js';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { kidOf } from '../../../../test/support/jwt.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createUser } from '../../../../test/support/users.js';
+import { approve, obtainTokens, poll, refresh, requestDeviceCode } from '../device_flow/support.js';
 
 const HOUR = 3600;
 
@@ -58,7 +54,7 @@ describe.each(dialects)('signing key loaded outside transactions (%s)', (dialect
   it('a refresh after the clock stepped 2.5 slots ahead answers, and so do /readyz and client_credentials', async () => {
     const s = await start();
     const caller = await deviceClient(s);
-    const userId = await createPerson(s);
+    const userId = (await createUser(s)).id;
     const tokens = await obtainTokens(s, caller, userId, 'openid read');
     const service = await s.createClient({});
 
@@ -82,19 +78,14 @@ describe.each(dialects)('signing key loaded outside transactions (%s)', (dialect
   it('a device-code redemption after the clock stepped 2.5 slots ahead answers', async () => {
     const s = await start();
     const caller = await deviceClient(s);
-    const userId = await createPerson(s);
+    const userId = (await createUser(s)).id;
     const auth = await requestDeviceCode(s, caller, 'openid');
     expect(await approve(s, auth.user_code, userId)).toBe(true);
 
     s.clock.advanceSeconds(2.5 * HOUR);
     const res = await within('device_code grant', poll(s, caller, auth.device_code));
     expect(res.statusCode, res.body).toBe(200);
-    const kid = JSON.parse(
-      Buffer.from(
-        (res.json() as { access_token: string }).access_token.split('.')[0] ?? '',
-        'base64url',
-      ).toString(),
-    ).kid;
+    const kid = kidOf((res.json() as { access_token: string }).access_token);
     expect(kid).toBe((await s.services.keys.current()).kid);
   });
 

@@ -3,18 +3,15 @@ import { join } from 'node:path';
 import { KekError, openServices } from '@clavis/server';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dialects } from '../support/dialects.js';
-import { basic, createTestServer, ISSUER, post, type TestServer } from '../support/test_server.js';
+import { dialects } from '../../../../test/support/dialects.js';
+import { kidOf } from '../../../../test/support/jwt.js';
+import { basic, post } from '../../../../test/support/oauth.js';
+import { createTestServer, ISSUER, type TestServer } from '../../../../test/support/test_server.js';
 
 const HOUR = 3600;
 /** What signing_keys.ts adds to a key's publication window beyond the longest token lifetime. */
 const CLOCK_SKEW_S = 300;
 const MAX_TTL_S = 3600;
-
-function kidOf(token: string): string {
-  return (JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8')) as { kid: string })
-    .kid;
-}
 
 async function jwks(server: Pick<TestServer, 'app'>): Promise<JSONWebKeySet> {
   const res = await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });

@@ -1,9 +1,8 @@
-/** Exact-answer checks shared by the client-authentication and token-endpoint tests. */
+/** Exact-answer checks on OAuth endpoints' responses: error bodies, the Basic challenge, token responses. */
 import type { LightMyRequestResponse } from 'fastify';
 import { decodeJwt, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
 
-export const TOKEN = '/oauth/token';
 export const BASIC_CHALLENGE = 'Basic realm="clavis", charset="UTF-8"';
 
 /** 401 `invalid_client` with the Basic challenge, never cached. */

@@ -3,7 +3,6 @@
  * loopback port, over a real SQLite file or PostgreSQL schema, so independent clients talk to it over
  * TCP exactly as they would in production.
  */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   adminClients,
@@ -14,7 +13,8 @@ import {
   type ServerConfig,
   startServer,
 } from '@clavis/server';
-import { createTestDatabase, type TestDatabase, type TestDialect } from '../support/dialects.js';
+import { createTestDatabase, type TestDatabase, type TestDialect } from './dialects.js';
+import { freePort } from './free_port.js';
 
 export interface RealServer {
   running: RunningServer;
@@ -23,19 +23,6 @@ export interface RealServer {
   database: TestDatabase;
   createClient(input: Partial<adminClients.CreateClientInput>): Promise<{ client: Client; secret?: string }>;
   close(): Promise<void>;
-}
-
-/** A port that was free a moment ago: the OS picks it for a throwaway listener that is then closed. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
 }
 
 export async function startRealServer(

@@ -4,10 +4,9 @@
  * without PostgreSQL; CI runs both and fails if PostgreSQL is unreachable.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { tempDir } from './temp_dir.js';
 
 export type TestDialect = 'sqlite' | 'postgres';
 
@@ -27,13 +26,13 @@ export interface TestDatabase {
 }
 
 export async function createTestDatabase(dialect: TestDialect): Promise<TestDatabase> {
-  const dir = mkdtempSync(join(tmpdir(), 'clavis-test-'));
+  const { path: dir, remove } = tempDir('clavis-test-');
   if (dialect === 'sqlite') {
     return {
       dialect,
       url: `sqlite:${join(dir, 'clavis.db')}`,
       dir,
-      drop: async () => rmSync(dir, { recursive: true, force: true }),
+      drop: async () => remove(),
     };
   }
   const schema = `t_${randomBytes(6).toString('hex')}`;
@@ -51,7 +50,7 @@ export async function createTestDatabase(dialect: TestDialect): Promise<TestData
       } finally {
         await client.end();
       }
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     },
   };
 }

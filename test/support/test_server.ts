@@ -14,7 +14,7 @@ import {
   type ServicesOptions,
 } from '@clavis/server';
 import type { FastifyInstance } from 'fastify';
-import { FailureLog } from '../../src/audit/failure_log.js';
+import { FailureLog } from '../../packages/server/src/audit/failure_log.js';
 import { TestClock } from './clock.js';
 import { createTestDatabase, type TestDatabase, type TestDialect } from './dialects.js';
 
@@ -118,29 +118,4 @@ export async function createTestServer(
       if (ownsDatabase) await database.drop();
     },
   };
-}
-
-/** `application/x-www-form-urlencoded` body from pairs (repeats allowed, for duplicate-parameter tests). */
-export function form(params: Record<string, string> | Array<[string, string]>): string {
-  const pairs = Array.isArray(params) ? params : Object.entries(params);
-  return new URLSearchParams(pairs).toString();
-}
-
-export function basic(clientId: string, secret: string): string {
-  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
-}
-
-/** POST a form to a path of the in-process app. */
-export function post(
-  server: Pick<TestServer, 'app'>,
-  path: string,
-  body: string | Record<string, string>,
-  headers: Record<string, string> = {},
-) {
-  return server.app.inject({
-    method: 'POST',
-    url: path,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    payload: typeof body === 'string' ? body : form(body),
-  });
 }
