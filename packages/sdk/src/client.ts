@@ -94,13 +94,16 @@ export interface ClavisClient {
   readonly clientId: string;
   /** The context the client detected (or was given). */
   readonly context: DetectedContext;
-  /** A valid access token from the credential the context calls for. */
-  getToken(options?: { signal?: AbortSignal }): Promise<Token>;
+  /**
+   * A valid access token from the credential the context calls for. At a terminal with nothing else
+   * it starts the device flow, unless `login: false`.
+   */
+  getToken(options?: { signal?: AbortSignal; login?: boolean }): Promise<Token>;
   /** A person's login by the device flow; stores it and returns its token. */
   login(options: LoginOptions): Promise<Token>;
   /** Revokes the stored login's refresh token and forgets the login. */
   logout(): Promise<{ revoked: boolean; removed: boolean }>;
-  /** Who the current credential acts as. */
+  /** Who the current credential acts as; never starts a login. */
   whoami(): Promise<WhoAmI>;
   /** `fetch` with the bearer token; one retry after a refresh on 401; RFC 6750 errors thrown typed. */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
@@ -269,7 +272,11 @@ export function createClient(options: ClientOptions): ClavisClient {
     );
   }
 
-  async function resolve(signal: AbortSignal | undefined, rejected?: string): Promise<Token> {
+  async function resolve(
+    signal: AbortSignal | undefined,
+    rejected?: string,
+    mayLogin = true,
+  ): Promise<Token> {
     if (env.CLAVIS_TOKEN) return tokenFromEnv(env.CLAVIS_TOKEN);
     if (held && held.token.accessToken !== rejected && !needsRenewal(held.token, held.obtainedAt, now())) {
       return held.token;
@@ -290,7 +297,7 @@ export function createClient(options: ClientOptions): ClavisClient {
     }
     const federated = await fromFederation(deps);
     if (federated) return remember(federated);
-    if (context.interactive && !context.ci) {
+    if (mayLogin && context.interactive && !context.ci) {
       const onCode =
         options.onCode ??
         ((code: DeviceCode) =>
@@ -363,7 +370,7 @@ export function createClient(options: ClientOptions): ClavisClient {
     issuer,
     clientId,
     context,
-    getToken: (getOptions) => resolve(getOptions?.signal),
+    getToken: (getOptions) => resolve(getOptions?.signal, undefined, getOptions?.login !== false),
     login,
     async logout() {
       held = undefined;
@@ -389,7 +396,7 @@ export function createClient(options: ClientOptions): ClavisClient {
       return { revoked, removed: true };
     },
     async whoami() {
-      const { accessToken, ...rest } = await resolve(undefined);
+      const { accessToken, ...rest } = await resolve(undefined, undefined, false);
       if (rest.source === 'login' && !rest.principal.username) {
         const meta = await metadata().catch(() => undefined);
         const username = meta ? await userinfoName(meta, accessToken) : undefined;
