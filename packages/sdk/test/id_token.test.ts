@@ -15,7 +15,7 @@ const noWait: Sleep = async () => {};
 describe('id_token and userinfo', () => {
   let stub: StubServer;
   let s: Scratch;
-  let key: CryptoKey;
+  let key: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
   beforeAll(async () => {
     stub = await startStub();
