@@ -11,6 +11,14 @@
  */
 import { ClavisError } from './errors.js';
 
+/**
+ * Splits `line` into argv; an unterminated quote or an empty line is `invalid_configuration`.
+ *
+ * @example
+ * ```ts
+ * const [program, ...args] = splitCommandLine(process.env.CLAVIS_API_KEY_COMMAND ?? '');
+ * ```
+ */
 export function splitCommandLine(line: string): string[] {
   const words: string[] = [];
   let word = '';

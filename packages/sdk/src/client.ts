@@ -39,7 +39,14 @@ import { bearerError } from './www_authenticate.js';
 
 type Env = Record<string, string | undefined>;
 
-/** What {@link createClient} takes; only `issuer` and `clientId` are required. */
+/**
+ * What {@link createClient} takes; only `issuer` and `clientId` are required.
+ *
+ * @example
+ * ```ts
+ * const options: ClientOptions = { issuer, clientId: 'clavis-cli', scopes: ['invoices:read'] };
+ * ```
+ */
 export interface ClientOptions {
   /** The Clavis server (its issuer URL). */
   issuer: string;
@@ -88,7 +95,15 @@ export interface LoginOptions {
 /** What {@link ClavisClient.whoami} says. */
 export type WhoAmI = Omit<Token, 'accessToken'>;
 
-/** The client {@link createClient} returns. */
+/**
+ * The client {@link createClient} returns.
+ *
+ * @example
+ * ```ts
+ * const who = await client.whoami();
+ * console.log(who.principal.username ?? who.principal.sub, who.source, who.store);
+ * ```
+ */
 export interface ClavisClient {
   readonly issuer: string;
   readonly clientId: string;

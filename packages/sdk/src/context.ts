@@ -37,7 +37,14 @@ export interface DetectedContext {
   kubernetesTokenFile: string;
 }
 
-/** Where Kubernetes mounts a pod's service-account token. */
+/**
+ * Where Kubernetes mounts a pod's service-account token.
+ *
+ * @example
+ * ```ts
+ * const file = env.CLAVIS_K8S_TOKEN_FILE || DEFAULT_K8S_TOKEN_FILE;
+ * ```
+ */
 export const DEFAULT_K8S_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** What {@link detectContext} reads besides the environment; defaults read this process. */

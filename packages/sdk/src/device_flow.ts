@@ -49,7 +49,7 @@ export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
  */
 export const abortableSleep: Sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
-    const cancelled = () => new ClavisError('cancelled', 'cancelled');
+    const cancelled = () => new ClavisError('cancelled', 'cancelled', { cause: signal?.reason });
     if (signal?.aborted) {
       reject(cancelled());
       return;

@@ -89,7 +89,14 @@ function stringList(body: Record<string, unknown>, name: string): string[] | und
   return value as string[];
 }
 
-/** Fetches and checks the metadata of `issuer`. */
+/**
+ * Fetches and checks the metadata of `issuer`; anything wrong is `discovery_failed`.
+ *
+ * @example
+ * ```ts
+ * const { token_endpoint } = await discover(defaultHttpOptions, 'https://clavis.example.com');
+ * ```
+ */
 export async function discover(
   http: HttpOptions,
   issuer: string,

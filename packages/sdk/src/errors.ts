@@ -59,7 +59,14 @@ export const clavisErrorCodes: Readonly<Record<ClavisErrorCode, string>> = {
   invalid_configuration: 'an option or environment variable is malformed',
 };
 
-/** An SDK error with a stable `code`. Its message is for people and holds nothing secret. */
+/**
+ * An SDK error with a stable `code`. Its message is for people and holds nothing secret.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ClavisError && err.code === 'personal_token_in_ci') process.exitCode = 4;
+ * ```
+ */
 export class ClavisError extends Error {
   constructor(
     readonly code: ClavisErrorCode,

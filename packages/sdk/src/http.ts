@@ -21,7 +21,14 @@ export interface HttpOptions {
   maxResponseBytes: number;
 }
 
-/** The defaults of {@link HttpOptions}. */
+/**
+ * The defaults of {@link HttpOptions}.
+ *
+ * @example
+ * ```ts
+ * const metadata = await discover({ ...defaultHttpOptions, timeoutMs: 3000 }, issuer);
+ * ```
+ */
 export const defaultHttpOptions: HttpOptions = {
   fetch: (input, init) => globalThis.fetch(input, init),
   timeoutMs: 10_000,

@@ -27,7 +27,14 @@ export interface Principal {
   clientId?: string;
 }
 
-/** An access token and what the SDK knows of it. */
+/**
+ * An access token and what the SDK knows of it.
+ *
+ * @example
+ * ```ts
+ * const { accessToken, source, store } = await client.getToken();
+ * ```
+ */
 export interface Token {
   accessToken: string;
   /** Expiry in milliseconds since the epoch; `null` when unknown (an opaque `CLAVIS_TOKEN`). */

@@ -25,6 +25,15 @@ export function bearerChallenge(header: string): Record<string, string> | undefi
   return params;
 }
 
+/**
+ * The typed error a `WWW-Authenticate` header names, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * const err = bearerError(response.headers.get('www-authenticate'));
+ * if (err) throw err;
+ * ```
+ */
 export function bearerError(header: string | null): OAuthError | undefined {
   if (!header) return undefined;
   const params = bearerChallenge(header);

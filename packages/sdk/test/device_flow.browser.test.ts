@@ -21,6 +21,7 @@ import { startTestServer, type TestServer } from './support/server.js';
 
 describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
   'device flow login in a real browser',
+  { timeout: 90_000 },
   () => {
     let browser: Browser;
     let server: TestServer;
@@ -48,11 +49,20 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
       return s;
     }
 
-    /** onCode that approves in the browser, recording what was shown. */
+    /**
+     * Login options that approve (or deny) in the browser, recording what was shown. A failure in the
+     * browser cancels the login at once, with the browser's error as the cause.
+     */
     function approving(shown: DeviceCode[], decision: 'Approve' | 'Deny' = 'Approve') {
-      return (code: DeviceCode) => {
-        shown.push(code);
-        void person.approve(browser, code.verificationUriComplete, decision);
+      const controller = new AbortController();
+      return {
+        signal: controller.signal,
+        onCode: (code: DeviceCode) => {
+          shown.push(code);
+          person
+            .approve(browser, code.verificationUriComplete, decision)
+            .catch((err: unknown) => controller.abort(err));
+        },
       };
     }
 
@@ -68,7 +78,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
         warn: (line) => warnings.push(line),
       });
       const shown: DeviceCode[] = [];
-      const token = await client.login({ onCode: approving(shown) });
+      const token = await client.login({ ...approving(shown) });
       expect(shown[0]?.userCode).toMatch(/^[A-Z]{4}-[A-Z]{4}$/);
       expect(shown[0]?.verificationUri).toBe(`${server.issuer}/device`);
       expect(token).toMatchObject({ source: 'login', store: 'file', principal: { clientId: 'clavis-cli' } });
@@ -85,7 +95,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
       expect(await lastServer(s.env)).toBe(server.issuer);
 
       // A second login on the same machine: still the file, announced no more.
-      await client.login({ onCode: approving([]) });
+      await client.login({ ...approving([]) });
       expect(warnings).toHaveLength(1);
 
       // Another process (a new client) finds the login and hands it out.
@@ -110,7 +120,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
         keychain: null,
         warn: () => {},
       });
-      const first = await client.login({ onCode: approving([]) });
+      const first = await client.login({ ...approving([]) });
       const store = new LoginStore({ env: s.env, keychain: null });
       const found = await store.load(server.issuer, 'clavis-cli');
       const firstRefresh = found?.login.refreshToken;
@@ -156,7 +166,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
         keychain: null,
         warn: () => {},
       });
-      await login.login({ onCode: approving([]) });
+      await login.login({ ...approving([]) });
 
       const ciEnv = { ...s.env, CI: 'true', JENKINS_URL: 'https://jenkins.example.com/' };
       const inCi = createClient({
@@ -195,7 +205,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
         keychain: null,
         warn: (line) => warnings.push(line),
       });
-      await expect(client.login({ onCode: approving([]) })).rejects.toMatchObject({
+      await expect(client.login({ ...approving([]) })).rejects.toMatchObject({
         code: 'keychain_unavailable',
       });
       expect(warnings).toEqual([]);
@@ -212,7 +222,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
         keychain: null,
         warn: () => {},
       });
-      await expect(client.login({ onCode: approving([], 'Deny') })).rejects.toMatchObject({
+      await expect(client.login({ ...approving([], 'Deny') })).rejects.toMatchObject({
         code: 'login_denied',
       });
     });

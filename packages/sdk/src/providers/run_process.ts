@@ -17,6 +17,7 @@ import { ClavisError } from '../errors.js';
 /** The largest stdout accepted; a credential is a line, not a file. */
 const MAX_OUTPUT_BYTES = 64 * 1024;
 
+/** How long the process may run, what errors call it, and its environment. */
 export interface RunProcessOptions {
   timeoutMs: number;
   /** What the error calls the process (default: its program name). */
@@ -24,6 +25,14 @@ export interface RunProcessOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Runs `argv` (no shell) and returns its trimmed stdout, or throws `credential_process_failed`.
+ *
+ * @example
+ * ```ts
+ * const key = await runCredentialProcess(['op', 'read', 'op://CI/clavis/key'], { timeoutMs: 10_000 });
+ * ```
+ */
 export function runCredentialProcess(argv: readonly string[], options: RunProcessOptions): Promise<string> {
   const [program, ...args] = argv;
   const label = options.label ?? program ?? 'credential process';

@@ -19,7 +19,16 @@ export interface Keychain {
   delete(account: string): Promise<void>;
 }
 
-/** The keychain did not answer. */
+/**
+ * The keychain did not answer.
+ *
+ * @example
+ * ```ts
+ * await keychain.set(account, secret).catch((err) => {
+ *   if (err instanceof KeychainUnavailable) useFileInstead();
+ * });
+ * ```
+ */
 export class KeychainUnavailable extends Error {
   constructor(options?: { cause?: unknown }) {
     super('no OS keychain answered', options);
@@ -32,7 +41,14 @@ export const KEYCHAIN_SERVICE = 'clavis';
 
 type KeyringModule = typeof import('@napi-rs/keyring');
 
-/** The OS keychain, loaded lazily. */
+/**
+ * The OS keychain, its module loaded at the first use.
+ *
+ * @example
+ * ```ts
+ * const secret = await osKeychain().get('https://clavis.example.com clavis-cli usr_1');
+ * ```
+ */
 export function osKeychain(service = KEYCHAIN_SERVICE): Keychain {
   let loaded: Promise<KeyringModule> | undefined;
   const entry = async (account: string) => {

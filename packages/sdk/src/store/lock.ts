@@ -12,6 +12,7 @@
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { ClavisError } from '../errors.js';
 
+/** The lock's timings; the clock and sleep are injectable for tests. */
 export interface LockOptions {
   /** A lock older than this is abandoned (default 30 s). */
   staleMs?: number;
@@ -54,7 +55,14 @@ async function isStale(path: string, now: number, staleMs: number): Promise<bool
   return now - time > staleMs;
 }
 
-/** Runs `critical` holding the lock file at `path`. */
+/**
+ * Runs `critical` holding the lock file at `path`, waiting for another holder, taking over a stale one.
+ *
+ * @example
+ * ```ts
+ * const token = await withFileLock(store.lockPath(issuer, clientId), () => refresh());
+ * ```
+ */
 export async function withFileLock<T>(
   path: string,
   critical: () => Promise<T>,

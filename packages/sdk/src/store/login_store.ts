@@ -42,6 +42,7 @@ export interface FoundLogin {
   store: 'keychain' | 'file';
 }
 
+/** Where the store reads the environment, which keychain it uses, and where it announces the fallback. */
 export interface LoginStoreOptions {
   env: Record<string, string | undefined>;
   /** The keychain; `null` for none (the file, announced). Default: the OS keychain. */
@@ -67,6 +68,15 @@ function isLogin(value: unknown): value is StoredLogin {
 
 const account = (issuer: string, clientId: string, sub: string): string => `${issuer} ${clientId} ${sub}`;
 
+/**
+ * The logins of this machine's user.
+ *
+ * @example
+ * ```ts
+ * const store = new LoginStore({ env: process.env });
+ * const client = createClient({ issuer, clientId: 'clavis-cli', store });
+ * ```
+ */
 export class LoginStore {
   readonly dir: string;
   private readonly env: Record<string, string | undefined>;
