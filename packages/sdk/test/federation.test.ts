@@ -142,6 +142,24 @@ describe('workload identity federation', () => {
     expect((err as Error).message).toContain('id_tokens');
   });
 
+  it('CLAVIS_CLIENT_ID is sent along and must name the principal the federation maps to', async () => {
+    const named = await client({
+      GITLAB_CI: 'true',
+      CLAVIS_ID_TOKEN: await sign(server.issuer),
+      CLAVIS_CLIENT_ID: serviceId,
+    }).getToken();
+    expect(named).toMatchObject({ source: 'federation', principal: { sub: serviceId } });
+    const other = (await server.createClient({ name: 'someone else' })).clientId;
+    const err = await client({
+      GITLAB_CI: 'true',
+      CLAVIS_ID_TOKEN: await sign(server.issuer),
+      CLAVIS_CLIENT_ID: other,
+    })
+      .getToken()
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'invalid_request', description: expect.stringContaining('client_id') });
+  });
+
   it('CircleCI: CIRCLE_OIDC_TOKEN_V2, else CIRCLE_OIDC_TOKEN', async () => {
     const v2 = await client({
       CIRCLECI: 'true',
