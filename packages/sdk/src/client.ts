@@ -120,7 +120,11 @@ export interface ClavisClient {
   logout(): Promise<{ revoked: boolean; removed: boolean }>;
   /** Who the current credential acts as; never starts a login. */
   whoami(): Promise<WhoAmI>;
-  /** `fetch` with the bearer token; one retry after a refresh on 401; RFC 6750 errors thrown typed. */
+  /**
+   * `fetch` with the bearer token; one retry after a new token on 401; RFC 6750 errors thrown typed.
+   * The retry sends `init.body` again, so give a body that can be read twice (a string, bytes, a form),
+   * not a stream.
+   */
   fetch(input: string | URL, init?: RequestInit): Promise<Response>;
 }
 
@@ -151,6 +155,13 @@ function noCredentials(context: DetectedContext): ClavisError {
       ...notes,
     ].join('; '),
   );
+}
+
+/** The id_token claims kept with a login: who and when, small enough for every OS keychain. */
+const KEPT_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'preferred_username', 'name', 'email'];
+
+function keptClaims(claims: JWTPayload): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(claims).filter(([name]) => KEPT_CLAIMS.includes(name)));
 }
 
 function openWithSystem(url: string): void {
@@ -360,7 +371,7 @@ export function createClient(options: ClientOptions): ClavisClient {
       obtainedAt,
       scopes: response.scope ? response.scope.split(' ').filter(Boolean) : [],
       ...(response.refresh_token ? { refreshToken: response.refresh_token } : {}),
-      ...(idTokenClaims ? { idTokenClaims: { ...idTokenClaims } } : {}),
+      ...(idTokenClaims ? { idTokenClaims: keptClaims(idTokenClaims) } : {}),
     };
     const previous = await store.load(issuer, clientId).catch(() => undefined);
     const kind = await store.save(stored, previous);
