@@ -94,7 +94,15 @@ export async function request(
     const what = timeout.aborted ? 'did not answer in time' : 'could not be reached';
     throw new ClavisError('network_error', `${new URL(url).origin} ${what}`, { cause: err });
   }
-  const text = await readCapped(response, http.maxResponseBytes);
+  let text: string;
+  try {
+    text = await readCapped(response, http.maxResponseBytes);
+  } catch (err) {
+    if (err instanceof ClavisError) throw err;
+    if (init.signal?.aborted) throw new ClavisError('cancelled', 'cancelled', { cause: err });
+    const what = timeout.aborted ? 'did not finish its answer in time' : 'broke off its answer';
+    throw new ClavisError('network_error', `${new URL(url).origin} ${what}`, { cause: err });
+  }
   return { status: response.status, headers: response.headers, json: parseObject(text) };
 }
 

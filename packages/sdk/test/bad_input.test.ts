@@ -148,6 +148,19 @@ describe('bad input from the server', () => {
       });
     });
 
+    it('a token endpoint that stalls mid-answer is network_error', async () => {
+      stub.routes.set(DISCOVERY, json(200, metadataFor(stub.url)));
+      stub.routes.set('/oauth/token', (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.write('{"access_token":"');
+      });
+      const err = await withKey({ timeoutMs: 500 })
+        .getToken()
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'network_error' });
+      expect((err as Error).message).toContain('in time');
+    });
+
     it('a server that does not answer in time fails discovery, saying so', async () => {
       stub.routes.set(DISCOVERY, () => {});
       const err = await withKey({ timeoutMs: 300 })

@@ -237,6 +237,22 @@ describe('the login store on this machine', () => {
     }
   });
 
+  it('logins of many servers stored at once are all kept', async () => {
+    const other = await scratch();
+    try {
+      const issuers = Array.from({ length: 8 }, (_, i) => `https://s${i}.example.com`);
+      await Promise.all(
+        issuers.map((issuer) =>
+          new LoginStore({ env: other.env, keychain: null, warn: () => {} }).save(login(issuer, 'usr_x')),
+        ),
+      );
+      const store = new LoginStore({ env: other.env, keychain: null });
+      for (const issuer of issuers) expect((await store.load(issuer, 'clavis-cli'))?.login.sub).toBe('usr_x');
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   it('a malformed store or config reads as no login', async () => {
     const other = await scratch();
     try {

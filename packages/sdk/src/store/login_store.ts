@@ -18,6 +18,7 @@ import { ClavisError } from '../errors.js';
 import { loginKey, readConfig, updateConfig } from './config.js';
 import { configDir, ensureDir, readJsonFile, writeJsonFile } from './files.js';
 import { type Keychain, KeychainUnavailable, osKeychain } from './keychain.js';
+import { withFileLock } from './lock.js';
 
 /** A stored login: the refresh token and the current access token of one person at one server. */
 export interface StoredLogin {
@@ -101,6 +102,14 @@ export class LoginStore {
     return join(this.dir, 'credentials.json');
   }
 
+  /**
+   * Runs a read-change-write of the shared files under one lock, so that two processes storing the
+   * logins of different servers at once do not lose one another's.
+   */
+  private mutate<T>(change: () => Promise<T>): Promise<T> {
+    return withFileLock(join(this.dir, 'store.lock'), change, { timeoutMs: 10_000 });
+  }
+
   private get keychainRequired(): boolean {
     return this.env.CLAVIS_REQUIRE_KEYCHAIN === '1';
   }
@@ -153,9 +162,11 @@ export class LoginStore {
           'no OS keychain answered and CLAVIS_REQUIRE_KEYCHAIN=1 forbids storing the login in a file',
         );
       }
-      const entries = (await readJsonFile(this.credentialsPath)) ?? {};
-      entries[key] = login;
-      await writeJsonFile(this.credentialsPath, entries);
+      await this.mutate(async () => {
+        const entries = (await readJsonFile(this.credentialsPath)) ?? {};
+        entries[key] = login;
+        await writeJsonFile(this.credentialsPath, entries);
+      });
       store = 'file';
       if (previous?.store !== 'file' && !this.announced) {
         this.announced = true;
@@ -167,10 +178,12 @@ export class LoginStore {
     }
     const pointerKey = loginKey(login.issuer, login.clientId);
     const old = previous && previous.login.sub !== login.sub ? previous : undefined;
-    await updateConfig(this.env, (config) => {
-      config.logins[pointerKey] = { sub: login.sub, store: store as 'keychain' | 'file' };
-      config.last_server = login.issuer;
-    });
+    await this.mutate(() =>
+      updateConfig(this.env, (config) => {
+        config.logins[pointerKey] = { sub: login.sub, store: store as 'keychain' | 'file' };
+        config.last_server = login.issuer;
+      }),
+    );
     if (old) await this.deleteEntry(old);
     return store;
   }
@@ -178,9 +191,11 @@ export class LoginStore {
   /** Forgets the stored login of `issuer` and `clientId`. */
   async remove(found: FoundLogin): Promise<void> {
     await this.deleteEntry(found);
-    await updateConfig(this.env, (config) => {
-      delete config.logins[loginKey(found.login.issuer, found.login.clientId)];
-    });
+    await this.mutate(() =>
+      updateConfig(this.env, (config) => {
+        delete config.logins[loginKey(found.login.issuer, found.login.clientId)];
+      }),
+    );
   }
 
   private async deleteEntry({ login, store }: FoundLogin): Promise<void> {
@@ -189,11 +204,13 @@ export class LoginStore {
       await this.keychain?.delete(key).catch(() => {});
       return;
     }
-    const entries = await readJsonFile(this.credentialsPath);
-    if (entries && key in entries) {
-      delete entries[key];
-      await writeJsonFile(this.credentialsPath, entries);
-    }
+    await this.mutate(async () => {
+      const entries = await readJsonFile(this.credentialsPath);
+      if (entries && key in entries) {
+        delete entries[key];
+        await writeJsonFile(this.credentialsPath, entries);
+      }
+    });
   }
 }
 
