@@ -95,6 +95,39 @@ export interface LoginOptions {
 /** What {@link ClavisClient.whoami} says. */
 export type WhoAmI = Omit<Token, 'accessToken'>;
 
+/** `whoami --json` as DESIGN.md pins it: snake_case, `expires_at` an ISO time (or `null`). */
+export interface WhoAmIJson {
+  sub: string | null;
+  username?: string;
+  client_id?: string;
+  scopes: string[];
+  expires_at: string | null;
+  source: Token['source'];
+  store: Token['store'];
+}
+
+/**
+ * What `clavis whoami --json` prints for a {@link WhoAmI}: `username` for a person, `client_id` for a
+ * service.
+ *
+ * @example
+ * ```ts
+ * console.log(JSON.stringify(whoamiJson(await client.whoami())));
+ * ```
+ */
+export function whoamiJson(who: WhoAmI): WhoAmIJson {
+  const person = who.source === 'login' || who.principal.username !== undefined;
+  return {
+    sub: who.principal.sub ?? null,
+    ...(person && who.principal.username ? { username: who.principal.username } : {}),
+    ...(!person && who.principal.clientId ? { client_id: who.principal.clientId } : {}),
+    scopes: who.scopes,
+    expires_at: who.expiresAt === null ? null : new Date(who.expiresAt).toISOString(),
+    source: who.source,
+    store: who.store,
+  };
+}
+
 /**
  * The client {@link createClient} returns.
  *

@@ -18,6 +18,8 @@ export {
   createClient,
   type LoginOptions,
   type WhoAmI,
+  type WhoAmIJson,
+  whoamiJson,
 } from './client.js';
 export {
   type CiVendor,

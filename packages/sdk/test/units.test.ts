@@ -10,12 +10,15 @@ import {
   bearerError,
   clavisErrorCodes,
   detectContext,
+  type Keychain,
+  KeychainUnavailable,
   LoginStore,
   needsRenewal,
   osKeychain,
   readConfig,
   type StoredLogin,
   splitCommandLine,
+  whoamiJson,
   withFileLock,
 } from '@clavis/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -253,6 +256,45 @@ describe('the login store on this machine', () => {
     }
   });
 
+  it('with a keychain that answers, the login goes there and nowhere else; one that refuses falls back', async () => {
+    const other = await scratch();
+    try {
+      const entries = new Map<string, string>();
+      const keychain: Keychain = {
+        get: async (account) => entries.get(account) ?? null,
+        set: async (account, secret) => void entries.set(account, secret),
+        delete: async (account) => void entries.delete(account),
+      };
+      const warnings: string[] = [];
+      const store = new LoginStore({ env: other.env, keychain, warn: (line) => warnings.push(line) });
+      expect(await store.save(login('https://a.example.com', 'usr_a'))).toBe('keychain');
+      expect([...entries.keys()]).toEqual(['https://a.example.com clavis-cli usr_a']);
+      await expect(stat(join(store.dir, 'credentials.json'))).rejects.toThrow();
+      expect(warnings).toEqual([]);
+      const found = await store.load('https://a.example.com', 'clavis-cli');
+      expect(found).toMatchObject({ store: 'keychain', login: { sub: 'usr_a', refreshToken: 'clvr_usr_a' } });
+      await store.remove(found as NonNullable<typeof found>);
+      expect(entries.size).toBe(0);
+      expect(await store.load('https://a.example.com', 'clavis-cli')).toBeUndefined();
+
+      const refusing: Keychain = {
+        ...keychain,
+        set: async () => {
+          throw new KeychainUnavailable();
+        },
+      };
+      const fallback = new LoginStore({
+        env: other.env,
+        keychain: refusing,
+        warn: (line) => warnings.push(line),
+      });
+      expect(await fallback.save(login('https://b.example.com', 'usr_b'))).toBe('file');
+      expect(warnings).toHaveLength(1);
+    } finally {
+      await other.cleanup();
+    }
+  });
+
   it('a malformed store or config reads as no login', async () => {
     const other = await scratch();
     try {
@@ -265,6 +307,43 @@ describe('the login store on this machine', () => {
     } finally {
       await other.cleanup();
     }
+  });
+});
+
+describe('whoamiJson', () => {
+  it('prints what DESIGN.md pins for a person and for a service', () => {
+    expect(
+      whoamiJson({
+        principal: { sub: 'usr_1', username: 'ada', clientId: 'clavis-cli' },
+        source: 'login',
+        scopes: ['openid'],
+        expiresAt: Date.UTC(2026, 0, 1),
+        store: 'file',
+      }),
+    ).toEqual({
+      sub: 'usr_1',
+      username: 'ada',
+      scopes: ['openid'],
+      expires_at: '2026-01-01T00:00:00.000Z',
+      source: 'login',
+      store: 'file',
+    });
+    expect(
+      whoamiJson({
+        principal: { sub: 'svc_1', clientId: 'svc_1' },
+        source: 'private_key',
+        scopes: [],
+        expiresAt: null,
+        store: 'none',
+      }),
+    ).toEqual({
+      sub: 'svc_1',
+      client_id: 'svc_1',
+      scopes: [],
+      expires_at: null,
+      source: 'private_key',
+      store: 'none',
+    });
   });
 });
 
