@@ -1,7 +1,7 @@
 /**
  * Two processes using the same stored login at once, its access token about to expire: the refresh
  * lock lets exactly one refresh; the other re-reads the store under the lock and takes the new token.
- * The server sees one refresh and no reuse, so the refresh-token family stays alive.
+ * The server sees one refresh and no reuse (RT-02), so the refresh-token family stays alive.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
