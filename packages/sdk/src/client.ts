@@ -313,6 +313,9 @@ export function createClient(options: ClientOptions): ClavisClient {
               { cause: err },
             );
           }
+          // The server is unreachable or unwell: a token not yet expired still serves meanwhile.
+          const usable = current.login.accessToken !== rejected && now() < current.login.expiresAt;
+          if (usable) return loginToken(current);
           throw err;
         }
         const obtainedAt = now();

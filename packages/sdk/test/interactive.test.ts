@@ -74,4 +74,30 @@ describe('an interactive terminal', () => {
     await expect(inCi.getToken()).rejects.toMatchObject({ code: 'no_credentials' });
     expect(stub.requests).toEqual([]);
   });
+
+  it('a refresh the server cannot answer keeps a not-yet-expired token; an expired one fails typed', async () => {
+    const other = await scratch();
+    const tokenRoute = stub.routes.get('/oauth/token');
+    try {
+      const login = await client({ env: other.env, context: headless, warn: () => {} }).login({
+        onCode: () => {},
+      });
+      const expiresAt = login.expiresAt ?? 0;
+      stub.routes.set(
+        '/oauth/token',
+        json(503, { error: 'temporarily_unavailable' }, { 'retry-after': '1' }),
+      );
+      const nearEnd = client({ env: other.env, context: headless, now: () => expiresAt - 30_000 });
+      expect((await nearEnd.getToken()).accessToken).toBe(login.accessToken);
+      const pastEnd = client({ env: other.env, context: headless, now: () => expiresAt + 1 });
+      await expect(pastEnd.getToken()).rejects.toMatchObject({ code: 'temporarily_unavailable' });
+      // A refused refresh token means the login is over: it is forgotten.
+      stub.routes.set('/oauth/token', json(400, { error: 'invalid_grant' }));
+      await expect(pastEnd.getToken()).rejects.toMatchObject({ code: 'not_logged_in' });
+      await expect(pastEnd.getToken()).rejects.toMatchObject({ code: 'no_credentials' });
+    } finally {
+      if (tokenRoute) stub.routes.set('/oauth/token', tokenRoute);
+      await other.cleanup();
+    }
+  });
 });
