@@ -100,4 +100,32 @@ describe('an interactive terminal', () => {
       await other.cleanup();
     }
   });
+
+  it('logout revokes at the revocation endpoint; if it cannot, it says so and still forgets the login', async () => {
+    const other = await scratch();
+    try {
+      const warnings: string[] = [];
+      const c = client({ env: other.env, context: headless, warn: (line) => warnings.push(line) });
+      await c.login({ onCode: () => {} });
+      stub.routes.set('/oauth/revoke', json(200, {}));
+      stub.requests.length = 0;
+      expect(await c.logout()).toEqual({ revoked: true, removed: true });
+      const revoke = stub.requests.find((r) => r.path === '/oauth/revoke');
+      expect(Object.fromEntries(revoke?.body ?? [])).toEqual({
+        token: 'clvr_1',
+        token_type_hint: 'refresh_token',
+        client_id: 'cli',
+      });
+      expect(await c.logout()).toEqual({ revoked: false, removed: false });
+
+      await c.login({ onCode: () => {} });
+      stub.routes.set('/oauth/revoke', json(503, { error: 'temporarily_unavailable' }));
+      expect(await c.logout()).toEqual({ revoked: false, removed: true });
+      expect(warnings.at(-1)).toContain('could not be revoked');
+      expect(warnings.join('\n')).not.toContain('clvr_1');
+    } finally {
+      stub.routes.delete('/oauth/revoke');
+      await other.cleanup();
+    }
+  });
 });
