@@ -22,6 +22,7 @@ import {
   listClients as listClientRows,
 } from '../clients/client_store.js';
 import { generateClientSecret, randomId, type SecretHasher } from '../crypto/secrets.js';
+import { isHttpsOrLoopback } from '../http/loopback.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
 import { userExists } from '../users/user_store.js';
@@ -129,8 +130,7 @@ function validateUrl(url: string): string {
   } catch {
     invalid('jwks_uri is not a URL');
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) invalid('jwks_uri must be https');
+  if (!isHttpsOrLoopback(u)) invalid('jwks_uri must be https');
   return u.toString();
 }
 

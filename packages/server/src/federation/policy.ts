@@ -18,7 +18,7 @@
  * {@link runPinWarnings}.
  */
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
-import { isLoopbackHost } from '../http/outbound_fetch.js';
+import { isHttpsOrLoopback } from '../http/loopback.js';
 import { isGlob, literalPrefix } from './glob.js';
 import type { Preset } from './presets.js';
 
@@ -64,7 +64,7 @@ export function checkFetchableUrl(what: string, value: string): URL {
   } catch {
     refuse(`${what} is not a URL`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+  if (!isHttpsOrLoopback(url)) {
     refuse(`${what} must be https (http only for a loopback host)`);
   }
   if (url.username || url.password) refuse(`${what} must not carry credentials`);
