@@ -17,19 +17,21 @@ import {
   InvalidClient,
   InvalidRequest,
   InvalidToken,
+  type OAuthError,
   parseScope,
   TooManyRequests,
 } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import { normaliseAddress } from '../api_keys/allow_list.js';
+import { keyDenial } from '../api_keys/key_denial.js';
 import { ownerLabel } from '../api_keys/owner.js';
 import {
   type ApiKeyRejection,
   type ApiKeyVerifier,
-  auditKeyDenied,
   INVALID_KEY_REASONS,
   type Inspection,
 } from '../api_keys/verify_api_key.js';
+import { refuseWith } from '../audit/refuse.js';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import { paths } from '../config.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
@@ -43,6 +45,15 @@ export interface ApiKeyVerifyDeps extends ClientAuthDeps {
 const INVALID_API_KEY_DESCRIPTION = 'the API key is not valid';
 
 const MAX_KEY_PARAM = 128;
+
+function refusal(reason: ApiKeyRejection, retryAfterSeconds: number): OAuthError {
+  if (INVALID_KEY_REASONS.has(reason)) return new InvalidToken(INVALID_API_KEY_DESCRIPTION);
+  if (reason === 'address_not_allowed')
+    return new AddressNotAllowed('the API key may not be used from this address');
+  if (reason === 'insufficient_scope')
+    return new InsufficientScope('the API key does not carry the scope this call needs');
+  return new TooManyRequests('the API key is over its rate limit', retryAfterSeconds);
+}
 
 export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyVerifyDeps): void {
   app.post(paths.apiKeyVerification, async (request, reply) => {
@@ -65,22 +76,14 @@ export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyV
       needed = parsed;
     }
 
-    const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter = 60): Promise<never> => {
-      await auditKeyDenied(deps.failures, {
-        reason,
-        keyId,
-        via: 'verify',
-        context,
-        callerClientId: client.id,
-        charge: false,
-      });
-      if (INVALID_KEY_REASONS.has(reason)) throw new InvalidToken(INVALID_API_KEY_DESCRIPTION);
-      if (reason === 'address_not_allowed')
-        throw new AddressNotAllowed('the API key may not be used from this address');
-      if (reason === 'insufficient_scope')
-        throw new InsufficientScope('the API key does not carry the scope this call needs');
-      throw new TooManyRequests('the API key is over its rate limit', retryAfter);
-    };
+    // The caller authenticated: a refusal is recorded (aggregated), not charged to its address.
+    const deny = (reason: ApiKeyRejection, keyId?: string, retryAfter = 60): Promise<never> =>
+      refuseWith(
+        deps.failures,
+        keyDenial({ reason, keyId, via: 'verify', context, callerClientId: client.id }),
+        refusal(reason, retryAfter),
+        { charge: false },
+      );
 
     const inspected: Inspection =
       presented.length <= MAX_KEY_PARAM

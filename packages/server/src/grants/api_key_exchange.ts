@@ -18,7 +18,9 @@ import {
   TokenType,
   TooManyRequests,
 } from '@clavis/core';
-import { type ApiKeyRejection, auditKeyDenied, INVALID_KEY_REASONS } from '../api_keys/verify_api_key.js';
+import { keyDenial } from '../api_keys/key_denial.js';
+import { type ApiKeyRejection, INVALID_KEY_REASONS } from '../api_keys/verify_api_key.js';
+import { refuseWith } from '../audit/refuse.js';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { GrantDeps } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
@@ -45,17 +47,15 @@ export const apiKeyExchange: SubjectTokenHandler = {
     const { config, failures, apiKeys } = deps;
     const { context } = request;
     if (!apiKeys) throw new InvalidRequest('unsupported subject_token_type');
-    const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter?: number): Promise<never> => {
-      await auditKeyDenied(failures, {
-        reason,
-        keyId,
-        via: 'token_exchange',
-        context,
-        callerClientId: request.client?.id ?? request.claimedClientId,
-        charge: true,
-      });
-      throw refusal(reason, retryAfter);
-    };
+    const callerClientId = request.client?.id ?? request.claimedClientId;
+    // Charged to the caller's address: whoever presents a key need not have authenticated.
+    const deny = (reason: ApiKeyRejection, keyId?: string, retryAfter?: number): Promise<never> =>
+      refuseWith(
+        failures,
+        keyDenial({ reason, keyId, via: 'token_exchange', context, callerClientId }),
+        refusal(reason, retryAfter),
+        { charge: true },
+      );
 
     const inspected = await apiKeys.inspect(request.subjectToken, context.ip);
     if (!inspected.ok) return deny(inspected.reason, inspected.key?.id);
@@ -64,15 +64,14 @@ export const apiKeyExchange: SubjectTokenHandler = {
     try {
       requireClaimedPrincipal(request, ownerClientId);
     } catch (err) {
-      await auditKeyDenied(failures, {
+      const denial = keyDenial({
         reason: 'principal_mismatch',
         keyId: key.id,
         via: 'token_exchange',
         context,
-        callerClientId: request.client?.id ?? request.claimedClientId,
-        charge: true,
+        callerClientId,
       });
-      throw err;
+      return refuseWith(failures, denial, err as Error, { charge: true });
     }
     const scopes = grantedScopes(
       request.params,
