@@ -21,11 +21,13 @@ import { registerJwks } from './endpoints/jwks.js';
 import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
 import { IssuerKeys } from './federation/issuer_keys.js';
+import { BearerGuard } from './http/bearer_guard.js';
 import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import { registerDevicePages } from './pages/index.js';
 import type { Database } from './storage/schema.js';
+import { verifyLiveAccessToken } from './tokens/live_access_token.js';
 import type { KeyStore } from './tokens/signing_keys.js';
 import { AccessTokenVerifier } from './tokens/token_verifier.js';
 
@@ -149,7 +151,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     totpKey: deps.totpKey,
   });
   registerApiKeyVerifyEndpoint(app, { ...clientAuth, apiKeys });
-  registerApiKeyMintEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher, tokens });
+  const bearer = new BearerGuard((token) =>
+    verifyLiveAccessToken({ tokens, db: deps.db, issuer: config.issuer, clock: config.clock }, token),
+  );
+  registerApiKeyMintEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher, bearer });
   registerApiKeyLeakEndpoint(app, { config, db: deps.db, audit: deps.audit, failures, hasher: deps.hasher });
   registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
