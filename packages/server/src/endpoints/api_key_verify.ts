@@ -14,7 +14,6 @@ import {
   AddressNotAllowed,
   type ApiKeyVerificationResponse,
   InsufficientScope,
-  InvalidClient,
   InvalidRequest,
   InvalidToken,
   type OAuthError,
@@ -31,14 +30,17 @@ import {
   INVALID_KEY_REASONS,
   type Inspection,
 } from '../api_keys/verify_api_key.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import { refuseWith } from '../audit/refuse.js';
-import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import { paths } from '../config.js';
-import { type FormParams, requireParam } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
+import { requireParam } from '../http/form_body.js';
+import { type ClientAuthenticator, clientRequest } from './client_request.js';
 
-export interface ApiKeyVerifyDeps extends ClientAuthDeps {
+export interface ApiKeyVerifyDeps {
   apiKeys: ApiKeyVerifier;
+  /** Refusals are recorded, aggregated; the caller authenticated, so they are not charged. */
+  failures: FailureLog;
+  authenticate: ClientAuthenticator;
 }
 
 /** The one body for every unusable key. */
@@ -57,15 +59,9 @@ function refusal(reason: ApiKeyRejection, retryAfterSeconds: number): OAuthError
 
 export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyVerifyDeps): void {
   app.post(paths.apiKeyVerification, async (request, reply) => {
-    const params = (request.body ?? {}) as FormParams;
-    const context = requestContext(request);
-    const { client, method } = await authenticateClient(deps, {
-      authorization: request.headers.authorization,
-      params,
-      context,
-      endpoint: 'api_key_verify',
+    const { params, context, client } = await clientRequest(request, deps.authenticate, 'api_key_verify', {
+      credentialsRequired: 'key verification requires client authentication',
     });
-    if (method === 'none') throw new InvalidClient('key verification requires client authentication');
     const presented = requireParam(params, 'key');
     const ip = params.ip ?? null;
     if (ip !== null && normaliseAddress(ip) === null) throw new InvalidRequest('ip is not an IP address');

@@ -19,10 +19,16 @@ import {
   TooManyRequests,
 } from '@clavis/core';
 import { keyDenial } from '../api_keys/key_denial.js';
-import { type ApiKeyRejection, INVALID_KEY_REASONS } from '../api_keys/verify_api_key.js';
+import {
+  type ApiKeyRejection,
+  type ApiKeyVerifier,
+  INVALID_KEY_REASONS,
+} from '../api_keys/verify_api_key.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import { refuseWith } from '../audit/refuse.js';
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { GrantDeps } from './grant.js';
+
+import type { IssuingDeps } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import type { SubjectTokenHandler, SubjectTokenRequest } from './token_exchange.js';
@@ -40,10 +46,18 @@ function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
   return new ServerError('internal error');
 }
 
-export const apiKeyExchange: SubjectTokenHandler = {
+/** What exchanging an API key needs: the key verifier (absent, keys are refused) and what issuing needs. */
+export interface ApiKeyExchangeDeps extends Pick<IssuingDeps, 'config' | 'keys'> {
+  /** Refused keys are charged to the caller's address, then aggregated. */
+  failures: FailureLog;
+  /** The app's one API-key verifier (it batches use counts). */
+  apiKeys?: ApiKeyVerifier | undefined;
+}
+
+export const apiKeyExchange: SubjectTokenHandler<ApiKeyExchangeDeps> = {
   tokenTypes: [TokenType.ApiKey],
 
-  async exchange(deps: GrantDeps, request: SubjectTokenRequest): Promise<TokenResponse> {
+  async exchange(deps: ApiKeyExchangeDeps, request: SubjectTokenRequest): Promise<TokenResponse> {
     const { config, failures, apiKeys } = deps;
     const { context } = request;
     if (!apiKeys) throw new InvalidRequest('unsupported subject_token_type');

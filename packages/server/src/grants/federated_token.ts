@@ -14,9 +14,13 @@ import {
   TemporarilyUnavailable,
   type TokenResponse,
 } from '@clavis/core';
+import type { Kysely } from 'kysely';
 import type { AuditEntry } from '../audit/events.js';
+import type { FailureLog } from '../audit/failure_log.js';
 import { refuseWith } from '../audit/refuse.js';
+import type { ClientDirectory } from '../clients/client_directory.js';
 import type { Federation } from '../federation/federation.js';
+import type { IssuerKeys } from '../federation/issuer_keys.js';
 import { claimValue, isPresetName, presets } from '../federation/presets.js';
 import {
   bounded,
@@ -25,8 +29,9 @@ import {
   WorkloadTokenRefused,
 } from '../federation/verify_workload_token.js';
 import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
+import type { Database } from '../storage/schema.js';
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { CredentialGrantRequest, GrantDeps } from './grant.js';
+import type { CredentialGrantRequest, IssuingDeps } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
@@ -70,8 +75,18 @@ function provenance(federation: Federation, verified: VerifiedWorkloadToken): Re
   return out;
 }
 
+/** What exchanging a workload token needs besides issuing: the federations, their keys, the clients. */
+export interface FederatedTokenDeps extends IssuingDeps {
+  db: Kysely<Database>;
+  /** Refused workload tokens are charged to the caller's address, then aggregated. */
+  failures: FailureLog;
+  clients: ClientDirectory;
+  /** Workload-token issuers' keys, cached per instance. */
+  issuerKeys: IssuerKeys;
+}
+
 export async function issueFederatedToken(
-  deps: GrantDeps,
+  deps: FederatedTokenDeps,
   request: CredentialGrantRequest,
   workloadToken: string,
   kind: FederatedGrantKind,
