@@ -35,8 +35,7 @@ import type { AuditLog } from '../audit/audit_log.js';
 import { paths, type ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import { type BearerGuard, insufficientScope, invalidToken } from '../http/bearer_guard.js';
-import type { FormParams } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
+import { endpointRequest } from '../http/endpoint.js';
 import { hitRateLimit } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
@@ -85,12 +84,11 @@ async function ownerOf(deps: ApiKeyMintDeps, claims: AccessTokenClaims): Promise
 
 export function registerApiKeyMintEndpoint(app: FastifyInstance, deps: ApiKeyMintDeps): void {
   app.post(paths.apiKeys, async (request, reply) => {
-    const context = requestContext(request);
+    const { params, context } = endpointRequest(request);
     const { claims, scopes: tokenScopes } = await deps.bearer.require(request, KEYS_MINT_SCOPE);
     // A token from an API key never carries keys:mint; refuse one that claims to come from a key anyway.
     if (claims.api_key_id !== undefined) throw insufficientScope(KEYS_MINT_SCOPE);
 
-    const params = (request.body ?? {}) as FormParams;
     const available = tokenScopes.filter((s) => s !== KEYS_MINT_SCOPE);
     let scopes = available;
     if (params.scope !== undefined) {
