@@ -42,15 +42,15 @@ export async function checkPublicSigningJwks(
     for (const part of PRIVATE_PARTS) {
       if (part in jwk) refuse('the JWKS contains private key material; register only public keys');
     }
-    if (jwk.alg !== undefined && !algorithms.includes(jwk.alg)) {
-      refuse(`key algorithm ${String(jwk.alg).slice(0, 20)} is not allowed`);
-    }
+    // A key without `alg` is checked for the algorithm its type implies (P-521 → ES512).
+    const alg = jwk.alg ?? defaultAlg(jwk);
+    if (!algorithms.includes(alg)) refuse(`key algorithm ${String(alg).slice(0, 20)} is not allowed`);
     if (jwk.kty === 'RSA' && Buffer.from(String(jwk.n ?? ''), 'base64url').length * 8 < MIN_RSA_BITS) {
       refuse(`RSA keys must be at least ${MIN_RSA_BITS} bits`);
     }
     if (jwk.use !== undefined && jwk.use !== 'sig') continue;
     try {
-      await importJWK({ ...jwk, alg: jwk.alg ?? defaultAlg(jwk) });
+      await importJWK({ ...jwk, alg });
     } catch {
       refuse('a JWKS entry is not a valid public key');
     }
