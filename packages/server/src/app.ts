@@ -13,6 +13,7 @@ import type { SecretHasher } from './crypto/secrets.js';
 import { registerApiKeyLeakEndpoint } from './endpoints/api_key_leaks.js';
 import { registerApiKeyMintEndpoint } from './endpoints/api_key_mint.js';
 import { registerApiKeyVerifyEndpoint } from './endpoints/api_key_verify.js';
+import { clientAuthenticator } from './endpoints/client_request.js';
 import { registerDeviceAuthorizationEndpoint } from './endpoints/device_authorization.js';
 import { registerDiscovery } from './endpoints/discovery.js';
 import { registerHealth } from './endpoints/health.js';
@@ -22,11 +23,14 @@ import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
 import { registerUserinfoEndpoint } from './endpoints/userinfo.js';
 import { IssuerKeys } from './federation/issuer_keys.js';
+import { grantRegistry } from './grants/registry.js';
+import { BearerGuard } from './http/bearer_guard.js';
 import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import { registerDevicePages } from './pages/index.js';
 import type { Database } from './storage/schema.js';
+import { verifyLiveAccessToken } from './tokens/live_access_token.js';
 import type { KeyStore } from './tokens/signing_keys.js';
 import { AccessTokenVerifier } from './tokens/token_verifier.js';
 
@@ -111,14 +115,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       perAddressPerMinute: config.authFailuresPerAddressPerMinute,
     });
   app.addHook('onClose', () => failures.close());
-  const clientAuth = {
+  const authenticate = clientAuthenticator({
     clients,
     db: deps.db,
     hasher: deps.hasher,
     audit: deps.audit,
     failures,
     assertionPolicy: assertionPolicyFor(config),
-  };
+  });
   // Workload-token issuers' keys, cached per instance.
   const issuerKeys = new IssuerKeys({
     clock: config.clock,
@@ -132,27 +136,42 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
   });
   deps.audit.onChange(() => apiKeys.invalidate());
+  const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
+  const { db, keys, audit, hasher } = deps;
+
+  const issuing = { config, keys, audit };
+  const userTokens = { ...issuing, db, hasher };
+  const federated = { ...issuing, db, failures, clients, issuerKeys };
+  const grants = grantRegistry({
+    clientCredentials: issuing,
+    deviceCode: userTokens,
+    refreshToken: userTokens,
+    tokenExchange: { ...federated, apiKeys },
+    jwtBearer: federated,
+  });
 
   registerDiscovery(app, config);
-  registerJwks(app, deps.keys);
-  registerTokenEndpoint(app, { ...clientAuth, config, keys: deps.keys, issuerKeys, apiKeys });
-  registerDeviceAuthorizationEndpoint(app, { ...clientAuth, config, keys: deps.keys, issuerKeys });
-  const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
-  registerIntrospectionEndpoint(app, { ...clientAuth, config, tokens, apiKeys });
-  registerRevocationEndpoint(app, { ...clientAuth, config, tokens });
-  registerUserinfoEndpoint(app, { config, db: deps.db, tokens });
+  registerJwks(app, keys);
+  registerTokenEndpoint(app, { grants, authenticate });
+  registerDeviceAuthorizationEndpoint(app, { config, audit, hasher, authenticate });
+  registerIntrospectionEndpoint(app, { config, tokens, db, hasher, apiKeys, authenticate });
+  registerRevocationEndpoint(app, { config, tokens, db, audit, hasher, authenticate });
+  registerUserinfoEndpoint(app, { config, db, tokens });
   registerDevicePages(app, {
     config,
-    db: deps.db,
-    audit: deps.audit,
+    db,
+    audit,
     failures,
-    hasher: deps.hasher,
+    hasher,
     cookieKey: deps.cookieKey,
     totpKey: deps.totpKey,
   });
-  registerApiKeyVerifyEndpoint(app, { ...clientAuth, apiKeys });
-  registerApiKeyMintEndpoint(app, { config, db: deps.db, audit: deps.audit, hasher: deps.hasher, tokens });
-  registerApiKeyLeakEndpoint(app, { config, db: deps.db, audit: deps.audit, failures, hasher: deps.hasher });
-  registerHealth(app, { db: deps.db, keys: deps.keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
+  registerApiKeyVerifyEndpoint(app, { apiKeys, failures, authenticate });
+  const bearer = new BearerGuard((token) =>
+    verifyLiveAccessToken({ tokens, db, issuer: config.issuer, clock: config.clock }, token),
+  );
+  registerApiKeyMintEndpoint(app, { config, db, audit, hasher, bearer });
+  registerApiKeyLeakEndpoint(app, { config, db, audit, failures, hasher });
+  registerHealth(app, { db, keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
   return app;
 }

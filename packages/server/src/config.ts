@@ -2,6 +2,7 @@
  * Server configuration: validated once, with documented defaults, and passed explicitly.
  */
 import { isIP } from 'node:net';
+import { isHttpsOrLoopback } from './http/loopback.js';
 import type { SigningAlg } from './tokens/jws.js';
 import { signingAlgs } from './tokens/jws.js';
 
@@ -117,9 +118,7 @@ function normaliseIssuer(issuer: string): string {
   } catch {
     throw new ConfigError(`issuer "${issuer}" is not a URL`);
   }
-  const loopback =
-    ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) || url.hostname.endsWith('.localhost');
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+  if (!isHttpsOrLoopback(url)) {
     throw new ConfigError('the issuer must be an https URL (http is allowed only on loopback)');
   }
   if (url.search || url.hash || url.username || url.password) {

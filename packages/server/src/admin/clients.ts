@@ -3,9 +3,10 @@
  * and (later) the admin API. Every change commits with its audit record.
  */
 import { GrantType, isScopeToken } from '@clavis/core';
-import { calculateJwkThumbprint, importJWK, type JSONWebKeySet, type JWK } from 'jose';
+import { calculateJwkThumbprint, type JSONWebKeySet } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
+import { assertionAlgorithms } from '../client_auth/private_key_jwt.js';
 import {
   CLI_CLIENT_ID,
   type Client,
@@ -21,7 +22,9 @@ import {
   insertClientSecret,
   listClients as listClientRows,
 } from '../clients/client_store.js';
+import { checkPublicSigningJwks, JwksError } from '../crypto/public_jwks.js';
 import { generateClientSecret, randomId, type SecretHasher } from '../crypto/secrets.js';
+import { isHttpsOrLoopback } from '../http/loopback.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
 import { userExists } from '../users/user_store.js';
@@ -86,40 +89,14 @@ function invalid(message: string): never {
   throw new AdminError(message, 'invalid_input');
 }
 
+/** A client's inline JWKS: public keys for the algorithms its assertions may use. */
 async function validateJwks(jwks: unknown): Promise<JSONWebKeySet> {
-  if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
-    invalid('the JWKS must be a JSON object with a "keys" array');
+  try {
+    return await checkPublicSigningJwks(jwks, assertionAlgorithms);
+  } catch (err) {
+    if (err instanceof JwksError) invalid(err.message);
+    throw err;
   }
-  const keys = (jwks as { keys: unknown[] }).keys;
-  if (keys.length === 0 || keys.length > 10) invalid('the JWKS must hold between 1 and 10 keys');
-  const cleaned: JWK[] = [];
-  for (const key of keys) {
-    if (typeof key !== 'object' || key === null) invalid('every JWKS entry must be a JSON object');
-    const jwk = key as JWK;
-    if (!['OKP', 'EC', 'RSA'].includes(String(jwk.kty)))
-      invalid('only public OKP, EC or RSA keys are accepted');
-    if ('d' in jwk || 'p' in jwk || 'k' in jwk)
-      invalid('the JWKS contains private key material; register only public keys');
-    if (
-      jwk.alg !== undefined &&
-      !/^(EdDSA|Ed25519|ES(256|384|512)|PS(256|384|512)|RS(256|384|512))$/.test(jwk.alg)
-    ) {
-      invalid(`key algorithm ${String(jwk.alg).slice(0, 20)} is not allowed`);
-    }
-    try {
-      await importJWK({ ...jwk, alg: jwk.alg ?? defaultAlg(jwk) });
-    } catch {
-      invalid('a JWKS entry is not a valid public key');
-    }
-    cleaned.push(jwk);
-  }
-  return { keys: cleaned };
-}
-
-function defaultAlg(jwk: JWK): string {
-  if (jwk.kty === 'OKP') return 'EdDSA';
-  if (jwk.kty === 'EC') return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256';
-  return 'RS256';
 }
 
 function validateUrl(url: string): string {
@@ -129,8 +106,7 @@ function validateUrl(url: string): string {
   } catch {
     invalid('jwks_uri is not a URL');
   }
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
-  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback)) invalid('jwks_uri must be https');
+  if (!isHttpsOrLoopback(u)) invalid('jwks_uri must be https');
   return u.toString();
 }
 

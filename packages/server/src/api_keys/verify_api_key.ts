@@ -16,11 +16,10 @@
  *    number of instances). An unlimited key's uses are added up over each batch and written once per
  *    batch and key (`uses = uses + n`, so instances never overwrite each other).
  */
-import { type ApiKeyCheck, checkApiKey, TooManyRequests } from '@clavis/core';
+import { type ApiKeyCheck, checkApiKey } from '@clavis/core';
 import type { Kysely } from 'kysely';
 import type { AuditLog, BatchTally } from '../audit/audit_log.js';
-import type { AuditEntry, RequestContext } from '../audit/events.js';
-import type { Failure, FailureLog } from '../audit/failure_log.js';
+import type { AuditEntry } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
@@ -225,40 +224,4 @@ function activeOwner(stored: StoredOwner): ApiKeyOwner | undefined {
   return stored.active
     ? { type: 'user', id: stored.id, username: stored.username, ceiling: stored.scopes }
     : undefined;
-}
-
-/**
- * Records a refused use: the reason and key id, never the key. Presented by an unauthenticated caller
- * (`charge`: the token exchange), the refusal is charged to the caller's address and, over its budget,
- * answered with `TooManyRequests` (thrown here); presented through an authenticated resource server
- * (the verify endpoint), it is only aggregated. Either way repeated refusals become one record.
- */
-export async function auditKeyDenied(
-  failures: FailureLog,
-  input: {
-    reason: ApiKeyRejection;
-    keyId?: string | undefined;
-    via: 'token_exchange' | 'verify';
-    context: RequestContext;
-    callerClientId?: string | null;
-    charge: boolean;
-  },
-): Promise<void> {
-  const failure = {
-    entry: {
-      event: 'api_key.use_denied',
-      outcome: 'failure',
-      actor: { type: 'anonymous', id: null },
-      clientId: input.callerClientId ?? null,
-      ip: input.context.ip,
-      userAgent: input.context.userAgent,
-      detail: { reason: input.reason, via: input.via, ...(input.keyId ? { api_key_id: input.keyId } : {}) },
-    },
-    subject: input.keyId ?? null,
-  } satisfies Failure;
-  if (!input.charge) return failures.note(failure);
-  const verdict = await failures.fail(failure);
-  if (verdict.throttled) {
-    throw new TooManyRequests('too many refused attempts from this address', verdict.retryAfterSeconds);
-  }
 }

@@ -14,10 +14,8 @@
  */
 import {
   formatDuration,
-  InsufficientScope,
   InvalidRequest,
   InvalidScope,
-  InvalidToken,
   KEYS_MINT_SCOPE,
   parseDuration,
   parseScope,
@@ -34,62 +32,21 @@ import {
   resolveOwnerById,
 } from '../api_keys/issue_api_key.js';
 import type { AuditLog } from '../audit/audit_log.js';
-import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
-import type { FormParams } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
+import { type BearerGuard, insufficientScope, invalidToken } from '../http/bearer_guard.js';
+import { endpointRequest } from '../http/endpoint.js';
 import { hitRateLimit } from '../storage/rate_limits.js';
-import { isAccessTokenRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
-import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
-import { isAccountActive } from '../users/account_status.js';
 
 export interface ApiKeyMintDeps {
   config: ServerConfig;
   db: Kysely<Database>;
   audit: AuditLog;
   hasher: SecretHasher;
-  tokens: AccessTokenVerifier;
-}
-
-/** RFC 6750 §3: 401 with `WWW-Authenticate: Bearer error="invalid_token"`. */
-function invalidToken(description: string): InvalidToken {
-  const err = new InvalidToken(description);
-  err.headers['www-authenticate'] = 'Bearer realm="clavis", error="invalid_token"';
-  return err;
-}
-
-function insufficientScope(): InsufficientScope {
-  const err = new InsufficientScope(`the access token does not carry ${KEYS_MINT_SCOPE}`);
-  err.headers['www-authenticate'] =
-    `Bearer realm="clavis", error="insufficient_scope", scope="${KEYS_MINT_SCOPE}"`;
-  return err;
-}
-
-function bearerToken(authorization: string | undefined): string {
-  const match = authorization === undefined ? null : /^Bearer ([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization);
-  if (!match?.[1] || match[1].length > 8192) throw invalidToken('a Bearer access token is required');
-  return match[1];
-}
-
-/** A Clavis access token still good now, whose principal is still active. */
-async function verifiedToken(deps: ApiKeyMintDeps, token: string): Promise<AccessTokenClaims> {
-  const now = Math.floor(deps.config.clock() / 1000);
-  const claims = deps.tokens.verify(token, now);
-  if (!claims || claims.exp <= now) throw invalidToken('the access token is invalid or expired');
-  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!audiences.includes(deps.config.issuer)) throw invalidToken('the access token is not for this server');
-  if (await isAccessTokenRevoked(deps.db, claims.jti)) {
-    throw invalidToken('the access token is invalid or expired');
-  }
-  const active =
-    claims.sub === claims.client_id
-      ? await isClientActive(deps.db, claims.client_id)
-      : (await isClientActive(deps.db, claims.client_id)) && (await isAccountActive(deps.db, claims.sub));
-  if (!active) throw invalidToken('the access token is invalid or expired');
-  return claims;
+  /** Clavis access tokens for this server, still good now, whose principal is still active. */
+  bearer: BearerGuard<AccessTokenClaims>;
 }
 
 const MAX_USES_PATTERN = /^[1-9]\d{0,8}$/;
@@ -127,13 +84,11 @@ async function ownerOf(deps: ApiKeyMintDeps, claims: AccessTokenClaims): Promise
 
 export function registerApiKeyMintEndpoint(app: FastifyInstance, deps: ApiKeyMintDeps): void {
   app.post(paths.apiKeys, async (request, reply) => {
-    const context = requestContext(request);
-    const claims = await verifiedToken(deps, bearerToken(request.headers.authorization));
-    const tokenScopes = parseScope(claims.scope ?? '') ?? [];
+    const { params, context } = endpointRequest(request);
+    const { claims, scopes: tokenScopes } = await deps.bearer.require(request, KEYS_MINT_SCOPE);
     // A token from an API key never carries keys:mint; refuse one that claims to come from a key anyway.
-    if (!tokenScopes.includes(KEYS_MINT_SCOPE) || claims.api_key_id !== undefined) throw insufficientScope();
+    if (claims.api_key_id !== undefined) throw insufficientScope(KEYS_MINT_SCOPE);
 
-    const params = (request.body ?? {}) as FormParams;
     const available = tokenScopes.filter((s) => s !== KEYS_MINT_SCOPE);
     let scopes = available;
     if (params.scope !== undefined) {

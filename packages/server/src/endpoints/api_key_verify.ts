@@ -14,29 +14,33 @@ import {
   AddressNotAllowed,
   type ApiKeyVerificationResponse,
   InsufficientScope,
-  InvalidClient,
   InvalidRequest,
   InvalidToken,
+  type OAuthError,
   parseScope,
   TooManyRequests,
 } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import { normaliseAddress } from '../api_keys/allow_list.js';
+import { keyDenial } from '../api_keys/key_denial.js';
 import { ownerLabel } from '../api_keys/owner.js';
 import {
   type ApiKeyRejection,
   type ApiKeyVerifier,
-  auditKeyDenied,
   INVALID_KEY_REASONS,
   type Inspection,
 } from '../api_keys/verify_api_key.js';
-import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
+import type { FailureLog } from '../audit/failure_log.js';
+import { refuseWith } from '../audit/refuse.js';
 import { paths } from '../config.js';
-import { type FormParams, requireParam } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
+import { requireParam } from '../http/form_body.js';
+import { type ClientAuthenticator, clientRequest } from './client_request.js';
 
-export interface ApiKeyVerifyDeps extends ClientAuthDeps {
+export interface ApiKeyVerifyDeps {
   apiKeys: ApiKeyVerifier;
+  /** Refusals are recorded, aggregated; the caller authenticated, so they are not charged. */
+  failures: FailureLog;
+  authenticate: ClientAuthenticator;
 }
 
 /** The one body for every unusable key. */
@@ -44,17 +48,20 @@ const INVALID_API_KEY_DESCRIPTION = 'the API key is not valid';
 
 const MAX_KEY_PARAM = 128;
 
+function refusal(reason: ApiKeyRejection, retryAfterSeconds: number): OAuthError {
+  if (INVALID_KEY_REASONS.has(reason)) return new InvalidToken(INVALID_API_KEY_DESCRIPTION);
+  if (reason === 'address_not_allowed')
+    return new AddressNotAllowed('the API key may not be used from this address');
+  if (reason === 'insufficient_scope')
+    return new InsufficientScope('the API key does not carry the scope this call needs');
+  return new TooManyRequests('the API key is over its rate limit', retryAfterSeconds);
+}
+
 export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyVerifyDeps): void {
   app.post(paths.apiKeyVerification, async (request, reply) => {
-    const params = (request.body ?? {}) as FormParams;
-    const context = requestContext(request);
-    const { client, method } = await authenticateClient(deps, {
-      authorization: request.headers.authorization,
-      params,
-      context,
-      endpoint: 'api_key_verify',
+    const { params, context, client } = await clientRequest(request, deps.authenticate, 'api_key_verify', {
+      credentialsRequired: 'key verification requires client authentication',
     });
-    if (method === 'none') throw new InvalidClient('key verification requires client authentication');
     const presented = requireParam(params, 'key');
     const ip = params.ip ?? null;
     if (ip !== null && normaliseAddress(ip) === null) throw new InvalidRequest('ip is not an IP address');
@@ -65,22 +72,14 @@ export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyV
       needed = parsed;
     }
 
-    const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter = 60): Promise<never> => {
-      await auditKeyDenied(deps.failures, {
-        reason,
-        keyId,
-        via: 'verify',
-        context,
-        callerClientId: client.id,
-        charge: false,
-      });
-      if (INVALID_KEY_REASONS.has(reason)) throw new InvalidToken(INVALID_API_KEY_DESCRIPTION);
-      if (reason === 'address_not_allowed')
-        throw new AddressNotAllowed('the API key may not be used from this address');
-      if (reason === 'insufficient_scope')
-        throw new InsufficientScope('the API key does not carry the scope this call needs');
-      throw new TooManyRequests('the API key is over its rate limit', retryAfter);
-    };
+    // The caller authenticated: a refusal is recorded (aggregated), not charged to its address.
+    const deny = (reason: ApiKeyRejection, keyId?: string, retryAfter = 60): Promise<never> =>
+      refuseWith(
+        deps.failures,
+        keyDenial({ reason, keyId, via: 'verify', context, callerClientId: client.id }),
+        refusal(reason, retryAfter),
+        { charge: false },
+      );
 
     const inspected: Inspection =
       presented.length <= MAX_KEY_PARAM

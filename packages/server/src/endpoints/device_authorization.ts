@@ -5,34 +5,37 @@
  */
 import { type DeviceAuthorizationResponse, GrantType, UnauthorizedClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
+import type { AuditLog } from '../audit/audit_log.js';
 import type { AuditEntry } from '../audit/events.js';
-import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
-import { endpointUrl, paths } from '../config.js';
-import { randomId, randomToken } from '../crypto/secrets.js';
+import { endpointUrl, paths, type ServerConfig } from '../config.js';
+import { randomId, randomToken, type SecretHasher } from '../crypto/secrets.js';
 import { insertDeviceCode, insertDeviceCodeSync } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
-import type { GrantDeps } from '../grants/grant.js';
 import { grantedScopes } from '../grants/scopes.js';
-import type { FormParams } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { DeviceCodeRow } from '../storage/schema.js';
 import { defaultPersonScopes } from '../users/entitlements.js';
+import { type ClientAuthenticator, clientRequest } from './client_request.js';
+
+export interface DeviceAuthorizationDeps {
+  config: ServerConfig;
+  audit: AuditLog;
+  /** Hashes the device code: only its hash is stored. */
+  hasher: SecretHasher;
+  authenticate: ClientAuthenticator;
+}
 
 export function registerDeviceAuthorizationEndpoint(
   app: FastifyInstance,
-  deps: GrantDeps & ClientAuthDeps,
+  deps: DeviceAuthorizationDeps,
 ): void {
   const { config } = deps;
   app.post(paths.deviceAuthorization, async (request, reply) => {
-    const params = (request.body ?? {}) as FormParams;
-    const context = requestContext(request);
-    const { client } = await authenticateClient(deps, {
-      authorization: request.headers.authorization,
-      params,
-      context,
-      endpoint: 'device_authorization',
-    });
+    const { params, context, client } = await clientRequest(
+      request,
+      deps.authenticate,
+      'device_authorization',
+    );
     if (!client.grantTypes.includes(GrantType.DeviceCode)) {
       throw new UnauthorizedClient('the client may not use the device authorization grant');
     }

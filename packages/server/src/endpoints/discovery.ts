@@ -13,7 +13,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { assertionAlgorithms } from '../client_auth/private_key_jwt.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
-import { grants } from '../grants/registry.js';
+import { supportedGrants } from '../grants/registry.js';
 import { ID_TOKEN_CLAIMS } from '../tokens/id_token.js';
 
 export function metadata(config: ServerConfig): AuthorizationServerMetadata {
@@ -29,10 +29,10 @@ export function metadata(config: ServerConfig): AuthorizationServerMetadata {
     api_key_endpoint: endpointUrl(config, paths.apiKeys),
     api_key_verification_endpoint: endpointUrl(config, paths.apiKeyVerification),
     api_key_leak_report_endpoint: endpointUrl(config, paths.apiKeyLeaks),
-    grant_types_supported: [...grants.values()].map((g) => g.grantType),
+    grant_types_supported: supportedGrants.map((g) => g.grantType),
     response_types_supported: [],
     // `none` only once a grant accepts public clients (the device flow): list exactly what works.
-    token_endpoint_auth_methods_supported: [...grants.values()].some((g) => g.allowPublicClients)
+    token_endpoint_auth_methods_supported: supportedGrants.some((g) => g.allowPublicClients)
       ? [...authMethods, 'none']
       : authMethods,
     token_endpoint_auth_signing_alg_values_supported: algs,

@@ -3,37 +3,35 @@
  * only to the client it was issued to or a resource server named in its `aud`. Everything else —
  * garbage, expired, revoked, someone else's — is `{"active":false}` and nothing more (§2.2).
  */
-import {
-  type AccessTokenIntrospection,
-  API_KEY_PREFIX,
-  InvalidClient,
-  type RefreshTokenIntrospection,
-} from '@clavis/core';
+import { type AccessTokenIntrospection, API_KEY_PREFIX, type RefreshTokenIntrospection } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { isApiKeyLive } from '../api_keys/api_key_store.js';
 import { introspectApiKey } from '../api_keys/introspect_api_key.js';
 import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
-import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import type { Client } from '../clients/client.js';
 import { isClientActive } from '../clients/client_store.js';
 import { paths, type ServerConfig } from '../config.js';
+import type { SecretHasher } from '../crypto/secrets.js';
 import { REFRESH_TOKEN_PREFIX } from '../grants/user_tokens.js';
-import { type FormParams, requireParam } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
+import { requireParam } from '../http/form_body.js';
 import { findRefreshToken } from '../refresh/refresh_store.js';
 import { isAccessTokenRevoked } from '../storage/revocations.js';
 import type { Database } from '../storage/schema.js';
 import type { AccessTokenClaims } from '../tokens/access_token.js';
 import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
 import { isAccountActive } from '../users/account_status.js';
+import { type ClientAuthenticator, clientRequest } from './client_request.js';
 
-export interface IntrospectionDeps extends ClientAuthDeps {
+export interface IntrospectionDeps {
   config: ServerConfig;
   tokens: AccessTokenVerifier;
   db: Kysely<Database>;
+  /** Hashes a presented refresh token to look it up. */
+  hasher: SecretHasher;
   // Introspection answers for API keys too (not a use of the key).
   apiKeys?: ApiKeyVerifier;
+  authenticate: ClientAuthenticator;
 }
 
 const INACTIVE = '{"active":false}';
@@ -46,14 +44,9 @@ function mayInspect(caller: Client, claims: AccessTokenClaims): boolean {
 
 export function registerIntrospectionEndpoint(app: FastifyInstance, deps: IntrospectionDeps): void {
   app.post(paths.introspection, async (request, reply) => {
-    const params = (request.body ?? {}) as FormParams;
-    const { client, method } = await authenticateClient(deps, {
-      authorization: request.headers.authorization,
-      params,
-      context: requestContext(request),
-      endpoint: 'introspection',
+    const { params, client } = await clientRequest(request, deps.authenticate, 'introspection', {
+      credentialsRequired: 'introspection requires client authentication',
     });
-    if (method === 'none') throw new InvalidClient('introspection requires client authentication');
     const token = requireParam(params, 'token');
     reply.header('cache-control', 'no-store').type('application/json; charset=utf-8');
 

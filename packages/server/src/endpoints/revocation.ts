@@ -7,25 +7,31 @@
  */
 import { InvalidRequest } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
-import { authenticateClient } from '../client_auth/authenticate.js';
-import { paths } from '../config.js';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit_log.js';
+import { paths, type ServerConfig } from '../config.js';
+import type { SecretHasher } from '../crypto/secrets.js';
 import { REFRESH_TOKEN_PREFIX } from '../grants/user_tokens.js';
-import { type FormParams, requireParam } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
+import { requireParam } from '../http/form_body.js';
 import { findRefreshToken, revokeFamily } from '../refresh/refresh_store.js';
 import { revokeJti } from '../storage/revocations.js';
-import type { IntrospectionDeps } from './introspection.js';
+import type { Database } from '../storage/schema.js';
+import type { AccessTokenVerifier } from '../tokens/token_verifier.js';
+import { type ClientAuthenticator, clientRequest } from './client_request.js';
 
-export function registerRevocationEndpoint(app: FastifyInstance, deps: IntrospectionDeps): void {
+export interface RevocationDeps {
+  config: ServerConfig;
+  tokens: AccessTokenVerifier;
+  db: Kysely<Database>;
+  audit: AuditLog;
+  /** Hashes a presented refresh token to look it up. */
+  hasher: SecretHasher;
+  authenticate: ClientAuthenticator;
+}
+
+export function registerRevocationEndpoint(app: FastifyInstance, deps: RevocationDeps): void {
   app.post(paths.revocation, async (request, reply) => {
-    const params = (request.body ?? {}) as FormParams;
-    const context = requestContext(request);
-    const { client } = await authenticateClient(deps, {
-      authorization: request.headers.authorization,
-      params,
-      context,
-      endpoint: 'revocation',
-    });
+    const { params, context, client } = await clientRequest(request, deps.authenticate, 'revocation');
     const token = requireParam(params, 'token');
     // token_type_hint is only a hint (§2.1): every kind of token we issue is looked up regardless.
     reply.header('cache-control', 'no-store');

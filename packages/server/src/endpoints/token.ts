@@ -8,13 +8,17 @@
  */
 import { type TokenResponse, UnauthorizedClient, UnsupportedGrantType } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
-import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import type { Client } from '../clients/client.js';
 import { paths } from '../config.js';
-import type { GrantDeps } from '../grants/grant.js';
-import { grants } from '../grants/registry.js';
+import type { GrantRegistry } from '../grants/registry.js';
+import { endpointRequest } from '../http/endpoint.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
-import { requestContext } from '../http/request_context.js';
+import type { ClientAuthenticator } from './client_request.js';
+
+export interface TokenEndpointDeps {
+  grants: GrantRegistry;
+  authenticate: ClientAuthenticator;
+}
 
 /** Whether the request carries client credentials (not just a `client_id`). */
 function presentsCredentials(authorization: string | undefined, params: FormParams): boolean {
@@ -26,21 +30,20 @@ function presentsCredentials(authorization: string | undefined, params: FormPara
   );
 }
 
-export function registerTokenEndpoint(app: FastifyInstance, deps: GrantDeps & ClientAuthDeps): void {
+export function registerTokenEndpoint(app: FastifyInstance, deps: TokenEndpointDeps): void {
   app.post(paths.token, async (request, reply) => {
-    const params = (request.body ?? {}) as FormParams;
-    const context = requestContext(request);
+    const { params, context } = endpointRequest(request);
     const grantType = requireParam(params, 'grant_type');
-    const grant = grants.get(grantType);
+    const grant = deps.grants.get(grantType);
     if (!grant) throw new UnsupportedGrantType('unsupported grant_type');
     const authorization = request.headers.authorization;
 
     let response: TokenResponse;
     if (grant.clientAuthentication === 'optional' && !presentsCredentials(authorization, params)) {
       const claimedClientId = params.client_id ?? null;
-      response = await grant.handle(deps, { client: null, claimedClientId, params, context });
+      response = await grant.handle({ client: null, claimedClientId, params, context });
     } else {
-      const { client } = await authenticateClient(deps, {
+      const { client } = await deps.authenticate({
         authorization,
         params,
         context,
@@ -49,8 +52,8 @@ export function registerTokenEndpoint(app: FastifyInstance, deps: GrantDeps & Cl
       checkGrantAllowed(client, grantType, grant.allowPublicClients);
       response =
         grant.clientAuthentication === 'optional'
-          ? await grant.handle(deps, { client, claimedClientId: null, params, context })
-          : await grant.handle(deps, { client, params, context });
+          ? await grant.handle({ client, claimedClientId: null, params, context })
+          : await grant.handle({ client, params, context });
     }
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
   });

@@ -17,8 +17,9 @@
  * A policy that passes may still trust every branch, tag and pull-request run of its repository: see
  * {@link runPinWarnings}.
  */
-import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
-import { isLoopbackHost } from '../http/outbound_fetch.js';
+import type { JSONWebKeySet } from 'jose';
+import { checkPublicSigningJwks, JwksError } from '../crypto/public_jwks.js';
+import { isHttpsOrLoopback } from '../http/loopback.js';
 import { isGlob, literalPrefix } from './glob.js';
 import type { Preset } from './presets.js';
 
@@ -34,7 +35,6 @@ export interface Condition {
 const MAX_CONDITIONS = 16;
 const MAX_PATTERN_LENGTH = 256;
 const MAX_WILDCARDS = 8;
-const MAX_JWKS_KEYS = 20;
 const claimNamePattern = /^[A-Za-z0-9_.:-]{1,64}(\/[A-Za-z0-9_.:-]{1,64}){0,3}$/;
 
 /** Signature algorithms accepted on workload tokens: asymmetric only — never `none` or HMAC. */
@@ -64,7 +64,7 @@ export function checkFetchableUrl(what: string, value: string): URL {
   } catch {
     refuse(`${what} is not a URL`);
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+  if (!isHttpsOrLoopback(url)) {
     refuse(`${what} must be https (http only for a loopback host)`);
   }
   if (url.username || url.password) refuse(`${what} must not carry credentials`);
@@ -223,49 +223,14 @@ function describePrefix(preset: Preset): string {
 }
 
 /**
- * Checks an issuer JWKS (inline, or as fetched): an object with a `keys` array of public asymmetric
- * keys. Symmetric (`oct`) keys and anything with private parts are refused at creation; keys that are
- * not usable for signatures are dropped.
+ * Checks an issuer JWKS (inline, or as fetched) for keys that may sign workload tokens
+ * ({@link checkPublicSigningJwks}); a refusal is a {@link PolicyError}.
  */
 export async function checkJwks(jwks: unknown): Promise<JSONWebKeySet> {
-  if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
-    refuse('the JWKS must be a JSON object with a "keys" array');
+  try {
+    return await checkPublicSigningJwks(jwks, workloadTokenAlgorithms);
+  } catch (err) {
+    if (err instanceof JwksError) refuse(err.message);
+    throw err;
   }
-  const keys = (jwks as { keys: unknown[] }).keys;
-  if (keys.length === 0 || keys.length > MAX_JWKS_KEYS) {
-    refuse(`the JWKS must hold between 1 and ${MAX_JWKS_KEYS} keys`);
-  }
-  const cleaned: JWK[] = [];
-  for (const entry of keys) {
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      refuse('every JWKS entry must be a JSON object');
-    }
-    const jwk = entry as JWK;
-    if (!['RSA', 'EC', 'OKP'].includes(String(jwk.kty)))
-      refuse('only public RSA, EC or OKP keys are accepted');
-    for (const part of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']) {
-      if (part in jwk) refuse('the JWKS contains private key material; give only public keys');
-    }
-    if (jwk.alg !== undefined && !(workloadTokenAlgorithms as readonly string[]).includes(jwk.alg)) {
-      refuse(`key algorithm ${String(jwk.alg).slice(0, 20)} is not allowed`);
-    }
-    if (jwk.kty === 'RSA' && Buffer.from(String(jwk.n ?? ''), 'base64url').length * 8 < 2048) {
-      refuse('RSA keys must be at least 2048 bits');
-    }
-    if (jwk.use !== undefined && jwk.use !== 'sig') continue;
-    try {
-      await importJWK({ ...jwk, alg: jwk.alg ?? defaultAlg(jwk) });
-    } catch {
-      refuse('a JWKS entry is not a valid public key');
-    }
-    cleaned.push(jwk);
-  }
-  if (cleaned.length === 0) refuse('the JWKS holds no signing key');
-  return { keys: cleaned };
-}
-
-function defaultAlg(jwk: JWK): string {
-  if (jwk.kty === 'OKP') return 'EdDSA';
-  if (jwk.kty === 'EC') return jwk.crv === 'P-384' ? 'ES384' : 'ES256';
-  return 'RS256';
 }

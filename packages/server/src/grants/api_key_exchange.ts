@@ -18,9 +18,17 @@ import {
   TokenType,
   TooManyRequests,
 } from '@clavis/core';
-import { type ApiKeyRejection, auditKeyDenied, INVALID_KEY_REASONS } from '../api_keys/verify_api_key.js';
+import { keyDenial } from '../api_keys/key_denial.js';
+import {
+  type ApiKeyRejection,
+  type ApiKeyVerifier,
+  INVALID_KEY_REASONS,
+} from '../api_keys/verify_api_key.js';
+import type { FailureLog } from '../audit/failure_log.js';
+import { refuseWith } from '../audit/refuse.js';
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { GrantDeps } from './grant.js';
+
+import type { IssuingDeps } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import type { SubjectTokenHandler, SubjectTokenRequest } from './token_exchange.js';
@@ -38,24 +46,30 @@ function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
   return new ServerError('internal error');
 }
 
-export const apiKeyExchange: SubjectTokenHandler = {
+/** What exchanging an API key needs: the key verifier (absent, keys are refused) and what issuing needs. */
+export interface ApiKeyExchangeDeps extends Pick<IssuingDeps, 'config' | 'keys'> {
+  /** Refused keys are charged to the caller's address, then aggregated. */
+  failures: FailureLog;
+  /** The app's one API-key verifier (it batches use counts). */
+  apiKeys?: ApiKeyVerifier | undefined;
+}
+
+export const apiKeyExchange: SubjectTokenHandler<ApiKeyExchangeDeps> = {
   tokenTypes: [TokenType.ApiKey],
 
-  async exchange(deps: GrantDeps, request: SubjectTokenRequest): Promise<TokenResponse> {
+  async exchange(deps: ApiKeyExchangeDeps, request: SubjectTokenRequest): Promise<TokenResponse> {
     const { config, failures, apiKeys } = deps;
     const { context } = request;
     if (!apiKeys) throw new InvalidRequest('unsupported subject_token_type');
-    const deny = async (reason: ApiKeyRejection, keyId?: string, retryAfter?: number): Promise<never> => {
-      await auditKeyDenied(failures, {
-        reason,
-        keyId,
-        via: 'token_exchange',
-        context,
-        callerClientId: request.client?.id ?? request.claimedClientId,
-        charge: true,
-      });
-      throw refusal(reason, retryAfter);
-    };
+    const callerClientId = request.client?.id ?? request.claimedClientId;
+    // Charged to the caller's address: whoever presents a key need not have authenticated.
+    const deny = (reason: ApiKeyRejection, keyId?: string, retryAfter?: number): Promise<never> =>
+      refuseWith(
+        failures,
+        keyDenial({ reason, keyId, via: 'token_exchange', context, callerClientId }),
+        refusal(reason, retryAfter),
+        { charge: true },
+      );
 
     const inspected = await apiKeys.inspect(request.subjectToken, context.ip);
     if (!inspected.ok) return deny(inspected.reason, inspected.key?.id);
@@ -64,15 +78,14 @@ export const apiKeyExchange: SubjectTokenHandler = {
     try {
       requireClaimedPrincipal(request, ownerClientId);
     } catch (err) {
-      await auditKeyDenied(failures, {
+      const denial = keyDenial({
         reason: 'principal_mismatch',
         keyId: key.id,
         via: 'token_exchange',
         context,
-        callerClientId: request.client?.id ?? request.claimedClientId,
-        charge: true,
+        callerClientId,
       });
-      throw err;
+      return refuseWith(failures, denial, err as Error, { charge: true });
     }
     const scopes = grantedScopes(
       request.params,

@@ -4,11 +4,11 @@
  */
 import { GrantType } from '@clavis/core';
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { ClientGrant } from './grant.js';
+import type { ClientGrant, IssuingDeps } from './grant.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
 
-export const clientCredentials: ClientGrant = {
+export const clientCredentials: ClientGrant<IssuingDeps> = {
   grantType: GrantType.ClientCredentials,
   clientAuthentication: 'required',
   allowPublicClients: false,

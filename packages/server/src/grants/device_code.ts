@@ -26,12 +26,12 @@ import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
-import type { ClientGrant } from './grant.js';
+import type { ClientGrant, UserTokenGrantDeps } from './grant.js';
 import { issueUserTokens, parseMethods, refreshLifetimes } from './user_tokens.js';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
 
-export const deviceCode: ClientGrant = {
+export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
   grantType: GrantType.DeviceCode,
   clientAuthentication: 'required',
   allowPublicClients: true,

@@ -4,10 +4,10 @@
  * subject token is the credential (DESIGN.md); a `client_id` sent must name that principal.
  */
 import { TokenType } from '@clavis/core';
-import { issueFederatedToken } from './federated_token.js';
+import { type FederatedTokenDeps, issueFederatedToken } from './federated_token.js';
 import type { SubjectTokenHandler } from './token_exchange.js';
 
-export const federatedExchange: SubjectTokenHandler = {
+export const federatedExchange: SubjectTokenHandler<FederatedTokenDeps> = {
   tokenTypes: [TokenType.Jwt, TokenType.IdToken],
   exchange(deps, request) {
     return issueFederatedToken(deps, request, request.subjectToken, 'token-exchange');

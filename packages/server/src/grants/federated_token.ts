@@ -13,10 +13,14 @@ import {
   OAuthError,
   TemporarilyUnavailable,
   type TokenResponse,
-  TooManyRequests,
 } from '@clavis/core';
+import type { Kysely } from 'kysely';
 import type { AuditEntry } from '../audit/events.js';
+import type { FailureLog } from '../audit/failure_log.js';
+import { refuseWith } from '../audit/refuse.js';
+import type { ClientDirectory } from '../clients/client_directory.js';
 import type { Federation } from '../federation/federation.js';
+import type { IssuerKeys } from '../federation/issuer_keys.js';
 import { claimValue, isPresetName, presets } from '../federation/presets.js';
 import {
   bounded,
@@ -25,8 +29,9 @@ import {
   WorkloadTokenRefused,
 } from '../federation/verify_workload_token.js';
 import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
+import type { Database } from '../storage/schema.js';
 import { issueAccessToken } from '../tokens/access_token.js';
-import type { CredentialGrantRequest, GrantDeps } from './grant.js';
+import type { CredentialGrantRequest, IssuingDeps } from './grant.js';
 import { requireClaimedPrincipal } from './principal.js';
 import { grantedAudience, grantedScopes } from './scopes.js';
 import { bearerTokenResponse, issuedTokenFacts } from './token_response.js';
@@ -70,8 +75,18 @@ function provenance(federation: Federation, verified: VerifiedWorkloadToken): Re
   return out;
 }
 
+/** What exchanging a workload token needs besides issuing: the federations, their keys, the clients. */
+export interface FederatedTokenDeps extends IssuingDeps {
+  db: Kysely<Database>;
+  /** Refused workload tokens are charged to the caller's address, then aggregated. */
+  failures: FailureLog;
+  clients: ClientDirectory;
+  /** Workload-token issuers' keys, cached per instance. */
+  issuerKeys: IssuerKeys;
+}
+
 export async function issueFederatedToken(
-  deps: GrantDeps,
+  deps: FederatedTokenDeps,
   request: CredentialGrantRequest,
   workloadToken: string,
   kind: FederatedGrantKind,
@@ -80,29 +95,35 @@ export async function issueFederatedToken(
   const { config, audit } = deps;
   const { context } = request;
   // Charged to the caller's address before it is recorded; over the budget, 429 instead.
-  const deny = async (reason: string, facts: WorkloadTokenRefused['facts'], clientId?: string) => {
-    const verdict = await deps.failures.fail({
-      entry: {
-        event: 'federation.exchange_denied',
-        outcome: 'failure',
-        actor: { type: 'anonymous' },
-        clientId: clientId ?? null,
-        ip: context.ip,
-        userAgent: context.userAgent,
-        detail: {
-          grant_type: grantType,
-          reason,
-          ...(facts.issuer !== undefined ? { iss: facts.issuer } : {}),
-          ...(facts.subject !== undefined ? { sub: facts.subject } : {}),
-          ...(facts.federationIds?.length ? { federation_ids: facts.federationIds } : {}),
+  const deny = (
+    reason: string,
+    facts: WorkloadTokenRefused['facts'],
+    error: Error,
+    clientId?: string,
+  ): Promise<never> =>
+    refuseWith(
+      deps.failures,
+      {
+        entry: {
+          event: 'federation.exchange_denied',
+          outcome: 'failure',
+          actor: { type: 'anonymous' },
+          clientId: clientId ?? null,
+          ip: context.ip,
+          userAgent: context.userAgent,
+          detail: {
+            grant_type: grantType,
+            reason,
+            ...(facts.issuer !== undefined ? { iss: facts.issuer } : {}),
+            ...(facts.subject !== undefined ? { sub: facts.subject } : {}),
+            ...(facts.federationIds?.length ? { federation_ids: facts.federationIds } : {}),
+          },
         },
+        subject: `${facts.issuer ?? ''} ${facts.subject ?? ''}`,
       },
-      subject: `${facts.issuer ?? ''} ${facts.subject ?? ''}`,
-    });
-    if (verdict.throttled) {
-      throw new TooManyRequests('too many refused attempts from this address', verdict.retryAfterSeconds);
-    }
-  };
+      error,
+      { charge: true },
+    );
 
   let verified: VerifiedWorkloadToken;
   try {
@@ -117,8 +138,7 @@ export async function issueFederatedToken(
     );
   } catch (err) {
     if (!(err instanceof WorkloadTokenRefused)) throw err;
-    await deny(err.reason, err.facts);
-    throw wireError(err, kind);
+    return deny(err.reason, err.facts, wireError(err, kind));
   }
 
   const federations = verified.federations;
@@ -198,10 +218,9 @@ export async function issueFederatedToken(
     return bearerTokenResponse(token, claims, ttl);
   } catch (err) {
     if (err instanceof WorkloadTokenRefused) {
-      await deny(err.reason, err.facts, verified.clientId);
-      throw wireError(err, kind);
+      return deny(err.reason, err.facts, wireError(err, kind), verified.clientId);
     }
-    if (err instanceof OAuthError) await deny(err.code, facts, verified.clientId);
+    if (err instanceof OAuthError) return deny(err.code, facts, err, verified.clientId);
     throw err;
   }
 }

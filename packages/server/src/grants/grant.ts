@@ -1,32 +1,26 @@
 /** What a grant module provides; the token endpoint looks grants up by their wire value. */
 import type { GrantType, TokenResponse } from '@clavis/core';
 import type { Kysely } from 'kysely';
-import type { ApiKeyVerifier } from '../api_keys/verify_api_key.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { RequestContext } from '../audit/events.js';
-import type { FailureLog } from '../audit/failure_log.js';
 import type { Client } from '../clients/client.js';
-import type { ClientDirectory } from '../clients/client_directory.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
-import type { IssuerKeys } from '../federation/issuer_keys.js';
 import type { FormParams } from '../http/form_body.js';
 import type { Database } from '../storage/schema.js';
 import type { KeyStore } from '../tokens/signing_keys.js';
 
-export interface GrantDeps {
+/** What issuing an access token needs: the configuration, the signing keys, the audit log. */
+export interface IssuingDeps {
   config: ServerConfig;
-  db: Kysely<Database>;
   keys: KeyStore;
   audit: AuditLog;
-  /** Unauthenticated failures (refused keys, workload tokens): throttled per address, aggregated. */
-  failures: FailureLog;
+}
+
+/** The grants that issue a person's tokens (device code, refresh token) also read and write rows. */
+export interface UserTokenGrantDeps extends IssuingDeps {
+  db: Kysely<Database>;
   hasher: SecretHasher;
-  clients: ClientDirectory;
-  // Workload-token issuers' keys, cached per instance.
-  issuerKeys: IssuerKeys;
-  // The app's one API-key verifier (it batches use counts); absent, keys are refused.
-  apiKeys?: ApiKeyVerifier;
 }
 
 export interface GrantRequest {
@@ -36,13 +30,13 @@ export interface GrantRequest {
 }
 
 /** A grant for an authenticated client: the token endpoint authenticates it before `handle`. */
-export interface ClientGrant {
+export interface ClientGrant<D> {
   /** The `grant_type` wire value. */
   readonly grantType: GrantType;
   readonly clientAuthentication: 'required';
   /** Whether a public client (no authentication) may use it. */
   readonly allowPublicClients: boolean;
-  handle(deps: GrantDeps, request: GrantRequest): Promise<TokenResponse>;
+  handle(deps: D, request: GrantRequest): Promise<TokenResponse>;
 }
 
 /**
@@ -60,12 +54,36 @@ export interface CredentialGrantRequest {
 }
 
 /** A grant where client authentication is optional because the request carries its own credential. */
-export interface CredentialGrant {
+export interface CredentialGrant<D> {
   readonly grantType: GrantType;
   readonly clientAuthentication: 'optional';
   /** Always true: no client secret is needed. */
   readonly allowPublicClients: true;
-  handle(deps: GrantDeps, request: CredentialGrantRequest): Promise<TokenResponse>;
+  handle(deps: D, request: CredentialGrantRequest): Promise<TokenResponse>;
 }
 
-export type Grant = ClientGrant | CredentialGrant;
+export type Grant<D> = ClientGrant<D> | CredentialGrant<D>;
+
+/** A grant with its services bound, as the token endpoint runs it. */
+export type BoundGrant =
+  | (Omit<ClientGrant<never>, 'handle'> & { handle(request: GrantRequest): Promise<TokenResponse> })
+  | (Omit<CredentialGrant<never>, 'handle'> & {
+      handle(request: CredentialGrantRequest): Promise<TokenResponse>;
+    });
+
+export function bindGrant<D>(grant: Grant<D>, deps: D): BoundGrant {
+  const { grantType, allowPublicClients } = grant;
+  return grant.clientAuthentication === 'required'
+    ? {
+        grantType,
+        clientAuthentication: 'required',
+        allowPublicClients,
+        handle: (r) => grant.handle(deps, r),
+      }
+    : {
+        grantType,
+        clientAuthentication: 'optional',
+        allowPublicClients: true,
+        handle: (r) => grant.handle(deps, r),
+      };
+}

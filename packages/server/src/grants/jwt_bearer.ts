@@ -5,10 +5,10 @@
  */
 import { GrantType, InvalidRequest } from '@clavis/core';
 import { MAX_WORKLOAD_TOKEN_LENGTH } from '../federation/verify_workload_token.js';
-import { issueFederatedToken } from './federated_token.js';
+import { type FederatedTokenDeps, issueFederatedToken } from './federated_token.js';
 import type { CredentialGrant } from './grant.js';
 
-export const jwtBearer: CredentialGrant = {
+export const jwtBearer: CredentialGrant<FederatedTokenDeps> = {
   grantType: GrantType.JwtBearer,
   clientAuthentication: 'optional',
   allowPublicClients: true,

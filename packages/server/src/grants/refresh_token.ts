@@ -18,12 +18,12 @@ import {
 } from '../refresh/refresh_store.js';
 import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
-import type { ClientGrant, GrantDeps } from './grant.js';
+import type { ClientGrant, UserTokenGrantDeps } from './grant.js';
 import { grantedScopes } from './scopes.js';
 import { issueUserTokens, parseMethods, REFRESH_TOKEN_PREFIX } from './user_tokens.js';
 
 async function revokeForReuse(
-  deps: GrantDeps,
+  deps: UserTokenGrantDeps,
   familyId: string,
   client: Client,
   userId: string,
@@ -45,7 +45,7 @@ async function revokeForReuse(
   throw new InvalidGrant('refresh token is invalid');
 }
 
-export const refreshToken: ClientGrant = {
+export const refreshToken: ClientGrant<UserTokenGrantDeps> = {
   grantType: GrantType.RefreshToken,
   clientAuthentication: 'required',
   allowPublicClients: true,

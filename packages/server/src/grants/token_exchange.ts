@@ -6,7 +6,9 @@
  */
 import { GrantType, InvalidRequest, type TokenResponse, TokenType } from '@clavis/core';
 import type { FormParams } from '../http/form_body.js';
-import type { CredentialGrant, CredentialGrantRequest, GrantDeps } from './grant.js';
+import type { ApiKeyExchangeDeps } from './api_key_exchange.js';
+import type { FederatedTokenDeps } from './federated_token.js';
+import type { CredentialGrant, CredentialGrantRequest } from './grant.js';
 import { subjectTokenHandlers } from './subject_token_handlers.js';
 
 /** The largest subject token accepted (a JWT with many claims fits well within it). */
@@ -18,10 +20,13 @@ export interface SubjectTokenRequest extends CredentialGrantRequest {
 }
 
 /** Exchanges one kind of subject token. Throws an `OAuthError` for anything it will not exchange. */
-export interface SubjectTokenHandler {
+/** What token exchange needs: what each subject-token handler needs. */
+export type TokenExchangeDeps = FederatedTokenDeps & ApiKeyExchangeDeps;
+
+export interface SubjectTokenHandler<D> {
   /** The `subject_token_type` values it takes. */
   readonly tokenTypes: readonly string[];
-  exchange(deps: GrantDeps, request: SubjectTokenRequest): Promise<TokenResponse>;
+  exchange(deps: D, request: SubjectTokenRequest): Promise<TokenResponse>;
 }
 
 function present(params: FormParams, name: string): string | undefined {
@@ -31,7 +36,7 @@ function present(params: FormParams, name: string): string | undefined {
   return value;
 }
 
-export const tokenExchange: CredentialGrant = {
+export const tokenExchange: CredentialGrant<TokenExchangeDeps> = {
   grantType: GrantType.TokenExchange,
   clientAuthentication: 'optional',
   allowPublicClients: true,

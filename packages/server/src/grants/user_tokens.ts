@@ -13,7 +13,7 @@ import type { Database } from '../storage/schema.js';
 import { type AccessTokenClaims, issueAccessToken } from '../tokens/access_token.js';
 import { issueIdToken } from '../tokens/id_token.js';
 import type { SigningKey } from '../tokens/signing_keys.js';
-import type { GrantDeps } from './grant.js';
+import type { UserTokenGrantDeps } from './grant.js';
 import { bearerTokenResponse } from './token_response.js';
 
 export const REFRESH_TOKEN_PREFIX = 'clvr_';
@@ -26,7 +26,7 @@ export interface IssuedUserTokens {
 
 /** The idle and absolute refresh lifetimes for a client, in seconds. */
 export function refreshLifetimes(
-  deps: Pick<GrantDeps, 'config'>,
+  deps: Pick<UserTokenGrantDeps, 'config'>,
   client: Client,
 ): { idle: number; absolute: number } {
   const absolute = client.refreshAbsoluteTtlSeconds ?? deps.config.refreshAbsoluteTtlSeconds;
@@ -48,7 +48,7 @@ export function parseMethods(stored: string | null): string[] | null {
 }
 
 export async function issueUserTokens(
-  deps: GrantDeps,
+  deps: Pick<UserTokenGrantDeps, 'config' | 'keys' | 'hasher'>,
   tx: Transaction<Database>,
   input: {
     client: Client;

@@ -11,6 +11,8 @@
  * - only `200` with a JSON body is an answer.
  */
 
+import { isHttpsOrLoopback } from './loopback.js';
+
 type OutboundFetchErrorCode =
   | 'bad_url'
   | 'redirect'
@@ -46,13 +48,6 @@ interface FetchJsonOptions {
 const DEFAULT_FETCH_TIMEOUT_MS = 5_000;
 const DEFAULT_FETCH_MAX_BYTES = 512 * 1024;
 
-/** Whether `hostname` (as `URL.hostname` spells it) is a loopback host. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  // Not `*.localhost`: whether such a name resolves to loopback is up to the resolver.
-  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 /** The URL if the fetcher may request it: https, or http to a loopback host; no credentials. */
 function outboundUrl(value: string | URL): URL {
   let url: URL;
@@ -61,7 +56,7 @@ function outboundUrl(value: string | URL): URL {
   } catch (cause) {
     throw new OutboundFetchError('bad_url', 'not a URL', { cause });
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+  if (!isHttpsOrLoopback(url)) {
     throw new OutboundFetchError(
       'bad_url',
       `${url.protocol}//${url.host} is not https (http only for loopback)`,

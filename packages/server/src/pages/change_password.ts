@@ -7,13 +7,13 @@ import type { FastifyInstance } from 'fastify';
 import { hashPassword, verifyPassword } from '../crypto/passwords.js';
 import { requestContext } from '../http/request_context.js';
 import { replaceOneTimePassword } from '../users/user_store.js';
-import { type DevicePagesDeps, nextStep, redirect, sendPage, sessionUser } from './deps.js';
+import { type AuditedPageDeps, nextStep, redirect, sendPage, sessionUser } from './deps.js';
 import { ensureSession, field, formOf, requireFormSession } from './page_http.js';
 import { changePasswordPage } from './views.js';
 
 const MIN_LENGTH = 12;
 
-export function registerChangePassword(scope: FastifyInstance, deps: DevicePagesDeps): void {
+export function registerChangePassword(scope: FastifyInstance, deps: AuditedPageDeps): void {
   scope.get('/device/password', async (request, reply) => {
     const session = await ensureSession(deps, request, reply);
     const user = await sessionUser(deps, session);

@@ -11,7 +11,7 @@ import { requestContext } from '../http/request_context.js';
 import { budgetAddress, refundRateLimit, takeRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { SessionRow } from '../storage/schema.js';
 import { releaseOtherClaims } from '../users/sessions.js';
-import { type DevicePagesDeps, nextStep, redirect, sendPage } from './deps.js';
+import { type GuessingPageDeps, nextStep, type PageDeps, redirect, sendPage } from './deps.js';
 import { ensureSession, field, formOf, PageError, requireFormSession } from './page_http.js';
 import { codeEntryPage } from './views.js';
 
@@ -33,7 +33,10 @@ export function perAddress(scope: string, ip: string | null, limit: number): Bud
  * number of instances never exceed a budget. When one is spent, what the earlier ones were charged is
  * given back and the 429 page is thrown. Resolves to a refund for an attempt that turned out harmless.
  */
-export async function reserveGuess(deps: DevicePagesDeps, budgets: Budget[]): Promise<() => Promise<void>> {
+export async function reserveGuess(
+  deps: Pick<PageDeps, 'config' | 'db'>,
+  budgets: Budget[],
+): Promise<() => Promise<void>> {
   const now = deps.config.clock();
   const start = windowStart(now, MINUTE);
   const charged: Array<{ key: string; window: number }> = [];
@@ -57,7 +60,7 @@ export async function reserveGuess(deps: DevicePagesDeps, budgets: Budget[]): Pr
   return refund;
 }
 
-export function registerCodeEntry(scope: FastifyInstance, deps: DevicePagesDeps): void {
+export function registerCodeEntry(scope: FastifyInstance, deps: GuessingPageDeps): void {
   scope.get('/device', async (request: FastifyRequest, reply: FastifyReply) => {
     const session = await ensureSession(deps, request, reply);
     const query = request.query as Record<string, unknown>;
@@ -125,7 +128,7 @@ export function registerCodeEntry(scope: FastifyInstance, deps: DevicePagesDeps)
 
 /** Records a code entry; failures are aggregated, and those refused by a budget only counted. */
 function auditCode(
-  deps: DevicePagesDeps,
+  deps: Pick<GuessingPageDeps, 'audit' | 'failures'>,
   session: SessionRow,
   context: { ip: string | null; userAgent: string | null },
   clientId: string | null,

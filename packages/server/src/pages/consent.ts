@@ -12,7 +12,7 @@ import { requestContext } from '../http/request_context.js';
 import type { SessionRow, UserRow } from '../storage/schema.js';
 import { entitledScopes } from '../users/entitlements.js';
 import { findClaimedCode } from '../users/sessions.js';
-import { type DevicePagesDeps, mfaSatisfied, nextStep, redirect, sendPage, sessionUser } from './deps.js';
+import { type AuditedPageDeps, mfaSatisfied, nextStep, redirect, sendPage, sessionUser } from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
 import { consentPage, donePage } from './views.js';
 
@@ -49,7 +49,7 @@ const alreadyDecided = () =>
     'This request was already decided or has expired. Start again on your terminal.',
   );
 
-export function registerConsent(scope: FastifyInstance, deps: DevicePagesDeps): void {
+export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): void {
   scope.get('/device/consent', async (request, reply) => {
     const session = await loadSession(deps, request);
     if (!session) return redirect(reply, '/device');

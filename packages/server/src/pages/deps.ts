@@ -17,19 +17,35 @@ import {
 } from '../users/user_store.js';
 import { PAGE_CSP, PageError } from './page_http.js';
 
-export interface DevicePagesDeps {
+/** What every page needs: the configuration, the database, the key that signs cookies and forms. */
+export interface PageDeps {
   config: ServerConfig;
   db: Kysely<Database>;
-  audit: AuditLog;
-  /** Failed attempts are aggregated (and unknown usernames hashed) before they reach the audit log. */
-  failures: FailureLog;
-  /** Keyed hashing for recovery codes (the server's secret hasher). */
-  hasher: SecretHasher;
   /** Signs session cookies and enrolment forms: `kek.derive('cookie-signing')`. */
   cookieKey: Buffer;
+}
+
+/** A page that records what a person did. */
+export interface AuditedPageDeps extends PageDeps {
+  audit: AuditLog;
+}
+
+/** A page that takes guesses (a user code, a password). */
+export interface GuessingPageDeps extends AuditedPageDeps {
+  /** Failed attempts are aggregated (and unknown usernames hashed) before they reach the audit log. */
+  failures: FailureLog;
+}
+
+/** The second-factor pages: TOTP secrets and recovery codes. */
+export interface SecondFactorPageDeps extends AuditedPageDeps {
+  /** Keyed hashing for recovery codes (the server's secret hasher). */
+  hasher: SecretHasher;
   /** Seals TOTP secrets at rest: `kek.derive('totp-sealing')`. */
   totpKey: Buffer;
 }
+
+/** All the device pages, as the app registers them. */
+export interface DevicePagesDeps extends GuessingPageDeps, SecondFactorPageDeps {}
 
 /** Sends an HTML page with the pages' headers. */
 export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {
@@ -82,7 +98,10 @@ export function accountUnusable(
 }
 
 /** The signed-in user of a session, if still usable; throws the locked/disabled page otherwise. */
-export async function sessionUser(deps: DevicePagesDeps, session: SessionRow): Promise<UserRow | undefined> {
+export async function sessionUser(
+  deps: Pick<PageDeps, 'config' | 'db'>,
+  session: SessionRow,
+): Promise<UserRow | undefined> {
   if (!session.user_id) return undefined;
   const user = await findUserById(deps.db, session.user_id);
   if (!user) return undefined;
@@ -105,7 +124,10 @@ export function lockoutPolicy(config: ServerConfig): LockoutPolicy {
  * Where a session goes next: enter a code, sign in, pass (or enrol) a second factor, or consent. A
  * user with TOTP always passes it; a client that requires MFA makes a user without TOTP enrol one.
  */
-export async function nextStep(deps: DevicePagesDeps, session: SessionRow): Promise<PagePath> {
+export async function nextStep(
+  deps: Pick<PageDeps, 'config' | 'db'>,
+  session: SessionRow,
+): Promise<PagePath> {
   const now = deps.config.clock();
   const code = await findClaimedCode(deps.db, session.id, now);
   const user = await sessionUser(deps, session);

@@ -20,17 +20,17 @@ import {
 } from '../users/user_store.js';
 import {
   accountUnusable,
-  type DevicePagesDeps,
   lockoutPolicy,
   nextStep,
   redirect,
+  type SecondFactorPageDeps,
   sendPage,
   sessionUser,
 } from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
 import { mfaPage, mfaSetupPage, recoveryCodesPage } from './views.js';
 
-export function registerSecondFactor(scope: FastifyInstance, deps: DevicePagesDeps): void {
+export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorPageDeps): void {
   const signedIn = async (
     session: SessionRow | undefined,
   ): Promise<{ session: SessionRow; user: UserRow } | null> => {

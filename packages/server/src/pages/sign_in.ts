@@ -12,7 +12,7 @@ import { rotateSession } from '../users/sessions.js';
 import { perAddress, reserveGuess } from './code_entry.js';
 import {
   accountUnusable,
-  type DevicePagesDeps,
+  type GuessingPageDeps,
   lockoutPolicy,
   nextStep,
   redirect,
@@ -31,7 +31,7 @@ import { signInPage } from './views.js';
 
 const WRONG_CREDENTIALS = 'Wrong username or password. After several failures, sign-in pauses for a while.';
 
-export function registerSignIn(scope: FastifyInstance, deps: DevicePagesDeps): void {
+export function registerSignIn(scope: FastifyInstance, deps: GuessingPageDeps): void {
   const authenticator = passwordAuthenticator({
     db: deps.db,
     audit: deps.audit,
