@@ -30,9 +30,7 @@ import { ApiKeyCache } from './api_key_cache.js';
 import {
   type ApiKeyRecord,
   addApiKeyUsage,
-  addApiKeyUsageSync,
   consumeApiKeyUse,
-  consumeApiKeyUseSync,
   findApiKeyWithOwnerByHash,
   type StoredOwner,
 } from './api_key_store.js';
@@ -118,11 +116,12 @@ function mergeUsages(values: readonly Usage[]): UsageSum[] {
 
 /** Unlimited keys' uses, added up per batch of the audit log. */
 const UNLIMITED_USES: BatchTally<Usage> = {
-  async write(tx, values) {
-    for (const usage of mergeUsages(values)) await addApiKeyUsage(tx, usage);
-  },
-  writeSync(connection, values) {
-    for (const usage of mergeUsages(values)) addApiKeyUsageSync(connection, usage);
+  write(values) {
+    return {
+      *steps(dialect) {
+        for (const usage of mergeUsages(values)) yield* addApiKeyUsage(usage).steps(dialect);
+      },
+    };
   },
 };
 
@@ -204,11 +203,8 @@ export class ApiKeyVerifier {
       return { ok: true, remainingUses: null };
     }
     const recorded = (left: number | null) => (left === null ? null : entry(left));
-    // SQLite: in the batch's synchronous transaction, no promise per statement (and no cache dropped:
-    // a use changes nothing the caches read).
-    const left = audit.supportsSync
-      ? await audit.transactSync((c) => consumeApiKeyUseSync(c, key.id, now, ip), recorded)
-      : await audit.transact((tx) => consumeApiKeyUse(tx, key.id, now, ip), recorded);
+    // No cache dropped: a use changes nothing the caches read.
+    const left = await audit.run(consumeApiKeyUse(key.id, now, ip), recorded);
     return left === null ? { ok: false, reason: 'exhausted' } : { ok: true, remainingUses: left };
   }
 }

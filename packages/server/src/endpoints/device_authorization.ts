@@ -9,7 +9,7 @@ import type { AuditEntry } from '../audit/events.js';
 import { authenticateClient, type ClientAuthDeps } from '../client_auth/authenticate.js';
 import { endpointUrl, paths } from '../config.js';
 import { randomId, randomToken } from '../crypto/secrets.js';
-import { insertDeviceCode, insertDeviceCodeSync } from '../device/device_store.js';
+import { insertDeviceCode } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
 import type { GrantDeps } from '../grants/grant.js';
 import { grantedScopes } from '../grants/scopes.js';
@@ -79,10 +79,7 @@ export function registerDeviceAuthorizationEndpoint(
             expires_at: new Date(expiresAt).toISOString(),
           },
         };
-        // On SQLite the insert rides the audit log's synchronous group commit.
-        if (deps.audit.supportsSync)
-          await deps.audit.transactSync((c) => insertDeviceCodeSync(c, row), entry);
-        else await deps.audit.transact((tx) => insertDeviceCode(tx, row), entry);
+        await deps.audit.run(insertDeviceCode(row), entry);
       } catch (err) {
         if (attempt < 5 && isUniqueViolation(err)) continue;
         throw err;
