@@ -23,10 +23,11 @@ import type { AuditEntry, RequestContext } from '../audit/events.js';
 import type { Failure, FailureLog } from '../audit/failure_log.js';
 import type { Client } from '../clients/client.js';
 import type { SecretHasher } from '../crypto/secrets.js';
+import type { ExactCache } from '../storage/exact_cache.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
 import { allowListFor } from './allow_list.js';
-import { ApiKeyCache } from './api_key_cache.js';
+import { apiKeyCache, type CachedKey } from './api_key_cache.js';
 import {
   type ApiKeyRecord,
   addApiKeyUsage,
@@ -127,14 +128,14 @@ const UNLIMITED_USES: BatchTally<Usage> = {
 
 export class ApiKeyVerifier {
   readonly #deps: ApiKeyVerifierDeps;
-  readonly #cache: ApiKeyCache<ApiKeyOwner>;
+  readonly #cache: ExactCache<string, CachedKey<ApiKeyOwner>>;
 
   constructor(deps: ApiKeyVerifierDeps) {
     this.#deps = deps;
-    this.#cache = new ApiKeyCache(deps.db);
+    this.#cache = apiKeyCache(deps.db);
   }
 
-  /** Drops cached keys: call after this process commits a change (see ApiKeyCache). */
+  /** Drops cached keys: call after this process commits a change (see api_key_cache.ts). */
   invalidate(): void {
     this.#cache.invalidate();
   }
