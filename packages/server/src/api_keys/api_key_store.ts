@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { type Client, clientFromRow } from '../clients/client.js';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { ApiKeyOwnerType, ApiKeysTable, ClientRow, Database } from '../storage/schema.js';
-import { type StoreOp, statement } from '../storage/store_op.js';
+import { nothing, type StepResult, type StoreOp, statement } from '../storage/store_op.js';
 
 type Db = Kysely<Database>;
 
@@ -181,11 +181,18 @@ const CONSUME_SQL = `update api_keys set uses = uses + 1, last_used_at = ?, last
  * meanwhile).
  */
 export function consumeApiKeyUse(id: string, now: number, ip: string | null): StoreOp<number | null> {
-  return statement(CONSUME_SQL, [now, ip, id, now], ({ rows }) => {
-    const row = rows[0] as { uses: number | string; max_uses: number | string } | undefined;
-    return row ? Number(row.max_uses) - Number(row.uses) : null;
-  });
+  return statement(CONSUME_SQL, [now, ip, id, now], usesLeft);
 }
+
+function usesLeft({ rows }: StepResult): number | null {
+  const row = rows[0] as { uses: number | string; max_uses: number | string } | undefined;
+  return row ? Number(row.max_uses) - Number(row.uses) : null;
+}
+
+const ADD_USAGE_SQL = `update api_keys set uses = uses + ?,
+  last_used_ip = case when last_used_at is null or last_used_at <= ? then ? else last_used_ip end,
+  last_used_at = case when last_used_at is null or last_used_at <= ? then ? else last_used_at end
+  where id = ?`;
 
 /**
  * Adds `count` uses to an unlimited key and moves its last use forward (never back). Additive, so
@@ -198,12 +205,9 @@ export function addApiKeyUsage(entry: {
   lastUsedIp: string | null;
 }): StoreOp<void> {
   return statement(
-    `update api_keys set uses = uses + ?,
-      last_used_ip = case when last_used_at is null or last_used_at <= ? then ? else last_used_ip end,
-      last_used_at = case when last_used_at is null or last_used_at <= ? then ? else last_used_at end
-      where id = ?`,
+    ADD_USAGE_SQL,
     [entry.count, entry.lastUsedAt, entry.lastUsedIp, entry.lastUsedAt, entry.lastUsedAt, entry.id],
-    () => undefined,
+    nothing,
   );
 }
 

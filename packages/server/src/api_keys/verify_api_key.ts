@@ -26,6 +26,7 @@ import type { SecretHasher } from '../crypto/secrets.js';
 import type { ExactCache } from '../storage/exact_cache.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
+import type { SqlDialect, SqlStep, StepResult } from '../storage/store_op.js';
 import { allowListFor } from './allow_list.js';
 import { apiKeyCache, type CachedKey } from './api_key_cache.js';
 import {
@@ -117,14 +118,12 @@ function mergeUsages(values: readonly Usage[]): UsageSum[] {
 
 /** Unlimited keys' uses, added up per batch of the audit log. */
 const UNLIMITED_USES: BatchTally<Usage> = {
-  write(values) {
-    return {
-      *steps(dialect) {
-        for (const usage of mergeUsages(values)) yield* addApiKeyUsage(usage).steps(dialect);
-      },
-    };
-  },
+  write: (values) => ({ steps: (dialect) => addUsages(dialect, values) }),
 };
+
+function* addUsages(dialect: SqlDialect, values: readonly Usage[]): Generator<SqlStep, void, StepResult> {
+  for (const usage of mergeUsages(values)) yield* addApiKeyUsage(usage).steps(dialect);
+}
 
 export class ApiKeyVerifier {
   readonly #deps: ApiKeyVerifierDeps;

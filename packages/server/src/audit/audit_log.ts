@@ -195,7 +195,6 @@ export class AuditLog {
   }
 
   async #runApart<T>(op: StoreOp<T>, entry: AuditEntry | ((result: T) => AuditEntry | null)): Promise<T> {
-    if (this.#closed) throw new Error('audit log is closed');
     const result = await runOp(this.#db, op);
     const record = typeof entry === 'function' ? entry(result) : entry;
     if (record) await this.record(record);
@@ -205,7 +204,15 @@ export class AuditLog {
   #enqueue(unit: Pick<Unit, 'work' | 'op' | 'tally' | 'entry'>): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('audit log is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ ...unit, resolve, reject });
+      // One shape for every unit, so the batch loop stays monomorphic.
+      this.#queue.push({
+        work: unit.work,
+        op: unit.op,
+        tally: unit.tally,
+        entry: unit.entry,
+        resolve,
+        reject,
+      });
       this.#schedule();
     });
   }

@@ -4,7 +4,7 @@
  * whatever the batch size.
  */
 import type { AuditEventsTable, AuditSegmentsTable } from '../storage/schema.js';
-import type { StoreOp } from '../storage/store_op.js';
+import type { SqlDialect, SqlStep, StepResult, StoreOp } from '../storage/store_op.js';
 
 const COLUMNS = [
   'segment',
@@ -51,20 +51,24 @@ export function appendAuditRows(
   segment: AuditSegmentsTable | undefined,
   rows: readonly AuditEventsTable[],
 ): StoreOp<void> {
-  return {
-    *steps(dialect) {
-      if (rows.length === 0) return;
-      if (segment) {
-        yield {
-          sql: 'insert into audit_segments (id, writer, started_at, alive_until) values (?, ?, ?, ?)',
-          params: [segment.id, segment.writer, segment.started_at, segment.alive_until],
-        };
-      }
-      if (dialect === 'postgres') {
-        yield { sql: PG_INSERT, params: COLUMNS.map((c) => rows.map((r) => r[c])) };
-        return;
-      }
-      for (const row of rows) yield { sql: SQLITE_INSERT, params: COLUMNS.map((c) => row[c]) };
-    },
-  };
+  return { steps: (dialect) => appendSteps(dialect, segment, rows) };
+}
+
+function* appendSteps(
+  dialect: SqlDialect,
+  segment: AuditSegmentsTable | undefined,
+  rows: readonly AuditEventsTable[],
+): Generator<SqlStep, void, StepResult> {
+  if (rows.length === 0) return;
+  if (segment) {
+    yield {
+      sql: 'insert into audit_segments (id, writer, started_at, alive_until) values (?, ?, ?, ?)',
+      params: [segment.id, segment.writer, segment.started_at, segment.alive_until],
+    };
+  }
+  if (dialect === 'postgres') {
+    yield { sql: PG_INSERT, params: COLUMNS.map((c) => rows.map((r) => r[c])) };
+    return;
+  }
+  for (const row of rows) yield { sql: SQLITE_INSERT, params: COLUMNS.map((c) => row[c]) };
 }

@@ -6,7 +6,7 @@
 import type { Kysely } from 'kysely';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { Database, DeviceCodeRow } from '../storage/schema.js';
-import { type StoreOp, statement } from '../storage/store_op.js';
+import { nothing, type SqlStep, type StepResult, type StoreOp, statement } from '../storage/store_op.js';
 
 type Db = Kysely<Database>;
 
@@ -38,7 +38,7 @@ export function insertDeviceCode(row: DeviceCodeRow): StoreOp<void> {
   return statement(
     INSERT_DEVICE_CODE_SQL,
     DEVICE_CODE_COLUMNS.map((c) => row[c]),
-    () => undefined,
+    nothing,
   );
 }
 
@@ -70,14 +70,14 @@ const POLL_TOO_FAST_SQL =
  */
 
 export function recordPoll(id: string, now: number): StoreOp<'ok' | 'slow_down'> {
-  return {
-    *steps() {
-      const onTime = yield { sql: POLL_ON_TIME_SQL, params: [now, id, now] };
-      if (onTime.changes > 0) return 'ok';
-      yield { sql: POLL_TOO_FAST_SQL, params: [now, id] };
-      return 'slow_down';
-    },
-  };
+  return { steps: () => pollSteps(id, now) };
+}
+
+function* pollSteps(id: string, now: number): Generator<SqlStep, 'ok' | 'slow_down', StepResult> {
+  const onTime = yield { sql: POLL_ON_TIME_SQL, params: [now, id, now] };
+  if (onTime.changes > 0) return 'ok';
+  yield { sql: POLL_TOO_FAST_SQL, params: [now, id] };
+  return 'slow_down';
 }
 
 /**

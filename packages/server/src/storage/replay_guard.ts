@@ -3,7 +3,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
-import { type StoreOp, statement } from './store_op.js';
+import { type StepResult, type StoreOp, statement } from './store_op.js';
 
 /**
  * Claims `key` until `expiresAt`. Under concurrent calls with the same key — on one instance or many —
@@ -14,9 +14,11 @@ export function claimOnce(key: string, expiresAt: number): StoreOp<boolean> {
   return statement(
     'insert into replay_guard (key, expires_at) values (?, ?) on conflict (key) do nothing',
     [key, expiresAt],
-    ({ changes }) => changes > 0,
+    changedAny,
   );
 }
+
+const changedAny = ({ changes }: StepResult): boolean => changes > 0;
 
 /** Deletes expired markers. Returns how many. */
 export async function purgeReplayGuard(db: Kysely<Database>, now: number): Promise<number> {

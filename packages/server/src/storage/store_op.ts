@@ -40,18 +40,38 @@ export interface StoreOp<T> {
   steps(dialect: SqlDialect): Generator<SqlStep, T, StepResult>;
 }
 
-/** An op of one statement whose result `read` turns into the op's result. */
+/**
+ * An op of one statement whose result `read` turns into the op's result. The runners take it without a
+ * generator: most ops are one statement, and on the hot path a generator per call costs more than it.
+ * (An op of several statements should likewise not create a generator function per call: return
+ * `{ steps: (dialect) => moduleLevelGenerator(dialect, …args) }`.)
+ */
+export class Statement<T> implements StoreOp<T>, SqlStep {
+  readonly sql: string;
+  readonly params: readonly unknown[];
+  readonly read: (result: StepResult) => T;
+
+  constructor(sql: string, params: readonly unknown[], read: (result: StepResult) => T) {
+    this.sql = sql;
+    this.params = params;
+    this.read = read;
+  }
+
+  *steps(): Generator<SqlStep, T, StepResult> {
+    return this.read(yield this);
+  }
+}
+
 export function statement<T>(
   sql: string,
   params: readonly unknown[],
   read: (result: StepResult) => T,
-): StoreOp<T> {
-  return {
-    *steps() {
-      return read(yield { sql, params });
-    },
-  };
+): Statement<T> {
+  return new Statement(sql, params, read);
 }
+
+/** For a statement whose result is nothing. */
+export const nothing = (): undefined => undefined;
 
 /** Runs `op` on `db` (a root handle or a transaction), statement by statement. */
 export async function runOp<T>(
@@ -59,6 +79,7 @@ export async function runOp<T>(
   db: Kysely<any>,
   op: StoreOp<T>,
 ): Promise<T> {
+  if (op instanceof Statement) return op.read(await rawRun(db, op.sql, op.params));
   const steps = op.steps(isSqlite(db) ? 'sqlite' : 'postgres');
   let next = steps.next();
   while (!next.done) {
@@ -70,6 +91,7 @@ export async function runOp<T>(
 
 /** Runs `op` synchronously on SQLite's connection, held by the caller (inside its transaction). */
 export function runOpSync<T>(connection: SyncConnection, op: StoreOp<T>): T {
+  if (op instanceof Statement) return op.read(connection.runSync(op.sql, op.params));
   const steps = op.steps('sqlite');
   let next = steps.next();
   while (!next.done) {
