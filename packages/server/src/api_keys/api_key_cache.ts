@@ -1,5 +1,5 @@
 /**
- * An exact cache of looked-up keys and their owners, for SQLite only — the pattern of ClientDirectory.
+ * An exact cache (`ExactCache`) of looked-up keys and their owners, for SQLite only.
  * Verification would otherwise cost a key lookup and an owner lookup per call.
  *
  * Exact, so a revocation takes effect at once: every lookup first reads `PRAGMA data_version`, which
@@ -13,55 +13,23 @@
  * on every call. On PostgreSQL, where other instances commit without telling us, nothing is cached.
  */
 import type { Kysely } from 'kysely';
-import { dataVersion } from '../storage/data_version.js';
+import { ExactCache, sqliteCommitVersion } from '../storage/exact_cache.js';
 import type { Database } from '../storage/schema.js';
 import type { ApiKeyRecord } from './api_key_store.js';
 
 const MAX_ENTRIES = 10_000;
 
-interface CachedKey<Owner> {
+export interface CachedKey<Owner> {
   key: ApiKeyRecord;
   /** Undefined: the owner is disabled or gone. */
   owner: Owner | undefined;
 }
 
-export class ApiKeyCache<Owner> {
-  readonly #db: Kysely<Database>;
-  readonly #entries = new Map<string, CachedKey<Owner>>();
-  #version: number | undefined;
-  #generation = 0;
-
-  constructor(db: Kysely<Database>) {
-    this.#db = db;
-  }
-
-  /** Forgets everything (after this process committed a change). */
-  invalidate(): void {
-    this.#entries.clear();
-    this.#generation++;
-  }
-
-  /**
-   * The cached entry for `keyHash`, or a loader to fill it: call `load` to read storage, then `remember`
-   * with what it read (it is kept only if nothing was committed meanwhile).
-   */
-  lookup(keyHash: string): { hit: CachedKey<Owner> } | { remember: (entry: CachedKey<Owner>) => void } {
-    const version = dataVersion(this.#db);
-    if (version === undefined) return { remember: () => {} };
-    if (version !== this.#version) {
-      this.#entries.clear();
-      this.#version = version;
-    }
-    const hit = this.#entries.get(keyHash);
-    if (hit) return { hit };
-    const generation = this.#generation;
-    return {
-      remember: (entry) => {
-        if (entry.key.maxUses !== null || entry.key.ownerType !== 'client') return;
-        if (this.#version !== version || this.#generation !== generation) return;
-        if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
-        this.#entries.set(keyHash, entry);
-      },
-    };
-  }
+/** The cache of keys by keyed hash, keeping only keys of clients without a use limit. */
+export function apiKeyCache<Owner>(db: Kysely<Database>): ExactCache<string, CachedKey<Owner>> {
+  return new ExactCache({
+    version: sqliteCommitVersion(db),
+    maxEntries: MAX_ENTRIES,
+    admits: (entry) => entry.key.maxUses === null && entry.key.ownerType === 'client',
+  });
 }

@@ -6,9 +6,9 @@
  */
 import type { Kysely } from 'kysely';
 import { type Client, clientFromRow } from '../clients/client.js';
-import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { ApiKeyOwnerType, ApiKeysTable, ClientRow, Database } from '../storage/schema.js';
+import { nothing, type StepResult, type StoreOp, statement } from '../storage/store_op.js';
 
 type Db = Kysely<Database>;
 
@@ -180,19 +180,12 @@ const CONSUME_SQL = `update api_keys set uses = uses + 1, last_used_at = ?, last
  * Returns the uses left after this one, or null when none was left (or the key was revoked or expired
  * meanwhile).
  */
-export async function consumeApiKeyUse(
-  db: Db,
-  id: string,
-  now: number,
-  ip: string | null,
-): Promise<number | null> {
-  const rows = await rawRows<{ uses: number | string; max_uses: number | string }>(db, CONSUME_SQL, [
-    now,
-    ip,
-    id,
-    now,
-  ]);
-  const row = rows[0];
+export function consumeApiKeyUse(id: string, now: number, ip: string | null): StoreOp<number | null> {
+  return statement(CONSUME_SQL, [now, ip, id, now], usesLeft);
+}
+
+function usesLeft({ rows }: StepResult): number | null {
+  const row = rows[0] as { uses: number | string; max_uses: number | string } | undefined;
   return row ? Number(row.max_uses) - Number(row.uses) : null;
 }
 
@@ -201,50 +194,21 @@ const ADD_USAGE_SQL = `update api_keys set uses = uses + ?,
   last_used_at = case when last_used_at is null or last_used_at <= ? then ? else last_used_at end
   where id = ?`;
 
-/** `consumeApiKeyUse` for a caller holding the SQLite connection inside a transaction. */
-export function consumeApiKeyUseSync(
-  connection: SyncConnection,
-  id: string,
-  now: number,
-  ip: string | null,
-): number | null {
-  const row = connection.runSync(CONSUME_SQL, [now, ip, id, now]).rows[0] as
-    | { uses: number; max_uses: number }
-    | undefined;
-  return row ? Number(row.max_uses) - Number(row.uses) : null;
-}
-
 /**
  * Adds `count` uses to an unlimited key and moves its last use forward (never back). Additive, so
  * instances adding to the same key at once all count.
  */
-export async function addApiKeyUsage(
-  db: Db,
-  entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
-): Promise<void> {
-  await rawExec(db, ADD_USAGE_SQL, [
-    entry.count,
-    entry.lastUsedAt,
-    entry.lastUsedIp,
-    entry.lastUsedAt,
-    entry.lastUsedAt,
-    entry.id,
-  ]);
-}
-
-/** `addApiKeyUsage` for a caller holding the SQLite connection inside a transaction. */
-export function addApiKeyUsageSync(
-  connection: SyncConnection,
-  entry: { id: string; count: number; lastUsedAt: number; lastUsedIp: string | null },
-): void {
-  connection.runSync(ADD_USAGE_SQL, [
-    entry.count,
-    entry.lastUsedAt,
-    entry.lastUsedIp,
-    entry.lastUsedAt,
-    entry.lastUsedAt,
-    entry.id,
-  ]);
+export function addApiKeyUsage(entry: {
+  id: string;
+  count: number;
+  lastUsedAt: number;
+  lastUsedIp: string | null;
+}): StoreOp<void> {
+  return statement(
+    ADD_USAGE_SQL,
+    [entry.count, entry.lastUsedAt, entry.lastUsedIp, entry.lastUsedAt, entry.lastUsedAt, entry.id],
+    nothing,
+  );
 }
 
 /**

@@ -22,16 +22,16 @@ import type { AuditLog, BatchTally } from '../audit/audit_log.js';
 import type { AuditEntry } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import type { SecretHasher } from '../crypto/secrets.js';
+import type { ExactCache } from '../storage/exact_cache.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
+import type { SqlDialect, SqlStep, StepResult } from '../storage/store_op.js';
 import { allowListFor } from './allow_list.js';
-import { ApiKeyCache } from './api_key_cache.js';
+import { apiKeyCache, type CachedKey } from './api_key_cache.js';
 import {
   type ApiKeyRecord,
   addApiKeyUsage,
-  addApiKeyUsageSync,
   consumeApiKeyUse,
-  consumeApiKeyUseSync,
   findApiKeyWithOwnerByHash,
   type StoredOwner,
 } from './api_key_store.js';
@@ -117,24 +117,23 @@ function mergeUsages(values: readonly Usage[]): UsageSum[] {
 
 /** Unlimited keys' uses, added up per batch of the audit log. */
 const UNLIMITED_USES: BatchTally<Usage> = {
-  async write(tx, values) {
-    for (const usage of mergeUsages(values)) await addApiKeyUsage(tx, usage);
-  },
-  writeSync(connection, values) {
-    for (const usage of mergeUsages(values)) addApiKeyUsageSync(connection, usage);
-  },
+  write: (values) => ({ steps: (dialect) => addUsages(dialect, values) }),
 };
+
+function* addUsages(dialect: SqlDialect, values: readonly Usage[]): Generator<SqlStep, void, StepResult> {
+  for (const usage of mergeUsages(values)) yield* addApiKeyUsage(usage).steps(dialect);
+}
 
 export class ApiKeyVerifier {
   readonly #deps: ApiKeyVerifierDeps;
-  readonly #cache: ApiKeyCache<ApiKeyOwner>;
+  readonly #cache: ExactCache<string, CachedKey<ApiKeyOwner>>;
 
   constructor(deps: ApiKeyVerifierDeps) {
     this.#deps = deps;
-    this.#cache = new ApiKeyCache(deps.db);
+    this.#cache = apiKeyCache(deps.db);
   }
 
-  /** Drops cached keys: call after this process commits a change (see ApiKeyCache). */
+  /** Drops cached keys: call after this process commits a change (see api_key_cache.ts). */
   invalidate(): void {
     this.#cache.invalidate();
   }
@@ -203,11 +202,8 @@ export class ApiKeyVerifier {
       return { ok: true, remainingUses: null };
     }
     const recorded = (left: number | null) => (left === null ? null : entry(left));
-    // SQLite: in the batch's synchronous transaction, no promise per statement (and no cache dropped:
-    // a use changes nothing the caches read).
-    const left = audit.supportsSync
-      ? await audit.transactSync((c) => consumeApiKeyUseSync(c, key.id, now, ip), recorded)
-      : await audit.transact((tx) => consumeApiKeyUse(tx, key.id, now, ip), recorded);
+    // No cache dropped: a use changes nothing the caches read.
+    const left = await audit.run(consumeApiKeyUse(key.id, now, ip), recorded);
     return left === null ? { ok: false, reason: 'exhausted' } : { ok: true, remainingUses: left };
   }
 }

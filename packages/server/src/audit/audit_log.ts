@@ -15,11 +15,11 @@ import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
-import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { isStorageUnreachable, isTransientStorageError, isUniqueViolation } from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
 import type { AuditEventsTable, AuditSealsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
-import { insertAuditRows, insertAuditRowsSync } from './audit_store.js';
+import { runOp, runOpSync, type StoreOp } from '../storage/store_op.js';
+import { appendAuditRows } from './audit_store.js';
 import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis, signSeal } from './chain.js';
 import type { AuditEntry } from './events.js';
 
@@ -29,15 +29,27 @@ import type { AuditEntry } from './events.js';
  * statement per batch and key rather than one per unit. A failure fails the whole batch.
  */
 export interface BatchTally<V> {
-  write(tx: Transaction<Database>, values: readonly V[]): Promise<void>;
-  /** The same on SQLite's connection, inside the batch's synchronous transaction. */
-  writeSync(connection: SyncConnection, values: readonly V[]): void;
+  /** The op that writes a batch's values. */
+  write(values: readonly V[]): StoreOp<void>;
+}
+
+/** How `AuditLog.run` may commit an op. */
+export interface RunOptions {
+  /**
+   * The op's change may commit apart from, and before, its record: it is atomic and durable on its own
+   * (a replay marker, a poll's timestamp) and its record, if any, only reports it. The log then commits
+   * it the cheapest way: on SQLite still inside the batch (one fsync for both); on PostgreSQL as the
+   * op's own autocommitted statements, which wait for no batch, its record (if any) appended after.
+   * Default false: the change and its record commit together, or neither.
+   */
+  mayCommitApart?: boolean;
 }
 
 interface Unit {
-  work: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
-  /** SQLite only: work run synchronously inside the batch's transaction. */
-  syncWork?: ((connection: SyncConnection) => unknown) | undefined;
+  /** Async work, run in the batch's transaction (`transact`). */
+  work?: ((tx: Transaction<Database>) => Promise<unknown>) | undefined;
+  /** A store op, run in the batch's transaction: synchronously on SQLite (`run`). */
+  op?: StoreOp<unknown> | undefined;
   tally?: { to: BatchTally<unknown>; value: unknown } | undefined;
   entry: AuditEntry | ((result: unknown) => AuditEntry | null);
   resolve: (value: unknown) => void;
@@ -123,8 +135,8 @@ export class AuditLog {
 
   /**
    * Calls `listener` after every commit that carried a change (a `transact` whose work succeeded), so
-   * caches of what such work changes (clients, keys, people) are dropped. `transactSync` units do not
-   * count: they only write bookkeeping no cache reads.
+   * caches of what such work changes (clients, keys, people) are dropped. Ops given to `run` do not
+   * count: they only write state no cache reads.
    */
   onChange(listener: () => void): void {
     this.#changeListeners.push(listener);
@@ -137,7 +149,7 @@ export class AuditLog {
 
   /** Appends a record. Resolves once it is committed. */
   record(entry: AuditEntry): Promise<void> {
-    return this.#enqueue(undefined, entry) as Promise<void>;
+    return this.#enqueue({ entry }) as Promise<void>;
   }
 
   /**
@@ -150,7 +162,7 @@ export class AuditLog {
     work: (tx: Transaction<Database>) => Promise<T>,
     entry: AuditEntry | ((result: T) => AuditEntry | null),
   ): Promise<T> {
-    return this.#enqueue(work, entry as Unit['entry']) as Promise<T>;
+    return this.#enqueue({ work, entry: entry as Unit['entry'] }) as Promise<T>;
   }
 
   /**
@@ -158,40 +170,49 @@ export class AuditLog {
    * neither. The tally is written once per batch for all its units (see `BatchTally`).
    */
   recordTallied<V>(entry: AuditEntry, tally: BatchTally<V>, value: V): Promise<void> {
-    return this.#enqueue(undefined, entry, undefined, {
-      to: tally as BatchTally<unknown>,
-      value,
-    }) as Promise<void>;
-  }
-
-  /** Whether `transactSync` is available (the database is SQLite). */
-  get supportsSync(): boolean {
-    return syncDriver(this.#db) !== undefined;
+    return this.#enqueue({ tally: { to: tally as BatchTally<unknown>, value }, entry }) as Promise<void>;
   }
 
   /**
-   * Like `transact`, for small synchronous bookkeeping on SQLite (a replay marker, a poll's timestamp, a
-   * key's use count): it runs inside the batch's own synchronous transaction, in a savepoint, so it costs
-   * no extra commit and no promise per statement. Such work must not change what `onChange` listeners
-   * cache (clients, keys, people): it does not notify them.
+   * Like `transact`, for one store op (a replay marker, a poll's timestamp, a key's use, a new device
+   * request): it runs in the batch's transaction, in a savepoint — on SQLite synchronously, inside the
+   * batch's own synchronous transaction, so it costs no extra commit and no promise per statement. An op
+   * must not change what `onChange` listeners cache (clients, keys, people): it does not notify them.
+   * See `RunOptions` for an op that may commit apart from its record.
    */
-  transactSync<T>(
-    work: (connection: SyncConnection) => T,
+  run<T>(
+    op: StoreOp<T>,
     entry: AuditEntry | ((result: T) => AuditEntry | null),
+    options: RunOptions = {},
   ): Promise<T> {
-    if (!this.supportsSync) return Promise.reject(new Error('transactSync needs SQLite'));
-    return this.#enqueue(undefined, entry as Unit['entry'], work) as Promise<T>;
+    if (options.mayCommitApart && !this.#hasSyncDriver()) return this.#runApart(op, entry);
+    return this.#enqueue({ op, entry: entry as Unit['entry'] }) as Promise<T>;
   }
 
-  #enqueue(
-    work: Unit['work'],
-    entry: Unit['entry'],
-    syncWork?: Unit['syncWork'],
-    tally?: Unit['tally'],
-  ): Promise<unknown> {
+  /** The group commit runs synchronously (SQLite's driver is at hand). */
+  #hasSyncDriver(): boolean {
+    return syncDriver(this.#db) !== undefined;
+  }
+
+  async #runApart<T>(op: StoreOp<T>, entry: AuditEntry | ((result: T) => AuditEntry | null)): Promise<T> {
+    const result = await runOp(this.#db, op);
+    const record = typeof entry === 'function' ? entry(result) : entry;
+    if (record) await this.record(record);
+    return result;
+  }
+
+  #enqueue(unit: Pick<Unit, 'work' | 'op' | 'tally' | 'entry'>): Promise<unknown> {
     if (this.#closed) return Promise.reject(new Error('audit log is closed'));
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, syncWork, tally, entry, resolve, reject });
+      // One shape for every unit, so the batch loop stays monomorphic.
+      this.#queue.push({
+        work: unit.work,
+        op: unit.op,
+        tally: unit.tally,
+        entry: unit.entry,
+        resolve,
+        reject,
+      });
       this.#schedule();
     });
   }
@@ -300,14 +321,14 @@ export class AuditLog {
         await driver.exclusive((connection) => {
           connection.runSync('begin immediate', []);
           try {
-            for (const [tally, values] of tallies) tally.writeSync(connection, values);
+            for (const [tally, values] of tallies) runOpSync(connection, tally.write(values));
             const rows: AuditEventsTable[] = [];
             for (const unit of batch) {
               let value: unknown;
-              if (unit.syncWork) {
+              if (unit.op) {
                 connection.runSync('savepoint unit', []);
                 try {
-                  value = unit.syncWork(connection);
+                  value = runOpSync(connection, unit.op);
                   connection.runSync('release savepoint unit', []);
                 } catch (error) {
                   connection.runSync('rollback to savepoint unit', []);
@@ -319,7 +340,7 @@ export class AuditLog {
               accept(unit, value, rows);
             }
             storesSegment = rows.length > 0 && !this.#segmentStored;
-            insertAuditRowsSync(connection, storesSegment ? segmentRow() : undefined, rows);
+            runOpSync(connection, appendAuditRows(storesSegment ? segmentRow() : undefined, rows));
             connection.runSync('commit', []);
           } catch (error) {
             try {
@@ -335,13 +356,14 @@ export class AuditLog {
           const rows: AuditEventsTable[] = [];
           head = this.#head;
           outcomes.length = 0;
-          for (const [tally, values] of tallies) await tally.write(tx, values);
+          for (const [tally, values] of tallies) await runOp(tx, tally.write(values));
           for (const unit of batch) {
             let value: unknown;
-            if (unit.work) {
+            const { work, op } = unit;
+            if (work || op) {
               await sql`savepoint unit`.execute(tx);
               try {
-                value = await unit.work(tx);
+                value = work ? await work(tx) : op && (await runOp(tx, op));
                 await sql`release savepoint unit`.execute(tx);
               } catch (error) {
                 await sql`rollback to savepoint unit`.execute(tx);
@@ -352,11 +374,8 @@ export class AuditLog {
             }
             accept(unit, value, rows);
           }
-          if (rows.length > 0 && !this.#segmentStored) {
-            await tx.insertInto('audit_segments').values(segmentRow()).execute();
-            storesSegment = true;
-          }
-          await insertAuditRows(tx, rows);
+          storesSegment = rows.length > 0 && !this.#segmentStored;
+          await runOp(tx, appendAuditRows(storesSegment ? segmentRow() : undefined, rows));
         });
       }
     } catch (error) {

@@ -3,10 +3,8 @@
  * reused statement); on PostgreSQL one `insert … select from unnest(…)` per batch, one round trip
  * whatever the batch size.
  */
-import type { Kysely } from 'kysely';
-import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
-import { isSqlite, rawExec } from '../storage/raw.js';
-import type { AuditEventsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
+import type { AuditEventsTable, AuditSegmentsTable } from '../storage/schema.js';
+import type { SqlDialect, SqlStep, StepResult, StoreOp } from '../storage/store_op.js';
 
 const COLUMNS = [
   'segment',
@@ -45,46 +43,32 @@ const PG_INSERT = `insert into audit_events (${COLUMNS.join(', ')}) select * fro
   (c) => `?::${PG_TYPES[c]}[]`,
 ).join(', ')})`;
 
-export async function insertAuditRows(
-  db: Kysely<Database>,
-  rows: readonly AuditEventsTable[],
-): Promise<void> {
-  if (rows.length === 0) return;
-  if (isSqlite(db)) {
-    for (const row of rows)
-      await rawExec(
-        db,
-        SQLITE_INSERT,
-        COLUMNS.map((c) => row[c]),
-      );
-    return;
-  }
-  await rawExec(
-    db,
-    PG_INSERT,
-    COLUMNS.map((c) => rows.map((r) => r[c])),
-  );
-}
-
 /**
- * SQLite, inside a transaction the caller holds: the segment (with its first record) and the records,
- * synchronously.
+ * Appends a batch's records, and first the writer's segment when the batch carries its first record.
+ * Nothing when there are no records.
  */
-export function insertAuditRowsSync(
-  connection: SyncConnection,
+export function appendAuditRows(
   segment: AuditSegmentsTable | undefined,
   rows: readonly AuditEventsTable[],
-): void {
+): StoreOp<void> {
+  return { steps: (dialect) => appendSteps(dialect, segment, rows) };
+}
+
+function* appendSteps(
+  dialect: SqlDialect,
+  segment: AuditSegmentsTable | undefined,
+  rows: readonly AuditEventsTable[],
+): Generator<SqlStep, void, StepResult> {
   if (rows.length === 0) return;
   if (segment) {
-    connection.runSync(
-      'insert into audit_segments (id, writer, started_at, alive_until) values (?, ?, ?, ?)',
-      [segment.id, segment.writer, segment.started_at, segment.alive_until],
-    );
+    yield {
+      sql: 'insert into audit_segments (id, writer, started_at, alive_until) values (?, ?, ?, ?)',
+      params: [segment.id, segment.writer, segment.started_at, segment.alive_until],
+    };
   }
-  for (const row of rows)
-    connection.runSync(
-      SQLITE_INSERT,
-      COLUMNS.map((c) => row[c]),
-    );
+  if (dialect === 'postgres') {
+    yield { sql: PG_INSERT, params: COLUMNS.map((c) => rows.map((r) => r[c])) };
+    return;
+  }
+  for (const row of rows) yield { sql: SQLITE_INSERT, params: COLUMNS.map((c) => row[c]) };
 }

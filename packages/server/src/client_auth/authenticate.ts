@@ -12,7 +12,7 @@ import type { Client } from '../clients/client.js';
 import type { ClientDirectory } from '../clients/client_directory.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { FormParams } from '../http/form_body.js';
-import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
+import { claimOnce } from '../storage/replay_guard.js';
 import type { Database } from '../storage/schema.js';
 import { secretMatches } from './client_secret.js';
 import { presentedCredentials } from './credentials.js';
@@ -85,14 +85,8 @@ async function authenticate(
     }
     const expiresAt = (verified.exp + deps.assertionPolicy.clockToleranceSeconds) * 1000;
     const key = `client_assertion:${clientId}:${verified.jti}`;
-    // On SQLite the claim rides the audit log's group commit (durable before we answer, one fsync per
-    // batch); on PostgreSQL it is one autocommitted statement, atomic across instances.
-    const claimed = deps.audit.supportsSync
-      ? await deps.audit.transactSync(
-          (c) => claimOnceSync(c, key, expiresAt),
-          () => null,
-        )
-      : await claimOnce(deps.db, key, expiresAt);
+    // Durable before we answer; atomic across instances on its own, so it needs no record with it.
+    const claimed = await deps.audit.run(claimOnce(key, expiresAt), () => null, { mayCommitApart: true });
     if (!claimed) {
       throw new AuthFailure('client_assertion replayed', clientId, 'client_assertion has already been used');
     }

@@ -4,15 +4,11 @@
  * gets it.
  */
 import type { Kysely } from 'kysely';
-import type { SyncConnection } from '../storage/dialects/node_sqlite.js';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { Database, DeviceCodeRow } from '../storage/schema.js';
+import { nothing, type SqlStep, type StepResult, type StoreOp, statement } from '../storage/store_op.js';
 
 type Db = Kysely<Database>;
-
-export async function insertDeviceCode(db: Db, row: DeviceCodeRow): Promise<void> {
-  await db.insertInto('device_codes').values(row).execute();
-}
 
 const DEVICE_CODE_COLUMNS = [
   'id',
@@ -39,11 +35,12 @@ const DEVICE_CODE_COLUMNS = [
 const INSERT_DEVICE_CODE_SQL = `insert into device_codes (${DEVICE_CODE_COLUMNS.map((c) => `"${c}"`).join(', ')})
   values (${DEVICE_CODE_COLUMNS.map(() => '?').join(', ')})`;
 
-/** `insertDeviceCode` for a caller holding the SQLite connection inside a transaction (the group commit). */
-export function insertDeviceCodeSync(connection: SyncConnection, row: DeviceCodeRow): void {
-  connection.runSync(
+/** Stores a new device authorization request. A device code hash or user code already taken fails it. */
+export function insertDeviceCode(row: DeviceCodeRow): StoreOp<void> {
+  return statement(
     INSERT_DEVICE_CODE_SQL,
     DEVICE_CODE_COLUMNS.map((c) => row[c]),
+    nothing,
   );
 }
 
@@ -62,27 +59,26 @@ export async function findDeviceCode(db: Db, id: string): Promise<DeviceCodeRow 
   return db.selectFrom('device_codes').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+const POLL_ON_TIME_SQL = `update device_codes set last_polled_at = ?
+  where id = ? and (last_polled_at is null or last_polled_at + "interval" * 1000 <= ?)`;
+const POLL_TOO_FAST_SQL =
+  'update device_codes set last_polled_at = ?, "interval" = "interval" + 5 where id = ?';
+
 /**
  * Records a poll. If the previous poll was less than `interval` seconds ago the request is polling too
  * fast: the interval grows by 5 s (RFC 8628 §3.5) and this returns `slow_down`. Taking the "on time"
  * slot is one conditional statement, so of parallel polls exactly one is on time: the others (whose
  * condition no longer holds once it commits) are too fast.
  */
-const POLL_ON_TIME_SQL = `update device_codes set last_polled_at = ?
-  where id = ? and (last_polled_at is null or last_polled_at + "interval" * 1000 <= ?)`;
-const POLL_TOO_FAST_SQL =
-  'update device_codes set last_polled_at = ?, "interval" = "interval" + 5 where id = ?';
 
-export async function recordPoll(db: Db, id: string, now: number): Promise<'ok' | 'slow_down'> {
-  if ((await rawExec(db, POLL_ON_TIME_SQL, [now, id, now])) > 0) return 'ok';
-  await rawExec(db, POLL_TOO_FAST_SQL, [now, id]);
-  return 'slow_down';
+export function recordPoll(id: string, now: number): StoreOp<'ok' | 'slow_down'> {
+  return { steps: () => pollSteps(id, now) };
 }
 
-/** `recordPoll` for a caller holding the SQLite connection inside a transaction (the group commit). */
-export function recordPollSync(connection: SyncConnection, id: string, now: number): 'ok' | 'slow_down' {
-  if (connection.runSync(POLL_ON_TIME_SQL, [now, id, now]).changes > 0) return 'ok';
-  connection.runSync(POLL_TOO_FAST_SQL, [now, id]);
+function* pollSteps(id: string, now: number): Generator<SqlStep, 'ok' | 'slow_down', StepResult> {
+  const onTime = yield { sql: POLL_ON_TIME_SQL, params: [now, id, now] };
+  if (onTime.changes > 0) return 'ok';
+  yield { sql: POLL_TOO_FAST_SQL, params: [now, id] };
   return 'slow_down';
 }
 

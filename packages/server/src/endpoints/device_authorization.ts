@@ -9,7 +9,7 @@ import type { AuditLog } from '../audit/audit_log.js';
 import type { AuditEntry } from '../audit/events.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
 import { randomId, randomToken, type SecretHasher } from '../crypto/secrets.js';
-import { insertDeviceCode, insertDeviceCodeSync } from '../device/device_store.js';
+import { insertDeviceCode } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
 import { grantedScopes } from '../grants/scopes.js';
 import { isUniqueViolation } from '../storage/errors.js';
@@ -84,10 +84,7 @@ export function registerDeviceAuthorizationEndpoint(
             expires_at: new Date(expiresAt).toISOString(),
           },
         };
-        // On SQLite the insert rides the audit log's synchronous group commit.
-        if (deps.audit.supportsSync)
-          await deps.audit.transactSync((c) => insertDeviceCodeSync(c, row), entry);
-        else await deps.audit.transact((tx) => insertDeviceCode(tx, row), entry);
+        await deps.audit.run(insertDeviceCode(row), entry);
       } catch (err) {
         if (attempt < 5 && isUniqueViolation(err)) continue;
         throw err;

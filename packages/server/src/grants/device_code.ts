@@ -16,12 +16,7 @@ import {
   SlowDown,
 } from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
-import {
-  consumeDeviceCode,
-  findDeviceCodeByHash,
-  recordPoll,
-  recordPollSync,
-} from '../device/device_store.js';
+import { consumeDeviceCode, findDeviceCodeByHash, recordPoll } from '../device/device_store.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
 import { activePerson } from '../users/account_status.js';
@@ -68,13 +63,8 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
     if (Number(row.expires_at) <= now) throw new ExpiredToken('the device code has expired');
     if (row.status === 'denied') throw new AccessDenied('the request was denied');
     if (row.status === 'pending') {
-      // On SQLite the poll rides the group commit (one fsync per batch, not per poll).
-      const poll = audit.supportsSync
-        ? await audit.transactSync(
-            (c) => recordPollSync(c, row.id, now),
-            () => null,
-          )
-        : await recordPoll(db, row.id, now);
+      // No record of its own: on SQLite the poll rides the group commit (one fsync per batch, not per poll).
+      const poll = await audit.run(recordPoll(row.id, now), () => null, { mayCommitApart: true });
       if (poll === 'slow_down') throw new SlowDown('polling too fast');
       throw new AuthorizationPending('waiting for the user to approve');
     }

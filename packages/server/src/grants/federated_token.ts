@@ -28,7 +28,7 @@ import {
   verifyWorkloadToken,
   WorkloadTokenRefused,
 } from '../federation/verify_workload_token.js';
-import { claimOnce, claimOnceSync } from '../storage/replay_guard.js';
+import { claimOnce } from '../storage/replay_guard.js';
 import type { Database } from '../storage/schema.js';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { CredentialGrantRequest, IssuingDeps } from './grant.js';
@@ -198,22 +198,17 @@ export async function issueFederatedToken(
       },
     };
     // A workload token is exchanged once when it carries a jti (GitHub's, GitLab's and Kubernetes' do).
-    // The token signed above is returned only if this claim wins. On SQLite the claim rides the audit
-    // log's group commit with the token's record (one fsync per batch, not one per exchange); on
-    // PostgreSQL it is one autocommitted statement, atomic across instances.
+    // The token signed above is returned only if this claim wins. The claim is atomic across instances
+    // on its own, so it may commit apart from the token's record (see RunOptions).
     if (verified.jti === undefined) {
       await audit.record(issued);
     } else {
       const key = `fed:${verified.issuer}:${verified.jti}`;
       const until = (verified.exp + config.clockToleranceSeconds) * 1000;
-      const claimed = audit.supportsSync
-        ? await audit.transactSync(
-            (c) => claimOnceSync(c, key, until),
-            (won) => (won ? issued : null),
-          )
-        : await claimOnce(deps.db, key, until);
+      const claimed = await audit.run(claimOnce(key, until), (won) => (won ? issued : null), {
+        mayCommitApart: true,
+      });
       if (!claimed) throw new WorkloadTokenRefused('replayed', 'the token has already been used', facts);
-      if (!audit.supportsSync) await audit.record(issued);
     }
     return bearerTokenResponse(token, claims, ttl);
   } catch (err) {

@@ -75,6 +75,27 @@ export async function rawRows<R>(db: AnyDb, text: string, params: readonly unkno
   return result.rows;
 }
 
+/**
+ * Runs a statement; resolves to its rows and, for a statement without rows on SQLite (any statement on
+ * PostgreSQL), the number of rows it changed.
+ */
+export async function rawRun(
+  db: AnyDb,
+  text: string,
+  params: readonly unknown[],
+): Promise<{ rows: unknown[]; changes: number }> {
+  const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params));
+  if (direct) return direct.value;
+  const pool = pgPools.get(db);
+  if (pool) {
+    const sqlText = forDialect(db, text);
+    const result = await pool.query({ name: statementName(sqlText), text: sqlText, values: [...params] });
+    return { rows: result.rows, changes: result.rowCount ?? 0 };
+  }
+  const result = await db.executeQuery(CompiledQuery.raw(forDialect(db, text), [...params]));
+  return { rows: result.rows as unknown[], changes: Number(result.numAffectedRows ?? 0n) };
+}
+
 /** Runs a statement that returns no rows; resolves to the number of rows it changed. */
 export async function rawExec(db: AnyDb, text: string, params: readonly unknown[]): Promise<number> {
   const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params).changes);

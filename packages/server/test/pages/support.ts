@@ -8,6 +8,7 @@ import { PASSWORD, TOTP_SECRET } from '../../../../test/support/users.js';
 import { randomId } from '../../src/crypto/secrets.js';
 import { insertDeviceCode } from '../../src/device/device_store.js';
 import { formatUserCode, generateUserCode } from '../../src/device/user_code.js';
+import { runOp } from '../../src/storage/store_op.js';
 
 export interface PagesServer {
   app: FastifyInstance;
@@ -75,27 +76,30 @@ export async function createDeviceRequest(
 ): Promise<DeviceRequest> {
   const id = randomId('dev_', 12);
   const userCode = generateUserCode();
-  await insertDeviceCode(server.services.db, {
-    id,
-    device_code_hash: randomId('h_', 16),
-    user_code: userCode,
-    client_id: clientId,
-    scopes: JSON.stringify(input.scopes ?? ['read']),
-    status: 'pending',
-    interval: 5,
-    last_polled_at: null,
-    created_at: server.clock.now,
-    expires_at: server.clock.now + server.config.deviceCodeTtlSeconds * 1000,
-    requester_ip: input.ip ?? '198.51.100.23',
-    requester_user_agent: input.userAgent ?? 'acme-cli/1.2 (linux)',
-    claimed_by_session: null,
-    user_id: null,
-    decided_at: null,
-    consumed_at: null,
-    family_id: null,
-    auth_time: null,
-    amr: null,
-  });
+  await runOp(
+    server.services.db,
+    insertDeviceCode({
+      id,
+      device_code_hash: randomId('h_', 16),
+      user_code: userCode,
+      client_id: clientId,
+      scopes: JSON.stringify(input.scopes ?? ['read']),
+      status: 'pending',
+      interval: 5,
+      last_polled_at: null,
+      created_at: server.clock.now,
+      expires_at: server.clock.now + server.config.deviceCodeTtlSeconds * 1000,
+      requester_ip: input.ip ?? '198.51.100.23',
+      requester_user_agent: input.userAgent ?? 'acme-cli/1.2 (linux)',
+      claimed_by_session: null,
+      user_id: null,
+      decided_at: null,
+      consumed_at: null,
+      family_id: null,
+      auth_time: null,
+      amr: null,
+    }),
+  );
   return { id, userCode, shown: formatUserCode(userCode) };
 }
 

@@ -2,6 +2,7 @@ import { openDatabase } from '@clavis/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
 import { claimOnce, purgeReplayGuard } from '../../src/storage/replay_guard.js';
+import { runOp } from '../../src/storage/store_op.js';
 
 describe.each(dialects)('claimOnce (%s)', (dialect) => {
   let database: TestDatabase | undefined;
@@ -26,7 +27,7 @@ describe.each(dialects)('claimOnce (%s)', (dialect) => {
   it('R-04: 20 concurrent claims of one key on one instance: exactly one wins', async () => {
     const [db] = await openTwice();
     const outcomes = await Promise.all(
-      Array.from({ length: 20 }, () => claimOnce(db, 'k:one', 2_000_000_000_000)),
+      Array.from({ length: 20 }, () => runOp(db, claimOnce('k:one', 2_000_000_000_000))),
     );
     expect(count(outcomes)).toBe(1);
     expect(await db.selectFrom('replay_guard').selectAll().execute()).toEqual([
@@ -37,28 +38,28 @@ describe.each(dialects)('claimOnce (%s)', (dialect) => {
   it('R-04: 20 concurrent claims of one key across two instances on one database: exactly one wins', async () => {
     const [a, b] = await openTwice();
     const outcomes = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => claimOnce(i % 2 ? a : b, 'k:shared', 2_000_000_000_000)),
+      Array.from({ length: 20 }, (_, i) => runOp(i % 2 ? a : b, claimOnce('k:shared', 2_000_000_000_000))),
     );
     expect(count(outcomes)).toBe(1);
     // And later claims on either instance lose too.
-    expect(await claimOnce(a, 'k:shared', 2_000_000_000_000)).toBe(false);
-    expect(await claimOnce(b, 'k:shared', 2_000_000_000_000)).toBe(false);
+    expect(await runOp(a, claimOnce('k:shared', 2_000_000_000_000))).toBe(false);
+    expect(await runOp(b, claimOnce('k:shared', 2_000_000_000_000))).toBe(false);
   });
 
   it('different keys do not block each other', async () => {
     const [a, b] = await openTwice();
     const outcomes = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => claimOnce(i % 2 ? a : b, `k:${i}`, 2_000_000_000_000)),
+      Array.from({ length: 20 }, (_, i) => runOp(i % 2 ? a : b, claimOnce(`k:${i}`, 2_000_000_000_000))),
     );
     expect(count(outcomes)).toBe(20);
   });
 
   it('a purged expired claim can be claimed again; an unexpired one stays', async () => {
     const [db] = await openTwice();
-    expect(await claimOnce(db, 'k:old', 1000)).toBe(true);
-    expect(await claimOnce(db, 'k:new', 3000)).toBe(true);
+    expect(await runOp(db, claimOnce('k:old', 1000))).toBe(true);
+    expect(await runOp(db, claimOnce('k:new', 3000))).toBe(true);
     expect(await purgeReplayGuard(db, 2000)).toBe(1);
-    expect(await claimOnce(db, 'k:old', 5000)).toBe(true);
-    expect(await claimOnce(db, 'k:new', 5000)).toBe(false);
+    expect(await runOp(db, claimOnce('k:old', 5000))).toBe(true);
+    expect(await runOp(db, claimOnce('k:new', 5000))).toBe(false);
   });
 });
