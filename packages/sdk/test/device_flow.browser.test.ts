@@ -15,7 +15,8 @@ import {
 } from '@clavis/sdk';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumAvailable, launchChromium, Person } from './support/browser.js';
+import { chromiumAvailable, launchChromium } from '../../../test/support/browser.js';
+import { Person } from '../../../test/support/device_approval.js';
 import { headless, type Scratch, scratch } from './support/env.js';
 import { startTestServer, type TestServer } from './support/server.js';
 

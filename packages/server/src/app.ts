@@ -156,7 +156,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerDeviceAuthorizationEndpoint(app, { config, audit, hasher, authenticate });
   registerIntrospectionEndpoint(app, { config, tokens, db, hasher, apiKeys, authenticate });
   registerRevocationEndpoint(app, { config, tokens, db, audit, hasher, authenticate });
-  registerUserinfoEndpoint(app, { config, db, tokens });
   registerDevicePages(app, {
     config,
     db,
@@ -170,6 +169,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const bearer = new BearerGuard((token) =>
     verifyLiveAccessToken({ tokens, db, issuer: config.issuer, clock: config.clock }, token),
   );
+  registerUserinfoEndpoint(app, { db, bearer });
   registerApiKeyMintEndpoint(app, { config, db, audit, hasher, bearer });
   registerApiKeyLeakEndpoint(app, { config, db, audit, failures, hasher });
   registerHealth(app, { db, keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });

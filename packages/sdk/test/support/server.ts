@@ -18,8 +18,9 @@ import {
   type ServerConfig,
   startServer,
 } from '@clavis/server';
+import { PASSWORD } from '../../../../test/support/users.js';
 
-export const PASSWORD = 'correct horse battery staple';
+export { PASSWORD };
 
 const actor = { type: 'admin', id: 'sdk-test' } as const;
 

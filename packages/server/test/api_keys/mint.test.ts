@@ -252,7 +252,9 @@ describe.each(dialects)('per-job keys minted with keys:mint (%s)', (dialect) => 
         const res = await mint(token);
         expect(res.statusCode, String(token)).toBe(401);
         expect(res.json().error).toBe('invalid_token');
-        expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
+        // RFC 6750 §3.1: a request with no token at all gets the challenge without an error code.
+        if (token === undefined) expect(res.headers['www-authenticate']).toBe('Bearer realm="clavis"');
+        else expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
       }
       const basicAuth = await postFrom(
         server,

@@ -10,10 +10,10 @@ import * as client from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from '../../../../test/support/browser.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
 import { freePort } from '../../../../test/support/free_port.js';
 import { createUser, PASSWORD } from '../../../../test/support/users.js';
-import { chromiumAvailable, launchChromium } from './browser.js';
 
 describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
   'device flow in a real browser (%s)',

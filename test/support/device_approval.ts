@@ -1,33 +1,10 @@
 /**
- * Headless Chromium from Debian (/usr/bin/chromium) driven by playwright-core, and the person's side
- * of the device flow: open the link, confirm the code, sign in, enter the TOTP code, approve or deny.
+ * The person's side of the device flow in a real browser: open the link, confirm the code, sign in,
+ * enter the TOTP code, approve or deny.
  */
-import { existsSync } from 'node:fs';
 import { Secret, TOTP } from 'otpauth';
-import { type Browser, chromium } from 'playwright-core';
-import { PASSWORD } from './server.js';
-
-export const CHROMIUM = process.env.CLAVIS_CHROMIUM ?? '/usr/bin/chromium';
-
-export function chromiumAvailable(): boolean {
-  return existsSync(CHROMIUM);
-}
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-}
+import type { Browser } from 'playwright-core';
+import { PASSWORD } from './users.js';
 
 /** A person with a password and an enrolled TOTP; each TOTP step is used once. */
 export class Person {
@@ -37,6 +14,7 @@ export class Person {
   constructor(
     readonly username: string,
     totpSecret: string,
+    private readonly password: string = PASSWORD,
   ) {
     this.totp = new TOTP({ secret: Secret.fromBase32(totpSecret), algorithm: 'SHA1', digits: 6, period: 30 });
   }
@@ -50,7 +28,7 @@ export class Person {
       await page.getByRole('button', { name: 'Continue' }).click();
       if (await page.getByLabel('Username').count()) {
         await page.getByLabel('Username').fill(this.username);
-        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByLabel('Password').fill(this.password);
         await page.getByRole('button', { name: /sign in|continue/i }).click();
       }
       if (await page.getByLabel('Authentication code').count()) {
