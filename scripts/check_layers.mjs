@@ -3,7 +3,7 @@
 // the layers below it, the folders of one layer import each other without cycles, and no package reaches
 // into another package's src/ by a relative path (packages import each other by name).
 // Prints one line per violation and exits 1; `--graph` also prints the folder-level import edges.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -132,6 +132,25 @@ for (const pkg of readdirSync(packagesDir)) {
       const parts = relative(packagesDir, resolve(dirname(file), specifier)).split(sep);
       if (parts[0] !== pkg && parts[0] !== '..' && parts[1] === 'src') {
         violations.push(`${relative(root, file)}: imports ${specifier}; import @clavis/${parts[0]} by name`);
+      }
+    }
+  }
+}
+
+// What CLI authors ship never pulls in the server: core and the SDK import neither it nor the CLI.
+const mustNotImport = {
+  core: ['@clavis/sdk', '@clavis/server', '@clavis/cli'],
+  sdk: ['@clavis/server', '@clavis/cli'],
+};
+for (const [pkg, names] of Object.entries(mustNotImport)) {
+  const src = join(packagesDir, pkg, 'src');
+  if (!existsSync(src)) continue;
+  for (const file of sourceFiles(src)) {
+    for (const specifier of specifiers(file)) {
+      if (names.some((name) => specifier === name || specifier.startsWith(`${name}/`))) {
+        violations.push(
+          `${relative(root, file)}: imports ${specifier}; @clavis/${pkg} must not depend on it`,
+        );
       }
     }
   }
