@@ -4,8 +4,9 @@
  * Ctrl-C, the remembered server, the credential contexts of `token` and `whoami`, and logout revoking
  * the refresh token at the server.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lines, spawnCli, startCli } from './support/cli.js';
@@ -259,6 +260,28 @@ describe.runIf(chromiumAvailable())('clavis login, whoami, token, logout', { tim
         (await spawnCli(['whoami', '--json'], { ...loggedIn.env, CLAVIS_API_KEY: key })).stdout,
       );
       expect(both.source).toBe('api_key');
+    });
+
+    it('a private key (client credentials with private_key_jwt) gives the service its token', async () => {
+      const { publicKey, privateKey } = await generateKeyPair('EdDSA', { extractable: true });
+      const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'EdDSA', use: 'sig' }] };
+      const { clientId } = await server.createClient({ authMethod: 'private_key_jwt', jwks });
+      const h = fresh({ CLAVIS_SERVER: server.issuer, CLAVIS_CLIENT_ID: clientId });
+      const keyFile = join(h.dir, 'key.pem');
+      writeFileSync(keyFile, await exportPKCS8(privateKey), { mode: 0o600 });
+      const env = { ...h.env, CLAVIS_PRIVATE_KEY_FILE: keyFile };
+      const token = await spawnCli(['token'], env);
+      expect(token.code).toBe(0);
+      expect(token.stdout.trim()).toMatch(JWT);
+      const whoami = JSON.parse((await spawnCli(['whoami', '--json'], env)).stdout);
+      expect(whoami).toMatchObject({ client_id: clientId, source: 'private_key', store: 'none' });
+      // A key the server does not know: one line, exit 4.
+      const strangerFile = join(h.dir, 'stranger.pem');
+      const stranger = await generateKeyPair('EdDSA', { extractable: true });
+      writeFileSync(strangerFile, await exportPKCS8(stranger.privateKey), { mode: 0o600 });
+      const refused = await spawnCli(['token'], { ...h.env, CLAVIS_PRIVATE_KEY_FILE: strangerFile });
+      expect(refused.code).toBe(4);
+      expect(lines(refused.stderr)).toHaveLength(1);
     });
 
     it('a bad API key or a malformed server is one line, never the key', async () => {
