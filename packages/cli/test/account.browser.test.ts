@@ -230,6 +230,24 @@ describe.runIf(chromiumAvailable())('clavis login, whoami, token, logout', { tim
       expect(allowed.stdout.trim()).toMatch(JWT);
     });
 
+    it('token refreshes a login whose access token is about to expire, and stores the new one', async () => {
+      const file = join(loggedIn.env.XDG_CONFIG_HOME ?? '', 'clavis', 'credentials.json');
+      const stored = JSON.parse(readFileSync(file, 'utf8'));
+      const [key] = Object.keys(stored);
+      const before = stored[key as string];
+      stored[key as string] = { ...before, expiresAt: Date.now() + 1000 };
+      writeFileSync(file, JSON.stringify(stored), { mode: 0o600 });
+      const token = await spawnCli(['token'], loggedIn.env);
+      expect(token.code).toBe(0);
+      const fresh = token.stdout.trim();
+      expect(fresh).toMatch(JWT);
+      expect(fresh).not.toBe(before.accessToken);
+      const after = JSON.parse(readFileSync(file, 'utf8'))[key as string];
+      expect(after.accessToken).toBe(fresh);
+      expect(after.refreshToken).not.toBe(before.refreshToken); // rotated
+      expect((await spawnCli(['token'], loggedIn.env)).stdout.trim()).toBe(fresh); // now cached
+    });
+
     it('CLAVIS_TOKEN overrides everything, with or without a server', async () => {
       const given = (await spawnCli(['token'], loggedIn.env)).stdout.trim();
       const bare = fresh({ CLAVIS_TOKEN: given });
