@@ -11,6 +11,7 @@ import { computeRatios, outstandingTable, ratiosTable, targetTable } from './lib
 import * as bare from './servers/bare.js';
 import * as bareKeys from './servers/bare_keys.js';
 import * as clavis from './servers/clavis.js';
+import * as cliToken from './servers/cli_token.js';
 import * as oidcProvider from './servers/oidc_provider.js';
 
 const opts = parseCli();
@@ -25,6 +26,7 @@ const TARGETS = [
     scenarios: oidcProvider.SCENARIOS,
     launch: () => oidcProvider.launch(loadOpts),
   },
+  { name: cliToken.TARGET, scenarios: cliToken.SCENARIOS, clavis: true, launch: () => cliToken.launch() },
   {
     name: 'clavis-sqlite',
     scenarios: clavis.SCENARIOS,

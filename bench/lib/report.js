@@ -163,6 +163,13 @@ export const RATIO_SPECS = [
     },
     { name: `${c} cc_private_key_jwt / bare`, num: [c, 'cc_private_key_jwt'], den: ['bare', 'token'] },
   ]),
+  // Start-up: `clavis token` with a cached login must take at most 1.5x the time of `node -e 0`
+  // (runs/s over runs/s = time over time).
+  {
+    name: 'cli-token clavis_token time / node -e 0 time (<= 1.5)',
+    num: ['cli-token', 'node_e0'],
+    den: ['cli-token', 'clavis_token'],
+  },
   {
     name: 'oidc-provider cc_basic / bare (peer vs limit, for context)',
     num: ['oidc-provider', 'cc_basic'],

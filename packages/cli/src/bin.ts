@@ -8,9 +8,21 @@ if (major < 22 || (major === 22 && minor < 13)) {
   process.exit(1);
 }
 
-const { main } = await import('./main.js');
-const { processIo } = await import('./io.js');
-const io = processIo();
-process.exitCode = await main(process.argv.slice(2), io);
+const argv = process.argv.slice(2);
+// `clavis token` with a fresh stored login is answered before commander and the SDK load: it runs
+// inside `$(…)` on every call of a script.
+const fast =
+  argv[0] === 'token' &&
+  (await (
+    await import('./commands/account/token_run.js')
+  ).printTokenFast(argv.slice(1), {
+    stdout: process.stdout,
+    env: process.env,
+  }));
+if (!fast) {
+  const { main } = await import('./main.js');
+  const { processIo } = await import('./io.js');
+  process.exitCode = await main(argv, processIo());
+}
 // A server's handles are closed by now; anything left (a stray socket) must not keep the CLI alive.
 if (!process.argv.includes('serve')) setTimeout(() => process.exit(), 2000).unref();

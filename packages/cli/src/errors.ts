@@ -10,3 +10,11 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** An exit code whose message is already written (e.g. on stdout, where a helper protocol wants it). */
+export class QuietExit extends CliError {
+  override name = 'QuietExit';
+  constructor(exitCode: number) {
+    super('', exitCode);
+  }
+}

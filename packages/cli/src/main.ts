@@ -4,9 +4,11 @@
  * commander and the commands' wiring: each command loads its run module (and the server) when it runs.
  */
 import { Command, CommanderError } from 'commander';
+import { registerAccount } from './commands/account/index.js';
 import { registerAdmin } from './commands/admin/index.js';
+import { registerAuth } from './commands/auth/index.js';
 import { registerServe } from './commands/serve.js';
-import { CliError, exitCodes } from './errors.js';
+import { CliError, exitCodes, QuietExit } from './errors.js';
 import type { Io } from './io.js';
 
 export const version = '0.1.0';
@@ -24,6 +26,8 @@ export function buildProgram(io: Io): Command {
       outputError: (s, write) => write(`${oneLine(s)}\n`),
     });
   registerServe(program, io);
+  registerAccount(program, io);
+  registerAuth(program, io);
   registerAdmin(program, io);
   for (const command of program.commands) command.exitOverride();
   return program;
@@ -43,6 +47,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       // Commander has already printed its one-line message (or the help / version text).
       return err.exitCode === 0 ? exitCodes.ok : exitCodes.error;
     }
+    if (err instanceof QuietExit) return err.exitCode;
     // A CliError needs nothing more; anything else may be the server's, whose classes load the server.
     const { message, exitCode } =
       err instanceof CliError

@@ -13,6 +13,9 @@ import { childEnv, type Scratch, scratch, spawnCli } from './support/cli.js';
 /** What only running a command may load. */
 const HEAVY = /\/packages\/server\/|\/node_modules\/(@clavis\/server|fastify|kysely|pg|jose|pino)\//;
 
+/** The SDK's whole entry (jose, core, the keychain binding): only a command that needs a full client loads it. */
+const SDK_FULL = /\/packages\/sdk\/dist\/(index|client)\.js$/;
+
 const HOOK = `
 import { appendFileSync } from 'node:fs';
 import { registerHooks } from 'node:module';
@@ -55,6 +58,14 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'keys', 'create', '--help'], code: 0 },
     { argv: ['admin', 'federations', 'create', '--help'], code: 0 },
     { argv: ['serve', '--help'], code: 0 },
+    { argv: ['login', '--help'], code: 0 },
+    { argv: ['whoami', '--help'], code: 0 },
+    { argv: ['token', '--help'], code: 0 },
+    { argv: ['logout', '--help'], code: 0 },
+    { argv: ['auth', 'git-credential', '--help'], code: 0 },
+    { argv: ['auth', 'docker-credential', '--help'], code: 0 },
+    { argv: ['auth', 'kube-credential', '--help'], code: 0 },
+    { argv: ['login', '--bogus'], code: 1 },
     { argv: ['admin', 'clients', 'craete'], code: 1 },
     { argv: ['admin', 'clients', 'create', '--name', 'x', '--kind', 'other'], code: 1 },
   ])('clavis $argv: exit $code without loading the server', async ({ argv, code }) => {
@@ -62,6 +73,37 @@ describe('what `clavis` loads', () => {
     expect(res.code).toBe(code);
     expect(res.urls.some((url) => url.includes('/packages/cli/dist/main.js'))).toBe(true);
     expect(res.urls.filter((url) => HEAVY.test(url))).toEqual([]);
+    expect(res.urls.filter((url) => SDK_FULL.test(url))).toEqual([]);
+  });
+
+  it('`clavis token` with a fresh stored login loads neither commander nor the SDK entry, only node:fs', async () => {
+    const { LoginStore } = await import('@clavis/sdk');
+    const env = { XDG_CONFIG_HOME: join(tmp.dir, 'config'), HOME: tmp.dir };
+    const now = Date.now();
+    await new LoginStore({ env, keychain: null, warn: () => {} }).save({
+      issuer: 'https://clavis.example.test',
+      clientId: 'clavis-cli',
+      sub: 'usr_1',
+      accessToken: 'header.payload.signature',
+      obtainedAt: now,
+      expiresAt: now + 3600_000,
+      scopes: [],
+    });
+    const log = join(tmp.dir, `imports-${n++}.log`);
+    writeFileSync(log, '');
+    const res = await spawnCli(
+      ['token', '--server', 'https://clavis.example.test'],
+      childEnv({ ...env, NODE_OPTIONS: `--import ${pathToFileURL(hook).href}`, CLAVIS_TEST_IMPORT_LOG: log }),
+    );
+    expect(res).toMatchObject({ code: 0, stdout: 'header.payload.signature\n' });
+    const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    expect(urls.some((url) => url.endsWith('/packages/sdk/dist/cached_login.js'))).toBe(true);
+    expect(
+      urls.filter((url) => /\/node_modules\/(commander|jose|@napi-rs)\/|\/packages\/core\//.test(url)),
+    ).toEqual([]);
+    expect(urls.filter((url) => SDK_FULL.test(url) || HEAVY.test(url) || url.endsWith('/main.js'))).toEqual(
+      [],
+    );
   });
 
   it('a command that runs loads its run module and the server (the check above can see them)', async () => {
