@@ -14,8 +14,8 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../../../test/support/browser.js';
 import { Person } from '../../../test/support/device_approval.js';
+import { startTestServer, type TestServer } from '../../../test/support/listening_server.js';
 import { headless, type Scratch, scratch } from './support/env.js';
-import { startTestServer, type TestServer } from './support/server.js';
 
 const script = fileURLToPath(new URL('./fixtures/get_token.mjs', import.meta.url));
 const builtSdk = fileURLToPath(new URL('../dist/index.js', import.meta.url));

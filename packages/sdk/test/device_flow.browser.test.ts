@@ -17,8 +17,8 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumAvailable, launchChromium } from '../../../test/support/browser.js';
 import { Person } from '../../../test/support/device_approval.js';
+import { startTestServer, type TestServer } from '../../../test/support/listening_server.js';
 import { headless, type Scratch, scratch } from './support/env.js';
-import { startTestServer, type TestServer } from './support/server.js';
 
 describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
   'device flow login in a real browser',

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { ClavisError, createClient, detectContext } from '@clavis/sdk';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startTestServer, type TestServer } from '../../../test/support/listening_server.js';
 import { type Scratch, scratch } from './support/env.js';
-import { freePort, startTestServer, type TestServer } from './support/server.js';
 
 const SUBJECT = 'repo:acme/app:ref:refs/heads/main';
 

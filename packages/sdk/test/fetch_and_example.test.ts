@@ -12,8 +12,8 @@ import { InsufficientScope } from '@clavis/core';
 import { createClient } from '@clavis/sdk';
 import { createRemoteJWKSet, exportJWK, exportPKCS8, generateKeyPair, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startTestServer, type TestServer } from '../../../test/support/listening_server.js';
 import { headless, type Scratch, scratch } from './support/env.js';
-import { freePort, startTestServer, type TestServer } from './support/server.js';
 
 const example = fileURLToPath(new URL('../examples/invoices.mjs', import.meta.url));
 

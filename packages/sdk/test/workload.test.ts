@@ -11,8 +11,8 @@ import { InvalidClient } from '@clavis/core';
 import { ClavisError, createClient, detectContext } from '@clavis/sdk';
 import { createRemoteJWKSet, exportJWK, exportPKCS8, generateKeyPair, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../../../test/support/listening_server.js';
 import { headless, type Scratch, scratch } from './support/env.js';
-import { startTestServer, type TestServer } from './support/server.js';
 
 const printKey = fileURLToPath(new URL('./fixtures/print_key.mjs', import.meta.url));
 

@@ -1,5 +1,5 @@
 /**
- * A person at `clavis login`: a real server (the SDK tests' own: `startServer` on a temp SQLite file),
+ * A person at `clavis login`: a real server (`startServer` on a temp SQLite file, from test/support),
  * Debian's Chromium approving the link with password and TOTP, and a scratch config directory per
  * test so each `clavis` process finds only the logins the test made.
  */
@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export { chromiumAvailable, launchChromium, Person } from '../../../sdk/test/support/browser.js';
-export { startTestServer, type TestServer } from '../../../sdk/test/support/server.js';
+export { chromiumAvailable, launchChromium } from '../../../../test/support/browser.js';
+export { Person } from '../../../../test/support/device_approval.js';
+export { startTestServer, type TestServer } from '../../../../test/support/listening_server.js';
 
 export interface Home {
   dir: string;

@@ -3,7 +3,7 @@
  * the test says, and every request is recorded.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { freePort } from './server.js';
+import { freePort } from '../../../../test/support/free_port.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, body: URLSearchParams) => void;
 

@@ -1,10 +1,9 @@
 /**
- * A real Clavis server for the SDK's tests: `startServer` (what `clavis serve` runs) on a loopback
+ * A real Clavis server listening on a loopback port, for the SDK's and the CLI's tests: `startServer` (what `clavis serve` runs) on a loopback
  * port over a fresh SQLite file, with the admin use cases bound to it to create people, clients,
  * federations and API keys. The SDK talks to it over TCP, as it would in production.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -18,23 +17,12 @@ import {
   type ServerConfig,
   startServer,
 } from '@clavis/server';
-import { PASSWORD } from '../../../../test/support/users.js';
+import { freePort } from './free_port.js';
+import { PASSWORD } from './users.js';
 
-export { PASSWORD };
+export { freePort, PASSWORD };
 
 const actor = { type: 'admin', id: 'sdk-test' } as const;
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
-}
 
 export interface TestServer {
   issuer: string;
