@@ -33,6 +33,8 @@ await build({
   // pg loads its optional native binding only when asked for (`pg.native`); Clavis never asks.
   external: ['pg-native'],
   legalComments: 'none',
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
 });
 
