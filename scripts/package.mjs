@@ -20,6 +20,16 @@ const executable = join(out, process.platform === 'win32' ? 'clavis.exe' : 'clav
 // The fuse postject flips so that Node looks for the injected blob (Node's documented sentinel).
 const fuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 
+/** Runs Node with ARGS; its chatter is shown only when it fails. */
+function quiet(args) {
+  try {
+    execFileSync(process.execPath, args, { stdio: 'pipe' });
+  } catch (err) {
+    process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
+    throw err;
+  }
+}
+
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 
@@ -46,9 +56,7 @@ writeFileSync(
     2,
   )}\n`,
 );
-execFileSync(process.execPath, ['--experimental-sea-config', config], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+quiet(['--experimental-sea-config', config]);
 
 rmSync(executable, { force: true });
 copyFileSync(process.execPath, executable);
@@ -57,7 +65,7 @@ const postject = join(root, 'node_modules/postject/dist/cli.js');
 const args = [postject, executable, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', fuse];
 if (process.platform === 'darwin') args.push('--macho-segment-name', 'NODE_SEA');
 // postject warns about every ELF note section it does not know; that noise is expected on Linux.
-execFileSync(process.execPath, args, { stdio: 'ignore' });
+quiet(args);
 
 const mib = (file) => (statSync(file).size / 1024 / 1024).toFixed(1);
 process.stdout.write(
