@@ -79,6 +79,10 @@ describe('clavis serve', () => {
     const password = /^ {2}admin one-time password: (\S+)$/m.exec(err)?.[1];
     expect(password).toBeDefined();
     expect(password?.length).toBeGreaterThanOrEqual(16);
+    // Every next step runs the CLI through npm with --silent, so `--json > file` stays valid JSON.
+    const runs = err.split('\n').filter((line) => / admin --db /.test(line));
+    expect(runs.length).toBeGreaterThan(0);
+    for (const line of runs) expect(line.trim()).toMatch(/^npm run --silent clavis -- admin /);
 
     // Discovery names the issuer the banner printed.
     const metadata = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as {

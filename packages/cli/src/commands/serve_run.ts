@@ -1,4 +1,5 @@
 /** The work of `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
+import { isSea } from 'node:sea';
 import { AUTHORIZATION_SERVER_METADATA_PATH } from '@clavis/core';
 import { type RunningServer, type ServerConfig, startServer } from '@clavis/server';
 import { CliError } from '../errors.js';
@@ -40,6 +41,14 @@ function serveDefaults(env: Env) {
   };
 }
 
+/**
+ * How the banner's next steps run the CLI: the single executable itself, or from the repository through
+ * npm with `--silent` (without it npm's own header lines would land in a `--json > file` redirect).
+ */
+function cliInvocation(): string {
+  return isSea() ? process.execPath : 'npm run --silent clavis --';
+}
+
 function banner(err: Io['stderr'], server: RunningServer): void {
   const { issuer } = server.config;
   writeLine(err);
@@ -60,21 +69,22 @@ function banner(err: Io['stderr'], server: RunningServer): void {
   }
   writeLine(err);
   const db = server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>';
+  const clavis = cliInvocation();
   const steps = [
     'Next steps:',
     '  1. Create a service principal (the secret is printed once):',
-    `     npm run clavis -- admin --db ${db} clients create --name my-service --kind confidential --scope read`,
+    `     ${clavis} admin --db ${db} clients create --name my-service --kind confidential --scope read`,
     '  2. Get a token with its client_id and client_secret:',
     `     curl -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials ${issuer}/oauth/token`,
     '  3. Or sign a person in from a terminal (device flow): create them, then start a request',
-    `     npm run clavis -- admin --db ${db} users create ada --totp`,
+    `     ${clavis} admin --db ${db} users create ada --totp`,
     `     curl -d client_id=clavis-cli -d scope=openid ${issuer}/oauth/device_authorization`,
     `     and open the verification_uri_complete it returns in a browser (${issuer}/device).`,
     '  4. Let a CI job exchange its own OIDC token instead of holding a secret (see README):',
-    `     npm run clavis -- admin --db ${db} federations create --client "$CLIENT_ID" --preset github-actions \\`,
+    `     ${clavis} admin --db ${db} federations create --client "$CLIENT_ID" --preset github-actions \\`,
     `       --audience ${issuer} --claim repository=OWNER/REPO --claim ref=refs/heads/main --scope read`,
     '  5. Only for automation that can do neither, a scoped key with an expiry (shown once):',
-    `     npm run clavis -- admin --db ${db} keys create --owner "$CLIENT_ID" --scope read --ttl 30d`,
+    `     ${clavis} admin --db ${db} keys create --owner "$CLIENT_ID" --scope read --ttl 30d`,
     '',
   ];
   for (const line of steps) writeLine(err, line);
