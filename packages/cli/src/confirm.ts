@@ -13,12 +13,23 @@ export interface ConfirmDeps {
   stderr: Io['stderr'];
 }
 
+/** What is about to happen: `action` in lower case ("delete client svc_x"), and what it means. */
+export interface Confirmation {
+  action: string;
+  consequence?: string;
+}
+
 /** Goes ahead, or throws a `CliError` (cancelled: exit 2; no terminal and no --yes: exit 1). */
-export async function confirm(deps: ConfirmDeps, question: string, yes: boolean | undefined): Promise<void> {
+export async function confirm(
+  deps: ConfirmDeps,
+  what: Confirmation,
+  yes: boolean | undefined,
+): Promise<void> {
   if (yes === true) return;
   if (deps.stdin.isTTY !== true) {
-    throw new CliError(`${question.replace(/\?$/, '')}: refused without --yes (stdin is not a terminal)`);
+    throw new CliError(`${what.action}: refused without --yes (stdin is not a terminal)`);
   }
+  const question = `${what.action.charAt(0).toUpperCase()}${what.action.slice(1)}?${what.consequence ? ` ${what.consequence}` : ''}`;
   const rl = createInterface({ input: deps.stdin, output: deps.stderr, terminal: false });
   let answer = '';
   try {

@@ -135,7 +135,9 @@ describe.each(dialects)('lifecycle run functions (%s)', (dialect) => {
         2,
         deps({ stdin: terminal('n\n') }),
       );
-      expect(cancelled.stderr.text).toMatch(/^Disable client svc_\w+\? .* \[y\/N\] $/);
+      expect(cancelled.stderr.text).toMatch(
+        /^Disable client svc_[\w-]+\? It can no longer authenticate or get tokens\. \[y\/N\] $/,
+      );
       await refused((x) => runClientsDisable({ ...target, id: client_id }, x), /refused without --yes/);
       const yes = deps({ stdin: terminal('y\n') });
       await runClientsDisable({ ...target, id: client_id, json: true }, yes);
@@ -172,7 +174,7 @@ describe.each(dialects)('lifecycle run functions (%s)', (dialect) => {
       const { client_id } = await client('del');
       await refused(
         (x) => runClientsDelete({ ...target, id: client_id }, x),
-        /^Delete client .*refused without --yes/,
+        /^delete client svc_[\w-]+: refused without --yes/,
       );
       const shown = deps();
       await runClientsSecretsList({ ...target, id: client_id, json: true }, shown);
@@ -388,7 +390,7 @@ describe('lifecycle commands end to end (SQLite)', () => {
     expect(await admin(['clients', 'disable', client_id])).toEqual({
       code: 1,
       stdout: '',
-      stderr: `clavis: Disable client ${client_id}? It can no longer authenticate or get tokens: refused without --yes (stdin is not a terminal)\n`,
+      stderr: `clavis: disable client ${client_id}: refused without --yes (stdin is not a terminal)\n`,
     });
     expect((await admin(['clients', 'disable', client_id, '--yes'])).code).toBe(0);
     expect(

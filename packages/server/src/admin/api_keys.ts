@@ -463,7 +463,7 @@ async function updateApiKeyUnrecorded(
   await deps.audit.transact(
     async (tx) => {
       if (!(await updateApiKeyLimits(tx, key.id, row)))
-        throw new AdminError(`API key ${key.id} was revoked meanwhile`, 'conflict');
+        throw new AdminError(`API key ${key.id} was revoked or changed meanwhile`, 'conflict');
     },
     {
       event: 'api_key.update',

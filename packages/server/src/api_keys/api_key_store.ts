@@ -299,14 +299,14 @@ export type ApiKeyLimitChanges = Partial<
   Pick<ApiKeysTable, 'cidrs' | 'max_uses' | 'rate_limit' | 'expires_at' | 'scopes'>
 >;
 
-/** Changes a live key's limits. False when it was revoked meanwhile (nothing then changes). */
+/**
+ * Changes a live key's limits. A new expiry only ever moves it earlier, also against a concurrent change.
+ * False when the key was revoked, or its expiry moved at least as early, meanwhile (nothing then changes).
+ */
 export async function updateApiKeyLimits(db: Db, id: string, changes: ApiKeyLimitChanges): Promise<boolean> {
-  const result = await db
-    .updateTable('api_keys')
-    .set(changes)
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+  let query = db.updateTable('api_keys').set(changes).where('id', '=', id).where('revoked_at', 'is', null);
+  if (changes.expires_at !== undefined) query = query.where('expires_at', '>', changes.expires_at);
+  const result = await query.executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
 

@@ -141,6 +141,17 @@ describe.each(dialects)('admin lifecycle (%s)', (dialect) => {
       );
     });
 
+    it('concurrent disables: exactly one succeeds, the other is a conflict', async () => {
+      const { client } = await server.createClient({ name: 'twice', scopes: ['a'] });
+      const results = await Promise.allSettled([
+        adminClients.disableClient(deps, client.id, actor),
+        adminClients.disableClient(deps, client.id, actor),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const [failure] = results.filter((r) => r.status === 'rejected');
+      expect((failure as PromiseRejectedResult).reason).toBeInstanceOf(AdminError);
+    });
+
     it('secrets list never shows a secret; revoke stops one at once, not after a grace', async () => {
       const { client, secret } = await server.createClient({ name: 'sec', scopes: ['a'] });
       const rotated = await adminClients.rotateClientSecret(deps, client.id, { graceSeconds: 3600 }, actor);
@@ -527,6 +538,28 @@ describe.each(dialects)('admin lifecycle (%s)', (dialect) => {
       );
       await adminApiKeys.revokeApiKey(keyDeps, key.id, actor);
       await refused(adminApiKeys.updateApiKey(keyDeps, key.id, { maxUses: 3 }, actor), 'conflict', /revoked/);
+    });
+
+    it('concurrent updates of one expiry: it only ever moves earlier', async () => {
+      const { client } = await server.createClient({ name: 'race', scopes: ['a'] });
+      const { key } = await adminApiKeys.createApiKey(
+        keyDeps,
+        { owner: client.id, scopes: ['a'], ttlSeconds: 86_400 },
+        actor,
+      );
+      const now = server.clock.now;
+      const results = await Promise.allSettled(
+        [3_600_000, 7_200_000].map((ms) =>
+          adminApiKeys.updateApiKey(keyDeps, key.id, { expiresAt: now + ms }, actor),
+        ),
+      );
+      expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      const shown = await adminApiKeys.showApiKey(keyDeps, key.id);
+      // Whichever order they ran in, the later expiry never overwrote the earlier one once it was set.
+      const applied = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.expires_at] : []));
+      expect(applied).toContain(shown.expires_at);
+      if (results.every((r) => r.status === 'fulfilled'))
+        expect(shown.expires_at).toBe(new Date(now + 3_600_000).toISOString());
     });
 
     it('a key of a disabled owner lists as owner_disabled', async () => {

@@ -142,7 +142,10 @@ export async function runClientsDelete(
 ): Promise<void> {
   await confirm(
     deps,
-    `Delete client ${options.id}, its secrets and federations, and revoke its API keys?`,
+    {
+      action: `delete client ${options.id}`,
+      consequence: 'Its secrets and federations are deleted, its API keys revoked.',
+    },
     options.yes,
   );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
@@ -210,7 +213,10 @@ export async function runClientsDisable(
 ): Promise<void> {
   await confirm(
     deps,
-    `Disable client ${options.id}? It can no longer authenticate or get tokens.`,
+    {
+      action: `disable client ${options.id}`,
+      consequence: 'It can no longer authenticate or get tokens.',
+    },
     options.yes,
   );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
@@ -254,7 +260,10 @@ export async function runClientsSecretsRevoke(
 ): Promise<void> {
   await confirm(
     deps,
-    `Revoke secret ${options.secretId} of client ${options.id} now? It stops working at once.`,
+    {
+      action: `revoke secret ${options.secretId} of client ${options.id}`,
+      consequence: 'It stops working at once.',
+    },
     options.yes,
   );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {

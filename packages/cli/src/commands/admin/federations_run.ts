@@ -141,7 +141,11 @@ export async function runFederationsDelete(
   options: ConfirmedFederationOptions,
   deps: Deps & Pick<AdminRunDeps, 'stdin'>,
 ): Promise<void> {
-  await confirm(deps, `Delete federation ${options.id}? Exchanges under it stop at once.`, options.yes);
+  await confirm(
+    deps,
+    { action: `delete federation ${options.id}`, consequence: 'Exchanges under it stop at once.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     await adminFederations.deleteFederation(admin, options.id, actor);
     if (options.json) writeJson(deps, { id: options.id, deleted: true });
@@ -184,7 +188,11 @@ export async function runFederationsDisable(
   options: ConfirmedFederationOptions,
   deps: Deps & Pick<AdminRunDeps, 'stdin'>,
 ): Promise<void> {
-  await confirm(deps, `Disable federation ${options.id}? Exchanges under it stop at once.`, options.yes);
+  await confirm(
+    deps,
+    { action: `disable federation ${options.id}`, consequence: 'Exchanges under it stop at once.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     const federation = await adminFederations.disableFederation(admin, options.id, actor);
     if (options.json) writeJson(deps, federationView(federation));

@@ -163,7 +163,11 @@ export async function runKeysRevoke(
   options: ConfirmedKeyOptions,
   deps: Deps & Pick<AdminRunDeps, 'stdin'>,
 ): Promise<void> {
-  await confirm(deps, `Revoke API key ${options.id} now?`, options.yes);
+  await confirm(
+    deps,
+    { action: `revoke API key ${options.id}`, consequence: 'It stops working at once.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async (ctx) => {
     const key = await adminApiKeys.revokeApiKey(keyDeps(ctx, deps.env), options.id, ctx.actor);
     if (options.json) writeJson(deps, key);

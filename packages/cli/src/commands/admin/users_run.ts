@@ -166,7 +166,11 @@ export async function runUsersDisable(
   options: ConfirmedUserOptions,
   deps: Deps & Pick<AdminRunDeps, 'stdin'>,
 ): Promise<void> {
-  await confirm(deps, `Disable ${options.user} and revoke their tokens?`, options.yes);
+  await confirm(
+    deps,
+    { action: `disable ${options.user}`, consequence: 'Their tokens are revoked.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     const { user, revokedFamilies } = await adminUsers.disableUser(admin, options.user, actor);
     if (options.json) writeJson(deps, { ...user, revoked_families: revokedFamilies });
@@ -261,7 +265,11 @@ export async function runUsersRevokeSessions(
   options: ConfirmedUserOptions,
   deps: Deps & Pick<AdminRunDeps, 'stdin'>,
 ): Promise<void> {
-  await confirm(deps, `Sign ${options.user} out everywhere (revoke every refresh token)?`, options.yes);
+  await confirm(
+    deps,
+    { action: `sign ${options.user} out everywhere`, consequence: 'Every refresh token is revoked.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     const { user, revokedFamilies } = await adminUsers.revokeSessions(admin, options.user, actor);
     if (options.json) writeJson(deps, { user: user.username, revoked_families: revokedFamilies });
