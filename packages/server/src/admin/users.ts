@@ -1,9 +1,9 @@
 /**
  * Administering people: create (with a generated or given password, optionally a TOTP second factor),
- * list, show, disable, enable, set a password or the scope ceiling, list and revoke sessions, reset the
- * second factor, unlock. Shared by `clavis admin --db` and (later) the
- * admin API. Every change commits with its audit record; a password or TOTP secret is returned once, by
- * `createUser`, and never appears in a view, a log line or an audit record.
+ * list, show, disable, enable, set a password or the key scope ceiling, list and revoke sessions, reset
+ * the second factor, unlock. Shared by `clavis admin --db` and (later) the admin API. Every change commits
+ * with its audit record; a password or TOTP secret is returned once, by `createUser` or `setPassword`, and
+ * never appears in a view, a log line or an audit record. A generated password is one-time.
  */
 import { isScopeToken } from '@clavis/core';
 import type { Kysely } from 'kysely';
