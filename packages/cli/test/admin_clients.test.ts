@@ -170,13 +170,13 @@ describe('clients on SQLite', () => {
       const victim = JSON.parse(
         (await admin('clients', 'create', '--name', 'victim', '--kind', 'confidential', '--json')).stdout,
       ) as ClientJson;
-      const res = await admin('clients', 'delete', victim.client_id);
+      const res = await admin('clients', 'delete', victim.client_id, '--yes');
       expect(res).toEqual({ code: 0, stdout: '', stderr: `Deleted client ${victim.client_id}.\n` });
       expect(countRows(tmp.dbPath, 'clients', `id = '${victim.client_id}'`)).toBe(0);
       expect(countRows(tmp.dbPath, 'client_secrets', `client_id = '${victim.client_id}'`)).toBe(0);
       const show = await admin('clients', 'show', victim.client_id);
       expect(show.code).toBe(1);
-      const again = await admin('clients', 'delete', victim.client_id);
+      const again = await admin('clients', 'delete', victim.client_id, '--yes');
       expect(again).toEqual({ code: 1, stdout: '', stderr: `clavis: no client ${victim.client_id}\n` });
     });
   });

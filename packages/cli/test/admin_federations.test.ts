@@ -230,10 +230,10 @@ describe('federations on SQLite', () => {
       '--json',
     );
     const { id } = JSON.parse(created.stdout) as FederationJson;
-    const deleted = await admin('federations', 'delete', id, '--json');
+    const deleted = await admin('federations', 'delete', id, '--yes', '--json');
     expect(deleted).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(deleted.stdout)).toEqual({ id, deleted: true });
-    const again = await admin('federations', 'delete', id);
+    const again = await admin('federations', 'delete', id, '--yes');
     expect(again.code).toBe(1);
     expect(again.stderr).toBe(`clavis: no federation ${id}\n`);
     const show = await admin('federations', 'show', 'fed_nothing');
@@ -407,7 +407,7 @@ describe.skipIf(!dialects.includes('postgres'))('federations on PostgreSQL (a fr
     expect(body.issuer).toBe('https://agent.buildkite.com');
     const list = await admin('federations', 'list', '--json');
     expect((JSON.parse(list.stdout) as FederationJson[]).map((f) => f.id)).toEqual([body.id]);
-    expect((await admin('federations', 'delete', body.id)).code).toBe(0);
+    expect((await admin('federations', 'delete', body.id, '--yes')).code).toBe(0);
     expect(JSON.parse((await admin('federations', 'list', '--json')).stdout)).toEqual([]);
   });
 });

@@ -172,14 +172,14 @@ describe('keys on SQLite', () => {
   });
 
   it('revoke, then revoking again is an error; --all lists revoked keys', async () => {
-    const res = await admin('keys', 'revoke', created.id, '--json');
+    const res = await admin('keys', 'revoke', created.id, '--yes', '--json');
     expect(res.code).toBe(0);
     expect(JSON.parse(res.stdout)).toMatchObject({
       id: created.id,
       state: 'revoked',
       revoked_reason: 'admin',
     });
-    const again = await admin('keys', 'revoke', created.id);
+    const again = await admin('keys', 'revoke', created.id, '--yes');
     expect(again.code).toBe(1);
     expect(again.stderr).toBe(`clavis: API key ${created.id} is already revoked\n`);
     const live = JSON.parse((await admin('keys', 'list', '--json')).stdout) as KeyJson[];
@@ -238,7 +238,7 @@ describe('keys on SQLite', () => {
       ['keys', 'show', 'key_nope'],
       ['keys', 'rotate', 'key_nope'],
       ['keys', 'rotate', 'key_nope', '--grace', '0s'],
-      ['keys', 'revoke', 'key_nope'],
+      ['keys', 'revoke', 'key_nope', '--yes'],
     ];
     for (const argv of bad) {
       const res = await admin(...argv);
@@ -295,7 +295,7 @@ describe.each(dialects)('keys lifecycle through the CLI (%s)', (dialect) => {
     const successor = JSON.parse(rotated.stdout) as KeyJson & { predecessor: KeyJson };
     // Default grace: 24 hours.
     expect(Date.parse(successor.predecessor.expires_at) - Date.parse(successor.created_at)).toBe(86_400_000);
-    const revoked = await admin('keys', 'revoke', successor.id, '--json');
+    const revoked = await admin('keys', 'revoke', successor.id, '--yes', '--json');
     expect(JSON.parse(revoked.stdout).state).toBe('revoked');
   });
 });

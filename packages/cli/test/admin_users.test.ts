@@ -37,6 +37,7 @@ const VIEW_KEYS = [
   'is_admin',
   'locked_at',
   'locked_until',
+  'must_change_password',
   'scopes',
   'username',
 ];
@@ -284,7 +285,7 @@ describe('users on SQLite', () => {
           now - 1000,
         );
       });
-      const res = await admin('users', 'disable', 'alice');
+      const res = await admin('users', 'disable', 'alice', '--yes');
       expect(res).toEqual({
         code: 0,
         stdout: '',
@@ -312,13 +313,13 @@ describe('users on SQLite', () => {
 
     it('a second disable is one error line and records nothing', async () => {
       await expectRefused(
-        () => admin('users', 'disable', alice.id),
+        () => admin('users', 'disable', alice.id, '--yes'),
         'clavis: user alice is already disabled',
       );
     });
 
     it('an unknown person is one error line', async () => {
-      await expectRefused(() => admin('users', 'disable', 'nobody'), 'clavis: no user nobody');
+      await expectRefused(() => admin('users', 'disable', 'nobody', '--yes'), 'clavis: no user nobody');
     });
   });
 
@@ -511,7 +512,7 @@ describe.skipIf(!dialects.includes('postgres'))('users on PostgreSQL (a fresh sc
       `insert into family_access_tokens (jti, family_id, expires_at) values ('jti_p', 'fam_p', $1)`,
       [now + 600_000],
     );
-    const disable = await admin(['users', 'disable', 'pat', '--json']);
+    const disable = await admin(['users', 'disable', 'pat', '--yes', '--json']);
     expect(disable).toMatchObject({ code: 0, stderr: '' });
     expect(JSON.parse(disable.stdout)).toMatchObject({ username: 'pat', revoked_families: 1 });
     expect(await query('select revoked_reason from token_families')).toEqual([

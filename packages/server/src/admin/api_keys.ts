@@ -1,19 +1,25 @@
 /**
- * Administering API keys: create, list, show, rotate (with overlap), revoke. Shared by `clavis admin
+ * Administering API keys: create, list, show, update limits, rotate (with overlap), revoke. Shared by `clavis admin
  * --db` and (later) the admin API. Every change commits with its audit record; the plaintext key is
  * returned once, by `createApiKey` and `rotateApiKey`, and appears in no view, log line or audit record.
  */
 import type { Kysely } from 'kysely';
 import {
+  type ApiKeyLimitChanges,
   type ApiKeyRecord,
   findApiKeyById,
+  findUnusableOwners,
   insertApiKey,
   linkSuccessor,
   listApiKeys as listApiKeyRecords,
   revokeApiKey as revokeApiKeyRow,
+  updateApiKeyLimits,
 } from '../api_keys/api_key_store.js';
 import {
   ApiKeyRuleError,
+  checkCidrs,
+  checkMaxUses,
+  checkRateLimit,
   newApiKey,
   type ResolvedOwner,
   resolveOwner,
@@ -39,7 +45,8 @@ export interface ApiKeyAdminDeps {
 /** Rotation overlap when none is given: a working day for the old key's users to switch. */
 const DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600;
 
-export type ApiKeyState = 'active' | 'expired' | 'revoked' | 'exhausted';
+/** `owner_disabled`: the key is otherwise live but its owner is disabled (or locked), so it does not work. */
+export type ApiKeyState = 'active' | 'expired' | 'revoked' | 'exhausted' | 'owner_disabled';
 
 /** A key as administrators see it (snake_case, as the CLI prints it). Never the key or its hash. */
 export interface ApiKeyView {
@@ -80,14 +87,14 @@ export interface CreateApiKeyInput {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-function stateOf(key: ApiKeyRecord, now: number): ApiKeyState {
+function stateOf(key: ApiKeyRecord, ownerUsable: boolean, now: number): ApiKeyState {
   if (key.revokedAt !== null) return 'revoked';
   if (key.expiresAt <= now) return 'expired';
   if (key.maxUses !== null && key.uses >= key.maxUses) return 'exhausted';
-  return 'active';
+  return ownerUsable ? 'active' : 'owner_disabled';
 }
 
-function toView(key: ApiKeyRecord, ownerLabel: string, now: number): ApiKeyView {
+function toView(key: ApiKeyRecord, ownerLabel: string, ownerUsable: boolean, now: number): ApiKeyView {
   return {
     id: key.id,
     name: key.name,
@@ -95,7 +102,7 @@ function toView(key: ApiKeyRecord, ownerLabel: string, now: number): ApiKeyView 
     owner_type: key.ownerType,
     owner_id: key.ownerId,
     scopes: key.scopes,
-    state: stateOf(key, now),
+    state: stateOf(key, ownerUsable, now),
     created_at: iso(key.createdAt) ?? '',
     expires_at: iso(key.expiresAt) ?? '',
     cidrs: key.cidrs,
@@ -127,11 +134,17 @@ async function views(
   keys: ApiKeyRecord[],
 ): Promise<ApiKeyView[]> {
   const names = await labels(deps.db, keys);
+  const unusable = await findUnusableOwners(
+    deps.db,
+    [...new Set(keys.filter((k) => k.ownerType === 'client').map((k) => k.ownerId))],
+    [...new Set(keys.filter((k) => k.ownerType === 'user').map((k) => k.ownerId))],
+  );
   const now = deps.clock();
   return keys.map((k) =>
     toView(
       k,
       k.ownerType === 'client' ? k.ownerId : (names.get(k.ownerId) ?? `${USER_OWNER_PREFIX}${k.ownerId}`),
+      !unusable.has(`${k.ownerType}:${k.ownerId}`),
       now,
     ),
   );
@@ -356,6 +369,107 @@ async function revokeApiKeyUnrecorded(deps: ApiKeyAdminDeps, id: string, actor: 
       ...actorFields(actor),
       clientId: key.ownerType === 'client' ? key.ownerId : null,
       detail: { api_key_id: key.id, reason: 'admin' },
+    },
+  );
+  return showApiKey(deps, key.id);
+}
+
+/** What `updateApiKey` may change. Limits are replaced; the lifetime may only shorten, scopes only narrow. */
+export interface UpdateApiKeyInput {
+  /** Replaces the allow-list. */
+  cidrs?: string[];
+  maxUses?: number;
+  rateLimit?: number;
+  /** The new expiry (ms): before the current one and after now. */
+  expiresAt?: number;
+  /** A subset of the key's scopes. */
+  scopes?: string[];
+}
+
+/**
+ * Changes a live key's limits, without a new secret. The allow-list, use limit and rate limit are
+ * replaced; the expiry may move only earlier and the scopes only narrow (a key is never widened: that
+ * takes a new key, made under the rules of creation). The audit record names every change.
+ */
+export function updateApiKey(
+  deps: ApiKeyAdminDeps,
+  id: string,
+  input: UpdateApiKeyInput,
+  actor: Actor,
+): Promise<ApiKeyView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'api_key.update', actor, clientId: null, target: { api_key_id: id.slice(0, 64) } },
+    () => updateApiKeyUnrecorded(deps, id, input, actor),
+  );
+}
+
+async function updateApiKeyUnrecorded(
+  deps: ApiKeyAdminDeps,
+  id: string,
+  input: UpdateApiKeyInput,
+  actor: Actor,
+): Promise<ApiKeyView> {
+  if (Object.values(input).every((v) => v === undefined))
+    throw new AdminError('nothing to change', 'invalid_input');
+  const key = await findApiKeyById(deps.db, id);
+  if (!key) throw new AdminError(`no API key ${id.slice(0, 64)}`, 'not_found');
+  const now = deps.clock();
+  if (key.revokedAt !== null) throw new AdminError(`API key ${key.id} is revoked`, 'conflict');
+  if (key.expiresAt <= now) throw new AdminError(`API key ${key.id} has expired`, 'conflict');
+  const row: ApiKeyLimitChanges = {};
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  try {
+    if (input.cidrs !== undefined) {
+      if (input.cidrs.length === 0) throw new AdminError('give at least one CIDR', 'invalid_input');
+      const cidrs = checkCidrs(input.cidrs);
+      changes.cidrs = { from: key.cidrs, to: cidrs };
+      row.cidrs = JSON.stringify(cidrs);
+    }
+    if (input.maxUses !== undefined) {
+      changes.max_uses = { from: key.maxUses, to: checkMaxUses(input.maxUses) };
+      row.max_uses = input.maxUses;
+    }
+    if (input.rateLimit !== undefined) {
+      changes.rate_limit = { from: key.rateLimit, to: checkRateLimit(input.rateLimit) };
+      row.rate_limit = input.rateLimit;
+    }
+  } catch (err) {
+    adminErrorFrom(err);
+  }
+  if (input.expiresAt !== undefined) {
+    if (!Number.isInteger(input.expiresAt) || input.expiresAt <= now)
+      throw new AdminError('the new expiry must be in the future', 'invalid_input');
+    if (input.expiresAt >= key.expiresAt)
+      throw new AdminError(
+        `the expiry may only move earlier than ${new Date(key.expiresAt).toISOString()}`,
+        'invalid_input',
+      );
+    changes.expires_at = { from: iso(key.expiresAt), to: iso(input.expiresAt) };
+    row.expires_at = input.expiresAt;
+  }
+  if (input.scopes !== undefined) {
+    const scopes = [...new Set(input.scopes)];
+    if (scopes.length === 0) throw new AdminError('a key needs at least one scope', 'invalid_input');
+    const wider = scopes.filter((s) => !key.scopes.includes(s));
+    if (wider.length > 0)
+      throw new AdminError(
+        `scopes may only narrow; the key does not carry ${wider.slice(0, 5).join(' ').slice(0, 200)}`,
+        'invalid_input',
+      );
+    changes.scopes = { from: key.scopes, to: scopes };
+    row.scopes = JSON.stringify(scopes);
+  }
+  await deps.audit.transact(
+    async (tx) => {
+      if (!(await updateApiKeyLimits(tx, key.id, row)))
+        throw new AdminError(`API key ${key.id} was revoked or changed meanwhile`, 'conflict');
+    },
+    {
+      event: 'api_key.update',
+      ...actorFields(actor),
+      clientId: key.ownerType === 'client' ? key.ownerId : null,
+      detail: { api_key_id: key.id, changes },
     },
   );
   return showApiKey(deps, key.id);

@@ -1,5 +1,5 @@
 /**
- * Administering clients: create, list, show, delete, rotate a secret. Shared by `clavis admin --db`
+ * Administering clients: create, list, show, update, disable, enable, delete, rotate a secret. Shared by `clavis admin --db`
  * and (later) the admin API. Every change commits with its audit record.
  */
 import { GrantType, isScopeToken } from '@clavis/core';
@@ -15,12 +15,16 @@ import {
   clientAuthMethods,
 } from '../clients/client.js';
 import {
+  type ClientChanges,
   deleteClient as deleteClientRow,
   expireClientSecrets,
   findClient,
+  findClientForUpdate,
   insertClient,
   insertClientSecret,
   listClients as listClientRows,
+  setClientDisabled,
+  updateClient as updateClientRow,
 } from '../clients/client_store.js';
 import { checkPublicSigningJwks, JwksError } from '../crypto/public_jwks.js';
 import { generateClientSecret, randomId, type SecretHasher } from '../crypto/secrets.js';
@@ -110,6 +114,58 @@ function validateUrl(url: string): string {
   return u.toString();
 }
 
+function checkName(name: string): string {
+  if (typeof name !== 'string' || !namePattern.test(name))
+    invalid('name must be 1 to 100 printable characters');
+  return name;
+}
+
+/** Grant types by their accepted names, deduplicated; a public client may not use client_credentials. */
+function checkGrants(names: readonly string[], kind: ClientKind): GrantType[] {
+  const grants = [
+    ...new Set(names.map((g) => grantAliases[g] ?? invalid(`unknown grant type "${g.slice(0, 60)}"`))),
+  ];
+  if (kind === 'public' && grants.includes(GrantType.ClientCredentials))
+    invalid('client_credentials needs a confidential client');
+  return grants;
+}
+
+function checkClientScopes(scopes: readonly string[]): string[] {
+  for (const s of scopes)
+    if (!isScopeToken(s)) invalid(`scope "${s.slice(0, 60)}" is not a valid scope token`);
+  return [...new Set(scopes)];
+}
+
+function checkAudiences(audiences: readonly string[]): string[] {
+  for (const a of audiences) {
+    if (!a || a.length > 512 || /[\s\p{Cc}]/u.test(a)) invalid('an audience is malformed');
+  }
+  return [...new Set(audiences)];
+}
+
+function checkTokenTtl(deps: Pick<AdminDeps, 'maxAccessTokenTtlSeconds'>, ttl: number): number {
+  if (!Number.isInteger(ttl) || ttl < 30 || ttl > deps.maxAccessTokenTtlSeconds) {
+    invalid(`access-token lifetime must be between 30s and ${deps.maxAccessTokenTtlSeconds}s`);
+  }
+  return ttl;
+}
+
+/** Refresh-token lifetimes (null: the server's default) need the refresh_token grant and fit together. */
+function checkRefreshTtls(grants: readonly string[], idle: number | null, absolute: number | null): void {
+  for (const [what, value] of [
+    ['idle', idle],
+    ['absolute', absolute],
+  ] as const) {
+    if (value === null) continue;
+    if (!grants.includes(GrantType.RefreshToken))
+      invalid(`a refresh ${what} lifetime needs the refresh_token grant`);
+    if (!Number.isInteger(value) || value < REFRESH_TTL_MIN || value > REFRESH_TTL_MAX)
+      invalid(`refresh ${what} lifetime must be between ${REFRESH_TTL_MIN}s and ${REFRESH_TTL_MAX}s`);
+  }
+  if (idle !== null && absolute !== null && idle > absolute)
+    invalid('the refresh idle lifetime must not exceed the absolute lifetime');
+}
+
 export function createClient(
   deps: AdminDeps,
   input: CreateClientInput,
@@ -132,20 +188,18 @@ async function createClientUnrecorded(
   input: CreateClientInput,
   actor: Actor,
 ): Promise<{ client: Client; secret?: string }> {
-  if (!namePattern.test(input.name)) invalid('name must be 1 to 100 printable characters');
+  checkName(input.name);
   if (input.kind !== 'public' && input.kind !== 'confidential')
     invalid('kind must be public or confidential');
 
-  const grants = [
-    ...new Set(
-      (input.grants?.length
-        ? input.grants
-        : input.kind === 'public'
-          ? ['device_code', 'refresh_token']
-          : ['client_credentials']
-      ).map((g) => grantAliases[g] ?? invalid(`unknown grant type "${g.slice(0, 60)}"`)),
-    ),
-  ];
+  const grants = checkGrants(
+    input.grants?.length
+      ? input.grants
+      : input.kind === 'public'
+        ? ['device_code', 'refresh_token']
+        : ['client_credentials'],
+    input.kind,
+  );
   const authMethod: ClientAuthMethod =
     input.authMethod ??
     (input.kind === 'public'
@@ -158,16 +212,8 @@ async function createClientUnrecorded(
   if (input.kind === 'public' && authMethod !== 'none') invalid('a public client authenticates with none');
   if (input.kind === 'confidential' && authMethod === 'none')
     invalid('a confidential client must authenticate');
-  if (input.kind === 'public' && grants.includes(GrantType.ClientCredentials)) {
-    invalid('client_credentials needs a confidential client');
-  }
-  const scopes = [...new Set(input.scopes ?? [])];
-  for (const s of scopes)
-    if (!isScopeToken(s)) invalid(`scope "${s.slice(0, 60)}" is not a valid scope token`);
-  const audiences = [...new Set(input.audiences ?? [])];
-  for (const a of audiences) {
-    if (!a || a.length > 512 || /[\s\p{Cc}]/u.test(a)) invalid('an audience is malformed');
-  }
+  const scopes = checkClientScopes(input.scopes ?? []);
+  const audiences = checkAudiences(input.audiences ?? []);
 
   let jwks: JSONWebKeySet | null = null;
   let jwksUri: string | null = null;
@@ -180,25 +226,11 @@ async function createClientUnrecorded(
     invalid('keys are only used with --auth-method private_key_jwt');
   }
 
-  const ttl = input.tokenTtlSeconds ?? deps.defaultAccessTokenTtlSeconds;
-  if (!Number.isInteger(ttl) || ttl < 30 || ttl > deps.maxAccessTokenTtlSeconds) {
-    invalid(`access-token lifetime must be between 30s and ${deps.maxAccessTokenTtlSeconds}s`);
-  }
+  const ttl = checkTokenTtl(deps, input.tokenTtlSeconds ?? deps.defaultAccessTokenTtlSeconds);
   if (input.owner !== undefined && (!input.owner || input.owner.length > 128)) invalid('owner is malformed');
   const refreshIdle = input.refreshIdleTtlSeconds ?? null;
   const refreshAbsolute = input.refreshAbsoluteTtlSeconds ?? null;
-  for (const [what, value] of [
-    ['idle', refreshIdle],
-    ['absolute', refreshAbsolute],
-  ] as const) {
-    if (value === null) continue;
-    if (!grants.includes(GrantType.RefreshToken))
-      invalid(`a refresh ${what} lifetime needs the refresh_token grant`);
-    if (!Number.isInteger(value) || value < REFRESH_TTL_MIN || value > REFRESH_TTL_MAX)
-      invalid(`refresh ${what} lifetime must be between ${REFRESH_TTL_MIN}s and ${REFRESH_TTL_MAX}s`);
-  }
-  if (refreshIdle !== null && refreshAbsolute !== null && refreshIdle > refreshAbsolute)
-    invalid('the refresh idle lifetime must not exceed the absolute lifetime');
+  checkRefreshTtls(grants, refreshIdle, refreshAbsolute);
 
   let id = input.id;
   if (id !== undefined) {
@@ -397,4 +429,143 @@ async function rotateClientSecretUnrecorded(
     }),
   );
   return { clientId: id, secret, previousExpireAt };
+}
+
+/** What `updateClient` may change; what is absent stays as it is. */
+export interface UpdateClientInput {
+  name?: string;
+  owner?: string;
+  /** Replaces the grant types (accepted names as for create). */
+  grants?: string[];
+  /** Replaces the scope ceiling. */
+  scopes?: string[];
+  /** Replaces the audiences. */
+  audiences?: string[];
+  tokenTtlSeconds?: number;
+  requireMfa?: boolean;
+  /** Seconds; null: back to the server's default. */
+  refreshIdleTtlSeconds?: number | null;
+  refreshAbsoluteTtlSeconds?: number | null;
+}
+
+type Changes = Record<string, { from: unknown; to: unknown }>;
+
+/**
+ * Changes a client's settings, validated as `createClient` validates them. A narrower scope ceiling
+ * applies to every token issued or refreshed from now on; tokens already issued keep their scope until
+ * they expire. The audit record names each change with its old and new value.
+ */
+export function updateClient(
+  deps: AdminDeps,
+  id: string,
+  input: UpdateClientInput,
+  actor: Actor,
+): Promise<Client> {
+  return recordingRefusal(deps.audit, { event: 'client.update', actor, clientId: id }, () =>
+    updateClientUnrecorded(deps, id, input, actor),
+  );
+}
+
+async function updateClientUnrecorded(
+  deps: AdminDeps,
+  id: string,
+  input: UpdateClientInput,
+  actor: Actor,
+): Promise<Client> {
+  if (Object.values(input).every((v) => v === undefined)) invalid('nothing to change');
+  if (input.name !== undefined) checkName(input.name);
+  if (input.owner !== undefined && (!input.owner || input.owner.length > 128)) invalid('owner is malformed');
+  if (input.scopes !== undefined) checkClientScopes(input.scopes);
+  if (input.audiences !== undefined) checkAudiences(input.audiences);
+  if (input.tokenTtlSeconds !== undefined) checkTokenTtl(deps, input.tokenTtlSeconds);
+  if (input.grants !== undefined && input.grants.length === 0) invalid('a client needs at least one grant');
+  await deps.audit.transact(
+    async (tx) => {
+      const client = await findClientForUpdate(tx, id);
+      if (!client) throw new AdminError(`no client ${id.slice(0, 64)}`, 'not_found');
+      const grants = input.grants !== undefined ? checkGrants(input.grants, client.kind) : client.grantTypes;
+      const idle =
+        input.refreshIdleTtlSeconds !== undefined
+          ? input.refreshIdleTtlSeconds
+          : client.refreshIdleTtlSeconds;
+      const absolute =
+        input.refreshAbsoluteTtlSeconds !== undefined
+          ? input.refreshAbsoluteTtlSeconds
+          : client.refreshAbsoluteTtlSeconds;
+      checkRefreshTtls(grants, idle, absolute);
+
+      const changes: Changes = {};
+      const row: ClientChanges = {};
+      const note = <K extends keyof ClientChanges>(
+        field: string,
+        column: K,
+        before: unknown,
+        after: unknown,
+        stored: ClientChanges[K],
+      ) => {
+        if (JSON.stringify(before) === JSON.stringify(after)) return;
+        changes[field] = { from: before, to: after };
+        row[column] = stored;
+      };
+      if (input.name !== undefined) note('name', 'name', client.name, input.name, input.name);
+      if (input.owner !== undefined) note('owner', 'owner', client.owner, input.owner, input.owner);
+      if (input.grants !== undefined)
+        note('grant_types', 'grant_types', client.grantTypes, grants, JSON.stringify(grants));
+      if (input.scopes !== undefined) {
+        const scopes = checkClientScopes(input.scopes);
+        note('scopes', 'scopes', client.scopes, scopes, JSON.stringify(scopes));
+      }
+      if (input.audiences !== undefined) {
+        const audiences = checkAudiences(input.audiences);
+        note('audiences', 'audiences', client.audiences, audiences, JSON.stringify(audiences));
+      }
+      if (input.tokenTtlSeconds !== undefined)
+        note('token_ttl', 'token_ttl', client.tokenTtlSeconds, input.tokenTtlSeconds, input.tokenTtlSeconds);
+      if (input.requireMfa !== undefined)
+        note('require_mfa', 'require_mfa', client.requireMfa, input.requireMfa, input.requireMfa ? 1 : 0);
+      note('refresh_idle_ttl', 'refresh_idle_ttl', client.refreshIdleTtlSeconds, idle, idle);
+      note(
+        'refresh_absolute_ttl',
+        'refresh_absolute_ttl',
+        client.refreshAbsoluteTtlSeconds,
+        absolute,
+        absolute,
+      );
+      if (Object.keys(changes).length === 0)
+        invalid('nothing to change: every value given is the current one');
+      await updateClientRow(tx, id, row);
+      return changes;
+    },
+    (changes) => ({ event: 'client.update', ...actorFields(actor), clientId: id, detail: { changes } }),
+  );
+  return showClient(deps, id);
+}
+
+/**
+ * Disables a client: it can no longer authenticate or be issued tokens, and its access tokens stop
+ * introspecting as active (its API keys and federations stop working with it). Everything is kept:
+ * `enableClient` restores it. The built-in clavis-cli client cannot be disabled (as it cannot be deleted).
+ */
+export function disableClient(deps: AdminDeps, id: string, actor: Actor): Promise<Client> {
+  return setDisabled(deps, id, true, actor);
+}
+
+export function enableClient(deps: AdminDeps, id: string, actor: Actor): Promise<Client> {
+  return setDisabled(deps, id, false, actor);
+}
+
+function setDisabled(deps: AdminDeps, id: string, disable: boolean, actor: Actor): Promise<Client> {
+  const event = disable ? 'client.disable' : 'client.enable';
+  return recordingRefusal(deps.audit, { event, actor, clientId: id }, async () => {
+    if (disable && id === CLI_CLIENT_ID) invalid('the built-in clavis-cli client cannot be disabled');
+    await showClient(deps, id);
+    await deps.audit.transact(
+      async (tx) => {
+        if (!(await setClientDisabled(tx, id, disable ? deps.clock() : null)))
+          throw new AdminError(`client ${id} is already ${disable ? 'disabled' : 'enabled'}`, 'conflict');
+      },
+      { event, ...actorFields(actor), clientId: id, detail: {} },
+    );
+    return showClient(deps, id);
+  });
 }

@@ -1,15 +1,18 @@
 /**
  * Administering people: create (with a generated or given password, optionally a TOTP second factor),
- * list, show, disable, reset the second factor, unlock. Shared by `clavis admin --db` and (later) the
- * admin API. Every change commits with its audit record; a password or TOTP secret is returned once, by
- * `createUser`, and never appears in a view, a log line or an audit record.
+ * list, show, disable, enable, set a password or the key scope ceiling, list and revoke sessions, reset
+ * the second factor, unlock. Shared by `clavis admin --db` and (later) the admin API. Every change commits
+ * with its audit record; a password or TOTP secret is returned once, by `createUser` or `setPassword`, and
+ * never appears in a view, a log line or an audit record. A generated password is one-time.
  */
 import { isScopeToken } from '@clavis/core';
+import type { Kysely } from 'kysely';
 import { Secret, TOTP } from 'otpauth';
 import { generatePassword, hashPassword } from '../crypto/passwords.js';
 import { randomId } from '../crypto/secrets.js';
-import { revokeFamily } from '../refresh/refresh_store.js';
+import { listLiveFamilies, revokeFamily } from '../refresh/refresh_store.js';
 import { isUniqueViolation } from '../storage/errors.js';
+import type { Database } from '../storage/schema.js';
 import { sealTotpSecret } from '../users/totp_secret.js';
 import {
   clearLockout,
@@ -19,6 +22,9 @@ import {
   insertUser,
   listUserSummaries,
   markUserDisabled,
+  markUserEnabled,
+  setPasswordHash,
+  setUserScopes,
   type UserSummaryRow,
 } from '../users/user_store.js';
 import { type Actor, actorFields, recordingRefusal } from './actor.js';
@@ -56,6 +62,8 @@ export interface UserView {
   failed_mfa: number;
   /** The scope ceiling of the person's API keys; null = none set (the admin decides). */
   scopes: string[] | null;
+  /** The password is one-time: the person must replace it at their next sign-in. */
+  must_change_password: boolean;
 }
 
 export interface CreateUserInput {
@@ -99,6 +107,7 @@ function toView(row: UserSummaryRow): UserView {
     failed_logins: Number(row.failed_logins),
     failed_mfa: Number(row.failed_mfa),
     scopes: row.scopes ? (JSON.parse(row.scopes) as string[]) : null,
+    must_change_password: Number(row.must_change_password) === 1,
   };
 }
 
@@ -182,7 +191,9 @@ async function createUserUnrecorded(
           username,
           password_hash: passwordHash,
           is_admin: input.isAdmin ? 1 : 0,
-          must_change_password: 0,
+          // A generated password travels through the administrator: the person replaces it at first
+          // sign-in, as the bootstrap administrator does.
+          must_change_password: generated ? 1 : 0,
           totp_secret: totp ? sealTotpSecret(deps.totpKey, id, totp.secret) : null,
           created_at: now,
           disabled_at: null,
@@ -230,6 +241,40 @@ export async function showUser(deps: Pick<AdminDeps, 'db'>, nameOrId: string): P
 }
 
 /**
+ * Ends everything a person is signed in with, in the caller's transaction: device requests they approved
+ * but that were not yet redeemed are withdrawn; every refresh-token family they hold is revoked (with
+ * `reason`) with the unexpired access tokens it produced; their browser sessions end. Returns how many
+ * families it revoked.
+ */
+async function endEverySession(
+  tx: Kysely<Database>,
+  userId: string,
+  reason: string,
+  now: number,
+): Promise<number> {
+  // First, an approval not yet redeemed would still mint tokens for them: withdraw it (the poll then gets
+  // access_denied). Redemption needs status 'approved', so this and a concurrent redemption exclude each
+  // other: on PostgreSQL this statement waits for a redemption in flight to commit, so the families read
+  // below (each statement sees what committed before it) include the one it made.
+  await tx
+    .updateTable('device_codes')
+    .set({ status: 'denied', decided_at: now })
+    .where('user_id', '=', userId)
+    .where('status', '=', 'approved')
+    .execute();
+  const families = await tx
+    .selectFrom('token_families')
+    .select('id')
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+  let revoked = 0;
+  for (const f of families) if (await revokeFamily(tx, f.id, reason, now)) revoked += 1;
+  await tx.deleteFrom('sessions').where('user_id', '=', userId).execute();
+  return revoked;
+}
+
+/**
  * Disables a person: they can no longer sign in; their browser sessions end; device requests they
  * approved but that were not yet redeemed are withdrawn; every refresh-token family they hold is revoked
  * (reason `user_disabled`) with the unexpired access tokens it produced — all in the transaction that
@@ -256,27 +301,9 @@ async function disableUserUnrecorded(
   const now = deps.clock();
   const revokedFamilies = await deps.audit.transact(
     async (tx) => {
-      // First, an approval not yet redeemed would still mint tokens for them: withdraw it (the poll then
-      // gets access_denied). Redemption needs status 'approved', so this and a concurrent redemption
-      // exclude each other: on PostgreSQL this statement waits for a redemption in flight to commit, so
-      // the families read below (each statement sees what committed before it) include the one it made.
-      await tx
-        .updateTable('device_codes')
-        .set({ status: 'denied', decided_at: now })
-        .where('user_id', '=', target.id)
-        .where('status', '=', 'approved')
-        .execute();
       if (!(await markUserDisabled(tx, target.id, now)))
         throw new AdminError(`user ${target.username} is already disabled`, 'conflict');
-      const families = await tx
-        .selectFrom('token_families')
-        .select('id')
-        .where('user_id', '=', target.id)
-        .where('revoked_at', 'is', null)
-        .execute();
-      let revoked = 0;
-      for (const f of families) if (await revokeFamily(tx, f.id, 'user_disabled', now)) revoked += 1;
-      await tx.deleteFrom('sessions').where('user_id', '=', target.id).execute();
+      const revoked = await endEverySession(tx, target.id, 'user_disabled', now);
       return revoked;
     },
     (revoked) => ({
@@ -357,4 +384,152 @@ async function unlockUserUnrecorded(deps: UserAdminDeps, nameOrId: string, actor
     },
   );
   return showUser(deps, target.id);
+}
+
+/** Lets a disabled person sign in again. What disabling revoked stays revoked. */
+export function enableUser(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.enable', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    async () => {
+      const target = await showUser(deps, nameOrId);
+      await deps.audit.transact(
+        async (tx) => {
+          if (!(await markUserEnabled(tx, target.id)))
+            throw new AdminError(`user ${target.username} is not disabled`, 'conflict');
+        },
+        {
+          event: 'user.enable',
+          ...actorFields(actor),
+          detail: { user_id: target.id, username: target.username },
+        },
+      );
+      return showUser(deps, target.id);
+    },
+  );
+}
+
+/**
+ * Sets a person's password: the one given (checked as at creation), or a generated one returned once,
+ * which is one-time (the person replaces it at their next sign-in). Their browser sessions end, so a
+ * page signed in with the old password cannot go on; their refresh tokens are kept (`revokeSessions`).
+ */
+export function setPassword(
+  deps: UserAdminDeps,
+  nameOrId: string,
+  input: { password?: string },
+  actor: Actor,
+): Promise<{ user: UserView; password?: string }> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.set_password', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    async () => {
+      const generated = input.password === undefined ? generatePassword() : undefined;
+      const password = generated ?? checkPassword(input.password ?? '');
+      const target = await showUser(deps, nameOrId);
+      const hash = await hashPassword(password);
+      await deps.audit.transact(
+        async (tx) => {
+          await setPasswordHash(tx, target.id, hash, generated !== undefined);
+          await tx.deleteFrom('sessions').where('user_id', '=', target.id).execute();
+        },
+        {
+          event: 'user.set_password',
+          ...actorFields(actor),
+          detail: {
+            user_id: target.id,
+            username: target.username,
+            password: generated ? 'generated' : 'given',
+            one_time: generated !== undefined,
+          },
+        },
+      );
+      return { user: await showUser(deps, target.id), ...(generated ? { password: generated } : {}) };
+    },
+  );
+}
+
+/**
+ * Replaces the scope ceiling of a person's API keys. A narrower ceiling narrows their live keys at once
+ * (a key carries only what is still within it); null removes the ceiling (the administrator decides).
+ */
+export function setScopes(
+  deps: UserAdminDeps,
+  nameOrId: string,
+  scopes: readonly string[] | null,
+  actor: Actor,
+): Promise<UserView> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.set_scopes', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    async () => {
+      const checked = scopes === null ? null : checkScopes(scopes);
+      const target = await showUser(deps, nameOrId);
+      await deps.audit.transact((tx) => setUserScopes(tx, target.id, checked), {
+        event: 'user.set_scopes',
+        ...actorFields(actor),
+        detail: { user_id: target.id, username: target.username, from: target.scopes, to: checked },
+      });
+      return showUser(deps, target.id);
+    },
+  );
+}
+
+/** A person's live refresh-token family, as administrators see it (never a token). */
+export interface SessionView {
+  family_id: string;
+  client_id: string;
+  scopes: string[];
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string;
+}
+
+/** The person's live refresh-token families (each a signed-in CLI), oldest first. */
+export async function listSessions(
+  deps: Pick<UserAdminDeps, 'db' | 'clock'>,
+  nameOrId: string,
+): Promise<{ user: UserView; sessions: SessionView[] }> {
+  const user = await showUser(deps, nameOrId);
+  const families = await listLiveFamilies(deps.db, user.id, deps.clock());
+  return {
+    user,
+    sessions: families.map((f) => ({
+      family_id: f.id,
+      client_id: f.client_id,
+      scopes: f.scopes,
+      created_at: iso(f.created_at) ?? '',
+      last_used_at: iso(f.last_used_at),
+      expires_at: iso(f.expires_at) ?? '',
+    })),
+  };
+}
+
+/**
+ * Signs a person out everywhere, as disabling does but leaving them able to sign in again: every
+ * refresh-token family is revoked (reason `admin_revoked`) with its unexpired access tokens, approvals
+ * not yet redeemed are withdrawn, browser sessions end.
+ */
+export function revokeSessions(
+  deps: UserAdminDeps,
+  nameOrId: string,
+  actor: Actor,
+): Promise<{ user: UserView; revokedFamilies: number }> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'user.revoke_sessions', actor, clientId: null, target: { user: nameOrId.slice(0, 64) } },
+    async () => {
+      const target = await showUser(deps, nameOrId);
+      const now = deps.clock();
+      const revokedFamilies = await deps.audit.transact(
+        (tx) => endEverySession(tx, target.id, 'admin_revoked', now),
+        (revoked) => ({
+          event: 'user.revoke_sessions',
+          ...actorFields(actor),
+          detail: { user_id: target.id, username: target.username, revoked_families: revoked },
+        }),
+      );
+      return { user: await showUser(deps, target.id), revokedFamilies };
+    },
+  );
 }

@@ -294,3 +294,46 @@ export async function listApiKeys(
   const rows = await q.orderBy('created_at').orderBy('id').execute();
   return rows.map((r) => toRecord(r as StoredRow));
 }
+
+export type ApiKeyLimitChanges = Partial<
+  Pick<ApiKeysTable, 'cidrs' | 'max_uses' | 'rate_limit' | 'expires_at' | 'scopes'>
+>;
+
+/**
+ * Changes a live key's limits. A new expiry only ever moves it earlier, also against a concurrent change.
+ * False when the key was revoked, or its expiry moved at least as early, meanwhile (nothing then changes).
+ */
+export async function updateApiKeyLimits(db: Db, id: string, changes: ApiKeyLimitChanges): Promise<boolean> {
+  let query = db.updateTable('api_keys').set(changes).where('id', '=', id).where('revoked_at', 'is', null);
+  if (changes.expires_at !== undefined) query = query.where('expires_at', '>', changes.expires_at);
+  const result = await query.executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** Of the given owners, those that cannot use keys now: disabled clients, disabled or locked people. */
+export async function findUnusableOwners(
+  db: Db,
+  clientIds: readonly string[],
+  userIds: readonly string[],
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (clientIds.length > 0) {
+    const rows = await db
+      .selectFrom('clients')
+      .select('id')
+      .where('id', 'in', clientIds)
+      .where('disabled_at', 'is not', null)
+      .execute();
+    for (const r of rows) out.add(`client:${r.id}`);
+  }
+  if (userIds.length > 0) {
+    const rows = await db
+      .selectFrom('users')
+      .select('id')
+      .where('id', 'in', userIds)
+      .where((eb) => eb.or([eb('disabled_at', 'is not', null), eb('locked_at', 'is not', null)]))
+      .execute();
+    for (const r of rows) out.add(`user:${r.id}`);
+  }
+  return out;
+}

@@ -102,6 +102,26 @@ function positiveInt(value: number, what: string, max: number): number {
   return value;
 }
 
+/** A key's use limit, checked as at creation. */
+export function checkMaxUses(value: number): number {
+  return positiveInt(value, 'max uses', MAX_USES_LIMIT);
+}
+
+/** A key's per-minute rate limit, checked as at creation. */
+export function checkRateLimit(value: number): number {
+  return positiveInt(value, 'the rate limit', RATE_LIMIT_MAX);
+}
+
+/** An allow-list, normalised; an error names the first malformed CIDR. */
+export function checkCidrs(texts: readonly string[]): string[] {
+  try {
+    return normaliseCidrs(texts);
+  } catch (err) {
+    if (err instanceof CidrError) throw new ApiKeyRuleError(err.message, 'invalid_input');
+    throw err;
+  }
+}
+
 /** Checks a spec against the rules; returns the normalised scopes and CIDRs. */
 function checkApiKeySpec(spec: ApiKeySpec): { scopes: string[]; cidrs: string[] | null } {
   if (spec.name !== undefined && !namePattern.test(spec.name))

@@ -45,6 +45,7 @@ export type ApiKeyRejection =
   | 'exhausted'
   | 'owner_inactive'
   | 'address_not_allowed'
+  | 'address_missing'
   | 'insufficient_scope'
   | 'rate_limited'
   | 'principal_mismatch';
@@ -168,8 +169,10 @@ export class ApiKeyVerifier {
     if (key.expiresAt <= now) return { ok: false, reason: 'expired', key };
     if (key.maxUses !== null && key.uses >= key.maxUses) return { ok: false, reason: 'exhausted', key };
     if (!owner) return { ok: false, reason: 'owner_inactive', key };
-    if (checkAddress && key.cidrsJson !== null && !allowListFor(key.cidrsJson).allows(ip)) {
-      return { ok: false, reason: 'address_not_allowed', key };
+    if (checkAddress && key.cidrsJson !== null) {
+      // A key with an allow-list needs the caller's address: none given is its own reason in the record.
+      if (ip === null) return { ok: false, reason: 'address_missing', key };
+      if (!allowListFor(key.cidrsJson).allows(ip)) return { ok: false, reason: 'address_not_allowed', key };
     }
     const scopes = owner.ceiling === null ? key.scopes : key.scopes.filter((s) => owner.ceiling?.includes(s));
     return { ok: true, key, owner, scopes };

@@ -3,7 +3,7 @@
  * transaction, so a change and its audit record commit together.
  */
 import type { Kysely } from 'kysely';
-import { rawRows } from '../storage/raw.js';
+import { isSqlite, rawRows } from '../storage/raw.js';
 import type { ClientRow, ClientSecretRow, Database, NewClientRow } from '../storage/schema.js';
 import { type Client, clientFromRow } from './client.js';
 
@@ -118,4 +118,85 @@ export async function expireClientSecrets(db: Db, clientId: string, expiresAt: n
     .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', expiresAt)]))
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+/**
+ * The client, read to be changed: on PostgreSQL its row is locked until the transaction ends, so two
+ * concurrent updates of one client apply one after the other (SQLite's write transaction already
+ * excludes every other writer).
+ */
+export async function findClientForUpdate(tx: Db, id: string): Promise<Client | undefined> {
+  const query = tx.selectFrom('clients').selectAll().where('id', '=', id);
+  const row = await (isSqlite(tx) ? query : query.forUpdate()).executeTakeFirst();
+  return row ? clientFromRow(row) : undefined;
+}
+
+export type ClientChanges = Partial<
+  Pick<
+    ClientRow,
+    | 'name'
+    | 'owner'
+    | 'grant_types'
+    | 'scopes'
+    | 'audiences'
+    | 'token_ttl'
+    | 'require_mfa'
+    | 'refresh_idle_ttl'
+    | 'refresh_absolute_ttl'
+  >
+>;
+
+export async function updateClient(db: Db, id: string, changes: ClientChanges): Promise<void> {
+  await db.updateTable('clients').set(changes).where('id', '=', id).execute();
+}
+
+/**
+ * Disables (`disabledAt` a time) or enables (null) a client. False when it was already in that state
+ * or does not exist: under concurrent calls exactly one caller gets true.
+ */
+export async function setClientDisabled(db: Db, id: string, disabledAt: number | null): Promise<boolean> {
+  const result = await db
+    .updateTable('clients')
+    .set({ disabled_at: disabledAt })
+    .where('id', '=', id)
+    .where('disabled_at', disabledAt === null ? 'is not' : 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** The client's secrets (never their hashes), oldest first. */
+export async function listClientSecrets(
+  db: Db,
+  clientId: string,
+): Promise<Omit<ClientSecretRow, 'hash' | 'client_id'>[]> {
+  const rows = await db
+    .selectFrom('client_secrets')
+    .select(['id', 'created_at', 'expires_at', 'revoked_at'])
+    .where('client_id', '=', clientId)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    created_at: Number(r.created_at),
+    expires_at: r.expires_at === null ? null : Number(r.expires_at),
+    revoked_at: r.revoked_at === null ? null : Number(r.revoked_at),
+  }));
+}
+
+/** Revokes one secret of the client at `now`. False when it is unknown or already revoked. */
+export async function revokeClientSecret(
+  db: Db,
+  clientId: string,
+  secretId: string,
+  now: number,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('client_secrets')
+    .set({ revoked_at: now })
+    .where('id', '=', secretId)
+    .where('client_id', '=', clientId)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

@@ -50,7 +50,7 @@ const MAX_KEY_PARAM = 128;
 
 function refusal(reason: ApiKeyRejection, retryAfterSeconds: number): OAuthError {
   if (INVALID_KEY_REASONS.has(reason)) return new InvalidToken(INVALID_API_KEY_DESCRIPTION);
-  if (reason === 'address_not_allowed')
+  if (reason === 'address_not_allowed' || reason === 'address_missing')
     return new AddressNotAllowed('the API key may not be used from this address');
   if (reason === 'insufficient_scope')
     return new InsufficientScope('the API key does not carry the scope this call needs');

@@ -3,7 +3,7 @@
  * so a change and its audit record commit together.
  */
 import type { Kysely } from 'kysely';
-import { rawRows } from '../storage/raw.js';
+import { isSqlite, rawRows } from '../storage/raw.js';
 import type { Database, FederationRow, FederationsTable } from '../storage/schema.js';
 import { type Federation, federationFromRow } from './federation.js';
 
@@ -41,4 +41,30 @@ export async function insertFederation(db: Db, row: FederationsTable): Promise<v
 export async function deleteFederation(db: Db, id: string): Promise<boolean> {
   const result = await db.deleteFrom('federations').where('id', '=', id).executeTakeFirst();
   return result.numDeletedRows > 0n;
+}
+
+export type FederationChanges = Partial<
+  Pick<FederationsTable, 'name' | 'audience' | 'conditions' | 'jwks' | 'jwks_uri' | 'scopes' | 'max_ttl'>
+>;
+
+/** The federation, read to be changed: its row locked on PostgreSQL until the transaction ends. */
+export async function findFederationForUpdate(tx: Db, id: string): Promise<Federation | undefined> {
+  const query = tx.selectFrom('federations').selectAll().where('id', '=', id);
+  const row = await (isSqlite(tx) ? query : query.forUpdate()).executeTakeFirst();
+  return row ? federationFromRow(row) : undefined;
+}
+
+export async function updateFederation(db: Db, id: string, changes: FederationChanges): Promise<void> {
+  await db.updateTable('federations').set(changes).where('id', '=', id).execute();
+}
+
+/** Disables (a time) or enables (null). False when already in that state or unknown. */
+export async function setFederationDisabled(db: Db, id: string, disabledAt: number | null): Promise<boolean> {
+  const result = await db
+    .updateTable('federations')
+    .set({ disabled_at: disabledAt })
+    .where('id', '=', id)
+    .where('disabled_at', disabledAt === null ? 'is not' : 'is', null)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

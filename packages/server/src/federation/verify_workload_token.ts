@@ -35,9 +35,9 @@ import { claimValue, isPresetName, presets } from './presets.js';
 /** The largest workload token looked at (GitHub's are about 1.5 KiB). */
 export const MAX_WORKLOAD_TOKEN_LENGTH = 16 * 1024;
 /** A workload token may live at most this long from now: longer is a misconfigured issuer. */
-const MAX_WORKLOAD_TOKEN_LIFETIME_SECONDS = 24 * 3600;
+export const MAX_WORKLOAD_TOKEN_LIFETIME_SECONDS = 24 * 3600;
 /** Kubernetes' legacy (Secret-based) service-account tokens carry this issuer, no `exp`, no `aud`. */
-const LEGACY_KUBERNETES_ISSUER = 'kubernetes/serviceaccount';
+export const LEGACY_KUBERNETES_ISSUER = 'kubernetes/serviceaccount';
 
 /**
  * Why a workload token was refused. `token` reasons are about the token itself (RFC 8693 §2.2.2:
@@ -75,7 +75,13 @@ export class WorkloadTokenRefused extends Error {
     readonly reason: RefusalReason,
     message: string,
     /** What is known of the token, for the audit record: bounded, never the token. */
-    readonly facts: { issuer?: string; subject?: string; federationIds?: string[] } = {},
+    readonly facts: {
+      issuer?: string;
+      subject?: string;
+      federationIds?: string[];
+      /** Per federation considered, the first condition the token failed: `fed_…: claim NAME`. */
+      failedConditions?: string[];
+    } = {},
   ) {
     super(message);
   }
@@ -143,7 +149,8 @@ function localKeySet(jwks: JSONWebKeySet, inlineId: string | null): LocalKeySet 
   return set;
 }
 
-function allowedAlgorithms(federations: readonly Federation[]): string[] {
+/** The signature algorithms the federations accept: their presets', else every asymmetric one. */
+export function allowedAlgorithms(federations: readonly Federation[]): string[] {
   const allowed = new Set<string>();
   for (const f of federations) {
     const algs = f.preset && isPresetName(f.preset) ? presets[f.preset].algorithms : workloadTokenAlgorithms;
@@ -152,16 +159,24 @@ function allowedAlgorithms(federations: readonly Federation[]): string[] {
   return [...allowed];
 }
 
-function audienceIncludes(aud: unknown, audience: string): boolean {
+export function audienceIncludes(aud: unknown, audience: string): boolean {
   if (typeof aud === 'string') return aud === audience;
   return Array.isArray(aud) && aud.length <= 32 && aud.includes(audience);
 }
 
+function conditionMet(c: Federation['conditions'][number], claims: Record<string, unknown>): boolean {
+  const value = claimValue(claims, c.claim);
+  return value !== undefined && value.length <= 4096 && globMatches(c.pattern, value);
+}
+
 function meetsConditions(federation: Federation, claims: Record<string, unknown>): boolean {
-  return federation.conditions.every((c) => {
-    const value = claimValue(claims, c.claim);
-    return value !== undefined && value.length <= 4096 && globMatches(c.pattern, value);
-  });
+  return federation.conditions.every((c) => conditionMet(c, claims));
+}
+
+/** The first condition of the federation the claims fail, by claim name (never the claim's value). */
+function firstFailedCondition(federation: Federation, claims: Record<string, unknown>): string {
+  const failed = federation.conditions.find((c) => !conditionMet(c, claims));
+  return `${federation.id}: claim ${failed?.claim ?? '?'}`;
 }
 
 export async function verifyWorkloadToken(deps: VerifyDeps, token: string): Promise<VerifiedWorkloadToken> {
@@ -277,6 +292,7 @@ export async function verifyWorkloadToken(deps: VerifyDeps, token: string): Prom
     throw new WorkloadTokenRefused('no_matching_policy', 'no federation policy matches the token', {
       ...facts,
       federationIds: forUs.map((f) => f.id).slice(0, 20),
+      failedConditions: forUs.slice(0, 20).map((f) => firstFailedCondition(f, claims)),
     });
   }
   const principals = new Set(matching.map((f) => f.clientId));

@@ -39,7 +39,7 @@ const INVALID_KEY_DESCRIPTION = 'the subject token is not a valid API key';
 
 function refusal(reason: ApiKeyRejection, retryAfterSeconds = 60): OAuthError {
   if (INVALID_KEY_REASONS.has(reason)) return new InvalidRequest(INVALID_KEY_DESCRIPTION);
-  if (reason === 'address_not_allowed')
+  if (reason === 'address_not_allowed' || reason === 'address_missing')
     return new InvalidRequest('the API key may not be used from this address');
   if (reason === 'rate_limited')
     return new TooManyRequests('the API key is over its rate limit', retryAfterSeconds);

@@ -117,6 +117,7 @@ export async function issueFederatedToken(
             ...(facts.issuer !== undefined ? { iss: facts.issuer } : {}),
             ...(facts.subject !== undefined ? { sub: facts.subject } : {}),
             ...(facts.federationIds?.length ? { federation_ids: facts.federationIds } : {}),
+            ...(facts.failedConditions?.length ? { failed_conditions: facts.failedConditions } : {}),
           },
         },
         subject: `${facts.issuer ?? ''} ${facts.subject ?? ''}`,

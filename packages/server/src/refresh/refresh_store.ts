@@ -145,3 +145,51 @@ export async function purgeFamilies(db: Db, now: number): Promise<number> {
   );
   return rawExec(db, 'delete from token_families where expires_at < ?', [now]);
 }
+
+/** A person's refresh-token family that can still be refreshed, as administrators see it. */
+export interface LiveFamilySummary {
+  id: string;
+  client_id: string;
+  scopes: string[];
+  created_at: number;
+  /** The last refresh (rotation), or null if never refreshed. */
+  last_used_at: number | null;
+  /** When it stops: its absolute end or its current token's idle end, whichever is sooner. */
+  expires_at: number;
+}
+
+/** The person's families that are neither revoked nor expired at `now`, oldest first. */
+export async function listLiveFamilies(db: Db, userId: string, now: number): Promise<LiveFamilySummary[]> {
+  const rows = await rawRows<{
+    id: string;
+    client_id: string;
+    scopes: string;
+    created_at: number | string;
+    expires_at: number | string;
+    last_used_at: number | string | null;
+    idle_expires_at: number | string | null;
+  }>(
+    db,
+    `select f.id, f.client_id, f.scopes, f.created_at, f.expires_at,
+        (select max(r.rotated_at) from refresh_tokens r where r.family_id = f.id) as last_used_at,
+        (select max(r.idle_expires_at) from refresh_tokens r
+          where r.family_id = f.id and r.rotated_at is null) as idle_expires_at
+      from token_families f
+      where f.user_id = ? and f.revoked_at is null and f.expires_at > ?
+      order by f.created_at, f.id`,
+    [userId, now],
+  );
+  const out: LiveFamilySummary[] = [];
+  for (const r of rows) {
+    if (r.idle_expires_at === null || Number(r.idle_expires_at) <= now) continue;
+    out.push({
+      id: r.id,
+      client_id: r.client_id,
+      scopes: JSON.parse(r.scopes) as string[],
+      created_at: Number(r.created_at),
+      last_used_at: r.last_used_at === null ? null : Number(r.last_used_at),
+      expires_at: Math.min(Number(r.expires_at), Number(r.idle_expires_at)),
+    });
+  }
+  return out;
+}

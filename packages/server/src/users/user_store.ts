@@ -100,6 +100,8 @@ export interface UserSummaryRow {
   failed_logins: number;
   failed_mfa: number;
   scopes?: string | null | undefined;
+  /** 1 while the password is one-time: it must be replaced at the next sign-in. */
+  must_change_password: number;
   /** 1 when a TOTP secret is enrolled. */
   has_totp: number;
 }
@@ -119,6 +121,7 @@ function selectSummaries(db: Db) {
       'failed_logins',
       'failed_mfa',
       'scopes',
+      'must_change_password',
     ])
     .select(sql<number>`case when totp_secret is null then 0 else 1 end`.as('has_totp'));
 }
@@ -379,4 +382,38 @@ export async function enrolTotp(
     [secret, step, userId, now],
   );
   return changed > 0;
+}
+
+/** Enables the person with id `id`. False when they were not disabled. */
+export async function markUserEnabled(db: Db, id: string): Promise<boolean> {
+  const changed = await db
+    .updateTable('users')
+    .set({ disabled_at: null })
+    .where('id', '=', id)
+    .where('disabled_at', 'is not', null)
+    .executeTakeFirst();
+  return changed.numUpdatedRows !== 0n;
+}
+
+/** Sets a password hash, one-time (to be replaced at the next sign-in) or not. */
+export async function setPasswordHash(
+  db: Db,
+  id: string,
+  passwordHash: string,
+  oneTime: boolean,
+): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ password_hash: passwordHash, must_change_password: oneTime ? 1 : 0 })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Sets the scope ceiling of the person's API keys (null: none set). */
+export async function setUserScopes(db: Db, id: string, scopes: readonly string[] | null): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ scopes: scopes === null ? null : JSON.stringify(scopes) })
+    .where('id', '=', id)
+    .execute();
 }

@@ -83,6 +83,8 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
         failed_logins: 0,
         failed_mfa: 0,
         scopes: null,
+        // Generated: one-time, replaced at the first sign-in.
+        must_change_password: true,
       });
       const row = await userRow(created.user.id);
       expect(row.password_hash).toMatch(/^scrypt\$32768\$8\$1\$/);
@@ -282,6 +284,7 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
           'is_admin',
           'locked_at',
           'locked_until',
+          'must_change_password',
           'scopes',
           'username',
         ]);

@@ -162,11 +162,15 @@ describe.each(dialects)('API key verify endpoint (%s)', (dialect) => {
       );
     });
 
-    it('an allow-listed key with no ip given is denied', async () => {
-      const { key } = await createKey(server, { owner: owner.id, cidrs: ['10.0.0.0/8'] });
+    it('an allow-listed key with no ip given is denied, recorded as address_missing', async () => {
+      const { id, key } = await createKey(server, { owner: owner.id, cidrs: ['10.0.0.0/8'] });
       const res = await verify(server, rs, { key });
       expect(res.statusCode).toBe(403);
       expect(res.json().error).toBe('access_denied');
+      const denied = await auditRecords(server, 'api_key.use_denied');
+      expect(denied.some((r) => r.detail.api_key_id === id && r.detail.reason === 'address_missing')).toBe(
+        true,
+      );
     });
 
     it('AK-02: IPv4-mapped IPv6, CIDR edges (/32, /24, /0), IPv6 ranges', async () => {

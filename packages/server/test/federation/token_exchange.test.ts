@@ -196,6 +196,8 @@ describe.each(dialects)('federated token exchange (%s)', (dialect) => {
         iss: github.issuer,
         sub: 'repo:acme/other:ref:refs/heads/main',
         federation_ids: [federation.id],
+        // The failing condition by claim name, never the claim's value.
+        failed_conditions: [`${federation.id}: claim repository`],
       });
     });
 

@@ -1,4 +1,7 @@
-/** `clavis admin clients create|list|show|delete|rotate-secret`: the flags; the work is in clients_run.ts. */
+/**
+ * `clavis admin clients create|list|show|update|disable|enable|delete|rotate-secret` and `clients secrets
+ * list|revoke`: the flags; the work is in clients_run.ts.
+ */
 import type { Command } from 'commander';
 import { CliError } from '../../errors.js';
 import type { Io } from '../../io.js';
@@ -8,6 +11,8 @@ import type {
   ClientsCreateOptions,
   ClientsListOptions,
   ClientsRotateSecretOptions,
+  ClientsUpdateOptions,
+  ConfirmedClientOptions,
 } from './clients_run.js';
 import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
 
@@ -89,8 +94,9 @@ export function registerClients(admin: Command, io: Io): void {
   clients
     .command('delete <client_id>')
     .description('delete a client and its secrets; its tokens stop being introspectable as active')
+    .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print JSON')
-    .action(async (id: string, flags: Pick<ClientOptions, 'json'>, command: Command) => {
+    .action(async (id: string, flags: Pick<ConfirmedClientOptions, 'json' | 'yes'>, command: Command) => {
       const { runClientsDelete } = await import('./clients_run.js');
       await runClientsDelete({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
     });
@@ -113,6 +119,74 @@ export function registerClients(admin: Command, io: Io): void {
       ) => {
         const { runClientsRotateSecret } = await import('./clients_run.js');
         await runClientsRotateSecret({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
+      },
+    );
+
+  clients
+    .command('update <client_id>')
+    .description('change a client: what is given replaces what is stored (validated as create)')
+    .option('--name <name>', 'display name')
+    .option('--owner <owner>', 'who is responsible for this principal')
+    .option('--grant <grant>', 'allowed grant type (repeatable; replaces the list)', collect)
+    .option('--scope <scope>', 'scope the client may be given (repeatable; replaces the ceiling)', collect)
+    .option('--audience <aud>', 'resource it may request tokens for (repeatable; replaces the list)', collect)
+    .option('--token-ttl <duration>', 'access-token lifetime (at most 1h)', duration)
+    .option('--refresh-idle-ttl <duration>', 'a refresh token unused this long expires', duration)
+    .option('--refresh-absolute-ttl <duration>', 'no refresh this long after the approval', duration)
+    .option('--require-mfa', 'people approve its device requests only after a second factor')
+    .option('--no-require-mfa', 'people approve its device requests with a password alone')
+    .option('--json', 'print JSON')
+    .action(
+      async (id: string, flags: Omit<ClientsUpdateOptions, keyof AdminTarget | 'id'>, command: Command) => {
+        const { runClientsUpdate } = await import('./clients_run.js');
+        await runClientsUpdate({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
+      },
+    );
+
+  clients
+    .command('disable <client_id>')
+    .description('stop a client authenticating and getting tokens; its tokens stop introspecting as active')
+    .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, flags: Pick<ConfirmedClientOptions, 'json' | 'yes'>, command: Command) => {
+      const { runClientsDisable } = await import('./clients_run.js');
+      await runClientsDisable({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
+
+  clients
+    .command('enable <client_id>')
+    .description('let a disabled client authenticate again')
+    .option('--json', 'print JSON')
+    .action(async (id: string, flags: Pick<ClientOptions, 'json'>, command: Command) => {
+      const { runClientsEnable } = await import('./clients_run.js');
+      await runClientsEnable({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
+
+  const secrets = clients.command('secrets').description("a client's secrets (never shown again)");
+
+  secrets
+    .command('list <client_id>')
+    .description('list the secrets: id, state, created, expires (never the secret)')
+    .option('--json', 'print JSON')
+    .action(async (id: string, flags: Pick<ClientOptions, 'json'>, command: Command) => {
+      const { runClientsSecretsList } = await import('./clients_run.js');
+      await runClientsSecretsList({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
+
+  secrets
+    .command('revoke <client_id> <secret_id>')
+    .description('revoke one secret now (not after a grace period, unlike rotate-secret)')
+    .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        id: string,
+        secretId: string,
+        flags: Pick<ConfirmedClientOptions, 'json' | 'yes'>,
+        command: Command,
+      ) => {
+        const { runClientsSecretsRevoke } = await import('./clients_run.js');
+        await runClientsSecretsRevoke({ id, secretId, ...flags, ...adminTarget(command) }, adminRunDeps(io));
       },
     );
 }

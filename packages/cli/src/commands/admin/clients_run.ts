@@ -1,9 +1,12 @@
-/** The work of `clavis admin clients create|list|show|delete|rotate-secret`. */
-import { readFile } from 'node:fs/promises';
-import { adminClients, type Client, clientView } from '@clavis/server';
-import { CliError } from '../../errors.js';
+/**
+ * The work of `clavis admin clients create|list|show|update|disable|enable|delete|rotate-secret` and
+ * `clients secrets list|revoke`.
+ */
+import { adminClientSecrets, adminClients, type Client, clientView } from '@clavis/server';
+import { confirm } from '../../confirm.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { readJwksFile } from './jwks_file.js';
 
 export interface ClientsCreateOptions extends AdminTarget {
   name: string;
@@ -29,6 +32,29 @@ export interface ClientOptions extends AdminTarget {
   json?: boolean | undefined;
 }
 
+/** A destructive change: confirmed in a terminal, or by `--yes`. */
+export interface ConfirmedClientOptions extends ClientOptions {
+  yes?: boolean | undefined;
+}
+
+/** What is given replaces what is stored; what is absent stays. */
+export interface ClientsUpdateOptions extends ClientOptions {
+  name?: string | undefined;
+  owner?: string | undefined;
+  grant?: string[] | undefined;
+  scope?: string[] | undefined;
+  audience?: string[] | undefined;
+  /** Seconds, as are all the durations below. */
+  tokenTtl?: number | undefined;
+  refreshIdleTtl?: number | undefined;
+  refreshAbsoluteTtl?: number | undefined;
+  requireMfa?: boolean | undefined;
+}
+
+export interface ClientsSecretsRevokeOptions extends ConfirmedClientOptions {
+  secretId: string;
+}
+
 export interface ClientsListOptions extends AdminTarget {
   json?: boolean | undefined;
 }
@@ -41,20 +67,6 @@ export interface ClientsRotateSecretOptions extends ClientOptions {
 
 type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
 
-async function readJwks(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new CliError(`cannot read JWKS file ${path}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new CliError(`JWKS file ${path} is not valid JSON`);
-  }
-}
-
 function printClient(out: Io['stdout'], client: Client): void {
   const view = clientView(client);
   for (const [key, value] of Object.entries(view)) {
@@ -63,7 +75,7 @@ function printClient(out: Io['stdout'], client: Client): void {
 }
 
 export async function runClientsCreate(options: ClientsCreateOptions, deps: Deps): Promise<void> {
-  const jwks = options.jwksFile ? await readJwks(options.jwksFile) : undefined;
+  const jwks = options.jwksFile ? await readJwksFile(options.jwksFile) : undefined;
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     const { client, secret } = await adminClients.createClient(
       admin,
@@ -124,7 +136,18 @@ export async function runClientsShow(
   });
 }
 
-export async function runClientsDelete(options: ClientOptions, deps: Deps): Promise<void> {
+export async function runClientsDelete(
+  options: ConfirmedClientOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    {
+      action: `delete client ${options.id}`,
+      consequence: 'Its secrets and federations are deleted, its API keys revoked.',
+    },
+    options.yes,
+  );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     await adminClients.deleteClient(admin, options.id, actor);
     if (options.json) writeJson(deps, { client_id: options.id, deleted: true });
@@ -156,5 +179,96 @@ export async function runClientsRotateSecret(options: ClientsRotateSecretOptions
     writeLine(deps.stdout, `${'client_secret'.padEnd(26)} ${result.secret}`);
     writeLine(deps.stdout, `${'previous_secrets_expire_at'.padEnd(26)} ${previous}`);
     writeLine(deps.stderr, 'Store the new secret now: it is shown only this once.');
+  });
+}
+
+export async function runClientsUpdate(options: ClientsUpdateOptions, deps: Deps): Promise<void> {
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const client = await adminClients.updateClient(
+      admin,
+      options.id,
+      {
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        ...(options.owner !== undefined ? { owner: options.owner } : {}),
+        ...(options.grant !== undefined ? { grants: options.grant } : {}),
+        ...(options.scope !== undefined ? { scopes: options.scope } : {}),
+        ...(options.audience !== undefined ? { audiences: options.audience } : {}),
+        ...(options.tokenTtl !== undefined ? { tokenTtlSeconds: options.tokenTtl } : {}),
+        ...(options.refreshIdleTtl !== undefined ? { refreshIdleTtlSeconds: options.refreshIdleTtl } : {}),
+        ...(options.refreshAbsoluteTtl !== undefined
+          ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }
+          : {}),
+        ...(options.requireMfa !== undefined ? { requireMfa: options.requireMfa } : {}),
+      },
+      actor,
+    );
+    if (options.json) writeJson(deps, clientView(client));
+    else printClient(deps.stdout, client);
+  });
+}
+
+export async function runClientsDisable(
+  options: ConfirmedClientOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    {
+      action: `disable client ${options.id}`,
+      consequence: 'It can no longer authenticate or get tokens.',
+    },
+    options.yes,
+  );
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const client = await adminClients.disableClient(admin, options.id, actor);
+    if (options.json) writeJson(deps, clientView(client));
+    else writeLine(deps.stderr, `Disabled client ${client.id}.`);
+  });
+}
+
+export async function runClientsEnable(options: ClientOptions, deps: Deps): Promise<void> {
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const client = await adminClients.enableClient(admin, options.id, actor);
+    if (options.json) writeJson(deps, clientView(client));
+    else writeLine(deps.stderr, `Enabled client ${client.id}.`);
+  });
+}
+
+export async function runClientsSecretsList(
+  options: ClientOptions,
+  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
+): Promise<void> {
+  await deps.openAdmin(options, async ({ deps: admin }) => {
+    const secrets = await adminClientSecrets.listSecrets(admin, options.id);
+    if (options.json) return writeJson(deps, secrets);
+    writeLine(
+      deps.stdout,
+      `${'SECRET_ID'.padEnd(16)} ${'STATE'.padEnd(8)} ${'CREATED'.padEnd(24)} ${'EXPIRES'.padEnd(24)} LAST_USED`,
+    );
+    for (const s of secrets) {
+      writeLine(
+        deps.stdout,
+        `${s.id.padEnd(16)} ${s.state.padEnd(8)} ${s.created_at.padEnd(24)} ${(s.expires_at ?? 'never').padEnd(24)} ${s.last_used_at ?? 'unknown'}`,
+      );
+    }
+  });
+}
+
+export async function runClientsSecretsRevoke(
+  options: ClientsSecretsRevokeOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    {
+      action: `revoke secret ${options.secretId} of client ${options.id}`,
+      consequence: 'It stops working at once.',
+    },
+    options.yes,
+  );
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const secret = await adminClientSecrets.revokeSecret(admin, options.id, options.secretId, actor);
+    if (options.json) writeJson(deps, { client_id: options.id, ...secret });
+    else writeLine(deps.stderr, `Revoked secret ${secret.id} of client ${options.id}.`);
   });
 }

@@ -1,9 +1,10 @@
-/** The work of `clavis admin federations create|list|show|delete`. */
-import { readFile } from 'node:fs/promises';
+/** The work of `clavis admin federations create|list|show|update|disable|enable|test|delete`. */
 import { adminFederations, type Federation, federationView } from '@clavis/server';
+import { confirm } from '../../confirm.js';
 import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { readJwksFile } from './jwks_file.js';
 
 export interface FederationsCreateOptions extends AdminTarget {
   client: string;
@@ -31,25 +32,33 @@ export interface FederationOptions extends AdminTarget {
   json?: boolean | undefined;
 }
 
-type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
-
-/** The largest JWKS file read: a real one is a few KiB. */
-const MAX_JWKS_FILE_BYTES = 256 * 1024;
-
-async function readJwks(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    throw new CliError(`cannot read JWKS file ${path}`);
-  }
-  if (text.length > MAX_JWKS_FILE_BYTES) throw new CliError(`JWKS file ${path} is too large`);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new CliError(`JWKS file ${path} is not valid JSON`);
-  }
+/** A destructive change: confirmed in a terminal, or by `--yes`. */
+export interface ConfirmedFederationOptions extends FederationOptions {
+  yes?: boolean | undefined;
 }
+
+/** What is given replaces what is stored; what is absent stays. */
+export interface FederationsUpdateOptions extends FederationOptions {
+  audience?: string | undefined;
+  /** `CLAIM=PATTERN` conditions, replacing every condition. */
+  claim?: string[] | undefined;
+  jwksFile?: string | undefined;
+  jwksUri?: string | undefined;
+  discovery?: boolean | undefined;
+  scope?: string[] | undefined;
+  /** Seconds. */
+  maxTtl?: number | undefined;
+  name?: string | undefined;
+  allowOrgWide?: boolean | undefined;
+}
+
+export interface FederationsTestOptions extends FederationOptions {
+  /** The workload token, as an argument; or read from stdin with `tokenStdin`. */
+  token?: string | undefined;
+  tokenStdin?: boolean | undefined;
+}
+
+type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
 
 /** `--claim K=PATTERN`: the first `=` separates the claim from its pattern. */
 function parseClaim(text: string): { claim: string; pattern: string } {
@@ -74,7 +83,7 @@ export async function runFederationsCreate(options: FederationsCreateOptions, de
   if (options.jwksFile && options.jwksUri)
     throw new CliError('give either --jwks-file or --jwks-uri, not both');
   const conditions = options.claim.map(parseClaim);
-  const jwks = options.jwksFile ? await readJwks(options.jwksFile) : undefined;
+  const jwks = options.jwksFile ? await readJwksFile(options.jwksFile) : undefined;
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     const federation = await adminFederations.createFederation(
       admin,
@@ -128,10 +137,116 @@ export async function runFederationsShow(
   });
 }
 
-export async function runFederationsDelete(options: FederationOptions, deps: Deps): Promise<void> {
+export async function runFederationsDelete(
+  options: ConfirmedFederationOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    { action: `delete federation ${options.id}`, consequence: 'Exchanges under it stop at once.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     await adminFederations.deleteFederation(admin, options.id, actor);
     if (options.json) writeJson(deps, { id: options.id, deleted: true });
     else writeLine(deps.stderr, `Deleted federation ${options.id}.`);
   });
+}
+
+export async function runFederationsUpdate(options: FederationsUpdateOptions, deps: Deps): Promise<void> {
+  const sources = [options.jwksFile, options.jwksUri, options.discovery].filter(
+    (v) => v !== undefined && v !== false,
+  );
+  if (sources.length > 1) throw new CliError('give one of --jwks-file, --jwks-uri, --discovery');
+  const conditions = options.claim?.map(parseClaim);
+  const jwks = options.jwksFile ? await readJwksFile(options.jwksFile) : undefined;
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const federation = await adminFederations.updateFederation(
+      admin,
+      options.id,
+      {
+        ...(options.audience !== undefined ? { audience: options.audience } : {}),
+        ...(conditions !== undefined ? { conditions } : {}),
+        ...(jwks !== undefined ? { jwks } : {}),
+        ...(options.jwksUri !== undefined ? { jwksUri: options.jwksUri } : {}),
+        ...(options.discovery ? { discovery: true } : {}),
+        ...(options.scope !== undefined ? { scopes: options.scope } : {}),
+        ...(options.maxTtl !== undefined ? { maxTtlSeconds: options.maxTtl } : {}),
+        ...(options.name !== undefined ? { name: options.name } : {}),
+        ...(options.allowOrgWide ? { allowOrgWide: true } : {}),
+      },
+      actor,
+    );
+    const warnings = adminFederations.federationWarnings(federation);
+    if (options.json) writeJson(deps, { ...federationView(federation), warnings });
+    else printFederation(deps.stdout, federation);
+    for (const warning of warnings) writeLine(deps.stderr, `Warning: ${warning}.`);
+  });
+}
+
+export async function runFederationsDisable(
+  options: ConfirmedFederationOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    { action: `disable federation ${options.id}`, consequence: 'Exchanges under it stop at once.' },
+    options.yes,
+  );
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const federation = await adminFederations.disableFederation(admin, options.id, actor);
+    if (options.json) writeJson(deps, federationView(federation));
+    else writeLine(deps.stderr, `Disabled federation ${federation.id}.`);
+  });
+}
+
+export async function runFederationsEnable(options: FederationOptions, deps: Deps): Promise<void> {
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const federation = await adminFederations.enableFederation(admin, options.id, actor);
+    if (options.json) writeJson(deps, federationView(federation));
+    else writeLine(deps.stderr, `Enabled federation ${federation.id}.`);
+  });
+}
+
+/** A workload token is a JWT of a few KiB; more than this on stdin is not one. */
+const MAX_TOKEN_STDIN_BYTES = 64 * 1024;
+
+async function readTokenFromStdin(io: Pick<Io, 'stdin'>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of io.stdin) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    size += buf.length;
+    if (size > MAX_TOKEN_STDIN_BYTES) throw new CliError('the token on stdin is too large');
+    chunks.push(buf);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (text === '') throw new CliError('--token-stdin: no token on stdin');
+  return text;
+}
+
+/**
+ * Evaluates a workload token against the federation and prints every condition with PASS or FAIL;
+ * exit 1 (one line on stderr) when any fails. Nothing is issued or recorded; the token is not printed.
+ */
+export async function runFederationsTest(
+  options: FederationsTestOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  if (options.token !== undefined && options.tokenStdin)
+    throw new CliError('give the token as an argument or with --token-stdin, not both');
+  const token = options.tokenStdin ? await readTokenFromStdin(deps) : options.token;
+  if (token === undefined || token === '') throw new CliError('give a workload token (or --token-stdin)');
+  const outcome = await deps.openAdmin(options, async ({ deps: admin }) => {
+    const { results, pass } = await adminFederations.testFederation(admin, options.id, token);
+    if (options.json) writeJson(deps, { id: options.id, pass, conditions: results });
+    else {
+      const width = Math.max(...results.map((r) => r.name.length));
+      for (const r of results)
+        writeLine(deps.stdout, `${r.pass ? 'PASS' : 'FAIL'}  ${r.name.padEnd(width)}  ${r.detail}`);
+    }
+    return results.filter((r) => !r.pass).map((r) => r.name);
+  });
+  if (outcome.length > 0)
+    throw new CliError(`the token does not pass federation ${options.id}: ${outcome.join(', ')}`);
 }

@@ -1,10 +1,17 @@
-/** `clavis admin keys create|list|show|rotate|revoke`: the flags; the work is in keys_run.ts. */
+/** `clavis admin keys create|list|show|update|rotate|revoke`: the flags; the work is in keys_run.ts. */
 import type { Command } from 'commander';
 import type { Io } from '../../io.js';
 import { collect, duration, positiveInt } from '../../options.js';
 import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
 import { serverDefaults } from './help_defaults.js';
-import type { KeyOptions, KeysCreateOptions, KeysListOptions, KeysRotateOptions } from './keys_run.js';
+import type {
+  ConfirmedKeyOptions,
+  KeyOptions,
+  KeysCreateOptions,
+  KeysListOptions,
+  KeysRotateOptions,
+  KeysUpdateOptions,
+} from './keys_run.js';
 
 type JsonFlag = Pick<KeyOptions, 'json'>;
 
@@ -71,9 +78,31 @@ export function registerKeys(admin: Command, io: Io): void {
   keys
     .command('revoke <id>')
     .description('revoke a key at once')
+    .option('--yes', 'do not ask for confirmation (required when stdin is not a terminal)')
     .option('--json', 'print JSON')
-    .action(async (id: string, flags: JsonFlag, command: Command) => {
+    .action(async (id: string, flags: Pick<ConfirmedKeyOptions, 'json' | 'yes'>, command: Command) => {
       const { runKeysRevoke } = await import('./keys_run.js');
       await runKeysRevoke({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
     });
+
+  keys
+    .command('update <id>')
+    .description('change a live key’s limits (no new secret): expiry only earlier, scopes only narrower')
+    .option(
+      '--cidr <cidr>',
+      'network the key may be used from (repeatable; replaces the allow-list)',
+      collect,
+    )
+    .option('--max-uses <n>', 'the key works this many times in all', positiveInt)
+    .option('--rate-limit <n>', 'requests per minute, across all instances', positiveInt)
+    .option('--expires <time>', 'a new, earlier expiry (ISO-8601, e.g. 2030-01-01T00:00:00Z)')
+    .option('--ttl <duration>', 'a new, earlier expiry this long from now', duration)
+    .option('--scope <scope>', 'scope the key keeps (repeatable; a subset of its scopes)', collect)
+    .option('--json', 'print JSON')
+    .action(
+      async (id: string, flags: Omit<KeysUpdateOptions, keyof AdminTarget | 'id'>, command: Command) => {
+        const { runKeysUpdate } = await import('./keys_run.js');
+        await runKeysUpdate({ id, ...flags, ...adminTarget(command) }, adminRunDeps(io));
+      },
+    );
 }

@@ -1,5 +1,7 @@
-/** The work of `clavis admin keys create|list|show|rotate|revoke`: scoped API keys. */
+/** The work of `clavis admin keys create|list|show|update|rotate|revoke`: scoped API keys. */
 import { adminApiKeys, configDefaults } from '@clavis/server';
+import { confirm } from '../../confirm.js';
+import { CliError } from '../../errors.js';
 import { type Env, type Io, writeJson, writeLine } from '../../io.js';
 import { apiKeySettings } from '../../settings.js';
 import type { AdminContext, AdminRunDeps, AdminTarget } from './context.js';
@@ -30,6 +32,24 @@ export interface KeyOptions extends AdminTarget {
 export interface KeysRotateOptions extends KeyOptions {
   /** Seconds the old key keeps working (default: the server's, 24 h). */
   grace?: number | undefined;
+}
+
+/** A destructive change: confirmed in a terminal, or by `--yes`. */
+export interface ConfirmedKeyOptions extends KeyOptions {
+  yes?: boolean | undefined;
+}
+
+/** Limits to change; the lifetime only shortens, the scopes only narrow. */
+export interface KeysUpdateOptions extends KeyOptions {
+  /** Replaces the allow-list. */
+  cidr?: string[] | undefined;
+  maxUses?: number | undefined;
+  rateLimit?: number | undefined;
+  /** An ISO-8601 time. */
+  expires?: string | undefined;
+  /** Seconds from now. */
+  ttl?: number | undefined;
+  scope?: string[] | undefined;
 }
 
 /** The env is read for CLAVIS_API_KEY_MAX_TTL, the server's longest key lifetime. */
@@ -100,12 +120,12 @@ export async function runKeysList(
     if (options.json) return writeJson(deps, all);
     writeLine(
       deps.stdout,
-      `${'ID'.padEnd(22)} ${'OWNER'.padEnd(28)} ${'STATE'.padEnd(9)} ${'EXPIRES'.padEnd(24)} SCOPES`,
+      `${'ID'.padEnd(22)} ${'OWNER'.padEnd(28)} ${'STATE'.padEnd(14)} ${'EXPIRES'.padEnd(24)} SCOPES`,
     );
     for (const k of all) {
       writeLine(
         deps.stdout,
-        `${k.id.padEnd(22)} ${k.owner.padEnd(28)} ${k.state.padEnd(9)} ${k.expires_at.padEnd(24)} ${k.scopes.join(' ')}`,
+        `${k.id.padEnd(22)} ${k.owner.padEnd(28)} ${k.state.padEnd(14)} ${k.expires_at.padEnd(24)} ${k.scopes.join(' ')}`,
       );
     }
   });
@@ -139,10 +159,58 @@ export async function runKeysRotate(options: KeysRotateOptions, deps: Deps): Pro
   });
 }
 
-export async function runKeysRevoke(options: KeyOptions, deps: Deps): Promise<void> {
+export async function runKeysRevoke(
+  options: ConfirmedKeyOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    { action: `revoke API key ${options.id}`, consequence: 'It stops working at once.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async (ctx) => {
     const key = await adminApiKeys.revokeApiKey(keyDeps(ctx, deps.env), options.id, ctx.actor);
     if (options.json) writeJson(deps, key);
     else writeLine(deps.stderr, `Revoked ${key.id}.`);
+  });
+}
+
+/** `--expires` as written: an ISO-8601 time with a zone (`2030-01-01T00:00:00Z`). */
+function expiryTime(text: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)
+    ? Date.parse(text)
+    : Number.NaN;
+  if (Number.isNaN(ms))
+    throw new CliError('--expires takes an ISO-8601 time with a zone, e.g. 2030-01-01T00:00:00Z');
+  return ms;
+}
+
+export async function runKeysUpdate(
+  options: KeysUpdateOptions,
+  deps: Deps & Pick<AdminRunDeps, 'clock'>,
+): Promise<void> {
+  if (options.expires !== undefined && options.ttl !== undefined)
+    throw new CliError('give --expires or --ttl, not both');
+  const expiresAt =
+    options.expires !== undefined
+      ? expiryTime(options.expires)
+      : options.ttl !== undefined
+        ? deps.clock() + options.ttl * 1000
+        : undefined;
+  await deps.openAdmin(options, async (ctx) => {
+    const key = await adminApiKeys.updateApiKey(
+      keyDeps(ctx, deps.env),
+      options.id,
+      {
+        ...(options.cidr !== undefined ? { cidrs: options.cidr } : {}),
+        ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
+        ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+        ...(expiresAt !== undefined ? { expiresAt } : {}),
+        ...(options.scope !== undefined ? { scopes: options.scope } : {}),
+      },
+      ctx.actor,
+    );
+    if (options.json) writeJson(deps, key);
+    else printKey(deps.stdout, key);
   });
 }

@@ -1,5 +1,9 @@
-/** The work of `clavis admin users create|list|show|disable|reset-mfa|unlock`. */
+/**
+ * The work of `clavis admin users create|list|show|disable|enable|set-password|set-scopes|sessions|
+ * revoke-sessions|reset-mfa|unlock`.
+ */
 import { adminUsers } from '@clavis/server';
+import { confirm } from '../../confirm.js';
 import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
@@ -21,6 +25,19 @@ export interface UsersListOptions extends AdminTarget {
 export interface UserOptions extends AdminTarget {
   user: string;
   json?: boolean | undefined;
+}
+
+/** A destructive change: confirmed in a terminal, or by `--yes`. */
+export interface ConfirmedUserOptions extends UserOptions {
+  yes?: boolean | undefined;
+}
+
+export interface UsersSetPasswordOptions extends UserOptions {
+  passwordStdin?: boolean | undefined;
+}
+
+export interface UsersSetScopesOptions extends UserOptions {
+  scope: string[];
 }
 
 type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
@@ -145,7 +162,15 @@ export async function runUsersShow(
   });
 }
 
-export async function runUsersDisable(options: UserOptions, deps: Deps): Promise<void> {
+export async function runUsersDisable(
+  options: ConfirmedUserOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    { action: `disable ${options.user}`, consequence: 'Their tokens are revoked.' },
+    options.yes,
+  );
   await deps.openAdmin(options, async ({ deps: admin, actor }) => {
     const { user, revokedFamilies } = await adminUsers.disableUser(admin, options.user, actor);
     if (options.json) writeJson(deps, { ...user, revoked_families: revokedFamilies });
@@ -170,5 +195,88 @@ export async function runUsersUnlock(options: UserOptions, deps: Deps): Promise<
     const user = await adminUsers.unlockUser(admin, options.user, actor);
     if (options.json) writeJson(deps, user);
     else writeLine(deps.stderr, `Unlocked ${user.username}.`);
+  });
+}
+
+export async function runUsersEnable(options: UserOptions, deps: Deps): Promise<void> {
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const user = await adminUsers.enableUser(admin, options.user, actor);
+    if (options.json) writeJson(deps, user);
+    else writeLine(deps.stderr, `Enabled ${user.username}.`);
+  });
+}
+
+export async function runUsersSetPassword(
+  options: UsersSetPasswordOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  const given = options.passwordStdin
+    ? adminUsers.checkPassword(await readPasswordFromStdin(deps))
+    : undefined;
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const { user, password } = await adminUsers.setPassword(
+      admin,
+      options.user,
+      given !== undefined ? { password: given } : {},
+      actor,
+    );
+    if (options.json) writeJson(deps, { ...user, ...(password !== undefined ? { password } : {}) });
+    else if (password !== undefined) writeLine(deps.stdout, password);
+    if (password !== undefined)
+      writeLine(
+        deps.stderr,
+        `Give this one-time password to ${user.username} now: it is shown only this once, and replaced at their next sign-in.`,
+      );
+    else if (!options.json) writeLine(deps.stderr, `Set the password of ${user.username}.`);
+  });
+}
+
+export async function runUsersSetScopes(options: UsersSetScopesOptions, deps: Deps): Promise<void> {
+  if (options.scope.length === 0) throw new CliError('give at least one --scope');
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const user = await adminUsers.setScopes(admin, options.user, options.scope, actor);
+    if (options.json) writeJson(deps, user);
+    else
+      writeLine(deps.stderr, `The API keys of ${user.username} may carry: ${(user.scopes ?? []).join(' ')}.`);
+  });
+}
+
+export async function runUsersSessions(
+  options: UserOptions,
+  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+): Promise<void> {
+  await deps.openAdmin(options, async ({ deps: admin }) => {
+    const { sessions } = await adminUsers.listSessions(admin, options.user);
+    if (options.json) return writeJson(deps, sessions);
+    writeLine(
+      deps.stdout,
+      `${'FAMILY_ID'.padEnd(22)} ${'CLIENT_ID'.padEnd(20)} ${'CREATED'.padEnd(24)} ${'LAST_USED'.padEnd(24)} EXPIRES`,
+    );
+    for (const s of sessions) {
+      writeLine(
+        deps.stdout,
+        `${s.family_id.padEnd(22)} ${s.client_id.padEnd(20)} ${s.created_at.padEnd(24)} ${(s.last_used_at ?? '-').padEnd(24)} ${s.expires_at}`,
+      );
+    }
+  });
+}
+
+export async function runUsersRevokeSessions(
+  options: ConfirmedUserOptions,
+  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
+): Promise<void> {
+  await confirm(
+    deps,
+    { action: `sign ${options.user} out everywhere`, consequence: 'Every refresh token is revoked.' },
+    options.yes,
+  );
+  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
+    const { user, revokedFamilies } = await adminUsers.revokeSessions(admin, options.user, actor);
+    if (options.json) writeJson(deps, { user: user.username, revoked_families: revokedFamilies });
+    else
+      writeLine(
+        deps.stderr,
+        `Revoked ${revokedFamilies} refresh-token ${revokedFamilies === 1 ? 'family' : 'families'} of ${user.username}.`,
+      );
   });
 }
