@@ -40,6 +40,21 @@ function serveDefaults(env: Env) {
   };
 }
 
+/** Whether `host` is reachable only from this machine (a loopback name or address). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Listening beyond loopback without CLAVIS_ISSUER: the issuer then defaults to http://localhost:PORT,
+ * which every remote client rejects (metadata, `iss`, `aud`) — almost certainly a mistake.
+ */
+export function issuerWarning(host: string, issuer: string | undefined): string | undefined {
+  if (issuer || isLoopbackHost(host)) return undefined;
+  return `warning: listening on ${host} without CLAVIS_ISSUER (or --issuer): the issuer defaults to a localhost URL that clients elsewhere will not accept; set CLAVIS_ISSUER to the public https URL (see docs/operations/reverse-proxy.md)`;
+}
+
 function banner(err: Io['stderr'], server: RunningServer): void {
   const { issuer } = server.config;
   writeLine(err);
@@ -89,11 +104,15 @@ function auditAnchorCheck(value: string | undefined): 'refuse' | 'warn' | undefi
 export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<void> {
   const d = serveDefaults(deps.env);
   const audience = options.assertionAudience ?? assertionAudienceFromEnv(deps.env);
+  const host = options.host ?? d.host;
+  const issuer = options.issuer ?? d.issuer;
+  const warning = issuerWarning(host, issuer);
+  if (warning) writeLine(deps.stderr, warning);
   const server = await startServer({
     dbUrl: options.db ?? d.db,
     port: options.port ?? d.port,
-    host: options.host ?? d.host,
-    issuer: options.issuer ?? d.issuer,
+    host,
+    issuer,
     kek: deps.env.CLAVIS_KEK,
     kekFile: deps.env.CLAVIS_KEK_FILE,
     auditKeyFile: deps.env.CLAVIS_AUDIT_KEY || undefined,
