@@ -1,5 +1,6 @@
 export * as adminApiKeys from './admin/api_keys.js';
 export { type AuditRecordView, listAudit } from './admin/audit.js';
+export * as adminBackup from './admin/backup.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
 export * as adminFederations from './admin/federations.js';

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { Io } from '../../io.js';
 import { registerAudit } from './audit.js';
+import { registerBackup } from './backup.js';
 import { registerClients } from './clients.js';
 import { registerFederations } from './federations.js';
 import { registerKeys } from './keys.js';
@@ -18,4 +19,5 @@ export function registerAdmin(program: Command, io: Io): void {
   registerUsers(admin, io);
   registerFederations(admin, io);
   registerKeys(admin, io);
+  registerBackup(admin, io);
 }
