@@ -6,6 +6,7 @@ import { registerBackup } from './backup.js';
 import { registerClients } from './clients.js';
 import { registerFederations } from './federations.js';
 import { registerKeys } from './keys.js';
+import { registerSigningKeys } from './signing_keys.js';
 import { registerUsers } from './users.js';
 
 export function registerAdmin(program: Command, io: Io): void {
@@ -20,4 +21,5 @@ export function registerAdmin(program: Command, io: Io): void {
   registerFederations(admin, io);
   registerKeys(admin, io);
   registerBackup(admin, io);
+  registerSigningKeys(admin, io);
 }
