@@ -57,6 +57,7 @@ describe('what `clavis` loads', () => {
     { argv: ['serve', '--help'], code: 0 },
     { argv: ['admin', 'backup', '--help'], code: 0 },
     { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
+    { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'clients', 'craete'], code: 1 },
     { argv: ['admin', 'clients', 'create', '--name', 'x', '--kind', 'other'], code: 1 },
   ])('clavis $argv: exit $code without loading the server', async ({ argv, code }) => {

@@ -4,6 +4,7 @@ export * as adminBackup from './admin/backup.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
 export * as adminFederations from './admin/federations.js';
+export * as adminKek from './admin/kek.js';
 export * as adminSigningKeys from './admin/signing_keys.js';
 export * as adminUsers from './admin/users.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';

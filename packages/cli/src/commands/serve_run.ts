@@ -65,6 +65,12 @@ function banner(err: Io['stderr'], server: RunningServer): void {
   writeLine(err, `  key file   ${server.services.kekSource}`);
   writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);
   if (server.auditAnchor) writeLine(err, `  audit      anchor ${server.auditAnchor}`);
+  if (server.services.kekRotationPending) {
+    writeLine(
+      err,
+      'warning: the database is still sealed under a previous key-encryption key: run clavis admin kek rotate',
+    );
+  }
   if (server.bootstrap.created) {
     writeLine(err);
     writeLine(err, 'First start: created the admin user and the built-in public client "clavis-cli".');
@@ -114,6 +120,7 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
     host,
     issuer,
     kek: deps.env.CLAVIS_KEK,
+    kekPrevious: deps.env.CLAVIS_KEK_PREVIOUS || undefined,
     kekFile: deps.env.CLAVIS_KEK_FILE,
     auditKeyFile: deps.env.CLAVIS_AUDIT_KEY || undefined,
     auditAnchorFile: deps.env.CLAVIS_AUDIT_ANCHOR || undefined,

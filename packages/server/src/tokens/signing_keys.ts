@@ -16,7 +16,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
-import { seal, unseal } from '../crypto/seal.js';
+import { type SealingKeys, seal, unsealWithAny } from '../crypto/seal.js';
 import type { Database, SigningKeyRow } from '../storage/schema.js';
 import { type SigningAlg, signingAlgs } from './jws.js';
 
@@ -108,6 +108,8 @@ function generate(alg: SigningAlg): { privateKey: KeyObject; publicKey: KeyObjec
 export class KeyStore {
   readonly #db: Kysely<Database>;
   readonly #sealingKey: Buffer;
+  /** The keys a stored private key may be sealed under: the current KEK's first, then previous ones'. */
+  readonly #openingKeys: readonly Buffer[];
   readonly #options: KeyStoreOptions;
   #keys: SigningKey[] = [];
   #byKid = new Map<string, SigningKey>();
@@ -119,9 +121,10 @@ export class KeyStore {
   #refreshing: Promise<void> | undefined;
   #audit: AuditLog | undefined;
 
-  constructor(db: Kysely<Database>, sealingKey: Buffer, options: KeyStoreOptions) {
+  constructor(db: Kysely<Database>, sealingKey: Buffer | SealingKeys, options: KeyStoreOptions) {
     this.#db = db;
-    this.#sealingKey = sealingKey;
+    this.#sealingKey = Buffer.isBuffer(sealingKey) ? sealingKey : sealingKey.seal;
+    this.#openingKeys = Buffer.isBuffer(sealingKey) ? [sealingKey] : sealingKey.open;
     this.#options = options;
   }
 
@@ -239,7 +242,7 @@ export class KeyStore {
     if (!signingAlgs.includes(row.alg as SigningAlg)) return { ok: false, reason: 'unknown alg' };
     let privateKey: KeyObject;
     try {
-      const der = unseal(this.#sealingKey, row.private_key, `signing-key:${row.kid}`);
+      const der = unsealWithAny(this.#openingKeys, row.private_key, `signing-key:${row.kid}`).plaintext;
       privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
     } catch {
       return { ok: false, reason: 'private key does not unseal under its kid' };
@@ -453,4 +456,37 @@ export class KeyStore {
   jwksJson(): string {
     return this.#jwks;
   }
+}
+
+/**
+ * Re-seals under `sealKey` every stored private key that opens only with one of `open` (a previous
+ * KEK's): the KEK rotation. Rows no key opens are left as they are (the key store refuses them).
+ */
+export async function resealSigningKeys(
+  tx: Kysely<Database>,
+  sealKey: Buffer,
+  open: readonly Buffer[],
+): Promise<{ resealed: number; unopenable: number }> {
+  const rows = await tx.selectFrom('signing_keys').select(['kid', 'private_key']).execute();
+  let resealed = 0;
+  let unopenable = 0;
+  for (const row of rows) {
+    const context = `signing-key:${row.kid}`;
+    let opened: { plaintext: Buffer; index: number };
+    try {
+      opened = unsealWithAny([sealKey, ...open], row.private_key, context);
+    } catch {
+      unopenable++;
+      continue;
+    }
+    if (opened.index === 0) continue;
+    await tx
+      .updateTable('signing_keys')
+      .set({ private_key: seal(sealKey, opened.plaintext, context) })
+      .where('kid', '=', row.kid)
+      .where('private_key', '=', row.private_key)
+      .execute();
+    resealed++;
+  }
+  return { resealed, unopenable };
 }

@@ -5,6 +5,7 @@ import { registerAudit } from './audit.js';
 import { registerBackup } from './backup.js';
 import { registerClients } from './clients.js';
 import { registerFederations } from './federations.js';
+import { registerKek } from './kek.js';
 import { registerKeys } from './keys.js';
 import { registerSigningKeys } from './signing_keys.js';
 import { registerUsers } from './users.js';
@@ -22,4 +23,5 @@ export function registerAdmin(program: Command, io: Io): void {
   registerKeys(admin, io);
   registerBackup(admin, io);
   registerSigningKeys(admin, io);
+  registerKek(admin, io);
 }

@@ -1,0 +1,23 @@
+/** `clavis admin kek rotate`: the flags; the work is in kek_run.ts. */
+import type { Command } from 'commander';
+import type { Io } from '../../io.js';
+import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
+import type { KekRotateOptions } from './kek_run.js';
+
+export function registerKek(admin: Command, io: Io): void {
+  const kek = admin
+    .command('kek')
+    .description(
+      'the key-encryption key (CLAVIS_KEK / CLAVIS_KEK_FILE, previous ones in CLAVIS_KEK_PREVIOUS)',
+    );
+  kek
+    .command('rotate')
+    .description(
+      're-seal everything under the current KEK (with a key file: a new key is put first in it, the old one kept); safe to run again',
+    )
+    .option('--json', 'print JSON')
+    .action(async (flags: Omit<KekRotateOptions, keyof AdminTarget>, command: Command) => {
+      const { runKekRotate } = await import('./kek_run.js');
+      await runKekRotate({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
+}
