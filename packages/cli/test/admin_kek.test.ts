@@ -1,6 +1,6 @@
 /**
- * `clavis admin kek rotate` end to end: with the key file beside the database, a new key goes on top
- * of it, the database moves to it, and the next commands work with the file as it now is; `--json`
+ * `clavis admin kek rotate` end to end: with the key file beside the database, `--generate` puts a new
+ * key on top of it, the database moves to it, and the next commands work with the file as it now is; `--json`
  * gives the same facts; with CLAVIS_KEK and the database already under it, it says how to rotate.
  */
 import { readFileSync } from 'node:fs';
@@ -17,12 +17,20 @@ describe('admin kek rotate', () => {
   });
   afterEach(() => tmp.remove());
 
-  it('key file: a new key on top, the database moved, later commands work; a second run rotates again', async () => {
+  it('key file: --generate puts a new key on top, the database moves, later commands work', async () => {
     expect((await admin(['users', 'create', 'ada', '--totp'])).code).toBe(0);
     const file = join(tmp.dir, 'clavis.kek');
     const oldKey = readFileSync(file, 'utf8').trim();
 
-    const res = await admin(['kek', 'rotate']);
+    // Without --generate: nothing to move yet.
+    const idle = await admin(['kek', 'rotate']);
+    expect(idle.code).toBe(0);
+    expect(idle.stdout).toMatch(
+      /^database already under the current KEK \S{12}: 0 signing keys and 0 TOTP secrets re-sealed\n/,
+    );
+    expect(readFileSync(file, 'utf8').trim()).toBe(oldKey);
+
+    const res = await admin(['kek', 'rotate', '--generate']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     const out = res.stdout.split('\n');
@@ -33,7 +41,7 @@ describe('admin kek rotate', () => {
     expect(readFileSync(file, 'utf8')).toContain(`\n${oldKey}\n`);
     expect((await admin(['users', 'list'])).code).toBe(0);
 
-    const json = await admin(['kek', 'rotate', '--json']);
+    const json = await admin(['kek', 'rotate', '--generate', '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toMatchObject({
       moved: true,
@@ -59,7 +67,7 @@ describe('admin kek rotate', () => {
       /^database already under the current KEK \S{12}: 0 signing keys and 0 TOTP secrets re-sealed\n/,
     );
     expect(res.stdout).toContain(
-      'to rotate, set CLAVIS_KEK to a new key (openssl rand -base64 32) and CLAVIS_KEK_PREVIOUS to the current one, then run again',
+      'with CLAVIS_KEK, set it to a new key (openssl rand -base64 32) and CLAVIS_KEK_PREVIOUS to the current one, then run again',
     );
     // A wrong previous key is named, in one line.
     const bad = await admin(['kek', 'rotate'], { ...env, CLAVIS_KEK_PREVIOUS: 'short' });

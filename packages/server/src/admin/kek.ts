@@ -4,11 +4,12 @@
  * is re-sealed under the current one, and the database's KEK check moves to it, in one transaction with
  * its audit record: a crash leaves the database wholly under the old KEK or wholly under the new.
  *
- * With a key file and the database already under its current key, a fresh key is first put at the top
- * of the file (the old one kept as previous), so "rotate" means one thing whichever way it is run; with
- * `CLAVIS_KEK`, the operator sets the new key and `CLAVIS_KEK_PREVIOUS`. Running it again re-seals what a
- * server still running under the old KEK sealed since, and is otherwise a no-op. Hashes of secrets do not
- * move: their key is one of the wrapped keys (no credential is re-issued).
+ * The new KEK is configured first: with `CLAVIS_KEK`, the operator sets it and `CLAVIS_KEK_PREVIOUS`;
+ * with a key file, `generate` puts a fresh key at its top (the old one kept as previous) when the
+ * database is under the current key — not when it is still under a previous one (a run that crashed
+ * after writing the file): that one is finished first. Without `generate`, running it again re-seals
+ * what a server still running under the old KEK sealed since, and is otherwise a no-op. Hashes of
+ * secrets do not move: their key is one of the wrapped keys (no credential is re-issued).
  */
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import type { Kysely } from 'kysely';
@@ -65,23 +66,37 @@ function lockKeyFile(file: string): () => void {
   return () => unlinkSync(lock);
 }
 
-export function rotateKek(deps: KekAdminDeps, actor: Actor): Promise<KekRotation> {
-  return recordingRefusal(deps.audit, { event: 'kek.rotate', actor }, async () => {
-    const fromFile = deps.kekRing.source !== 'CLAVIS_KEK';
-    const unlock = fromFile ? lockKeyFile(deps.kekRing.source) : undefined;
-    try {
-      let ring = deps.kekRing;
-      let generatedIn: string | undefined;
-      if (fromFile && deps.kek === ring.current) {
-        const fresh = prependNewKey(ring.source);
-        ring = new KekRing(fresh, ring.all(), ring.source, false);
-        generatedIn = ring.source;
+export function rotateKek(
+  deps: KekAdminDeps,
+  options: { generate?: boolean | undefined },
+  actor: Actor,
+): Promise<KekRotation> {
+  return recordingRefusal(
+    deps.audit,
+    { event: 'kek.rotate', actor, target: { generate: options.generate === true } },
+    async () => {
+      const fromFile = deps.kekRing.source !== 'CLAVIS_KEK';
+      if (options.generate && !fromFile) {
+        throw new AdminError(
+          'a new key is generated into the key file only: with CLAVIS_KEK, set the new key there and the current one in CLAVIS_KEK_PREVIOUS',
+          'invalid_input',
+        );
       }
-      return await reseal(deps, ring, generatedIn, actor);
-    } finally {
-      unlock?.();
-    }
-  });
+      const unlock = fromFile ? lockKeyFile(deps.kekRing.source) : undefined;
+      try {
+        let ring = deps.kekRing;
+        let generatedIn: string | undefined;
+        if (options.generate && deps.kek === ring.current) {
+          const fresh = prependNewKey(ring.source);
+          ring = new KekRing(fresh, ring.all(), ring.source, false);
+          generatedIn = ring.source;
+        }
+        return await reseal(deps, ring, generatedIn, actor);
+      } finally {
+        unlock?.();
+      }
+    },
+  );
 }
 
 async function reseal(

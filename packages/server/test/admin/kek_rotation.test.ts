@@ -123,7 +123,7 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     const pending = await open({ kek: B, previous: A });
     expect(pending.kekRotationPending).toBe(true);
     expect(await secretValid(pending, made.clientId, made.secret)).toBe(true);
-    const rotated = await adminKek.rotateKek(pending, actor);
+    const rotated = await adminKek.rotateKek(pending, {}, actor);
     expect(rotated).toMatchObject({
       moved: true,
       generatedIn: undefined,
@@ -164,7 +164,7 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     await expect(open({ kek: A })).rejects.toBeInstanceOf(KekError);
 
     const again = await open({ kek: B, previous: A });
-    expect(await adminKek.rotateKek(again, actor)).toMatchObject({
+    expect(await adminKek.rotateKek(again, {}, actor)).toMatchObject({
       moved: false,
       resealedSigningKeys: 0,
       resealedTotpSecrets: 0,
@@ -178,7 +178,7 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     const old = await open({ kek: A });
     await populate(old);
     const rotator = await open({ kek: B, previous: A });
-    expect((await adminKek.rotateKek(rotator, actor)).moved).toBe(true);
+    expect((await adminKek.rotateKek(rotator, {}, actor)).moved).toBe(true);
     await close(rotator);
 
     // The server opened before the rotation still holds A and seals a new TOTP secret with it.
@@ -188,7 +188,7 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     await close(withBOnly);
     const withPrevious = await open({ kek: B, previous: A });
     expect(await totpOf(withPrevious, late.userId)).toBe(late.totp);
-    expect(await adminKek.rotateKek(withPrevious, actor)).toMatchObject({
+    expect(await adminKek.rotateKek(withPrevious, {}, actor)).toMatchObject({
       moved: false,
       resealedTotpSecrets: 1,
     });
@@ -204,8 +204,12 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     const made = await populate(s);
     const oldKey = readFileSync(file, 'utf8').trim();
 
+    // Without --generate, nothing to do: the database is under the file's only key.
+    expect(await adminKek.rotateKek(s, {}, actor)).toMatchObject({ moved: false, generatedIn: undefined });
+    expect(readFileSync(file, 'utf8').trim()).toBe(oldKey);
+
     writeFileSync(`${file}.lock`, '');
-    const err = await adminKek.rotateKek(s, actor).then(
+    const err = await adminKek.rotateKek(s, { generate: true }, actor).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -214,7 +218,7 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     expect(readFileSync(file, 'utf8').trim()).toBe(oldKey);
     unlinkSync(`${file}.lock`);
 
-    const rotated = await adminKek.rotateKek(s, actor);
+    const rotated = await adminKek.rotateKek(s, { generate: true }, actor);
     expect(rotated).toMatchObject({ moved: true, generatedIn: file, resealedTotpSecrets: 1 });
     await close(s);
     const keys = readFileSync(file, 'utf8')
@@ -232,6 +236,9 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     expect(await secretValid(current, made.clientId, made.secret)).toBe(true);
     await close(current);
     await expect(open({ kek: oldKey })).rejects.toBeInstanceOf(KekError);
+    // --generate is for a key file only.
+    const envServices = await open({ kek: keys[0] as string });
+    await expect(adminKek.rotateKek(envServices, { generate: true }, actor)).rejects.toThrow(/key file only/);
     await expect(open({ kek: keys[0] as string, previous: 'not-a-key' })).rejects.toThrow(
       /^CLAVIS_KEK_PREVIOUS: entry 1 is not 32 bytes/,
     );

@@ -13,7 +13,11 @@ export function registerKek(admin: Command, io: Io): void {
   kek
     .command('rotate')
     .description(
-      're-seal everything under the current KEK (with a key file: a new key is put first in it, the old one kept); safe to run again',
+      're-seal everything under the current KEK (configure the new one first, the old one as previous); safe to run again',
+    )
+    .option(
+      '--generate',
+      'with a key file: put a new key at its top first, keeping the old one below as previous',
     )
     .option('--json', 'print JSON')
     .action(async (flags: Omit<KekRotateOptions, keyof AdminTarget>, command: Command) => {

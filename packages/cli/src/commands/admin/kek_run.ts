@@ -4,6 +4,8 @@ import { writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
 
 export interface KekRotateOptions extends AdminTarget {
+  /** Put a fresh key at the top of the key file first (when the database is under its current key). */
+  generate?: boolean | undefined;
   json?: boolean | undefined;
 }
 
@@ -11,7 +13,9 @@ export async function runKekRotate(
   options: KekRotateOptions,
   deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
 ): Promise<void> {
-  const r = await deps.openAdmin(options, ({ services, actor }) => adminKek.rotateKek(services, actor));
+  const r = await deps.openAdmin(options, ({ services, actor }) =>
+    adminKek.rotateKek(services, { generate: options.generate }, actor),
+  );
   if (options.json) {
     return writeJson(deps, {
       from: r.from,
@@ -39,11 +43,9 @@ export async function runKekRotate(
     );
   } else {
     out(`database already under the current KEK ${r.to}: ${counts}`);
-    if (!r.generatedIn) {
-      out(
-        'to rotate, set CLAVIS_KEK to a new key (openssl rand -base64 32) and CLAVIS_KEK_PREVIOUS to the current one, then run again',
-      );
-    }
+    out(
+      'to rotate: with a key file, run kek rotate --generate; with CLAVIS_KEK, set it to a new key (openssl rand -base64 32) and CLAVIS_KEK_PREVIOUS to the current one, then run again',
+    );
   }
   if (r.unopenable > 0)
     out(`warning: ${r.unopenable} stored values open under no configured KEK; left as they are`);
