@@ -1,7 +1,9 @@
 /**
  * `clavis serve` on a non-loopback address without an issuer warns at start (the default issuer is a
- * localhost URL no remote client accepts); on loopback, or with an issuer, it says nothing.
+ * localhost URL no remote client accepts); on loopback, or with an issuer, it says nothing. A database
+ * still under a previous key-encryption key is named too.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/support/free_port.js';
@@ -25,8 +27,7 @@ describe('serve: issuer warning', () => {
     expect(issuerWarning('127.0.0.1', undefined)).toBeUndefined();
   });
 
-  async function serveOnce(host: string, env: Record<string, string>): Promise<string> {
-    const tmp = scratch();
+  async function serveOnce(host: string, env: Record<string, string>, tmp = scratch()): Promise<string> {
     const stderr = new TextSink();
     await runServe(
       { db: tmp.dbUrl, port: await freePort(), host },
@@ -59,5 +60,16 @@ describe('serve: issuer warning', () => {
       'warning:',
     );
     expect(await serveOnce('127.0.0.1', {})).not.toContain('warning:');
+  });
+
+  it('a database still under a previous KEK: serve starts and says to run kek rotate', async () => {
+    const tmp = scratch();
+    const A = randomBytes(32).toString('base64url');
+    const B = randomBytes(32).toString('base64url');
+    expect(await serveOnce('127.0.0.1', { CLAVIS_KEK: A }, tmp)).not.toContain('warning:');
+    const text = await serveOnce('127.0.0.1', { CLAVIS_KEK: B, CLAVIS_KEK_PREVIOUS: A }, tmp);
+    expect(text).toContain(
+      'warning: the database is still sealed under a previous key-encryption key: run clavis admin kek rotate\n',
+    );
   });
 });
