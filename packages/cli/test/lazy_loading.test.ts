@@ -71,6 +71,9 @@ describe('what `clavis` loads', () => {
     { argv: ['auth', 'docker-credential', '--help'], code: 0 },
     { argv: ['auth', 'kube-credential', '--help'], code: 0 },
     { argv: ['login', '--bogus'], code: 1 },
+    { argv: ['admin', 'backup', '--help'], code: 0 },
+    { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
+    { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'clients', 'craete'], code: 1 },
     { argv: ['admin', 'clients', 'create', '--name', 'x', '--kind', 'other'], code: 1 },
   ])('clavis $argv: exit $code without loading the server', async ({ argv, code }) => {

@@ -44,6 +44,8 @@ export interface AppDeps {
   cookieKey: Buffer;
   /** Seals TOTP secrets at rest: `kek.derive('totp-sealing')`. */
   totpKey: Buffer;
+  /** Opens them: `totpKey`, then the same key of previous KEKs (default: `totpKey` only). */
+  totpOpenKeys?: readonly Buffer[] | undefined;
   /** Keys the hashes of unknown usernames in the audit log: `kek.derive('audit-subjects')`. */
   subjectKey: Buffer;
   /** Where unauthenticated failures go; default: one made here. Closed with the app. */
@@ -164,6 +166,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     hasher,
     cookieKey: deps.cookieKey,
     totpKey: deps.totpKey,
+    totpOpenKeys: deps.totpOpenKeys,
   });
   registerApiKeyVerifyEndpoint(app, { apiKeys, failures, authenticate });
   const bearer = new BearerGuard((token) =>

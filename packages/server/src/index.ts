@@ -1,9 +1,12 @@
 export * as adminApiKeys from './admin/api_keys.js';
 export { type AuditRecordView, listAudit } from './admin/audit.js';
+export * as adminBackup from './admin/backup.js';
 export * as adminClientSecrets from './admin/client_secrets.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
 export * as adminFederations from './admin/federations.js';
+export * as adminKek from './admin/kek.js';
+export * as adminSigningKeys from './admin/signing_keys.js';
 export * as adminUsers from './admin/users.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';
 export { buildApp } from './app.js';
@@ -21,6 +24,7 @@ export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConf
 export { KekError } from './crypto/kek.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
+export { isLoopbackHost } from './http/loopback.js';
 export { bootstrap } from './runtime/bootstrap.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export {

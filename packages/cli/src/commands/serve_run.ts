@@ -1,7 +1,12 @@
 /** The work of `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
 import { isSea } from 'node:sea';
 import { AUTHORIZATION_SERVER_METADATA_PATH } from '@clavis/core';
-import { type RunningServer, type ServerConfig, startServer } from '@clavis/server';
+import {
+  isLoopbackHost as isLoopbackHostname,
+  type RunningServer,
+  type ServerConfig,
+  startServer,
+} from '@clavis/server';
 import { CliError } from '../errors.js';
 import { type Env, type Io, writeLine } from '../io.js';
 import { assertionAudience, assertionAudiences, port } from '../options.js';
@@ -49,6 +54,23 @@ function cliInvocation(): string {
   return isSea() ? process.execPath : 'npm run --silent clavis --';
 }
 
+/**
+ * Whether a `--host` value (a name, an IPv4 address, an IPv6 address with or without brackets) is
+ * reachable only from this machine, by the server's one loopback rule.
+ */
+export function isLoopbackHost(host: string): boolean {
+  return isLoopbackHostname(host.includes(':') && !host.startsWith('[') ? `[${host}]` : host);
+}
+
+/**
+ * Listening beyond loopback without CLAVIS_ISSUER: the issuer then defaults to http://localhost:PORT,
+ * which every remote client rejects (metadata, `iss`, `aud`) — almost certainly a mistake.
+ */
+export function issuerWarning(host: string, issuer: string | undefined): string | undefined {
+  if (issuer || isLoopbackHost(host)) return undefined;
+  return `warning: listening on ${host} without CLAVIS_ISSUER (or --issuer): the issuer defaults to a localhost URL that clients elsewhere will not accept; set CLAVIS_ISSUER to the public https URL (see docs/operations/reverse-proxy.md)`;
+}
+
 function banner(err: Io['stderr'], server: RunningServer): void {
   const { issuer } = server.config;
   writeLine(err);
@@ -59,6 +81,12 @@ function banner(err: Io['stderr'], server: RunningServer): void {
   writeLine(err, `  key file   ${server.services.kekSource}`);
   writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);
   if (server.auditAnchor) writeLine(err, `  audit      anchor ${server.auditAnchor}`);
+  if (server.services.kekRotationPending) {
+    writeLine(
+      err,
+      'warning: the database is still sealed under a previous key-encryption key: run clavis admin kek rotate',
+    );
+  }
   if (server.bootstrap.created) {
     writeLine(err);
     writeLine(err, 'First start: created the admin user and the built-in public client "clavis-cli".');
@@ -99,12 +127,17 @@ function auditAnchorCheck(value: string | undefined): 'refuse' | 'warn' | undefi
 export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<void> {
   const d = serveDefaults(deps.env);
   const audience = options.assertionAudience ?? assertionAudienceFromEnv(deps.env);
+  const host = options.host ?? d.host;
+  const issuer = options.issuer ?? d.issuer;
+  const warning = issuerWarning(host, issuer);
+  if (warning) writeLine(deps.stderr, warning);
   const server = await startServer({
     dbUrl: options.db ?? d.db,
     port: options.port ?? d.port,
-    host: options.host ?? d.host,
-    issuer: options.issuer ?? d.issuer,
+    host,
+    issuer,
     kek: deps.env.CLAVIS_KEK,
+    kekPrevious: deps.env.CLAVIS_KEK_PREVIOUS || undefined,
     kekFile: deps.env.CLAVIS_KEK_FILE,
     auditKeyFile: deps.env.CLAVIS_AUDIT_KEY || undefined,
     auditAnchorFile: deps.env.CLAVIS_AUDIT_ANCHOR || undefined,

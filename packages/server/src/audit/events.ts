@@ -52,6 +52,11 @@ export const auditEventNames = [
   // Signing keys: the first key of a slot that had none signing, and each successor made ahead.
   'signing_key.create',
   'signing_key.rotate',
+  // An operator's: a new signing key now, the old ones withdrawn (suspected compromise).
+  'signing_key.replace',
+  // Day-two operations: a database snapshot taken; the sealed data moved to a new key-encryption key.
+  'database.backup',
+  'kek.rotate',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

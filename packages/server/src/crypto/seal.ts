@@ -17,3 +17,26 @@ export function unseal(key: Buffer, sealed: string, context: string): Buffer {
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]);
 }
+
+/** Sealing with one key, opening with any of several (the current key first, then older ones). */
+export interface SealingKeys {
+  seal: Buffer;
+  open: readonly Buffer[];
+}
+
+/** Opens `sealed` with the first of `keys` that opens it, and says which (its index). */
+export function unsealWithAny(
+  keys: readonly Buffer[],
+  sealed: string,
+  context: string,
+): { plaintext: Buffer; index: number } {
+  let failure: unknown = new Error('no key to open with');
+  for (const [index, key] of keys.entries()) {
+    try {
+      return { plaintext: unseal(key, sealed, context), index };
+    } catch (err) {
+      failure = err;
+    }
+  }
+  throw failure;
+}

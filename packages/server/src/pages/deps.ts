@@ -42,6 +42,8 @@ export interface SecondFactorPageDeps extends AuditedPageDeps {
   hasher: SecretHasher;
   /** Seals TOTP secrets at rest: `kek.derive('totp-sealing')`. */
   totpKey: Buffer;
+  /** Opens them: `totpKey`, then the same key of previous KEKs (default: `totpKey` only). */
+  totpOpenKeys?: readonly Buffer[] | undefined;
 }
 
 /** All the device pages, as the app registers them. */

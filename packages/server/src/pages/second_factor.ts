@@ -69,7 +69,11 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
 
     let passed = false;
     let method = 'totp';
-    const step = matchTotp(openTotpSecret(deps.totpKey, user.id, user.totp_secret), typed, now);
+    const step = matchTotp(
+      openTotpSecret(deps.totpOpenKeys ?? [deps.totpKey], user.id, user.totp_secret),
+      typed,
+      now,
+    );
     if (step !== null) {
       passed = await deps.audit.transact(
         async (tx) =>

@@ -26,6 +26,8 @@ export interface ServeOptions {
   /** Default: http://localhost:PORT (http://HOST:PORT for a specific loopback host). */
   issuer?: string | undefined;
   kek?: string | undefined;
+  /** `CLAVIS_KEK_PREVIOUS`. */
+  kekPrevious?: string | undefined;
   kekFile?: string | undefined;
   adminPassword?: string | undefined;
   config?: Partial<Omit<ServerConfig, 'issuer'>>;
@@ -89,6 +91,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const services = await openServices({
     dbUrl: options.dbUrl,
     kek: options.kek,
+    kekPrevious: options.kekPrevious,
     kekFile: options.kekFile,
     auditKeyFile: options.auditKeyFile ?? defaultAuditKeyFile(options.dbUrl, options.kekFile),
     // The lease outlives a few missed heartbeats (one per seal tick).
@@ -117,7 +120,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       hasher: services.hasher,
       cookieKey: services.kek.derive('cookie-signing'),
       totpKey: services.totpKey,
-      subjectKey: services.kek.derive('audit-subjects'),
+      totpOpenKeys: services.totpOpenKeys,
+      subjectKey: services.stableKeys.auditSubjects,
       logger,
       isShuttingDown: () => shuttingDown,
     });

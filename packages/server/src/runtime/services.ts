@@ -9,8 +9,14 @@ import { dirname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { type AuditSigningKey, loadAuditSigningKey } from '../audit/audit_key.js';
 import { AuditLog } from '../audit/audit_log.js';
-import { Kek, KekError } from '../crypto/kek.js';
+import { type Kek, KekError, KekRing } from '../crypto/kek.js';
 import { SecretHasher } from '../crypto/secrets.js';
+import {
+  deriveStableKeys,
+  type StableKeys,
+  unwrapStableKeys,
+  WRAPPED_KEYS_SETTING,
+} from '../crypto/stable_keys.js';
 import { type DialectName, openDatabase, parseDatabaseUrl } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import type { SigningAlg } from '../tokens/jws.js';
@@ -20,6 +26,8 @@ export interface ServicesOptions {
   dbUrl: string;
   /** `CLAVIS_KEK`: the key itself. */
   kek?: string | undefined;
+  /** `CLAVIS_KEK_PREVIOUS`: previous KEKs beside `CLAVIS_KEK`, comma-separated, newest first. */
+  kekPrevious?: string | undefined;
   /** `CLAVIS_KEK_FILE`: where the key file is (default: beside the SQLite file, or ./clavis.kek). */
   kekFile?: string | undefined;
   /** Who writes audit records through these services: 'serve', 'cli'. */
@@ -47,14 +55,23 @@ export interface Services {
   hasher: SecretHasher;
   keys: KeyStore;
   audit: AuditLog;
+  /** The KEK the database is sealed under: the current one, or a previous one until `kek rotate`. */
   kek: Kek;
+  /** Every configured KEK, current first. */
+  kekRing: KekRing;
   kekSource: string;
+  /** The database is still under a previous KEK: `clavis admin kek rotate` moves it to the current one. */
+  kekRotationPending: boolean;
+  /** The keys that outlive KEK rotations (secret hashing, audit chain, audit subjects). */
+  stableKeys: StableKeys;
   /** The audit chain's HMAC key, for `verifyAuditLog`. */
   auditKey: KeyObject;
   /** The audit signing key, when these services sign seals (`serve`). */
   auditSigning: AuditSigningKey | undefined;
   /** Seals TOTP secrets at rest. */
   totpKey: Buffer;
+  /** Opens TOTP secrets: `totpKey` first, then the same key of every other configured KEK. */
+  totpOpenKeys: readonly Buffer[];
   clock: () => number;
   close(): Promise<void>;
 }
@@ -85,51 +102,61 @@ export function defaultAuditAnchorFile(dbUrl: string, kekFile?: string): string 
 async function loadKek(
   db: Kysely<Database>,
   options: ServicesOptions,
-): Promise<{ kek: Kek; source: string }> {
+): Promise<{ ring: KekRing; inUse: Kek; stable: StableKeys }> {
   const file = options.kekFile ?? defaultKekFile(options.dbUrl);
-  const stored = await db
-    .selectFrom('settings')
-    .select('value')
-    .where('key', '=', 'kek_check')
-    .executeTakeFirst();
+  const setting = (key: string) =>
+    db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+  const stored = await setting('kek_check');
   if (stored && !options.kek && !existsSync(file)) {
     throw new KekError(
       `this database was set up with a key-encryption key that is not here: set CLAVIS_KEK, or CLAVIS_KEK_FILE (looked for ${file})`,
     );
   }
-  const { kek, source } = Kek.load({ env: options.kek, file });
+  const ring = KekRing.load({ env: options.kek, previousEnv: options.kekPrevious, file });
   if (!stored) {
     await db
       .insertInto('settings')
-      .values({ key: 'kek_check', value: kek.checkValue() })
+      .values({ key: 'kek_check', value: ring.current.checkValue() })
       .onConflict((oc) => oc.column('key').doNothing())
       .execute();
   }
-  const check = await db
-    .selectFrom('settings')
-    .select('value')
-    .where('key', '=', 'kek_check')
-    .executeTakeFirstOrThrow();
-  if (!kek.matches(check.value)) {
-    throw new KekError(`the key-encryption key from ${source} is not the one this database was set up with`);
+  const check = await setting('kek_check');
+  const inUse = check ? ring.matching(check.value) : undefined;
+  if (!inUse) {
+    throw new KekError(
+      `the key-encryption key from ${ring.source} is not the one this database was set up with${ring.previous.length ? ', nor is any previous one given' : ''}`,
+    );
   }
-  return { kek, source };
+  const wrapped = await setting(WRAPPED_KEYS_SETTING);
+  const stable = wrapped ? unwrapStableKeys(ring.all(), wrapped.value).keys : deriveStableKeys(inUse);
+  return { ring, inUse, stable };
+}
+
+/** The same purpose's key of every configured KEK, the one in use first. */
+function openKeys(ring: KekRing, inUse: Kek, purpose: 'signing-key-sealing' | 'totp-sealing'): Buffer[] {
+  return [inUse, ...ring.all().filter((k) => k !== inUse)].map((k) => k.derive(purpose));
 }
 
 export async function openServices(options: ServicesOptions): Promise<Services> {
   const clock = options.clock ?? Date.now;
   const opened = await openDatabase(options.dbUrl, { poolSize: options.poolSize ?? 10 });
   try {
-    const { kek, source } = await loadKek(opened.db, options);
-    const hasher = new SecretHasher(kek.derive('secret-hashing'));
-    const keys = new KeyStore(opened.db, kek.derive('signing-key-sealing'), {
-      alg: options.signingAlg ?? 'EdDSA',
-      rotationIntervalMs: (options.keyRotationIntervalSeconds ?? 30 * 86_400) * 1000,
-      maxTokenTtlMs: (options.maxAccessTokenTtlSeconds ?? 3600) * 1000,
-      clock,
-      ...(options.logger ? { logger: options.logger } : {}),
-    });
-    const auditKey = createSecretKey(kek.derive('audit-chain'));
+    const { ring, inUse: kek, stable } = await loadKek(opened.db, options);
+    const hasher = new SecretHasher(stable.secretHashing);
+    const sealing = openKeys(ring, kek, 'signing-key-sealing');
+    const keys = new KeyStore(
+      opened.db,
+      { seal: sealing[0] as Buffer, open: sealing },
+      {
+        alg: options.signingAlg ?? 'EdDSA',
+        rotationIntervalMs: (options.keyRotationIntervalSeconds ?? 30 * 86_400) * 1000,
+        maxTokenTtlMs: (options.maxAccessTokenTtlSeconds ?? 3600) * 1000,
+        clock,
+        ...(options.logger ? { logger: options.logger } : {}),
+      },
+    );
+    const auditKey = createSecretKey(stable.auditChain);
+    const totpOpenKeys = openKeys(ring, kek, 'totp-sealing');
     const auditSigning = options.auditKeyFile ? loadAuditSigningKey(options.auditKeyFile) : undefined;
     const audit = await AuditLog.open(opened.db, {
       clock,
@@ -146,10 +173,14 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       keys,
       audit,
       kek,
-      kekSource: source,
+      kekRing: ring,
+      kekSource: ring.source,
+      kekRotationPending: kek !== ring.current,
+      stableKeys: stable,
       auditKey,
       auditSigning,
-      totpKey: kek.derive('totp-sealing'),
+      totpKey: totpOpenKeys[0] as Buffer,
+      totpOpenKeys,
       clock,
       async close() {
         try {

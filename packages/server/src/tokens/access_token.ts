@@ -60,14 +60,14 @@ export async function issueAccessToken(keys: KeyStore, input: AccessTokenInput):
 }
 
 /**
- * The claims of a token we signed, if its signature verifies with one of our published keys and it
+ * The claims of a token we signed, and the key that signed it, if its signature verifies with one of our published keys and it
  * names us as issuer. Expiry is the caller's decision (revocation accepts expired tokens).
  */
 export function verifyOwnAccessToken(
   keys: KeyStore,
   issuer: string,
   token: string,
-): AccessTokenClaims | null {
+): { claims: AccessTokenClaims; kid: string } | null {
   const decoded = decodeCompact(token);
   if (!decoded) return null;
   const { header, payload } = decoded;
@@ -80,5 +80,5 @@ export function verifyOwnAccessToken(
   if (payload.iss !== issuer || typeof payload.jti !== 'string' || typeof payload.exp !== 'number')
     return null;
   if (typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') return null;
-  return payload as AccessTokenClaims;
+  return { claims: payload as AccessTokenClaims, kid: header.kid };
 }

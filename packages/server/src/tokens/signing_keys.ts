@@ -16,7 +16,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
-import { seal, unseal } from '../crypto/seal.js';
+import { type SealingKeys, seal, unsealWithAny } from '../crypto/seal.js';
 import type { Database, SigningKeyRow } from '../storage/schema.js';
 import { type SigningAlg, signingAlgs } from './jws.js';
 
@@ -28,6 +28,24 @@ export interface SigningKey {
   activatesAt: number;
   retiresAt: number;
   expiresAt: number;
+}
+
+/** A key row's schedule, without its key material. */
+export interface SigningKeyInfo {
+  kid: string;
+  alg: string;
+  activatesAt: number;
+  retiresAt: number;
+  /** When it leaves the JWKS: tokens it signed stop verifying. */
+  expiresAt: number;
+  createdAt: number;
+}
+
+/** A key replaced before its time, and when it leaves the JWKS. */
+export interface WithdrawnKey {
+  kid: string;
+  alg: string;
+  withdrawnAt: number;
 }
 
 export interface KeyStoreOptions {
@@ -90,6 +108,8 @@ function generate(alg: SigningAlg): { privateKey: KeyObject; publicKey: KeyObjec
 export class KeyStore {
   readonly #db: Kysely<Database>;
   readonly #sealingKey: Buffer;
+  /** The keys a stored private key may be sealed under: the current KEK's first, then previous ones'. */
+  readonly #openingKeys: readonly Buffer[];
   readonly #options: KeyStoreOptions;
   #keys: SigningKey[] = [];
   #byKid = new Map<string, SigningKey>();
@@ -101,9 +121,10 @@ export class KeyStore {
   #refreshing: Promise<void> | undefined;
   #audit: AuditLog | undefined;
 
-  constructor(db: Kysely<Database>, sealingKey: Buffer, options: KeyStoreOptions) {
+  constructor(db: Kysely<Database>, sealingKey: Buffer | SealingKeys, options: KeyStoreOptions) {
     this.#db = db;
-    this.#sealingKey = sealingKey;
+    this.#sealingKey = Buffer.isBuffer(sealingKey) ? sealingKey : sealingKey.seal;
+    this.#openingKeys = Buffer.isBuffer(sealingKey) ? [sealingKey] : sealingKey.open;
     this.#options = options;
   }
 
@@ -204,14 +225,24 @@ export class KeyStore {
     const known = this.#byKid.get(row.kid);
     const knownJwk = this.#jwkByKid.get(row.kid);
     if (known && knownJwk && known.alg === row.alg) {
+      // The key material is known; its schedule is the row's (an operator may have cut it short).
       return sameJwk(knownJwk as Record<string, unknown>, stored)
-        ? { ok: true, key: known, jwk: knownJwk }
+        ? {
+            ok: true,
+            key: {
+              ...known,
+              activatesAt: row.activates_at,
+              retiresAt: row.retires_at,
+              expiresAt: row.expires_at,
+            },
+            jwk: knownJwk,
+          }
         : { ok: false, reason: 'public_jwk differs from the private key' };
     }
     if (!signingAlgs.includes(row.alg as SigningAlg)) return { ok: false, reason: 'unknown alg' };
     let privateKey: KeyObject;
     try {
-      const der = unseal(this.#sealingKey, row.private_key, `signing-key:${row.kid}`);
+      const der = unsealWithAny(this.#openingKeys, row.private_key, `signing-key:${row.kid}`).plaintext;
       privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
     } catch {
       return { ok: false, reason: 'private key does not unseal under its kid' };
@@ -302,6 +333,101 @@ export class KeyStore {
       });
   }
 
+  /**
+   * Replaces every unexpired key with fresh key material on the same schedule (suspected compromise),
+   * inside `tx`: each key that signs now or will sign gets a successor for the rest of its period, made
+   * now; every old key stops signing now and leaves the JWKS once the tokens it signed have expired — its
+   * own publication tail after now (the longest token lifetime and the clock skew) — or at once with
+   * `withdrawNow`, when the tokens it signed stop verifying too. A key that has not signed yet leaves at
+   * once either way. A replaced key leaves the slot sequence (its slot becomes negative, below every
+   * other), so the slot is free for its successor and no instance recreates it.
+   */
+  async replaceAll(
+    tx: Kysely<Database>,
+    options: { withdrawNow: boolean },
+  ): Promise<{ withdrawn: WithdrawnKey[]; created: SigningKeyInfo[] }> {
+    const now = this.#options.clock();
+    const rows = await tx
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('expires_at', '>', now)
+      .orderBy('activates_at')
+      .execute();
+    const lowest = await tx
+      .selectFrom('signing_keys')
+      .select((eb) => eb.fn.min<number>('slot').as('slot'))
+      .executeTakeFirst();
+    let free = Math.min(Number(lowest?.slot ?? 0), 0) - 1;
+    const withdrawn: WithdrawnKey[] = [];
+    const created: SigningKeyInfo[] = [];
+    for (const row of rows) {
+      const signed = row.activates_at <= now;
+      const tail = row.expires_at - row.retires_at;
+      const expiresAt = options.withdrawNow || !signed ? now : Math.min(row.expires_at, now + tail);
+      await tx
+        .updateTable('signing_keys')
+        .set({
+          slot: free--,
+          activates_at: Math.min(row.activates_at, now),
+          retires_at: Math.min(row.retires_at, now),
+          expires_at: expiresAt,
+        })
+        .where('kid', '=', row.kid)
+        .execute();
+      withdrawn.push({ kid: row.kid, alg: row.alg, withdrawnAt: expiresAt });
+      // A key that signs now or later gets a successor for the rest of its period.
+      if (row.retires_at <= now || !signingAlgs.includes(row.alg as SigningAlg) || Number(row.slot) < 0)
+        continue;
+      const alg = row.alg as SigningAlg;
+      const { privateKey, publicKey } = generate(alg);
+      const jwk = publicKey.export({ format: 'jwk' }) as JWK;
+      const kid = await calculateJwkThumbprint(jwk);
+      const activatesAt = Math.max(row.activates_at, now);
+      await tx
+        .insertInto('signing_keys')
+        .values({
+          kid,
+          alg,
+          slot: Number(row.slot),
+          public_jwk: JSON.stringify({ ...jwk, kid, alg, use: 'sig' }),
+          private_key: seal(
+            this.#sealingKey,
+            privateKey.export({ format: 'der', type: 'pkcs8' }),
+            `signing-key:${kid}`,
+          ),
+          activates_at: activatesAt,
+          retires_at: row.retires_at,
+          expires_at: row.expires_at,
+          created_at: now,
+        })
+        .execute();
+      created.push({
+        kid,
+        alg,
+        activatesAt,
+        retiresAt: row.retires_at,
+        expiresAt: row.expires_at,
+        createdAt: now,
+      });
+    }
+    return { withdrawn, created };
+  }
+
+  /** The keys in the database: unexpired ones, or all with `all`, oldest first. */
+  async list(options: { all?: boolean } = {}): Promise<SigningKeyInfo[]> {
+    let query = this.#db.selectFrom('signing_keys').selectAll().orderBy('activates_at').orderBy('created_at');
+    if (!options.all) query = query.where('expires_at', '>', this.#options.clock());
+    const rows = await query.execute();
+    return rows.map((r) => ({
+      kid: r.kid,
+      alg: r.alg,
+      activatesAt: r.activates_at,
+      retiresAt: r.retires_at,
+      expiresAt: r.expires_at,
+      createdAt: r.created_at,
+    }));
+  }
+
   /** The key that signs now. Refreshes first when the loaded set has no key for this instant. */
   async current(): Promise<SigningKey> {
     const key = this.#currentLoaded();
@@ -330,4 +456,37 @@ export class KeyStore {
   jwksJson(): string {
     return this.#jwks;
   }
+}
+
+/**
+ * Re-seals under `sealKey` every stored private key that opens only with one of `open` (a previous
+ * KEK's): the KEK rotation. Rows no key opens are left as they are (the key store refuses them).
+ */
+export async function resealSigningKeys(
+  tx: Kysely<Database>,
+  sealKey: Buffer,
+  open: readonly Buffer[],
+): Promise<{ resealed: number; unopenable: number }> {
+  const rows = await tx.selectFrom('signing_keys').select(['kid', 'private_key']).execute();
+  let resealed = 0;
+  let unopenable = 0;
+  for (const row of rows) {
+    const context = `signing-key:${row.kid}`;
+    let opened: { plaintext: Buffer; index: number };
+    try {
+      opened = unsealWithAny([sealKey, ...open], row.private_key, context);
+    } catch {
+      unopenable++;
+      continue;
+    }
+    if (opened.index === 0) continue;
+    await tx
+      .updateTable('signing_keys')
+      .set({ private_key: seal(sealKey, opened.plaintext, context) })
+      .where('kid', '=', row.kid)
+      .where('private_key', '=', row.private_key)
+      .execute();
+    resealed++;
+  }
+  return { resealed, unopenable };
 }

@@ -1,8 +1,9 @@
 /**
  * Verifies access tokens we issued, remembering the ones whose signature already verified: a resource
  * server introspects the same token on every call it receives, and an Ed25519 verification costs more
- * than the rest of the request. Only the signature check is remembered — expiry, revocation and who may
- * see the token are decided on every call.
+ * than the rest of the request. Only the signature check is remembered — whether its key is still
+ * published (an operator may withdraw it at once), expiry, revocation and who may see the token are
+ * decided on every call.
  */
 
 import { type AccessTokenClaims, verifyOwnAccessToken } from './access_token.js';
@@ -14,7 +15,7 @@ export class AccessTokenVerifier {
   readonly #keys: KeyStore;
   readonly #issuer: string;
   readonly #maxEntries: number;
-  readonly #verified = new Map<string, AccessTokenClaims>();
+  readonly #verified = new Map<string, { claims: AccessTokenClaims; kid: string }>();
 
   constructor(keys: KeyStore, issuer: string, maxEntries = DEFAULT_MAX_ENTRIES) {
     this.#keys = keys;
@@ -29,16 +30,18 @@ export class AccessTokenVerifier {
   verify(token: string, nowSeconds: number): AccessTokenClaims | null {
     const known = this.#verified.get(token);
     if (known) {
-      if (known.exp > nowSeconds) return known;
+      if (known.claims.exp > nowSeconds && this.#keys.byKid(known.kid)) return known.claims;
       this.#verified.delete(token);
     }
-    const claims = verifyOwnAccessToken(this.#keys, this.#issuer, token);
-    if (claims && claims.exp > nowSeconds) {
+    const verified = verifyOwnAccessToken(this.#keys, this.#issuer, token);
+    if (!verified) return null;
+    const { claims, kid } = verified;
+    if (claims.exp > nowSeconds) {
       if (this.#verified.size >= this.#maxEntries) {
         const oldest = this.#verified.keys().next().value;
         if (oldest !== undefined) this.#verified.delete(oldest);
       }
-      this.#verified.set(token, claims);
+      this.#verified.set(token, { claims, kid });
     }
     return claims;
   }

@@ -2,9 +2,12 @@
 import type { Command } from 'commander';
 import type { Io } from '../../io.js';
 import { registerAudit } from './audit.js';
+import { registerBackup } from './backup.js';
 import { registerClients } from './clients.js';
 import { registerFederations } from './federations.js';
+import { registerKek } from './kek.js';
 import { registerKeys } from './keys.js';
+import { registerSigningKeys } from './signing_keys.js';
 import { registerUsers } from './users.js';
 
 export function registerAdmin(program: Command, io: Io): void {
@@ -18,4 +21,7 @@ export function registerAdmin(program: Command, io: Io): void {
   registerUsers(admin, io);
   registerFederations(admin, io);
   registerKeys(admin, io);
+  registerBackup(admin, io);
+  registerSigningKeys(admin, io);
+  registerKek(admin, io);
 }

@@ -27,6 +27,7 @@ export function adminOpener(env: Env, clock: () => number): AdminOpener {
     const services = await openServices({
       dbUrl: adminDbUrl(env, target),
       kek: env.CLAVIS_KEK,
+      kekPrevious: env.CLAVIS_KEK_PREVIOUS,
       kekFile: env.CLAVIS_KEK_FILE,
       writer: 'cli',
       poolSize: 2,
