@@ -18,6 +18,7 @@ export {
 export { CLI_CLIENT_ID, type Client, clientView } from './clients/client.js';
 export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConfig } from './config.js';
 export { KekError } from './crypto/kek.js';
+export { type SigningAlg, signingAlgs } from './tokens/jws.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
 export { bootstrap } from './runtime/bootstrap.js';

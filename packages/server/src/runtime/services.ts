@@ -118,6 +118,8 @@ async function loadKek(
 
 export async function openServices(options: ServicesOptions): Promise<Services> {
   const clock = options.clock ?? Date.now;
+  // A malformed CLAVIS_KEK is refused before anything is opened (or created).
+  if (options.kek) Kek.fromString(options.kek);
   const opened = await openDatabase(options.dbUrl, { poolSize: options.poolSize ?? 10 });
   try {
     const { kek, source } = await loadKek(opened.db, options);

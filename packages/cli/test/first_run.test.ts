@@ -1,0 +1,131 @@
+/**
+ * The traps of a first start, as real processes: the admin is created only once the port is bound (so
+ * its one-time password is printed by the start that created it), a later start says how to set a lost
+ * password, and every setting `serve` reads gets a one-line error naming it when its value is bad.
+ */
+import { readdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/support/free_port.js';
+import { childEnv, countRows, lines, type Scratch, scratch, spawnCli, startCli } from './support/cli.js';
+
+type Started = ReturnType<typeof startCli>;
+
+async function bannerOf(server: Started): Promise<string> {
+  const deadline = Date.now() + 20_000;
+  while (!server.out.stderr.includes('Next steps:')) {
+    if (server.child.exitCode !== null) throw new Error(`clavis serve exited early:\n${server.out.stderr}`);
+    if (Date.now() > deadline) throw new Error(`clavis serve never started:\n${server.out.stderr}`);
+    await delay(50);
+  }
+  return server.out.stderr;
+}
+
+async function stop(server: Started): Promise<number | null> {
+  server.child.kill('SIGTERM');
+  return (await server.exited).code;
+}
+
+function hold(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(port, '127.0.0.1', () => resolve(s));
+  });
+}
+
+describe('first start', () => {
+  const cleanup: Array<() => void | Promise<void>> = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  const tracked = (s: Started): Started => {
+    cleanup.push(async () => {
+      if (s.child.exitCode === null && s.child.signalCode === null) {
+        s.child.kill('SIGKILL');
+        await s.exited;
+      }
+    });
+    return s;
+  };
+
+  it('a port already taken creates no admin; the start that binds prints the password; later starts say how to set one', async () => {
+    const tmp: Scratch = scratch();
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    const holder = await hold(port);
+
+    const refused = await spawnCli(['serve', '--db', tmp.dbUrl, '--port', String(port)], childEnv());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe('clavis: the port is already in use\n');
+    expect(countRows(tmp.dbPath, 'users')).toBe(0);
+    expect(countRows(tmp.dbPath, 'audit_events', "event = 'server.bootstrap'")).toBe(0);
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+
+    const first = tracked(startCli(['serve', '--db', tmp.dbUrl, '--port', String(port)], childEnv()));
+    const banner = await bannerOf(first);
+    expect(banner).toMatch(/^ {2}admin one-time password: \S{16,}$/m);
+    expect(banner).not.toContain('set-password');
+    expect(await stop(first)).toBe(0);
+
+    const later = tracked(startCli(['serve', '--db', tmp.dbUrl, '--port', String(port)], childEnv()));
+    const again = await bannerOf(later);
+    expect(again).not.toContain('one-time password');
+    expect(again).toContain(`set a new one: clavis admin --db sqlite:${tmp.dbPath} users set-password admin`);
+    expect(await stop(later)).toBe(0);
+  });
+
+  it('with CLAVIS_ADMIN_PASSWORD chosen, a later start has nothing to say about the password', async () => {
+    const tmp = scratch();
+    cleanup.push(() => tmp.remove());
+    const port = await freePort();
+    const env = childEnv({ CLAVIS_ADMIN_PASSWORD: 'chosen-by-the-operator-123' });
+    for (let i = 0; i < 2; i++) {
+      const s = tracked(startCli(['serve', '--db', tmp.dbUrl, '--port', String(port)], env));
+      expect(await bannerOf(s)).not.toContain('set-password');
+      expect(await stop(s)).toBe(0);
+    }
+  });
+});
+
+describe('a bad setting is one line naming it, and nothing is created', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['CLAVIS_PORT', 'abc', /^clavis: CLAVIS_PORT: "abc" must be a port number \(0-65535\)$/],
+    ['CLAVIS_PORT', '70000', /^clavis: CLAVIS_PORT: "70000" must be a port number/],
+    ['CLAVIS_HOST', '999.1.1.1', /^clavis: CLAVIS_HOST: "999\.1\.1\.1" is not an IP address or host name$/],
+    ['CLAVIS_HOST', 'bad host', /^clavis: CLAVIS_HOST: /],
+    ['CLAVIS_ISSUER', 'not a url', /^clavis: CLAVIS_ISSUER: issuer "not a url" is not a URL$/],
+    ['CLAVIS_ISSUER', 'http://example.com', /^clavis: CLAVIS_ISSUER: the issuer must be an https URL/],
+    [
+      'CLAVIS_LOG_LEVEL',
+      'loud',
+      /^clavis: CLAVIS_LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent$/,
+    ],
+    ['CLAVIS_SIGNING_ALG', 'HS256', /^clavis: CLAVIS_SIGNING_ALG: "HS256" is not one of EdDSA, ES256, RS256$/],
+    ['CLAVIS_TRUSTED_PROXIES', '10.0.0.0/8,nope', /^clavis: CLAVIS_TRUSTED_PROXIES: trusted proxy "nope"/],
+    ['CLAVIS_ASSERTION_AUDIENCE', 'anything', /^clavis: CLAVIS_ASSERTION_AUDIENCE: must be issuer or /],
+    ['CLAVIS_AUDIT_ANCHOR_CHECK', 'maybe', /^clavis: CLAVIS_AUDIT_ANCHOR_CHECK: "maybe" is not one of refuse, warn$/],
+    ['CLAVIS_DB', 'mysql://db', /^clavis: CLAVIS_DB: database URL must start with sqlite: or postgres:\/\/$/],
+    ['CLAVIS_KEK', 'short', /^clavis: CLAVIS_KEK must be 32 bytes/],
+    ['CLAVIS_API_KEY_MAX_TTL', '5x', /^clavis: CLAVIS_API_KEY_MAX_TTL: invalid duration "5x"/],
+    ['CLAVIS_API_KEY_MINT_MAX_TTL', '-1h', /^clavis: CLAVIS_API_KEY_MINT_MAX_TTL: invalid duration/],
+    ['CLAVIS_API_KEY_IDLE_REVOKE', 'soon', /^clavis: CLAVIS_API_KEY_IDLE_REVOKE: invalid duration/],
+  ];
+
+  it.each(cases)('%s=%s', async (name, value, expected) => {
+    const tmp = scratch();
+    try {
+      // CLAVIS_DB is the only way to name the database here, so that a bad CLAVIS_DB is read.
+      const env = childEnv({ CLAVIS_DB: tmp.dbUrl, CLAVIS_PORT: '0', [name]: value });
+      const res = await spawnCli(['serve'], env);
+      expect(res.code).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(lines(res.stderr)).toHaveLength(1);
+      expect(res.stderr.trimEnd()).toMatch(expected);
+      expect(readdirSync(tmp.dir)).toEqual([]);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
