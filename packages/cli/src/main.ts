@@ -20,8 +20,9 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      // Commander puts "(Did you mean …?)" on a second line; an error is one line on stderr.
-      outputError: (s, write) => write(`${oneLine(s)}\n`),
+      // Commander puts "(Did you mean …?)" on a second line; an error is one line on stderr, and every
+      // error of the CLI starts with the same prefix.
+      outputError: (s, write) => write(`clavis: ${oneLine(s).replace(/^error: /, '')}\n`),
     });
   registerServe(program, io);
   registerAdmin(program, io);

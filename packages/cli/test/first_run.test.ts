@@ -3,10 +3,13 @@
  * its one-time password is printed by the start that created it), a later start says how to set a lost
  * password, and every setting `serve` reads gets a one-line error naming it when its value is bad.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, dialects, PG_BASE_URL } from '../../../test/support/dialects.js';
 import { freePort } from '../../../test/support/free_port.js';
 import { childEnv, countRows, lines, type Scratch, scratch, spawnCli, startCli } from './support/cli.js';
 
@@ -102,10 +105,18 @@ describe('a bad setting is one line naming it, and nothing is created', () => {
       'loud',
       /^clavis: CLAVIS_LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent$/,
     ],
-    ['CLAVIS_SIGNING_ALG', 'HS256', /^clavis: CLAVIS_SIGNING_ALG: "HS256" is not one of EdDSA, ES256, RS256$/],
+    [
+      'CLAVIS_SIGNING_ALG',
+      'HS256',
+      /^clavis: CLAVIS_SIGNING_ALG: "HS256" is not one of EdDSA, ES256, RS256$/,
+    ],
     ['CLAVIS_TRUSTED_PROXIES', '10.0.0.0/8,nope', /^clavis: CLAVIS_TRUSTED_PROXIES: trusted proxy "nope"/],
     ['CLAVIS_ASSERTION_AUDIENCE', 'anything', /^clavis: CLAVIS_ASSERTION_AUDIENCE: must be issuer or /],
-    ['CLAVIS_AUDIT_ANCHOR_CHECK', 'maybe', /^clavis: CLAVIS_AUDIT_ANCHOR_CHECK: "maybe" is not one of refuse, warn$/],
+    [
+      'CLAVIS_AUDIT_ANCHOR_CHECK',
+      'maybe',
+      /^clavis: CLAVIS_AUDIT_ANCHOR_CHECK: "maybe" is not one of refuse, warn$/,
+    ],
     ['CLAVIS_DB', 'mysql://db', /^clavis: CLAVIS_DB: database URL must start with sqlite: or postgres:\/\/$/],
     ['CLAVIS_KEK', 'short', /^clavis: CLAVIS_KEK must be 32 bytes/],
     ['CLAVIS_API_KEY_MAX_TTL', '5x', /^clavis: CLAVIS_API_KEY_MAX_TTL: invalid duration "5x"/],
@@ -128,4 +139,113 @@ describe('a bad setting is one line naming it, and nothing is created', () => {
       tmp.remove();
     }
   });
+});
+
+async function schemaExists(url: string): Promise<boolean> {
+  const schema = new URL(url).searchParams.get('schema');
+  const client = new pg.Client({ connectionString: PG_BASE_URL });
+  await client.connect();
+  try {
+    const res = await client.query('select 1 from pg_namespace where nspname = $1', [schema]);
+    return res.rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('an admin command never creates a database or a key-encryption key', () => {
+  it('a mistyped --db in a folder that does not exist: one line naming the path, exit 1, nothing made', async () => {
+    const tmp = scratch();
+    try {
+      const missing = join(tmp.dir, 'nonexistent', 'dir', 'x.db');
+      const res = await spawnCli(['admin', '--db', `sqlite:${missing}`, 'clients', 'list'], childEnv());
+      expect(res.code).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(res.stderr).toBe(
+        `clavis: no Clavis database at ${missing}; check --db or CLAVIS_DB (only clavis serve or clavis admin init creates one)\n`,
+      );
+      expect(readdirSync(tmp.dir)).toEqual([]);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('a file that is not a Clavis database is refused and left as it was', async () => {
+    const tmp = scratch();
+    try {
+      writeFileSync(tmp.dbPath, '');
+      const res = await spawnCli(['admin', '--db', tmp.dbUrl, 'users', 'list'], childEnv());
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/^clavis: no Clavis database at /);
+      expect(readdirSync(tmp.dir).filter((f) => !f.startsWith('clavis.db'))).toEqual([]);
+      expect(countRows(tmp.dbPath, 'users')).toBe(0);
+    } catch (err) {
+      // countRows on an empty file has no table: that is the point.
+      if (!/no such table/.test(String(err))) throw err;
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('admin init creates the database and the key file, once; the other commands then work', async () => {
+    const tmp = scratch();
+    try {
+      const first = await spawnCli(['admin', '--db', tmp.dbUrl, 'init', '--json'], childEnv());
+      expect(first.code).toBe(0);
+      expect(JSON.parse(first.stdout)).toEqual({
+        database: tmp.dbUrl,
+        key_encryption_key: join(tmp.dir, 'clavis.kek'),
+        admin_created: false,
+      });
+      expect(existsSync(join(tmp.dir, 'clavis.kek'))).toBe(true);
+      const again = await spawnCli(['admin', '--db', tmp.dbUrl, 'init'], childEnv());
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain(`database  ${tmp.dbUrl}`);
+      const list = await spawnCli(['admin', '--db', tmp.dbUrl, 'clients', 'list', '--json'], childEnv());
+      expect(list).toMatchObject({ code: 0, stdout: '[]\n', stderr: '' });
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('a database set up with a key file that is not there is refused without making a new key', async () => {
+    const tmp = scratch();
+    try {
+      expect((await spawnCli(['admin', '--db', tmp.dbUrl, 'init'], childEnv())).code).toBe(0);
+      const elsewhere = join(tmp.dir, 'other.kek');
+      const res = await spawnCli(
+        ['admin', '--db', tmp.dbUrl, 'clients', 'list'],
+        childEnv({ CLAVIS_KEK_FILE: elsewhere }),
+      );
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(
+        /^clavis: this database was set up with a key-encryption key that is not here/,
+      );
+      expect(existsSync(elsewhere)).toBe(false);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  if (dialects.includes('postgres')) {
+    it('postgres: a schema that does not exist is refused and not created; admin init creates it', async () => {
+      const database = await createTestDatabase('postgres');
+      try {
+        const env = childEnv({ CLAVIS_KEK_FILE: join(database.dir, 'clavis.kek') });
+        const res = await spawnCli(['admin', '--db', database.url, 'clients', 'list'], env);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(
+          /^clavis: no Clavis database at postgres:\/\/.* \(schema t_[0-9a-f]+\); check --db/,
+        );
+        expect(await schemaExists(database.url)).toBe(false);
+        expect(existsSync(join(database.dir, 'clavis.kek'))).toBe(false);
+        expect((await spawnCli(['admin', '--db', database.url, 'init'], env)).code).toBe(0);
+        expect(await schemaExists(database.url)).toBe(true);
+        const list = await spawnCli(['admin', '--db', database.url, 'clients', 'list', '--json'], env);
+        expect(list).toMatchObject({ code: 0, stdout: '[]\n' });
+      } finally {
+        await database.drop();
+      }
+    });
+  }
 });

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childEnv, type Scratch, scratch, spawnCli } from './support/cli.js';
+import { childEnv, initDatabase, type Scratch, scratch, spawnCli } from './support/cli.js';
 
 /** What only running a command may load. */
 const HEAVY = /\/packages\/server\/|\/node_modules\/(@clavis\/server|fastify|kysely|pg|jose|pino)\//;
@@ -31,8 +31,9 @@ describe('what `clavis` loads', () => {
   let hook: string;
   let n = 0;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     hook = join(tmp.dir, 'record_imports.mjs');
     writeFileSync(hook, HOOK);
   });

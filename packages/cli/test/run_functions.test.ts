@@ -19,7 +19,7 @@ import { runUsersCreate, runUsersList } from '../src/commands/admin/users_run.js
 import { CliError } from '../src/errors.js';
 import { describeFailure } from '../src/failure.js';
 import type { Env } from '../src/io.js';
-import { lines, TextSink } from './support/cli.js';
+import { initDatabase, lines, TextSink } from './support/cli.js';
 
 const SECRET = /^clvs_[A-Za-z0-9_-]{43}$/;
 /** 2030-01-01T00:00:00Z: far from the real time, so a value taken from the real clock would show. */
@@ -40,6 +40,7 @@ describe.each(dialects)('run functions called directly (%s)', (dialect) => {
       stderr: new TextSink(),
       stdin: Readable.from([options.stdin ?? '']),
       env,
+      stopSignal: new Promise<string>(() => {}),
       clock,
       openAdmin: adminOpener(env, clock),
     };
@@ -71,6 +72,7 @@ describe.each(dialects)('run functions called directly (%s)', (dialect) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
+    await initDatabase(database.url, { CLAVIS_KEK_FILE: join(database.dir, 'kek') });
     target = { db: database.url };
   });
   afterAll(() => database.drop());

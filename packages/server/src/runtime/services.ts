@@ -22,6 +22,11 @@ export interface ServicesOptions {
   kek?: string | undefined;
   /** `CLAVIS_KEK_FILE`: where the key file is (default: beside the SQLite file, or ./clavis.kek). */
   kekFile?: string | undefined;
+  /**
+   * Whether a missing database and key-encryption key may be created (default true: `serve`, `admin
+   * init`). Without it, a database that is not there, or was never set up, is an error naming it.
+   */
+  create?: boolean;
   /** Who writes audit records through these services: 'serve', 'cli'. */
   writer: string;
   /**
@@ -92,6 +97,11 @@ async function loadKek(
     .select('value')
     .where('key', '=', 'kek_check')
     .executeTakeFirst();
+  if (!stored && options.create === false) {
+    throw new KekError(
+      'this database was never set up (it has no key-encryption key): clavis serve or clavis admin init sets it up',
+    );
+  }
   if (stored && !options.kek && !existsSync(file)) {
     throw new KekError(
       `this database was set up with a key-encryption key that is not here: set CLAVIS_KEK, or CLAVIS_KEK_FILE (looked for ${file})`,
@@ -120,7 +130,10 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
   const clock = options.clock ?? Date.now;
   // A malformed CLAVIS_KEK is refused before anything is opened (or created).
   if (options.kek) Kek.fromString(options.kek);
-  const opened = await openDatabase(options.dbUrl, { poolSize: options.poolSize ?? 10 });
+  const opened = await openDatabase(options.dbUrl, {
+    poolSize: options.poolSize ?? 10,
+    ...(options.create === false ? { create: false } : {}),
+  });
   try {
     const { kek, source } = await loadKek(opened.db, options);
     const hasher = new SecretHasher(kek.derive('secret-hashing'));

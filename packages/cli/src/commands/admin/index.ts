@@ -4,6 +4,7 @@ import type { Io } from '../../io.js';
 import { registerAudit } from './audit.js';
 import { registerClients } from './clients.js';
 import { registerFederations } from './federations.js';
+import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerUsers } from './users.js';
 
@@ -13,6 +14,7 @@ export function registerAdmin(program: Command, io: Io): void {
     .description('administer clients, keys and the audit log')
     .option('--db <url>', "the server's database: sqlite:PATH or postgres://… (env CLAVIS_DB)")
     .option('--server <url>', 'administer a running server over HTTP (not available yet)');
+  registerInit(admin, io);
   registerClients(admin, io);
   registerAudit(admin, io);
   registerUsers(admin, io);
