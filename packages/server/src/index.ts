@@ -1,5 +1,14 @@
 export * as adminApiKeys from './admin/api_keys.js';
-export { type AuditRecordView, listAudit } from './admin/audit.js';
+export {
+  AUDIT_PAGE_MAX,
+  type AuditListOptions,
+  type AuditPage,
+  type AuditPosition,
+  type AuditRecordView,
+  auditCursor,
+  listAudit,
+  listAuditPage,
+} from './admin/audit.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
 export * as adminFederations from './admin/federations.js';
@@ -18,7 +27,6 @@ export {
 export { CLI_CLIENT_ID, type Client, clientView } from './clients/client.js';
 export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConfig } from './config.js';
 export { KekError } from './crypto/kek.js';
-export { type SigningAlg, signingAlgs } from './tokens/jws.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
 export { bootstrap } from './runtime/bootstrap.js';
@@ -29,4 +37,10 @@ export {
   type Services,
   type ServicesOptions,
 } from './runtime/services.js';
-export { DatabaseUrlError, openDatabase, parseDatabaseUrl } from './storage/database.js';
+export {
+  DatabaseMissingError,
+  DatabaseUrlError,
+  openDatabase,
+  parseDatabaseUrl,
+} from './storage/database.js';
+export { type SigningAlg, signingAlgs } from './tokens/jws.js';

@@ -44,7 +44,10 @@ function banner(err: Io['stderr'], server: RunningServer): void {
   } else if (server.bootstrap.adminPasswordPending) {
     writeLine(err);
     writeLine(err, 'The admin has not yet changed the password printed at the first start; if it is lost,');
-    writeLine(err, `set a new one: clavis admin --db ${dbArg(server)} users set-password ${server.bootstrap.adminUsername}`);
+    writeLine(
+      err,
+      `set a new one: clavis admin --db ${dbArg(server)} users set-password ${server.bootstrap.adminUsername}`,
+    );
   }
   writeLine(err);
   const db = dbArg(server);

@@ -43,7 +43,11 @@ export async function bootstrap(
     .where('key', '=', 'bootstrapped')
     .executeTakeFirst();
   if (already)
-    return { created: false, adminUsername: ADMIN_USERNAME, adminPasswordPending: await adminPasswordPending(services) };
+    return {
+      created: false,
+      adminUsername: ADMIN_USERNAME,
+      adminPasswordPending: await adminPasswordPending(services),
+    };
   const password = options.adminPassword || generatePassword();
   const passwordHash = await hashPassword(password);
   const now = services.clock();
@@ -101,7 +105,11 @@ export async function bootstrap(
     }),
   );
   if (!created)
-    return { created: false, adminUsername: ADMIN_USERNAME, adminPasswordPending: await adminPasswordPending(services) };
+    return {
+      created: false,
+      adminUsername: ADMIN_USERNAME,
+      adminPasswordPending: await adminPasswordPending(services),
+    };
   return {
     created: true,
     adminUsername: ADMIN_USERNAME,
