@@ -56,6 +56,11 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'keys', 'create', '--help'], code: 0 },
     { argv: ['admin', 'federations', 'create', '--help'], code: 0 },
     { argv: ['serve', '--help'], code: 0 },
+    { argv: ['help', 'environment'], code: 0 },
+    { argv: ['admin', 'init', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'list', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'export', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'list', '--since', 'yesterday'], code: 1 },
     { argv: ['admin', 'clients', 'craete'], code: 1 },
     { argv: ['admin', 'clients', 'create', '--name', 'x', '--kind', 'other'], code: 1 },
   ])('clavis $argv: exit $code without loading the server', async ({ argv, code }) => {
