@@ -134,7 +134,7 @@ describe.each(dialects)('run functions called directly (%s)', (dialect) => {
       }
       expect(out.find((l) => l.startsWith('client_id '))).toMatch(/^client_id {18}svc_/);
       expect(out).toContain(`${'scopes'.padEnd(26)} read write`);
-      expect(out).toContain(`${'access_token_ttl'.padEnd(26)} 300`);
+      expect(out).toContain(`${'access_token_ttl'.padEnd(26)} 5m`);
       expect(out.at(-1)).toMatch(new RegExp(`^client_secret {14}${SECRET.source.slice(1)}`));
       expect(d.stderr.text).toBe('Store the client secret now: it is shown only this once.\n');
     });

@@ -4,6 +4,7 @@ import { adminClients, type Client, clientView } from '@clavis/server';
 import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { fieldText } from './text_fields.js';
 
 export interface ClientsCreateOptions extends AdminTarget {
   name: string;
@@ -58,7 +59,7 @@ async function readJwks(path: string): Promise<unknown> {
 function printClient(out: Io['stdout'], client: Client): void {
   const view = clientView(client);
   for (const [key, value] of Object.entries(view)) {
-    writeLine(out, `${key.padEnd(26)} ${Array.isArray(value) ? value.join(' ') : String(value ?? '-')}`);
+    writeLine(out, `${key.padEnd(26)} ${fieldText(key, value)}`);
   }
 }
 

@@ -3,6 +3,7 @@ import { adminApiKeys, configDefaults } from '@clavis/server';
 import { type Env, type Io, writeJson, writeLine } from '../../io.js';
 import { apiKeySettings } from '../../settings.js';
 import type { AdminContext, AdminRunDeps, AdminTarget } from './context.js';
+import { fieldText } from './text_fields.js';
 
 export interface KeysCreateOptions extends AdminTarget {
   owner: string;
@@ -48,7 +49,7 @@ function keyDeps(ctx: AdminContext, env: Env): adminApiKeys.ApiKeyAdminDeps {
 
 function printKey(out: Io['stdout'], key: adminApiKeys.ApiKeyView): void {
   for (const [name, value] of Object.entries(key)) {
-    writeLine(out, `${name.padEnd(15)} ${Array.isArray(value) ? value.join(' ') : String(value ?? '-')}`);
+    writeLine(out, `${name.padEnd(15)} ${fieldText(name, value)}`);
   }
 }
 
