@@ -3,6 +3,7 @@
  * its one-time password is printed by the start that created it), a later start says how to set a lost
  * password, and every setting `serve` reads gets a one-line error naming it when its value is bad.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -11,7 +12,17 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, dialects, PG_BASE_URL } from '../../../test/support/dialects.js';
 import { freePort } from '../../../test/support/free_port.js';
-import { childEnv, countRows, lines, type Scratch, scratch, spawnCli, startCli } from './support/cli.js';
+import {
+  BIN,
+  childEnv,
+  countRows,
+  lines,
+  NODE,
+  type Scratch,
+  scratch,
+  spawnCli,
+  startCli,
+} from './support/cli.js';
 
 type Started = ReturnType<typeof startCli>;
 
@@ -248,4 +259,39 @@ describe('an admin command never creates a database or a key-encryption key', ()
       }
     });
   }
+});
+
+describe('Ctrl-C', () => {
+  it('cancels a command that is waiting (here for a password on stdin): exit 2, one line', async () => {
+    const tmp = scratch();
+    try {
+      expect((await spawnCli(['admin', '--db', tmp.dbUrl, 'init'], childEnv())).code).toBe(0);
+      const child = spawn(
+        NODE,
+        [BIN, 'admin', '--db', tmp.dbUrl, 'users', 'create', 'ada', '--password-stdin'],
+        {
+          env: childEnv(),
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        stderr += b.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      // Once the database is open the command is reading stdin, which stays open.
+      await delay(1500);
+      child.kill('SIGINT');
+      expect(await exited).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toBe('clavis: cancelled\n');
+      expect(countRows(tmp.dbPath, 'users')).toBe(0);
+    } finally {
+      tmp.remove();
+    }
+  });
 });

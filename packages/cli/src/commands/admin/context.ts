@@ -61,7 +61,10 @@ export function adminRunDeps(io: Io, clock: () => number = Date.now): AdminRunDe
     stderr: io.stderr,
     stdin: io.stdin,
     env: io.env,
-    stopSignal: io.stopSignal,
+    // Read only by a command that stops itself on the signal (reading it is what says so: see processIo).
+    get stopSignal() {
+      return io.stopSignal;
+    },
     clock,
     openAdmin: async (target, fn, options) =>
       (await import('./session.js')).adminOpener(io.env, clock)(target, fn, options),
