@@ -8,6 +8,7 @@ import {
   AuditAnchorError,
   AuditKeyError,
   ConfigError,
+  DatabaseMissingError,
   DatabaseUrlError,
   KekError,
 } from '@clavis/server';
@@ -21,6 +22,7 @@ export function describeFailure(err: unknown): { message: string; exitCode: numb
     err instanceof AuditAnchorError ||
     err instanceof AuditKeyError ||
     err instanceof DatabaseUrlError ||
+    err instanceof DatabaseMissingError ||
     err instanceof ConfigError
   ) {
     return { message: err.message, exitCode: exitCodes.error };

@@ -1,5 +1,6 @@
 /** The command's view of the world, passed explicitly so commands are testable without a process. */
 import type { Readable, Writable } from 'node:stream';
+import { exitCodes } from './errors.js';
 
 /** The environment variables a command reads. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -9,20 +10,36 @@ export interface Io {
   stderr: Writable;
   stdin: Readable;
   env: Env;
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  /**
+   * Resolves when the process is asked to stop (SIGINT/SIGTERM). A command that reads it stops itself
+   * (`serve`, `audit list --follow`); for any other, the signal cancels it: exit 2 (see processIo).
+   */
   stopSignal: Promise<string>;
 }
 
 export function processIo(): Io {
+  // Whether the running command waits for the signal itself; until one does, a signal cancels.
+  let handled = false;
   const stopSignal = new Promise<string>((resolve) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve(signal));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        if (!handled) {
+          process.stderr.write('clavis: cancelled\n');
+          process.exit(exitCodes.cancelled);
+        }
+        resolve(signal);
+      });
+    }
   });
   return {
     stdout: process.stdout,
     stderr: process.stderr,
     stdin: process.stdin,
     env: process.env,
-    stopSignal,
+    get stopSignal() {
+      handled = true;
+      return stopSignal;
+    },
   };
 }
 

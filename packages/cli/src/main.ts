@@ -3,11 +3,12 @@
  * single stderr line and a stable exit code (0 ok, 1 error, 2 cancelled, 4 authentication). Loads only
  * commander and the commands' wiring: each command loads its run module (and the server) when it runs.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { registerAccount } from './commands/account/index.js';
 import { registerAdmin } from './commands/admin/index.js';
 import { registerAuth } from './commands/auth/index.js';
 import { registerServe } from './commands/serve.js';
+import { environmentHelp } from './environment.js';
 import { CliError, exitCodes, QuietExit } from './errors.js';
 import type { Io } from './io.js';
 
@@ -22,9 +23,20 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
-      // Commander puts "(Did you mean …?)" on a second line; an error is one line on stderr.
-      outputError: (s, write) => write(`${oneLine(s)}\n`),
-    });
+      // Commander puts "(Did you mean …?)" on a second line; an error is one line on stderr, and every
+      // error of the CLI starts with the same prefix.
+      outputError: (s, write) => write(`clavis: ${oneLine(s).replace(/^error: /, '')}\n`),
+    })
+    .configureHelp({ optionDescription })
+    .addHelpText(
+      'after',
+      `
+Topics:
+  clavis help environment  every environment variable clavis reads
+
+Exit codes: ${exitCodes.ok} ok, ${exitCodes.error} error, ${exitCodes.cancelled} cancelled, ${exitCodes.auth} authentication required or refused.
+Errors are one line on stderr, starting "clavis: ".`,
+    );
   registerServe(program, io);
   registerAccount(program, io);
   registerAuth(program, io);
@@ -33,11 +45,24 @@ export function buildProgram(io: Io): Command {
   return program;
 }
 
+/**
+ * An option's help line: its description, "(required)" when it must be given, and its default unless
+ * that is an empty list (a repeatable option given no value).
+ */
+function optionDescription(this: Help, option: Option): string {
+  const base = Help.prototype.optionDescription.call(this, option).replace(/ \(default: \[\]\)/, '');
+  return option.mandatory ? `${base} (required)` : base;
+}
+
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 500);
 }
 
 export async function main(argv: readonly string[], io: Io): Promise<number> {
+  if (argv[0] === 'help' && argv[1] === 'environment' && argv.length === 2) {
+    io.stdout.write(environmentHelp());
+    return exitCodes.ok;
+  }
   const program = buildProgram(io);
   try {
     await program.parseAsync([...argv], { from: 'user' });

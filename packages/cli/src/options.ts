@@ -35,3 +35,35 @@ export function assertionAudience(value: string): (typeof assertionAudiences)[nu
   if (!mode) throw new InvalidArgumentError(`must be ${assertionAudiences.join(' or ')}`);
   return mode;
 }
+
+/** A point in time on a command line: an ISO-8601 instant, or a duration ago (`15m`, `7d`). */
+export type TimeArg = { at: number } | { agoSeconds: number };
+
+const isoInstant = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
+export function time(value: string): TimeArg {
+  if (isoInstant.test(value)) {
+    const at = Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value);
+    if (Number.isFinite(at)) return { at };
+  }
+  try {
+    return { agoSeconds: parseDuration(value) };
+  } catch {
+    throw new InvalidArgumentError(
+      'must be an ISO-8601 UTC time (2026-01-31T09:00:00Z, 2026-01-31) or a duration ago (15m, 24h, 7d)',
+    );
+  }
+}
+
+/** The instant a TimeArg names, now being `now` (ms). */
+export function resolveTime(arg: TimeArg, now: number): number {
+  return 'at' in arg ? arg.at : now - arg.agoSeconds * 1000;
+}
+
+export const auditOutcomes = ['success', 'failure'] as const;
+
+export function auditOutcome(value: string): (typeof auditOutcomes)[number] {
+  const found = auditOutcomes.find((o) => o === value);
+  if (!found) throw new InvalidArgumentError(`must be ${auditOutcomes.join(' or ')}`);
+  return found;
+}

@@ -7,7 +7,7 @@ import { renameSync, statSync } from 'node:fs';
 import { startServer } from '@clavis/server';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
+import { initDatabase, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
 describe('audit verify', () => {
   let tmp: Scratch;
@@ -16,6 +16,7 @@ describe('audit verify', () => {
 
   beforeEach(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     const res = await admin('clients', 'create', '--name', 'audited', '--kind', 'confidential', '--json');
     expect(res.code).toBe(0);
     clientId = (JSON.parse(res.stdout) as { client_id: string }).client_id;
@@ -127,7 +128,8 @@ describe('audit verify', () => {
     });
     const text = await admin('audit', 'list', '--limit', '2');
     expect(text.code).toBe(0);
-    const [forged, genuine] = text.stdout.split('\n');
+    const [head, forged, genuine] = text.stdout.split('\n');
+    expect(head).toMatch(/^AT +EVENT +OUTCOME +ACTOR +IP +DETAIL$/);
     expect(forged).toMatch(/^UNVERIFIED \S+Z {2}user\.disable /);
     expect(genuine).toMatch(/^\d{4}-\S+Z {2}client\.secret_rotate /);
     const json = await admin('audit', 'list', '--limit', '2', '--json');

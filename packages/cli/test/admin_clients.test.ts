@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dialects, type TestDatabase } from '../../../test/support/dialects.js';
-import { countRows, lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
+import { countRows, initDatabase, lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
 interface ClientJson {
   client_id: string;
@@ -29,6 +29,7 @@ describe('clients on SQLite', () => {
 
   beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     const res = await admin(
       'clients',
       'create',
@@ -215,6 +216,7 @@ describe.skipIf(!dialects.includes('postgres'))('clients on PostgreSQL (a fresh 
     database = await createTestDatabase('postgres');
     // The key file would otherwise land in the working directory.
     env = { CLAVIS_KEK_FILE: join(database.dir, 'clavis.kek') };
+    await initDatabase(database.url, env);
   });
   afterAll(() => database.drop());
 

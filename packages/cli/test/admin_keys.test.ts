@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { API_KEY_PATTERN, checkApiKey } from '@clavis/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dialects, type TestDatabase } from '../../../test/support/dialects.js';
-import { lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
+import { initDatabase, lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
 interface KeyJson {
   id: string;
@@ -35,6 +35,7 @@ describe('keys on SQLite', () => {
 
   beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     const client = await admin(
       'clients',
       'create',
@@ -258,6 +259,7 @@ describe.each(dialects)('keys lifecycle through the CLI (%s)', (dialect) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
+    await initDatabase(database.url, { CLAVIS_KEK_FILE: join(database.dir, 'kek') });
   });
   afterAll(() => database.drop());
 

@@ -60,6 +60,7 @@ describe.each(dialects)('lifecycle run functions (%s)', (dialect) => {
       stdout: new TextSink(),
       stderr: new TextSink(),
       stdin: options.stdin ?? Readable.from(['']),
+      stopSignal: new Promise<string>(() => {}),
       env,
       clock,
       openAdmin: adminOpener(env, clock),

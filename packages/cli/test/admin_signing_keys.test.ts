@@ -38,6 +38,7 @@ describe.each(dialects)('admin signing-keys (%s)', (dialect) => {
     stderr: new TextSink(),
     stdin: Readable.from(['']),
     env,
+    stopSignal: new Promise<string>(() => {}),
     clock: Date.now,
     openAdmin: adminOpener(env, Date.now),
   });

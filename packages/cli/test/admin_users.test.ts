@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dialects, type TestDatabase } from '../../../test/support/dialects.js';
-import { countRows, lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
+import { countRows, initDatabase, lines, runCli, type Scratch, scratch, withSqlite } from './support/cli.js';
 
 interface UserJson {
   id: string;
@@ -93,6 +93,7 @@ describe('users on SQLite', () => {
 
   beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     const res = await admin('users', 'create', 'alice', '--json');
     expect(res.code).toBe(0);
     expect(res.stderr).toBe('Give the password to alice now: it is shown only this once.\n');
@@ -454,6 +455,7 @@ describe.skipIf(!dialects.includes('postgres'))('users on PostgreSQL (a fresh sc
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
     env = { CLAVIS_KEK_FILE: join(database.dir, 'clavis.kek') };
+    await initDatabase(database.url, env);
   });
   afterAll(() => database.drop());
 

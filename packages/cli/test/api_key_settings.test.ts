@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeySettings } from '../src/settings.js';
-import { lines, runCli, type Scratch, scratch } from './support/cli.js';
+import { initDatabase, lines, runCli, type Scratch, scratch } from './support/cli.js';
 
 describe('API-key settings from the environment', () => {
   it('reads durations and leaves unset ones to the server defaults', () => {
@@ -35,6 +35,7 @@ describe('API-key settings from the environment', () => {
 
     beforeAll(async () => {
       tmp = scratch();
+      await initDatabase(tmp.dbUrl);
       const res = await admin(
         {},
         'clients',

@@ -1,13 +1,13 @@
 /**
  * Bad input to `clavis admin`: every case exits non-zero with exactly one line on stderr — `clavis: …`
- * from our handler, or commander's `error: …` for argv it cannot parse — prints nothing on stdout, and
+ * from our handler, or commander's for argv it cannot parse, under the same `clavis: ` prefix — prints nothing on stdout, and
  * creates no client (nor a client.create audit record).
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countRows, runCli, type Scratch, scratch } from './support/cli.js';
+import { countRows, initDatabase, runCli, type Scratch, scratch } from './support/cli.js';
 
 describe('bad input to clavis admin', () => {
   let tmp: Scratch;
@@ -16,6 +16,7 @@ describe('bad input to clavis admin', () => {
 
   beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     // Migrate the database first, so "no client created" is checked against a real, empty table.
     expect((await runCli(['admin', '--db', tmp.dbUrl, 'clients', 'list', '--json'])).stdout).toBe('[]\n');
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -52,21 +53,21 @@ describe('bad input to clavis admin', () => {
 
   type Case = { name: string; argv: () => string[]; stderr: RegExp };
   const cases: Case[] = [
-    { name: 'unknown top-level command', argv: () => ['bogus'], stderr: /^error: unknown command 'bogus'/ },
+    { name: 'unknown top-level command', argv: () => ['bogus'], stderr: /^clavis: unknown command 'bogus'/ },
     {
       name: 'unknown subcommand (with commander’s suggestion on the same line)',
       argv: () => ['admin', '--db', tmp.dbUrl, 'clients', 'craete'],
-      stderr: /^error: unknown command 'craete' \(Did you mean create\?\)$/,
+      stderr: /^clavis: unknown command 'craete' \(Did you mean create\?\)$/,
     },
     {
       name: 'unknown option',
       argv: () => create('--bogus'),
-      stderr: /^error: unknown option '--bogus'/,
+      stderr: /^clavis: unknown option '--bogus'/,
     },
     {
       name: 'missing required --name',
       argv: () => ['admin', '--db', tmp.dbUrl, 'clients', 'create', '--kind', 'confidential'],
-      stderr: /^error: required option '--name <name>' not specified$/,
+      stderr: /^clavis: required option '--name <name>' not specified$/,
     },
     {
       name: '--kind other',
@@ -76,7 +77,7 @@ describe('bad input to clavis admin', () => {
     {
       name: '--token-ttl 5x',
       argv: () => create('--token-ttl', '5x'),
-      stderr: /^error: option '--token-ttl <duration>' argument '5x' is invalid\. /,
+      stderr: /^clavis: option '--token-ttl <duration>' argument '5x' is invalid\. /,
     },
     {
       name: '--token-ttl beyond the 1h maximum',

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childEnv, type Scratch, scratch, spawnCli } from './support/cli.js';
+import { childEnv, initDatabase, type Scratch, scratch, spawnCli } from './support/cli.js';
 
 /** What only running a command may load. */
 const HEAVY = /\/packages\/server\/|\/node_modules\/(@clavis\/server|fastify|kysely|pg|jose|pino)\//;
@@ -34,8 +34,9 @@ describe('what `clavis` loads', () => {
   let hook: string;
   let n = 0;
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     hook = join(tmp.dir, 'record_imports.mjs');
     writeFileSync(hook, HOOK);
   });
@@ -74,6 +75,11 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'backup', '--help'], code: 0 },
     { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
+    { argv: ['help', 'environment'], code: 0 },
+    { argv: ['admin', 'init', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'list', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'export', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'list', '--since', 'yesterday'], code: 1 },
     { argv: ['admin', 'clients', 'craete'], code: 1 },
     { argv: ['admin', 'clients', 'create', '--name', 'x', '--kind', 'other'], code: 1 },
   ])('clavis $argv: exit $code without loading the server', async ({ argv, code }) => {

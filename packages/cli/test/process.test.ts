@@ -3,12 +3,13 @@
  * true exit codes, and every error exactly one line on stderr with nothing on stdout.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childEnv, lines, type Scratch, scratch, spawnCli, withSqlite } from './support/cli.js';
+import { childEnv, initDatabase, lines, type Scratch, scratch, spawnCli, withSqlite } from './support/cli.js';
 
 describe('node dist/bin.js', () => {
   let tmp: Scratch;
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
   });
   afterAll(() => tmp.remove());
 
@@ -42,17 +43,17 @@ describe('node dist/bin.js', () => {
     {
       name: 'unknown command',
       argv: ['admin', 'clients', 'craete'],
-      first: /^error: unknown command 'craete'/,
+      first: /^clavis: unknown command 'craete'/,
     },
     {
       name: 'unknown option',
       argv: ['admin', 'clients', 'list', '--bogus'],
-      first: /^error: unknown option '--bogus'/,
+      first: /^clavis: unknown option '--bogus'/,
     },
     {
       name: 'bad duration',
       argv: ['admin', 'clients', 'rotate-secret', 'x', '--grace', '5x'],
-      first: /^error: option '--grace/,
+      first: /^clavis: option '--grace/,
     },
     {
       name: 'bad database URL',

@@ -19,7 +19,7 @@ import { runUsersCreate, runUsersList } from '../src/commands/admin/users_run.js
 import { CliError } from '../src/errors.js';
 import { describeFailure } from '../src/failure.js';
 import type { Env } from '../src/io.js';
-import { lines, TextSink } from './support/cli.js';
+import { initDatabase, lines, TextSink } from './support/cli.js';
 
 const SECRET = /^clvs_[A-Za-z0-9_-]{43}$/;
 /** 2030-01-01T00:00:00Z: far from the real time, so a value taken from the real clock would show. */
@@ -40,6 +40,7 @@ describe.each(dialects)('run functions called directly (%s)', (dialect) => {
       stderr: new TextSink(),
       stdin: Readable.from([options.stdin ?? '']),
       env,
+      stopSignal: new Promise<string>(() => {}),
       clock,
       openAdmin: adminOpener(env, clock),
     };
@@ -71,6 +72,7 @@ describe.each(dialects)('run functions called directly (%s)', (dialect) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
+    await initDatabase(database.url, { CLAVIS_KEK_FILE: join(database.dir, 'kek') });
     target = { db: database.url };
   });
   afterAll(() => database.drop());
@@ -132,7 +134,7 @@ describe.each(dialects)('run functions called directly (%s)', (dialect) => {
       }
       expect(out.find((l) => l.startsWith('client_id '))).toMatch(/^client_id {18}svc_/);
       expect(out).toContain(`${'scopes'.padEnd(26)} read write`);
-      expect(out).toContain(`${'access_token_ttl'.padEnd(26)} 300`);
+      expect(out).toContain(`${'access_token_ttl'.padEnd(26)} 5m`);
       expect(out.at(-1)).toMatch(new RegExp(`^client_secret {14}${SECRET.source.slice(1)}`));
       expect(d.stderr.text).toBe('Store the client secret now: it is shown only this once.\n');
     });

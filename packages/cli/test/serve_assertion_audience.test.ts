@@ -13,7 +13,7 @@ import { freePort } from '../../../test/support/free_port.js';
 import { postForm, TOKEN_PATH } from '../../../test/support/oauth.js';
 import type { Io } from '../src/io.js';
 import { main } from '../src/main.js';
-import { lines, runCli, type Scratch, scratch, TextSink } from './support/cli.js';
+import { initDatabase, lines, runCli, type Scratch, scratch, TextSink } from './support/cli.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
 
@@ -54,6 +54,7 @@ describe('clavis serve --assertion-audience (CA-04)', () => {
 
   beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
     const jwksFile = join(tmp.dir, 'client.jwks.json');
     writeFileSync(
       jwksFile,

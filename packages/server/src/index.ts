@@ -1,5 +1,14 @@
 export * as adminApiKeys from './admin/api_keys.js';
-export { type AuditRecordView, listAudit } from './admin/audit.js';
+export {
+  AUDIT_PAGE_MAX,
+  type AuditListOptions,
+  type AuditPage,
+  type AuditPosition,
+  type AuditRecordView,
+  auditCursor,
+  listAudit,
+  listAuditPage,
+} from './admin/audit.js';
 export * as adminBackup from './admin/backup.js';
 export * as adminClientSecrets from './admin/client_secrets.js';
 export * as adminClients from './admin/clients.js';
@@ -33,4 +42,10 @@ export {
   type Services,
   type ServicesOptions,
 } from './runtime/services.js';
-export { DatabaseUrlError, openDatabase, parseDatabaseUrl } from './storage/database.js';
+export {
+  DatabaseMissingError,
+  DatabaseUrlError,
+  openDatabase,
+  parseDatabaseUrl,
+} from './storage/database.js';
+export { type SigningAlg, signingAlgs } from './tokens/jws.js';

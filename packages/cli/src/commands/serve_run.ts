@@ -2,15 +2,15 @@
 import { isSea } from 'node:sea';
 import { AUTHORIZATION_SERVER_METADATA_PATH } from '@clavis/core';
 import {
+  createLogger,
   isLoopbackHost as isLoopbackHostname,
   type RunningServer,
   type ServerConfig,
   startServer,
 } from '@clavis/server';
-import { CliError } from '../errors.js';
-import { type Env, type Io, writeLine } from '../io.js';
-import { assertionAudience, assertionAudiences, port } from '../options.js';
+import { type Io, writeLine } from '../io.js';
 import { apiKeySettings } from '../settings.js';
+import { serveEnvSettings } from './serve_settings.js';
 
 export interface ServeOptions {
   db?: string | undefined;
@@ -26,24 +26,9 @@ export interface ServeOptions {
 /** The environment supplies the defaults; the banner goes to stderr; the server runs until stopSignal. */
 export type ServeDeps = Pick<Io, 'stderr' | 'env' | 'stopSignal'>;
 
-/** CLAVIS_ASSERTION_AUDIENCE, checked; a bad value is a CliError naming the variable. */
-function assertionAudienceFromEnv(env: Env): ServerConfig['assertionAudience'] | undefined {
-  const value = env.CLAVIS_ASSERTION_AUDIENCE;
-  if (!value) return undefined;
-  try {
-    return assertionAudience(value);
-  } catch {
-    throw new CliError(`CLAVIS_ASSERTION_AUDIENCE: must be ${assertionAudiences.join(' or ')}`);
-  }
-}
-
-function serveDefaults(env: Env) {
-  return {
-    db: env.CLAVIS_DB || 'sqlite:./clavis.db',
-    port: env.CLAVIS_PORT ? port(env.CLAVIS_PORT) : 8080,
-    host: env.CLAVIS_HOST || '127.0.0.1',
-    issuer: env.CLAVIS_ISSUER || undefined,
-  };
+/** The `--db` to print in a command line: the SQLite file, or a placeholder for a URL with a password. */
+function dbArg(server: RunningServer): string {
+  return server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>';
 }
 
 /**
@@ -94,9 +79,16 @@ function banner(err: Io['stderr'], server: RunningServer): void {
       writeLine(err, `  admin one-time password: ${server.bootstrap.oneTimePassword}`);
       writeLine(err, '  (shown once; set CLAVIS_ADMIN_PASSWORD to choose it instead)');
     }
+  } else if (server.bootstrap.adminPasswordPending) {
+    writeLine(err);
+    writeLine(err, 'The admin has not yet changed the password printed at the first start; if it is lost,');
+    writeLine(
+      err,
+      `set a new one: clavis admin --db ${dbArg(server)} users set-password ${server.bootstrap.adminUsername}`,
+    );
   }
   writeLine(err);
-  const db = server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>';
+  const db = dbArg(server);
   const clavis = cliInvocation();
   const steps = [
     'Next steps:',
@@ -118,20 +110,15 @@ function banner(err: Io['stderr'], server: RunningServer): void {
   for (const line of steps) writeLine(err, line);
 }
 
-function auditAnchorCheck(value: string | undefined): 'refuse' | 'warn' | undefined {
-  if (!value) return undefined;
-  if (value === 'refuse' || value === 'warn') return value;
-  throw new CliError('CLAVIS_AUDIT_ANCHOR_CHECK must be refuse or warn');
-}
-
 export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<void> {
-  const d = serveDefaults(deps.env);
-  const audience = options.assertionAudience ?? assertionAudienceFromEnv(deps.env);
+  const d = serveEnvSettings(deps.env);
+  const audience = options.assertionAudience ?? d.assertionAudience;
   const host = options.host ?? d.host;
   const issuer = options.issuer ?? d.issuer;
   const warning = issuerWarning(host, issuer);
   if (warning) writeLine(deps.stderr, warning);
   const server = await startServer({
+    logger: createLogger(d.logLevel),
     dbUrl: options.db ?? d.db,
     port: options.port ?? d.port,
     host,
@@ -141,13 +128,11 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
     kekFile: deps.env.CLAVIS_KEK_FILE,
     auditKeyFile: deps.env.CLAVIS_AUDIT_KEY || undefined,
     auditAnchorFile: deps.env.CLAVIS_AUDIT_ANCHOR || undefined,
-    auditAnchorCheck: auditAnchorCheck(deps.env.CLAVIS_AUDIT_ANCHOR_CHECK),
+    auditAnchorCheck: d.auditAnchorCheck,
     adminPassword: deps.env.CLAVIS_ADMIN_PASSWORD,
     config: {
-      ...(deps.env.CLAVIS_SIGNING_ALG ? { signingAlg: deps.env.CLAVIS_SIGNING_ALG as 'EdDSA' } : {}),
-      ...(deps.env.CLAVIS_TRUSTED_PROXIES
-        ? { trustedProxies: deps.env.CLAVIS_TRUSTED_PROXIES.split(',').map((s) => s.trim()) }
-        : {}),
+      ...(d.signingAlg ? { signingAlg: d.signingAlg } : {}),
+      ...(d.trustedProxies ? { trustedProxies: d.trustedProxies } : {}),
       // CLAVIS_API_KEY_MAX_TTL, _MINT_MAX_TTL, _IDLE_REVOKE.
       ...apiKeySettings(deps.env),
       // --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.

@@ -135,3 +135,15 @@ export async function spawnCli(
   const { code, signal } = await exited;
   return { code: code ?? -1, signal, stdout: out.stdout, stderr: out.stderr };
 }
+
+/**
+ * Sets up a database the way `clavis admin init` does (the admin commands never create one), with the
+ * environment the test's commands will use (its KEK).
+ */
+export async function initDatabase(
+  dbUrl: string,
+  env: Record<string, string | undefined> = {},
+): Promise<void> {
+  const res = await runCli(['admin', '--db', dbUrl, 'init'], { env });
+  if (res.code !== 0) throw new Error(`clavis admin init failed: ${res.stderr}`);
+}

@@ -17,6 +17,20 @@ export interface BootstrapResult {
   adminUsername: string;
   /** Present only when this call created the admin and generated the password. */
   oneTimePassword?: string;
+  /**
+   * On a later start: the admin still has to replace a one-time password, which this start cannot show
+   * again (it may have been lost: `users set-password` sets a new one).
+   */
+  adminPasswordPending?: boolean;
+}
+
+async function adminPasswordPending(services: Pick<Services, 'db'>): Promise<boolean> {
+  const admin = await services.db
+    .selectFrom('users')
+    .select(['must_change_password', 'disabled_at'])
+    .where('username', '=', ADMIN_USERNAME)
+    .executeTakeFirst();
+  return admin?.must_change_password === 1 && admin.disabled_at === null;
 }
 
 export async function bootstrap(
@@ -28,7 +42,12 @@ export async function bootstrap(
     .select('value')
     .where('key', '=', 'bootstrapped')
     .executeTakeFirst();
-  if (already) return { created: false, adminUsername: ADMIN_USERNAME };
+  if (already)
+    return {
+      created: false,
+      adminUsername: ADMIN_USERNAME,
+      adminPasswordPending: await adminPasswordPending(services),
+    };
   const password = options.adminPassword || generatePassword();
   const passwordHash = await hashPassword(password);
   const now = services.clock();
@@ -85,7 +104,12 @@ export async function bootstrap(
         : { skipped: 'already bootstrapped' },
     }),
   );
-  if (!created) return { created: false, adminUsername: ADMIN_USERNAME };
+  if (!created)
+    return {
+      created: false,
+      adminUsername: ADMIN_USERNAME,
+      adminPasswordPending: await adminPasswordPending(services),
+    };
   return {
     created: true,
     adminUsername: ADMIN_USERNAME,

@@ -106,13 +106,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let shuttingDown = false;
   const timers: NodeJS.Timeout[] = [];
   let anchor: AuditAnchor | undefined;
+  let app: FastifyInstance | undefined;
   try {
     anchor = await openAuditAnchor(services, options, logger);
     await services.audit.sealAbandoned();
     services.keys.recordCreationsIn(services.audit);
     await services.keys.refresh();
-    const boot = await bootstrap(services, { adminPassword: options.adminPassword });
-    const app = buildApp({
+    app = buildApp({
       config,
       db: services.db,
       keys: services.keys,
@@ -157,11 +157,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ),
     );
     await app.listen({ port: options.port, host: options.host });
+    // Only once the port is ours: a start that cannot listen must not create the admin, whose one-time
+    // password it would then never print.
+    const boot = await bootstrap(services, { adminPassword: options.adminPassword });
     const address = app.server.address();
+    const listening = app;
     const port = typeof address === 'object' && address ? address.port : options.port;
     let closing: Promise<void> | undefined;
     return {
-      app,
+      app: listening,
       services,
       config,
       url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
@@ -171,7 +175,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         closing ??= (async () => {
           shuttingDown = true;
           for (const t of timers) clearInterval(t);
-          await app.close();
+          await listening.close();
           try {
             await services.close();
           } finally {
@@ -183,6 +187,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     };
   } catch (err) {
     for (const t of timers) clearInterval(t);
+    await app?.close().catch(() => {});
     await services.close().catch(() => {});
     anchor?.close();
     throw err;

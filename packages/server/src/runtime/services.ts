@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { type AuditSigningKey, loadAuditSigningKey } from '../audit/audit_key.js';
 import { AuditLog } from '../audit/audit_log.js';
-import { type Kek, KekError, KekRing } from '../crypto/kek.js';
+import { Kek, KekError, KekRing } from '../crypto/kek.js';
 import { SecretHasher } from '../crypto/secrets.js';
 import {
   deriveStableKeys,
@@ -30,6 +30,11 @@ export interface ServicesOptions {
   kekPrevious?: string | undefined;
   /** `CLAVIS_KEK_FILE`: where the key file is (default: beside the SQLite file, or ./clavis.kek). */
   kekFile?: string | undefined;
+  /**
+   * Whether a missing database and key-encryption key may be created (default true: `serve`, `admin
+   * init`). Without it, a database that is not there, or was never set up, is an error naming it.
+   */
+  create?: boolean;
   /** Who writes audit records through these services: 'serve', 'cli'. */
   writer: string;
   /**
@@ -107,6 +112,11 @@ async function loadKek(
   const setting = (key: string) =>
     db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
   const stored = await setting('kek_check');
+  if (!stored && options.create === false) {
+    throw new KekError(
+      'this database was never set up (it has no key-encryption key): clavis serve or clavis admin init sets it up',
+    );
+  }
   if (stored && !options.kek && !existsSync(file)) {
     throw new KekError(
       `this database was set up with a key-encryption key that is not here: set CLAVIS_KEK, or CLAVIS_KEK_FILE (looked for ${file})`,
@@ -139,7 +149,12 @@ function openKeys(ring: KekRing, inUse: Kek, purpose: 'signing-key-sealing' | 't
 
 export async function openServices(options: ServicesOptions): Promise<Services> {
   const clock = options.clock ?? Date.now;
-  const opened = await openDatabase(options.dbUrl, { poolSize: options.poolSize ?? 10 });
+  // A malformed CLAVIS_KEK is refused before anything is opened (or created).
+  if (options.kek) Kek.fromString(options.kek);
+  const opened = await openDatabase(options.dbUrl, {
+    poolSize: options.poolSize ?? 10,
+    ...(options.create === false ? { create: false } : {}),
+  });
   try {
     const { ring, inUse: kek, stable } = await loadKek(opened.db, options);
     const hasher = new SecretHasher(stable.secretHashing);

@@ -2,7 +2,7 @@
  * Opening the database named by a `--db` URL: `sqlite:PATH` (the default, one file, WAL) or
  * `postgres://…` (many instances share it). Migrations run on open, under the migrator's lock.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Kysely, PostgresDialect, sql } from 'kysely';
@@ -26,6 +26,17 @@ export interface OpenedDatabase {
 
 export class DatabaseUrlError extends Error {
   override name = 'DatabaseUrlError';
+}
+
+/** Opened with `create: false`, and there is no Clavis database there. */
+export class DatabaseMissingError extends Error {
+  override name = 'DatabaseMissingError';
+}
+
+function missing(where: string): DatabaseMissingError {
+  return new DatabaseMissingError(
+    `no Clavis database at ${where}; check --db or CLAVIS_DB (only clavis serve or clavis admin init creates one)`,
+  );
 }
 
 export interface ParsedDatabaseUrl {
@@ -210,13 +221,21 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** Skip migrations (for tools that must not change the schema). */
   migrate?: boolean;
+  /**
+   * Whether a database that is not there may be created (the SQLite file and its folder, the PostgreSQL
+   * schema and tables). Default true; without it a missing one is a `DatabaseMissingError`.
+   */
+  create?: boolean;
 }
 
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<OpenedDatabase> {
   const parsed = parseDatabaseUrl(url);
   let db: Kysely<Database>;
   if (parsed.dialect === 'sqlite') {
-    if (parsed.target !== ':memory:') mkdirSync(dirname(parsed.target), { recursive: true });
+    if (parsed.target !== ':memory:') {
+      if (options.create === false && !existsSync(parsed.target)) throw missing(parsed.target);
+      mkdirSync(dirname(parsed.target), { recursive: true });
+    }
     const dialect = new NodeSqliteDialect({ path: parsed.target });
     db = new Kysely<Database>({ dialect });
     // Kysely creates the driver lazily; make it exist now so the fast paths can find it.
@@ -226,6 +245,13 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       guardTransactions(db, dialect.driver);
     }
     try {
+      if (options.create === false && parsed.target !== ':memory:') {
+        const found =
+          await sql`select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(
+            db,
+          );
+        if (found.rows.length === 0) throw missing(parsed.target);
+      }
       if (options.migrate !== false) await migrate(db);
     } catch (err) {
       await db.destroy();
@@ -235,7 +261,16 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     const configs = pgPoolConfigs(parsed, options.poolSize ?? 10);
     const setup = pgKysely(configs.setup).db;
     try {
-      if (parsed.schema) {
+      if (options.create === false) {
+        const schema = parsed.schema ?? null;
+        const found = await sql<{
+          present: boolean;
+        }>`select to_regclass(format('%I.kysely_migration', coalesce(${schema}::text, current_schema()))) is not null as present`.execute(
+          setup,
+        );
+        if (!found.rows[0]?.present) throw missing(describe(parsed));
+      }
+      if (parsed.schema && options.create !== false) {
         try {
           await sql`create schema if not exists ${sql.id(parsed.schema)}`.execute(setup);
         } catch (err) {

@@ -1,8 +1,9 @@
-/** `clavis admin audit list|verify`: the flags; the work is in audit_run.ts. */
+/** `clavis admin audit list|export|verify`: the flags; the work is in audit_run.ts. */
 import type { Command } from 'commander';
+import { CliError } from '../../errors.js';
 import type { Io } from '../../io.js';
-import { collect, duration, positiveInt } from '../../options.js';
-import type { AuditListOptions, AuditVerifyOptions } from './audit_run.js';
+import { auditOutcome, auditOutcomes, collect, duration, positiveInt, time } from '../../options.js';
+import type { AuditExportOptions, AuditListOptions, AuditVerifyOptions } from './audit_run.js';
 import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
 import { serverDefaults } from './help_defaults.js';
 
@@ -11,14 +12,53 @@ export function registerAudit(admin: Command, io: Io): void {
 
   audit
     .command('list')
-    .description('recent audit records, newest first (UNVERIFIED marks a record outside the chain)')
-    .option('--limit <n>', 'how many (default 100)', positiveInt)
-    .option('--event <name>', 'only this event, e.g. token.issue')
+    .description(
+      'audit records, newest first (UNVERIFIED marks a record outside the chain); --follow prints new ones as they commit, until Ctrl-C (exit 0)',
+    )
+    .option(
+      '--since <time>',
+      'from this time: ISO-8601 UTC (2026-01-31T09:00:00Z) or a duration ago (24h)',
+      time,
+    )
+    .option('--until <time>', 'before this time: ISO-8601 UTC or a duration ago', time)
+    .option(
+      '--actor <id|username>',
+      'only what this actor did: a user id or username, a client id, os:USER@HOST',
+    )
+    .option('--outcome <outcome>', `only ${auditOutcomes.join(' or ')}`, auditOutcome)
+    .option('--action <event>', 'only this event, e.g. token.issue (same as --event)')
+    .option('--event <event>', 'only this event, e.g. token.issue')
     .option('--client <client_id>', 'only records about this client')
-    .option('--json', 'print JSON')
+    .option(
+      '--limit <n>',
+      'at most this many records, fetched page by page; when more match, stderr says how to continue (default 100)',
+      positiveInt,
+    )
+    .option('--cursor <cursor>', 'continue a listing where it stopped (the cursor it printed on stderr)')
+    .option(
+      '--follow',
+      'print the records from --since (default: now) oldest first, then each new one as it commits',
+    )
+    .option('--json', 'print JSON (with --follow: one JSON object per line)')
     .action(async (flags: Omit<AuditListOptions, keyof AdminTarget>, command: Command) => {
+      if (flags.follow && flags.cursor) throw new CliError('--follow and --cursor cannot be used together');
+      if (flags.action && flags.event && flags.action !== flags.event)
+        throw new CliError('--action and --event name different events; give one');
       const { runAuditList } = await import('./audit_run.js');
       await runAuditList({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
+
+  audit
+    .command('export')
+    .description(
+      'every record (or those from --since to --until) as JSON Lines for a SIEM: one JSON object per line, oldest first, chain fields included',
+    )
+    .option('--since <time>', 'from this time: ISO-8601 UTC or a duration ago (24h)', time)
+    .option('--until <time>', 'before this time: ISO-8601 UTC or a duration ago', time)
+    .option('--output <file>', 'write to this file (created 0600, replaced if it exists) instead of stdout')
+    .action(async (flags: Omit<AuditExportOptions, keyof AdminTarget>, command: Command) => {
+      const { runAuditExport } = await import('./audit_run.js');
+      await runAuditExport({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
     });
 
   audit

@@ -1,16 +1,48 @@
-/** The work of `clavis admin audit list|verify`. */
+/** The work of `clavis admin audit list|export|verify`. */
 import { existsSync } from 'node:fs';
-import { defaultAuditAnchorFile, listAudit, readAnchor, verifyAuditLog } from '@clavis/server';
+import { open } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
+import {
+  AUDIT_PAGE_MAX,
+  type AuditListOptions as AuditQuery,
+  type AuditRecordView,
+  auditCursor,
+  defaultAuditAnchorFile,
+  listAuditPage,
+  readAnchor,
+  verifyAuditLog,
+} from '@clavis/server';
 import { CliError } from '../../errors.js';
 import { type Env, writeJson, writeLine } from '../../io.js';
-import { type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
+import { resolveTime, type TimeArg } from '../../options.js';
+import { type AdminContext, type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
 
-export interface AuditListOptions extends AdminTarget {
+export interface AuditFilterOptions extends AdminTarget {
+  since?: TimeArg | undefined;
+  until?: TimeArg | undefined;
+}
+
+export interface AuditListOptions extends AuditFilterOptions {
+  /** How many records in all (default 100); fetched in pages of at most AUDIT_PAGE_MAX. */
   limit?: number | undefined;
+  /** Only this event (`--event`, or its alias `--action`). */
   event?: string | undefined;
+  action?: string | undefined;
   /** Only records about this client id. */
   client?: string | undefined;
+  /** A user id or username, a client id, `os:USER@HOST`. */
+  actor?: string | undefined;
+  outcome?: 'success' | 'failure' | undefined;
+  /** Continue where an earlier listing stopped. */
+  cursor?: string | undefined;
+  /** Print the records from `since` (default now), oldest first, then each new one, until stopSignal. */
+  follow?: boolean | undefined;
   json?: boolean | undefined;
+}
+
+export interface AuditExportOptions extends AuditFilterOptions {
+  /** A file to write (0600) instead of stdout. */
+  output?: string | undefined;
 }
 
 export interface AuditVerifyOptions extends AdminTarget {
@@ -21,29 +53,160 @@ export interface AuditVerifyOptions extends AdminTarget {
   json?: boolean | undefined;
 }
 
+/** How often `--follow` looks for new records, and how far back (records commit shortly after their time). */
+const FOLLOW_POLL_MS = 500;
+const FOLLOW_LOOKBACK_MS = 10_000;
+
+const columns = { at: 24, event: 26, outcome: 8, actor: 44, ip: 15 };
+
+function header(): string {
+  return `${'AT'.padEnd(columns.at)}  ${'EVENT'.padEnd(columns.event)} ${'OUTCOME'.padEnd(columns.outcome)} ${'ACTOR'.padEnd(columns.actor)} ${'IP'.padEnd(columns.ip)}  DETAIL`;
+}
+
+function actorText(r: AuditRecordView): string {
+  const id = `${r.actor_type}${r.actor_id ? `:${r.actor_id}` : ''}`;
+  return r.actor_name ? `${id} (${r.actor_name})` : id;
+}
+
+function row(r: AuditRecordView): string {
+  // A record outside the verified chain (forged, or written behind Clavis's back) is flagged.
+  return `${r.verified === false ? 'UNVERIFIED ' : ''}${r.at.padEnd(columns.at)}  ${r.event.padEnd(columns.event)} ${r.outcome.padEnd(columns.outcome)} ${actorText(r).padEnd(columns.actor)} ${(r.ip ?? '-').padEnd(columns.ip)}  ${JSON.stringify(r.detail)}`;
+}
+
+/** Writes and waits for the stream to take more when it is full (a slow pipe, a SIEM shipper). */
+async function put(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+}
+
+function query(options: AuditListOptions, now: number): AuditQuery {
+  const event = options.event ?? options.action;
+  return {
+    ...(event ? { event } : {}),
+    ...(options.client ? { clientId: options.client } : {}),
+    ...(options.actor ? { actor: options.actor } : {}),
+    ...(options.outcome ? { outcome: options.outcome } : {}),
+    ...(options.since ? { since: resolveTime(options.since, now) } : {}),
+    ...(options.until ? { until: resolveTime(options.until, now) } : {}),
+  };
+}
+
 export async function runAuditList(
   options: AuditListOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout' | 'stderr' | 'clock' | 'stopSignal' | 'openAdmin'>,
 ): Promise<void> {
-  await deps.openAdmin(options, async ({ services }) => {
-    const records = await listAudit(
-      services.db,
-      {
-        ...(options.limit ? { limit: options.limit } : {}),
-        ...(options.event ? { event: options.event } : {}),
-        ...(options.client ? { clientId: options.client } : {}),
-      },
-      services.auditKey,
-    );
-    if (options.json) return writeJson(deps, records);
-    for (const r of records) {
-      const who = `${r.actor_type}${r.actor_id ? `:${r.actor_id}` : ''}`;
-      // A record outside the verified chain (forged, or written behind Clavis's back) is flagged.
-      writeLine(
-        deps.stdout,
-        `${r.verified === false ? 'UNVERIFIED ' : ''}${r.at}  ${r.event.padEnd(20)} ${r.outcome.padEnd(8)} ${who.padEnd(30)} ${r.ip ?? '-'}  ${JSON.stringify(r.detail)}`,
+  const after = options.cursor !== undefined ? auditCursor.decode(options.cursor) : undefined;
+  if (options.cursor !== undefined && !after)
+    throw new CliError('--cursor: not a cursor this command printed');
+  const filters = query(options, deps.clock());
+  await deps.openAdmin(options, async (ctx) => {
+    if (options.follow) return follow(ctx, filters, options, deps);
+    const limit = options.limit ?? 100;
+    const all: AuditRecordView[] = [];
+    let position = after;
+    let printed = 0;
+    if (!options.json) writeLine(deps.stdout, header());
+    while (printed < limit) {
+      const page = await listAuditPage(
+        ctx.services.db,
+        {
+          ...filters,
+          limit: Math.min(limit - printed, AUDIT_PAGE_MAX),
+          ...(position ? { after: position } : {}),
+        },
+        ctx.services.auditKey,
       );
+      printed += page.records.length;
+      if (options.json) all.push(...page.records);
+      else for (const r of page.records) await put(deps.stdout, `${row(r)}\n`);
+      position = page.next;
+      if (!position) break;
     }
+    if (options.json) writeJson(deps, all);
+    // Say so when the limit, not the end of the log, stopped the listing.
+    if (position) {
+      const more = await listAuditPage(ctx.services.db, { ...filters, limit: 1, after: position });
+      if (more.records.length > 0) {
+        writeLine(
+          deps.stderr,
+          `more records match: continue with --cursor ${auditCursor.encode(position)} (or a larger --limit)`,
+        );
+      }
+    }
+  });
+}
+
+/** Oldest first from `since` (default now), then each record as it commits, until the stop signal. */
+async function follow(
+  ctx: AdminContext,
+  filters: AuditQuery,
+  options: AuditListOptions,
+  deps: Pick<AdminRunDeps, 'stdout' | 'clock' | 'stopSignal'>,
+): Promise<void> {
+  let stopped = false;
+  void deps.stopSignal.then(() => {
+    stopped = true;
+  });
+  const start = filters.since ?? deps.clock();
+  // Per segment (one per writer), the highest sequence number printed: a record commits after those
+  // before it in its segment, so anything above is new, whatever its time says.
+  const printed = new Map<string, number>();
+  let newest = start;
+  if (!options.json) writeLine(deps.stdout, header());
+  while (!stopped) {
+    let position: AuditQuery['after'];
+    do {
+      const page = await listAuditPage(
+        ctx.services.db,
+        {
+          ...filters,
+          since: Math.max(start, newest - FOLLOW_LOOKBACK_MS),
+          order: 'oldest',
+          limit: 1000,
+          ...(position ? { after: position } : {}),
+        },
+        ctx.services.auditKey,
+      );
+      for (const r of page.records) {
+        if (r.seq <= (printed.get(r.segment) ?? 0)) continue;
+        printed.set(r.segment, r.seq);
+        newest = Math.max(newest, Date.parse(r.at));
+        await put(deps.stdout, `${options.json ? JSON.stringify(r) : row(r)}\n`);
+      }
+      position = page.next;
+    } while (position && !stopped);
+    if (filters.until !== undefined && deps.clock() >= filters.until) return;
+    await Promise.race([deps.stopSignal, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))]);
+  }
+}
+
+/** Every matching record as one JSON object per line, oldest first, to stdout or a 0600 file. */
+export async function runAuditExport(
+  options: AuditExportOptions,
+  deps: Pick<AdminRunDeps, 'stdout' | 'stderr' | 'clock' | 'openAdmin'>,
+): Promise<void> {
+  const filters = query(options, deps.clock());
+  await deps.openAdmin(options, async (ctx) => {
+    const file = options.output ? await open(options.output, 'w', 0o600) : undefined;
+    let count = 0;
+    try {
+      let position: AuditQuery['after'];
+      do {
+        const page = await listAuditPage(
+          ctx.services.db,
+          { ...filters, order: 'oldest', limit: 1000, ...(position ? { after: position } : {}) },
+          ctx.services.auditKey,
+        );
+        const text = page.records.map((r) => `${JSON.stringify(r)}\n`).join('');
+        if (file) await file.write(text);
+        else await put(deps.stdout, text);
+        count += page.records.length;
+        position = page.next;
+      } while (position);
+      if (file) await file.chmod(0o600);
+    } finally {
+      await file?.close();
+    }
+    if (options.output) writeLine(deps.stderr, `exported ${count} audit records to ${options.output}`);
   });
 }
 

@@ -7,6 +7,7 @@ import { confirm } from '../../confirm.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
 import { readJwksFile } from './jwks_file.js';
+import { fieldText } from './text_fields.js';
 
 export interface ClientsCreateOptions extends AdminTarget {
   name: string;
@@ -70,7 +71,7 @@ type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
 function printClient(out: Io['stdout'], client: Client): void {
   const view = clientView(client);
   for (const [key, value] of Object.entries(view)) {
-    writeLine(out, `${key.padEnd(26)} ${Array.isArray(value) ? value.join(' ') : String(value ?? '-')}`);
+    writeLine(out, `${key.padEnd(26)} ${fieldText(key, value)}`);
   }
 }
 

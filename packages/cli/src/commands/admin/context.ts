@@ -20,8 +20,15 @@ export interface AdminContext {
   deps: adminClients.AdminDeps & { totpKey: Buffer };
 }
 
-/** Opens the services on the target's database, runs `fn`, and closes them (sealing the audit segment). */
-export type AdminOpener = <T>(target: AdminTarget, fn: (ctx: AdminContext) => Promise<T>) => Promise<T>;
+/**
+ * Opens the services on the target's database, runs `fn`, and closes them (sealing the audit segment).
+ * A database (or key-encryption key) that is not there is an error, unless `create` is set (`admin init`).
+ */
+export type AdminOpener = <T>(
+  target: AdminTarget,
+  fn: (ctx: AdminContext) => Promise<T>,
+  options?: { create?: boolean },
+) => Promise<T>;
 
 /** Everything an admin run function may use; each one takes only the part it needs (`Pick`). */
 export interface AdminRunDeps {
@@ -29,6 +36,8 @@ export interface AdminRunDeps {
   stderr: Io['stderr'];
   stdin: Io['stdin'];
   env: Env;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM): ends `audit list --follow`. */
+  stopSignal: Io['stopSignal'];
   /** Now, in ms; the clock of the opened services too. */
   clock: () => number;
   openAdmin: AdminOpener;
@@ -52,7 +61,12 @@ export function adminRunDeps(io: Io, clock: () => number = Date.now): AdminRunDe
     stderr: io.stderr,
     stdin: io.stdin,
     env: io.env,
+    // Read only by a command that stops itself on the signal (reading it is what says so: see processIo).
+    get stopSignal() {
+      return io.stopSignal;
+    },
     clock,
-    openAdmin: async (target, fn) => (await import('./session.js')).adminOpener(io.env, clock)(target, fn),
+    openAdmin: async (target, fn, options) =>
+      (await import('./session.js')).adminOpener(io.env, clock)(target, fn, options),
   };
 }

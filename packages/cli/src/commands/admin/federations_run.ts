@@ -5,6 +5,7 @@ import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
 import { readJwksFile } from './jwks_file.js';
+import { fieldText } from './text_fields.js';
 
 export interface FederationsCreateOptions extends AdminTarget {
   client: string;
@@ -72,9 +73,7 @@ function printFederation(out: Io['stdout'], federation: Federation): void {
     const text =
       key === 'conditions'
         ? federation.conditions.map((c) => `${c.claim}=${c.pattern}`).join(' ')
-        : Array.isArray(value)
-          ? value.join(' ')
-          : String(value ?? '-');
+        : fieldText(key, value);
     writeLine(out, `${key.padEnd(12)} ${text}`);
   }
 }

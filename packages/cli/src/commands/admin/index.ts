@@ -5,6 +5,7 @@ import { registerAudit } from './audit.js';
 import { registerBackup } from './backup.js';
 import { registerClients } from './clients.js';
 import { registerFederations } from './federations.js';
+import { registerInit } from './init.js';
 import { registerKek } from './kek.js';
 import { registerKeys } from './keys.js';
 import { registerSigningKeys } from './signing_keys.js';
@@ -16,6 +17,7 @@ export function registerAdmin(program: Command, io: Io): void {
     .description('administer clients, keys and the audit log')
     .option('--db <url>', "the server's database: sqlite:PATH or postgres://… (env CLAVIS_DB)")
     .option('--server <url>', 'administer a running server over HTTP (not available yet)');
+  registerInit(admin, io);
   registerClients(admin, io);
   registerAudit(admin, io);
   registerUsers(admin, io);

@@ -5,6 +5,7 @@ import { CliError } from '../../errors.js';
 import { type Env, type Io, writeJson, writeLine } from '../../io.js';
 import { apiKeySettings } from '../../settings.js';
 import type { AdminContext, AdminRunDeps, AdminTarget } from './context.js';
+import { fieldText } from './text_fields.js';
 
 export interface KeysCreateOptions extends AdminTarget {
   owner: string;
@@ -68,7 +69,7 @@ function keyDeps(ctx: AdminContext, env: Env): adminApiKeys.ApiKeyAdminDeps {
 
 function printKey(out: Io['stdout'], key: adminApiKeys.ApiKeyView): void {
   for (const [name, value] of Object.entries(key)) {
-    writeLine(out, `${name.padEnd(15)} ${Array.isArray(value) ? value.join(' ') : String(value ?? '-')}`);
+    writeLine(out, `${name.padEnd(15)} ${fieldText(name, value)}`);
   }
 }
 

@@ -18,7 +18,7 @@ function operator(): string {
 
 /** Opens services with the KEK of `env` (CLAVIS_KEK, CLAVIS_KEK_FILE) and `clock` as their time. */
 export function adminOpener(env: Env, clock: () => number): AdminOpener {
-  return async (target, fn) => {
+  return async (target, fn, options) => {
     if (target.server) {
       throw new CliError(
         "administration over --server is not available yet; use --db with the server's database URL",
@@ -30,6 +30,7 @@ export function adminOpener(env: Env, clock: () => number): AdminOpener {
       kekPrevious: env.CLAVIS_KEK_PREVIOUS,
       kekFile: env.CLAVIS_KEK_FILE,
       writer: 'cli',
+      create: options?.create === true,
       poolSize: 2,
       clock,
     });

@@ -7,6 +7,7 @@ import { confirm } from '../../confirm.js';
 import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { fieldText } from './text_fields.js';
 
 export interface UsersCreateOptions extends AdminTarget {
   username: string;
@@ -68,7 +69,7 @@ export async function readPasswordFromStdin(io: Pick<Io, 'stdin'>): Promise<stri
 
 function printUser(out: Io['stdout'], user: adminUsers.UserView): void {
   for (const [key, value] of Object.entries(user)) {
-    writeLine(out, `${key.padEnd(14)} ${String(value ?? '-')}`);
+    writeLine(out, `${key.padEnd(14)} ${fieldText(key, value)}`);
   }
 }
 
