@@ -29,6 +29,10 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
         text: 'the key-encryption key file (default clavis.kek beside the SQLite file, else ./clavis.kek)',
       },
       {
+        name: 'CLAVIS_KEK_PREVIOUS',
+        text: 'earlier key-encryption keys, newest first, comma-separated: read until `admin kek rotate` moves the database',
+      },
+      {
         name: 'CLAVIS_ADMIN_PASSWORD',
         text: "the first start's admin password (default: a one-time password, printed once)",
       },
@@ -70,6 +74,10 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
     variables: [
       { name: 'CLAVIS_SERVER', text: 'the Clavis server (issuer URL) to get tokens from' },
       { name: 'CLAVIS_TOKEN', text: 'an access token to use as it is' },
+      {
+        name: 'CLAVIS_DOCKER_REGISTRIES',
+        text: 'registries the docker credential helper answers for, comma-separated (default: the server host)',
+      },
       { name: 'CLAVIS_API_KEY', text: 'a scoped API key, exchanged for tokens' },
       { name: 'CLAVIS_API_KEY_COMMAND', text: 'a command that prints an API key (a secret manager)' },
       { name: 'CLAVIS_CLIENT_ID', text: 'the client id of a service principal (with a private key)' },

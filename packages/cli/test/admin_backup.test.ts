@@ -13,7 +13,16 @@ import { basic, postForm, TOKEN_PATH } from '../../../test/support/oauth.js';
 import { runBackup } from '../src/commands/admin/backup_run.js';
 import { adminOpener } from '../src/commands/admin/session.js';
 import { CliError } from '../src/errors.js';
-import { childEnv, runCli, type Scratch, scratch, startCli, TextSink, withSqlite } from './support/cli.js';
+import {
+  childEnv,
+  initDatabase,
+  runCli,
+  type Scratch,
+  scratch,
+  startCli,
+  TextSink,
+  withSqlite,
+} from './support/cli.js';
 
 type Started = ReturnType<typeof startCli>;
 
@@ -174,6 +183,7 @@ describe('admin backup', () => {
   }, 120_000);
 
   it('refuses a missing directory, and an existing file even if empty', async () => {
+    await initDatabase(tmp.dbUrl);
     expect((await runCli(['admin', '--db', tmp.dbUrl, 'clients', 'list'])).code).toBe(0);
     const missing = await runCli(['admin', '--db', tmp.dbUrl, 'backup', join(tmp.dir, 'nope', 'b.db')]);
     expect(missing).toEqual({

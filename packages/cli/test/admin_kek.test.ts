@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runCli, type Scratch, scratch } from './support/cli.js';
+import { initDatabase, runCli, type Scratch, scratch } from './support/cli.js';
 
 describe('admin kek rotate', () => {
   let tmp: Scratch;
@@ -18,6 +18,7 @@ describe('admin kek rotate', () => {
   afterEach(() => tmp.remove());
 
   it('key file: --generate puts a new key on top, the database moves, later commands work', async () => {
+    await initDatabase(tmp.dbUrl);
     expect((await admin(['users', 'create', 'ada', '--totp'])).code).toBe(0);
     const file = join(tmp.dir, 'clavis.kek');
     const oldKey = readFileSync(file, 'utf8').trim();
@@ -60,6 +61,7 @@ describe('admin kek rotate', () => {
 
   it('CLAVIS_KEK already current: nothing moves, and it says how to rotate', async () => {
     const env = { CLAVIS_KEK: 'A'.repeat(43) };
+    await initDatabase(tmp.dbUrl, env);
     expect((await admin(['clients', 'list'], env)).code).toBe(0);
     const res = await admin(['kek', 'rotate'], env);
     expect(res.code).toBe(0);

@@ -39,7 +39,7 @@ import {
 } from '../src/commands/admin/users_run.js';
 import { describeFailure } from '../src/failure.js';
 import type { Env } from '../src/io.js';
-import { lines, runCli, type Scratch, scratch, TextSink, withSqlite } from './support/cli.js';
+import { initDatabase, lines, runCli, type Scratch, scratch, TextSink, withSqlite } from './support/cli.js';
 
 type Deps = AdminRunDeps & { stdout: TextSink; stderr: TextSink };
 
@@ -97,6 +97,7 @@ describe.each(dialects)('lifecycle run functions (%s)', (dialect) => {
   beforeAll(async () => {
     database = await createTestDatabase(dialect);
     target = { db: database.url };
+    await initDatabase(database.url, { CLAVIS_KEK_FILE: join(database.dir, 'kek') });
   });
   afterAll(() => database.drop());
 
@@ -155,7 +156,7 @@ describe.each(dialects)('lifecycle run functions (%s)', (dialect) => {
       const out = lines(listed.stdout.text);
       expect(out[0]).toMatch(/^SECRET_ID +STATE +CREATED +EXPIRES +LAST_USED$/);
       expect(out).toHaveLength(2);
-      expect(out[1]).toMatch(/^sec_\w+ +active +\d{4}-\d\d-\d\dT[\d:.]+Z +never +unknown$/);
+      expect(out[1]).toMatch(/^sec_[\w-]+ +active +\d{4}-\d\d-\d\dT[\d:.]+Z +never +unknown$/);
       expect(listed.stdout.text).not.toContain(client_secret);
       const secretId = (out[1] ?? '').split(' ')[0] as string;
       const revoked = deps();
@@ -371,8 +372,9 @@ describe('lifecycle commands end to end (SQLite)', () => {
   let tmp: Scratch;
   const admin = (args: string[], stdin?: string) => runCli(['admin', '--db', tmp.dbUrl, ...args], { stdin });
 
-  beforeAll(() => {
+  beforeAll(async () => {
     tmp = scratch();
+    await initDatabase(tmp.dbUrl);
   });
   afterAll(() => tmp.remove());
 
