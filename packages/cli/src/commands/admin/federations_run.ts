@@ -101,11 +101,20 @@ export async function runFederationsCreate(options: FederationsCreateOptions, de
       },
       actor,
     );
-    const warnings = adminFederations.federationWarnings(federation);
-    if (options.json) writeJson(deps, { ...federationView(federation), warnings });
-    else printFederation(deps.stdout, federation);
-    for (const warning of warnings) writeLine(deps.stderr, `Warning: ${warning}.`);
+    showWithWarnings(deps, federation, options.json);
   });
+}
+
+/** A created or updated federation, then what about its policy deserves a warning (stderr). */
+function showWithWarnings(
+  deps: Pick<Deps, 'stdout' | 'stderr'>,
+  federation: Federation,
+  json: boolean | undefined,
+): void {
+  const warnings = adminFederations.federationWarnings(federation);
+  if (json) writeJson(deps, { ...federationView(federation), warnings });
+  else printFederation(deps.stdout, federation);
+  for (const warning of warnings) writeLine(deps.stderr, `Warning: ${warning}.`);
 }
 
 export async function runFederationsList(
@@ -176,10 +185,7 @@ export async function runFederationsUpdate(options: FederationsUpdateOptions, de
       },
       actor,
     );
-    const warnings = adminFederations.federationWarnings(federation);
-    if (options.json) writeJson(deps, { ...federationView(federation), warnings });
-    else printFederation(deps.stdout, federation);
-    for (const warning of warnings) writeLine(deps.stderr, `Warning: ${warning}.`);
+    showWithWarnings(deps, federation, options.json);
   });
 }
 
