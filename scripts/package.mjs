@@ -41,7 +41,9 @@ await build({
   format: 'cjs',
   target: `node${process.versions.node.split('.')[0]}`,
   // pg loads its optional native binding only when asked for (`pg.native`); Clavis never asks.
-  external: ['pg-native'],
+  // The OS keychain binding is a native addon a single executable cannot carry: there the SDK finds no
+  // keychain and keeps logins in its announced 0600 file instead.
+  external: ['pg-native', '@napi-rs/keyring'],
   legalComments: 'none',
   minify: true,
   keepNames: true,
