@@ -3,14 +3,14 @@
  * docker and kubectl, handing out the real token of a person logged in (in Chromium) at a real server.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, NODE, spawnCli, startCli } from './support/cli.js';
+import { type FakeKubeApi, startFakeKubeApi } from './support/kube_api.js';
 import {
   chromiumAvailable,
   type Home,
@@ -216,81 +216,25 @@ describe.runIf(chromiumAvailable())('credential helpers with a real login', { ti
   });
 
   describe.skipIf(!has('kubectl', ['version', '--client']) || !has('openssl', ['version']))('kubectl', () => {
-    let api: Server;
-    let kubeconfig: string;
-    const seen: (string | undefined)[] = [];
+    let api: FakeKubeApi | undefined;
 
     beforeAll(async () => {
-      const key = join(h.dir, 'key.pem');
-      const cert = join(h.dir, 'cert.pem');
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:P-256',
-          '-nodes',
-          '-days',
-          '1',
-          '-keyout',
-          key,
-          '-out',
-          cert,
-          '-subj',
-          '/CN=127.0.0.1',
-          '-addext',
-          'subjectAltName=IP:127.0.0.1',
-        ],
-        { stdio: 'ignore' },
-      );
-      api = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (request, response) => {
-        seen.push(request.headers.authorization);
-        const ok = request.headers.authorization === `Bearer ${token}`;
-        response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-        response.end(ok ? '{"major":"1","minor":"32","gitVersion":"v1.32.0-fake"}' : '{}');
+      api = await startFakeKubeApi(h.dir, {
+        token: () => token,
+        exec: {
+          apiVersion: 'client.authentication.k8s.io/v1',
+          command: NODE,
+          args: [BIN, 'auth', 'kube-credential', '--server', server.issuer],
+          interactiveMode: 'Never',
+        },
       });
-      await new Promise<void>((done) => api.listen(0, '127.0.0.1', done));
-      kubeconfig = join(h.dir, 'kubeconfig');
-      writeFileSync(
-        kubeconfig,
-        JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [
-            {
-              name: 'c',
-              cluster: {
-                server: `https://127.0.0.1:${(api.address() as AddressInfo).port}`,
-                'certificate-authority-data': readFileSync(cert).toString('base64'),
-              },
-            },
-          ],
-          users: [
-            {
-              name: 'u',
-              user: {
-                exec: {
-                  apiVersion: 'client.authentication.k8s.io/v1',
-                  command: NODE,
-                  args: [BIN, 'auth', 'kube-credential', '--server', server.issuer],
-                  interactiveMode: 'Never',
-                },
-              },
-            },
-          ],
-          contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-          'current-context': 'x',
-        }),
-      );
     });
     afterAll(async () => {
-      await new Promise((done) => api?.close(done));
+      await api?.close();
     });
 
     it('kubectl runs kube-credential and calls the cluster with the person token', async () => {
+      const { kubeconfig, seen } = api as FakeKubeApi;
       const result = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', '--raw', '/version'], h.env);
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout)).toMatchObject({ gitVersion: 'v1.32.0-fake' });

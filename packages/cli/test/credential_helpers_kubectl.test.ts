@@ -1,13 +1,12 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialHelperError } from '../src/credential_helpers/errors.js';
 import { formatExecCredential, parseExecInfo, rfc3339 } from '../src/credential_helpers/kubectl.js';
+import { type FakeKubeApi, startFakeKubeApi } from './support/kube_api.js';
 
 /** KUBERNETES_EXEC_INFO as client-go sets it: interactive, and with provideClusterInfo. */
 const interactiveV1 =
@@ -156,47 +155,12 @@ const canRun = has('kubectl', ['version', '--client']) && has('openssl', ['versi
 describe.skipIf(!canRun)('with real kubectl', () => {
   const token = 'clv_at_kubectl_0123456789';
   let dir: string;
-  let server: Server;
-  let kubeconfig: string;
-  const seen: (string | undefined)[] = [];
+  let api: FakeKubeApi | undefined;
 
   beforeAll(async () => {
     if (!existsSync(distPlugin))
       throw new Error('build first (npm run build): the plugin runs the built dist');
     dir = mkdtempSync(join(tmpdir(), 'clavis-kubectl-'));
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
-    server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (request, response) => {
-      seen.push(request.headers.authorization);
-      const ok = request.headers.authorization === `Bearer ${token}`;
-      response.writeHead(ok ? 200 : 401, { 'content-type': 'application/json' });
-      response.end(ok ? '{"major":"1","minor":"32","gitVersion":"v1.32.0-fake"}' : '{}');
-    });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const { port } = server.address() as AddressInfo;
     const plugin = join(dir, 'plugin.mjs');
     writeFileSync(
       plugin,
@@ -207,46 +171,24 @@ const info = parseExecInfo(process.env.KUBERNETES_EXEC_INFO);
 process.stdout.write(formatExecCredential({ apiVersion: info.apiVersion, token: ${JSON.stringify(token)}, expiresAt: new Date(Date.now() + 3600_000) }));
 `,
     );
-    kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'c',
-            cluster: {
-              server: `https://127.0.0.1:${port}`,
-              'certificate-authority-data': readFileSync(cert).toString('base64'),
-            },
-          },
-        ],
-        users: [
-          {
-            name: 'u',
-            user: {
-              exec: {
-                apiVersion: 'client.authentication.k8s.io/v1',
-                command: process.execPath,
-                args: [plugin],
-                interactiveMode: 'Never',
-                provideClusterInfo: true,
-              },
-            },
-          },
-        ],
-        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-        'current-context': 'x',
-      }),
-    );
+    api = await startFakeKubeApi(dir, {
+      token: () => token,
+      exec: {
+        apiVersion: 'client.authentication.k8s.io/v1',
+        command: process.execPath,
+        args: [plugin],
+        interactiveMode: 'Never',
+        provideClusterInfo: true,
+      },
+    });
   });
   afterAll(async () => {
-    await new Promise((done) => server?.close(done));
+    await api?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   it('kubectl runs the plugin, reads its ExecCredential and calls the cluster with the token', async () => {
+    const { kubeconfig, seen } = api as FakeKubeApi;
     const { stdout } = await promisify(execFile)(
       'kubectl',
       ['--kubeconfig', kubeconfig, 'get', '--raw', '/version'],
