@@ -4,12 +4,15 @@ import type { Command } from 'commander';
 import type { Io } from '../io.js';
 import type { ScanDeps, ScanOptions } from './scan_run.js';
 
-/** Whether fd 0 is a pipe or a file: `… | clavis scan` and `clavis scan < FILE`, not a terminal or /dev/null. */
+/**
+ * Whether fd 0 is a pipe, a socket or a file (`… | clavis scan`, `clavis scan < FILE`; Node's own child
+ * pipes are sockets), not a terminal or /dev/null.
+ */
 function stdinPiped(io: Io): boolean {
   if (io.stdin !== process.stdin) return false;
   try {
     const stat = fstatSync(0);
-    return stat.isFIFO() || stat.isFile();
+    return stat.isFIFO() || stat.isSocket() || stat.isFile();
   } catch {
     return false;
   }

@@ -3,6 +3,7 @@
  * content of the next commit; prints findings (masked), optionally reports the verified Clavis keys to
  * a server that revokes them. Exit 0 when clean, 1 with findings, 3 when the scan could not be done.
  */
+import { resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { CliError, QuietExit } from '../errors.js';
 import { writeJson, writeLine } from '../io.js';
@@ -99,7 +100,7 @@ function sourcesFor(options: ScanOptions, deps: Pick<ScanDeps, 'stdin' | 'stdinP
   if (options.git || options.staged) {
     if (options.paths.length > 1 || options.paths[0] === '-')
       throw new ScanError(`${options.git ? '--git' : '--staged'} takes at most one PATH: the repository`);
-    const dir = options.paths[0] ?? deps.cwd;
+    const dir = resolve(deps.cwd, options.paths[0] ?? '.');
     return options.git ? historyEntries(dir, MAX_SCAN_BYTES) : stagedEntries(dir, MAX_SCAN_BYTES);
   }
   if (options.paths.includes('-')) {
@@ -107,7 +108,7 @@ function sourcesFor(options: ScanOptions, deps: Pick<ScanDeps, 'stdin' | 'stdinP
     return stdinEntries(deps.stdin, MAX_SCAN_BYTES);
   }
   if (options.paths.length === 0 && deps.stdinPiped) return stdinEntries(deps.stdin, MAX_SCAN_BYTES);
-  return pathEntries(options.paths.length ? options.paths : ['.']);
+  return pathEntries(options.paths.length ? options.paths : ['.'], deps.cwd);
 }
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;

@@ -37,6 +37,11 @@ export interface Hit {
 
 const PRESET_ID = '@secretlint/secretlint-rule-preset-recommend';
 
+/**
+ * The preset includes secretlint's comment filter: `secretlint-disable-line`, `-next-line` and
+ * `secretlint-disable … secretlint-enable` comments are the explicit, reviewable allow-list for fixtures
+ * that look like secrets.
+ */
 const config: SecretLintCoreConfig = {
   rules: [
     { id: PRESET_ID, rule: recommendedPreset },

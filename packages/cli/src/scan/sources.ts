@@ -4,7 +4,7 @@
  * history) and loaded only when the scanner gets to it.
  */
 import { lstat, opendir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { catFileBatch, git, insideWorkTree } from './git.js';
 import { ScanError } from './scan_error.js';
@@ -21,32 +21,35 @@ export interface ScanEntry {
 /** Folders a walk outside git never enters: dependencies and git's own store. */
 const SKIPPED_DIRS = new Set(['node_modules', '.git']);
 
-const fileEntry = (file: string, size: number): ScanEntry => ({
+const fileEntry = (file: string, path: string, size: number): ScanEntry => ({
   file,
   size,
-  load: () => readFile(file).catch(() => null),
+  load: () => readFile(path).catch(() => null),
 });
 
 /**
- * The files under `paths`. A path named explicitly is always read. A folder inside a git work tree
- * gives the files git would commit (tracked, plus untracked ones .gitignore does not exclude); outside
- * git, every file under it except in `node_modules` and `.git`. Symbolic links are not followed.
+ * The files under `paths` (relative ones taken from `cwd`, and shown as given). A path named explicitly
+ * is always read. A folder inside a git work tree gives the files git would commit (tracked, plus
+ * untracked ones .gitignore does not exclude); outside git, every file under it except in
+ * `node_modules` and `.git`. Symbolic links are not followed.
  */
-export async function* pathEntries(paths: readonly string[]): AsyncGenerator<ScanEntry> {
-  for (const path of paths) {
+export async function* pathEntries(paths: readonly string[], cwd: string): AsyncGenerator<ScanEntry> {
+  for (const given of paths) {
+    const path = resolve(cwd, given);
     const stat = await lstat(path).catch(() => null);
-    if (stat === null) throw new ScanError(`no such file or directory: ${path}`);
-    if (stat.isFile()) yield fileEntry(path, stat.size);
+    if (stat === null) throw new ScanError(`no such file or directory: ${given}`);
+    if (stat.isFile()) yield fileEntry(given, path, stat.size);
     else if (stat.isDirectory()) {
       const files = (await insideWorkTree(path)) ? gitListedFiles(path) : walk(path);
-      for await (const file of files) {
-        const s = await lstat(file).catch(() => null);
-        if (s?.isFile()) yield fileEntry(file, s.size);
+      for await (const name of files) {
+        const s = await lstat(join(path, name)).catch(() => null);
+        if (s?.isFile()) yield fileEntry(join(given, name), join(path, name), s.size);
       }
     }
   }
 }
 
+/** The files git would commit under `dir`, relative to it. */
 async function* gitListedFiles(dir: string): AsyncGenerator<string> {
   const out = await git(['ls-files', '-z', '--cached', '--others', '--exclude-standard'], dir);
   const seen = new Set<string>();
@@ -54,24 +57,25 @@ async function* gitListedFiles(dir: string): AsyncGenerator<string> {
     // A file with a merge conflict is listed once per stage.
     if (name === '' || seen.has(name)) continue;
     seen.add(name);
-    yield join(dir, name);
+    yield name;
   }
 }
 
-async function* walk(dir: string): AsyncGenerator<string> {
+/** The files under `root` (relative to it), outside `node_modules` and `.git`. */
+async function* walk(root: string, sub = ''): AsyncGenerator<string> {
   let handle: Awaited<ReturnType<typeof opendir>>;
   try {
-    handle = await opendir(dir);
+    handle = await opendir(join(root, sub));
   } catch {
-    return; // unreadable folder: nothing to list
+    return; // an unreadable folder: nothing to list
   }
   const folders: string[] = [];
   for await (const entry of handle) {
-    const path = join(dir, entry.name);
-    if (entry.isFile()) yield path;
-    else if (entry.isDirectory() && !SKIPPED_DIRS.has(entry.name)) folders.push(path);
+    const name = sub ? join(sub, entry.name) : entry.name;
+    if (entry.isFile()) yield name;
+    else if (entry.isDirectory() && !SKIPPED_DIRS.has(entry.name)) folders.push(name);
   }
-  for (const folder of folders) yield* walk(folder);
+  for (const folder of folders) yield* walk(root, folder);
 }
 
 interface BlobRef {
