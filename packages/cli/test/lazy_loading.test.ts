@@ -76,6 +76,8 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
     { argv: ['help', 'environment'], code: 0 },
+    { argv: ['scan', '--help'], code: 0 },
+    { argv: ['scan', '--bogus'], code: 3 },
     { argv: ['admin', 'init', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'list', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'export', '--help'], code: 0 },

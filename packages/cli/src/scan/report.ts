@@ -63,7 +63,10 @@ export async function reportLeaks(
   leaks: readonly LeakToReport[],
   fetchFn: typeof fetch,
 ): Promise<LeakReportResult> {
-  const unique = [...new Map(leaks.map((leak) => [leak.key, leak])).values()];
+  // Each key once, with where it was first found.
+  const first = new Map<string, LeakToReport>();
+  for (const leak of leaks) if (!first.has(leak.key)) first.set(leak.key, leak);
+  const unique = [...first.values()];
   if (unique.length === 0) return { reported: 0, revoked: 0, unknown: 0 };
   const endpoint = await leakEndpoint(server, fetchFn);
   let revoked = 0;
