@@ -40,7 +40,7 @@ export interface ScanDeps {
 /** Files larger than this are skipped (and counted): secrets live in text, not in 10 MiB blobs. */
 export const MAX_SCAN_BYTES = 10 * 1024 * 1024;
 
-/** Files read and scanned at once: reading overlaps scanning. */
+/** Files read and scanned at once at least: reading overlaps scanning. */
 const CONCURRENCY = 8;
 
 interface Totals {
@@ -56,6 +56,8 @@ const isBinary = (content: Buffer): boolean => content.subarray(0, 8000).include
 
 async function scanEntries(entries: AsyncIterable<ScanEntry>): Promise<{ hits: Hit[]; totals: Totals }> {
   const { scanText } = await import('../scan/engine.js');
+  const { ScanPool } = await import('../scan/worker_pool.js');
+  const pool = new ScanPool((content, file, commit) => scanText(content.toString('utf8'), file, commit));
   const hits: Hit[] = [];
   const totals: Totals = { files: 0, bytes: 0, binary: 0, large: 0, unreadable: 0 };
   const scanOne = async (entry: ScanEntry): Promise<void> => {
@@ -74,15 +76,21 @@ async function scanEntries(entries: AsyncIterable<ScanEntry>): Promise<{ hits: H
     }
     totals.files += 1;
     totals.bytes += content.length;
-    hits.push(...(await scanText(content.toString('utf8'), entry.file, entry.commit)));
+    hits.push(...(await pool.scan(content, entry.file, entry.commit)));
   };
   const running = new Set<Promise<void>>();
-  for await (const entry of entries) {
-    const job: Promise<void> = scanOne(entry).finally(() => running.delete(job));
-    running.add(job);
-    if (running.size >= CONCURRENCY) await Promise.race(running);
+  try {
+    for await (const entry of entries) {
+      const job: Promise<void> = scanOne(entry).finally(() => running.delete(job));
+      running.add(job);
+      if (running.size >= Math.max(CONCURRENCY, pool.capacity + 2)) await Promise.race(running);
+    }
+    await Promise.all(running);
+  } finally {
+    // A failed job's siblings are still running: let them settle before the workers go.
+    await Promise.allSettled(running);
+    await pool.close();
   }
-  await Promise.all(running);
   hits.sort(
     (a, b) =>
       compare(a.finding.file, b.finding.file) ||

@@ -6,6 +6,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -213,5 +214,30 @@ describe('clavis scan', () => {
     expect(res.status).toBe(1);
     expect(res.stdout).toContain(`<stdin>:1:9  high  clavis-api-key  ${maskSecret(key)} (verified)`);
     expect(res.stdout + res.stderr).not.toContain(key);
+  });
+
+  it('a large tree is spread over worker threads and finds the same', () => {
+    const { path, remove: rm } = tempDir('clavis-scan-workers-');
+    try {
+      // 8 MB of base64 lines (over the 4 MB the main thread scans alone), a key in every 50th file.
+      const keys: string[] = [];
+      for (let i = 0; i < 400; i++) {
+        const key = i % 50 === 7 ? generateApiKey() : null;
+        if (key) keys.push(`f${i}.txt`);
+        const body = randomBytes(15_000)
+          .toString('base64')
+          .replace(/(.{76})/g, '$1\n');
+        writeFileSync(join(path, `f${i}.txt`), `${body}\n${key ? `key = ${key}\n` : ''}`);
+      }
+      const res = spawnSync(NODE, [BIN, 'scan', '--json', path], { env: childEnv(), encoding: 'utf8' });
+      expect(res.status, res.stderr).toBe(1);
+      const out = JSON.parse(res.stdout);
+      expect(out.scanned.files).toBe(400);
+      expect(out.findings.map((f: Finding) => [f.file.slice(path.length + 1), f.verified])).toEqual(
+        keys.sort().map((file) => [file, true]),
+      );
+    } finally {
+      rm();
+    }
   });
 });
