@@ -37,6 +37,7 @@ Topics:
   clavis help environment  every environment variable clavis reads
 
 Exit codes: ${exitCodes.ok} ok, ${exitCodes.error} error, ${exitCodes.cancelled} cancelled, ${exitCodes.auth} authentication required or refused.
+\`clavis scan\` alone: ${scanExitCodes.clean} nothing found, ${scanExitCodes.findings} findings, ${scanExitCodes.error} the scan failed.
 Errors are one line on stderr, starting "clavis: ".`,
     );
   registerServe(program, io);

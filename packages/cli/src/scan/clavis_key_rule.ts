@@ -7,7 +7,7 @@
 import { API_KEY_PATTERN, checkApiKey } from '@clavis/core';
 import type { SecretLintRuleCreator } from '@secretlint/types';
 
-export const CLAVIS_KEY_RULE_ID = '@clavis/secretlint-rule-clavis-api-key';
+export const KEY_RULE_ID = '@clavis/secretlint-rule-clavis-api-key';
 
 const messages = {
   ClavisApiKey: {
@@ -18,7 +18,7 @@ const messages = {
 export const clavisKeyRule: SecretLintRuleCreator = {
   messages,
   meta: {
-    id: CLAVIS_KEY_RULE_ID,
+    id: KEY_RULE_ID,
     type: 'scanner',
     recommended: true,
     supportedContentTypes: ['text'],

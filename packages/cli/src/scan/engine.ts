@@ -6,7 +6,7 @@
 import { lintSource } from '@secretlint/core';
 import { creator as recommendedPreset } from '@secretlint/secretlint-rule-preset-recommend';
 import type { SecretLintCoreConfig } from '@secretlint/types';
-import { CLAVIS_KEY_RULE_ID, clavisKeyRule } from './clavis_key_rule.js';
+import { clavisKeyRule, KEY_RULE_ID } from './clavis_key_rule.js';
 
 export type Severity = 'high' | 'medium' | 'low';
 
@@ -45,14 +45,14 @@ const PRESET_ID = '@secretlint/secretlint-rule-preset-recommend';
 const config: SecretLintCoreConfig = {
   rules: [
     { id: PRESET_ID, rule: recommendedPreset },
-    { id: CLAVIS_KEY_RULE_ID, rule: clavisKeyRule },
+    { id: KEY_RULE_ID, rule: clavisKeyRule },
   ],
 };
 
 const SEVERITY: Record<string, Severity> = { error: 'high', warning: 'medium', info: 'low' };
 
 export function shortRuleName(ruleId: string): string {
-  if (ruleId === CLAVIS_KEY_RULE_ID) return 'clavis-api-key';
+  if (ruleId === KEY_RULE_ID) return 'clavis-api-key';
   return ruleId.replace(/^@secretlint\/secretlint-rule-/, '').replace(/^secretlint-rule-/, '');
 }
 
@@ -74,7 +74,7 @@ export async function scanText(content: string, file: string, commit?: string): 
   });
   return result.messages.map((m) => {
     const secret = content.slice(m.range[0], m.range[1]);
-    const verified = m.ruleId === CLAVIS_KEY_RULE_ID;
+    const verified = m.ruleId === KEY_RULE_ID;
     const finding: Finding = {
       rule: shortRuleName(m.ruleId),
       severity: SEVERITY[m.severity] ?? 'high',
