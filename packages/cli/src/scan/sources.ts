@@ -28,8 +28,8 @@ const fileEntry = (file: string, path: string, size: number): ScanEntry => ({
 });
 
 /**
- * The files under `paths` (relative ones taken from `cwd`, and shown as given). A path named explicitly
- * is always read. A folder inside a git work tree gives the files git would commit (tracked, plus
+ * The files under `paths` (relative ones taken from `cwd`, and shown as given). A file named explicitly
+ * is always read, and so is an ignored folder named explicitly. A folder inside a git work tree gives the files git would commit (tracked, plus
  * untracked ones .gitignore does not exclude); outside git, every file under it except in
  * `node_modules` and `.git`. Symbolic links are not followed.
  */
@@ -40,13 +40,25 @@ export async function* pathEntries(paths: readonly string[], cwd: string): Async
     if (stat === null) throw new ScanError(`no such file or directory: ${given}`);
     if (stat.isFile()) yield fileEntry(given, path, stat.size);
     else if (stat.isDirectory()) {
-      const files = (await insideWorkTree(path)) ? gitListedFiles(path) : walk(path);
+      const files = (await gitDecides(path)) ? gitListedFiles(path) : walk(path);
       for await (const name of files) {
         const s = await lstat(join(path, name)).catch(() => null);
         if (s?.isFile()) yield fileEntry(join(given, name), join(path, name), s.size);
       }
     }
   }
+}
+
+/**
+ * Whether git's list of files applies to the folder: inside a work tree, unless the folder itself is
+ * ignored (`clavis scan node_modules/x` named it on purpose: then it is walked).
+ */
+async function gitDecides(dir: string): Promise<boolean> {
+  if (!(await insideWorkTree(dir))) return false;
+  return git(['check-ignore', '-q', '.'], dir).then(
+    () => false,
+    () => true,
+  );
 }
 
 /** The files git would commit under `dir`, relative to it. */

@@ -104,6 +104,21 @@ describe('clavis scan and git', () => {
     expect(JSON.stringify(res.out)).not.toContain(key);
   });
 
+  it('in a work tree a folder gives what git would commit; an ignored folder named explicitly is walked', async () => {
+    const key = generateApiKey();
+    writeFileSync(join(repo, '.gitignore'), 'secrets/\nvendor/\n');
+    mkdirSync(join(repo, 'secrets'));
+    writeFileSync(join(repo, 'secrets', 'local.env'), `KEY=${key}\n`);
+    writeFileSync(join(repo, 'tracked.txt'), 'nothing\n');
+    git('add', 'tracked.txt');
+    writeFileSync(join(repo, 'untracked.txt'), `KEY=${key}\n`);
+    const all = await scan({});
+    expect(all.out.findings.map((f: { file: string }) => f.file)).toEqual(['untracked.txt']);
+    expect(all.out.scanned.files).toBe(3); // .gitignore, tracked.txt, untracked.txt
+    const named = await scan({ paths: ['secrets'] });
+    expect(named.out.findings.map((f: { file: string }) => f.file)).toEqual(['secrets/local.env']);
+  });
+
   it('--git on a repository with no commit finds nothing; outside a repository is exit 3', async () => {
     expect(await scan({ git: true })).toMatchObject({ code: 0, out: { findings: [] } });
     const outside = join(dir, 'plain');

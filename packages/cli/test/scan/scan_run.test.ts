@@ -165,6 +165,12 @@ describe('clavis scan', () => {
     }
   });
 
+  it('standard input over 10 MiB is read through, skipped and counted', async () => {
+    const res = await scan({ paths: ['-'] }, deps(`${'x'.repeat(10 * 1024 * 1024)}\n${generateApiKey()}\n`));
+    expect(res).toMatchObject({ code: 0, findings: [] });
+    expect(res.out.skipped).toEqual({ binary: 0, large: 1, unreadable: 0 });
+  });
+
   it.each([
     [{ paths: ['does/not/exist'] }, /^no such file or directory: does\/not\/exist$/],
     [{ paths: ['-', 'src'] }, /cannot be combined with paths/],
