@@ -13,6 +13,7 @@ import * as bareKeys from './servers/bare_keys.js';
 import * as clavis from './servers/clavis.js';
 import * as cliToken from './servers/cli_token.js';
 import * as oidcProvider from './servers/oidc_provider.js';
+import * as scan from './servers/scan.js';
 
 const opts = parseCli();
 const log = (s = '') => process.stdout.write(`${s}\n`);
@@ -27,6 +28,7 @@ const TARGETS = [
     launch: () => oidcProvider.launch(loadOpts),
   },
   { name: cliToken.TARGET, scenarios: cliToken.SCENARIOS, clavis: true, launch: () => cliToken.launch() },
+  { name: scan.TARGET, scenarios: scan.SCENARIOS, clavis: true, launch: () => scan.launch() },
   {
     name: 'clavis-sqlite',
     scenarios: clavis.SCENARIOS,

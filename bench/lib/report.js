@@ -170,6 +170,13 @@ export const RATIO_SPECS = [
     num: ['cli-token', 'node_e0'],
     den: ['cli-token', 'clavis_token'],
   },
+  // Secret scanning, in MB/s: clavis scan at least as fast as secretlint alone on the same tree.
+  { name: 'scan clavis_scan / secretlint (>= 1)', num: ['scan', 'clavis_scan'], den: ['scan', 'secretlint'] },
+  {
+    name: 'scan clavis_scan / grep (share of the limit)',
+    num: ['scan', 'clavis_scan'],
+    den: ['scan', 'grep'],
+  },
   {
     name: 'oidc-provider cc_basic / bare (peer vs limit, for context)',
     num: ['oidc-provider', 'cc_basic'],

@@ -7,10 +7,12 @@ import { Command, CommanderError, Help, type Option } from 'commander';
 import { registerAccount } from './commands/account/index.js';
 import { registerAdmin } from './commands/admin/index.js';
 import { registerAuth } from './commands/auth/index.js';
+import { registerScan } from './commands/scan.js';
 import { registerServe } from './commands/serve.js';
 import { environmentHelp } from './environment.js';
 import { CliError, exitCodes, QuietExit } from './errors.js';
 import type { Io } from './io.js';
+import { scanExitCodes } from './scan/scan_error.js';
 
 export const version = '0.1.0';
 
@@ -35,12 +37,14 @@ Topics:
   clavis help environment  every environment variable clavis reads
 
 Exit codes: ${exitCodes.ok} ok, ${exitCodes.error} error, ${exitCodes.cancelled} cancelled, ${exitCodes.auth} authentication required or refused.
+\`clavis scan\` alone: ${scanExitCodes.clean} nothing found, ${scanExitCodes.findings} findings, ${scanExitCodes.error} the scan failed.
 Errors are one line on stderr, starting "clavis: ".`,
     );
   registerServe(program, io);
   registerAccount(program, io);
   registerAuth(program, io);
   registerAdmin(program, io);
+  registerScan(program, io);
   for (const command of program.commands) command.exitOverride();
   return program;
 }
@@ -70,7 +74,9 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Commander has already printed its one-line message (or the help / version text).
-      return err.exitCode === 0 ? exitCodes.ok : exitCodes.error;
+      if (err.exitCode === 0) return exitCodes.ok;
+      // `scan` keeps 1 for "found something": its usage errors are 3, like its other failures.
+      return argv[0] === 'scan' ? scanExitCodes.error : exitCodes.error;
     }
     if (err instanceof QuietExit) return err.exitCode;
     // A CliError needs nothing more; anything else may be the server's, whose classes load the server.

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv, initDatabase, type Scratch, scratch, spawnCli } from './support/cli.js';
 
 /** What only running a command may load. */
-const HEAVY = /\/packages\/server\/|\/node_modules\/(@clavis\/server|fastify|kysely|pg|jose|pino)\//;
+const HEAVY =
+  /\/packages\/server\/|\/node_modules\/(@clavis\/server|fastify|kysely|pg|jose|pino|@secretlint)\//;
 
 /** The SDK's whole entry (jose, core, the keychain binding): only a command that needs a full client loads it. */
 const SDK_FULL = /\/packages\/sdk\/dist\/(index|client)\.js$/;
@@ -76,6 +77,8 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
     { argv: ['help', 'environment'], code: 0 },
+    { argv: ['scan', '--help'], code: 0 },
+    { argv: ['scan', '--bogus'], code: 3 },
     { argv: ['admin', 'init', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'list', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'export', '--help'], code: 0 },

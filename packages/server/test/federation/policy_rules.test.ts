@@ -220,7 +220,7 @@ describe('issuer and key URLs', () => {
     'http://127.0.0.1.nip.io',
     'http://ci.localhost',
     'ftp://example.com',
-    'https://user:pass@example.com',
+    'https://user:pass@example.com', // secretlint-disable-line
     'https://example.com/?q=1',
     'https://example.com/#f',
     'not a url',
