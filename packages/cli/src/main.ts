@@ -6,6 +6,7 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { registerAccount } from './commands/account/index.js';
 import { registerAdmin } from './commands/admin/index.js';
+import { registerAdvise } from './commands/advise.js';
 import { registerAuth } from './commands/auth/index.js';
 import { registerServe } from './commands/serve.js';
 import { environmentHelp } from './environment.js';
@@ -40,6 +41,7 @@ Errors are one line on stderr, starting "clavis: ".`,
   registerServe(program, io);
   registerAccount(program, io);
   registerAuth(program, io);
+  registerAdvise(program, io);
   registerAdmin(program, io);
   for (const command of program.commands) command.exitOverride();
   return program;
