@@ -251,6 +251,13 @@ describe('clavis advise --detect', () => {
     expect(json(res)).toMatchObject({ rule: 'service-with-key-pair', situation: { actor: 'automation' } });
   });
 
+  it('with --actor human and no terminal: still a person, who approves on another device', async () => {
+    const res = await advise({ detect: true, json: true, actor: 'human' });
+    expect(json(res)).toMatchObject({ rule: 'person-at-terminal', situation: { browser: true } });
+    const none = await advise({ detect: true, json: true, actor: 'human', browser: false });
+    expect(json(none)).toMatchObject({ rule: 'person-without-browser' });
+  });
+
   it('lets flags win over what it detected', async () => {
     const res = await advise(
       { detect: true, json: true, staticOnly: true },

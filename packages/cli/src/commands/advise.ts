@@ -21,8 +21,7 @@ export function registerAdvise(program: Command, io: Io): void {
   program
     .command('advise')
     .description(
-      'which credential a CLI should use (device flow, client credentials or an API key): why, the controls, ' +
-        'the commands that set it up and the framework references; asks in a terminal when flags are missing',
+      'which credential a CLI should use: why, its controls, the commands that set it up, framework references',
     )
     .option('--actor <actor>', 'who uses it: human, service or automation (a job, a script)', actor)
     .option(

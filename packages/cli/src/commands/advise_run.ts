@@ -69,7 +69,8 @@ function fromFlags(actor: Actor, options: AdviseOptions): AdviceInput {
 /**
  * The situation detection describes: in CI, the job (automation); in a pod, a service; at a terminal, a
  * person, who can approve on this device or, over SSH or without a display, on another one; otherwise
- * automation without a terminal. A flag given wins over what was detected.
+ * automation without a terminal. A flag given wins over what was detected (`--actor human` without a
+ * terminal is still a person who can approve elsewhere, unless `--browser no`).
  */
 function fromDetected(context: DetectedContext, options: AdviseOptions): AdviceInput {
   const ci = options.ci === true || context.ci !== null;
@@ -79,7 +80,8 @@ function fromDetected(context: DetectedContext, options: AdviseOptions): AdviceI
     (ci ? 'automation' : kubernetes ? 'service' : context.interactive ? 'human' : 'automation');
   return {
     actor,
-    browser: options.browser ?? (actor === 'human' && context.interactive),
+    // A person can approve on another device (a phone) when this one cannot open a browser.
+    browser: options.browser ?? actor === 'human',
     ci,
     kubernetes,
     multiUser: options.multiUser === true,
