@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { adviceRules } from '@clavis/core';
+import { adviceRules, ciFederationCommands } from '@clavis/core';
 import type { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/support/temp_dir.js';
@@ -166,28 +166,37 @@ describe('clavis advise: flags', () => {
     // `clavis scan` lands with the secret scanner; until then its commands are only named.
     const elsewhere = new Set(['scan']);
     const checked: string[] = [];
-    for (const rule of adviceRules)
-      for (const { command } of rule.commands) {
-        const words = command.split(' ').filter((w) => !/^CLAVIS_[A-Z_]+=/.test(w));
-        expect(words[0]).toBe('clavis');
-        let cmd: Command = program;
-        const chain: Command[] = [program];
-        let i = 1;
-        for (; i < words.length && !words[i]?.startsWith('-'); i++) {
-          const sub = cmd.commands.find((c) => c.name() === words[i]);
-          if (!sub) break;
-          cmd = sub;
-          chain.push(sub);
-        }
-        if (cmd === program && elsewhere.has(words[1] ?? '')) continue;
-        expect(cmd, command).not.toBe(program);
-        for (const flag of words.slice(i).filter((w) => w.startsWith('--'))) {
-          const known = chain.some((c) => c.options.some((o) => o.long === flag));
-          expect(known, `${command}: ${flag}`).toBe(true);
-        }
-        checked.push(command);
+    // The setup commands, and every `clavis …` the reasons and controls quote.
+    const quoted = adviceRules
+      .flatMap((r) => [...r.reasons, ...r.controls])
+      .flatMap((text) => [...text.matchAll(/`(clavis [^`]+)`/g)].map((m) => m[1] as string));
+    const commands = [
+      ...adviceRules.flatMap((r) => r.commands.map((c) => c.command)),
+      ...Object.values(ciFederationCommands).map((c) => c.command),
+      ...quoted,
+    ];
+    expect(quoted.length).toBeGreaterThan(5);
+    for (const command of commands) {
+      const words = command.split(' ').filter((w) => !/^CLAVIS_[A-Z_]+=/.test(w));
+      expect(words[0]).toBe('clavis');
+      let cmd: Command = program;
+      const chain: Command[] = [program];
+      let i = 1;
+      for (; i < words.length && !words[i]?.startsWith('-'); i++) {
+        const sub = cmd.commands.find((c) => c.name() === words[i]);
+        if (!sub) break;
+        cmd = sub;
+        chain.push(sub);
       }
-    expect(checked.length).toBeGreaterThan(15);
+      if (cmd === program && elsewhere.has(words[1] ?? '')) continue;
+      expect(cmd, command).not.toBe(program);
+      for (const flag of words.slice(i).filter((w) => w.startsWith('--'))) {
+        const known = chain.some((c) => c.options.some((o) => o.long === flag));
+        expect(known, `${command}: ${flag}`).toBe(true);
+      }
+      checked.push(command);
+    }
+    expect(checked.length).toBeGreaterThan(20);
   });
 });
 
@@ -203,6 +212,13 @@ describe('clavis advise --detect', () => {
       rule: 'ci-job',
       detected: { interactive: false, ssh: false, browser: false, ci: 'github-actions', kubernetes: false },
     });
+  });
+
+  it("in GitLab CI: the federation command with GitLab's preset and claims", async () => {
+    const res = await advise({ detect: true, json: true }, { env: { GITLAB_CI: 'true' } });
+    const commands = (json(res).commands as Array<{ command: string }>).map((c) => c.command).join('\n');
+    expect(commands).toContain('--preset gitlab-ci --audience ISSUER --claim project_path=GROUP/PROJECT');
+    expect(commands).not.toContain('github-actions');
   });
 
   it("in CI with --actor human: the pipeline's identity, never the person's token", async () => {

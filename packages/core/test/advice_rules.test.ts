@@ -3,7 +3,9 @@ import {
   type AdviceInput,
   adviceRules,
   advise,
+  ciFederationCommands,
   everyAdviceInput,
+  forCiPlatform,
   ruleApplies,
 } from '../src/guidance/advice_rules.js';
 import { unknownFrameworkReferences } from '../src/guidance/frameworks.js';
@@ -185,5 +187,22 @@ describe('the advice table', () => {
         expect(command).toMatch(/^(CLAVIS_[A-Z_]+=\S+ )*clavis /);
         expect(purpose.length).toBeGreaterThan(5);
       }
+  });
+
+  it('shows the federation of the CI platform it runs on, when Clavis has a preset for it', () => {
+    const job = advise({ ...base, actor: 'automation', ci: true });
+    const commands = (platform: string | null) => forCiPlatform(job, platform).commands.map((c) => c.command);
+    expect(commands('github-actions')).toEqual(job.commands.map((c) => c.command));
+    expect(commands(null)).toEqual(job.commands.map((c) => c.command));
+    expect(commands('jenkins')).toEqual(job.commands.map((c) => c.command));
+    for (const preset of ['gitlab-ci', 'buildkite'] as const) {
+      const shown = commands(preset);
+      expect(shown).toContain(ciFederationCommands[preset].command);
+      expect(shown.join('\n')).not.toContain('--preset github-actions');
+      expect(shown).toHaveLength(job.commands.length);
+    }
+    // Advice without a CI federation is left as it is.
+    const person = advise(base);
+    expect(forCiPlatform(person, 'gitlab-ci')).toEqual(person);
   });
 });

@@ -5,7 +5,14 @@
  */
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
-import { type Actor, type Advice, type AdviceInput, advise, frameworkReference } from '@clavis/core';
+import {
+  type Actor,
+  type Advice,
+  type AdviceInput,
+  advise,
+  forCiPlatform,
+  frameworkReference,
+} from '@clavis/core';
 import { type DetectedContext, detectContext } from '@clavis/sdk/context';
 import { CliError, exitCodes } from '../errors.js';
 import { type Env, writeJson, writeLine } from '../io.js';
@@ -50,7 +57,7 @@ export async function runAdvise(options: AdviseOptions, deps: AdviseDeps): Promi
       'who uses the credential? Give --actor human|service|automation, or --detect (or run in a terminal to be asked)',
     );
   }
-  const advice = advise(input);
+  const advice = forCiPlatform(advise(input), detected?.ci ?? null);
   if (options.json) return writeJson(deps, adviceJson(advice, input, detected));
   writeAdviceText(deps.stdout, advice, input);
 }

@@ -134,12 +134,29 @@ const pipelinePrincipal: SetupCommand = {
     "the pipeline's own service principal (its generated secret is not needed: revoke it with `clients secrets revoke`)",
 };
 
-const githubFederation: SetupCommand = {
-  command:
-    'clavis admin federations create --client CLIENT_ID --preset github-actions --audience ISSUER --claim repository=ORG/REPO --claim ref=refs/heads/main --scope SCOPE --max-ttl 10m',
-  purpose:
-    "trust the jobs of that repository and branch (GitHub Actions shown; `--preset gitlab-ci` or `buildkite` take their platform's claims)",
-};
+/** The federation a CI platform's jobs need, per platform preset; the table shows GitHub Actions'. */
+export const ciFederationCommands = {
+  'github-actions': {
+    command:
+      'clavis admin federations create --client CLIENT_ID --preset github-actions --audience ISSUER --claim repository=ORG/REPO --claim ref=refs/heads/main --scope SCOPE --max-ttl 10m',
+    purpose:
+      "trust the jobs of that repository and branch (GitHub Actions shown; `--preset gitlab-ci` or `buildkite` take their platform's claims)",
+  },
+  'gitlab-ci': {
+    command:
+      'clavis admin federations create --client CLIENT_ID --preset gitlab-ci --audience ISSUER --claim project_path=GROUP/PROJECT --claim ref_protected=true --scope SCOPE --max-ttl 10m',
+    purpose: "trust that GitLab project's jobs on protected refs (`id_tokens:` gives the job its token)",
+  },
+  buildkite: {
+    command:
+      'clavis admin federations create --client CLIENT_ID --preset buildkite --audience ISSUER --claim organization_slug=ORG --claim pipeline_slug=PIPELINE --claim build_branch=main --scope SCOPE --max-ttl 10m',
+    purpose: "trust that Buildkite pipeline's builds of main",
+  },
+} as const satisfies Record<string, SetupCommand>;
+
+export type CiFederationPreset = keyof typeof ciFederationCommands;
+
+const githubFederation: SetupCommand = ciFederationCommands['github-actions'];
 
 const inTheJob: SetupCommand = {
   command: 'clavis token',
@@ -539,6 +556,24 @@ export function advise(input: AdviceInput): Advice {
     throw new Error(`advice table: ${rows.length} rows apply to ${JSON.stringify(input)}`);
   const { when: _when, ...advice } = rows[0];
   return advice;
+}
+
+/**
+ * The advice with its CI federation command for the platform the job runs on, when Clavis has a preset
+ * for it (`clavis advise --detect` in GitLab CI shows GitLab's claims); otherwise the advice as it is.
+ *
+ * @example
+ * ```ts
+ * forCiPlatform(advise(situation), 'gitlab-ci').commands; // … --preset gitlab-ci …
+ * ```
+ */
+export function forCiPlatform(advice: Advice, platform: string | null): Advice {
+  const preset = Object.keys(ciFederationCommands).find((p): p is CiFederationPreset => p === platform);
+  if (!preset || preset === 'github-actions') return advice;
+  return {
+    ...advice,
+    commands: advice.commands.map((c) => (c === githubFederation ? ciFederationCommands[preset] : c)),
+  };
 }
 
 /**
