@@ -1,7 +1,7 @@
 /**
  * The `clavis advise` questionnaire in a real terminal (tmux): the questions with their defaults, the
  * answers typed, the advice printed; Ctrl-C and Ctrl-D cancel with exit 2. The built binary runs under a
- * small shell that prints its exit status and stays, so the pane keeps the whole output.
+ * small shell that prints its exit status and waits for a line, so the pane keeps the whole output.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { BIN, childEnv, NODE } from './support/cli.js';
@@ -34,6 +34,17 @@ async function advise(...argv: string[]): Promise<TmuxSession> {
   return session;
 }
 
+/**
+ * Waits for the exit status line, then lets the shell end (it waits for a line) and waits for that, so
+ * nothing still runs when the session is removed. The screen as it was at the status line.
+ */
+async function finished(session: TmuxSession, status: number): Promise<string> {
+  const screen = await session.waitForText(`EXIT=${status}`);
+  await session.sendKeys('Enter');
+  expect(await session.waitForExit()).toEqual({ status: 0, signal: undefined });
+  return screen;
+}
+
 const WHO =
   'Who uses the credential? 1) a person  2) a service  3) bounded automation (a job, a script) [1]:';
 
@@ -55,7 +66,7 @@ describe('clavis advise in a terminal', () => {
     await session.sendKeys('Enter');
     await session.waitForText('(air-gapped or legacy)? [y/N]:');
     await session.sendKeys('Enter');
-    const screen = await session.waitForText('EXIT=0');
+    const screen = await finished(session, 0);
     expect(screen).toContain('Credential: device_flow');
     expect(screen).toContain('  clavis login --server ISSUER');
     expect(screen).toContain('NIST-SP-800-63B:AAL2');
@@ -72,7 +83,7 @@ describe('clavis advise in a terminal', () => {
     await session.waitForText('(air-gapped or legacy)? [y/N]:');
     await session.type('n');
     await session.sendKeys('Enter');
-    const screen = await session.waitForText('EXIT=0');
+    const screen = await finished(session, 0);
     expect(screen).not.toContain('[Y/n]');
     expect(screen).toContain('Credential: client_credentials');
     expect(screen).toContain('--preset github-actions');
@@ -88,13 +99,13 @@ describe('clavis advise in a terminal', () => {
     await session.sendKeys('Enter');
     await session.waitForText('Where does it run?');
     await session.sendKeys('Enter');
-    const screen = await session.waitForText('EXIT=0');
+    const screen = await finished(session, 0);
     expect(screen).toContain('Credential: api_key');
   });
 
   it('with enough flags asks nothing', async () => {
     const session = await advise('--actor', 'service', '--kubernetes');
-    const screen = await session.waitForText('EXIT=0');
+    const screen = await finished(session, 0);
     expect(screen).not.toContain('Who uses the credential?');
     expect(screen).toContain('--preset kubernetes');
   });
@@ -103,7 +114,7 @@ describe('clavis advise in a terminal', () => {
     const session = await advise();
     await session.waitForText(WHO);
     await session.sendKeys('C-c');
-    const screen = await session.waitForText('EXIT=2');
+    const screen = await finished(session, 2);
     expect(screen).toContain('clavis: cancelled');
     expect(screen).not.toContain('Credential:');
   });
@@ -114,7 +125,7 @@ describe('clavis advise in a terminal', () => {
     await session.sendKeys('Enter');
     await session.waitForText('Where does it run?');
     await session.sendKeys('C-d');
-    const screen = await session.waitForText('EXIT=2');
+    const screen = await finished(session, 2);
     expect(screen).toContain('clavis: cancelled');
   });
 });
