@@ -4,6 +4,10 @@
  * commands that set it up, the framework references and the assurance level. The rows' conditions are
  * disjoint and together cover every situation: a test walks every combination and finds exactly one row.
  *
+ * Where two conditions meet, the table settles it: CI comes before Kubernetes (a job on Kubernetes
+ * runners gets the pipeline's identity), a static-only target before everything else, and a browser and
+ * several people matter only for a person outside CI (a workload acts as itself whoever it serves).
+ *
  * Upper-case words in commands are placeholders: ISSUER (the Clavis server's URL), USERNAME, CLIENT_ID,
  * SCOPE, TEAM, ORG/REPO, CIDR, KEY_ID, NAME.
  */
