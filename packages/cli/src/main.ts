@@ -6,6 +6,7 @@
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { registerAccount } from './commands/account/index.js';
 import { registerAdmin } from './commands/admin/index.js';
+import { registerAdvise } from './commands/advise.js';
 import { registerAuth } from './commands/auth/index.js';
 import { registerScan } from './commands/scan.js';
 import { registerServe } from './commands/serve.js';
@@ -43,6 +44,7 @@ Errors are one line on stderr, starting "clavis: ".`,
   registerServe(program, io);
   registerAccount(program, io);
   registerAuth(program, io);
+  registerAdvise(program, io);
   registerAdmin(program, io);
   registerScan(program, io);
   for (const command of program.commands) command.exitOverride();

@@ -85,6 +85,11 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'audit', 'list', '--since', 'yesterday'], code: 1 },
     { argv: ['admin', 'clients', 'craete'], code: 1 },
     { argv: ['admin', 'clients', 'create', '--name', 'x', '--kind', 'other'], code: 1 },
+    { argv: ['advise', '--help'], code: 0 },
+    { argv: ['advise', '--actor', 'robot'], code: 1 },
+    // advise runs on the table in core and the SDK's context detection alone.
+    { argv: ['advise', '--actor', 'human', '--json'], code: 0 },
+    { argv: ['advise', '--detect'], code: 0 },
   ])('clavis $argv: exit $code without loading the server', async ({ argv, code }) => {
     const res = await loaded(argv);
     expect(res.code).toBe(code);

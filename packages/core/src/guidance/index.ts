@@ -1,0 +1,2 @@
+export * from './advice_rules.js';
+export * from './frameworks.js';
