@@ -69,7 +69,7 @@ th, td { text-align: left; vertical-align: top; padding: 0.45rem 0.6rem; border-
 th { background: #f3f3f3; }
 td code { background: #f6f6f6; padding: 0.1rem 0.3rem; word-break: break-all; }
 .sev { color: #fff; border-radius: 0.3rem; padding: 0.1rem 0.45rem; font-weight: 600; }
-.refs { color: #444; font-size: 0.85rem; }
+.refs { color: #444; font-size: 0.85rem; white-space: nowrap; }
 svg .label, svg .count, svg .legend { font: 13px system-ui, sans-serif; fill: #1b1b1b; }
 `;
 

@@ -16,3 +16,8 @@ export function findingOf(
     fix: what.fix,
   };
 }
+
+/** `key_… (name) of OWNER`, the name left out when it is only the id again. */
+export function describeKey(key: { id: string; name: string; owner: string }): string {
+  return `${key.id}${key.name && key.name !== key.id ? ` (${key.name})` : ''} of ${key.owner}`;
+}

@@ -87,7 +87,7 @@ export function postureSarif(report: PostureReport, tool: { version: string }): 
           ruleIndex: ruleIndex.get(finding.id) ?? -1,
           level: levels[finding.severity],
           message: { text: `${finding.detail}. Fix: ${finding.fix}` },
-          logicalLocations: logicalLocations(finding),
+          locations: [{ logicalLocations: logicalLocations(finding) }],
           partialFingerprints: {
             'clavisFinding/v1': [
               finding.id,

@@ -4,6 +4,7 @@
  * `--fail-on SEVERITY`, exit 1 when a finding is at or above it (after printing the report).
  */
 import { writeFile } from 'node:fs/promises';
+import { formatDuration } from '@clavis/core';
 import { posture } from '@clavis/server';
 import { CliError } from '../../errors.js';
 import { writeJson, writeLine } from '../../io.js';
@@ -34,17 +35,17 @@ function policyOf(options: PostureOptions): posture.PosturePolicy {
   };
 }
 
-const formatDays = (ms: number) => `${Math.round(ms / 86_400_000)}d`;
+const asDuration = (ms: number) => formatDuration(Math.round(ms / 1000));
 
 /** `findings` and `summary` in snake_case: `id`, `severity`, the principal/key, `references` are pinned. */
 export function postureJson(report: posture.PostureReport): Record<string, unknown> {
   return {
     generated_at: new Date(report.generatedAt).toISOString(),
     policy: {
-      rotation_age: formatDays(report.policy.rotationAgeMs),
-      unused: formatDays(report.policy.unusedMs),
-      expiry_warning: formatDays(report.policy.expiryWarningMs),
-      window: formatDays(report.policy.windowMs),
+      rotation_age: asDuration(report.policy.rotationAgeMs),
+      unused: asDuration(report.policy.unusedMs),
+      expiry_warning: asDuration(report.policy.expiryWarningMs),
+      window: asDuration(report.policy.windowMs),
     },
     summary: {
       score: report.summary.score,
@@ -99,7 +100,13 @@ export async function runPosture(
   if (options.json) writeJson(deps, postureJson(report));
   else if (options.sarif) writeJson(deps, posture.postureSarif(report, { version }));
   else if (options.html !== undefined) {
-    await writeFile(options.html, posture.postureHtml(report), { mode: 0o644 });
+    try {
+      await writeFile(options.html, posture.postureHtml(report), { mode: 0o644 });
+    } catch (err) {
+      throw new CliError(
+        `cannot write ${options.html}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
+    }
     writeLine(
       deps.stdout,
       `report written: ${options.html} (score ${report.summary.score}/100, ${report.findings.length} findings)`,

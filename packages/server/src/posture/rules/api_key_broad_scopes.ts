@@ -4,7 +4,7 @@
  */
 import type { PostureRule } from '../finding.js';
 import { ruleReferences } from '../references.js';
-import { findingOf } from '../rule.js';
+import { describeKey, findingOf } from '../rule.js';
 
 /** More scopes than this on one key is broad. */
 export const MAX_KEY_SCOPES = 5;
@@ -35,8 +35,8 @@ export const apiKeyBroadScopes: PostureRule = {
           {
             detail:
               broad.length > 0
-                ? `key ${key.id} (${key.name}) of ${key.owner} carries ${broad.join(', ')}`
-                : `key ${key.id} (${key.name}) of ${key.owner} carries ${key.scopes.length} scopes`,
+                ? `key ${describeKey(key)} carries ${broad.join(', ')}`
+                : `key ${describeKey(key)} carries ${key.scopes.length} scopes`,
             fix,
             severity: broad.includes('admin') ? 'high' : 'medium',
           },

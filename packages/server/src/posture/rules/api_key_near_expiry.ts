@@ -1,7 +1,7 @@
 /** A live API key expiring within the warning time, with no successor yet: what uses it will break. */
 import { days, type PostureRule } from '../finding.js';
 import { ruleReferences } from '../references.js';
-import { findingOf } from '../rule.js';
+import { describeKey, findingOf } from '../rule.js';
 
 export const apiKeyNearExpiry: PostureRule = {
   id: 'api-key-near-expiry',
@@ -17,7 +17,7 @@ export const apiKeyNearExpiry: PostureRule = {
               apiKeyNearExpiry,
               { key_id: key.id },
               {
-                detail: `key ${key.id} (${key.name}) of ${key.owner} expires ${new Date(key.expires_at).toISOString()} (in ${days(key.expires_at - now)})`,
+                detail: `key ${describeKey(key)} expires ${new Date(key.expires_at).toISOString()} (in ${days(key.expires_at - now)})`,
                 fix: `clavis admin keys rotate ${key.id}`,
               },
             ),

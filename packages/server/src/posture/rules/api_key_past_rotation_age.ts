@@ -1,7 +1,7 @@
 /** A live API key older than the rotation policy, with no successor: a long-lived static secret. */
 import { days, type PostureRule } from '../finding.js';
 import { ruleReferences } from '../references.js';
-import { findingOf } from '../rule.js';
+import { describeKey, findingOf } from '../rule.js';
 
 export const apiKeyPastRotationAge: PostureRule = {
   id: 'api-key-past-rotation-age',
@@ -17,7 +17,7 @@ export const apiKeyPastRotationAge: PostureRule = {
               apiKeyPastRotationAge,
               { key_id: key.id },
               {
-                detail: `key ${key.id} (${key.name}) of ${key.owner} is ${days(now - key.created_at)} old (policy: ${days(policy.rotationAgeMs)})`,
+                detail: `key ${describeKey(key)} is ${days(now - key.created_at)} old (policy: ${days(policy.rotationAgeMs)})`,
                 fix: `clavis admin keys rotate ${key.id}`,
               },
             ),

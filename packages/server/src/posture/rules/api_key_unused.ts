@@ -1,7 +1,7 @@
 /** A live API key not used for the policy's `unused` time: a credential nobody needs is one to lose. */
 import { days, type PostureRule } from '../finding.js';
 import { ruleReferences } from '../references.js';
-import { findingOf } from '../rule.js';
+import { describeKey, findingOf } from '../rule.js';
 
 export const apiKeyUnused: PostureRule = {
   id: 'api-key-unused',
@@ -22,7 +22,7 @@ export const apiKeyUnused: PostureRule = {
           apiKeyUnused,
           { key_id: key.id },
           {
-            detail: `key ${key.id} (${key.name}) of ${key.owner}: ${when}`,
+            detail: `key ${describeKey(key)}: ${when}`,
             fix: `clavis admin keys revoke ${key.id}`,
           },
         ),

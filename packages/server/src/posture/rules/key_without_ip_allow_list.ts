@@ -1,7 +1,7 @@
 /** A live API key usable from anywhere: a leaked copy works from an attacker's network too. */
 import type { PostureRule } from '../finding.js';
 import { ruleReferences } from '../references.js';
-import { findingOf } from '../rule.js';
+import { describeKey, findingOf } from '../rule.js';
 
 export const keyWithoutIpAllowList: PostureRule = {
   id: 'key-without-ip-allow-list',
@@ -19,7 +19,7 @@ export const keyWithoutIpAllowList: PostureRule = {
           keyWithoutIpAllowList,
           { key_id: key.id },
           {
-            detail: `key ${key.id} (${key.name}) of ${key.owner} may be used from any address${ip ? ` (last used from ${ip})` : ''}`,
+            detail: `key ${describeKey(key)} may be used from any address${ip ? ` (last used from ${ip})` : ''}`,
             fix: `clavis admin keys update ${key.id} --cidr ${cidr}`,
           },
         ),
