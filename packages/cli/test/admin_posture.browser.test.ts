@@ -65,7 +65,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
       expect(requests).toEqual([pathToFileURL(file).href]);
 
       expect(await page.title()).toBe('Clavis posture report');
-      expect(await page.locator('#score').innerText()).toMatch(/^\d+\s*score out of 100$/);
+      expect(await page.locator('#score').textContent()).toMatch(/^\d+\s*score out of 100$/);
       const chart = page.getByRole('img', { name: 'Live credentials by kind and age' });
       expect(await chart.isVisible()).toBe(true);
       // Two API keys, one client secret: bars drawn for them, with their counts.
@@ -74,10 +74,10 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
       );
       const rows = page.locator('table tbody tr');
       expect(await rows.count()).toBe(6);
-      const first = await rows.first().innerText();
+      const first = await rows.first().textContent();
       expect(first).toContain('medium');
-      expect(await page.locator('table').innerText()).toContain('clavis admin keys update');
-      expect((await page.locator('table').innerText()).includes('api-key-near-expiry')).toBe(true);
+      expect(await page.locator('table').textContent()).toContain('clavis admin keys update');
+      expect(await page.locator('table').textContent()).toContain('api-key-near-expiry');
       await context.close();
     });
   },

@@ -36,6 +36,9 @@ export interface PostureRefresh {
   clientId: string | null;
   ip: string | null;
   userAgent: string | null;
+  /** The refresh-token family refreshed, and whether it has been revoked since (the person signed out). */
+  family: string | null;
+  familyRevoked: boolean;
 }
 
 export interface PostureLeak {
@@ -127,7 +130,7 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
       .execute(),
     db
       .selectFrom('audit_events')
-      .select(['at', 'actor_id', 'client_id', 'ip', 'user_agent'])
+      .select(['at', 'actor_id', 'client_id', 'ip', 'user_agent', 'detail'])
       .where('event', '=', 'token.refresh')
       .where('outcome', '=', 'success')
       .where('at', '>=', since)
@@ -144,6 +147,21 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
   ]);
 
   const usernames = new Map(userRows.map((u) => [u.id, u.username]));
+  const refreshFamilies = [
+    ...new Set(refreshRows.flatMap((r) => stringOrNull(parseObject(r.detail).family) ?? [])),
+  ];
+  const revokedFamilies = new Set(
+    refreshFamilies.length === 0
+      ? []
+      : (
+          await db
+            .selectFrom('token_families')
+            .select('id')
+            .where('id', 'in', refreshFamilies)
+            .where('revoked_at', 'is not', null)
+            .execute()
+        ).map((f) => f.id),
+  );
   const toKey = (row: (typeof keyRows)[number]): PostureApiKey => ({
     ...row,
     scopes: JSON.parse(row.scopes) as string[],
@@ -204,6 +222,8 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
                 clientId: r.client_id,
                 ip: r.ip,
                 userAgent: r.user_agent,
+                family: stringOrNull(parseObject(r.detail).family),
+                familyRevoked: revokedFamilies.has(stringOrNull(parseObject(r.detail).family) ?? ''),
               },
             ],
       ),

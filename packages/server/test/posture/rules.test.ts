@@ -106,7 +106,7 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     expect(found).toMatchObject({
       key_id: key.id,
       severity: 'medium',
-      fix: `clavis admin keys revoke ${key.id}`,
+      fix: `clavis admin keys revoke ${key.id} --yes`,
     });
     await adminApiKeys.revokeApiKey(keyAdminDeps(server), key.id, actor);
     expect(await findings('api-key-unused')).toEqual([]);
@@ -189,7 +189,7 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     );
     const [secret] = await adminClientSecrets.listSecrets(deps, svc.id);
     const [next] = await findings('shared-secret-service-principal');
-    expect(next?.fix).toBe(`clavis admin clients secrets revoke ${svc.id} ${secret?.id}`);
+    expect(next?.fix).toBe(`clavis admin clients secrets revoke ${svc.id} ${secret?.id} --yes`);
     await adminClientSecrets.revokeSecret(deps, svc.id, secret?.id ?? '', actor);
     expect(await findings('shared-secret-service-principal')).toEqual([]);
   });
@@ -225,7 +225,7 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     const svc = await service();
     server.clock.advance(31 * DAY);
     expect(await findings('client-unused')).toMatchObject([
-      { client_id: svc.id, fix: `clavis admin clients disable ${svc.id}` },
+      { client_id: svc.id, fix: `clavis admin clients disable ${svc.id} --yes` },
     ]);
     await tokenFor(svc);
     expect(await findings('client-unused')).toEqual([]);
@@ -340,7 +340,7 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     expect(await findings('api-key-leaked')).toEqual([]);
   });
 
-  it("person-token-refreshed-in-ci: a refresh whose User-Agent names a CI vendor, until the person's sessions are revoked and it ages out", async () => {
+  it('person-token-refreshed-in-ci: a refresh whose User-Agent names a CI vendor, until the person is signed out everywhere', async () => {
     const app = await server.createClient({
       kind: 'public',
       grants: ['device_code', 'refresh_token'],
@@ -368,9 +368,17 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
         user: person.username,
         client_id: app.client.id,
         severity: 'high',
-        fix: `clavis admin users revoke-sessions ${person.username}`,
+        fix: `clavis admin users revoke-sessions ${person.username} --yes`,
       },
     ]);
+    await adminUsers.revokeSessions(deps, person.username, actor);
+    expect(await findings('person-token-refreshed-in-ci')).toEqual([]);
+    // A refresh from CI past the window no longer counts either.
+    const again = await obtainTokens(server, app.client.id, person.id);
+    expect((await refreshFrom('clavis-sdk/0.1.0 ci/gitlab-ci', again.refresh_token ?? '')).statusCode).toBe(
+      200,
+    );
+    expect((await findings('person-token-refreshed-in-ci'))[0]?.detail).toContain('(gitlab-ci)');
     server.clock.advance(31 * DAY);
     expect(await findings('person-token-refreshed-in-ci')).toEqual([]);
   });

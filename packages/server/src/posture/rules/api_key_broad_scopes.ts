@@ -27,7 +27,7 @@ export const apiKeyBroadScopes: PostureRule = {
           ? `clavis admin keys update ${key.id} --scope SCOPE`
           : keep.length > 0
             ? `clavis admin keys update ${key.id} ${keep.map((s) => `--scope ${s}`).join(' ')}`
-            : `clavis admin keys revoke ${key.id}`;
+            : `clavis admin keys revoke ${key.id} --yes`;
       return [
         findingOf(
           apiKeyBroadScopes,

@@ -23,7 +23,7 @@ export const apiKeyUnused: PostureRule = {
           { key_id: key.id },
           {
             detail: `key ${describeKey(key)}: ${when}`,
-            fix: `clavis admin keys revoke ${key.id}`,
+            fix: `clavis admin keys revoke ${key.id} --yes`,
           },
         ),
       ];

@@ -29,7 +29,7 @@ export const clientUnused: PostureRule = {
               last > 0
                 ? `${client.id} (${client.name}) last got a token ${days(now - last)} ago`
                 : `${client.id} (${client.name}) never got a token (created ${days(now - client.createdAt)} ago)`,
-            fix: `clavis admin clients disable ${client.id}`,
+            fix: `clavis admin clients disable ${client.id} --yes`,
           },
         ),
       ];

@@ -25,7 +25,8 @@ export const personTokenRefreshedInCi: PostureRule = {
     >();
     for (const refresh of snapshot.audit.refreshes) {
       const vendor = ciOfUserAgent(refresh.userAgent);
-      if (!vendor) continue;
+      // Signed out since (the fix): that login no longer works anywhere.
+      if (!vendor || refresh.familyRevoked) continue;
       const seen = byUser.get(refresh.userId);
       byUser.set(refresh.userId, { count: (seen?.count ?? 0) + 1, vendor, last: refresh });
     }
@@ -36,7 +37,7 @@ export const personTokenRefreshedInCi: PostureRule = {
         { user: username, ...(last.clientId ? { client_id: last.clientId } : {}) },
         {
           detail: `${username}'s tokens were refreshed ${count === 1 ? 'once' : `${count} times`} from CI (${vendor}), last ${new Date(last.at).toISOString()}${last.ip ? ` from ${last.ip}` : ''}`,
-          fix: `clavis admin users revoke-sessions ${username}`,
+          fix: `clavis admin users revoke-sessions ${username} --yes`,
         },
       );
     });

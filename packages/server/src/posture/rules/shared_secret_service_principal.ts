@@ -31,7 +31,7 @@ export const sharedSecretServicePrincipal: PostureRule = {
               ? `${client.id} (${client.name}) has a federation but still ${secrets.length === 1 ? 'a live secret' : `${secrets.length} live secrets`}`
               : `${client.id} (${client.name}) authenticates with ${secrets.length === 1 ? 'a shared secret' : `${secrets.length} shared secrets`}`,
             fix: federated
-              ? `clavis admin clients secrets revoke ${client.id} ${oldest.id}`
+              ? `clavis admin clients secrets revoke ${client.id} ${oldest.id} --yes`
               : `clavis admin federations create --client ${client.id} --preset PRESET --audience AUDIENCE --claim sub=SUBJECT`,
           },
         ),
