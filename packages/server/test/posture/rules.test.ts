@@ -82,9 +82,23 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     ]);
     expect(r.summary.score).toBe(100 - 15 - 1);
     expect(r.findings[0]).toMatchObject({
-      fix: 'clavis admin clients update clavis-cli --require-mfa',
+      detail: 'administrator admin has no second factor (enrolled at their next clavis login)',
+      fix: 'clavis login',
       references: ['NIST-SP-800-63B:AAL2', 'NIST-CSF-2.0:PR.AA-03'],
     });
+    // With the CLI client's requirement turned off, turning it back on is the fix.
+    await adminClients.updateClient(deps, 'clavis-cli', { requireMfa: false }, actor);
+    expect(await findings('admin-without-mfa')).toMatchObject([
+      { user: 'admin', fix: 'clavis admin clients update clavis-cli --require-mfa' },
+    ]);
+    await adminClients.updateClient(deps, 'clavis-cli', { requireMfa: true }, actor);
+    // Nothing else in a fresh state is a finding: the built-in client has no owner and no token, and is
+    // not reported for either.
+    server.clock.advance(60 * DAY);
+    expect((await report()).findings.map((f) => f.id)).toEqual([
+      'admin-without-mfa',
+      'assertion-audience-permissive',
+    ]);
   });
 
   it('admin-without-mfa: an administrator with TOTP, a person without admin, a disabled admin are fine', async () => {
