@@ -109,7 +109,19 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
       .orderBy('created_at')
       .execute(),
-    db.selectFrom('api_keys').selectAll().orderBy('created_at').execute(),
+    // Live keys, and those a leak report revoked within the window: never the whole history.
+    db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('revoked_at', 'is', null), eb('expires_at', '>', now)]),
+          eb.and([eb('revoked_reason', '=', 'leaked'), eb('revoked_at', '>=', since)]),
+        ]),
+      )
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute(),
     db
       .selectFrom('users')
       .select(['id', 'username', 'is_admin', 'totp_secret', 'created_at', 'disabled_at'])
