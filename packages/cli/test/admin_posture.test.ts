@@ -112,7 +112,7 @@ describe('admin posture', () => {
     });
     expect(report.summary.credentials[0]).toEqual({
       kind: 'api_key',
-      by_age: { '< 7d': 1, '7-30d': 0, '30-90d': 0, '90-180d': 0, '> 180d': 0 },
+      by_age: { under_7d: 1, '7d_to_30d': 0, '30d_to_90d': 0, '90d_to_180d': 0, over_180d: 0 },
     });
     expect(report.policy).toEqual({
       rotation_age: '90d',

@@ -31,13 +31,13 @@ export const severityWeights: Readonly<Record<Severity, number>> = {
 export const credentialKinds = ['api_key', 'client_secret', 'private_key_jwt', 'federation'] as const;
 export type CredentialKind = (typeof credentialKinds)[number];
 
-/** Age bands of the chart, by upper bound in days (the last is open). */
+/** Age bands of the chart, by upper bound in days (the last is open): `key` for JSON, `label` for people. */
 export const ageBands = [
-  { label: '< 7d', maxDays: 7 },
-  { label: '7-30d', maxDays: 30 },
-  { label: '30-90d', maxDays: 90 },
-  { label: '90-180d', maxDays: 180 },
-  { label: '> 180d', maxDays: Number.POSITIVE_INFINITY },
+  { key: 'under_7d', label: '< 7d', maxDays: 7 },
+  { key: '7d_to_30d', label: '7-30d', maxDays: 30 },
+  { key: '30d_to_90d', label: '30-90d', maxDays: 90 },
+  { key: '90d_to_180d', label: '90-180d', maxDays: 180 },
+  { key: 'over_180d', label: '> 180d', maxDays: Number.POSITIVE_INFINITY },
 ] as const;
 
 export interface CredentialAges {

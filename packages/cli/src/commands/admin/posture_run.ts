@@ -52,7 +52,7 @@ export function postureJson(report: posture.PostureReport): Record<string, unkno
       counts: report.summary.counts,
       credentials: report.summary.credentials.map((c) => ({
         kind: c.kind,
-        by_age: Object.fromEntries(posture.ageBands.map((b, i) => [b.label, c.counts[i] ?? 0])),
+        by_age: Object.fromEntries(posture.ageBands.map((b, i) => [b.key, c.counts[i] ?? 0])),
       })),
     },
     findings: report.findings,
