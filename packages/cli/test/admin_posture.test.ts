@@ -271,6 +271,31 @@ describe('admin posture', () => {
     expect(res.stderr).toBe(`clavis: cannot write ${join(tmp.dir, 'missing', 'report.html')}: ENOENT\n`);
   });
 
+  it('a clean state is a score of 100 and no findings, in every format', async () => {
+    const clean = scratch();
+    try {
+      await initDatabase(clean.dbUrl);
+      const env = { CLAVIS_ASSERTION_AUDIENCE: 'issuer' };
+      const run = (...args: string[]) => runCli(['admin', '--db', clean.dbUrl, 'posture', ...args], { env });
+      expect(await run('--fail-on', 'info')).toEqual({
+        code: 0,
+        stdout: 'posture score 100/100: no findings\n',
+        stderr: '',
+      });
+      const report = JSON.parse((await run('--json')).stdout) as JsonReport;
+      expect(report).toMatchObject({ findings: [], summary: { score: 100 } });
+      const sarif = JSON.parse((await run('--sarif')).stdout) as { runs: { results: unknown[] }[] };
+      expect(sarif.runs[0]?.results).toEqual([]);
+      const file = join(clean.dir, 'clean.html');
+      expect((await run('--html', file)).stdout).toBe(
+        `report written: ${file} (score 100/100, 0 findings)\n`,
+      );
+      expect(readFileSync(file, 'utf8')).toContain('<p>No findings.</p>');
+    } finally {
+      clean.remove();
+    }
+  });
+
   it('a database that is not there is an error, not an empty report', async () => {
     const res = await runCli(['admin', '--db', `sqlite:${join(tmp.dir, 'none.db')}`, 'posture']);
     expect(res.code).toBe(1);
