@@ -74,6 +74,8 @@ describe('what `clavis` loads', () => {
     { argv: ['auth', 'kube-credential', '--help'], code: 0 },
     { argv: ['login', '--bogus'], code: 1 },
     { argv: ['admin', 'backup', '--help'], code: 0 },
+    { argv: ['admin', 'posture', '--help'], code: 0 },
+    { argv: ['admin', 'posture', '--fail-on', 'severe'], code: 1 },
     { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
     { argv: ['help', 'environment'], code: 0 },

@@ -1,7 +1,8 @@
 /**
  * CA-04: `clavis serve --assertion-audience MODE` (or CLAVIS_ASSERTION_AUDIENCE) decides whether a
  * private_key_jwt assertion may name the token endpoint as its `aud`. The mode is in the start-up banner;
- * a bad value is one stderr line and a non-zero exit.
+ * a bad value is one stderr line and a non-zero exit. Each start records the mode in the database, where
+ * `clavis admin posture` reads it.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -148,6 +149,38 @@ describe('clavis serve --assertion-audience (CA-04)', () => {
     } finally {
       expect(await plain.stop()).toBe(0);
     }
+  });
+
+  it('serve records its mode, and the posture report reads it from the database', async () => {
+    const assertionFinding = async () => {
+      // The reader's environment says otherwise: what the server ran with wins.
+      const res = await runCli(['admin', '--db', tmp.dbUrl, 'posture', '--json'], {
+        env: { CLAVIS_ASSERTION_AUDIENCE: 'issuer-or-token-endpoint' },
+      });
+      expect(res.code, res.stderr).toBe(0);
+      const { findings } = JSON.parse(res.stdout) as {
+        findings: { id: string; severity: string; detail: string }[];
+      };
+      return findings.find((f) => f.id === 'assertion-audience-permissive');
+    };
+    const port = await freePort();
+    const strict = await serveInProcess([
+      '--db',
+      tmp.dbUrl,
+      '--port',
+      String(port),
+      '--assertion-audience',
+      'issuer',
+    ]);
+    expect(await strict.stop()).toBe(0);
+    expect(await assertionFinding()).toBeUndefined();
+    const plain = await serveInProcess(['--db', tmp.dbUrl, '--port', String(port)]);
+    expect(await plain.stop()).toBe(0);
+    expect(await assertionFinding()).toMatchObject({
+      severity: 'medium',
+      detail:
+        'the server was last started with assertion audience issuer-or-token-endpoint (1 private_key_jwt client)',
+    });
   });
 
   it('a bad value, by flag or by environment, is one stderr line and a non-zero exit', async () => {

@@ -27,9 +27,14 @@ describe('the framework catalogue', () => {
     );
   });
 
-  it('holds NIST CSF 2.0 PR.AA-01 to PR.AA-06 with their statements', () => {
+  it('holds NIST CSF 2.0 PR.AA-01 to PR.AA-06 with their statements, and PR.PS-04 and RS.MI-01', () => {
     const csf = frameworkReferences.filter((r) => r.framework === 'NIST-CSF-2.0');
-    expect(csf.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6].map((n) => `NIST-CSF-2.0:PR.AA-0${n}`));
+    expect(csf.map((r) => r.id)).toEqual([
+      ...[1, 2, 3, 4, 5, 6].map((n) => `NIST-CSF-2.0:PR.AA-0${n}`),
+      'NIST-CSF-2.0:PR.PS-04',
+      'NIST-CSF-2.0:RS.MI-01',
+    ]);
+    expect(frameworkReference('NIST-CSF-2.0:RS.MI-01')?.statement).toBe('Incidents are contained.');
     expect(frameworkReference('NIST-CSF-2.0:PR.AA-05')?.statement).toMatch(
       /least privilege and separation of duties/,
     );
@@ -52,7 +57,7 @@ describe('the framework catalogue', () => {
     expect(new Set(ids).size).toBe(ids.length);
     const format: Record<string, RegExp> = {
       'OWASP-NHI': /^OWASP-NHI([1-9]|10):2025$/,
-      'NIST-CSF-2.0': /^NIST-CSF-2\.0:PR\.AA-0[1-6]$/,
+      'NIST-CSF-2.0': /^NIST-CSF-2\.0:(PR\.AA-0[1-6]|PR\.PS-04|RS\.MI-01)$/,
       'NIST-SP-800-63B': /^NIST-SP-800-63B:AAL[1-3]$/,
     };
     for (const r of frameworkReferences) {

@@ -35,6 +35,7 @@ import type { Keychain } from './store/keychain.js';
 import { withFileLock } from './store/lock.js';
 import { type FoundLogin, LoginStore, type StoredLogin } from './store/login_store.js';
 import { needsRenewal, principalOf, type Token, tokenFromEnv } from './token.js';
+import { sdkUserAgent } from './user_agent.js';
 import { bearerError } from './www_authenticate.js';
 
 type Env = Record<string, string | undefined>;
@@ -298,11 +299,13 @@ export function createClient(options: ClientOptions): ClavisClient {
         let response: TokenResponse;
         try {
           response = tokenResponse(
-            await postForm(http, meta.token_endpoint, {
-              grant_type: GrantType.RefreshToken,
-              refresh_token: refreshToken,
-              client_id: clientId,
-            }),
+            await postForm(
+              http,
+              meta.token_endpoint,
+              { grant_type: GrantType.RefreshToken, refresh_token: refreshToken, client_id: clientId },
+              // Says CI when it is: the posture report names people whose tokens a CI runner refreshes.
+              { headers: { 'user-agent': sdkUserAgent(context) } },
+            ),
           );
         } catch (err) {
           if (err instanceof InvalidGrant) {

@@ -192,6 +192,23 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true')(
         keychain: null,
       });
       expect(await allowed.getToken()).toMatchObject({ source: 'login', store: 'file' });
+
+      // A refresh from CI says so in its User-Agent, which the server records for the posture report.
+      const stored = await new LoginStore({ env: allowedEnv, keychain: null, warn: () => {} }).load(
+        server.issuer,
+        'clavis-cli',
+      );
+      const nearExpiry = createClient({
+        issuer: server.issuer,
+        clientId: 'clavis-cli',
+        env: allowedEnv,
+        context: detectContext(allowedEnv, { stdinIsTTY: false, stderrIsTTY: false }),
+        keychain: null,
+        now: () => (stored?.login.expiresAt ?? 0) - 30_000,
+      });
+      await nearExpiry.getToken();
+      const [refresh] = await server.audit('token.refresh');
+      expect(refresh).toMatchObject({ user_agent: 'clavis-sdk/0.1.0 ci/jenkins' });
     });
 
     it('CLAVIS_REQUIRE_KEYCHAIN=1 refuses the file fallback, storing nothing', async () => {

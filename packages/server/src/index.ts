@@ -34,6 +34,7 @@ export { KekError } from './crypto/kek.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
 export { isLoopbackHost } from './http/loopback.js';
+export * as posture from './posture/index.js';
 export { bootstrap } from './runtime/bootstrap.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export {

@@ -5,7 +5,8 @@
  * Reference strings (DESIGN.md pins the first two shapes):
  * - `OWASP-NHI<n>:2025`: item n of the OWASP Non-Human Identities Top 10, 2025 edition.
  * - `NIST-CSF-2.0:PR.AA-0<n>`: a subcategory of the NIST Cybersecurity Framework 2.0, Protect →
- *   Identity Management, Authentication, and Access Control. CSF 1.1's PR.AC-4 maps to PR.AA-05
+ *   Identity Management, Authentication, and Access Control; two more CSF 2.0 subcategories the posture
+ *   report cites (`PR.PS-04` logging, `RS.MI-01` containment). CSF 1.1's PR.AC-4 maps to PR.AA-05
  *   ({@link csf11Equivalents}).
  * - `NIST-SP-800-63B:AAL<n>`: an authentication assurance level of NIST SP 800-63B, Revision 4
  *   (SP 800-63B-4, 2025); `section` names where the level's requirements are set out.
@@ -52,6 +53,16 @@ const csf = (n: number, title: string, statement: string): FrameworkReference =>
   statement,
   url: csfUrl,
   section: 'Protect (PR): Identity Management, Authentication, and Access Control (PR.AA)',
+});
+
+/** A CSF 2.0 subcategory outside PR.AA, cited where a finding is about logging or response. */
+const csfOther = (id: string, title: string, statement: string, section: string): FrameworkReference => ({
+  id: `NIST-CSF-2.0:${id}`,
+  framework: 'NIST-CSF-2.0',
+  title,
+  statement,
+  url: csfUrl,
+  section,
 });
 
 const sp80063bUrl = 'https://pages.nist.gov/800-63-4/sp800-63b.html';
@@ -152,6 +163,18 @@ export const frameworkReferences: readonly FrameworkReference[] = [
     6,
     'Physical access is managed',
     'Physical access to assets is managed, monitored, and enforced commensurate with risk.',
+  ),
+  csfOther(
+    'PR.PS-04',
+    'Log records are generated and made available',
+    'Log records are generated and made available for continuous monitoring.',
+    'Protect (PR): Platform Security (PR.PS)',
+  ),
+  csfOther(
+    'RS.MI-01',
+    'Incidents are contained',
+    'Incidents are contained.',
+    'Respond (RS): Incident Mitigation (RS.MI)',
   ),
   aal(
     1,

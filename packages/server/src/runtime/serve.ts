@@ -3,6 +3,7 @@
  * purge what has expired, and shut down gracefully (in-flight requests finish, the audit segment is
  * flushed and sealed).
  */
+
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
@@ -11,6 +12,7 @@ import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
 import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
+import { recordServedSettings } from '../posture/served_settings.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
 import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
@@ -109,6 +111,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let app: FastifyInstance | undefined;
   try {
     anchor = await openAuditAnchor(services, options, logger);
+    // For the posture report, which runs in another process and cannot see this one's settings.
+    await recordServedSettings(services.db, { assertionAudience: config.assertionAudience });
     await services.audit.sealAbandoned();
     services.keys.recordCreationsIn(services.audit);
     await services.keys.refresh();

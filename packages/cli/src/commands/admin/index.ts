@@ -8,6 +8,7 @@ import { registerFederations } from './federations.js';
 import { registerInit } from './init.js';
 import { registerKek } from './kek.js';
 import { registerKeys } from './keys.js';
+import { registerPosture } from './posture.js';
 import { registerSigningKeys } from './signing_keys.js';
 import { registerUsers } from './users.js';
 
@@ -26,4 +27,5 @@ export function registerAdmin(program: Command, io: Io): void {
   registerBackup(admin, io);
   registerSigningKeys(admin, io);
   registerKek(admin, io);
+  registerPosture(admin, io);
 }
