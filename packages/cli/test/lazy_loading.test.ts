@@ -75,6 +75,8 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'backup', '--help'], code: 0 },
     { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
+    { argv: ['admin', 'kek', 'status', '--help'], code: 0 },
+    { argv: ['admin', 'kek', 'retire-hashes', 'x'], code: 1 },
     { argv: ['help', 'environment'], code: 0 },
     { argv: ['admin', 'init', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'list', '--help'], code: 0 },
