@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { TestClock } from '../../../../test/support/clock.js';
 import { createTestDatabase, dialects, type TestDatabase } from '../../../../test/support/dialects.js';
+import { introspect, revoke } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser } from '../../../../test/support/users.js';
 import { rawRows } from '../../src/storage/raw.js';
@@ -168,6 +169,29 @@ describe.each(dialects)('secret hashes across KEK rotations (%s)', (dialect) => 
 
     const status = await withAdmin((s) => adminKek.kekStatus(s));
     expect(status.hashing[1]).toMatchObject({ version: 0, total: 9, live: { recovery_codes: 9 } });
+  });
+
+  it('a leaked key, an introspected and a revoked refresh token are found under an older version too', async () => {
+    const caller = await deviceClient();
+    const person = await createUser(server);
+    const leaked = await createKey(server, { owner: caller.id });
+    const kept = await obtainTokens(server, caller, person.id);
+    const ended = await obtainTokens(server, caller, person.id);
+    await rotate();
+    const report = await server.app.inject({
+      method: 'POST',
+      url: '/oauth/api-keys/leaks',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify([{ token: leaked.key, type: 'clavis_api_key', url: 'https://example.test/x' }]),
+      remoteAddress: '198.51.100.50',
+    });
+    expect(report.statusCode, report.body).toBeLessThan(300);
+    expect((await verify(server, caller, { key: leaked.key })).statusCode).toBe(401);
+    expect((await introspect(server, caller, kept.refresh_token)).json()).toMatchObject({ active: true });
+    // Introspection is a read: the token is re-keyed at its next refresh, not here.
+    expect((await revoke(server, caller, ended.refresh_token)).statusCode).toBe(200);
+    expect((await refresh(server, caller, ended.refresh_token)).statusCode).toBe(400);
+    expect((await refresh(server, caller, kept.refresh_token)).statusCode).toBe(200);
   });
 
   it('two rotations in a row: a credential from before both still works and moves to the newest version', async () => {
