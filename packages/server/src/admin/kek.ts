@@ -267,8 +267,14 @@ export function retireHashes(
   actor: Actor,
 ): Promise<HashRetirement> {
   const target = { version: options.version, revoke_remaining: options.revokeRemaining === true };
-  return recordingRefusal(deps.audit, { event: 'kek.retire_hashes', actor, target }, () =>
-    deps.audit.transact(
+  return recordingRefusal(deps.audit, { event: 'kek.retire_hashes', actor, target }, () => {
+    if (!Number.isSafeInteger(options.version) || options.version < 0) {
+      throw new AdminError(
+        'a secret-hashing key version is a whole number (see kek status)',
+        'invalid_input',
+      );
+    }
+    return deps.audit.transact(
       async (tx) => {
         const now = deps.clock();
         const stored = await readStableKeys(tx, deps.kekRing.all(), deps.kek);
@@ -300,6 +306,6 @@ export function retireHashes(
         ...actorFields(actor),
         detail: { version: r.version, revoked: r.revoked, live_versions: r.hashing.map((h) => h.version) },
       }),
-    ),
-  );
+    );
+  });
 }
