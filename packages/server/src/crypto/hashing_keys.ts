@@ -27,8 +27,13 @@
  *   when no live row uses it (expired and spent rows do not count: they expire or are purged by
  *   themselves), and is refused otherwise, until the operator retires that version
  *   (`clavis admin kek retire-hashes VERSION`, which with `--revoke-remaining` revokes what still uses
- *   it, forcing its re-issue). A rotation also drops, silently, any version older than the one it
- *   supersedes that no live row uses.
+ *   it, forcing its re-issue). A rotation also drops any version older than the one it supersedes that
+ *   no live row uses (and says so in its report and audit record).
+ * - A server keeps the keyring it read at start: until restarted after a rotation it hashes under the
+ *   version it knows (still live, so still valid) and does not know the new one, so a credential issued
+ *   or re-keyed by a restarted server is refused by one not yet restarted. Servers restart together.
+ * - Re-keying is not audited per credential (it changes no credential, and would double the records on
+ *   the hot paths); the rotation and each retirement are, with their counts.
  *
  * What an old KEK still gives an attacker who also has a database copy from before the rotation: the
  * hashing keys up to that time, so the hashes in that copy can be tested against guesses — useless for
