@@ -27,6 +27,11 @@ export function positiveInt(value: string): number {
   return Number(value);
 }
 
+export function wholeNumber(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new InvalidArgumentError('must be a whole number');
+  return Number(value);
+}
+
 /** What a client assertion's `aud` may be (CA-04). */
 export const assertionAudiences = ['issuer', 'issuer-or-token-endpoint'] as const;
 

@@ -78,6 +78,8 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'posture', '--fail-on', 'severe'], code: 1 },
     { argv: ['admin', 'signing-keys', 'rotate', '--help'], code: 0 },
     { argv: ['admin', 'kek', 'rotate', '--help'], code: 0 },
+    { argv: ['admin', 'kek', 'status', '--help'], code: 0 },
+    { argv: ['admin', 'kek', 'retire-hashes', 'x'], code: 1 },
     { argv: ['help', 'environment'], code: 0 },
     { argv: ['scan', '--help'], code: 0 },
     { argv: ['scan', '--bogus'], code: 3 },

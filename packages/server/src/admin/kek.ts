@@ -8,8 +8,13 @@
  * with a key file, `generate` puts a fresh key at its top (the old one kept as previous) when the
  * database is under the current key — not when it is still under a previous one (a run that crashed
  * after writing the file): that one is finished first. Without `generate`, running it again re-seals
- * what a server still running under the old KEK sealed since, and is otherwise a no-op. Hashes of
- * secrets do not move: their key is one of the wrapped keys (no credential is re-issued).
+ * what a server still running under the old KEK sealed since, and is otherwise a no-op.
+ *
+ * A rotation that moves the database also starts a new version of the secret-hashing key, in the same
+ * transaction (see crypto/hashing_keys.ts and admin/hashing_versions.ts): new hashes are under it, older
+ * ones are re-keyed as their secrets are presented; no credential is re-issued. `kekStatus` reports the
+ * live hashes per version; `retireHashes` drops an older version that nothing live uses (or revokes
+ * what still does).
  */
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import type { Kysely } from 'kysely';
@@ -17,18 +22,29 @@ import type { AuditLog } from '../audit/audit_log.js';
 import { type Kek, KekRing, prependNewKey } from '../crypto/kek.js';
 import {
   deriveStableKeys,
+  hashingKeyring,
   unwrapStableKeys,
   WRAPPED_KEYS_SETTING,
+  withHashingKeyring,
   wrapStableKeys,
 } from '../crypto/stable_keys.js';
+import type { HashedSecretTable } from '../storage/hashed_secrets.js';
 import type { Database } from '../storage/schema.js';
 import { resealSigningKeys } from '../tokens/signing_keys.js';
 import { resealTotpSecret } from '../users/totp_secret.js';
 import { type Actor, actorFields, recordingRefusal } from './actor.js';
 import { AdminError } from './errors.js';
+import {
+  type HashingVersionUse,
+  hashingVersionUse,
+  readStableKeys,
+  retireHashingVersion,
+  rotateHashingKeys,
+} from './hashing_versions.js';
 
 export interface KekAdminDeps {
   db: Kysely<Database>;
+  clock: () => number;
   audit: AuditLog;
   /** The KEK the database is under now. */
   kek: Kek;
@@ -47,6 +63,10 @@ export interface KekRotation {
   resealedTotpSecrets: number;
   /** Stored values no configured KEK opens (left as they are). */
   unopenable: number;
+  /** The secret-hashing key versions after the rotation, current first, with their live hashes. */
+  hashing: HashingVersionUse[];
+  /** Older versions dropped because no live row used them any more. */
+  droppedHashingVersions: number[];
 }
 
 /** `FILE.lock`, created exclusively: two rotations of one key file at once would lose a key. */
@@ -86,6 +106,11 @@ export function rotateKek(
       try {
         let ring = deps.kekRing;
         let generatedIn: string | undefined;
+        if (deps.kek !== ring.current || options.generate) {
+          // Refused before a key is written, when the hashing keys could not take another version.
+          const stable = await readStableKeys(deps.db, ring.all(), deps.kek);
+          await rotateHashingKeys(deps.db, hashingKeyring(stable), deps.clock());
+        }
         if (options.generate && deps.kek === ring.current) {
           const fresh = prependNewKey(ring.source);
           ring = new KekRing(fresh, ring.all(), ring.source, false);
@@ -155,7 +180,13 @@ async function reseal(
         .select('value')
         .where('key', '=', WRAPPED_KEYS_SETTING)
         .executeTakeFirst();
-      const stable = wrapped ? unwrapStableKeys(ring.all(), wrapped.value).keys : deriveStableKeys(from);
+      const stored = wrapped ? unwrapStableKeys(ring.all(), wrapped.value).keys : deriveStableKeys(from);
+      const now = deps.clock();
+      let hashing = hashingKeyring(stored);
+      let droppedHashingVersions: number[] = [];
+      if (from !== target)
+        ({ ring: hashing, dropped: droppedHashingVersions } = await rotateHashingKeys(tx, hashing, now));
+      const stable = withHashingKeyring(stored, hashing);
       const upsert = (key: string, value: string) =>
         tx
           .insertInto('settings')
@@ -172,6 +203,8 @@ async function reseal(
         resealedSigningKeys: signing.resealed,
         resealedTotpSecrets: resealedTotp,
         unopenable,
+        hashing: await hashingVersionUse(tx, hashing, now),
+        droppedHashingVersions,
       };
     },
     (r: KekRotation) => ({
@@ -185,7 +218,94 @@ async function reseal(
         resealed_signing_keys: r.resealedSigningKeys,
         resealed_totp_secrets: r.resealedTotpSecrets,
         unopenable: r.unopenable,
+        hashing_version: r.hashing[0]?.version ?? 0,
+        hashes_under_older_versions: olderTotal(r.hashing),
+        dropped_hashing_versions: r.droppedHashingVersions,
       },
     }),
   );
+}
+
+/** Live stored hashes under versions other than the current one. */
+export function olderTotal(hashing: readonly HashingVersionUse[]): number {
+  return hashing.filter((h) => !h.current).reduce((sum, h) => sum + h.total, 0);
+}
+
+export interface KekStatus {
+  /** Fingerprint of the KEK the database is under, and of the configured current one. */
+  inUse: string;
+  configured: string;
+  rotationPending: boolean;
+  hashing: HashingVersionUse[];
+}
+
+/** Which KEK the database is under, and the secret-hashing key versions with their live hashes. */
+export async function kekStatus(deps: KekAdminDeps): Promise<KekStatus> {
+  const stable = await readStableKeys(deps.db, deps.kekRing.all(), deps.kek);
+  return {
+    inUse: deps.kek.fingerprint(),
+    configured: deps.kekRing.current.fingerprint(),
+    rotationPending: deps.kek !== deps.kekRing.current,
+    hashing: await hashingVersionUse(deps.db, hashingKeyring(stable), deps.clock()),
+  };
+}
+
+export interface HashRetirement {
+  version: number;
+  /** Live rows that still used it, revoked (or deleted) with it, per table. */
+  revoked: Record<HashedSecretTable, number>;
+  hashing: HashingVersionUse[];
+}
+
+/**
+ * Retires an older secret-hashing key version: hashes under it no longer match anything. Refused while
+ * live rows use it, unless `revokeRemaining` (they are revoked in the same transaction).
+ */
+export function retireHashes(
+  deps: KekAdminDeps,
+  options: { version: number; revokeRemaining?: boolean | undefined },
+  actor: Actor,
+): Promise<HashRetirement> {
+  const target = { version: options.version, revoke_remaining: options.revokeRemaining === true };
+  return recordingRefusal(deps.audit, { event: 'kek.retire_hashes', actor, target }, () => {
+    if (!Number.isSafeInteger(options.version) || options.version < 0) {
+      throw new AdminError(
+        'a secret-hashing key version is a whole number (see kek status)',
+        'invalid_input',
+      );
+    }
+    return deps.audit.transact(
+      async (tx) => {
+        const now = deps.clock();
+        const stored = await readStableKeys(tx, deps.kekRing.all(), deps.kek);
+        const plan = await retireHashingVersion(tx, hashingKeyring(stored), options.version, {
+          revokeRemaining: options.revokeRemaining === true,
+          now,
+        });
+        // Wrapped under the KEK the database is under (a pending rotation re-wraps it).
+        await tx
+          .insertInto('settings')
+          .values({
+            key: WRAPPED_KEYS_SETTING,
+            value: wrapStableKeys(deps.kek, withHashingKeyring(stored, plan.ring)),
+          })
+          .onConflict((oc) =>
+            oc
+              .column('key')
+              .doUpdateSet({ value: wrapStableKeys(deps.kek, withHashingKeyring(stored, plan.ring)) }),
+          )
+          .execute();
+        return {
+          version: options.version,
+          revoked: plan.revoked,
+          hashing: await hashingVersionUse(tx, plan.ring, now),
+        };
+      },
+      (r: HashRetirement) => ({
+        event: 'kek.retire_hashes',
+        ...actorFields(actor),
+        detail: { version: r.version, revoked: r.revoked, live_versions: r.hashing.map((h) => h.version) },
+      }),
+    );
+  });
 }

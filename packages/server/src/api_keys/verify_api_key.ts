@@ -23,6 +23,7 @@ import type { AuditEntry } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { ExactCache } from '../storage/exact_cache.js';
+import { rekeyHash } from '../storage/hashed_secrets.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
 import type { SqlDialect, SqlStep, StepResult } from '../storage/store_op.js';
@@ -159,7 +160,8 @@ export class ApiKeyVerifier {
     let owner: ApiKeyOwner | undefined;
     if ('hit' in cached) ({ key, owner } = cached.hit);
     else {
-      const found = await findApiKeyWithOwnerByHash(db, keyHash);
+      let found = await findApiKeyWithOwnerByHash(db, keyHash);
+      if (!found && hasher.hasOlderVersions) found = await this.#findUnderOlderVersion(presented, keyHash);
       if (!found) return { ok: false, reason: 'unknown' };
       key = found.key;
       owner = activeOwner(found.owner);
@@ -176,6 +178,23 @@ export class ApiKeyVerifier {
     }
     const scopes = owner.ceiling === null ? key.scopes : key.scopes.filter((s) => owner.ceiling?.includes(s));
     return { ok: true, key, owner, scopes };
+  }
+
+  /**
+   * A key stored under an older hashing-key version (before a KEK rotation): found by its hash under
+   * each, newest first, and re-keyed to the current version at once. Its uses are counted by id, so
+   * re-keying changes nothing a concurrent use of the same key sees.
+   */
+  async #findUnderOlderVersion(presented: string, keyHash: string) {
+    const { db, hasher } = this.#deps;
+    for (const staleHash of hasher.olderHashes(presented)) {
+      const found = await findApiKeyWithOwnerByHash(db, staleHash);
+      if (!found) continue;
+      await rekeyHash(db, 'api_keys', staleHash, keyHash);
+      // Nothing verification reads changed (cached entries are by the current version's hash).
+      return found;
+    }
+    return undefined;
   }
 
   /** Step 5: the key's rate limit (a hit of its shared per-minute counter). */

@@ -57,6 +57,8 @@ export const auditEventNames = [
   // Day-two operations: a database snapshot taken; the sealed data moved to a new key-encryption key.
   'database.backup',
   'kek.rotate',
+  // An older secret-hashing key version dropped (what still used it revoked with it, if asked).
+  'kek.retire_hashes',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

@@ -12,9 +12,10 @@ import type { Client } from '../clients/client.js';
 import type { ClientDirectory } from '../clients/client_directory.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { FormParams } from '../http/form_body.js';
+import { rekeyHash } from '../storage/hashed_secrets.js';
 import { claimOnce } from '../storage/replay_guard.js';
 import type { Database } from '../storage/schema.js';
-import { secretMatches } from './client_secret.js';
+import { matchingSecret } from './client_secret.js';
 import { presentedCredentials } from './credentials.js';
 import { type AssertionPolicy, assertionClientId, verifyClientAssertion } from './private_key_jwt.js';
 
@@ -62,14 +63,19 @@ async function authenticate(
 
   if (presented.method === 'client_secret_basic' || presented.method === 'client_secret_post') {
     // Always compare, even for an unknown client, so both cost the same.
-    const ok = secretMatches(deps.hasher, presented.secret, found?.secrets ?? []);
+    const match = matchingSecret(deps.hasher, presented.secret, found?.secrets ?? []);
     if (!found) throw new AuthFailure('unknown client', null);
     // Basic and post carry the same secret; a secret client may use either (clients such as
     // openid-client default to post). A client registered for keys or for none may use neither.
     if (!isSecretMethod(found.client.authMethod)) {
       throw new AuthFailure(`client is registered for ${found.client.authMethod}`, clientId);
     }
-    if (!ok) throw new AuthFailure('wrong or expired secret', clientId);
+    if (!match) throw new AuthFailure('wrong or expired secret', clientId);
+    if (!deps.hasher.isCurrent(match.hash)) {
+      // Stored under an older hashing-key version (before a KEK rotation): moved to the current one.
+      await rekeyHash(deps.db, 'client_secrets', match.hash, deps.hasher.hash(presented.secret));
+      deps.clients.invalidate();
+    }
   } else if (!found) {
     throw new AuthFailure('unknown client', null);
   } else if (presented.method === 'private_key_jwt') {

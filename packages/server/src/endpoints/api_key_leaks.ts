@@ -110,9 +110,16 @@ export function registerApiKeyLeakEndpoint(app: FastifyInstance, deps: ApiKeyLea
         seen.add(entry.token);
         if (checkApiKey(entry.token) !== 'valid') continue;
         wellFormed += 1;
-        const hash = deps.hasher.hash(entry.token);
+        const hashes = [deps.hasher.hash(entry.token), ...deps.hasher.olderHashes(entry.token)];
         const id = await deps.audit.transact(
-          (tx) => revokeLiveApiKeyByHash(tx, hash, 'leaked', now),
+          // A key not yet re-keyed since a KEK rotation is stored under an older version's hash.
+          async (tx) => {
+            for (const hash of hashes) {
+              const revokedId = await revokeLiveApiKeyByHash(tx, hash, 'leaked', now);
+              if (revokedId !== null) return revokedId;
+            }
+            return null;
+          },
           (keyId) =>
             keyId === null
               ? null

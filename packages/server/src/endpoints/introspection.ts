@@ -59,7 +59,11 @@ export function registerIntrospectionEndpoint(app: FastifyInstance, deps: Intros
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
       // A refresh token is described only to the client holding it.
       const nowMs = deps.config.clock();
-      const row = token.length <= 128 ? await findRefreshToken(deps.db, deps.hasher.hash(token)) : undefined;
+      // Under any live hashing-key version; not re-keyed here (a read), but at its next refresh.
+      const row =
+        token.length <= 128
+          ? (await deps.hasher.find(token, (hash) => findRefreshToken(deps.db, hash)))?.row
+          : undefined;
       if (
         !row ||
         row.client_id !== client.id ||

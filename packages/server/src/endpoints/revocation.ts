@@ -39,7 +39,11 @@ export function registerRevocationEndpoint(app: FastifyInstance, deps: Revocatio
     const now = deps.config.clock();
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
       // A refresh token ends its whole family, and the access tokens the family produced (RFC 7009 §2.1).
-      const row = token.length <= 128 ? await findRefreshToken(deps.db, deps.hasher.hash(token)) : undefined;
+      // Under any live hashing-key version (the family ends, so nothing is re-keyed).
+      const row =
+        token.length <= 128
+          ? (await deps.hasher.find(token, (hash) => findRefreshToken(deps.db, hash)))?.row
+          : undefined;
       if (!row) return reply.code(200).send();
       if (row.client_id !== client.id) {
         if (client.kind === 'public') return reply.code(200).send();

@@ -7,6 +7,7 @@
  * the moment of approval yield one token response and `invalid_grant` for the rest. A consumed code
  * presented again is a replay: the tokens it produced are revoked.
  */
+
 import {
   AccessDenied,
   AuthorizationPending,
@@ -19,6 +20,7 @@ import { randomId } from '../crypto/secrets.js';
 import { consumeDeviceCode, findDeviceCodeByHash, recordPoll } from '../device/device_store.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
+import { rekeyHash } from '../storage/hashed_secrets.js';
 import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant, UserTokenGrantDeps } from './grant.js';
@@ -35,10 +37,12 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
     const { config, db, audit, hasher } = deps;
     const presented = requireParam(params, 'device_code');
     // Unknown and foreign codes take the same path and get the same answer (DF-05, DF-09).
-    const row =
+    // Under any live hashing-key version; one found under an older one is re-keyed when it is consumed.
+    const found =
       presented.length <= MAX_DEVICE_CODE_LENGTH
-        ? await findDeviceCodeByHash(db, hasher.hash(presented))
+        ? await hasher.find(presented, (hash) => findDeviceCodeByHash(db, hash))
         : undefined;
+    const row = found?.row;
     if (!row || row.client_id !== client.id) throw new InvalidGrant('device_code is invalid');
     const now = config.clock();
 
@@ -81,6 +85,7 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
         if (!(await consumeDeviceCode(tx, row.id, familyId, now))) {
           throw new InvalidGrant('device_code has already been used');
         }
+        if (found?.staleHash) await rekeyHash(tx, 'device_codes', found.staleHash, found.hash);
         // Judged inside the transaction: a `users disable` that committed first refuses here; one that
         // commits later waits for the code's row and then finds (and revokes) the family made here.
         const person = await activePerson(tx, userId);

@@ -5,6 +5,7 @@
  * event is audited as a likely theft. Scope may narrow, never widen; the family's absolute lifetime and
  * the token's idle lifetime both bound it; the person must still be allowed to sign in.
  */
+
 import { GrantType, InvalidGrant } from '@clavis/core';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
@@ -16,6 +17,7 @@ import {
   narrowFamily,
   revokeFamily,
 } from '../refresh/refresh_store.js';
+import { rekeyHash } from '../storage/hashed_secrets.js';
 import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant, UserTokenGrantDeps } from './grant.js';
@@ -53,10 +55,13 @@ export const refreshToken: ClientGrant<UserTokenGrantDeps> = {
   async handle(deps, { client, params, context }) {
     const { config, db, audit, hasher } = deps;
     const presented = requireParam(params, 'refresh_token');
-    const row =
+    // Under any live hashing-key version; one found under an older one is re-keyed as it is spent, so
+    // presenting it again is still found (and detected as reuse) once that version is retired.
+    const found =
       presented.startsWith(REFRESH_TOKEN_PREFIX) && presented.length <= 128
-        ? await findRefreshToken(db, hasher.hash(presented))
+        ? await hasher.find(presented, (hash) => findRefreshToken(db, hash))
         : undefined;
+    const row = found?.row;
     // Another client's token is as unknown as garbage (RT-01): nothing about it changes.
     if (!row || row.client_id !== client.id) throw new InvalidGrant('refresh token is invalid');
     if (row.revoked_at !== null) throw new InvalidGrant('refresh token is invalid');
@@ -80,6 +85,7 @@ export const refreshToken: ClientGrant<UserTokenGrantDeps> = {
         if (!person) throw new InvalidGrant('the account cannot sign in');
         // Spend the presented token; only one concurrent request can.
         if (!(await markRotated(tx, row.id, now))) return undefined;
+        if (found?.staleHash) await rekeyHash(tx, 'refresh_tokens', found.staleHash, found.hash);
         // A person who lost an entitlement (admin, part of their ceiling) loses it from the family.
         const familyScopes = JSON.parse(family.scopes) as string[];
         const entitled = entitledScopes(familyScopes, person, { mfa: true });

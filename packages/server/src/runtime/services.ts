@@ -13,6 +13,7 @@ import { Kek, KekError, KekRing } from '../crypto/kek.js';
 import { SecretHasher } from '../crypto/secrets.js';
 import {
   deriveStableKeys,
+  hashingKeyring,
   type StableKeys,
   unwrapStableKeys,
   WRAPPED_KEYS_SETTING,
@@ -157,7 +158,8 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
   });
   try {
     const { ring, inUse: kek, stable } = await loadKek(opened.db, options);
-    const hasher = new SecretHasher(stable.secretHashing);
+    const hashing = hashingKeyring(stable);
+    const hasher = new SecretHasher(hashing.current, hashing.older);
     const sealing = openKeys(ring, kek, 'signing-key-sealing');
     const keys = new KeyStore(
       opened.db,

@@ -55,10 +55,16 @@ export async function useRecoveryCode(
   code: string,
   now: number,
 ): Promise<boolean> {
-  const changed = await rawExec(
-    db,
-    'update recovery_codes set used_at = ? where hash = ? and user_id = ? and used_at is null',
-    [now, hasher.hash(code), userId],
-  );
-  return changed > 0;
+  // Under the current hashing-key version first, then each older live one; a code spent under an older
+  // one is re-keyed in the same statement.
+  const hash = hasher.hash(code);
+  for (const stored of [hash, ...hasher.olderHashes(code)]) {
+    const changed = await rawExec(
+      db,
+      'update recovery_codes set used_at = ?, hash = ? where hash = ? and user_id = ? and used_at is null',
+      [now, hash, stored, userId],
+    );
+    if (changed > 0) return true;
+  }
+  return false;
 }

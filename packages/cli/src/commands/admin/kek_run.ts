@@ -1,5 +1,6 @@
-/** The work of `clavis admin kek rotate`. */
+/** The work of `clavis admin kek rotate|status|retire-hashes`. */
 import { adminKek } from '@clavis/server';
+import { confirm } from '../../confirm.js';
 import { writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
 
@@ -25,6 +26,9 @@ export async function runKekRotate(
       resealed_signing_keys: r.resealedSigningKeys,
       resealed_totp_secrets: r.resealedTotpSecrets,
       unopenable: r.unopenable,
+      hashing: hashingJson(r.hashing),
+      hashes_under_older_versions: adminKek.olderTotal(r.hashing),
+      dropped_hashing_versions: r.droppedHashingVersions,
     });
   }
   const out = (text: string) => writeLine(deps.stdout, text);
@@ -33,8 +37,13 @@ export async function runKekRotate(
   const counts = `${r.resealedSigningKeys} signing keys and ${r.resealedTotpSecrets} TOTP secrets re-sealed`;
   if (r.moved) {
     out(
-      `database moved from KEK ${r.from} to ${r.to}: ${counts}; secret hashes unchanged, no credential re-issued`,
+      `database moved from KEK ${r.from} to ${r.to}: ${counts}; new secret hashes under hashing key version ${r.hashing[0]?.version}, no credential re-issued`,
     );
+    out(
+      `${adminKek.olderTotal(r.hashing)} live credentials still hashed under older versions: each moves to the new one when next used (kek status shows how many remain)`,
+    );
+    if (r.droppedHashingVersions.length > 0)
+      out(`hashing key versions ${r.droppedHashingVersions.join(', ')} retired: nothing live used them`);
     out(
       'restart every server, then run kek rotate again (it re-seals what servers still on the old key sealed meanwhile);',
     );
@@ -49,4 +58,91 @@ export async function runKekRotate(
   }
   if (r.unopenable > 0)
     out(`warning: ${r.unopenable} stored values open under no configured KEK; left as they are`);
+}
+
+type HashingUse = Awaited<ReturnType<typeof adminKek.kekStatus>>['hashing'][number];
+
+function hashingJson(hashing: readonly HashingUse[]) {
+  return hashing.map((h) => ({ version: h.version, current: h.current, live: h.live, total: h.total }));
+}
+
+function hashingLines(hashing: readonly HashingUse[]): string[] {
+  return hashing.map((h) => {
+    const parts = Object.entries(h.live)
+      .filter(([, n]) => n > 0)
+      .map(([table, n]) => `${n} ${table.replace('_', ' ')}`);
+    return `  version ${h.version}${h.current ? ' (current)' : ''}: ${h.total} live${parts.length ? ` (${parts.join(', ')})` : ''}`;
+  });
+}
+
+export interface KekStatusOptions extends AdminTarget {
+  json?: boolean | undefined;
+}
+
+export async function runKekStatus(
+  options: KekStatusOptions,
+  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+): Promise<void> {
+  const r = await deps.openAdmin(options, ({ services }) => adminKek.kekStatus(services));
+  if (options.json) {
+    return writeJson(deps, {
+      kek_in_use: r.inUse,
+      kek_configured: r.configured,
+      rotation_pending: r.rotationPending,
+      hashing: hashingJson(r.hashing),
+      hashes_under_older_versions: adminKek.olderTotal(r.hashing),
+    });
+  }
+  const out = (text: string) => writeLine(deps.stdout, text);
+  out(
+    r.rotationPending
+      ? `database under KEK ${r.inUse}; the configured one is ${r.configured}: run kek rotate`
+      : `database under KEK ${r.inUse} (the configured one)`,
+  );
+  out('secret-hashing key versions (live credentials stored under each):');
+  for (const line of hashingLines(r.hashing)) out(line);
+  const older = adminKek.olderTotal(r.hashing);
+  if (r.hashing.length > 1 && older === 0)
+    out('nothing live under an older version: retire it with kek retire-hashes VERSION');
+}
+
+export interface KekRetireOptions extends AdminTarget {
+  version: number;
+  revokeRemaining?: boolean | undefined;
+  yes?: boolean | undefined;
+  json?: boolean | undefined;
+}
+
+export async function runKekRetireHashes(
+  options: KekRetireOptions,
+  deps: Pick<AdminRunDeps, 'stdout' | 'stderr' | 'stdin' | 'openAdmin'>,
+): Promise<void> {
+  if (options.revokeRemaining) {
+    await confirm(
+      deps,
+      {
+        action: `retire secret-hashing key version ${options.version} and revoke what still uses it`,
+        consequence: 'Those credentials stop working at once; their holders need new ones.',
+      },
+      options.yes,
+    );
+  }
+  const r = await deps.openAdmin(options, ({ services, actor }) =>
+    adminKek.retireHashes(
+      services,
+      { version: options.version, revokeRemaining: options.revokeRemaining },
+      actor,
+    ),
+  );
+  if (options.json) {
+    return writeJson(deps, { retired: r.version, revoked: r.revoked, hashing: hashingJson(r.hashing) });
+  }
+  const revoked = Object.entries(r.revoked)
+    .filter(([, n]) => n > 0)
+    .map(([table, n]) => `${n} ${table.replace('_', ' ')}`);
+  writeLine(
+    deps.stdout,
+    `secret-hashing key version ${r.version} retired${revoked.length ? `; revoked: ${revoked.join(', ')}` : ''}`,
+  );
+  for (const line of hashingLines(r.hashing)) writeLine(deps.stdout, line);
 }
