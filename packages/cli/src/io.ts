@@ -18,6 +18,14 @@ export interface Io {
 }
 
 export function processIo(): Io {
+  // A reader that stopped reading (`clavis … | head`) is not an error of ours: stop quietly, as a
+  // process killed by SIGPIPE would, instead of an unhandled 'error' event's stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   // Whether the running command waits for the signal itself; until one does, a signal cancels.
   let handled = false;
   const stopSignal = new Promise<string>((resolve) => {

@@ -2,8 +2,19 @@
  * The built `clavis` binary as a real process (`node packages/cli/dist/bin.js`, built by `npm run build`):
  * true exit codes, and every error exactly one line on stderr with nothing on stdout.
  */
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childEnv, initDatabase, lines, type Scratch, scratch, spawnCli, withSqlite } from './support/cli.js';
+import {
+  BIN,
+  childEnv,
+  initDatabase,
+  lines,
+  NODE,
+  type Scratch,
+  scratch,
+  spawnCli,
+  withSqlite,
+} from './support/cli.js';
 
 describe('node dist/bin.js', () => {
   let tmp: Scratch;
@@ -110,5 +121,20 @@ describe('node dist/bin.js', () => {
       stdout: '',
       stderr: `clavis: audit log broken at ${segment}:${seq}: content does not match its hash\n`,
     });
+  });
+
+  it('a reader that closes the pipe early (`clavis … | head`) ends it quietly, exit 0', async () => {
+    const child = spawn(NODE, [BIN, 'help', 'environment'], {
+      env: childEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The reading end is gone before the CLI has started, so its first write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 });
