@@ -157,7 +157,8 @@ export class TmuxSession {
     if (this.killed) return;
     this.killed = true;
     await this.tmux('kill-server').catch(() => undefined); // already gone: nothing to stop
-    rmSync(this.dir, { recursive: true, force: true });
+    // The pane's shell may still be writing its exit file as it dies: retry ENOTEMPTY a few times.
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
   private async poll(timeoutMs: number, done: () => Promise<boolean>, failure: () => string): Promise<void> {
