@@ -78,10 +78,12 @@ export async function personToken(
 export async function serviceToken(
   server: TestServer,
   scopes: string[] = ['admin'],
+  audiences: string[] = [],
 ): Promise<{ clientId: string; accessToken: string }> {
   const { client, secret } = await server.createClient({
     name: 'automation',
     scopes,
+    audiences,
     grants: ['client_credentials'],
   });
   const res = await server.app.inject({
