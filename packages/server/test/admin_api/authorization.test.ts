@@ -5,6 +5,7 @@
  * the caller, its address and the token's `jti`.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
@@ -24,11 +25,7 @@ describe.each(dialects)('admin API authorization (%s)', (dialect) => {
   });
   afterEach(() => server.close());
 
-  function expectProblem(
-    res: { statusCode: number; headers: Record<string, unknown>; body: string },
-    status: number,
-    slug: string,
-  ) {
+  function expectProblem(res: LightMyRequestResponse, status: number, slug: string) {
     expect(res.statusCode, res.body).toBe(status);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.json()).toMatchObject({ type: `${PROBLEM}${slug}`, status });
