@@ -8,6 +8,20 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 
+const DOCUMENT_ID = 'https://clavis.test/admin/v1/openapi.json';
+
+/** A schema whose `#/…` references point into the document. */
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(
+    Object.entries(schema).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' && v.startsWith('#/') ? `${DOCUMENT_ID}${v}` : rebase(v),
+    ]),
+  );
+}
+
 type Operation = { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
 
 export class DocumentChecker {
@@ -18,6 +32,8 @@ export class DocumentChecker {
 
   constructor(document: Record<string, unknown>) {
     this.#paths = document.paths as Record<string, Record<string, Operation>>;
+    // The document's own references (`#/components/schemas/…`) resolve within it.
+    this.#ajv.addSchema({ $id: DOCUMENT_ID, components: document.components });
   }
 
   /**
@@ -47,7 +63,10 @@ export class DocumentChecker {
       const key = `${method} ${path} ${res.statusCode} ${contentType}`;
       let validate = this.#compiled.get(key);
       if (!validate) {
-        validate = this.#ajv.compile(media?.schema as object);
+        validate = this.#ajv.compile({
+          $id: `${DOCUMENT_ID}/${this.#compiled.size}`,
+          ...(rebase(media?.schema) as object),
+        });
         this.#compiled.set(key, validate);
       }
       const valid = validate(body);
