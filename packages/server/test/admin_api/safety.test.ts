@@ -222,6 +222,18 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
     });
   });
 
+  describe('BI-01: SQL metacharacters', () => {
+    it('in filters and identifiers are data: nothing matches, nothing changes', async () => {
+      const evil = encodeURIComponent("' OR 1=1--");
+      const audit = await call(server, 'GET', `/audit?actor=${evil}&event=${evil}&client_id=${evil}`, as());
+      expect(audit.statusCode, audit.body).toBe(200);
+      expect(audit.json()).toEqual({ items: [], next_cursor: null });
+      expectProblem(await call(server, 'GET', `/clients/${evil}`, as()), 404, 'not-found');
+      expectProblem(await call(server, 'DELETE', `/federations/${evil}`, as()), 404, 'not-found');
+      expect((await call(server, 'GET', '/clients', as())).json().items.length).toBeGreaterThan(0);
+    });
+  });
+
   describe('pagination', () => {
     it('limit is 1 to 1000; a cursor not ours is 400', async () => {
       expectProblem(
