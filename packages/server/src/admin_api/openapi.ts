@@ -6,7 +6,7 @@
  */
 
 import { type ProblemSlug, problemTypes } from './problem.js';
-import { type AdminRoute, type JsonSchema, openApiPath } from './route.js';
+import { type AdminRoute, headerSchemas, type JsonSchema, openApiPath } from './route.js';
 import { problemSchema } from './schemas.js';
 
 export const ADMIN_API_VERSION = '1.0.0';
@@ -71,25 +71,17 @@ function parameters(where: 'path' | 'query' | 'header', schema: JsonSchema | und
 
 /** The headers of a route that its guards read. */
 function headerParameters(route: AdminRoute): unknown[] {
-  const out: unknown[] = [];
-  if (route.idempotent)
-    out.push({
-      name: 'Idempotency-Key',
+  const names: Record<string, string> = { 'idempotency-key': 'Idempotency-Key', 'if-match': 'If-Match' };
+  return Object.entries(headerSchemas(route)).map(([name, s]) => {
+    const { description, ...schema } = s as { description?: string };
+    return {
+      name: names[name] ?? name,
       in: 'header',
-      required: false,
-      description:
-        'The same key and body within 24 hours replay the first response (to the same caller); another body is 422',
-      schema: { type: 'string', minLength: 1, maxLength: 255 },
-    });
-  if (route.ifMatch)
-    out.push({
-      name: 'If-Match',
-      in: 'header',
-      required: true,
-      description: 'The ETag of the resource as last read',
-      schema: { type: 'string', maxLength: 1024 },
-    });
-  return out;
+      required: name === 'if-match',
+      ...(description ? { description } : {}),
+      schema,
+    };
+  });
 }
 
 function operation(route: AdminRoute): Record<string, unknown> {

@@ -20,7 +20,7 @@ import { keyRoutes } from './keys.js';
 import { openApiDocument } from './openapi.js';
 import { Problem, toProblem } from './problem.js';
 import { CallerRateLimit } from './rate_limit.js';
-import type { AdminCall, AdminResult, AdminRoute } from './route.js';
+import { type AdminCall, type AdminResult, type AdminRoute, headerSchemas } from './route.js';
 import { signingKeyRoutes } from './signing_keys.js';
 import { userRoutes } from './users.js';
 
@@ -51,6 +51,16 @@ export function adminRoutes(deps: ResourceDeps): AdminRoute[] {
     ...auditRoutes(deps),
     ...signingKeyRoutes(deps),
   ];
+}
+
+/** The route's response schemas as Fastify takes them (bodies are serialized as they are, never trimmed). */
+function responseSchemas(route: AdminRoute): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [status, spec] of Object.entries(route.schema.responses)) {
+    if (spec.schema)
+      out[status] = { content: { [spec.contentType ?? 'application/json']: { schema: spec.schema } } };
+  }
+  return out;
 }
 
 function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
@@ -125,6 +135,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
           }
         },
       );
+      // Responses are sent as the handlers built them: their schemas document them and the tests check them.
+      scope.setSerializerCompiler(() => (data) => JSON.stringify(data));
       scope.setValidatorCompiler(({ schema, httpPart }) =>
         (httpPart === 'body' ? bodies : queries).compile(schema),
       );
@@ -161,6 +173,10 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
           url: r.url,
           bodyLimit: ADMIN_BODY_LIMIT_BYTES,
           schema: {
+            ...(r.idempotent || r.ifMatch
+              ? { headers: { type: 'object', properties: headerSchemas(r) } }
+              : {}),
+            response: responseSchemas(r),
             ...(r.schema.params ? { params: r.schema.params } : {}),
             ...(r.schema.querystring ? { querystring: r.schema.querystring } : {}),
             ...(r.schema.body ? { body: r.schema.body } : {}),
