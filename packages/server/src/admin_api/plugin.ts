@@ -63,6 +63,13 @@ function responseSchemas(route: AdminRoute): Record<string, unknown> {
   return out;
 }
 
+/** A JSON reviver refusing the keys that could reach an object's prototype when the body is copied. */
+function refusePrototypeKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__' || key === 'constructor' || key === 'prototype')
+    throw new Problem('invalid-request', `the body must not hold a "${key}" key`);
+  return value;
+}
+
 function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
   reply.code(problem.status);
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value);
@@ -127,12 +134,16 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         { parseAs: 'string', bodyLimit: ADMIN_BODY_LIMIT_BYTES },
         (_request, text, done) => {
           if (text === '') return done(null, undefined);
+          let parsed: unknown;
           try {
-            done(null, JSON.parse(text as string));
-          } catch {
-            const err = new SyntaxError('the body is not valid JSON');
-            done(err, undefined);
+            parsed = JSON.parse(text as string, refusePrototypeKeys);
+          } catch (err) {
+            return done(
+              err instanceof Problem ? err : new SyntaxError('the body is not valid JSON'),
+              undefined,
+            );
           }
+          done(null, parsed);
         },
       );
       // Responses are sent as the handlers built them: their schemas document them and the tests check them.

@@ -170,6 +170,17 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
       expectProblem(res, 400, 'invalid-request', 'the body is not valid JSON');
     });
 
+    it('prototype keys anywhere in the body: 400', async () => {
+      const payload = '{"name":"x","kind":"confidential","jwks":{"__proto__":{"admin":true}}}';
+      const res = await call(
+        server,
+        'POST',
+        '/clients',
+        as({ payload, headers: { 'content-type': 'application/json' } }),
+      );
+      expectProblem(res, 400, 'invalid-request', 'the body must not hold a "__proto__" key');
+    });
+
     it('unknown fields: 400 naming the field', async () => {
       const res = await call(server, 'POST', '/clients', as({ body: { ...newClient, colour: 'blue' } }));
       expectProblem(res, 400, 'invalid-request', /must NOT have additional properties \(colour\)/);
