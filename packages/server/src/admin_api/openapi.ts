@@ -7,9 +7,26 @@
 
 import { type ProblemSlug, problemTypes } from './problem.js';
 import { type AdminRoute, headerSchemas, type JsonSchema, openApiPath } from './route.js';
-import { problemSchema } from './schemas.js';
+import { namedSchemas } from './schemas.js';
 
 export const ADMIN_API_VERSION = '1.0.0';
+
+const componentOf = new Map(Object.entries(namedSchemas).map(([name, schema]) => [schema as unknown, name]));
+
+/** `schema` with every named representation in it replaced by a reference to its component. */
+function referencing(schema: unknown): unknown {
+  const name = componentOf.get(schema);
+  if (name) return { $ref: `#/components/schemas/${name}` };
+  if (Array.isArray(schema)) return schema.map(referencing);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, referencing(v)]));
+}
+
+/** A component's own schema, its nested named representations referenced. */
+function referencingWithin(schema: unknown): unknown {
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, referencing(v)]));
+}
 
 function problemResponse(slug: ProblemSlug | 'various', description: string) {
   return {
@@ -96,7 +113,7 @@ function operation(route: AdminRoute): Record<string, unknown> {
       description: spec.description,
       ...(Object.keys(headers).length ? { headers } : {}),
       ...(spec.schema
-        ? { content: { [spec.contentType ?? 'application/json']: { schema: spec.schema } } }
+        ? { content: { [spec.contentType ?? 'application/json']: { schema: referencing(spec.schema) } } }
         : {}),
     };
   }
@@ -174,7 +191,10 @@ export function openApiDocument(routes: readonly AdminRoute[], serverUrl: string
             'An access token of this server carrying the `admin` scope: an administrator signed in with a second factor (`clavis login --scope admin`), or a client granted `admin`',
         },
       },
-      schemas: { Problem: problemSchema },
+      // Components refer to each other too (a rotated key holds its predecessor).
+      schemas: Object.fromEntries(
+        Object.entries(namedSchemas).map(([name, schema]) => [name, referencingWithin(schema)]),
+      ),
     },
     paths,
   };
