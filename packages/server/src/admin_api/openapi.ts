@@ -35,37 +35,53 @@ function problemResponse(slug: ProblemSlug | 'various', description: string) {
   };
 }
 
+/** The problem responses, once each, as components the operations refer to. */
+const problemComponents = {
+  InvalidRequest: problemResponse('invalid-request', 'The request is malformed or refused as invalid'),
+  Unauthorized: problemResponse('unauthorized', 'No valid access token of this server'),
+  Forbidden: problemResponse('various', 'Not an administrator, or no `admin` scope (`forbidden`)'),
+  ForbiddenOrStale: problemResponse(
+    'various',
+    'Not an administrator, no `admin` scope (`forbidden`), or a sign-in older than 15 minutes (`reauthentication-required`)',
+  ),
+  NotFound: problemResponse('not-found', 'No such resource'),
+  Conflict: problemResponse('conflict', 'The change conflicts with the current state'),
+  PreconditionFailed: problemResponse('precondition-failed', 'If-Match does not name the current version'),
+  PayloadTooLarge: problemResponse('payload-too-large', 'The body is too large'),
+  UnsupportedMediaType: problemResponse('unsupported-media-type', 'The body is not application/json'),
+  IdempotencyKeyReused: problemResponse(
+    'idempotency-key-reused',
+    'The Idempotency-Key was used for another request',
+  ),
+  PreconditionRequired: problemResponse('precondition-required', 'If-Match is missing'),
+  RateLimited: problemResponse('rate-limited', 'Too many requests; see Retry-After'),
+  InternalError: problemResponse('internal-error', 'Unexpected error'),
+  Unavailable: problemResponse('unavailable', 'Storage busy or unavailable; see Retry-After'),
+};
+
+const ref = (name: keyof typeof problemComponents) => ({ $ref: `#/components/responses/${name}` });
+
 /** The problem responses every route may give, and those its guards add. */
 function problemResponses(route: AdminRoute): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    '400': problemResponse('invalid-request', 'The request is malformed or refused as invalid'),
-    '401': problemResponse('unauthorized', 'No valid access token of this server'),
-    '403': problemResponse(
-      'various',
-      route.access === 'destructive'
-        ? 'Not an administrator, no `admin` scope (`forbidden`), or a sign-in older than 15 minutes (`reauthentication-required`)'
-        : 'Not an administrator, or no `admin` scope (`forbidden`)',
-    ),
-    '404': problemResponse('not-found', 'No such resource'),
-    '429': problemResponse('rate-limited', 'Too many requests; see Retry-After'),
-    '500': problemResponse('internal-error', 'Unexpected error'),
-    '503': problemResponse('unavailable', 'Storage busy or unavailable; see Retry-After'),
+    '400': ref('InvalidRequest'),
+    '401': ref('Unauthorized'),
+    '403': ref(route.access === 'destructive' ? 'ForbiddenOrStale' : 'Forbidden'),
+    '404': ref('NotFound'),
+    '429': ref('RateLimited'),
+    '500': ref('InternalError'),
+    '503': ref('Unavailable'),
   };
-  if (route.method !== 'GET')
-    out['409'] = problemResponse('conflict', 'The change conflicts with the current state');
+  if (route.method !== 'GET') out['409'] = ref('Conflict');
   if (route.schema.body) {
-    out['413'] = problemResponse('payload-too-large', 'The body is too large');
-    out['415'] = problemResponse('unsupported-media-type', 'The body is not application/json');
+    out['413'] = ref('PayloadTooLarge');
+    out['415'] = ref('UnsupportedMediaType');
   }
   if (route.ifMatch) {
-    out['412'] = problemResponse('precondition-failed', 'If-Match does not name the current version');
-    out['428'] = problemResponse('precondition-required', 'If-Match is missing');
+    out['412'] = ref('PreconditionFailed');
+    out['428'] = ref('PreconditionRequired');
   }
-  if (route.idempotent)
-    out['422'] = problemResponse(
-      'idempotency-key-reused',
-      'The Idempotency-Key was used for another request',
-    );
+  if (route.idempotent) out['422'] = ref('IdempotencyKeyReused');
   return out;
 }
 
@@ -192,6 +208,7 @@ export function openApiDocument(routes: readonly AdminRoute[], serverUrl: string
         },
       },
       // Components refer to each other too (a rotated key holds its predecessor).
+      responses: problemComponents,
       schemas: Object.fromEntries(
         Object.entries(namedSchemas).map(([name, schema]) => [name, referencingWithin(schema)]),
       ),
