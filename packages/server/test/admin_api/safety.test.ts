@@ -149,6 +149,43 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
     });
   });
 
+  describe('If-Match under concurrent updates', () => {
+    it('updates made from one version: exactly one passes, the others are 409 or 412', async () => {
+      const { client } = await server.createClient({ name: 'ops' });
+      const path = `/clients/${client.id}`;
+      const etag = String((await call(server, 'GET', path, as())).headers.etag);
+      const answers = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((n) =>
+          call(server, 'PATCH', path, as({ body: { name: `ops ${n}` }, headers: { 'if-match': etag } })),
+        ),
+      );
+      const passed = answers.filter((a) => a.statusCode === 200);
+      expect(passed).toHaveLength(1);
+      for (const a of answers) expect([200, 409, 412]).toContain(a.statusCode);
+      expect((await call(server, 'GET', path, as())).json().name).toBe(passed[0]?.json().name);
+      expect(await auditRecords(server, 'client.update')).toHaveLength(1);
+    });
+
+    it('a person addressed by username and by id is one resource', async () => {
+      const etag = String((await call(server, 'GET', `/users/${admin.username}`, as())).headers.etag);
+      const answers = await Promise.all([
+        call(
+          server,
+          'PATCH',
+          `/users/${admin.username}`,
+          as({ body: { scopes: ['a'] }, headers: { 'if-match': etag } }),
+        ),
+        call(
+          server,
+          'PATCH',
+          `/users/${admin.userId}`,
+          as({ body: { scopes: ['b'] }, headers: { 'if-match': etag } }),
+        ),
+      ]);
+      expect(answers.filter((a) => a.statusCode === 200)).toHaveLength(1);
+    });
+  });
+
   describe('bodies', () => {
     it('oversized: 413 payload-too-large', async () => {
       const res = await call(
