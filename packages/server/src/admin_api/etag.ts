@@ -74,3 +74,8 @@ export function checkIfMatch(header: string | string[] | undefined, current: unk
   if (!tags.includes(tag))
     throw new Problem('precondition-failed', 'the resource changed since you read it: read it again');
 }
+
+/** Deletes locks whose holder never released them. */
+export async function purgeUpdateLocks(db: Kysely<Database>, now: number): Promise<void> {
+  await rawExec(db, 'delete from admin_update_locks where expires_at <= ?', [now]);
+}

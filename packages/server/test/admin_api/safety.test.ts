@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
 import type { TestServer } from '../../../../test/support/test_server.js';
+import { purgeUpdateLocks } from '../../src/admin_api/etag.js';
 import { purgeIdempotencyKeys } from '../../src/admin_api/idempotency.js';
 import { call, createAdminApiServer, type PersonToken, personToken, serviceToken } from './support.js';
 
@@ -164,6 +165,27 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
       for (const a of answers) expect([200, 409, 412]).toContain(a.statusCode);
       expect((await call(server, 'GET', path, as())).json().name).toBe(passed[0]?.json().name);
       expect(await auditRecords(server, 'client.update')).toHaveLength(1);
+    });
+
+    it('a lock its holder never released (a crash) lapses after 30 s, and is purged', async () => {
+      const { client } = await server.createClient({ name: 'ops' });
+      const path = `/clients/${client.id}`;
+      await server.services.db
+        .insertInto('admin_update_locks')
+        .values({ resource: `/clients/:client_id#${client.id}`, expires_at: server.clock.now + 30_000 })
+        .execute();
+      const etag = String((await call(server, 'GET', path, as())).headers.etag);
+      const patch = () =>
+        call(server, 'PATCH', path, as({ body: { name: 'x' }, headers: { 'if-match': etag } }));
+      expectProblem(await patch(), 409, 'conflict', /in progress/);
+      server.clock.advance(30_000);
+      expect((await patch()).statusCode).toBe(200);
+      await server.services.db
+        .insertInto('admin_update_locks')
+        .values({ resource: 'elsewhere', expires_at: server.clock.now })
+        .execute();
+      await purgeUpdateLocks(server.services.db, server.clock.now);
+      expect(await server.services.db.selectFrom('admin_update_locks').selectAll().execute()).toEqual([]);
     });
 
     it('a person addressed by username and by id is one resource', async () => {
