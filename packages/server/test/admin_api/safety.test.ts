@@ -318,6 +318,27 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
       const all = await call(server, 'GET', '/clients', as());
       expect(all.json()).toMatchObject({ next_cursor: null });
     });
+
+    it('the audit log pages with its own cursor; a time that is not one is 400', async () => {
+      const first = (await call(server, 'GET', '/audit?limit=2', as())).json() as {
+        items: Array<{ hash: string }>;
+        next_cursor: string;
+      };
+      expect(first.items).toHaveLength(2);
+      const second = (
+        await call(server, 'GET', `/audit?limit=2&cursor=${first.next_cursor}`, as())
+      ).json() as {
+        items: Array<{ hash: string }>;
+      };
+      expect(second.items.map((r) => r.hash)).not.toContain(first.items[0]?.hash);
+      expectProblem(
+        await call(server, 'GET', '/audit?since=yesterday', as()),
+        400,
+        'invalid-request',
+        /since/,
+      );
+      expectProblem(await call(server, 'GET', '/audit?outcome=maybe', as()), 400, 'invalid-request');
+    });
   });
 });
 
