@@ -16,7 +16,7 @@ const layers = [
   ['index'],
   ['runtime'],
   ['app'],
-  ['endpoints', 'pages', 'admin', 'posture'],
+  ['endpoints', 'pages', 'admin', 'admin_api', 'posture'],
   ['grants'],
   ['client_auth', 'clients', 'users', 'device', 'refresh', 'api_keys', 'federation', 'tokens', 'config'],
   ['http'],

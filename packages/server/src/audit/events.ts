@@ -59,6 +59,9 @@ export const auditEventNames = [
   'kek.rotate',
   // An older secret-hashing key version dropped (what still used it revoked with it, if asked).
   'kek.retire_hashes',
+  // The admin HTTP API: every allowed call (the caller, its address, the token's jti), and every refusal.
+  'admin_api.call',
+  'admin_api.refuse',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];
