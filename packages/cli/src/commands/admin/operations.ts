@@ -261,9 +261,8 @@ export async function withAdmin<T>(
 ): Promise<T> {
   const server = adminServer(deps.env, target);
   if (server !== undefined) {
-    throw new CliError(
-      "administration over --server is not available yet; use --db with the server's database URL",
-    );
+    const { withRemoteOperations } = await import('./remote_operations.js');
+    return withRemoteOperations(server, deps, fn);
   }
   const { localOperations } = await import('./local_operations.js');
   return deps.openAdmin(target, async (ctx) => fn(localOperations(ctx, deps.env)));
