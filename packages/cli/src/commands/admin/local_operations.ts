@@ -56,8 +56,6 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
   });
 
   return {
-    where: 'local',
-
     async createClient({ authMethod, ...input }) {
       const { client, secret } = await adminClients.createClient(
         admin,

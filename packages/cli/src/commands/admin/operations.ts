@@ -157,9 +157,6 @@ export interface ConditionResult {
 }
 
 export interface AdminOperations {
-  /** Where the work happens: the database in this process, or a server over HTTP. */
-  readonly where: 'local' | 'remote';
-
   createClient(input: ClientCreateInput): Promise<ClientView & { client_secret?: string }>;
   listClients(): Promise<ClientView[]>;
   showClient(id: string): Promise<ClientView>;
