@@ -16,7 +16,7 @@ const layers = [
   ['index'],
   ['runtime'],
   ['app'],
-  ['endpoints', 'pages', 'admin'],
+  ['endpoints', 'pages', 'admin', 'admin_api'],
   ['grants'],
   ['client_auth', 'clients', 'users', 'device', 'refresh', 'api_keys', 'federation', 'tokens', 'config'],
   ['http'],

@@ -88,6 +88,7 @@ export async function createTestServer(
     subjectKey: services.kek.derive('audit-subjects'),
     failures,
     logger: false,
+    adminApi: { auditKey: services.auditKey, sealKey: services.kek.derive('idempotency-sealing') },
   });
   await app.ready();
   const deps: adminClients.AdminDeps = {

@@ -1,8 +1,11 @@
 /**
  * The HTTP application: Fastify with only the parsers, hooks and routes the protocol needs.
  */
+
+import type { KeyObject } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Kysely } from 'kysely';
+import { ADMIN_API_PREFIX, registerAdminApi } from './admin_api/plugin.js';
 import { ApiKeyVerifier } from './api_keys/verify_api_key.js';
 import type { AuditLog } from './audit/audit_log.js';
 import { FailureLog } from './audit/failure_log.js';
@@ -52,6 +55,17 @@ export interface AppDeps {
   failures?: FailureLog;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   isShuttingDown?: () => boolean;
+  /** The admin HTTP API's own parts; without them, no admin API is served. */
+  adminApi?: AdminApiParts;
+}
+
+export interface AdminApiParts {
+  /** The audit chain's key (`services.auditKey`). */
+  auditKey: KeyObject;
+  /** Seals stored responses of idempotent creates: `kek.derive('idempotency-sealing')`. */
+  sealKey: Buffer;
+  /** The anchor file this server appends its seals to, which `POST /audit/verify` checks. */
+  auditAnchorFile?: string | undefined;
 }
 
 function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
@@ -176,5 +190,29 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerApiKeyMintEndpoint(app, { config, db, audit, hasher, bearer });
   registerApiKeyLeakEndpoint(app, { config, db, audit, failures, hasher });
   registerHealth(app, { db, keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
+  if (deps.adminApi) {
+    registerAdminApi(app, {
+      admin: {
+        db,
+        audit,
+        hasher,
+        clock: config.clock,
+        maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+        defaultAccessTokenTtlSeconds: config.defaultAccessTokenTtlSeconds,
+      },
+      totpKey: deps.totpKey,
+      apiKeyMaxTtlSeconds: config.apiKeyMaxTtlSeconds,
+      clockToleranceSeconds: config.clockToleranceSeconds,
+      keys,
+      auditKey: deps.adminApi.auditKey,
+      auditAnchorFile: deps.adminApi.auditAnchorFile,
+      issuerKeys,
+      bearer,
+      audit,
+      failures,
+      sealKey: deps.adminApi.sealKey,
+      serverUrl: `${config.issuer.replace(/\/$/, '')}${ADMIN_API_PREFIX}`,
+    });
+  }
   return app;
 }

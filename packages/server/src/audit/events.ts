@@ -57,6 +57,9 @@ export const auditEventNames = [
   // Day-two operations: a database snapshot taken; the sealed data moved to a new key-encryption key.
   'database.backup',
   'kek.rotate',
+  // The admin HTTP API: every allowed call (the caller, its address, the token's jti), and every refusal.
+  'admin_api.call',
+  'admin_api.refuse',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

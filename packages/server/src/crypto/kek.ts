@@ -23,7 +23,8 @@ type KekPurpose =
   | 'audit-chain'
   | 'totp-sealing'
   | 'audit-subjects'
-  | 'key-wrapping';
+  | 'key-wrapping'
+  | 'idempotency-sealing';
 
 export class Kek {
   readonly #key: Buffer;

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { purgeIdempotencyKeys } from '../admin_api/idempotency.js';
 import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
 import { buildApp } from '../app.js';
 import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
@@ -124,6 +125,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       subjectKey: services.stableKeys.auditSubjects,
       logger,
       isShuttingDown: () => shuttingDown,
+      adminApi: {
+        auditKey: services.auditKey,
+        sealKey: services.kek.derive('idempotency-sealing'),
+        auditAnchorFile: anchor?.file,
+      },
     });
     const background = (name: string, ms: number, task: () => Promise<unknown>) => {
       const t = setInterval(() => {
@@ -148,6 +154,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await purgeFamilies(services.db, now);
       await purgeSessions(services.db, now);
       await purgeRateLimits(services.db, now - 3_600_000);
+      await purgeIdempotencyKeys(services.db, now);
     });
     // Idle API keys are revoked; several instances may sweep at once.
     background('api-key-idle-sweep', 10 * 60_000, () =>

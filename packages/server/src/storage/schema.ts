@@ -176,6 +176,16 @@ export interface SessionsTable {
   expires_at: number;
 }
 
+export interface IdempotencyKeysTable {
+  caller: string;
+  key: string;
+  request_hash: string;
+  status: number | null;
+  response: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface TokenFamiliesTable {
   id: string;
   client_id: string;
@@ -294,6 +304,7 @@ export interface Database {
   device_codes: DeviceCodesTable;
   sessions: SessionsTable;
   token_families: TokenFamiliesTable;
+  idempotency_keys: IdempotencyKeysTable;
   refresh_tokens: RefreshTokensTable;
   family_access_tokens: FamilyAccessTokensTable;
   recovery_codes: RecoveryCodesTable;
