@@ -333,6 +333,66 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
     expect(Object.keys(remoteAudit[0] ?? {}).sort()).toEqual(Object.keys(localAudit[0] ?? {}).sort());
   });
 
+  it('audit list --follow polls the API: a change made meanwhile shows up, and --until ends it', async () => {
+    const now = Date.now();
+    const following = runCli(
+      [
+        'admin',
+        '--server',
+        server.issuer,
+        'audit',
+        'list',
+        '--follow',
+        '--event',
+        'client.create',
+        '--since',
+        new Date(now).toISOString(),
+        '--until',
+        new Date(now + 3000).toISOString(),
+        '--json',
+      ],
+      { env: admin.env },
+    );
+    const created = await runCli(['admin', 'clients', 'create', '--name', 'followed', '--kind', 'public', '--json'], {
+      env: dbEnv,
+    });
+    expect(created.code, created.stderr).toBe(0);
+    const clientId = (JSON.parse(created.stdout) as { client_id: string }).client_id;
+    const res = await following;
+    expect(res.code, res.stderr).toBe(0);
+    const records = res.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; client_id: string });
+    expect(records.map((r) => [r.event, r.client_id])).toEqual([['client.create', clientId]]);
+  });
+
+  it('audit export gives the same lines both ways; audit verify checks the chain at the server', async () => {
+    const until = new Date().toISOString();
+    const local = await runCli(['admin', 'audit', 'export', '--until', until], { env: dbEnv });
+    const remote = await runCli(['admin', '--server', server.issuer, 'audit', 'export', '--until', until], {
+      env: admin.env,
+    });
+    expect(local.code, local.stderr).toBe(0);
+    expect(remote).toEqual(local);
+    expect(local.stdout.split('\n').length).toBeGreaterThan(10);
+
+    const verified = await runCli(['admin', '--server', server.issuer, 'audit', 'verify', '--json'], {
+      env: admin.env,
+    });
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
+    const anchored = await runCli(
+      ['admin', '--server', server.issuer, 'audit', 'verify', '--anchor', 'here.anchor'],
+      { env: admin.env },
+    );
+    expect(anchored).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'clavis: --anchor reads a file on this machine: with --server the server checks its own anchor\n',
+    });
+  });
+
   describe('refusals', () => {
     const oneLine = (res: CliResult, code: number, line: string | RegExp) => {
       expect(res.stdout).toBe('');
