@@ -581,4 +581,47 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
       oneLine(both, 1, 'give --db or --server, not both');
     });
   });
+
+  it('a destructive change 15 minutes after signing in: sign in again, exit 4; reading still works', async () => {
+    let offset = 0;
+    const later = await startTestServer({ clock: () => Date.now() + offset });
+    try {
+      const env = {
+        CLAVIS_DB: `sqlite:${join(later.dir, 'clavis.db')}`,
+        CLAVIS_KEK_FILE: join(later.dir, 'clavis.kek'),
+      };
+      // Access tokens outlive the 15 minutes, so what ages is the sign-in, not the token.
+      const ttl = await runCli(['admin', 'clients', 'update', 'clavis-cli', '--token-ttl', '1h'], { env });
+      expect(ttl.code, ttl.stderr).toBe(0);
+      const created = await runCli(
+        ['admin', 'users', 'create', 'dana', '--admin', '--totp', '--password-stdin', '--json'],
+        { env, stdin: PASSWORD },
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const h = fresh();
+      const run = startCli(['login', '--server', later.issuer, '--scope', 'admin'], h.env);
+      const [, link] = await waitFor(() => run.out.stderr, LINK);
+      await new Person('dana', (JSON.parse(created.stdout) as { totp_secret: string }).totp_secret).approve(
+        browser,
+        link as string,
+      );
+      expect((await run.exited).code, run.out.stderr).toBe(0);
+
+      offset = 16 * 60_000;
+      const read = await runCli(['admin', '--server', later.issuer, 'users', 'list', '--json'], {
+        env: h.env,
+      });
+      expect(read.code, read.stderr).toBe(0);
+      const res = await runCli(['admin', '--server', later.issuer, 'users', 'disable', 'dana', '--yes'], {
+        env: h.env,
+      });
+      expect(res).toEqual({
+        code: 4,
+        stdout: '',
+        stderr: `clavis: this change needs a recent sign-in (within 15 minutes): run \`clavis login --server ${later.issuer} --scope admin\` again\n`,
+      });
+    } finally {
+      await later.close();
+    }
+  });
 });
