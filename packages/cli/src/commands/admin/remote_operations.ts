@@ -164,6 +164,8 @@ class AdminApi {
     try {
       return (await response.json()) as T;
     } catch (err) {
+      if ((err as { name?: string }).name === 'SyntaxError')
+        throw new CliError(`${this.server} answered ${path} with something that is not JSON`);
       throw networkFailure(this.server, err);
     }
   }
