@@ -43,6 +43,8 @@ export interface TestServerOptions {
   database?: TestDatabase;
   /** Where the services report refused signing keys. */
   logger?: ServicesOptions['logger'];
+  /** The admin API's calls per caller per minute (default: the server's). */
+  adminCallsPerMinute?: number;
 }
 
 export async function createTestServer(
@@ -88,7 +90,11 @@ export async function createTestServer(
     subjectKey: services.kek.derive('audit-subjects'),
     failures,
     logger: false,
-    adminApi: { auditKey: services.auditKey, sealKey: services.kek.derive('idempotency-sealing') },
+    adminApi: {
+      auditKey: services.auditKey,
+      sealKey: services.kek.derive('idempotency-sealing'),
+      callsPerMinute: options.adminCallsPerMinute,
+    },
   });
   await app.ready();
   const deps: adminClients.AdminDeps = {

@@ -66,6 +66,8 @@ export interface AdminApiParts {
   sealKey: Buffer;
   /** The anchor file this server appends its seals to, which `POST /audit/verify` checks. */
   auditAnchorFile?: string | undefined;
+  /** Calls per caller per minute (default ADMIN_CALLS_PER_MINUTE). */
+  callsPerMinute?: number | undefined;
 }
 
 function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
@@ -211,6 +213,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       audit,
       failures,
       sealKey: deps.adminApi.sealKey,
+      callsPerMinute: deps.adminApi.callsPerMinute,
       serverUrl: `${config.issuer.replace(/\/$/, '')}${ADMIN_API_PREFIX}`,
     });
   }

@@ -17,6 +17,7 @@ export * as adminFederations from './admin/federations.js';
 export * as adminKek from './admin/kek.js';
 export * as adminSigningKeys from './admin/signing_keys.js';
 export * as adminUsers from './admin/users.js';
+export * as adminViews from './admin/views.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';
 export { buildApp } from './app.js';
 export { type AuditAnchorContents, AuditAnchorError, readAnchor } from './audit/anchor.js';

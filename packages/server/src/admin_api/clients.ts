@@ -1,6 +1,7 @@
 /** `/clients`: what `clavis admin clients …` does, on the same use cases, answering with the same views. */
 import * as adminClientSecrets from '../admin/client_secrets.js';
 import * as adminClients from '../admin/clients.js';
+import { createdClientJson, revokedSecretJson, rotatedSecretJson } from '../admin/views.js';
 import type { ClientAuthMethod } from '../clients/client.js';
 import { clientView } from '../clients/client.js';
 import type { ResourceDeps } from './deps.js';
@@ -140,7 +141,7 @@ export function clientRoutes(deps: ResourceDeps): AdminRoute[] {
         return {
           status: 201,
           headers: { location: `/admin/v1/clients/${encodeURIComponent(client.id)}` },
-          body: { ...clientView(client), ...(secret ? { client_secret: secret } : {}) },
+          body: createdClientJson(client, secret),
         };
       },
     }),
@@ -251,14 +252,7 @@ export function clientRoutes(deps: ResourceDeps): AdminRoute[] {
           },
           caller.actor,
         );
-        return {
-          status: 200,
-          body: {
-            client_id: result.clientId,
-            client_secret: result.secret,
-            previous_secrets_expire_at: new Date(result.previousExpireAt).toISOString(),
-          },
-        };
+        return { status: 200, body: rotatedSecretJson(result) };
       },
     }),
     route<ClientParams, { limit?: number; cursor?: string }, unknown>({
@@ -299,7 +293,7 @@ export function clientRoutes(deps: ResourceDeps): AdminRoute[] {
           params.secret_id,
           caller.actor,
         );
-        return { status: 200, body: { client_id: params.client_id, ...secret } };
+        return { status: 200, body: revokedSecretJson(params.client_id, secret) };
       },
     }),
   ];

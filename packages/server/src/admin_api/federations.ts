@@ -1,6 +1,7 @@
 /** `/federations`: what `clavis admin federations …` does, on the same use cases, with the same views. */
 import * as adminFederations from '../admin/federations.js';
-import { type Federation, federationView } from '../federation/federation.js';
+import { federationTestJson, federationWithWarningsJson } from '../admin/views.js';
+import { federationView } from '../federation/federation.js';
 import type { ResourceDeps } from './deps.js';
 import { pageOf, pageQuerySchema } from './pagination.js';
 import { type AdminRoute, route } from './route.js';
@@ -55,11 +56,6 @@ const changeable = {
   name: text(100),
   allow_org_wide: boolean,
 };
-
-/** The federation and what about its policy deserves a warning, as create and update print them. */
-function withWarnings(federation: Federation) {
-  return { ...federationView(federation), warnings: adminFederations.federationWarnings(federation) };
-}
 
 function changes(b: Changes) {
   return {
@@ -154,7 +150,7 @@ export function federationRoutes(deps: ResourceDeps): AdminRoute[] {
         return {
           status: 201,
           headers: { location: `/admin/v1/federations/${encodeURIComponent(federation.id)}` },
-          body: withWarnings(federation),
+          body: federationWithWarningsJson(federation),
         };
       },
     }),
@@ -197,7 +193,7 @@ export function federationRoutes(deps: ResourceDeps): AdminRoute[] {
           { ...changes(b), ...(b.discovery ? { discovery: true } : {}) },
           caller.actor,
         );
-        return { status: 200, body: withWarnings(federation) };
+        return { status: 200, body: federationWithWarningsJson(federation) };
       },
     }),
     route<Params, unknown, unknown>({
@@ -229,12 +225,12 @@ export function federationRoutes(deps: ResourceDeps): AdminRoute[] {
         responses: { 200: { description: 'Each condition, passed or failed', schema: federationTestSchema } },
       },
       handler: async ({ params, body: b }) => {
-        const { results, pass } = await adminFederations.testFederation(
+        const outcome = await adminFederations.testFederation(
           { ...admin, issuerKeys: deps.issuerKeys, clockToleranceSeconds: deps.clockToleranceSeconds },
           params.id,
           b.token,
         );
-        return { status: 200, body: { id: params.id, pass, conditions: results } };
+        return { status: 200, body: federationTestJson(params.id, outcome) };
       },
     }),
   ];

@@ -1,5 +1,6 @@
 /** `/keys`: what `clavis admin keys …` does, on the same use cases, answering with the same views. */
 import * as adminApiKeys from '../admin/api_keys.js';
+import { apiKeyJson, rotatedApiKeyJson } from '../admin/views.js';
 import type { ResourceDeps } from './deps.js';
 import { pageOf, pageQuerySchema } from './pagination.js';
 import { Problem } from './problem.js';
@@ -127,7 +128,7 @@ export function keyRoutes(deps: ResourceDeps): AdminRoute[] {
         return {
           status: 201,
           headers: { location: `/admin/v1/keys/${encodeURIComponent(created.key.id)}` },
-          body: { ...created.key, key: created.plaintext },
+          body: apiKeyJson(created.key, created.plaintext),
         };
       },
     }),
@@ -212,7 +213,7 @@ export function keyRoutes(deps: ResourceDeps): AdminRoute[] {
           b.grace_seconds !== undefined ? { graceSeconds: b.grace_seconds } : {},
           caller.actor,
         );
-        return { status: 200, body: { ...rotated.key, key: rotated.plaintext, predecessor: rotated.old } };
+        return { status: 200, body: rotatedApiKeyJson(rotated) };
       },
     }),
     route<KeyParams, unknown, unknown>({

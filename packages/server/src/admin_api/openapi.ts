@@ -14,7 +14,7 @@ export const ADMIN_API_VERSION = '1.0.0';
 function problemResponse(slug: ProblemSlug | 'various', description: string) {
   return {
     description: slug === 'various' ? description : `${description} (\`${slug}\`)`,
-    content: { 'application/problem+json': { schema: problemSchema } },
+    content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
   };
 }
 

@@ -37,6 +37,8 @@ export interface AdminApiDeps extends ResourceDeps {
   sealKey: Buffer;
   /** The public URL of the API (`issuer` + `/admin/v1`), named in the OpenAPI document. */
   serverUrl: string;
+  /** Calls per caller per minute (default ADMIN_CALLS_PER_MINUTE). */
+  callsPerMinute?: number | undefined;
 }
 
 /** Every route of the API, built from its deps: what is registered and what is documented. */
@@ -82,6 +84,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
     db: deps.admin.db,
     clock: deps.admin.clock,
     failures: deps.failures,
+    ...(deps.callsPerMinute !== undefined ? { perMinute: deps.callsPerMinute } : {}),
   });
   const idempotency = new IdempotencyStore({
     db: deps.admin.db,

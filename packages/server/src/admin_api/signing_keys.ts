@@ -1,5 +1,6 @@
 /** `/signing-keys`: what `clavis admin signing-keys list|rotate` does, with the same views. */
 import * as adminSigningKeys from '../admin/signing_keys.js';
+import { signingKeysRotatedJson } from '../admin/views.js';
 import type { ResourceDeps } from './deps.js';
 import { pageOf, pageQuerySchema } from './pagination.js';
 import { type AdminRoute, route } from './route.js';
@@ -49,7 +50,7 @@ export function signingKeyRoutes(deps: ResourceDeps): AdminRoute[] {
       handler: async ({ body: b, caller }) => {
         const withdrawNow = b.now === true;
         const result = await adminSigningKeys.replaceSigningKeys(keys, { withdrawNow }, caller.actor);
-        return { status: 200, body: { withdraw_now: withdrawNow, ...result } };
+        return { status: 200, body: signingKeysRotatedJson(withdrawNow, result) };
       },
     }),
   ];

@@ -1,5 +1,6 @@
 /** `/users`: what `clavis admin users …` does, on the same use cases, answering with the same views. */
 import * as adminUsers from '../admin/users.js';
+import { createdUserJson, disabledUserJson, passwordSetJson, revokedSessionsJson } from '../admin/views.js';
 import type { ResourceDeps } from './deps.js';
 import { pageOf, pageQuerySchema } from './pagination.js';
 import { type AdminCall, type AdminResult, type AdminRoute, route } from './route.js';
@@ -116,13 +117,7 @@ export function userRoutes(deps: ResourceDeps): AdminRoute[] {
         return {
           status: 201,
           headers: { location: `/admin/v1/users/${encodeURIComponent(created.user.id)}` },
-          body: {
-            ...created.user,
-            ...(created.password !== undefined ? { password: created.password } : {}),
-            ...(created.totpSecret !== undefined
-              ? { totp_secret: created.totpSecret, totp_uri: created.totpUri }
-              : {}),
-          },
+          body: createdUserJson(created),
         };
       },
     }),
@@ -172,8 +167,10 @@ export function userRoutes(deps: ResourceDeps): AdminRoute[] {
         },
       },
       handler: async ({ params, caller }) => {
-        const { user, revokedFamilies } = await adminUsers.disableUser(users, params.user, caller.actor);
-        return { status: 200, body: { ...user, revoked_families: revokedFamilies } };
+        return {
+          status: 200,
+          body: disabledUserJson(await adminUsers.disableUser(users, params.user, caller.actor)),
+        };
       },
     }),
     action('enable', 'enableUser', 'Enable a person (clavis admin users enable)', 'change', (u, a) =>
@@ -210,13 +207,13 @@ export function userRoutes(deps: ResourceDeps): AdminRoute[] {
         },
       },
       handler: async ({ params, body: b, caller }) => {
-        const { user, password } = await adminUsers.setPassword(
+        const result = await adminUsers.setPassword(
           users,
           params.user,
           b.password !== undefined ? { password: b.password } : {},
           caller.actor,
         );
-        return { status: 200, body: { ...user, ...(password !== undefined ? { password } : {}) } };
+        return { status: 200, body: passwordSetJson(result) };
       },
     }),
     route<UserParams, { limit?: number; cursor?: string }, unknown>({
@@ -248,8 +245,8 @@ export function userRoutes(deps: ResourceDeps): AdminRoute[] {
         responses: { 200: { description: 'How many sessions ended', schema: revokedSessionsSchema } },
       },
       handler: async ({ params, caller }) => {
-        const { user, revokedFamilies } = await adminUsers.revokeSessions(users, params.user, caller.actor);
-        return { status: 200, body: { user: user.username, revoked_families: revokedFamilies } };
+        const result = await adminUsers.revokeSessions(users, params.user, caller.actor);
+        return { status: 200, body: revokedSessionsJson(result) };
       },
     }),
   ];

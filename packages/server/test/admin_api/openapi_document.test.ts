@@ -2,6 +2,8 @@
  * The OpenAPI document is valid OpenAPI 3.1 (the CI lint), is what GET /admin/v1/openapi.json serves
  * without a token, and documents exactly the routes the plugin registers.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../../../../test/support/test_server.js';
@@ -40,7 +42,13 @@ describe('the admin API OpenAPI document', () => {
     }
   });
 
-  it('names the problem types it answers with', () => {
+  it("names the problem types it answers with, as the README's Admin API section does", () => {
+    const readme = readFileSync(join(import.meta.dirname, '../../../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Admin API'), readme.indexOf('## CLI reference'));
+    for (const [slug, { status }] of Object.entries(problemTypes))
+      expect(section, `README: ${slug}`).toMatch(
+        new RegExp(`\`(urn:clavis:problem:)?${slug}\` \\(${status}\\)`),
+      );
     const info = document.info as { description: string };
     for (const slug of Object.keys(problemTypes))
       expect(info.description).toContain(`urn:clavis:problem:${slug}`);

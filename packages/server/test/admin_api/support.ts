@@ -7,7 +7,11 @@ import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { TestDialect } from '../../../../test/support/dialects.js';
 import { basic, post } from '../../../../test/support/oauth.js';
-import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import {
+  createTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from '../../../../test/support/test_server.js';
 import { createUser, PASSWORD } from '../../../../test/support/users.js';
 import { CLI_CLIENT_ID } from '../../src/clients/client.js';
 import { bootstrap } from '../../src/runtime/bootstrap.js';
@@ -15,8 +19,11 @@ import { Browser, totpCode } from '../pages/support.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-export async function createAdminApiServer(dialect: TestDialect): Promise<TestServer> {
-  const server = await createTestServer(dialect);
+export async function createAdminApiServer(
+  dialect: TestDialect,
+  options: TestServerOptions = {},
+): Promise<TestServer> {
+  const server = await createTestServer(dialect, options);
   await bootstrap(server.services, { adminPassword: PASSWORD });
   return server;
 }
@@ -78,10 +85,12 @@ export async function personToken(
 export async function serviceToken(
   server: TestServer,
   scopes: string[] = ['admin'],
+  audiences: string[] = [],
 ): Promise<{ clientId: string; accessToken: string }> {
   const { client, secret } = await server.createClient({
     name: 'automation',
     scopes,
+    audiences,
     grants: ['client_credentials'],
   });
   const res = await server.app.inject({
