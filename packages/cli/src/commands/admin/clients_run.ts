@@ -233,6 +233,6 @@ export async function runClientsSecretsRevoke(
   const secret = await withAdmin(options, deps, (ops) =>
     ops.revokeClientSecret(options.id, options.secretId),
   );
-  if (options.json) writeJson(deps, { client_id: options.id, ...secret });
+  if (options.json) writeJson(deps, secret);
   else writeLine(deps.stderr, `Revoked secret ${secret.id} of client ${options.id}.`);
 }

@@ -11,6 +11,7 @@ import {
   adminFederations,
   adminSigningKeys,
   adminUsers,
+  adminViews,
   auditCursor,
   type Client,
   clientView,
@@ -24,7 +25,17 @@ import { CliError } from '../../errors.js';
 import type { Env } from '../../io.js';
 import { apiKeySettings } from '../../settings.js';
 import type { AdminContext } from './context.js';
-import type { AdminOperations, AuditFilters, ClientView, FederationView } from './operations.js';
+import type {
+  AdminOperations,
+  ApiKeyView,
+  AuditFilters,
+  ClientView,
+  FederationView,
+  UserView,
+} from './operations.js';
+
+/** A view the server builds as a plain record, named with the shape operations.ts gives it. */
+const viewAs = <T>(view: Record<string, unknown>): T => view as unknown as T;
 
 const asClient = (client: Client): ClientView => clientView(client) as ClientView;
 const asFederation = (federation: Federation): FederationView => federationView(federation) as FederationView;
@@ -50,10 +61,8 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
     clock: admin.clock,
     apiKeyMaxTtlSeconds: apiKeySettings(env).apiKeyMaxTtlSeconds ?? configDefaults.apiKeyMaxTtlSeconds,
   };
-  const withWarnings = (federation: Federation) => ({
-    ...asFederation(federation),
-    warnings: adminFederations.federationWarnings(federation),
-  });
+  const withWarnings = (federation: Federation) =>
+    adminViews.federationWithWarningsJson(federation) as FederationView & { warnings: string[] };
 
   return {
     async createClient({ authMethod, ...input }) {
@@ -63,7 +72,7 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
         { ...input, ...(authMethod ? { authMethod: authMethod as Client['authMethod'] } : {}) },
         actor,
       );
-      return { ...asClient(client), ...(secret ? { client_secret: secret } : {}) };
+      return adminViews.createdClientJson(client, secret) as ClientView & { client_secret?: string };
     },
     listClients: async () => (await adminClients.listClients(admin)).map(asClient),
     showClient: async (id) => asClient(await adminClients.showClient(admin, id)),
@@ -71,58 +80,41 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
     deleteClient: (id) => adminClients.deleteClient(admin, id, actor),
     disableClient: async (id) => asClient(await adminClients.disableClient(admin, id, actor)),
     enableClient: async (id) => asClient(await adminClients.enableClient(admin, id, actor)),
-    async rotateClientSecret(id, input) {
-      const result = await adminClients.rotateClientSecret(admin, id, input, actor);
-      return {
-        client_id: result.clientId,
-        client_secret: result.secret,
-        previous_secrets_expire_at: new Date(result.previousExpireAt).toISOString(),
-      };
-    },
+    rotateClientSecret: async (id, input) =>
+      adminViews.rotatedSecretJson(await adminClients.rotateClientSecret(admin, id, input, actor)),
     listClientSecrets: (id) => adminClientSecrets.listSecrets(admin, id),
-    revokeClientSecret: (id, secretId) => adminClientSecrets.revokeSecret(admin, id, secretId, actor),
+    revokeClientSecret: async (id, secretId) =>
+      adminViews.revokedSecretJson(id, await adminClientSecrets.revokeSecret(admin, id, secretId, actor)),
 
-    async createUser(input) {
-      const created = await adminUsers.createUser(admin, input, actor);
-      return {
-        ...created.user,
-        ...(created.password !== undefined ? { password: created.password } : {}),
-        ...(created.totpSecret !== undefined
-          ? { totp_secret: created.totpSecret, totp_uri: created.totpUri ?? '' }
-          : {}),
-      };
-    },
+    createUser: async (input) =>
+      viewAs<UserView & { password?: string; totp_secret?: string; totp_uri?: string }>(
+        adminViews.createdUserJson(await adminUsers.createUser(admin, input, actor)),
+      ),
     listUsers: () => adminUsers.listUsers(admin),
     showUser: (user) => adminUsers.showUser(admin, user),
-    async disableUser(name) {
-      const { user, revokedFamilies } = await adminUsers.disableUser(admin, name, actor);
-      return { ...user, revoked_families: revokedFamilies };
-    },
+    disableUser: async (name) =>
+      adminViews.disabledUserJson(await adminUsers.disableUser(admin, name, actor)),
     enableUser: (user) => adminUsers.enableUser(admin, user, actor),
     unlockUser: (user) => adminUsers.unlockUser(admin, user, actor),
     resetMfa: (user) => adminUsers.resetMfa(admin, user, actor),
-    async setPassword(name, input) {
-      const { user, password } = await adminUsers.setPassword(admin, name, input, actor);
-      return { ...user, ...(password !== undefined ? { password } : {}) };
-    },
+    setPassword: async (name, input) =>
+      adminViews.passwordSetJson(await adminUsers.setPassword(admin, name, input, actor)),
     setScopes: (user, scopes) => adminUsers.setScopes(admin, user, scopes, actor),
     listSessions: async (user) => (await adminUsers.listSessions(admin, user)).sessions,
-    async revokeSessions(name) {
-      const { user, revokedFamilies } = await adminUsers.revokeSessions(admin, name, actor);
-      return { user: user.username, revoked_families: revokedFamilies };
-    },
+    revokeSessions: async (name) =>
+      adminViews.revokedSessionsJson(await adminUsers.revokeSessions(admin, name, actor)),
 
     async createKey(input) {
       const created = await adminApiKeys.createApiKey(keyDeps, input, actor);
-      return { ...created.key, key: created.plaintext };
+      return viewAs<ApiKeyView & { key: string }>(adminViews.apiKeyJson(created.key, created.plaintext));
     },
     listKeys: (input) => adminApiKeys.listApiKeys(keyDeps, input),
     showKey: (id) => adminApiKeys.showApiKey(keyDeps, id),
     updateKey: (id, input) => adminApiKeys.updateApiKey(keyDeps, id, input, actor),
-    async rotateKey(id, input) {
-      const rotated = await adminApiKeys.rotateApiKey(keyDeps, id, input, actor);
-      return { ...rotated.key, key: rotated.plaintext, predecessor: rotated.old };
-    },
+    rotateKey: async (id, input) =>
+      viewAs<ApiKeyView & { key: string; predecessor: ApiKeyView }>(
+        adminViews.rotatedApiKeyJson(await adminApiKeys.rotateApiKey(keyDeps, id, input, actor)),
+      ),
     revokeKey: (id) => adminApiKeys.revokeApiKey(keyDeps, id, actor),
 
     createFederation: async (input) =>
@@ -134,10 +126,8 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
     deleteFederation: (id) => adminFederations.deleteFederation(admin, id, actor),
     disableFederation: async (id) => asFederation(await adminFederations.disableFederation(admin, id, actor)),
     enableFederation: async (id) => asFederation(await adminFederations.enableFederation(admin, id, actor)),
-    async testFederation(id, token) {
-      const { results, pass } = await adminFederations.testFederation(admin, id, token);
-      return { id, pass, conditions: results };
-    },
+    testFederation: async (id, token) =>
+      adminViews.federationTestJson(id, await adminFederations.testFederation(admin, id, token)),
 
     async auditPage(query) {
       const after = query.cursor !== undefined ? auditCursor.decode(query.cursor) : undefined;
@@ -180,9 +170,10 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
       }),
 
     listSigningKeys: (input) => adminSigningKeys.listSigningKeys(services, { all: input.all }),
-    async rotateSigningKeys({ withdrawNow }) {
-      const result = await adminSigningKeys.replaceSigningKeys(services, { withdrawNow }, actor);
-      return { withdraw_now: withdrawNow, ...result };
-    },
+    rotateSigningKeys: async ({ withdrawNow }) =>
+      adminViews.signingKeysRotatedJson(
+        withdrawNow,
+        await adminSigningKeys.replaceSigningKeys(services, { withdrawNow }, actor),
+      ),
   };
 }

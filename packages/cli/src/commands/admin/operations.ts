@@ -169,7 +169,7 @@ export interface AdminOperations {
     input: { graceSeconds: number; secretTtlSeconds?: number },
   ): Promise<{ client_id: string; client_secret: string; previous_secrets_expire_at: string }>;
   listClientSecrets(id: string): Promise<ClientSecretView[]>;
-  revokeClientSecret(id: string, secretId: string): Promise<ClientSecretView>;
+  revokeClientSecret(id: string, secretId: string): Promise<ClientSecretView & { client_id: string }>;
 
   createUser(
     input: UserCreateInput,
