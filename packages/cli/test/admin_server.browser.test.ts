@@ -624,4 +624,30 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
       await later.close();
     }
   });
+
+  it('signing-keys rotate says the same both ways', async () => {
+    const local = await runCli(['admin', 'signing-keys', 'rotate'], { env: dbEnv });
+    const remote = await runCli(['admin', '--server', server.issuer, 'signing-keys', 'rotate'], {
+      env: admin.env,
+    });
+    expect(local.code, local.stderr).toBe(0);
+    // How many keys a rotation withdraws depends on the keys there are (the first one made more): each
+    // kind of line, in order, is what must be the same.
+    const shape = (text: string) => [
+      ...new Set(
+        text
+          .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+          .replace(/(new key|withdrawn) \S+ /g, '$1 <kid> ')
+          .split('\n'),
+      ),
+    ];
+    expect(shape(remote.stdout)).toEqual(shape(local.stdout));
+    expect(remote.code).toBe(0);
+    expect(local.stdout).toMatch(/^new key /m);
+    expect(local.stdout).toMatch(/^withdrawn /m);
+    const json = await runCli(['admin', '--server', server.issuer, 'signing-keys', 'rotate', '--json'], {
+      env: admin.env,
+    });
+    expect(Object.keys(JSON.parse(json.stdout))).toEqual(['withdraw_now', 'withdrawn', 'created']);
+  });
 });
