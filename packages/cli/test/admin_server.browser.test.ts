@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/support/free_port.js';
 import { jwksOf, newClientKey, signAssertion } from '../../../test/support/jwt.js';
 import { PASSWORD } from '../../../test/support/users.js';
-import { type CliResult, runCli, startCli } from './support/cli.js';
+import { type CliResult, runCli, startCli, withSqlite } from './support/cli.js';
 import {
   chromiumAvailable,
   type Home,
@@ -349,6 +349,13 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
       expect.stringMatching(/^clavis: the token does not pass federation fed_[\w-]+: token_format\n$/),
     ]);
 
+    // Every create went with an Idempotency-Key of its own.
+    const keys = withSqlite(join(server.dir, 'clavis.db'), (db) =>
+      db.prepare('select key from idempotency_keys').all(),
+    ) as Array<{ key: string }>;
+    expect(keys.length).toBeGreaterThanOrEqual(7);
+    expect(new Set(keys.map((k) => k.key)).size).toBe(keys.length);
+
     // The audit log: the same records, each charged to who made the change (the operator's OS account
     // with --db, the signed-in administrator with --server).
     const audit = async (via: 'db' | 'server', client: string) => {
@@ -395,7 +402,7 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
         '--since',
         new Date(now).toISOString(),
         '--until',
-        new Date(now + 3000).toISOString(),
+        new Date(now + 8000).toISOString(),
         '--json',
       ],
       { env: admin.env },
