@@ -184,6 +184,7 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
       { argv: () => ['users', 'sessions', `bob-${t}`] },
       { argv: () => ['users', 'sessions', `bob-${t}`, '--json'] },
       { argv: () => ['users', 'show', `bob-${t}`] },
+      { argv: () => ['users', 'sessions', 'alice'] },
       { argv: () => ['users', 'set-password', `bob-${t}`, '--password-stdin'], stdin: `${PASSWORD}2` },
       { argv: () => ['users', 'disable', `bob-${t}`, '--yes'] },
       { argv: () => ['users', 'enable', `bob-${t}`, '--json'] },
@@ -422,6 +423,41 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
       .split('\n')
       .map((line) => JSON.parse(line) as { event: string; client_id: string });
     expect(records.map((r) => [r.event, r.client_id])).toEqual([['client.create', clientId]]);
+  });
+
+  it('audit list pages the same way: the same records, the same cursor, and it continues from it', async () => {
+    const list = (via: 'db' | 'server', ...argv: string[]) =>
+      runCli(
+        [
+          'admin',
+          ...(via === 'server' ? ['--server', server.issuer] : []),
+          'audit',
+          'list',
+          '--event',
+          'client.create',
+          ...argv,
+        ],
+        { env: via === 'db' ? dbEnv : admin.env },
+      );
+    for (const argv of [
+      ['--limit', '2'],
+      ['--limit', '2', '--json'],
+    ]) {
+      const local = await list('db', ...argv);
+      expect(local.code, local.stderr).toBe(0);
+      expect(local.stderr).toMatch(
+        /^more records match: continue with --cursor \S+ \(or a larger --limit\)\n$/,
+      );
+      expect(await list('server', ...argv)).toEqual(local);
+    }
+    const first = await list('server', '--limit', '1', '--json');
+    const cursor = /--cursor (\S+)/.exec(first.stderr)?.[1] as string;
+    const next = await list('server', '--limit', '1', '--json', '--cursor', cursor);
+    expect(next).toEqual(await list('db', '--limit', '1', '--json', '--cursor', cursor));
+    const [a] = JSON.parse(first.stdout) as Array<{ hash: string }>;
+    const [b] = JSON.parse(next.stdout) as Array<{ hash: string }>;
+    expect(b?.hash).toBeDefined();
+    expect(b?.hash).not.toBe(a?.hash);
   });
 
   it('audit export gives the same lines both ways; audit verify checks the chain at the server', async () => {
