@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/support/free_port.js';
@@ -458,6 +459,46 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
     const [b] = JSON.parse(next.stdout) as Array<{ hash: string }>;
     expect(b?.hash).toBeDefined();
     expect(b?.hash).not.toBe(a?.hash);
+  });
+
+  it('a service principal granted admin administers with its private key (CLAVIS_SERVER alone)', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('EdDSA', { extractable: true });
+    const h = fresh();
+    const jwks = join(h.dir, 'ops.jwks.json');
+    writeFileSync(
+      jwks,
+      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'ops', alg: 'EdDSA' }] }),
+    );
+    const keyed = await runCli(
+      [
+        'admin',
+        'clients',
+        'create',
+        '--name',
+        'ops-bot',
+        '--kind',
+        'confidential',
+        '--scope',
+        'admin',
+        '--jwks-file',
+        jwks,
+        '--json',
+      ],
+      { env: dbEnv },
+    );
+    expect(keyed.code, keyed.stderr).toBe(0);
+    const keyFile = join(h.dir, 'ops.pem');
+    writeFileSync(keyFile, await exportPKCS8(privateKey), { mode: 0o600 });
+    const clientId = (JSON.parse(keyed.stdout) as { client_id: string }).client_id;
+    const env = {
+      ...h.env,
+      CLAVIS_SERVER: server.issuer,
+      CLAVIS_CLIENT_ID: clientId,
+      CLAVIS_PRIVATE_KEY_FILE: keyFile,
+    };
+    const remote = await runCli(['admin', 'clients', 'show', clientId, '--json'], { env });
+    expect(remote.code, remote.stderr).toBe(0);
+    expect(remote).toEqual(await runCli(['admin', 'clients', 'show', clientId, '--json'], { env: dbEnv }));
   });
 
   it('audit export gives the same lines both ways; audit verify checks the chain at the server', async () => {
