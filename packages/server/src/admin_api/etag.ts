@@ -6,6 +6,13 @@
 import { createHash } from 'node:crypto';
 import { Problem } from './problem.js';
 
+/** The header's schema: what the route validates and the OpenAPI document shows (428 when absent). */
+export const ifMatchSchema = {
+  type: 'string',
+  maxLength: 1024,
+  description: 'The ETag of the resource as last read; without it, 428',
+};
+
 /** The strong entity tag of a representation. */
 export function etagOf(representation: unknown): string {
   return `"${createHash('sha256').update(JSON.stringify(representation)).digest('base64url').slice(0, 27)}"`;

@@ -19,6 +19,14 @@ export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 /** `Idempotency-Key`: 1 to 255 visible ASCII characters. */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+/** The header's schema: what the route validates and the OpenAPI document shows. */
+export const idempotencyKeySchema = {
+  type: 'string',
+  pattern: '^[\\x21-\\x7e]{1,255}$',
+  description:
+    'The same key and body within 24 hours replay the first response (to the same caller); another body is 422',
+};
+
 export interface StoredResponse {
   status: number;
   headers: Record<string, string>;

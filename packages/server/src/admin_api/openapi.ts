@@ -6,10 +6,27 @@
  */
 
 import { type ProblemSlug, problemTypes } from './problem.js';
-import { type AdminRoute, type JsonSchema, openApiPath } from './route.js';
-import { problemSchema } from './schemas.js';
+import { type AdminRoute, headerSchemas, type JsonSchema, openApiPath } from './route.js';
+import { namedSchemas } from './schemas.js';
 
 export const ADMIN_API_VERSION = '1.0.0';
+
+const componentOf = new Map(Object.entries(namedSchemas).map(([name, schema]) => [schema as unknown, name]));
+
+/** `schema` with every named representation in it replaced by a reference to its component. */
+function referencing(schema: unknown): unknown {
+  const name = componentOf.get(schema);
+  if (name) return { $ref: `#/components/schemas/${name}` };
+  if (Array.isArray(schema)) return schema.map(referencing);
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, referencing(v)]));
+}
+
+/** A component's own schema, its nested named representations referenced. */
+function referencingWithin(schema: unknown): unknown {
+  if (!schema || typeof schema !== 'object') return schema;
+  return Object.fromEntries(Object.entries(schema).map(([k, v]) => [k, referencing(v)]));
+}
 
 function problemResponse(slug: ProblemSlug | 'various', description: string) {
   return {
@@ -18,37 +35,53 @@ function problemResponse(slug: ProblemSlug | 'various', description: string) {
   };
 }
 
+/** The problem responses, once each, as components the operations refer to. */
+const problemComponents = {
+  InvalidRequest: problemResponse('invalid-request', 'The request is malformed or refused as invalid'),
+  Unauthorized: problemResponse('unauthorized', 'No valid access token of this server'),
+  Forbidden: problemResponse('various', 'Not an administrator, or no `admin` scope (`forbidden`)'),
+  ForbiddenOrStale: problemResponse(
+    'various',
+    'Not an administrator, no `admin` scope (`forbidden`), or a sign-in older than 15 minutes (`reauthentication-required`)',
+  ),
+  NotFound: problemResponse('not-found', 'No such resource'),
+  Conflict: problemResponse('conflict', 'The change conflicts with the current state'),
+  PreconditionFailed: problemResponse('precondition-failed', 'If-Match does not name the current version'),
+  PayloadTooLarge: problemResponse('payload-too-large', 'The body is too large'),
+  UnsupportedMediaType: problemResponse('unsupported-media-type', 'The body is not application/json'),
+  IdempotencyKeyReused: problemResponse(
+    'idempotency-key-reused',
+    'The Idempotency-Key was used for another request',
+  ),
+  PreconditionRequired: problemResponse('precondition-required', 'If-Match is missing'),
+  RateLimited: problemResponse('rate-limited', 'Too many requests; see Retry-After'),
+  InternalError: problemResponse('internal-error', 'Unexpected error'),
+  Unavailable: problemResponse('unavailable', 'Storage busy or unavailable; see Retry-After'),
+};
+
+const ref = (name: keyof typeof problemComponents) => ({ $ref: `#/components/responses/${name}` });
+
 /** The problem responses every route may give, and those its guards add. */
 function problemResponses(route: AdminRoute): Record<string, unknown> {
   const out: Record<string, unknown> = {
-    '400': problemResponse('invalid-request', 'The request is malformed or refused as invalid'),
-    '401': problemResponse('unauthorized', 'No valid access token of this server'),
-    '403': problemResponse(
-      'various',
-      route.access === 'destructive'
-        ? 'Not an administrator, no `admin` scope (`forbidden`), or a sign-in older than 15 minutes (`reauthentication-required`)'
-        : 'Not an administrator, or no `admin` scope (`forbidden`)',
-    ),
-    '404': problemResponse('not-found', 'No such resource'),
-    '429': problemResponse('rate-limited', 'Too many requests; see Retry-After'),
-    '500': problemResponse('internal-error', 'Unexpected error'),
-    '503': problemResponse('unavailable', 'Storage busy or unavailable; see Retry-After'),
+    '400': ref('InvalidRequest'),
+    '401': ref('Unauthorized'),
+    '403': ref(route.access === 'destructive' ? 'ForbiddenOrStale' : 'Forbidden'),
+    '404': ref('NotFound'),
+    '429': ref('RateLimited'),
+    '500': ref('InternalError'),
+    '503': ref('Unavailable'),
   };
-  if (route.method !== 'GET')
-    out['409'] = problemResponse('conflict', 'The change conflicts with the current state');
+  if (route.method !== 'GET') out['409'] = ref('Conflict');
   if (route.schema.body) {
-    out['413'] = problemResponse('payload-too-large', 'The body is too large');
-    out['415'] = problemResponse('unsupported-media-type', 'The body is not application/json');
+    out['413'] = ref('PayloadTooLarge');
+    out['415'] = ref('UnsupportedMediaType');
   }
   if (route.ifMatch) {
-    out['412'] = problemResponse('precondition-failed', 'If-Match does not name the current version');
-    out['428'] = problemResponse('precondition-required', 'If-Match is missing');
+    out['412'] = ref('PreconditionFailed');
+    out['428'] = ref('PreconditionRequired');
   }
-  if (route.idempotent)
-    out['422'] = problemResponse(
-      'idempotency-key-reused',
-      'The Idempotency-Key was used for another request',
-    );
+  if (route.idempotent) out['422'] = ref('IdempotencyKeyReused');
   return out;
 }
 
@@ -71,25 +104,17 @@ function parameters(where: 'path' | 'query' | 'header', schema: JsonSchema | und
 
 /** The headers of a route that its guards read. */
 function headerParameters(route: AdminRoute): unknown[] {
-  const out: unknown[] = [];
-  if (route.idempotent)
-    out.push({
-      name: 'Idempotency-Key',
+  const names: Record<string, string> = { 'idempotency-key': 'Idempotency-Key', 'if-match': 'If-Match' };
+  return Object.entries(headerSchemas(route)).map(([name, s]) => {
+    const { description, ...schema } = s as { description?: string };
+    return {
+      name: names[name] ?? name,
       in: 'header',
-      required: false,
-      description:
-        'The same key and body within 24 hours replay the first response (to the same caller); another body is 422',
-      schema: { type: 'string', minLength: 1, maxLength: 255 },
-    });
-  if (route.ifMatch)
-    out.push({
-      name: 'If-Match',
-      in: 'header',
-      required: true,
-      description: 'The ETag of the resource as last read',
-      schema: { type: 'string', maxLength: 1024 },
-    });
-  return out;
+      required: name === 'if-match',
+      ...(description ? { description } : {}),
+      schema,
+    };
+  });
 }
 
 function operation(route: AdminRoute): Record<string, unknown> {
@@ -104,7 +129,7 @@ function operation(route: AdminRoute): Record<string, unknown> {
       description: spec.description,
       ...(Object.keys(headers).length ? { headers } : {}),
       ...(spec.schema
-        ? { content: { [spec.contentType ?? 'application/json']: { schema: spec.schema } } }
+        ? { content: { [spec.contentType ?? 'application/json']: { schema: referencing(spec.schema) } } }
         : {}),
     };
   }
@@ -182,7 +207,11 @@ export function openApiDocument(routes: readonly AdminRoute[], serverUrl: string
             'An access token of this server carrying the `admin` scope: an administrator signed in with a second factor (`clavis login --scope admin`), or a client granted `admin`',
         },
       },
-      schemas: { Problem: problemSchema },
+      // Components refer to each other too (a rotated key holds its predecessor).
+      responses: problemComponents,
+      schemas: Object.fromEntries(
+        Object.entries(namedSchemas).map(([name, schema]) => [name, referencingWithin(schema)]),
+      ),
     },
     paths,
   };

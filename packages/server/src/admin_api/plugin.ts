@@ -20,7 +20,7 @@ import { keyRoutes } from './keys.js';
 import { openApiDocument } from './openapi.js';
 import { Problem, toProblem } from './problem.js';
 import { CallerRateLimit } from './rate_limit.js';
-import type { AdminCall, AdminResult, AdminRoute } from './route.js';
+import { type AdminCall, type AdminResult, type AdminRoute, headerSchemas } from './route.js';
 import { signingKeyRoutes } from './signing_keys.js';
 import { userRoutes } from './users.js';
 
@@ -51,6 +51,23 @@ export function adminRoutes(deps: ResourceDeps): AdminRoute[] {
     ...auditRoutes(deps),
     ...signingKeyRoutes(deps),
   ];
+}
+
+/** The route's response schemas as Fastify takes them (bodies are serialized as they are, never trimmed). */
+function responseSchemas(route: AdminRoute): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [status, spec] of Object.entries(route.schema.responses)) {
+    if (spec.schema)
+      out[status] = { content: { [spec.contentType ?? 'application/json']: { schema: spec.schema } } };
+  }
+  return out;
+}
+
+/** A JSON reviver refusing the keys that could reach an object's prototype when the body is copied. */
+function refusePrototypeKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__' || key === 'constructor' || key === 'prototype')
+    throw new Problem('invalid-request', `the body must not hold a "${key}" key`);
+  return value;
 }
 
 function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
@@ -117,14 +134,20 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         { parseAs: 'string', bodyLimit: ADMIN_BODY_LIMIT_BYTES },
         (_request, text, done) => {
           if (text === '') return done(null, undefined);
+          let parsed: unknown;
           try {
-            done(null, JSON.parse(text as string));
-          } catch {
-            const err = new SyntaxError('the body is not valid JSON');
-            done(err, undefined);
+            parsed = JSON.parse(text as string, refusePrototypeKeys);
+          } catch (err) {
+            return done(
+              err instanceof Problem ? err : new SyntaxError('the body is not valid JSON'),
+              undefined,
+            );
           }
+          done(null, parsed);
         },
       );
+      // Responses are sent as the handlers built them: their schemas document them and the tests check them.
+      scope.setSerializerCompiler(() => (data) => JSON.stringify(data));
       scope.setValidatorCompiler(({ schema, httpPart }) =>
         (httpPart === 'body' ? bodies : queries).compile(schema),
       );
@@ -161,6 +184,10 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
           url: r.url,
           bodyLimit: ADMIN_BODY_LIMIT_BYTES,
           schema: {
+            ...(r.idempotent || r.ifMatch
+              ? { headers: { type: 'object', properties: headerSchemas(r) } }
+              : {}),
+            response: responseSchemas(r),
             ...(r.schema.params ? { params: r.schema.params } : {}),
             ...(r.schema.querystring ? { querystring: r.schema.querystring } : {}),
             ...(r.schema.body ? { body: r.schema.body } : {}),

@@ -6,6 +6,8 @@
 import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import type { AdminCaller } from './authorization.js';
+import { ifMatchSchema } from './etag.js';
+import { idempotencyKeySchema } from './idempotency.js';
 
 /** A JSON Schema object (the subset both Fastify's validation and OpenAPI 3.1 read alike). */
 export type JsonSchema = Record<string, unknown>;
@@ -82,6 +84,14 @@ export function route<P, Q, B>(
   spec: Omit<AdminRoute, 'handler'> & { handler: (call: AdminCall<P, Q, B>) => Promise<AdminResult> },
 ): AdminRoute {
   return spec as AdminRoute;
+}
+
+/** The request headers a route's guards read, by their lower-case names, with their schemas. */
+export function headerSchemas(route: Pick<AdminRoute, 'idempotent' | 'ifMatch'>): Record<string, JsonSchema> {
+  return {
+    ...(route.idempotent ? { 'idempotency-key': idempotencyKeySchema } : {}),
+    ...(route.ifMatch ? { 'if-match': ifMatchSchema } : {}),
+  };
 }
 
 /** `/clients/:client_id` → `/clients/{client_id}`. */

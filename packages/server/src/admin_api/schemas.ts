@@ -222,3 +222,29 @@ export const signingKeysRotatedSchema = object({
   withdrawn: { type: 'array', items: object({ kid: string, alg: string, withdrawn_at: time }) },
   created: { type: 'array', items: signingKeySchema },
 });
+
+/** The named representations, as the OpenAPI document's components refer to them. */
+export const namedSchemas: Record<string, JsonSchema> = {
+  Problem: problemSchema,
+  Client: clientSchema,
+  CreatedClient: createdClientSchema,
+  RotatedClientSecret: rotatedSecretSchema,
+  ClientSecret: clientSecretSchema,
+  RevokedClientSecret: revokedSecretSchema,
+  User: userSchema,
+  CreatedUser: createdUserSchema,
+  DisabledUser: disabledUserSchema,
+  UserWithPassword: passwordSetSchema,
+  Session: sessionSchema,
+  RevokedSessions: revokedSessionsSchema,
+  ApiKey: apiKeySchema,
+  CreatedApiKey: createdApiKeySchema,
+  RotatedApiKey: rotatedApiKeySchema,
+  Federation: federationSchema,
+  FederationWithWarnings: federationWithWarningsSchema,
+  FederationTest: federationTestSchema,
+  AuditRecord: auditRecordSchema,
+  AuditVerification: auditVerifySchema,
+  SigningKey: signingKeySchema,
+  SigningKeysRotated: signingKeysRotatedSchema,
+};

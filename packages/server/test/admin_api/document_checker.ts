@@ -22,16 +22,19 @@ function rebase(schema: unknown): unknown {
   );
 }
 
-type Operation = { responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
+type Response = { $ref?: string; content?: Record<string, { schema: unknown }> };
+type Operation = { responses: Record<string, Response> };
 
 export class DocumentChecker {
   readonly #paths: Record<string, Record<string, Operation>>;
+  readonly #responses: Record<string, Response>;
   readonly #ajv = new Ajv2020({ strict: false, allErrors: true });
   readonly #compiled = new Map<string, ValidateFunction>();
   readonly #exercised = new Set<string>();
 
   constructor(document: Record<string, unknown>) {
     this.#paths = document.paths as Record<string, Record<string, Operation>>;
+    this.#responses = (document.components as { responses?: Record<string, Response> }).responses ?? {};
     // The document's own references (`#/components/schemas/…`) resolve within it.
     this.#ajv.addSchema({ $id: DOCUMENT_ID, components: document.components });
   }
@@ -43,7 +46,10 @@ export class DocumentChecker {
   check(method: string, path: string, res: LightMyRequestResponse): unknown {
     const operation = this.#paths[path]?.[method.toLowerCase()];
     expect(operation, `${method} ${path} is not documented`).toBeDefined();
-    const response = operation?.responses[String(res.statusCode)];
+    const declared = operation?.responses[String(res.statusCode)];
+    const response = declared?.$ref
+      ? this.#responses[declared.$ref.replace('#/components/responses/', '')]
+      : declared;
     expect(
       response,
       `${method} ${path} answered ${res.statusCode}, which is not documented: ${res.body}`,
