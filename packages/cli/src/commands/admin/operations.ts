@@ -140,7 +140,7 @@ export interface AuditPageQuery extends AuditFilters {
 
 export interface AuditPageView {
   items: AuditRecordView[];
-  /** Present when more records may follow. */
+  /** Set when more records may follow (pass it as `cursor`); null at the end. */
   next_cursor: string | null;
 }
 
