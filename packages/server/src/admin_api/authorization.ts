@@ -9,6 +9,7 @@
  * proof could not be checked. Every refusal is recorded (unauthenticated ones charged to the caller's
  * address, as at the token endpoint); every allowed call is recorded by the caller of `authorize`.
  */
+import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Actor } from '../admin/actor.js';
 import type { FailureLog } from '../audit/failure_log.js';
@@ -85,10 +86,7 @@ export class AdminAuthorizer {
   }
 
   /** The caller, or the refusal (recorded, then thrown). */
-  async authorize(
-    request: Parameters<BearerGuard<AccessTokenClaims>['require']>[0],
-    options: AuthorizeOptions,
-  ): Promise<AdminCaller> {
+  async authorize(request: FastifyRequest, options: AuthorizeOptions): Promise<AdminCaller> {
     const where = { ip: request.ip ?? null, userAgent: request.headers['user-agent']?.slice(0, 200) ?? null };
     let claims: AccessTokenClaims;
     try {

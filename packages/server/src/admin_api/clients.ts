@@ -163,7 +163,7 @@ export function clientRoutes(deps: ResourceDeps): AdminRoute[] {
       summary: 'Change a client (clavis admin clients update): what is given replaces what is stored',
       tag: TAG,
       access: 'change',
-      ifMatch: { current: show },
+      ifMatch: { current: show, id: 'client_id' },
       schema: {
         params: idParams,
         body: body(updatable),

@@ -175,7 +175,7 @@ export function federationRoutes(deps: ResourceDeps): AdminRoute[] {
       summary: 'Change a federation (clavis admin federations update): what is given replaces what is stored',
       tag: TAG,
       access: 'change',
-      ifMatch: { current: show },
+      ifMatch: { current: show, id: 'id' },
       schema: {
         params: idParams,
         body: body({ ...changeable, discovery: boolean }),

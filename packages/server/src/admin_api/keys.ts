@@ -150,7 +150,7 @@ export function keyRoutes(deps: ResourceDeps): AdminRoute[] {
       summary: "Change a key's limits (clavis admin keys update): expiry only earlier, scopes only narrower",
       tag: TAG,
       access: 'change',
-      ifMatch: { current: show },
+      ifMatch: { current: show, id: 'id' },
       schema: {
         params: idParams,
         body: body({

@@ -13,7 +13,7 @@ import { auditRoutes } from './audit.js';
 import { AdminAuthorizer, type AdminCaller, type AuthorizerDeps } from './authorization.js';
 import { clientRoutes } from './clients.js';
 import type { ResourceDeps } from './deps.js';
-import { checkIfMatch, etagOf } from './etag.js';
+import { checkIfMatch, etagOf, UpdateLocks } from './etag.js';
 import { federationRoutes } from './federations.js';
 import { IdempotencyStore, idempotencyKeyOf, requestHash } from './idempotency.js';
 import { keyRoutes } from './keys.js';
@@ -108,6 +108,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
     sealKey: deps.sealKey,
     clock: deps.admin.clock,
   });
+  const updateLocks = new UpdateLocks({ db: deps.admin.db, clock: deps.admin.clock });
   const callers = new WeakMap<FastifyRequest, AdminCaller>();
 
   // Bodies: closed and never coerced. Path and query: strings coerced to their declared types.
@@ -222,7 +223,15 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
               query: (request.query ?? {}) as Record<string, unknown>,
               body: (request.body ?? {}) as Record<string, unknown>,
             };
-            if (r.ifMatch) checkIfMatch(request.headers['if-match'], await r.ifMatch.current(call.params));
+            if (r.ifMatch) {
+              const { current, id } = r.ifMatch;
+              const before = (await current(call.params)) as Record<string, unknown>;
+              const resource = `${r.url}#${String(before[id])}`;
+              return updateLocks.holding(resource, async () => {
+                checkIfMatch(request.headers['if-match'], await current(call.params));
+                return send(reply, r, await r.handler(call));
+              });
+            }
             const key = r.idempotent ? idempotencyKeyOf(request.headers['idempotency-key']) : undefined;
             if (key === undefined) return send(reply, r, await r.handler(call));
             const reservation = await idempotency.reserve(

@@ -66,9 +66,15 @@ export interface AdminRoute {
   schema: RouteSchema;
   /** A create: takes `Idempotency-Key`. */
   idempotent?: boolean;
-  /** An update: needs `If-Match`; `current` reads the representation the tag is checked against. */
-  // biome-ignore lint/suspicious/noExplicitAny: the route's own validated path parameters
-  ifMatch?: { current: (params: any) => Promise<unknown> };
+  /**
+   * An update: needs `If-Match`. `current` reads the representation the tag is checked against; `id`
+   * names the resource in it (a person is addressed by username or id: the lock is on the id).
+   */
+  ifMatch?: {
+    // biome-ignore lint/suspicious/noExplicitAny: the route's own validated path parameters
+    current: (params: any) => Promise<unknown>;
+    id: string;
+  };
   /** A read of one resource: its 200 carries an `ETag`. */
   etag?: boolean;
   /** The body may be left out (an action whose fields are all optional): taken as `{}`. */

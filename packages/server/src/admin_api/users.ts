@@ -139,7 +139,7 @@ export function userRoutes(deps: ResourceDeps): AdminRoute[] {
       summary: "Replace a person's scope ceiling (clavis admin users set-scopes); null removes it",
       tag: TAG,
       access: 'change',
-      ifMatch: { current: show },
+      ifMatch: { current: show, id: 'id' },
       schema: {
         params: userParams,
         body: body(

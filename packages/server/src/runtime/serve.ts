@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { purgeUpdateLocks } from '../admin_api/etag.js';
 import { purgeIdempotencyKeys } from '../admin_api/idempotency.js';
 import { sweepIdleApiKeys } from '../api_keys/idle_sweep.js';
 import { buildApp } from '../app.js';
@@ -155,6 +156,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await purgeSessions(services.db, now);
       await purgeRateLimits(services.db, now - 3_600_000);
       await purgeIdempotencyKeys(services.db, now);
+      await purgeUpdateLocks(services.db, now);
     });
     // Idle API keys are revoked; several instances may sweep at once.
     background('api-key-idle-sweep', 10 * 60_000, () =>

@@ -176,6 +176,11 @@ export interface SessionsTable {
   expires_at: number;
 }
 
+export interface AdminUpdateLocksTable {
+  resource: string;
+  expires_at: number;
+}
+
 export interface IdempotencyKeysTable {
   caller: string;
   key: string;
@@ -305,6 +310,7 @@ export interface Database {
   sessions: SessionsTable;
   token_families: TokenFamiliesTable;
   idempotency_keys: IdempotencyKeysTable;
+  admin_update_locks: AdminUpdateLocksTable;
   refresh_tokens: RefreshTokensTable;
   family_access_tokens: FamilyAccessTokensTable;
   recovery_codes: RecoveryCodesTable;

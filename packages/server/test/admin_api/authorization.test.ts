@@ -100,6 +100,7 @@ describe.each(dialects)('admin API authorization (%s)', (dialect) => {
     const { sign } = await import('node:crypto');
     const forged = `${body}.${sign(null, Buffer.from(body), privateKey).toString('base64url')}`;
     expectProblem(await call(server, 'GET', '/clients', { token: forged }), 401, 'unauthorized');
+    expect((await refusals()).at(-1)).toMatchObject({ detail: { reason: 'invalid_token' } });
   });
 
   it('a token without admin: 403 naming the scope, audited', async () => {
@@ -196,5 +197,6 @@ describe.each(dialects)('admin API authorization (%s)', (dialect) => {
     const res = await call(server, 'GET', '/clients', { token });
     expectProblem(res, 401, 'unauthorized');
     expect(res.json().detail).toContain('sender-constrained');
+    expect((await refusals()).at(-1)).toMatchObject({ detail: { reason: 'key_bound_token' } });
   });
 });

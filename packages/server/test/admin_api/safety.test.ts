@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecords } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
 import type { TestServer } from '../../../../test/support/test_server.js';
+import { purgeUpdateLocks } from '../../src/admin_api/etag.js';
 import { purgeIdempotencyKeys } from '../../src/admin_api/idempotency.js';
 import { call, createAdminApiServer, type PersonToken, personToken, serviceToken } from './support.js';
 
@@ -149,6 +150,64 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
     });
   });
 
+  describe('If-Match under concurrent updates', () => {
+    it('updates made from one version: exactly one passes, the others are 409 or 412', async () => {
+      const { client } = await server.createClient({ name: 'ops' });
+      const path = `/clients/${client.id}`;
+      const etag = String((await call(server, 'GET', path, as())).headers.etag);
+      const answers = await Promise.all(
+        ['a', 'b', 'c', 'd'].map((n) =>
+          call(server, 'PATCH', path, as({ body: { name: `ops ${n}` }, headers: { 'if-match': etag } })),
+        ),
+      );
+      const passed = answers.filter((a) => a.statusCode === 200);
+      expect(passed).toHaveLength(1);
+      for (const a of answers) expect([200, 409, 412]).toContain(a.statusCode);
+      expect((await call(server, 'GET', path, as())).json().name).toBe(passed[0]?.json().name);
+      expect(await auditRecords(server, 'client.update')).toHaveLength(1);
+    });
+
+    it('a lock its holder never released (a crash) lapses after 30 s, and is purged', async () => {
+      const { client } = await server.createClient({ name: 'ops' });
+      const path = `/clients/${client.id}`;
+      await server.services.db
+        .insertInto('admin_update_locks')
+        .values({ resource: `/clients/:client_id#${client.id}`, expires_at: server.clock.now + 30_000 })
+        .execute();
+      const etag = String((await call(server, 'GET', path, as())).headers.etag);
+      const patch = () =>
+        call(server, 'PATCH', path, as({ body: { name: 'x' }, headers: { 'if-match': etag } }));
+      expectProblem(await patch(), 409, 'conflict', /in progress/);
+      server.clock.advance(30_000);
+      expect((await patch()).statusCode).toBe(200);
+      await server.services.db
+        .insertInto('admin_update_locks')
+        .values({ resource: 'elsewhere', expires_at: server.clock.now })
+        .execute();
+      await purgeUpdateLocks(server.services.db, server.clock.now);
+      expect(await server.services.db.selectFrom('admin_update_locks').selectAll().execute()).toEqual([]);
+    });
+
+    it('a person addressed by username and by id is one resource', async () => {
+      const etag = String((await call(server, 'GET', `/users/${admin.username}`, as())).headers.etag);
+      const answers = await Promise.all([
+        call(
+          server,
+          'PATCH',
+          `/users/${admin.username}`,
+          as({ body: { scopes: ['a'] }, headers: { 'if-match': etag } }),
+        ),
+        call(
+          server,
+          'PATCH',
+          `/users/${admin.userId}`,
+          as({ body: { scopes: ['b'] }, headers: { 'if-match': etag } }),
+        ),
+      ]);
+      expect(answers.filter((a) => a.statusCode === 200)).toHaveLength(1);
+    });
+  });
+
   describe('bodies', () => {
     it('oversized: 413 payload-too-large', async () => {
       const res = await call(
@@ -258,6 +317,27 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
       expectProblem(await call(server, 'GET', '/audit?cursor=zzz', as()), 400, 'invalid-request', /cursor/);
       const all = await call(server, 'GET', '/clients', as());
       expect(all.json()).toMatchObject({ next_cursor: null });
+    });
+
+    it('the audit log pages with its own cursor; a time that is not one is 400', async () => {
+      const first = (await call(server, 'GET', '/audit?limit=2', as())).json() as {
+        items: Array<{ hash: string }>;
+        next_cursor: string;
+      };
+      expect(first.items).toHaveLength(2);
+      const second = (
+        await call(server, 'GET', `/audit?limit=2&cursor=${first.next_cursor}`, as())
+      ).json() as {
+        items: Array<{ hash: string }>;
+      };
+      expect(second.items.map((r) => r.hash)).not.toContain(first.items[0]?.hash);
+      expectProblem(
+        await call(server, 'GET', '/audit?since=yesterday', as()),
+        400,
+        'invalid-request',
+        /since/,
+      );
+      expectProblem(await call(server, 'GET', '/audit?outcome=maybe', as()), 400, 'invalid-request');
     });
   });
 });
