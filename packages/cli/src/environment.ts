@@ -72,7 +72,10 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
   {
     title: 'Credentials (the SDK and the CLI commands that call a server), first found wins',
     variables: [
-      { name: 'CLAVIS_SERVER', text: 'the Clavis server (issuer URL) to get tokens from' },
+      {
+        name: 'CLAVIS_SERVER',
+        text: 'the Clavis server (issuer URL) to get tokens from; `admin` works on it when CLAVIS_DB is unset',
+      },
       { name: 'CLAVIS_TOKEN', text: 'an access token to use as it is' },
       {
         name: 'CLAVIS_DOCKER_REGISTRIES',

@@ -155,9 +155,11 @@ describe('bad input to clavis admin', () => {
       stderr: /^clavis: cannot reach the database \(connection refused\)$/,
     },
     {
-      name: '--server URL (not available yet)',
+      name: '--db and --server both',
       argv: () => [
         'admin',
+        '--db',
+        `sqlite:${join(tmp.dir, 'clavis.db')}`,
         '--server',
         'https://as.example.com',
         'clients',
@@ -167,8 +169,7 @@ describe('bad input to clavis admin', () => {
         '--kind',
         'confidential',
       ],
-      stderr:
-        /^clavis: administration over --server is not available yet; use --db with the server's database URL$/,
+      stderr: /^clavis: give --db or --server, not both$/,
     },
   ];
 

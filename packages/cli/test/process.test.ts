@@ -77,9 +77,10 @@ describe('node dist/bin.js', () => {
       first: /^clavis: cannot reach the database \(connection refused\)$/,
     },
     {
-      name: '--server',
-      argv: ['admin', '--server', 'https://as.example.com', 'clients', 'list'],
-      first: /^clavis: administration over --server is not available yet/,
+      name: '--server with a local-only command',
+      argv: ['admin', '--server', 'https://as.example.com', 'backup', 'copy.db'],
+      first:
+        /^clavis: admin backup is local-only: it needs the database \(and the key-encryption key\) on this machine; use --db$/,
     },
     {
       name: '--kind other',

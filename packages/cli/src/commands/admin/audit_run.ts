@@ -2,20 +2,18 @@
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import {
-  AUDIT_PAGE_MAX,
-  type AuditListOptions as AuditQuery,
-  type AuditRecordView,
-  auditCursor,
-  defaultAuditAnchorFile,
-  listAuditPage,
-  readAnchor,
-  verifyAuditLog,
-} from '@clavis/server';
+import { AUDIT_PAGE_MAX, type AuditRecordView, defaultAuditAnchorFile, readAnchor } from '@clavis/server';
 import { CliError } from '../../errors.js';
 import { type Env, writeJson, writeLine } from '../../io.js';
 import { resolveTime, type TimeArg } from '../../options.js';
-import { type AdminContext, type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
+import { type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
+import {
+  type AdminOperations,
+  type AuditFilters,
+  adminServer,
+  type OperationsDeps,
+  withAdmin,
+} from './operations.js';
 
 export interface AuditFilterOptions extends AdminTarget {
   since?: TimeArg | undefined;
@@ -78,7 +76,7 @@ async function put(stream: Writable, text: string): Promise<void> {
   if (!stream.write(text)) await new Promise<void>((resolve) => stream.once('drain', resolve));
 }
 
-function query(options: AuditListOptions, now: number): AuditQuery {
+function query(options: AuditListOptions, now: number): AuditFilters {
   const event = options.event ?? options.action;
   return {
     ...(event ? { event } : {}),
@@ -90,46 +88,40 @@ function query(options: AuditListOptions, now: number): AuditQuery {
   };
 }
 
-export async function runAuditList(
-  options: AuditListOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'stderr' | 'clock' | 'stopSignal' | 'openAdmin'>,
-): Promise<void> {
-  const after = options.cursor !== undefined ? auditCursor.decode(options.cursor) : undefined;
-  if (options.cursor !== undefined && !after)
-    throw new CliError('--cursor: not a cursor this command printed');
+type ListDeps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'clock' | 'stopSignal'> & OperationsDeps;
+
+export async function runAuditList(options: AuditListOptions, deps: ListDeps): Promise<void> {
   const filters = query(options, deps.clock());
-  await deps.openAdmin(options, async (ctx) => {
-    if (options.follow) return follow(ctx, filters, options, deps);
+  await withAdmin(options, deps, async (ops) => {
+    if (options.follow) return follow(ops, filters, options, deps);
     const limit = options.limit ?? 100;
     const all: AuditRecordView[] = [];
-    let position = after;
+    let cursor = options.cursor;
     let printed = 0;
-    if (!options.json) writeLine(deps.stdout, header());
+    let headed = false;
     while (printed < limit) {
-      const page = await listAuditPage(
-        ctx.services.db,
-        {
-          ...filters,
-          limit: Math.min(limit - printed, AUDIT_PAGE_MAX),
-          ...(position ? { after: position } : {}),
-        },
-        ctx.services.auditKey,
-      );
-      printed += page.records.length;
-      if (options.json) all.push(...page.records);
-      else for (const r of page.records) await put(deps.stdout, `${row(r)}\n`);
-      position = page.next;
-      if (!position) break;
+      const page = await ops.auditPage({
+        ...filters,
+        limit: Math.min(limit - printed, AUDIT_PAGE_MAX),
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      // After the first page: a cursor that is not one is refused before anything is printed.
+      if (!options.json && !headed) {
+        writeLine(deps.stdout, header());
+        headed = true;
+      }
+      printed += page.items.length;
+      if (options.json) all.push(...page.items);
+      else for (const r of page.items) await put(deps.stdout, `${row(r)}\n`);
+      cursor = page.next_cursor ?? undefined;
+      if (cursor === undefined) break;
     }
     if (options.json) writeJson(deps, all);
     // Say so when the limit, not the end of the log, stopped the listing.
-    if (position) {
-      const more = await listAuditPage(ctx.services.db, { ...filters, limit: 1, after: position });
-      if (more.records.length > 0) {
-        writeLine(
-          deps.stderr,
-          `more records match: continue with --cursor ${auditCursor.encode(position)} (or a larger --limit)`,
-        );
+    if (cursor !== undefined) {
+      const more = await ops.auditPage({ ...filters, limit: 1, cursor });
+      if (more.items.length > 0) {
+        writeLine(deps.stderr, `more records match: continue with --cursor ${cursor} (or a larger --limit)`);
       }
     }
   });
@@ -137,8 +129,8 @@ export async function runAuditList(
 
 /** Oldest first from `since` (default now), then each record as it commits, until the stop signal. */
 async function follow(
-  ctx: AdminContext,
-  filters: AuditQuery,
+  ops: AdminOperations,
+  filters: AuditFilters,
   options: AuditListOptions,
   deps: Pick<AdminRunDeps, 'stdout' | 'clock' | 'stopSignal'>,
 ): Promise<void> {
@@ -153,27 +145,23 @@ async function follow(
   let newest = start;
   if (!options.json) writeLine(deps.stdout, header());
   while (!stopped) {
-    let position: AuditQuery['after'];
+    let cursor: string | undefined;
     do {
-      const page = await listAuditPage(
-        ctx.services.db,
-        {
-          ...filters,
-          since: Math.max(start, newest - FOLLOW_LOOKBACK_MS),
-          order: 'oldest',
-          limit: 1000,
-          ...(position ? { after: position } : {}),
-        },
-        ctx.services.auditKey,
-      );
-      for (const r of page.records) {
+      const page = await ops.auditPage({
+        ...filters,
+        since: Math.max(start, newest - FOLLOW_LOOKBACK_MS),
+        order: 'oldest',
+        limit: 1000,
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      for (const r of page.items) {
         if (r.seq <= (printed.get(r.segment) ?? 0)) continue;
         printed.set(r.segment, r.seq);
         newest = Math.max(newest, Date.parse(r.at));
         await put(deps.stdout, `${options.json ? JSON.stringify(r) : row(r)}\n`);
       }
-      position = page.next;
-    } while (position && !stopped);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined && !stopped);
     if (filters.until !== undefined && deps.clock() >= filters.until) return;
     await Promise.race([deps.stopSignal, new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS))]);
   }
@@ -182,47 +170,42 @@ async function follow(
 /** Every matching record as one JSON object per line, oldest first, to stdout or a 0600 file. */
 export async function runAuditExport(
   options: AuditExportOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'stderr' | 'clock' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout' | 'stderr' | 'clock'> & OperationsDeps,
 ): Promise<void> {
   const filters = query(options, deps.clock());
-  await deps.openAdmin(options, async (ctx) => {
+  const count = await withAdmin(options, deps, async (ops) => {
     const file = options.output ? await open(options.output, 'w', 0o600) : undefined;
-    let count = 0;
     try {
-      let position: AuditQuery['after'];
-      do {
-        const page = await listAuditPage(
-          ctx.services.db,
-          { ...filters, order: 'oldest', limit: 1000, ...(position ? { after: position } : {}) },
-          ctx.services.auditKey,
-        );
-        const text = page.records.map((r) => `${JSON.stringify(r)}\n`).join('');
+      const written = await ops.exportAudit(filters, async (text) => {
         if (file) await file.write(text);
         else await put(deps.stdout, text);
-        count += page.records.length;
-        position = page.next;
-      } while (position);
+      });
       if (file) await file.chmod(0o600);
+      return written;
     } finally {
       await file?.close();
     }
-    if (options.output) writeLine(deps.stderr, `exported ${count} audit records to ${options.output}`);
   });
+  if (options.output) writeLine(deps.stderr, `exported ${count} audit records to ${options.output}`);
 }
 
 /** Prints the result; a broken chain is a CliError (exit 1) naming the first broken record. */
 export async function runAuditVerify(
   options: AuditVerifyOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'env' | 'clock' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout'> & OperationsDeps,
 ): Promise<void> {
+  const remote = adminServer(deps.env, options) !== undefined;
+  if (remote && options.anchor)
+    throw new CliError(
+      '--anchor reads a file on this machine: with --server the server checks its own anchor',
+    );
   // Read before opening the database: a missing or malformed anchor is an error of its own.
-  const files = options.anchor ?? implicitAnchor(deps.env, options);
+  const files = remote ? undefined : (options.anchor ?? implicitAnchor(deps.env, options));
   const anchors = files ? await Promise.all(files.map((file) => readAnchor(file))) : undefined;
-  const result = await deps.openAdmin(options, ({ services }) =>
-    verifyAuditLog(services.db, services.auditKey, {
+  const result = await withAdmin(options, deps, (ops) =>
+    ops.verifyAudit({
       ...(anchors ? { anchors } : {}),
-      now: deps.clock(),
-      ...(options.maxUnsealedAge !== undefined ? { maxUnsealedAgeMs: options.maxUnsealedAge * 1000 } : {}),
+      ...(options.maxUnsealedAge !== undefined ? { maxUnsealedAgeSeconds: options.maxUnsealedAge } : {}),
     }),
   );
   if (options.json) writeJson(deps, result);
@@ -234,7 +217,7 @@ export async function runAuditVerify(
     if (result.anchored !== undefined) {
       writeLine(
         deps.stdout,
-        `${result.anchored} anchored seals found in the database unchanged (${files?.join(', ')})`,
+        `${result.anchored} anchored seals found in the database unchanged (${files ? files.join(', ') : "the server's anchor"})`,
       );
     } else {
       writeLine(

@@ -3,6 +3,7 @@ import { adminBackup, parseDatabaseUrl } from '@clavis/server';
 import { CliError } from '../../errors.js';
 import { writeJson, writeLine } from '../../io.js';
 import { type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
+import { refuseRemote } from './operations.js';
 
 export interface BackupOptions extends AdminTarget {
   file: string;
@@ -17,9 +18,10 @@ export async function runBackup(
   options: BackupOptions,
   deps: Pick<AdminRunDeps, 'stdout' | 'env' | 'openAdmin'>,
 ): Promise<void> {
+  refuseRemote('backup', deps.env, options);
   if (!options.file) throw new CliError('backup needs a FILE to write');
   const dbUrl = adminDbUrl(deps.env, options);
-  if (!options.server && parseDatabaseUrl(dbUrl).dialect === 'postgres') {
+  if (parseDatabaseUrl(dbUrl).dialect === 'postgres') {
     throw new CliError(
       `a PostgreSQL database is backed up with pg_dump, not by clavis: run ${adminBackup.postgresBackupCommand(dbUrl, options.file)}`,
     );

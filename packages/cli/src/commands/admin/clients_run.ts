@@ -2,11 +2,11 @@
  * The work of `clavis admin clients create|list|show|update|disable|enable|delete|rotate-secret` and
  * `clients secrets list|revoke`.
  */
-import { adminClientSecrets, adminClients, type Client, clientView } from '@clavis/server';
 import { confirm } from '../../confirm.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
 import { readJwksFile } from './jwks_file.js';
+import { type ClientView, type OperationsDeps, withAdmin } from './operations.js';
 import { fieldText } from './text_fields.js';
 
 export interface ClientsCreateOptions extends AdminTarget {
@@ -66,75 +66,64 @@ export interface ClientsRotateSecretOptions extends ClientOptions {
   secretTtl?: number | undefined;
 }
 
-type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
+type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr'> & OperationsDeps;
 
-function printClient(out: Io['stdout'], client: Client): void {
-  const view = clientView(client);
+function printClient(out: Io['stdout'], view: ClientView): void {
   for (const [key, value] of Object.entries(view)) {
+    if (key === 'client_secret') continue;
     writeLine(out, `${key.padEnd(26)} ${fieldText(key, value)}`);
   }
 }
 
 export async function runClientsCreate(options: ClientsCreateOptions, deps: Deps): Promise<void> {
   const jwks = options.jwksFile ? await readJwksFile(options.jwksFile) : undefined;
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const { client, secret } = await adminClients.createClient(
-      admin,
-      {
-        name: options.name,
-        kind: options.kind,
-        grants: options.grant,
-        scopes: options.scope,
-        ...(options.authMethod ? { authMethod: options.authMethod as Client['authMethod'] } : {}),
-        ...(jwks !== undefined ? { jwks } : {}),
-        ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
-        ...(options.owner ? { owner: options.owner } : {}),
-        audiences: options.audience,
-        ...(options.tokenTtl ? { tokenTtlSeconds: options.tokenTtl } : {}),
-        ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
-        ...(options.requireMfa ? { requireMfa: true } : {}),
-        ...(options.refreshIdleTtl !== undefined ? { refreshIdleTtlSeconds: options.refreshIdleTtl } : {}),
-        ...(options.refreshAbsoluteTtl !== undefined
-          ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }
-          : {}),
-      },
-      actor,
+  const created = await withAdmin(options, deps, (ops) =>
+    ops.createClient({
+      name: options.name,
+      kind: options.kind,
+      grants: options.grant,
+      scopes: options.scope,
+      ...(options.authMethod ? { authMethod: options.authMethod } : {}),
+      ...(jwks !== undefined ? { jwks } : {}),
+      ...(options.jwksUri ? { jwksUri: options.jwksUri } : {}),
+      ...(options.owner ? { owner: options.owner } : {}),
+      audiences: options.audience,
+      ...(options.tokenTtl ? { tokenTtlSeconds: options.tokenTtl } : {}),
+      ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
+      ...(options.requireMfa ? { requireMfa: true } : {}),
+      ...(options.refreshIdleTtl !== undefined ? { refreshIdleTtlSeconds: options.refreshIdleTtl } : {}),
+      ...(options.refreshAbsoluteTtl !== undefined
+        ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }
+        : {}),
+    }),
+  );
+  if (options.json) {
+    writeJson(deps, created);
+    return;
+  }
+  printClient(deps.stdout, created);
+  if (created.client_secret) {
+    writeLine(deps.stdout, `${'client_secret'.padEnd(26)} ${created.client_secret}`);
+    writeLine(deps.stderr, 'Store the client secret now: it is shown only this once.');
+  }
+}
+
+export async function runClientsList(options: ClientsListOptions, deps: Deps): Promise<void> {
+  const all = await withAdmin(options, deps, (ops) => ops.listClients());
+  if (options.json) return writeJson(deps, all);
+  writeLine(deps.stdout, `${'CLIENT_ID'.padEnd(24)} ${'KIND'.padEnd(13)} ${'AUTH'.padEnd(20)} NAME`);
+  for (const c of all) {
+    writeLine(
+      deps.stdout,
+      `${c.client_id.padEnd(24)} ${c.kind.padEnd(13)} ${c.token_endpoint_auth_method.padEnd(20)} ${c.name}`,
     );
-    if (options.json) {
-      writeJson(deps, { ...clientView(client), ...(secret ? { client_secret: secret } : {}) });
-      return;
-    }
-    printClient(deps.stdout, client);
-    if (secret) {
-      writeLine(deps.stdout, `${'client_secret'.padEnd(26)} ${secret}`);
-      writeLine(deps.stderr, 'Store the client secret now: it is shown only this once.');
-    }
-  });
+  }
 }
 
-export async function runClientsList(
-  options: ClientsListOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin }) => {
-    const all = await adminClients.listClients(admin);
-    if (options.json) return writeJson(deps, all.map(clientView));
-    writeLine(deps.stdout, `${'CLIENT_ID'.padEnd(24)} ${'KIND'.padEnd(13)} ${'AUTH'.padEnd(20)} NAME`);
-    for (const c of all) {
-      writeLine(deps.stdout, `${c.id.padEnd(24)} ${c.kind.padEnd(13)} ${c.authMethod.padEnd(20)} ${c.name}`);
-    }
-  });
-}
-
-export async function runClientsShow(
-  options: ClientOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin }) => {
-    const client = await adminClients.showClient(admin, options.id);
-    if (options.json) writeJson(deps, clientView(client));
-    else printClient(deps.stdout, client);
-  });
+export async function runClientsShow(options: ClientOptions, deps: Deps): Promise<void> {
+  const client = await withAdmin(options, deps, (ops) => ops.showClient(options.id));
+  if (options.json) writeJson(deps, client);
+  else printClient(deps.stdout, client);
 }
 
 export async function runClientsDelete(
@@ -149,63 +138,46 @@ export async function runClientsDelete(
     },
     options.yes,
   );
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    await adminClients.deleteClient(admin, options.id, actor);
-    if (options.json) writeJson(deps, { client_id: options.id, deleted: true });
-    else writeLine(deps.stderr, `Deleted client ${options.id}.`);
-  });
+  await withAdmin(options, deps, (ops) => ops.deleteClient(options.id));
+  if (options.json) writeJson(deps, { client_id: options.id, deleted: true });
+  else writeLine(deps.stderr, `Deleted client ${options.id}.`);
 }
 
 export async function runClientsRotateSecret(options: ClientsRotateSecretOptions, deps: Deps): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const result = await adminClients.rotateClientSecret(
-      admin,
-      options.id,
-      {
-        graceSeconds: options.grace ?? 86_400,
-        ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
-      },
-      actor,
-    );
-    const previous = new Date(result.previousExpireAt).toISOString();
-    if (options.json) {
-      writeJson(deps, {
-        client_id: result.clientId,
-        client_secret: result.secret,
-        previous_secrets_expire_at: previous,
-      });
-      return;
-    }
-    writeLine(deps.stdout, `${'client_id'.padEnd(26)} ${result.clientId}`);
-    writeLine(deps.stdout, `${'client_secret'.padEnd(26)} ${result.secret}`);
-    writeLine(deps.stdout, `${'previous_secrets_expire_at'.padEnd(26)} ${previous}`);
-    writeLine(deps.stderr, 'Store the new secret now: it is shown only this once.');
-  });
+  const result = await withAdmin(options, deps, (ops) =>
+    ops.rotateClientSecret(options.id, {
+      graceSeconds: options.grace ?? 86_400,
+      ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
+    }),
+  );
+  if (options.json) {
+    writeJson(deps, result);
+    return;
+  }
+  writeLine(deps.stdout, `${'client_id'.padEnd(26)} ${result.client_id}`);
+  writeLine(deps.stdout, `${'client_secret'.padEnd(26)} ${result.client_secret}`);
+  writeLine(deps.stdout, `${'previous_secrets_expire_at'.padEnd(26)} ${result.previous_secrets_expire_at}`);
+  writeLine(deps.stderr, 'Store the new secret now: it is shown only this once.');
 }
 
 export async function runClientsUpdate(options: ClientsUpdateOptions, deps: Deps): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const client = await adminClients.updateClient(
-      admin,
-      options.id,
-      {
-        ...(options.name !== undefined ? { name: options.name } : {}),
-        ...(options.owner !== undefined ? { owner: options.owner } : {}),
-        ...(options.grant !== undefined ? { grants: options.grant } : {}),
-        ...(options.scope !== undefined ? { scopes: options.scope } : {}),
-        ...(options.audience !== undefined ? { audiences: options.audience } : {}),
-        ...(options.tokenTtl !== undefined ? { tokenTtlSeconds: options.tokenTtl } : {}),
-        ...(options.refreshIdleTtl !== undefined ? { refreshIdleTtlSeconds: options.refreshIdleTtl } : {}),
-        ...(options.refreshAbsoluteTtl !== undefined
-          ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }
-          : {}),
-        ...(options.requireMfa !== undefined ? { requireMfa: options.requireMfa } : {}),
-      },
-      actor,
-    );
-    if (options.json) writeJson(deps, clientView(client));
-    else printClient(deps.stdout, client);
-  });
+  const client = await withAdmin(options, deps, (ops) =>
+    ops.updateClient(options.id, {
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.owner !== undefined ? { owner: options.owner } : {}),
+      ...(options.grant !== undefined ? { grants: options.grant } : {}),
+      ...(options.scope !== undefined ? { scopes: options.scope } : {}),
+      ...(options.audience !== undefined ? { audiences: options.audience } : {}),
+      ...(options.tokenTtl !== undefined ? { tokenTtlSeconds: options.tokenTtl } : {}),
+      ...(options.refreshIdleTtl !== undefined ? { refreshIdleTtlSeconds: options.refreshIdleTtl } : {}),
+      ...(options.refreshAbsoluteTtl !== undefined
+        ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }
+        : {}),
+      ...(options.requireMfa !== undefined ? { requireMfa: options.requireMfa } : {}),
+    }),
+  );
+  if (options.json) writeJson(deps, client);
+  else printClient(deps.stdout, client);
 }
 
 export async function runClientsDisable(
@@ -220,39 +192,30 @@ export async function runClientsDisable(
     },
     options.yes,
   );
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const client = await adminClients.disableClient(admin, options.id, actor);
-    if (options.json) writeJson(deps, clientView(client));
-    else writeLine(deps.stderr, `Disabled client ${client.id}.`);
-  });
+  const client = await withAdmin(options, deps, (ops) => ops.disableClient(options.id));
+  if (options.json) writeJson(deps, client);
+  else writeLine(deps.stderr, `Disabled client ${client.client_id}.`);
 }
 
 export async function runClientsEnable(options: ClientOptions, deps: Deps): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const client = await adminClients.enableClient(admin, options.id, actor);
-    if (options.json) writeJson(deps, clientView(client));
-    else writeLine(deps.stderr, `Enabled client ${client.id}.`);
-  });
+  const client = await withAdmin(options, deps, (ops) => ops.enableClient(options.id));
+  if (options.json) writeJson(deps, client);
+  else writeLine(deps.stderr, `Enabled client ${client.client_id}.`);
 }
 
-export async function runClientsSecretsList(
-  options: ClientOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin }) => {
-    const secrets = await adminClientSecrets.listSecrets(admin, options.id);
-    if (options.json) return writeJson(deps, secrets);
+export async function runClientsSecretsList(options: ClientOptions, deps: Deps): Promise<void> {
+  const secrets = await withAdmin(options, deps, (ops) => ops.listClientSecrets(options.id));
+  if (options.json) return writeJson(deps, secrets);
+  writeLine(
+    deps.stdout,
+    `${'SECRET_ID'.padEnd(16)} ${'STATE'.padEnd(8)} ${'CREATED'.padEnd(24)} ${'EXPIRES'.padEnd(24)} LAST_USED`,
+  );
+  for (const s of secrets) {
     writeLine(
       deps.stdout,
-      `${'SECRET_ID'.padEnd(16)} ${'STATE'.padEnd(8)} ${'CREATED'.padEnd(24)} ${'EXPIRES'.padEnd(24)} LAST_USED`,
+      `${s.id.padEnd(16)} ${s.state.padEnd(8)} ${s.created_at.padEnd(24)} ${(s.expires_at ?? 'never').padEnd(24)} ${s.last_used_at ?? 'unknown'}`,
     );
-    for (const s of secrets) {
-      writeLine(
-        deps.stdout,
-        `${s.id.padEnd(16)} ${s.state.padEnd(8)} ${s.created_at.padEnd(24)} ${(s.expires_at ?? 'never').padEnd(24)} ${s.last_used_at ?? 'unknown'}`,
-      );
-    }
-  });
+  }
 }
 
 export async function runClientsSecretsRevoke(
@@ -267,9 +230,9 @@ export async function runClientsSecretsRevoke(
     },
     options.yes,
   );
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const secret = await adminClientSecrets.revokeSecret(admin, options.id, options.secretId, actor);
-    if (options.json) writeJson(deps, { client_id: options.id, ...secret });
-    else writeLine(deps.stderr, `Revoked secret ${secret.id} of client ${options.id}.`);
-  });
+  const secret = await withAdmin(options, deps, (ops) =>
+    ops.revokeClientSecret(options.id, options.secretId),
+  );
+  if (options.json) writeJson(deps, secret);
+  else writeLine(deps.stderr, `Revoked secret ${secret.id} of client ${options.id}.`);
 }

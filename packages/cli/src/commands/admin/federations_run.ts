@@ -1,10 +1,10 @@
 /** The work of `clavis admin federations create|list|show|update|disable|enable|test|delete`. */
-import { adminFederations, type Federation, federationView } from '@clavis/server';
 import { confirm } from '../../confirm.js';
 import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
 import { readJwksFile } from './jwks_file.js';
+import { type FederationView, type OperationsDeps, withAdmin } from './operations.js';
 import { fieldText } from './text_fields.js';
 
 export interface FederationsCreateOptions extends AdminTarget {
@@ -59,7 +59,7 @@ export interface FederationsTestOptions extends FederationOptions {
   tokenStdin?: boolean | undefined;
 }
 
-type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
+type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr'> & OperationsDeps;
 
 /** `--claim K=PATTERN`: the first `=` separates the claim from its pattern. */
 function parseClaim(text: string): { claim: string; pattern: string } {
@@ -68,8 +68,9 @@ function parseClaim(text: string): { claim: string; pattern: string } {
   return { claim: text.slice(0, eq), pattern: text.slice(eq + 1) };
 }
 
-function printFederation(out: Io['stdout'], federation: Federation): void {
-  for (const [key, value] of Object.entries(federationView(federation))) {
+function printFederation(out: Io['stdout'], federation: FederationView): void {
+  for (const [key, value] of Object.entries(federation)) {
+    if (key === 'warnings') continue;
     const text =
       key === 'conditions'
         ? federation.conditions.map((c) => `${c.claim}=${c.pattern}`).join(' ')
@@ -83,66 +84,51 @@ export async function runFederationsCreate(options: FederationsCreateOptions, de
     throw new CliError('give either --jwks-file or --jwks-uri, not both');
   const conditions = options.claim.map(parseClaim);
   const jwks = options.jwksFile ? await readJwksFile(options.jwksFile) : undefined;
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const federation = await adminFederations.createFederation(
-      admin,
-      {
-        clientId: options.client,
-        audience: options.audience,
-        conditions,
-        ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
-        ...(jwks !== undefined ? { jwks } : {}),
-        ...(options.jwksUri !== undefined ? { jwksUri: options.jwksUri } : {}),
-        ...(options.scope.length ? { scopes: options.scope } : {}),
-        ...(options.preset !== undefined ? { preset: options.preset } : {}),
-        ...(options.maxTtl !== undefined ? { maxTtlSeconds: options.maxTtl } : {}),
-        ...(options.name !== undefined ? { name: options.name } : {}),
-        ...(options.allowOrgWide ? { allowOrgWide: true } : {}),
-      },
-      actor,
-    );
-    showWithWarnings(deps, federation, options.json);
-  });
+  const federation = await withAdmin(options, deps, (ops) =>
+    ops.createFederation({
+      clientId: options.client,
+      audience: options.audience,
+      conditions,
+      ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
+      ...(jwks !== undefined ? { jwks } : {}),
+      ...(options.jwksUri !== undefined ? { jwksUri: options.jwksUri } : {}),
+      ...(options.scope.length ? { scopes: options.scope } : {}),
+      ...(options.preset !== undefined ? { preset: options.preset } : {}),
+      ...(options.maxTtl !== undefined ? { maxTtlSeconds: options.maxTtl } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.allowOrgWide ? { allowOrgWide: true } : {}),
+    }),
+  );
+  showWithWarnings(deps, federation, options.json);
 }
 
 /** A created or updated federation, then what about its policy deserves a warning (stderr). */
 function showWithWarnings(
   deps: Pick<Deps, 'stdout' | 'stderr'>,
-  federation: Federation,
+  federation: FederationView & { warnings: string[] },
   json: boolean | undefined,
 ): void {
-  const warnings = adminFederations.federationWarnings(federation);
-  if (json) writeJson(deps, { ...federationView(federation), warnings });
+  if (json) writeJson(deps, federation);
   else printFederation(deps.stdout, federation);
-  for (const warning of warnings) writeLine(deps.stderr, `Warning: ${warning}.`);
+  for (const warning of federation.warnings) writeLine(deps.stderr, `Warning: ${warning}.`);
 }
 
-export async function runFederationsList(
-  options: FederationsListOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin }) => {
-    const all = await adminFederations.listFederations(admin);
-    if (options.json) return writeJson(deps, all.map(federationView));
-    writeLine(deps.stdout, `${'ID'.padEnd(22)} ${'CLIENT_ID'.padEnd(22)} ${'PRESET'.padEnd(15)} ISSUER`);
-    for (const f of all) {
-      writeLine(
-        deps.stdout,
-        `${f.id.padEnd(22)} ${f.clientId.padEnd(22)} ${(f.preset ?? '-').padEnd(15)} ${f.issuer}`,
-      );
-    }
-  });
+export async function runFederationsList(options: FederationsListOptions, deps: Deps): Promise<void> {
+  const all = await withAdmin(options, deps, (ops) => ops.listFederations());
+  if (options.json) return writeJson(deps, all);
+  writeLine(deps.stdout, `${'ID'.padEnd(22)} ${'CLIENT_ID'.padEnd(22)} ${'PRESET'.padEnd(15)} ISSUER`);
+  for (const f of all) {
+    writeLine(
+      deps.stdout,
+      `${f.id.padEnd(22)} ${f.client_id.padEnd(22)} ${(f.preset ?? '-').padEnd(15)} ${f.issuer}`,
+    );
+  }
 }
 
-export async function runFederationsShow(
-  options: FederationOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin }) => {
-    const federation = await adminFederations.showFederation(admin, options.id);
-    if (options.json) writeJson(deps, federationView(federation));
-    else printFederation(deps.stdout, federation);
-  });
+export async function runFederationsShow(options: FederationOptions, deps: Deps): Promise<void> {
+  const federation = await withAdmin(options, deps, (ops) => ops.showFederation(options.id));
+  if (options.json) writeJson(deps, federation);
+  else printFederation(deps.stdout, federation);
 }
 
 export async function runFederationsDelete(
@@ -154,11 +140,9 @@ export async function runFederationsDelete(
     { action: `delete federation ${options.id}`, consequence: 'Exchanges under it stop at once.' },
     options.yes,
   );
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    await adminFederations.deleteFederation(admin, options.id, actor);
-    if (options.json) writeJson(deps, { id: options.id, deleted: true });
-    else writeLine(deps.stderr, `Deleted federation ${options.id}.`);
-  });
+  await withAdmin(options, deps, (ops) => ops.deleteFederation(options.id));
+  if (options.json) writeJson(deps, { id: options.id, deleted: true });
+  else writeLine(deps.stderr, `Deleted federation ${options.id}.`);
 }
 
 export async function runFederationsUpdate(options: FederationsUpdateOptions, deps: Deps): Promise<void> {
@@ -168,25 +152,20 @@ export async function runFederationsUpdate(options: FederationsUpdateOptions, de
   if (sources.length > 1) throw new CliError('give one of --jwks-file, --jwks-uri, --discovery');
   const conditions = options.claim?.map(parseClaim);
   const jwks = options.jwksFile ? await readJwksFile(options.jwksFile) : undefined;
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const federation = await adminFederations.updateFederation(
-      admin,
-      options.id,
-      {
-        ...(options.audience !== undefined ? { audience: options.audience } : {}),
-        ...(conditions !== undefined ? { conditions } : {}),
-        ...(jwks !== undefined ? { jwks } : {}),
-        ...(options.jwksUri !== undefined ? { jwksUri: options.jwksUri } : {}),
-        ...(options.discovery ? { discovery: true } : {}),
-        ...(options.scope !== undefined ? { scopes: options.scope } : {}),
-        ...(options.maxTtl !== undefined ? { maxTtlSeconds: options.maxTtl } : {}),
-        ...(options.name !== undefined ? { name: options.name } : {}),
-        ...(options.allowOrgWide ? { allowOrgWide: true } : {}),
-      },
-      actor,
-    );
-    showWithWarnings(deps, federation, options.json);
-  });
+  const federation = await withAdmin(options, deps, (ops) =>
+    ops.updateFederation(options.id, {
+      ...(options.audience !== undefined ? { audience: options.audience } : {}),
+      ...(conditions !== undefined ? { conditions } : {}),
+      ...(jwks !== undefined ? { jwks } : {}),
+      ...(options.jwksUri !== undefined ? { jwksUri: options.jwksUri } : {}),
+      ...(options.discovery ? { discovery: true } : {}),
+      ...(options.scope !== undefined ? { scopes: options.scope } : {}),
+      ...(options.maxTtl !== undefined ? { maxTtlSeconds: options.maxTtl } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.allowOrgWide ? { allowOrgWide: true } : {}),
+    }),
+  );
+  showWithWarnings(deps, federation, options.json);
 }
 
 export async function runFederationsDisable(
@@ -198,19 +177,15 @@ export async function runFederationsDisable(
     { action: `disable federation ${options.id}`, consequence: 'Exchanges under it stop at once.' },
     options.yes,
   );
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const federation = await adminFederations.disableFederation(admin, options.id, actor);
-    if (options.json) writeJson(deps, federationView(federation));
-    else writeLine(deps.stderr, `Disabled federation ${federation.id}.`);
-  });
+  const federation = await withAdmin(options, deps, (ops) => ops.disableFederation(options.id));
+  if (options.json) writeJson(deps, federation);
+  else writeLine(deps.stderr, `Disabled federation ${federation.id}.`);
 }
 
 export async function runFederationsEnable(options: FederationOptions, deps: Deps): Promise<void> {
-  await deps.openAdmin(options, async ({ deps: admin, actor }) => {
-    const federation = await adminFederations.enableFederation(admin, options.id, actor);
-    if (options.json) writeJson(deps, federationView(federation));
-    else writeLine(deps.stderr, `Enabled federation ${federation.id}.`);
-  });
+  const federation = await withAdmin(options, deps, (ops) => ops.enableFederation(options.id));
+  if (options.json) writeJson(deps, federation);
+  else writeLine(deps.stderr, `Enabled federation ${federation.id}.`);
 }
 
 /** A workload token is a JWT of a few KiB; more than this on stdin is not one. */
@@ -242,16 +217,14 @@ export async function runFederationsTest(
     throw new CliError('give the token as an argument or with --token-stdin, not both');
   const token = options.tokenStdin ? await readTokenFromStdin(deps) : options.token;
   if (token === undefined || token === '') throw new CliError('give a workload token (or --token-stdin)');
-  const outcome = await deps.openAdmin(options, async ({ deps: admin }) => {
-    const { results, pass } = await adminFederations.testFederation(admin, options.id, token);
-    if (options.json) writeJson(deps, { id: options.id, pass, conditions: results });
-    else {
-      const width = Math.max(...results.map((r) => r.name.length));
-      for (const r of results)
-        writeLine(deps.stdout, `${r.pass ? 'PASS' : 'FAIL'}  ${r.name.padEnd(width)}  ${r.detail}`);
-    }
-    return results.filter((r) => !r.pass).map((r) => r.name);
-  });
+  const result = await withAdmin(options, deps, (ops) => ops.testFederation(options.id, token));
+  if (options.json) writeJson(deps, result);
+  else {
+    const width = Math.max(...result.conditions.map((r) => r.name.length));
+    for (const r of result.conditions)
+      writeLine(deps.stdout, `${r.pass ? 'PASS' : 'FAIL'}  ${r.name.padEnd(width)}  ${r.detail}`);
+  }
+  const outcome = result.conditions.filter((r) => !r.pass).map((r) => r.name);
   if (outcome.length > 0)
     throw new CliError(`the token does not pass federation ${options.id}: ${outcome.join(', ')}`);
 }

@@ -17,7 +17,10 @@ export function registerAdmin(program: Command, io: Io): void {
     .command('admin')
     .description('administer clients, keys and the audit log')
     .option('--db <url>', "the server's database: sqlite:PATH or postgres://… (env CLAVIS_DB)")
-    .option('--server <url>', 'administer a running server over HTTP (not available yet)');
+    .option(
+      '--server <url>',
+      'administer a running server over its admin API, as the administrator signed in with `clavis login --server URL --scope admin` (env CLAVIS_SERVER; CLAVIS_DB wins when both are set)',
+    );
   registerInit(admin, io);
   registerClients(admin, io);
   registerAudit(admin, io);

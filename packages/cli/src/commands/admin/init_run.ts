@@ -1,6 +1,7 @@
 /** The work of `clavis admin init`: create (or find) the database and its key-encryption key. */
 import { writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { refuseRemote } from './operations.js';
 
 export interface AdminInitOptions extends AdminTarget {
   json?: boolean | undefined;
@@ -9,8 +10,9 @@ export interface AdminInitOptions extends AdminTarget {
 /** Idempotent: on a database that is already set up it only says so. */
 export async function runAdminInit(
   options: AdminInitOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout' | 'env' | 'openAdmin'>,
 ): Promise<void> {
+  refuseRemote('init', deps.env, options);
   const result = await deps.openAdmin(
     options,
     async ({ services }) => {

@@ -3,6 +3,7 @@ import { adminKek } from '@clavis/server';
 import { confirm } from '../../confirm.js';
 import { writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { refuseRemote } from './operations.js';
 
 export interface KekRotateOptions extends AdminTarget {
   /** Put a fresh key at the top of the key file first (when the database is under its current key). */
@@ -12,8 +13,9 @@ export interface KekRotateOptions extends AdminTarget {
 
 export async function runKekRotate(
   options: KekRotateOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout' | 'env' | 'openAdmin'>,
 ): Promise<void> {
+  refuseRemote('kek rotate', deps.env, options);
   const r = await deps.openAdmin(options, ({ services, actor }) =>
     adminKek.rotateKek(services, { generate: options.generate }, actor),
   );

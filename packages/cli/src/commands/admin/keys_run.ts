@@ -1,10 +1,9 @@
 /** The work of `clavis admin keys create|list|show|update|rotate|revoke`: scoped API keys. */
-import { adminApiKeys, configDefaults } from '@clavis/server';
 import { confirm } from '../../confirm.js';
 import { CliError } from '../../errors.js';
-import { type Env, type Io, writeJson, writeLine } from '../../io.js';
-import { apiKeySettings } from '../../settings.js';
-import type { AdminContext, AdminRunDeps, AdminTarget } from './context.js';
+import { type Io, writeJson, writeLine } from '../../io.js';
+import type { AdminRunDeps, AdminTarget } from './context.js';
+import { type ApiKeyView, type OperationsDeps, withAdmin } from './operations.js';
 import { fieldText } from './text_fields.js';
 
 export interface KeysCreateOptions extends AdminTarget {
@@ -53,127 +52,92 @@ export interface KeysUpdateOptions extends KeyOptions {
   scope?: string[] | undefined;
 }
 
-/** The env is read for CLAVIS_API_KEY_MAX_TTL, the server's longest key lifetime. */
-type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'env' | 'openAdmin'>;
+/** The env is read (with --db) for CLAVIS_API_KEY_MAX_TTL, the server's longest key lifetime. */
+type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr'> & OperationsDeps;
 
-/** The deps of the admin functions; the lifetime cap is the server's (CLAVIS_API_KEY_MAX_TTL or 90d). */
-function keyDeps(ctx: AdminContext, env: Env): adminApiKeys.ApiKeyAdminDeps {
-  return {
-    db: ctx.deps.db,
-    audit: ctx.deps.audit,
-    hasher: ctx.deps.hasher,
-    clock: ctx.deps.clock,
-    apiKeyMaxTtlSeconds: apiKeySettings(env).apiKeyMaxTtlSeconds ?? configDefaults.apiKeyMaxTtlSeconds,
-  };
-}
+/** Only given when just created (create, rotate). */
+const ONCE = new Set(['key', 'predecessor']);
 
-function printKey(out: Io['stdout'], key: adminApiKeys.ApiKeyView): void {
+function printKey(out: Io['stdout'], key: ApiKeyView): void {
   for (const [name, value] of Object.entries(key)) {
+    if (ONCE.has(name)) continue;
     writeLine(out, `${name.padEnd(15)} ${fieldText(name, value)}`);
   }
 }
 
-/** The JSON of a key, with `key` only when it was just created (create, rotate). */
-function keyJson(view: adminApiKeys.ApiKeyView, plaintext?: string): Record<string, unknown> {
-  return { ...view, ...(plaintext !== undefined ? { key: plaintext } : {}) };
-}
-
 /** People's output for a new key: the key on its own line, and a one-line warning on stderr. */
-function printNewKey(
-  deps: Pick<Deps, 'stdout' | 'stderr'>,
-  view: adminApiKeys.ApiKeyView,
-  plaintext: string,
-): void {
+function printNewKey(deps: Pick<Deps, 'stdout' | 'stderr'>, view: ApiKeyView & { key: string }): void {
   printKey(deps.stdout, view);
-  writeLine(deps.stdout, plaintext);
+  writeLine(deps.stdout, view.key);
   writeLine(deps.stderr, `Store the key ${view.id} now: it is shown only this once and cannot be recovered.`);
 }
 
 export async function runKeysCreate(options: KeysCreateOptions, deps: Deps): Promise<void> {
-  await deps.openAdmin(options, async (ctx) => {
-    const created = await adminApiKeys.createApiKey(
-      keyDeps(ctx, deps.env),
-      {
-        owner: options.owner,
-        scopes: options.scope,
-        ttlSeconds: options.ttl,
-        ...(options.cidr.length ? { cidrs: options.cidr } : {}),
-        ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
-        ...(options.name !== undefined ? { name: options.name } : {}),
-        ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
-      },
-      ctx.actor,
-    );
-    if (options.json) writeJson(deps, keyJson(created.key, created.plaintext));
-    else printNewKey(deps, created.key, created.plaintext);
-  });
+  const created = await withAdmin(options, deps, (ops) =>
+    ops.createKey({
+      owner: options.owner,
+      scopes: options.scope,
+      ttlSeconds: options.ttl,
+      ...(options.cidr.length ? { cidrs: options.cidr } : {}),
+      ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+    }),
+  );
+  if (options.json) writeJson(deps, created);
+  else printNewKey(deps, created);
 }
 
-export async function runKeysList(
-  options: KeysListOptions,
-  deps: Pick<Deps, 'stdout' | 'env' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async (ctx) => {
-    const all = await adminApiKeys.listApiKeys(keyDeps(ctx, deps.env), {
+export async function runKeysList(options: KeysListOptions, deps: Deps): Promise<void> {
+  const all = await withAdmin(options, deps, (ops) =>
+    ops.listKeys({
       ...(options.owner !== undefined ? { owner: options.owner } : {}),
       all: options.all === true,
-    });
-    if (options.json) return writeJson(deps, all);
+    }),
+  );
+  if (options.json) return writeJson(deps, all);
+  writeLine(
+    deps.stdout,
+    `${'ID'.padEnd(22)} ${'OWNER'.padEnd(28)} ${'STATE'.padEnd(14)} ${'EXPIRES'.padEnd(24)} SCOPES`,
+  );
+  for (const k of all) {
     writeLine(
       deps.stdout,
-      `${'ID'.padEnd(22)} ${'OWNER'.padEnd(28)} ${'STATE'.padEnd(14)} ${'EXPIRES'.padEnd(24)} SCOPES`,
+      `${k.id.padEnd(22)} ${k.owner.padEnd(28)} ${k.state.padEnd(14)} ${k.expires_at.padEnd(24)} ${k.scopes.join(' ')}`,
     );
-    for (const k of all) {
-      writeLine(
-        deps.stdout,
-        `${k.id.padEnd(22)} ${k.owner.padEnd(28)} ${k.state.padEnd(14)} ${k.expires_at.padEnd(24)} ${k.scopes.join(' ')}`,
-      );
-    }
-  });
+  }
 }
 
-export async function runKeysShow(
-  options: KeyOptions,
-  deps: Pick<Deps, 'stdout' | 'env' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async (ctx) => {
-    const key = await adminApiKeys.showApiKey(keyDeps(ctx, deps.env), options.id);
-    if (options.json) writeJson(deps, key);
-    else printKey(deps.stdout, key);
-  });
+export async function runKeysShow(options: KeyOptions, deps: Deps): Promise<void> {
+  const key = await withAdmin(options, deps, (ops) => ops.showKey(options.id));
+  if (options.json) writeJson(deps, key);
+  else printKey(deps.stdout, key);
 }
 
 export async function runKeysRotate(options: KeysRotateOptions, deps: Deps): Promise<void> {
-  await deps.openAdmin(options, async (ctx) => {
-    const rotated = await adminApiKeys.rotateApiKey(
-      keyDeps(ctx, deps.env),
-      options.id,
-      options.grace !== undefined ? { graceSeconds: options.grace } : {},
-      ctx.actor,
+  const rotated = await withAdmin(options, deps, (ops) =>
+    ops.rotateKey(options.id, options.grace !== undefined ? { graceSeconds: options.grace } : {}),
+  );
+  if (options.json) {
+    writeJson(deps, rotated);
+  } else {
+    printNewKey(deps, rotated);
+    writeLine(
+      deps.stderr,
+      `The old key ${rotated.predecessor.id} stops working at ${rotated.predecessor.expires_at}.`,
     );
-    if (options.json) {
-      writeJson(deps, { ...keyJson(rotated.key, rotated.plaintext), predecessor: rotated.old });
-    } else {
-      printNewKey(deps, rotated.key, rotated.plaintext);
-      writeLine(deps.stderr, `The old key ${rotated.old.id} stops working at ${rotated.old.expires_at}.`);
-    }
-  });
+  }
 }
 
-export async function runKeysRevoke(
-  options: ConfirmedKeyOptions,
-  deps: Deps & Pick<AdminRunDeps, 'stdin'>,
-): Promise<void> {
+export async function runKeysRevoke(options: ConfirmedKeyOptions, deps: Deps): Promise<void> {
   await confirm(
     deps,
     { action: `revoke API key ${options.id}`, consequence: 'It stops working at once.' },
     options.yes,
   );
-  await deps.openAdmin(options, async (ctx) => {
-    const key = await adminApiKeys.revokeApiKey(keyDeps(ctx, deps.env), options.id, ctx.actor);
-    if (options.json) writeJson(deps, key);
-    else writeLine(deps.stderr, `Revoked ${key.id}.`);
-  });
+  const key = await withAdmin(options, deps, (ops) => ops.revokeKey(options.id));
+  if (options.json) writeJson(deps, key);
+  else writeLine(deps.stderr, `Revoked ${key.id}.`);
 }
 
 /** `--expires` as written: an ISO-8601 time with a zone (`2030-01-01T00:00:00Z`). */
@@ -198,20 +162,15 @@ export async function runKeysUpdate(
       : options.ttl !== undefined
         ? deps.clock() + options.ttl * 1000
         : undefined;
-  await deps.openAdmin(options, async (ctx) => {
-    const key = await adminApiKeys.updateApiKey(
-      keyDeps(ctx, deps.env),
-      options.id,
-      {
-        ...(options.cidr !== undefined ? { cidrs: options.cidr } : {}),
-        ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
-        ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
-        ...(expiresAt !== undefined ? { expiresAt } : {}),
-        ...(options.scope !== undefined ? { scopes: options.scope } : {}),
-      },
-      ctx.actor,
-    );
-    if (options.json) writeJson(deps, key);
-    else printKey(deps.stdout, key);
-  });
+  const key = await withAdmin(options, deps, (ops) =>
+    ops.updateKey(options.id, {
+      ...(options.cidr !== undefined ? { cidrs: options.cidr } : {}),
+      ...(options.maxUses !== undefined ? { maxUses: options.maxUses } : {}),
+      ...(options.rateLimit !== undefined ? { rateLimit: options.rateLimit } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...(options.scope !== undefined ? { scopes: options.scope } : {}),
+    }),
+  );
+  if (options.json) writeJson(deps, key);
+  else printKey(deps.stdout, key);
 }

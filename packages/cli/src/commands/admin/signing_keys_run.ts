@@ -1,7 +1,7 @@
 /** The work of `clavis admin signing-keys list|rotate`. */
-import { adminSigningKeys } from '@clavis/server';
 import { writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { type OperationsDeps, withAdmin } from './operations.js';
 
 export interface SigningKeysListOptions extends AdminTarget {
   all?: boolean | undefined;
@@ -16,11 +16,9 @@ export interface SigningKeysRotateOptions extends AdminTarget {
 
 export async function runSigningKeysList(
   options: SigningKeysListOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout'> & OperationsDeps,
 ): Promise<void> {
-  const keys = await deps.openAdmin(options, ({ services }) =>
-    adminSigningKeys.listSigningKeys(services, { all: options.all }),
-  );
+  const keys = await withAdmin(options, deps, (ops) => ops.listSigningKeys({ all: options.all }));
   if (options.json) return writeJson(deps, keys);
   if (keys.length === 0)
     return writeLine(deps.stdout, 'no signing keys yet (serve creates them on its first start)');
@@ -38,13 +36,11 @@ export async function runSigningKeysList(
 
 export async function runSigningKeysRotate(
   options: SigningKeysRotateOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout'> & OperationsDeps,
 ): Promise<void> {
   const withdrawNow = options.now === true;
-  const result = await deps.openAdmin(options, ({ services, actor }) =>
-    adminSigningKeys.replaceSigningKeys(services, { withdrawNow }, actor),
-  );
-  if (options.json) return writeJson(deps, { withdraw_now: withdrawNow, ...result });
+  const result = await withAdmin(options, deps, (ops) => ops.rotateSigningKeys({ withdrawNow }));
+  if (options.json) return writeJson(deps, result);
   for (const c of result.created) {
     writeLine(
       deps.stdout,
