@@ -57,6 +57,12 @@ export const auditEventNames = [
   // Day-two operations: a database snapshot taken; the sealed data moved to a new key-encryption key.
   'database.backup',
   'kek.rotate',
+  // Single sign-on: identity providers, and the links from an upstream iss + sub to a person.
+  'idp.create',
+  'idp.update',
+  'idp.delete',
+  'idp.link',
+  'idp.unlink',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

@@ -121,6 +121,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       cookieKey: services.kek.derive('cookie-signing'),
       totpKey: services.totpKey,
       totpOpenKeys: services.totpOpenKeys,
+      idpKeys: services.idpKeys,
       subjectKey: services.stableKeys.auditSubjects,
       logger,
       isShuttingDown: () => shuttingDown,
