@@ -24,13 +24,15 @@ export async function runKekRotate(
       generated_in: r.generatedIn ?? null,
       resealed_signing_keys: r.resealedSigningKeys,
       resealed_totp_secrets: r.resealedTotpSecrets,
+      resealed_idp_secrets: r.resealedIdpSecrets,
       unopenable: r.unopenable,
     });
   }
   const out = (text: string) => writeLine(deps.stdout, text);
   if (r.generatedIn)
     out(`new key-encryption key written at the top of ${r.generatedIn}; the old one kept below it`);
-  const counts = `${r.resealedSigningKeys} signing keys and ${r.resealedTotpSecrets} TOTP secrets re-sealed`;
+  const idps = r.resealedIdpSecrets ? `, ${r.resealedIdpSecrets} identity-provider secrets` : '';
+  const counts = `${r.resealedSigningKeys} signing keys${idps} and ${r.resealedTotpSecrets} TOTP secrets re-sealed`;
   if (r.moved) {
     out(
       `database moved from KEK ${r.from} to ${r.to}: ${counts}; secret hashes unchanged, no credential re-issued`,
