@@ -231,7 +231,10 @@ function printLinks(
   links: adminIdps.LinkView[],
   json: boolean | undefined,
 ): void {
-  if (json) return writeJson(deps, links);
+  if (json) {
+    writeJson(deps, links);
+    return;
+  }
   writeLine(
     deps.stdout,
     `${'USERNAME'.padEnd(20)} ${'LAST SIGN-IN'.padEnd(25)} ${'LINKED'.padEnd(25)} SUBJECT`,
