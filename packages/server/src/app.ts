@@ -176,6 +176,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       new UpstreamClients({
         secretKeys: deps.idpKeys.open,
         loginKey: deps.cookieKey,
+        // The providers' keys: refetched for an unknown kid once the last fetch is 10 s old.
+        issuerKeys: new IssuerKeys({
+          clock: config.clock,
+          refetchIntervalMs: 10_000,
+          timeoutMs: config.upstreamTimeoutMs,
+          onFetchFailure: (issuer, err) =>
+            app.log.warn({ issuer, reason: err.message }, 'identity provider keys not fetched'),
+        }),
         timeoutMs: config.upstreamTimeoutMs,
         clock: config.clock,
       }),

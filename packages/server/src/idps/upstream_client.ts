@@ -1,7 +1,12 @@
 /**
  * The OpenID Connect client Clavis is at an upstream provider, through `openid-client`: authorization
- * code flow with PKCE (S256), `state` and `nonce`, and the ID token checked by the library (signature
- * with the provider's published keys, `iss`, `aud`, `exp`, `nonce`; `alg: none` refused).
+ * code flow with PKCE (S256), `state` and `nonce`; the library checks the ID token's claims (`iss`,
+ * `aud`, `exp`, `nonce`) and refuses `alg: none`. It does not check the signature of an ID token that
+ * came straight from the token endpoint (OIDC Core §3.1.3.7 allows relying on TLS there); Clavis checks
+ * it anyway, with the provider's published keys from the same key cache the federations use
+ * (federation/issuer_keys.ts: fetched at most every few seconds for an unknown `kid`, kept for an hour,
+ * through the capped fetcher). A provider that rotated its keys is followed at the first token signed
+ * with the new key, once the last fetch is a few seconds old.
  *
  * Every request — discovery, the provider's keys, the token endpoint — goes through the server's capped
  * fetcher (`http/outbound_fetch.ts`: https or loopback only, redirects refused, one deadline, a size
@@ -11,7 +16,9 @@
  * recovers at once. The client secret is opened from its sealed form only here, when a configuration is
  * made.
  */
+import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
+import { type IssuerKeys, IssuerKeysUnavailable } from '../federation/issuer_keys.js';
 import { cappedFetch, OutboundFetchError } from '../http/outbound_fetch.js';
 import type { IdentityProviderRow } from '../storage/schema.js';
 import { openIdpSecret } from './idp_secret.js';
@@ -51,6 +58,8 @@ export interface UpstreamClientsOptions {
   secretKeys: readonly Buffer[];
   /** Derives each sign-in's nonce and PKCE verifier from its state. */
   loginKey: Buffer;
+  /** The providers' published keys, cached (the federations' key cache, an instance of its own). */
+  issuerKeys: IssuerKeys;
   /** Per request to the provider. Default 5 s. */
   timeoutMs?: number;
   /** Largest answer accepted. Default 512 KiB. */
@@ -116,7 +125,9 @@ export class UpstreamClients {
         idTokenExpected: true,
       });
       const claims = tokens.claims();
-      if (!claims) throw new UpstreamError('bad_response', 'the provider sent no ID token');
+      if (!claims || !tokens.id_token)
+        throw new UpstreamError('bad_response', 'the provider sent no ID token');
+      await this.#verifySignature(idp, config, tokens.id_token);
       const amr = Array.isArray(claims.amr)
         ? claims.amr.filter((v): v is string => typeof v === 'string')
         : [];
@@ -131,6 +142,58 @@ export class UpstreamClients {
       // Whatever went wrong, the next sign-in discovers afresh (new keys, a provider back up).
       this.forget(idp.id);
       throw classify(err);
+    }
+  }
+
+  /** The ID token's signature, with a key the provider publishes; its `iss` and `aud` once more. */
+  async #verifySignature(
+    idp: IdentityProviderRow,
+    config: oidc.Configuration,
+    idToken: string,
+  ): Promise<void> {
+    const jwksUri = config.serverMetadata().jwks_uri;
+    if (!jwksUri) throw new UpstreamError('bad_response', 'the provider publishes no keys (jwks_uri)');
+    const { kid } = decodeProtectedHeader(idToken);
+    let keys: Awaited<ReturnType<IssuerKeys['keysFor']>>;
+    try {
+      keys = await this.#options.issuerKeys.keysFor({ issuer: idp.issuer, jwks: null, jwksUri }, kid);
+    } catch (err) {
+      if (err instanceof IssuerKeysUnavailable) {
+        throw new UpstreamError('upstream_unavailable', 'the provider’s keys could not be fetched', {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    try {
+      await jwtVerify(idToken, createLocalJWKSet(keys), {
+        issuer: idp.issuer,
+        audience: idp.client_id,
+        algorithms: [
+          'RS256',
+          'RS384',
+          'RS512',
+          'PS256',
+          'PS384',
+          'PS512',
+          'ES256',
+          'ES384',
+          'ES512',
+          'EdDSA',
+        ],
+        clockTolerance: 60,
+      });
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSNoMatchingKey) {
+        throw new UpstreamError(
+          'keys_unknown',
+          'the ID token is signed with a key the provider does not publish',
+          {
+            cause: err,
+          },
+        );
+      }
+      throw new UpstreamError('id_token_invalid', 'the ID token signature did not verify', { cause: err });
     }
   }
 

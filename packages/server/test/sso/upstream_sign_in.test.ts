@@ -290,7 +290,7 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     upstream = await TestUpstream.start(CALLBACK); // for afterEach
   });
 
-  it('keys rotated upstream: the library fetches the new keys for the unknown kid, the sign-in goes through', async () => {
+  it('keys rotated upstream: the sign-in in flight fails with a page; once the last fetch is 10 s old, the new keys are fetched', async () => {
     await createIdp();
     const first = await browserWithRequest();
     expect((await signInUpstream(first.browser)).res.statusCode).toBe(303);
@@ -299,7 +299,19 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     const url = await start(second.browser);
     await upstream.rotateKeys();
     const res = await back(second.browser, await upstream.authorize(url));
-    expect(res.headers.location).toBe('/device/consent');
+    expect(res.statusCode).toBe(502);
+    expect(res.body).toContain('a key it does not publish');
+    expect((await failures()).at(-1)).toMatchObject({
+      reason: 'keys_unknown',
+      upstream_issuer: upstream.issuer,
+    });
+    expect(
+      await server.services.db.selectFrom('sessions').select('id').where('idp_id', 'is not', null).execute(),
+    ).toHaveLength(1);
+
+    server.clock.advance(11_000);
+    const third = await browserWithRequest();
+    expect((await signInUpstream(third.browser)).res.headers.location).toBe('/device/consent');
   });
 
   it('a local person with the same username is not taken over: refused until an administrator links them', async () => {
