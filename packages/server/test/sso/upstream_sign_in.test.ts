@@ -214,7 +214,7 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     });
   });
 
-  it('a wrong state, a replayed callback and a callback in another browser are refused and audited', async () => {
+  it('SS-02: a wrong state, a replayed callback and a callback in another browser are refused and audited', async () => {
     await createIdp();
     const { browser } = await browserWithRequest();
     const callback = await upstream.authorize(await start(browser));
@@ -258,7 +258,7 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     expect((await failures()).map((d) => d.reason)).toEqual(['id_token_invalid', 'code_rejected']);
   });
 
-  it('an upstream that is down or too slow: a page, audited', async () => {
+  it('F-05: an upstream that is down or too slow: a page, audited', async () => {
     const slow: Server = createServer(() => {
       /* never answers */
     });
@@ -314,7 +314,7 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     expect((await signInUpstream(third.browser)).res.headers.location).toBe('/device/consent');
   });
 
-  it('a local person with the same username is not taken over: refused until an administrator links them', async () => {
+  it('SS-03: a local person with the same username is not taken over: refused until an administrator links them', async () => {
     const idp = await createIdp();
     const local = await createUser(server, { username: 'ada' });
     const { browser } = await browserWithRequest();
