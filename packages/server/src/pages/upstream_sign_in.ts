@@ -18,6 +18,7 @@ import { UpstreamError } from '../idps/upstream_client.js';
 import { beginUpstreamLogin } from '../idps/upstream_logins.js';
 import type { Database } from '../storage/schema.js';
 import { findClaimedCode } from '../users/sessions.js';
+import { perAddress, reserveGuess } from './code_entry.js';
 import { type DevicePagesDeps, redirect } from './deps.js';
 import { forbiddenForm, loadSession, PageError } from './page_http.js';
 import { CALLBACK_PATH, upstreamFailurePage } from './upstream_callback.js';
@@ -67,6 +68,10 @@ export function registerUpstreamSignIn(scope: FastifyInstance, deps: DevicePages
     const now = deps.config.clock();
     const code = await findClaimedCode(deps.db, session.id, now);
     if (!code) return redirect(reply, '/device');
+    // Each start stores a row and costs the provider a request: bounded per address (a 429 page).
+    await reserveGuess(deps, [
+      perAddress('sso_start', requestContext(request).ip, deps.config.authFailuresPerAddressPerMinute),
+    ]);
     const state = await beginUpstreamLogin(
       deps.db,
       { sessionId: session.id, deviceCodeId: code.id, idpId: idp.id },

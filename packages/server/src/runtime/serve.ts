@@ -11,6 +11,7 @@ import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
 import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
+import { purgeUpstreamLogins } from '../idps/upstream_logins.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
 import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
@@ -148,6 +149,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await purgeDeviceCodes(services.db, now);
       await purgeFamilies(services.db, now);
       await purgeSessions(services.db, now);
+      await purgeUpstreamLogins(services.db, now);
       await purgeRateLimits(services.db, now - 3_600_000);
     });
     // Idle API keys are revoked; several instances may sweep at once.

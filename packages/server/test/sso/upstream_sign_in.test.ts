@@ -344,4 +344,69 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     const res = await browser.post('/device/login', { username: 'carol', password: 'whatever-password' });
     expect(res.statusCode).toBe(403);
   });
+
+  it('bad input: missing or oversized state, a start without a session, a forged CSRF token, an unknown provider', async () => {
+    await createIdp();
+    const { browser } = await browserWithRequest();
+    expect((await browser.get('/device/sso/callback?code=x')).statusCode).toBe(400);
+    expect((await browser.get(`/device/sso/callback?code=x&state=${'a'.repeat(129)}`)).statusCode).toBe(400);
+    const page = await browser.get('/device/login');
+    const href = /href="(\/device\/sso\/start\?[^"]+)"/
+      .exec(page.body)?.[1]
+      ?.replaceAll('&amp;', '&') as string;
+    const stranger = new Browser(server);
+    expect((await stranger.get(href)).statusCode).toBe(403);
+    expect((await browser.get(href.replace(/csrf=[^&]+/, 'csrf=forged'))).statusCode).toBe(403);
+    expect((await browser.get(href.replace(/idp=[^&]+/, 'idp=idp_nope'))).statusCode).toBe(404);
+    expect((await browser.get(`${href}&idp=${'x'.repeat(100)}`)).statusCode).toBeGreaterThanOrEqual(400);
+    expect((await failures()).map((d) => d.reason)).toEqual(['missing_state', 'missing_state']);
+    expect(await server.services.db.selectFrom('upstream_logins').selectAll().execute()).toEqual([]);
+  });
+
+  it('a sign-in that took longer than ten minutes upstream is refused as expired', async () => {
+    await createIdp();
+    const { browser } = await browserWithRequest();
+    const url = await start(browser);
+    server.clock.advance(10 * 60_000 + 1);
+    const res = await back(browser, await upstream.authorize(url));
+    expect(res.statusCode).toBe(400);
+    expect((await failures()).at(-1)).toMatchObject({ reason: 'expired' });
+  });
+
+  it('two first sign-ins of one upstream identity at once: one person, one link, both signed in as it', async () => {
+    await createIdp();
+    const a = await browserWithRequest();
+    const b = await browserWithRequest();
+    const callbackA = await upstream.authorize(await start(a.browser));
+    const callbackB = await upstream.authorize(await start(b.browser));
+    const users = await userCount();
+    const [resA, resB] = await Promise.all([back(a.browser, callbackA), back(b.browser, callbackB)]);
+    expect([resA.statusCode, resB.statusCode]).toEqual([303, 303]);
+    expect(await userCount()).toBe(users + 1);
+    const links = await server.services.db.selectFrom('identity_links').selectAll().execute();
+    expect(links).toHaveLength(1);
+    const signedIn = await server.services.db
+      .selectFrom('sessions')
+      .select('user_id')
+      .where('idp_id', 'is not', null)
+      .execute();
+    expect(signedIn.map((r) => r.user_id)).toEqual([links[0]?.user_id, links[0]?.user_id]);
+  });
+
+  it('starts are bounded per address', async () => {
+    await server.close();
+    server = await createPagesServer(dialect, { config: { authFailuresPerAddressPerMinute: 5 } });
+    await createIdp();
+    const { browser } = await browserWithRequest();
+    const page = await browser.get('/device/login');
+    const href = /href="(\/device\/sso\/start\?[^"]+)"/
+      .exec(page.body)?.[1]
+      ?.replaceAll('&amp;', '&') as string;
+    const statuses: number[] = [];
+    for (let i = 0; i <= server.config.authFailuresPerAddressPerMinute; i++) {
+      statuses.push((await browser.get(href)).statusCode);
+    }
+    expect(statuses.slice(0, -1).every((s) => s === 303)).toBe(true);
+    expect(statuses.at(-1)).toBe(429);
+  });
 });
