@@ -409,4 +409,31 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     expect(statuses.slice(0, -1).every((s) => s === 303)).toBe(true);
     expect(statuses.at(-1)).toBe(429);
   });
+
+  it('the person declines at the provider, or is disabled here: a page each, audited', async () => {
+    await createIdp();
+    const { browser } = await browserWithRequest();
+    const toProvider = new URL(await start(browser));
+    const declined = new URL(CALLBACK);
+    declined.searchParams.set('error', 'access_denied');
+    declined.searchParams.set('iss', upstream.issuer); // RFC 9207, which the provider announces
+    declined.searchParams.set('state', toProvider.searchParams.get('state') as string);
+    const res = await back(browser, declined);
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('did not sign you in');
+
+    const first = await browserWithRequest();
+    expect((await signInUpstream(first.browser)).res.statusCode).toBe(303);
+    const link = await server.services.db.selectFrom('identity_links').selectAll().executeTakeFirstOrThrow();
+    await server.services.db
+      .updateTable('users')
+      .set({ disabled_at: server.clock.now })
+      .where('id', '=', link.user_id)
+      .execute();
+    const again = await browserWithRequest();
+    const disabled = await signInUpstream(again.browser);
+    expect(disabled.res.statusCode).toBe(403);
+    expect(disabled.res.body).toContain('disabled');
+    expect((await failures()).map((d) => d.reason)).toEqual(['upstream_refused', 'disabled_or_locked']);
+  });
 });
