@@ -128,13 +128,20 @@ export class UpstreamClients {
       if (!claims || !tokens.id_token)
         throw new UpstreamError('bad_response', 'the provider sent no ID token');
       await this.#verifySignature(idp, config, tokens.id_token);
+      // Claims the mapping names but the ID token lacks (providers that keep them for userinfo) are
+      // asked of userinfo, for the same subject; the ID token's own claims win.
+      const wanted = [idp.claim_username, idp.claim_email, idp.claim_groups];
+      let extra: Record<string, unknown> = {};
+      if (wanted.some((c) => !(c in claims)) && config.serverMetadata().userinfo_endpoint) {
+        extra = { ...(await oidc.fetchUserInfo(config, tokens.access_token, claims.sub)) };
+      }
       const amr = Array.isArray(claims.amr)
         ? claims.amr.filter((v): v is string => typeof v === 'string')
         : [];
       return {
         issuer: claims.iss,
         subject: claims.sub,
-        claims: { ...claims },
+        claims: { ...extra, ...claims },
         amr,
         acr: typeof claims.acr === 'string' ? claims.acr : undefined,
       };

@@ -42,6 +42,9 @@ export class TestUpstream {
     readonly redirectUri: string,
   ) {}
 
+  /** Whether the ID token carries the scopes' claims (false: only userinfo has them, as many providers do). */
+  idTokenClaims = true;
+
   static async start(redirectUri: string): Promise<TestUpstream> {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -90,7 +93,7 @@ export class TestUpstream {
         groups: ['groups'],
       },
       scopes: ['openid', 'profile', 'email', 'groups'],
-      conformIdTokenClaims: false,
+      conformIdTokenClaims: !this.idTokenClaims,
       features: { devInteractions: { enabled: false } },
       interactions: {
         url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}`,

@@ -436,4 +436,17 @@ describe.each(dialects)('single sign-on through an upstream provider (%s)', (dia
     expect(disabled.res.body).toContain('disabled');
     expect((await failures()).map((d) => d.reason)).toEqual(['upstream_refused', 'disabled_or_locked']);
   });
+
+  it('claims the ID token lacks are read from userinfo (the groups check included)', async () => {
+    upstream.idTokenClaims = false;
+    await upstream.rotateKeys(); // a provider configured so
+    await createIdp({ allowedGroups: ['eng'] });
+    const { browser } = await browserWithRequest();
+    const { res } = await signInUpstream(browser);
+    expect(res.headers.location).toBe('/device/consent');
+    expect((await browser.get('/device/consent')).body).toContain('<strong>ada</strong>');
+    upstream.next = { sub: 'bob-1' };
+    const other = await browserWithRequest();
+    expect((await signInUpstream(other.browser)).res.statusCode).toBe(403);
+  });
 });
