@@ -11,12 +11,10 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
 import { requestContext } from '../http/request_context.js';
 import { findIdentityProvider, listIdentityProviders } from '../idps/idp_store.js';
 import { UpstreamError } from '../idps/upstream_client.js';
 import { beginUpstreamLogin } from '../idps/upstream_logins.js';
-import type { Database } from '../storage/schema.js';
 import { findClaimedCode } from '../users/sessions.js';
 import { perAddress, reserveGuess } from './code_entry.js';
 import { type DevicePagesDeps, redirect } from './deps.js';
@@ -29,7 +27,7 @@ export async function signInChoices(
   deps: Pick<DevicePagesDeps, 'db' | 'upstream'>,
 ): Promise<{ providers: ProviderChoice[]; passwords: boolean }> {
   if (!deps.upstream) return { providers: [], passwords: true };
-  const rows = await listIdentityProviders(deps.db as Kysely<Database>);
+  const rows = await listIdentityProviders(deps.db);
   return {
     providers: rows.map((r) => ({ id: r.id, name: r.name })),
     passwords: rows.length === 0 || rows.some((r) => r.local_passwords === 1),
