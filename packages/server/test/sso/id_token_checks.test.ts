@@ -31,7 +31,8 @@ type Forgery =
   | 'alg_none'
   | 'unpublished_key'
   | 'unknown_kid'
-  | 'expired';
+  | 'expired'
+  | 'slow_token';
 
 class ForgingUpstream {
   mode: Forgery = 'valid';
@@ -102,6 +103,7 @@ class ForgingUpstream {
       for await (const _chunk of req) {
         /* the form is not checked: this upstream answers whatever it is told to */
       }
+      if (this.mode === 'slow_token') await new Promise((resolve) => setTimeout(resolve, 3000));
       return json({
         access_token: 'at',
         token_type: 'Bearer',
@@ -141,7 +143,7 @@ describe.each(dialects)('SS-01: the upstream ID token is checked (%s)', (dialect
   let server: PagesServer;
   let upstream: ForgingUpstream;
   beforeAll(async () => {
-    server = await createPagesServer(dialect);
+    server = await createPagesServer(dialect, { config: { upstreamTimeoutMs: 500 } });
     upstream = await ForgingUpstream.start();
     await adminIdps.createIdp(
       {
@@ -204,6 +206,16 @@ describe.each(dialects)('SS-01: the upstream ID token is checked (%s)', (dialect
     const failures = await auditRecords(server, 'user.sign_in_failed');
     expect(failures.at(-1)?.detail).toMatchObject({ method: 'upstream', upstream_issuer: upstream.issuer });
     expect(failures.at(-1)?.detail.reason).toBe(reason);
+  });
+
+  it('F-05: a token endpoint that does not answer in time: a page, audited, no session', async () => {
+    const res = await attempt('slow_token');
+    expect(res.statusCode).toBe(502);
+    expect(res.body).toContain('did not answer in time');
+    expect(await signedIn()).toBe(0);
+    expect((await auditRecords(server, 'user.sign_in_failed')).at(-1)?.detail).toMatchObject({
+      reason: 'upstream_unavailable',
+    });
   });
 
   it('the same upstream with a valid token signs the person in (the control)', async () => {
