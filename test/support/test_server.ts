@@ -87,6 +87,7 @@ export async function createTestServer(
     hasher: services.hasher,
     cookieKey: services.kek.derive('cookie-signing'),
     totpKey: services.totpKey,
+    idpKeys: services.idpKeys,
     subjectKey: services.kek.derive('audit-subjects'),
     failures,
     logger: false,

@@ -59,6 +59,8 @@ describe('what `clavis` loads', () => {
     { argv: ['--version'], code: 0 },
     { argv: ['admin', 'keys', 'create', '--help'], code: 0 },
     { argv: ['admin', 'federations', 'create', '--help'], code: 0 },
+    { argv: ['admin', 'idps', 'create', '--help'], code: 0 },
+    { argv: ['admin', 'idps', 'stale', '--help'], code: 0 },
     { argv: ['admin', 'clients', 'update', '--help'], code: 0 },
     { argv: ['admin', 'clients', 'secrets', 'revoke', '--help'], code: 0 },
     { argv: ['admin', 'users', 'set-password', '--help'], code: 0 },

@@ -12,6 +12,7 @@ import { FailureLog } from './audit/failure_log.js';
 import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
 import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
+import type { SealingKeys } from './crypto/seal.js';
 import type { SecretHasher } from './crypto/secrets.js';
 import { registerApiKeyLeakEndpoint } from './endpoints/api_key_leaks.js';
 import { registerApiKeyMintEndpoint } from './endpoints/api_key_mint.js';
@@ -31,6 +32,7 @@ import { BearerGuard } from './http/bearer_guard.js';
 import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
+import { UpstreamClients } from './idps/upstream_client.js';
 import { registerDevicePages } from './pages/index.js';
 import type { Database } from './storage/schema.js';
 import { verifyLiveAccessToken } from './tokens/live_access_token.js';
@@ -49,6 +51,8 @@ export interface AppDeps {
   totpKey: Buffer;
   /** Opens them: `totpKey`, then the same key of previous KEKs (default: `totpKey` only). */
   totpOpenKeys?: readonly Buffer[] | undefined;
+  /** Opens identity providers' client secrets; without it, single sign-on is not offered. */
+  idpKeys?: SealingKeys | undefined;
   /** Keys the hashes of unknown usernames in the audit log: `kek.derive('audit-subjects')`. */
   subjectKey: Buffer;
   /** Where unauthenticated failures go; default: one made here. Closed with the app. */
@@ -183,6 +187,22 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     cookieKey: deps.cookieKey,
     totpKey: deps.totpKey,
     totpOpenKeys: deps.totpOpenKeys,
+    upstream:
+      deps.idpKeys &&
+      new UpstreamClients({
+        secretKeys: deps.idpKeys.open,
+        loginKey: deps.cookieKey,
+        // The providers' keys: refetched for an unknown kid once the last fetch is 10 s old.
+        issuerKeys: new IssuerKeys({
+          clock: config.clock,
+          refetchIntervalMs: 10_000,
+          timeoutMs: config.upstreamTimeoutMs,
+          onFetchFailure: (issuer, err) =>
+            app.log.warn({ issuer, reason: err.message }, 'identity provider keys not fetched'),
+        }),
+        timeoutMs: config.upstreamTimeoutMs,
+        clock: config.clock,
+      }),
   });
   registerApiKeyVerifyEndpoint(app, { apiKeys, failures, authenticate });
   const bearer = new BearerGuard((token) =>

@@ -46,6 +46,8 @@ export interface ServerConfig {
   refreshAbsoluteTtlSeconds: number;
   /** Browser sessions on the verification pages last this long. Default 15 minutes. */
   sessionTtlSeconds: number;
+  /** Each request to an upstream identity provider (discovery, keys, token) must answer within this. Default 5 s. */
+  upstreamTimeoutMs: number;
   /**
    * Consecutive failed sign-ins (or second-factor codes) after which an account is locked for a while:
    * one minute, doubling with each further failure, up to an hour. Default 10.
@@ -99,6 +101,7 @@ export const defaults = {
   refreshIdleTtlSeconds: 8 * 3600,
   refreshAbsoluteTtlSeconds: 24 * 3600,
   sessionTtlSeconds: 900,
+  upstreamTimeoutMs: 5000,
   maxFailedSignIns: 10,
   signInHardLockAfter: 100,
   signInAttemptsGlobalPerMinute: 240,
@@ -150,6 +153,7 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     'refreshIdleTtlSeconds',
     'refreshAbsoluteTtlSeconds',
     'sessionTtlSeconds',
+    'upstreamTimeoutMs',
     'maxFailedSignIns',
     'signInHardLockAfter',
     'signInAttemptsGlobalPerMinute',

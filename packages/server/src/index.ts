@@ -14,6 +14,7 @@ export * as adminClientSecrets from './admin/client_secrets.js';
 export * as adminClients from './admin/clients.js';
 export { AdminError } from './admin/errors.js';
 export * as adminFederations from './admin/federations.js';
+export * as adminIdps from './admin/idps.js';
 export * as adminKek from './admin/kek.js';
 export * as adminSigningKeys from './admin/signing_keys.js';
 export * as adminUsers from './admin/users.js';

@@ -1,6 +1,6 @@
 /**
  * Rotating the key-encryption key (KEK): everything sealed under a previous KEK — the signing keys'
- * private keys, the TOTP secrets, the wrapped keys that outlive rotations (see crypto/stable_keys.ts) —
+ * private keys, the TOTP secrets, identity providers' client secrets, the wrapped keys that outlive rotations (see crypto/stable_keys.ts) —
  * is re-sealed under the current one, and the database's KEK check moves to it, in one transaction with
  * its audit record: a crash leaves the database wholly under the old KEK or wholly under the new.
  *
@@ -28,6 +28,7 @@ import {
   withHashingKeyring,
   wrapStableKeys,
 } from '../crypto/stable_keys.js';
+import { resealIdpSecret } from '../idps/idp_secret.js';
 import type { HashedSecretTable } from '../storage/hashed_secrets.js';
 import type { Database } from '../storage/schema.js';
 import { resealSigningKeys } from '../tokens/signing_keys.js';
@@ -61,6 +62,8 @@ export interface KekRotation {
   generatedIn: string | undefined;
   resealedSigningKeys: number;
   resealedTotpSecrets: number;
+  /** Identity providers' client secrets. */
+  resealedIdpSecrets: number;
   /** Stored values no configured KEK opens (left as they are). */
   unopenable: number;
   /** The secret-hashing key versions after the rotation, current first, with their live hashes. */
@@ -175,6 +178,26 @@ async function reseal(
           .execute();
         resealedTotp++;
       }
+      const idpSeal = target.derive('idp-sealing');
+      const idpOpen = others.map((k) => k.derive('idp-sealing'));
+      let resealedIdp = 0;
+      for (const idp of await tx.selectFrom('identity_providers').select(['id', 'client_secret']).execute()) {
+        let resealed: string | undefined;
+        try {
+          resealed = resealIdpSecret(idpSeal, idpOpen, idp.id, idp.client_secret);
+        } catch {
+          unopenable++;
+          continue;
+        }
+        if (resealed === undefined) continue;
+        await tx
+          .updateTable('identity_providers')
+          .set({ client_secret: resealed })
+          .where('id', '=', idp.id)
+          .where('client_secret', '=', idp.client_secret)
+          .execute();
+        resealedIdp++;
+      }
       const wrapped = await tx
         .selectFrom('settings')
         .select('value')
@@ -202,6 +225,7 @@ async function reseal(
         generatedIn,
         resealedSigningKeys: signing.resealed,
         resealedTotpSecrets: resealedTotp,
+        resealedIdpSecrets: resealedIdp,
         unopenable,
         hashing: await hashingVersionUse(tx, hashing, now),
         droppedHashingVersions,
@@ -217,6 +241,7 @@ async function reseal(
         generated: r.generatedIn !== undefined,
         resealed_signing_keys: r.resealedSigningKeys,
         resealed_totp_secrets: r.resealedTotpSecrets,
+        resealed_idp_secrets: r.resealedIdpSecrets,
         unopenable: r.unopenable,
         hashing_version: r.hashing[0]?.version ?? 0,
         hashes_under_older_versions: olderTotal(r.hashing),

@@ -62,6 +62,12 @@ export const auditEventNames = [
   // The admin HTTP API: every allowed call (the caller, its address, the token's jti), and every refusal.
   'admin_api.call',
   'admin_api.refuse',
+  // Single sign-on: identity providers, and the links from an upstream iss + sub to a person.
+  'idp.create',
+  'idp.update',
+  'idp.delete',
+  'idp.link',
+  'idp.unlink',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];

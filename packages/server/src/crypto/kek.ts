@@ -22,6 +22,7 @@ type KekPurpose =
   | 'cookie-signing'
   | 'audit-chain'
   | 'totp-sealing'
+  | 'idp-sealing'
   | 'audit-subjects'
   | 'key-wrapping'
   | 'idempotency-sealing';

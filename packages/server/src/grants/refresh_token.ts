@@ -10,6 +10,7 @@ import { GrantType, InvalidGrant } from '@clavis/core';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import { requireParam } from '../http/form_body.js';
+import { upstreamSessionLifetime, upstreamSessionOver } from '../idps/idp_store.js';
 import {
   findRefreshToken,
   lockLiveFamily,
@@ -83,6 +84,10 @@ export const refreshToken: ClientGrant<UserTokenGrantDeps> = {
         if (!family) throw new InvalidGrant('refresh token is invalid');
         const person = await activePerson(tx, row.user_id);
         if (!person) throw new InvalidGrant('the account cannot sign in');
+        // A person linked to an identity provider signs in there again after its session lifetime, so
+        // one the provider no longer accepts cannot refresh past it (idps/idp_store.ts).
+        if (upstreamSessionOver(family.auth_time, await upstreamSessionLifetime(tx, row.user_id), now))
+          throw new InvalidGrant('sign in again: the upstream session has ended');
         // Spend the presented token; only one concurrent request can.
         if (!(await markRotated(tx, row.id, now))) return undefined;
         if (found?.staleHash) await rekeyHash(tx, 'refresh_tokens', found.staleHash, found.hash);

@@ -147,3 +147,67 @@ async function readCapped(response: Response, maxBytes: number, target: URL): Pr
   }
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** What `cappedFetch` sends: the parts of a request an OAuth client library sets. */
+export interface CappedRequest {
+  method: string;
+  headers: Record<string, string>;
+  body?: RequestInit['body'] | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * A `fetch` for an OAuth client library (openid-client's `customFetch`): the same rules as `fetchJson`
+ * (https or loopback only, no credentials in the URL, redirects refused, one deadline for the whole
+ * exchange, the body read up to a cap), for any method, returning the answer as a `Response` whose body
+ * is already read (so the deadline and the cap cover it). Non-200 answers are returned as they are: the
+ * library reads their OAuth errors. Throws `OutboundFetchError` otherwise.
+ */
+export async function cappedFetch(
+  url: string | URL,
+  request: CappedRequest,
+  options: Omit<FetchJsonOptions, 'accept' | 'signal'> = {},
+): Promise<Response> {
+  const target = outboundUrl(url);
+  const maxBytes = options.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
+  const deadline = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS);
+  const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
+  const failed = (cause: unknown): OutboundFetchError =>
+    deadline.aborted
+      ? new OutboundFetchError('timeout', `no answer from ${target.host} in time`, { cause })
+      : new OutboundFetchError('network', `cannot reach ${target.host}`, { cause });
+  let response: Response;
+  try {
+    response = await fetch(target, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body ?? null,
+      redirect: 'manual',
+      signal,
+    });
+  } catch (cause) {
+    throw failed(cause);
+  }
+  if (response.status >= 300 && response.status < 400) {
+    await response.body?.cancel().catch(() => {});
+    throw new OutboundFetchError(
+      'redirect',
+      `${target.host} answered with a redirect, which is not followed`,
+    );
+  }
+  if (Number(response.headers.get('content-length') ?? '0') > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge(target, maxBytes);
+  }
+  let text: string;
+  try {
+    text = await readCapped(response, maxBytes, target);
+  } catch (cause) {
+    if (cause instanceof OutboundFetchError) throw cause;
+    throw failed(cause);
+  }
+  const headers = new Headers(response.headers);
+  headers.delete('content-encoding');
+  headers.delete('content-length');
+  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+}

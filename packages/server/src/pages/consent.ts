@@ -34,9 +34,11 @@ function grantedToPerson(asked: readonly string[], user: UserRow, session: Sessi
  * recovery code) as a second factor when one was passed. Kept with the approval for the ID token.
  */
 function authenticationOf(session: SessionRow): AuthenticationContext {
+  // A single sign-on session records what its provider asserted (idps/upstream_mfa.ts).
+  const first: string[] = session.sign_in_amr ? (JSON.parse(session.sign_in_amr) as string[]) : ['pwd'];
   return {
     time: session.password_at === null ? null : Number(session.password_at),
-    methods: session.mfa_at === null ? ['pwd'] : ['pwd', 'otp', 'mfa'],
+    methods: session.mfa_at === null || first.includes('mfa') ? first : [...first, 'otp', 'mfa'],
   };
 }
 

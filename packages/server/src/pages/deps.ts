@@ -5,6 +5,7 @@ import type { FailureLog } from '../audit/failure_log.js';
 import { findClient } from '../clients/client_store.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
+import type { UpstreamClients } from '../idps/upstream_client.js';
 import type { Database, SessionRow, UserRow } from '../storage/schema.js';
 import { findClaimedCode } from '../users/sessions.js';
 import {
@@ -47,7 +48,10 @@ export interface SecondFactorPageDeps extends AuditedPageDeps {
 }
 
 /** All the device pages, as the app registers them. */
-export interface DevicePagesDeps extends GuessingPageDeps, SecondFactorPageDeps {}
+export interface DevicePagesDeps extends GuessingPageDeps, SecondFactorPageDeps {
+  /** Single sign-on through the configured identity providers; without it, none is offered. */
+  upstream?: UpstreamClients | undefined;
+}
 
 /** Sends an HTML page with the pages' headers. */
 export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {

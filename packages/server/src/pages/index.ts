@@ -15,6 +15,8 @@ import { PageError } from './page_http.js';
 import { registerSecondFactor } from './second_factor.js';
 import { registerSignIn } from './sign_in.js';
 import { STYLESHEET } from './style.js';
+import { registerUpstreamCallback } from './upstream_callback.js';
+import { registerUpstreamSignIn } from './upstream_sign_in.js';
 import { messagePage, STYLE_PATH } from './views.js';
 
 export type { DevicePagesDeps } from './deps.js';
@@ -64,5 +66,7 @@ export function registerDevicePages(app: FastifyInstance, deps: DevicePagesDeps)
     registerChangePassword(scope, deps);
     registerSecondFactor(scope, deps);
     registerConsent(scope, deps);
+    registerUpstreamSignIn(scope, deps);
+    registerUpstreamCallback(scope, deps);
   });
 }

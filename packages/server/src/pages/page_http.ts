@@ -104,6 +104,8 @@ export function newSessionRow(deps: SessionDeps, user?: { id: string; at: number
     user_id: user?.id ?? null,
     password_at: user?.at ?? null,
     mfa_at: null,
+    idp_id: null,
+    sign_in_amr: null,
     created_at: now,
     expires_at: now + deps.config.sessionTtlSeconds * 1000,
   };

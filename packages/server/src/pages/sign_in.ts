@@ -12,6 +12,7 @@ import { rotateSession } from '../users/sessions.js';
 import { perAddress, reserveGuess } from './code_entry.js';
 import {
   accountUnusable,
+  type DevicePagesDeps,
   type GuessingPageDeps,
   lockoutPolicy,
   nextStep,
@@ -27,11 +28,15 @@ import {
   requireFormSession,
   setSessionCookie,
 } from './page_http.js';
+import { requirePasswordsOffered, signInChoices } from './upstream_sign_in.js';
 import { signInPage } from './views.js';
 
 const WRONG_CREDENTIALS = 'Wrong username or password. After several failures, sign-in pauses for a while.';
 
-export function registerSignIn(scope: FastifyInstance, deps: GuessingPageDeps): void {
+export function registerSignIn(
+  scope: FastifyInstance,
+  deps: GuessingPageDeps & Pick<DevicePagesDeps, 'upstream'>,
+): void {
   const authenticator = passwordAuthenticator({
     db: deps.db,
     audit: deps.audit,
@@ -41,17 +46,22 @@ export function registerSignIn(scope: FastifyInstance, deps: GuessingPageDeps): 
 
   scope.get('/device/login', async (request, reply) => {
     const session = await ensureSession(deps, request, reply);
-    return sendPage(reply, 200, signInPage({ csrf: session.csrf_token }));
+    return sendPage(reply, 200, signInPage({ csrf: session.csrf_token, ...(await signInChoices(deps)) }));
   });
 
   scope.post('/device/login', async (request, reply) => {
     const form = formOf(request);
     const session = await requireFormSession(deps, request, form);
+    await requirePasswordsOffered(deps);
     const username = field(form, 'username', 256) ?? '';
     const password = field(form, 'password', 1024) ?? '';
     const context = requestContext(request);
-    const wrong = (status: number, error: string) =>
-      sendPage(reply, status, signInPage({ csrf: session.csrf_token, username, error }));
+    const wrong = async (status: number, error: string) =>
+      sendPage(
+        reply,
+        status,
+        signInPage({ csrf: session.csrf_token, username, error, ...(await signInChoices(deps)) }),
+      );
     if (!username || !password) return wrong(400, 'Enter your username and password.');
 
     const now = deps.config.clock();

@@ -7,6 +7,8 @@ label{display:block;font-weight:600;margin:1rem 0 .25rem}
 input[type=text],input[type=password]{width:100%;padding:.5rem;font-size:1.1rem;border:1px solid #9aa3ad;border-radius:4px}
 input[name=user_code]{font-family:ui-monospace,monospace;letter-spacing:.1em;text-transform:uppercase}
 button{margin-top:1.25rem;margin-right:.5rem;padding:.5rem 1.25rem;font-size:1rem;border-radius:4px;border:1px solid #1f5fbf;background:#1f6feb;color:#fff;cursor:pointer}
+a.button{display:inline-block;margin-top:.75rem;padding:.5rem 1.25rem;border-radius:4px;border:1px solid #1f5fbf;background:#1f6feb;color:#fff;text-decoration:none}
+.providers{list-style:none;padding:0}
 button.secondary{background:#fff;color:#b42318;border-color:#b42318}
 .error{padding:.75rem;border-radius:4px;background:#fdecea;color:#8a1c12;border:1px solid #f5c2bd}
 .warning{padding:.75rem;border-radius:4px;background:#fff8e1;border:1px solid #f0d58c}

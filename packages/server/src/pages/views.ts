@@ -1,5 +1,6 @@
 /** The verification pages as HTML. Every value from outside goes through `html`, which escapes it. */
 import { html, type SafeHtml } from './html.js';
+import { type ProviderChoice, providerButtons } from './upstream_views.js';
 
 export const STYLE_PATH = '/device/style.css';
 
@@ -49,18 +50,32 @@ ${csrfField(input.csrf)}
   );
 }
 
-export function signInPage(input: { csrf: string; username?: string | undefined; error?: string }): string {
+export function signInPage(input: {
+  csrf: string;
+  username?: string | undefined;
+  error?: string;
+  /** Upstream identity providers offered beside (or instead of) the password. */
+  providers?: readonly ProviderChoice[];
+  /** Whether the local password form is offered (default true). */
+  passwords?: boolean;
+}): string {
+  const passwords = input.passwords !== false;
   return layout(
     'Sign in',
     html`${errorBox(input.error)}
-<form method="post" action="/device/login">
+${providerButtons(input.csrf, input.providers ?? [])}
+${
+  passwords
+    ? html`<form method="post" action="/device/login">
 ${csrfField(input.csrf)}
 <label for="username">Username</label>
 <input type="text" id="username" name="username" value="${input.username ?? ''}" autocomplete="username" maxlength="256" required>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" maxlength="1024" required>
 <button type="submit">Sign in</button>
-</form>`,
+</form>`
+    : ''
+}`,
   );
 }
 

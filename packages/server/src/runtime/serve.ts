@@ -14,6 +14,7 @@ import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
 import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
+import { purgeUpstreamLogins } from '../idps/upstream_logins.js';
 import { recordServedSettings } from '../posture/served_settings.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
 import { purgeRateLimits } from '../storage/rate_limits.js';
@@ -127,6 +128,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       cookieKey: services.kek.derive('cookie-signing'),
       totpKey: services.totpKey,
       totpOpenKeys: services.totpOpenKeys,
+      idpKeys: services.idpKeys,
       subjectKey: services.stableKeys.auditSubjects,
       logger,
       isShuttingDown: () => shuttingDown,
@@ -158,6 +160,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       await purgeDeviceCodes(services.db, now);
       await purgeFamilies(services.db, now);
       await purgeSessions(services.db, now);
+      await purgeUpstreamLogins(services.db, now);
       await purgeRateLimits(services.db, now - 3_600_000);
       await purgeIdempotencyKeys(services.db, now);
       await purgeUpdateLocks(services.db, now);

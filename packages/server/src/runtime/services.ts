@@ -10,6 +10,7 @@ import type { Kysely } from 'kysely';
 import { type AuditSigningKey, loadAuditSigningKey } from '../audit/audit_key.js';
 import { AuditLog } from '../audit/audit_log.js';
 import { Kek, KekError, KekRing } from '../crypto/kek.js';
+import type { SealingKeys } from '../crypto/seal.js';
 import { SecretHasher } from '../crypto/secrets.js';
 import {
   deriveStableKeys,
@@ -78,6 +79,8 @@ export interface Services {
   totpKey: Buffer;
   /** Opens TOTP secrets: `totpKey` first, then the same key of every other configured KEK. */
   totpOpenKeys: readonly Buffer[];
+  /** Seals identity providers' client secrets (`seal`), and opens them (`open`: `seal` first, then older KEKs'). */
+  idpKeys: SealingKeys;
   clock: () => number;
   close(): Promise<void>;
 }
@@ -144,7 +147,11 @@ async function loadKek(
 }
 
 /** The same purpose's key of every configured KEK, the one in use first. */
-function openKeys(ring: KekRing, inUse: Kek, purpose: 'signing-key-sealing' | 'totp-sealing'): Buffer[] {
+function openKeys(
+  ring: KekRing,
+  inUse: Kek,
+  purpose: 'signing-key-sealing' | 'totp-sealing' | 'idp-sealing',
+): Buffer[] {
   return [inUse, ...ring.all().filter((k) => k !== inUse)].map((k) => k.derive(purpose));
 }
 
@@ -174,6 +181,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
     );
     const auditKey = createSecretKey(stable.auditChain);
     const totpOpenKeys = openKeys(ring, kek, 'totp-sealing');
+    const idpOpenKeys = openKeys(ring, kek, 'idp-sealing');
     const auditSigning = options.auditKeyFile ? loadAuditSigningKey(options.auditKeyFile) : undefined;
     const audit = await AuditLog.open(opened.db, {
       clock,
@@ -198,6 +206,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       auditSigning,
       totpKey: totpOpenKeys[0] as Buffer,
       totpOpenKeys,
+      idpKeys: { seal: idpOpenKeys[0] as Buffer, open: idpOpenKeys },
       clock,
       async close() {
         try {

@@ -174,6 +174,10 @@ export interface SessionsTable {
   mfa_at: number | null;
   created_at: number;
   expires_at: number;
+  /** The identity provider the person signed in through; null for a local password. */
+  idp_id?: string | null;
+  /** JSON array: the RFC 8176 methods the sign-in asserted (upstream); null: a local password. */
+  sign_in_amr?: string | null;
 }
 
 export interface AdminUpdateLocksTable {
@@ -294,6 +298,54 @@ export interface FederationsTable {
   disabled_at: number | null;
 }
 
+export interface IdentityProvidersTable {
+  /** `idp_` + random. */
+  id: string;
+  name: string;
+  issuer: string;
+  client_id: string;
+  /** AES-256-GCM sealed under a KEK-derived key, bound to the provider id. */
+  client_secret: string;
+  /** Space-separated; always includes `openid`. */
+  scopes: string;
+  claim_username: string;
+  claim_email: string;
+  claim_groups: string;
+  /** JSON array: a person must be in one of these upstream groups; null = anyone the provider signs in. */
+  allowed_groups: string | null;
+  /** 1: an `amr` of the provider naming a second factor satisfies a client that requires MFA. */
+  mfa_from_amr: number;
+  /** JSON array of `acr` values that satisfy MFA as well. */
+  mfa_acr_values: string;
+  /** 1: local passwords remain offered beside this provider. */
+  local_passwords: number;
+  /** Refresh families of people linked to this provider end this long after their sign-in. */
+  session_lifetime_seconds: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface IdentityLinksTable {
+  issuer: string;
+  subject: string;
+  idp_id: string;
+  user_id: string;
+  created_at: number;
+  last_sign_in_at: number | null;
+}
+
+export interface UpstreamLoginsTable {
+  /** SHA-256 of the `state` sent upstream (base64url); the state itself is never stored. */
+  id: string;
+  /** The browser session that started the sign-in: only it may finish it. */
+  session_id: string;
+  /** The device request the session was deciding when it left. */
+  device_code_id: string | null;
+  idp_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   clients: ClientsTable;
   client_secrets: ClientSecretsTable;
@@ -316,6 +368,9 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   federations: FederationsTable;
   api_keys: ApiKeysTable;
+  identity_providers: IdentityProvidersTable;
+  identity_links: IdentityLinksTable;
+  upstream_logins: UpstreamLoginsTable;
 }
 
 export type ClientRow = Selectable<ClientsTable>;
@@ -327,3 +382,5 @@ export type AuditEventRow = Selectable<AuditEventsTable>;
 export type DeviceCodeRow = Selectable<DeviceCodesTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type FederationRow = Selectable<FederationsTable>;
+export type IdentityProviderRow = Selectable<IdentityProvidersTable>;
+export type IdentityLinkRow = Selectable<IdentityLinksTable>;

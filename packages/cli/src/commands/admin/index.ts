@@ -5,6 +5,7 @@ import { registerAudit } from './audit.js';
 import { registerBackup } from './backup.js';
 import { registerClients } from './clients.js';
 import { registerFederations } from './federations.js';
+import { registerIdps } from './idps.js';
 import { registerInit } from './init.js';
 import { registerKek } from './kek.js';
 import { registerKeys } from './keys.js';
@@ -26,6 +27,7 @@ export function registerAdmin(program: Command, io: Io): void {
   registerAudit(admin, io);
   registerUsers(admin, io);
   registerFederations(admin, io);
+  registerIdps(admin, io);
   registerKeys(admin, io);
   registerBackup(admin, io);
   registerSigningKeys(admin, io);

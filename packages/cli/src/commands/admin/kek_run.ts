@@ -27,6 +27,7 @@ export async function runKekRotate(
       generated_in: r.generatedIn ?? null,
       resealed_signing_keys: r.resealedSigningKeys,
       resealed_totp_secrets: r.resealedTotpSecrets,
+      resealed_idp_secrets: r.resealedIdpSecrets,
       unopenable: r.unopenable,
       hashing: hashingJson(r.hashing),
       hashes_under_older_versions: adminKek.olderTotal(r.hashing),
@@ -36,7 +37,8 @@ export async function runKekRotate(
   const out = (text: string) => writeLine(deps.stdout, text);
   if (r.generatedIn)
     out(`new key-encryption key written at the top of ${r.generatedIn}; the old one kept below it`);
-  const counts = `${r.resealedSigningKeys} signing keys and ${r.resealedTotpSecrets} TOTP secrets re-sealed`;
+  const idps = r.resealedIdpSecrets ? `, ${r.resealedIdpSecrets} identity-provider secrets` : '';
+  const counts = `${r.resealedSigningKeys} signing keys${idps} and ${r.resealedTotpSecrets} TOTP secrets re-sealed`;
   if (r.moved) {
     out(
       `database moved from KEK ${r.from} to ${r.to}: ${counts}; new secret hashes under hashing key version ${r.hashing[0]?.version}, no credential re-issued`,

@@ -8,6 +8,7 @@ import * as m0006 from './0006_sign_in_lockout.js';
 import * as m0007 from './0007_username_case_insensitive.js';
 import * as m0008 from './0008_authentication_context.js';
 import * as m0010 from './0010_idempotency_keys.js';
+import * as m0011 from './0011_identity_providers.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ export const migrations: Record<string, Migration> = {
   '0007_username_case_insensitive': m0007,
   '0008_authentication_context': m0008,
   '0010_idempotency_keys': m0010,
+  '0011_identity_providers': m0011,
 };
 
 export const migrationProvider: MigrationProvider = {
