@@ -3,14 +3,17 @@
  * instances sharing one database. After the restart: the killed writer's unsealed tail is sealed by the
  * survivor (so deleting it is detected by `audit verify`), the audit log verifies, every token a client
  * received has its `token.issue` record (compared by `jti`), and a use-limited API key's use count equals
- * its `token.issue` records (no use without its token; never more than its limit). Then SIGTERM under load ends within the deadline, exit 0.
+ * its `token.issue` records (no use without its token; never more than its limit); no device code was
+ * redeemed twice. Then SIGTERM under load ends within the deadline, exit 0.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TokenType } from '@clavis/core';
+import { openDatabase } from '@clavis/server';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decideInStorage } from '../../../../test/support/device_decision.js';
 import {
   createTestDatabase,
   dialects,
@@ -116,6 +119,81 @@ function startLoad(targets: () => string[], auth: string, apiKey: string, worker
   return load;
 }
 
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+interface DeviceLoad {
+  /** 200s per device code. */
+  redeemed: Map<string, number>;
+  received: Set<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The device flow under load: device codes are requested and approved (in storage, as the pages do) one
+ * after another, and two pollers redeem every approved code over and over on the live instances.
+ */
+function startDeviceLoad(
+  targets: () => string[],
+  approve: (userCode: string) => Promise<unknown>,
+): DeviceLoad {
+  const load: DeviceLoad = { redeemed: new Map(), received: new Set(), stop: async () => {} };
+  const codes: string[] = [];
+  let running = true;
+  const pick = (i: number) => {
+    const bases = targets();
+    return bases[i % bases.length] as string;
+  };
+  const requester = async () => {
+    for (let i = 0; running; i++) {
+      try {
+        const res = await fetch(`${pick(i)}/oauth/device_authorization`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ client_id: 'clavis-cli', scope: 'openid' }),
+        });
+        const json = (await res.json()) as { device_code?: string; user_code?: string };
+        if (json.device_code && json.user_code) {
+          await approve(json.user_code);
+          codes.push(json.device_code);
+          load.redeemed.set(json.device_code, 0);
+        }
+      } catch {
+        // The instance is down: try the next one.
+      }
+      await delay(40);
+    }
+  };
+  const poller = async (p: number) => {
+    for (let i = p; running; i++) {
+      const code = codes[i % Math.max(codes.length, 1)];
+      if (!code) {
+        await delay(20);
+        continue;
+      }
+      try {
+        const res = await fetch(`${pick(i)}/oauth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: code, client_id: 'clavis-cli' }),
+        });
+        const json = (await res.json()) as { access_token?: string };
+        if (res.status === 200 && json.access_token) {
+          load.redeemed.set(code, (load.redeemed.get(code) ?? 0) + 1);
+          load.received.add(jtiOf(json.access_token));
+        }
+      } catch {
+        await delay(20);
+      }
+    }
+  };
+  const all = [requester(), poller(0), poller(1)];
+  load.stop = async () => {
+    running = false;
+    await Promise.all(all);
+  };
+  return load;
+}
+
 describe.each(dialects)('kill -9 under load (%s)', (dialect) => {
   const servers: Started[] = [];
   let database: TestDatabase | undefined;
@@ -130,7 +208,7 @@ describe.each(dialects)('kill -9 under load (%s)', (dialect) => {
     database = undefined;
   });
 
-  it('restart: tail sealed, audit verifies, every token recorded, key uses exact; SIGTERM within the deadline', async () => {
+  it('restart: tail sealed, audit verifies, every token recorded, key uses exact, no device code twice; SIGTERM in time', async () => {
     database = await createTestDatabase(dialect);
     const dir = database.dir;
     const env = (name: string) =>
@@ -189,8 +267,17 @@ describe.each(dialects)('kill -9 under load (%s)', (dialect) => {
     expect(keyRes.code, keyRes.stderr).toBe(0);
     const key = JSON.parse(keyRes.stdout) as { id: string; key: string };
 
+    const person = await admin('users', 'create', 'device-person', '--json');
+    expect(person.code, person.stderr).toBe(0);
+    const userId = (JSON.parse(person.stdout) as { id: string }).id;
+    const deciding = await openDatabase(database.url, { migrate: false });
+
     let targets = bases;
     const load = startLoad(() => targets, basic(client.client_id, client.client_secret), key.key, 12);
+    const devices = startDeviceLoad(
+      () => targets,
+      (userCode) => decideInStorage(deciding.db, { userCode, userId, approve: true, now: Date.now() }),
+    );
     await delay(800);
     const victim = live[0] as Started;
     const victimPid = victim.child.pid;
@@ -200,6 +287,8 @@ describe.each(dialects)('kill -9 under load (%s)', (dialect) => {
     await ready(restarted, bases[0] ?? '');
     await delay(500);
     await load.stop();
+    await devices.stop();
+    await deciding.close();
 
     // The killed writer's segment: its lease lapses, and a live serve seals its head.
     const [segment] = await rows<{ id: string }>(
@@ -238,8 +327,18 @@ describe.each(dialects)('kill -9 under load (%s)', (dialect) => {
       if (d.jti) recorded.add(d.jti);
       if (d.api_key_id === key.id) keyRecords++;
     }
-    const missing = [...load.received].filter((jti) => !recorded.has(jti));
+    const missing = [...load.received, ...devices.received].filter((jti) => !recorded.has(jti));
     expect(missing).toEqual([]);
+    // No device code was redeemed twice: not by a client, and not in the audit log.
+    expect([...devices.redeemed.values()].filter((n) => n > 1)).toEqual([]);
+    expect([...devices.redeemed.values()].filter((n) => n === 1).length).toBeGreaterThan(0);
+    const perRequest = new Map<string, number>();
+    for (const { detail } of issued) {
+      const d = JSON.parse(detail) as { grant_type?: string; device_request?: string };
+      if (d.grant_type === DEVICE_GRANT && d.device_request)
+        perRequest.set(d.device_request, (perRequest.get(d.device_request) ?? 0) + 1);
+    }
+    expect([...perRequest.values()].filter((n) => n > 1)).toEqual([]);
     const [stored] = await rows<{ uses: number }>(
       database,
       `select uses from api_keys where id = '${key.id}'`,
@@ -267,7 +366,7 @@ describe.each(dialects)('kill -9 under load (%s)', (dialect) => {
     expect(tail.statuses.get(500) ?? 0).toBe(0);
     if (process.env.CLAVIS_FAULTS_REPORT) {
       console.log(
-        `${dialect}: tokens ${load.received.size}, key tokens ${load.keyTokens} (records ${keyRecords}), socket errors ${load.socketErrors}, statuses ${JSON.stringify([...load.statuses])}, shutdown ${shutdownMs} ms`,
+        `${dialect}: device codes ${devices.redeemed.size} (redeemed ${[...devices.redeemed.values()].filter((n) => n === 1).length}), tokens ${load.received.size}, key tokens ${load.keyTokens} (records ${keyRecords}), socket errors ${load.socketErrors}, statuses ${JSON.stringify([...load.statuses])}, shutdown ${shutdownMs} ms`,
       );
     }
 
