@@ -10,15 +10,19 @@ export class InFlightRequests {
 
   /** Tracks every request of `app` from arrival until its answer is sent. */
   track(app: FastifyInstance): void {
-    app.addHook('onRequest', async (_request, reply) => {
+    // Callback hooks: no promise per request on the hot path.
+    app.addHook('onRequest', (_request, reply, done) => {
       this.#replies.add(reply);
+      done();
     });
-    app.addHook('onResponse', async (_request, reply) => {
+    app.addHook('onResponse', (_request, reply, done) => {
       this.#replies.delete(reply);
+      done();
     });
     // A client that went away: its reply is never sent.
-    app.addHook('onRequestAbort', async (request) => {
+    app.addHook('onRequestAbort', (request, done) => {
       for (const reply of this.#replies) if (reply.request === request) this.#replies.delete(reply);
+      done();
     });
   }
 

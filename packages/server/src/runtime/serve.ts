@@ -17,6 +17,7 @@ import { purgeDeviceCodes } from '../device/device_store.js';
 import { type ShutdownPhase, ShuttingDown, sendOAuthError } from '../http/error_boundary.js';
 import { InFlightRequests } from '../http/in_flight.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
+import { isTransientStorageError } from '../storage/errors.js';
 import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
 import { purgeRevocations } from '../storage/revocations.js';
@@ -153,9 +154,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     const background = (name: string, ms: number, task: () => Promise<unknown>) => {
       const t = setInterval(() => {
-        task().catch((err: unknown) =>
-          logger.warn({ task: name, err: (err as Error).message }, 'background task failed'),
-        );
+        task().catch((err: unknown) => {
+          // An outage is logged once, by the storage health, not once per tick of every task.
+          if (isTransientStorageError(err)) storageHealth.failed(err);
+          else logger.warn({ task: name, err: (err as Error).message }, 'background task failed');
+        });
       }, ms);
       t.unref();
       timers.push(t);

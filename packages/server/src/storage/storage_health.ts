@@ -1,6 +1,6 @@
 /**
  * Whether storage answers, as the requests see it: the one place that notices an outage and its end.
- * A failure that reaches a client as 503 is counted here; the first one of an outage is logged (one warn
+ * A transient failure (a request answered 503, a background task such as the seal) is counted here; the first one of an outage is logged (one warn
  * line), the rest only counted, and the end of the outage is logged once with how many failed in it. The
  * end is found by probing storage once a second while it is down, so a quiet outage ends too.
  */
@@ -16,7 +16,7 @@ export interface HealthLogger {
 export interface StorageHealthCounters {
   /** Whether storage is down now (a failure seen, no probe answered since). */
   readonly down: boolean;
-  /** Transient storage failures answered 503, since start. */
+  /** Transient storage failures (requests answered 503, background tasks), since start. */
   readonly failures: number;
   /** Outages seen since start. */
   readonly outages: number;
@@ -60,7 +60,7 @@ export class StorageHealth implements StorageHealthCounters {
     return this.#outages;
   }
 
-  /** A request failed for a transient storage reason (answered 503). */
+  /** Something failed for a transient storage reason (a request answered 503, a background task). */
   failed(err: unknown): void {
     this.#failures++;
     this.#inOutage++;
