@@ -122,6 +122,8 @@ describe.each(dialects)('shutdown (%s)', (dialect) => {
 
     await closing;
     const ms = performance.now() - started;
+    if (process.env.CLAVIS_FAULTS_REPORT)
+      console.log(`${dialect}: drain (300 ms) and close took ${ms.toFixed(0)} ms`);
     expect(ms).toBeLessThan(3000);
     const verified = await verifyAfterClose(server);
     expect(verified).toMatchObject({ ok: true, unsealed: 0 });
@@ -160,6 +162,7 @@ describe.each(dialects)('shutdown (%s)', (dialect) => {
       const started = performance.now();
       await server.running.close();
       const ms = performance.now() - started;
+      if (process.env.CLAVIS_FAULTS_REPORT) console.log(`partitioned: close() took ${ms.toFixed(0)} ms`);
       expect(ms).toBeGreaterThanOrEqual(950);
       expect(ms).toBeLessThan(2000);
       for (const res of await Promise.all(stuck)) {
