@@ -33,6 +33,10 @@ export async function startRealServer(
     config?: Partial<Omit<ServerConfig, 'issuer' | 'signingAlg'>>;
     /** Where the server logs (default: nowhere), e.g. to check that no secret is ever logged. */
     logger?: ServeOptions['logger'];
+    /** Shutdown settings (default: the server's: no drain, 10 s deadline). */
+    shutdown?: Pick<ServeOptions, 'shutdownTimeoutMs' | 'shutdownDrainMs'>;
+    /** The URL the server opens, from the test database's (e.g. through a `DbProxy`, with timeouts). */
+    dbUrl?: (url: string) => string;
   } = {},
 ): Promise<RealServer> {
   const database = await createTestDatabase(dialect);
@@ -41,8 +45,9 @@ export async function startRealServer(
   let running: RunningServer;
   try {
     running = await startServer({
-      dbUrl: database.url,
+      dbUrl: options.dbUrl ? options.dbUrl(database.url) : database.url,
       port,
+      ...options.shutdown,
       host: '127.0.0.1',
       issuer,
       kekFile: join(database.dir, 'clavis.kek'),

@@ -24,5 +24,6 @@ if (!fast) {
   const { processIo } = await import('./io.js');
   process.exitCode = await main(argv, processIo());
 }
-// A server's handles are closed by now; anything left (a stray socket) must not keep the CLI alive.
-if (!process.argv.includes('serve')) setTimeout(() => process.exit(), 2000).unref();
+// A server's handles are closed by now, or its shutdown deadline has passed; anything left (a stray
+// socket, a database connection that hangs) must not keep the CLI alive.
+setTimeout(() => process.exit(), process.argv.includes('serve') ? 200 : 2000).unref();

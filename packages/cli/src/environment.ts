@@ -64,6 +64,14 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
         text: 'the audit anchor file (default DB_FILE.audit-anchor; for PostgreSQL beside the KEK file)',
       },
       {
+        name: 'CLAVIS_SHUTDOWN_TIMEOUT',
+        text: 'how long a shutdown waits for requests in flight and the final audit seal, e.g. 10s (default 10s)',
+      },
+      {
+        name: 'CLAVIS_SHUTDOWN_DRAIN',
+        text: 'on shutdown, keep serving this long while /readyz answers 503, for a load balancer to notice (default 0)',
+      },
+      {
         name: 'CLAVIS_AUDIT_ANCHOR_CHECK',
         text: 'when the anchor does not match the database: refuse to start, or warn (default refuse)',
       },

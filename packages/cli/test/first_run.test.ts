@@ -133,6 +133,9 @@ describe('a bad setting is one line naming it, and nothing is created', () => {
     ['CLAVIS_API_KEY_MAX_TTL', '5x', /^clavis: CLAVIS_API_KEY_MAX_TTL: invalid duration "5x"/],
     ['CLAVIS_API_KEY_MINT_MAX_TTL', '-1h', /^clavis: CLAVIS_API_KEY_MINT_MAX_TTL: invalid duration/],
     ['CLAVIS_API_KEY_IDLE_REVOKE', 'soon', /^clavis: CLAVIS_API_KEY_IDLE_REVOKE: invalid duration/],
+    ['CLAVIS_SHUTDOWN_TIMEOUT', '10', /^clavis: CLAVIS_SHUTDOWN_TIMEOUT: invalid duration "10"/],
+    ['CLAVIS_SHUTDOWN_TIMEOUT', '2h', /^clavis: CLAVIS_SHUTDOWN_TIMEOUT: must be at most 1h$/],
+    ['CLAVIS_SHUTDOWN_DRAIN', 'later', /^clavis: CLAVIS_SHUTDOWN_DRAIN: invalid duration "later"/],
   ];
 
   it.each(cases)('%s=%s', async (name, value, expected) => {

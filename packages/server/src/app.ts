@@ -29,12 +29,14 @@ import { registerUserinfoEndpoint } from './endpoints/userinfo.js';
 import { IssuerKeys } from './federation/issuer_keys.js';
 import { grantRegistry } from './grants/registry.js';
 import { BearerGuard } from './http/bearer_guard.js';
-import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
+import { answerPostOnly, installErrorBoundary, type ShutdownPhase } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
+import type { InFlightRequests } from './http/in_flight.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import { UpstreamClients } from './idps/upstream_client.js';
 import { registerDevicePages } from './pages/index.js';
 import type { Database } from './storage/schema.js';
+import { StorageHealth } from './storage/storage_health.js';
 import { verifyLiveAccessToken } from './tokens/live_access_token.js';
 import type { KeyStore } from './tokens/signing_keys.js';
 import { AccessTokenVerifier } from './tokens/token_verifier.js';
@@ -58,9 +60,14 @@ export interface AppDeps {
   /** Where unauthenticated failures go; default: one made here. Closed with the app. */
   failures?: FailureLog;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
-  isShuttingDown?: () => boolean;
   /** The admin HTTP API's own parts; without them, no admin API is served. */
   adminApi?: AdminApiParts;
+  /** Where the server's shutdown is (see `installErrorBoundary`); default: always serving. */
+  shutdownPhase?: () => ShutdownPhase;
+  /** Tracks the requests being answered, so a shutdown past its deadline can answer them 503. */
+  inFlight?: InFlightRequests | undefined;
+  /** Counts storage failures and logs outages once; default: one made here, closed with the app. */
+  storageHealth?: StorageHealth | undefined;
 }
 
 export interface AdminApiParts {
@@ -96,7 +103,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     childLoggerFactory: (logger) => logger,
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
-    return503OnClosing: true,
+    // Shutdown is answered by the error boundary (an OAuth 503 with Retry-After), not the framework.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
 
@@ -113,7 +121,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   );
   installSecurityHeaders(app, { https: config.issuer.startsWith('https:') });
-  installErrorBoundary(app);
+  deps.inFlight?.track(app);
+  const storageHealth = deps.storageHealth ?? new StorageHealth({ db: deps.db, log: app.log });
+  if (!deps.storageHealth) app.addHook('onClose', () => storageHealth.close());
+  installErrorBoundary(app, {
+    storageHealth,
+    shutdownPhase: deps.shutdownPhase,
+    duringShutdown: ['/healthz', '/readyz'],
+  });
   answerPostOnly(app, [
     paths.token,
     paths.deviceAuthorization,
@@ -211,7 +226,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerUserinfoEndpoint(app, { db, bearer });
   registerApiKeyMintEndpoint(app, { config, db, audit, hasher, bearer });
   registerApiKeyLeakEndpoint(app, { config, db, audit, failures, hasher });
-  registerHealth(app, { db, keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
+  registerHealth(app, {
+    db,
+    keys,
+    isShuttingDown: () => (deps.shutdownPhase?.() ?? 'serving') !== 'serving',
+    storageHealth,
+  });
   if (deps.adminApi) {
     registerAdminApi(app, {
       admin: {

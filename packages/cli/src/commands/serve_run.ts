@@ -129,6 +129,8 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
     auditKeyFile: deps.env.CLAVIS_AUDIT_KEY || undefined,
     auditAnchorFile: deps.env.CLAVIS_AUDIT_ANCHOR || undefined,
     auditAnchorCheck: d.auditAnchorCheck,
+    shutdownTimeoutMs: d.shutdownTimeoutMs,
+    shutdownDrainMs: d.shutdownDrainMs,
     adminPassword: deps.env.CLAVIS_ADMIN_PASSWORD,
     config: {
       ...(d.signingAlg ? { signingAlg: d.signingAlg } : {}),

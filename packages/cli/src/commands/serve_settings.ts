@@ -3,6 +3,7 @@
  * line naming the variable and what it must be, never a stack or a library's internals.
  */
 import { isIP } from 'node:net';
+import { type DurationError, parseDuration } from '@clavis/core';
 import {
   ConfigError,
   DatabaseUrlError,
@@ -30,6 +31,10 @@ export interface ServeEnvSettings {
   trustedProxies: string[] | undefined;
   assertionAudience: ServerConfig['assertionAudience'] | undefined;
   auditAnchorCheck: 'refuse' | 'warn' | undefined;
+  /** CLAVIS_SHUTDOWN_TIMEOUT, in ms (undefined: the server's default, 10 s). */
+  shutdownTimeoutMs: number | undefined;
+  /** CLAVIS_SHUTDOWN_DRAIN, in ms (undefined: none). */
+  shutdownDrainMs: number | undefined;
 }
 
 function bad(name: string, problem: string): CliError {
@@ -102,5 +107,24 @@ export function serveEnvSettings(env: Env): ServeEnvSettings {
     auditAnchorCheck: env.CLAVIS_AUDIT_ANCHOR_CHECK
       ? oneOf('CLAVIS_AUDIT_ANCHOR_CHECK', env.CLAVIS_AUDIT_ANCHOR_CHECK, ['refuse', 'warn'] as const)
       : undefined,
+    shutdownTimeoutMs: env.CLAVIS_SHUTDOWN_TIMEOUT
+      ? shutdownDuration('CLAVIS_SHUTDOWN_TIMEOUT', env.CLAVIS_SHUTDOWN_TIMEOUT)
+      : undefined,
+    shutdownDrainMs:
+      env.CLAVIS_SHUTDOWN_DRAIN && env.CLAVIS_SHUTDOWN_DRAIN !== '0'
+        ? shutdownDuration('CLAVIS_SHUTDOWN_DRAIN', env.CLAVIS_SHUTDOWN_DRAIN)
+        : undefined,
   };
+}
+
+/** A shutdown time: a duration such as 10s or 1m, at most an hour; in ms. */
+function shutdownDuration(name: string, value: string): number {
+  let seconds: number;
+  try {
+    seconds = parseDuration(value);
+  } catch (err) {
+    throw bad(name, (err as DurationError).message);
+  }
+  if (seconds > 3600) throw bad(name, 'must be at most 1h');
+  return seconds * 1000;
 }

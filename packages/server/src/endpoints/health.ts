@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../storage/schema.js';
+import type { StorageHealth } from '../storage/storage_health.js';
 import type { KeyStore } from '../tokens/signing_keys.js';
 
 /**
@@ -13,11 +14,19 @@ export const READY_DEADLINE_MS = 1000;
 
 export function registerHealth(
   app: FastifyInstance,
-  deps: { db: Kysely<Database>; keys: KeyStore; isShuttingDown: () => boolean },
+  deps: {
+    db: Kysely<Database>;
+    keys: KeyStore;
+    isShuttingDown: () => boolean;
+    /** Told when storage answers, so an outage's end is noticed (and logged) at once. */
+    storageHealth?: StorageHealth | undefined;
+  },
 ): void {
   app.get('/healthz', (_request, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    if (deps.isShuttingDown()) return reply.code(503).send({ status: 'shutting_down' });
+    if (deps.isShuttingDown()) {
+      return reply.code(503).header('retry-after', '1').send({ status: 'shutting_down' });
+    }
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('storage did not answer in time')), READY_DEADLINE_MS);
@@ -32,6 +41,7 @@ export function registerHealth(
       // The check keeps running after the deadline; its outcome no longer matters.
       check.catch(() => {});
       await Promise.race([check, deadline]);
+      deps.storageHealth?.answered();
       return reply.send({ status: 'ready' });
     } catch {
       return reply.code(503).header('retry-after', '1').send({ status: 'unavailable' });

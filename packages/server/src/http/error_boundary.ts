@@ -1,12 +1,22 @@
 /**
  * The one place errors become responses. OAuth errors keep their RFC 6749 §5.2 shape and status; the
  * framework's own errors (bad content type, oversized body, malformed JSON) become `invalid_request`;
- * transient storage failures become 503 `temporarily_unavailable` with `Retry-After`; anything else is
- * logged and answered as a bare `server_error`, with nothing internal in it.
+ * transient storage failures become 503 `temporarily_unavailable` with `Retry-After` (counted in the
+ * `StorageHealth`, which logs an outage once); a request that arrives while the server shuts down gets
+ * the same 503 and `Connection: close`; anything else is logged and answered as a bare `server_error`,
+ * with nothing internal in it.
  */
 import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '@clavis/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isTransientStorageError } from '../storage/errors.js';
+import type { StorageHealth } from '../storage/storage_health.js';
+
+/** The answer to a request that arrives while the server shuts down: retry, on another instance. */
+export class ShuttingDown extends TemporarilyUnavailable {
+  constructor() {
+    super('the server is shutting down; retry shortly');
+  }
+}
 
 /** `invalid_request`, answered with 413 so proxies and clients see what went wrong. */
 class BodyTooLarge extends InvalidRequest {
@@ -70,7 +80,7 @@ export function toOAuthError(err: unknown): { error: OAuthError; unexpected: boo
   return { error: new ServerError('internal error'), unexpected: true };
 }
 
-function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
+export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
   reply.code(error.status);
   for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   if (error instanceof InvalidClient)
@@ -79,12 +89,52 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(error.toJSON());
 }
 
-export function installErrorBoundary(app: FastifyInstance): void {
+/** Where a shutdown is: readiness says not ready in both phases; only `closing` refuses requests. */
+export type ShutdownPhase = 'serving' | 'draining' | 'closing';
+
+export interface ErrorBoundaryOptions {
+  /** Counts transient storage failures and logs an outage once (default: each logged as a warning). */
+  storageHealth?: StorageHealth | undefined;
+  /**
+   * Where the server's shutdown is. While `draining`, requests are served and every answer closes its
+   * connection (keep-alive clients reconnect, to another instance); while `closing`, every request but
+   * those on `duringShutdown` is answered `ShuttingDown`, and its connection closed.
+   */
+  shutdownPhase?: (() => ShutdownPhase) | undefined;
+  /** Paths answered as usual while closing (liveness and readiness say what they say). */
+  duringShutdown?: readonly string[];
+}
+
+export function installErrorBoundary(app: FastifyInstance, options: ErrorBoundaryOptions = {}): void {
+  const { storageHealth, shutdownPhase } = options;
+  if (shutdownPhase) {
+    const exempt = new Set(options.duringShutdown ?? []);
+    // Instead of the framework's own 503 (`return503OnClosing`): an OAuth error with Retry-After and
+    // the security headers.
+    // Callback hooks: no promise per request on the hot path.
+    app.addHook('onRequest', (request, reply, done) => {
+      const phase = shutdownPhase();
+      if (phase === 'serving') return done();
+      reply.header('connection', 'close');
+      if (phase === 'closing' && !exempt.has(request.url.split('?', 1)[0] ?? '')) {
+        return done(new ShuttingDown());
+      }
+      done();
+    });
+    // A request that arrived before the shutdown began: its answer closes the connection too.
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      if (shutdownPhase() !== 'serving') reply.header('connection', 'close');
+      done(null, payload);
+    });
+  }
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { error, unexpected } = toOAuthError(err);
     if (unexpected) request.log.error({ err, reqId: request.id }, 'unexpected error');
-    else if (error instanceof TemporarilyUnavailable)
-      request.log.warn({ err: (error.cause as Error)?.message, reqId: request.id }, 'storage unavailable');
+    else if (error instanceof TemporarilyUnavailable && !(error instanceof ShuttingDown)) {
+      if (storageHealth) storageHealth.failed(error.cause ?? error);
+      else
+        request.log.warn({ err: (error.cause as Error)?.message, reqId: request.id }, 'storage unavailable');
+    }
     return sendOAuthError(reply, error);
   });
   app.setNotFoundHandler((_request, reply) => {

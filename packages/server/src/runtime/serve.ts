@@ -1,7 +1,10 @@
 /**
  * `clavis serve`: open the services, bootstrap an empty database, listen, keep keys and seals fresh,
- * purge what has expired, and shut down gracefully (in-flight requests finish, the audit segment is
- * flushed and sealed).
+ * purge what has expired, and shut down gracefully within a deadline: readiness says `shutting_down`,
+ * idle keep-alive connections close, every later request is answered 503 with `Connection: close`, the
+ * listener closes, in-flight requests finish, the audit segment is flushed and sealed. What has not
+ * finished when the deadline passes (a database that hangs) is abandoned: connections are closed and
+ * the close returns; a segment left unsealed is sealed by the next `serve` once its lease lapses.
  */
 
 import type { FastifyInstance } from 'fastify';
@@ -14,12 +17,16 @@ import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
 import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
+import { type ShutdownPhase, ShuttingDown, sendOAuthError } from '../http/error_boundary.js';
+import { InFlightRequests } from '../http/in_flight.js';
 import { purgeUpstreamLogins } from '../idps/upstream_logins.js';
 import { recordServedSettings } from '../posture/served_settings.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
+import { isTransientStorageError } from '../storage/errors.js';
 import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
 import { purgeRevocations } from '../storage/revocations.js';
+import { StorageHealth } from '../storage/storage_health.js';
 import { purgeSessions } from '../users/sessions.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import { defaultAuditAnchorFile, defaultAuditKeyFile, openServices, type Services } from './services.js';
@@ -48,7 +55,18 @@ export interface ServeOptions {
    * database or differs: `refuse` to start (default), or `warn` (log an error and start anyway).
    */
   auditAnchorCheck?: 'refuse' | 'warn' | undefined;
+  /**
+   * `CLAVIS_SHUTDOWN_DRAIN`: how long a shutdown keeps listening and serving, with readiness answering
+   * 503 and every answer closing its connection, before it closes the listener (ms, default 0): the time
+   * a load balancer needs to notice. Counted within the shutdown timeout.
+   */
+  shutdownDrainMs?: number | undefined;
+  /** `CLAVIS_SHUTDOWN_TIMEOUT`: how long a shutdown may wait for requests and storage (ms, default 10 s). */
+  shutdownTimeoutMs?: number | undefined;
 }
+
+/** How long `close()` waits by default before it stops waiting for requests and storage. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -58,6 +76,9 @@ export interface RunningServer {
   bootstrap: BootstrapResult;
   /** The audit anchor file this server appends its seals to, if any. */
   auditAnchor: string | undefined;
+  /** Counts storage failures; logs an outage and its end once each. */
+  storageHealth: StorageHealth;
+  /** Shuts down within the shutdown deadline (see the module comment); resolves once done. */
   close(): Promise<void>;
 }
 
@@ -108,7 +129,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
     logger,
   });
-  let shuttingDown = false;
+  let phase: ShutdownPhase = 'serving';
+  const storageHealth = new StorageHealth({ db: services.db, log: logger, clock: config.clock });
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+  const inFlight = new InFlightRequests();
+  const drainMs = options.shutdownDrainMs ?? 0;
   const timers: NodeJS.Timeout[] = [];
   let anchor: AuditAnchor | undefined;
   let app: FastifyInstance | undefined;
@@ -131,7 +156,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       idpKeys: services.idpKeys,
       subjectKey: services.stableKeys.auditSubjects,
       logger,
-      isShuttingDown: () => shuttingDown,
+      shutdownPhase: () => phase,
+      storageHealth,
+      inFlight,
       adminApi: {
         auditKey: services.auditKey,
         sealKey: services.kek.derive('idempotency-sealing'),
@@ -140,9 +167,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     });
     const background = (name: string, ms: number, task: () => Promise<unknown>) => {
       const t = setInterval(() => {
-        task().catch((err: unknown) =>
-          logger.warn({ task: name, err: (err as Error).message }, 'background task failed'),
-        );
+        task().catch((err: unknown) => {
+          // An outage is logged once, by the storage health, not once per tick of every task.
+          if (isTransientStorageError(err)) storageHealth.failed(err);
+          else logger.warn({ task: name, err: (err as Error).message }, 'background task failed');
+        });
       }, ms);
       t.unref();
       timers.push(t);
@@ -187,15 +216,56 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
       bootstrap: boot,
       auditAnchor: anchor?.file,
+      storageHealth,
       close() {
         closing ??= (async () => {
-          shuttingDown = true;
+          const started = Date.now();
           for (const t of timers) clearInterval(t);
-          await listening.close();
-          try {
+          storageHealth.close();
+          const graceful = (async () => {
+            // Readiness answers 503 from now on; requests are still served, each answer with
+            // `Connection: close`.
+            phase = 'draining';
+            listening.server.closeIdleConnections();
+            if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
+            // Every request but liveness and readiness is answered 503 from now on (error boundary);
+            // idle keep-alive sockets close now, busy ones once their answer is sent.
+            phase = 'closing';
+            listening.server.closeIdleConnections();
+            await listening.close();
             await services.close();
+          })();
+          let timer: NodeJS.Timeout | undefined;
+          const expired = new Promise<'expired'>((resolve) => {
+            timer = setTimeout(() => resolve('expired'), shutdownTimeoutMs);
+          });
+          let outcome: 'done' | 'expired' = 'done';
+          try {
+            outcome = await Promise.race([graceful.then(() => 'done' as const), expired]);
           } finally {
-            anchor?.close();
+            clearTimeout(timer);
+            // The anchor takes the final seal: closed once the close that writes it has ended.
+            if (outcome === 'done') anchor?.close();
+          }
+          if (outcome === 'expired') {
+            // Still waiting (for a database that hangs, say): stop. The abandoned close may yet seal the
+            // segment while the process lives; else the next serve seals it once its lease lapses.
+            graceful.then(
+              () => anchor?.close(),
+              () => anchor?.close(),
+            );
+            // Requests still waiting are answered 503 (retry elsewhere), then every connection closes
+            // once its answer is out.
+            const answered = inFlight.answerAll(new ShuttingDown(), sendOAuthError);
+            setImmediate(() => listening.server.closeAllConnections());
+            logger.warn(
+              {
+                shutdown_timeout_ms: shutdownTimeoutMs,
+                waited_ms: Date.now() - started,
+                answered_503: answered,
+              },
+              'shutdown deadline passed: closing without waiting for requests or storage',
+            );
           }
         })();
         return closing;

@@ -3,19 +3,16 @@
  * straight in storage (claim the code for a session, then decideDeviceCode) — so these tests never depend
  * on the verification pages. Every request still goes through the real HTTP stack of a TestServer.
  */
-import type { Kysely } from 'kysely';
 import { expect } from 'vitest';
+import { decideInStorage } from '../../../../test/support/device_decision.js';
 import { type Caller, postAs } from '../../../../test/support/oauth.js';
 import type { TestServer } from '../../../../test/support/test_server.js';
-import { randomId } from '../../src/crypto/secrets.js';
-import {
-  type AuthenticationContext,
-  decideDeviceCode,
-  findDeviceCodeByUserCode,
-} from '../../src/device/device_store.js';
+import { findDeviceCodeByUserCode } from '../../src/device/device_store.js';
 import { normaliseUserCode } from '../../src/device/user_code.js';
 import { rawRows } from '../../src/storage/raw.js';
-import type { Database, DeviceCodeRow } from '../../src/storage/schema.js';
+import type { DeviceCodeRow } from '../../src/storage/schema.js';
+
+export { decideInStorage };
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -58,43 +55,6 @@ export async function deviceRow(server: Server, userCode: string): Promise<Devic
   const row = await findDeviceCodeByUserCode(server.services.db, normaliseUserCode(userCode) ?? '');
   if (!row) throw new Error(`no device code row for ${userCode}`);
   return row;
-}
-
-/**
- * What the pages do on a decision: the code is claimed by a browser session, which then decides.
- * Works on any handle to the database (an in-process TestServer's or a listening server's).
- */
-export async function decideInStorage(
-  db: Kysely<Database>,
-  decision: {
-    userCode: string;
-    userId: string;
-    approve: boolean;
-    now: number;
-    /** How the person signed in, as the consent page records it; default: a password, just now. */
-    authentication?: AuthenticationContext;
-  },
-): Promise<boolean> {
-  const row = await findDeviceCodeByUserCode(db, normaliseUserCode(decision.userCode) ?? '');
-  if (!row) throw new Error(`no device code row for ${decision.userCode}`);
-  const sessionId = row.claimed_by_session ?? randomId('ses_', 12);
-  if (!row.claimed_by_session) {
-    await db
-      .updateTable('device_codes')
-      .set({ claimed_by_session: sessionId })
-      .where('id', '=', row.id)
-      .execute();
-  }
-  return decideDeviceCode(db, {
-    id: row.id,
-    sessionId,
-    userId: decision.userId,
-    approve: decision.approve,
-    now: decision.now,
-    ...(decision.approve
-      ? { authentication: decision.authentication ?? { time: decision.now, methods: ['pwd'] } }
-      : {}),
-  });
 }
 
 function decide(server: Server, userCode: string, userId: string, approve: boolean): Promise<boolean> {

@@ -4,72 +4,16 @@
  * Retry-After within the configured storage timeouts instead of hanging for the whole fault, `/readyz`
  * answers 503 within its own short deadline, and service resumes when the fault ends.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DbProxy } from '../../../../test/support/db_proxy.js';
 import { createTestDatabase, PG_BASE_URL, type TestDatabase } from '../../../../test/support/dialects.js';
 import { basic, post } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { READY_DEADLINE_MS } from '../../src/endpoints/health.js';
 
 const CC = { grant_type: 'client_credentials' };
-
-/**
- * A TCP proxy to PostgreSQL that can hold the line: while held, no byte moves either way and new
- * connections are accepted but not forwarded — a partition, lossless when lifted.
- */
-class HoldingProxy {
-  #server: Server | undefined;
-  readonly #pairs = new Set<{ client: Socket; upstream: Socket }>();
-  #held = false;
-  port = 0;
-
-  async open(): Promise<void> {
-    const target = new URL(PG_BASE_URL);
-    this.#server = createServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      const pair = { client, upstream };
-      this.#pairs.add(pair);
-      for (const s of [client, upstream]) s.on('error', () => {});
-      client.on('close', () => {
-        upstream.destroy();
-        this.#pairs.delete(pair);
-      });
-      upstream.on('close', () => client.destroy());
-      if (this.#held) client.pause();
-      else this.#forward(pair);
-    });
-    await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
-  }
-
-  #forward({ client, upstream }: { client: Socket; upstream: Socket }): void {
-    client.pipe(upstream);
-    upstream.pipe(client);
-  }
-
-  hold(): void {
-    this.#held = true;
-    for (const { client, upstream } of this.#pairs) {
-      client.unpipe(upstream);
-      upstream.unpipe(client);
-      client.pause();
-      upstream.pause();
-    }
-  }
-
-  release(): void {
-    this.#held = false;
-    for (const pair of this.#pairs) this.#forward(pair);
-  }
-
-  async close(): Promise<void> {
-    for (const { client } of this.#pairs) client.destroy();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
-  }
-}
 
 const runPg = (process.env.CLAVIS_TEST_DIALECTS ?? 'sqlite,postgres').includes('postgres');
 
@@ -91,18 +35,18 @@ async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
 describe.runIf(runPg)('storage that hangs (postgres)', () => {
   let server: TestServer | undefined;
   let database: TestDatabase | undefined;
-  let proxy: HoldingProxy | undefined;
+  let proxy: DbProxy | undefined;
   let locker: pg.Client | undefined;
   afterEach(async () => {
     await locker?.end().catch(() => {});
-    proxy?.release();
+    proxy?.set('pass');
     await server?.close().catch(() => {});
     await proxy?.close();
     await database?.drop();
     server = locker = proxy = database = undefined;
   });
 
-  async function start(params: Record<string, string>, via?: HoldingProxy): Promise<TestServer> {
+  async function start(params: Record<string, string>, via?: DbProxy): Promise<TestServer> {
     database = await createTestDatabase('postgres');
     const url = new URL(database.url);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
@@ -141,7 +85,7 @@ describe.runIf(runPg)('storage that hangs (postgres)', () => {
   }, 20_000);
 
   it('a network partition: 503 within the statement deadline, /readyz 503 within its own; then 200', async () => {
-    proxy = new HoldingProxy();
+    proxy = new DbProxy();
     await proxy.open();
     const s = await start(
       { lock_timeout: '200ms', statement_timeout: '500ms', connect_timeout: '1s' },
@@ -151,7 +95,7 @@ describe.runIf(runPg)('storage that hangs (postgres)', () => {
     const auth = { authorization: basic(client.id, secret) };
     expect((await post(s, '/oauth/token', CC, auth)).statusCode).toBe(200);
 
-    proxy.hold();
+    proxy.set('blackhole');
     const requests = Array.from({ length: 3 }, () => timed(post(s, '/oauth/token', CC, auth)));
     const ready = await timed(s.app.inject({ method: 'GET', url: '/readyz' }));
     expect(ready.value.statusCode).toBe(503);
@@ -162,7 +106,7 @@ describe.runIf(runPg)('storage that hangs (postgres)', () => {
       expect(ms).toBeLessThan(500 + 1000 + 1000 + 1000);
     }
 
-    proxy.release();
+    proxy.set('pass');
     expect((await post(s, '/oauth/token', CC, auth)).statusCode).toBe(200);
     expect((await s.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   }, 20_000);

@@ -4,51 +4,25 @@
  * record — and service resumes by itself when the database is back. The outage is made with a TCP proxy
  * between the server and PostgreSQL that the test closes and reopens.
  */
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, PG_BASE_URL, type TestDatabase } from '../../../../test/support/dialects.js';
+import { DbProxy } from '../../../../test/support/db_proxy.js';
+import { createTestDatabase, type TestDatabase } from '../../../../test/support/dialects.js';
 import { jtiOf } from '../../../../test/support/jwt.js';
 import { basic, post } from '../../../../test/support/oauth.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 
 const CC = { grant_type: 'client_credentials' };
 
-/** A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and restored. */
-class CuttableProxy {
-  #server: Server | undefined;
-  readonly #sockets = new Set<Socket>();
-  port = 0;
-
-  async open(port = 0): Promise<void> {
-    const target = new URL(PG_BASE_URL);
-    this.#server = createServer((client) => {
-      const upstream = connect(Number(target.port || 5432), target.hostname);
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => this.#server?.listen(port, '127.0.0.1', resolve));
-    const address = this.#server.address();
-    this.port = typeof address === 'object' && address ? address.port : port;
-  }
-
-  async cut(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
-    await new Promise<void>((resolve) => this.#server?.close(() => resolve()));
-  }
-}
-
 const runPg = (process.env.CLAVIS_TEST_DIALECTS ?? 'sqlite,postgres').includes('postgres');
 
 describe.runIf(runPg)('storage faults (postgres)', () => {
   let server: TestServer | undefined;
   let database: TestDatabase | undefined;
-  const proxy = new CuttableProxy();
+  const proxy = new DbProxy();
   afterEach(async () => {
+    proxy.set('pass');
     await server?.close().catch(() => {});
+    await proxy.close();
     await database?.drop();
     server = undefined;
     database = undefined;
@@ -57,15 +31,12 @@ describe.runIf(runPg)('storage faults (postgres)', () => {
   it('the database goes away: 503 with Retry-After, no token without its record; it comes back: 200', async () => {
     database = await createTestDatabase('postgres');
     await proxy.open();
-    const url = new URL(database.url);
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    server = await createTestServer('postgres', { database: { ...database, url: url.toString() } });
+    server = await createTestServer('postgres', { database: { ...database, url: proxy.via(database.url) } });
     const { client, secret = '' } = await server.createClient({});
     const auth = { authorization: basic(client.id, secret) };
     expect((await post(server, '/oauth/token', CC, auth)).statusCode).toBe(200);
 
-    await proxy.cut();
+    proxy.set('refuse');
     const during = await Promise.all(
       Array.from({ length: 5 }, () => post(server as TestServer, '/oauth/token', CC, auth)),
     );
@@ -80,7 +51,7 @@ describe.runIf(runPg)('storage faults (postgres)', () => {
     const ready = await server.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(503);
 
-    await proxy.open(proxy.port);
+    proxy.set('pass');
     const after = await post(server, '/oauth/token', CC, auth);
     expect(after.statusCode).toBe(200);
     expect((await server.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
@@ -96,6 +67,5 @@ describe.runIf(runPg)('storage faults (postgres)', () => {
     const recorded = rows.map((r) => JSON.parse(r.detail).jti);
     expect(recorded).toContain(jti);
     expect(recorded).toHaveLength(2);
-    await proxy.cut();
   });
 });

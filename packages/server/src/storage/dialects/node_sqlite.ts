@@ -5,6 +5,12 @@
  * queries; prepared statements are cached by SQL text. The file runs in WAL mode with
  * `synchronous=FULL`, so a committed write survives `kill -9` and power loss. The file and its `-wal` and
  * `-shm` are readable by the owner only (they hold password hashes and live user codes).
+ *
+ * Another process holding the write lock (an admin command, a backup) must not freeze this one:
+ * node:sqlite waits for a lock synchronously, blocking the event loop, so its busy timeout is short
+ * (`busyTimeoutMs`), and a statement or transaction that could not start for the lock is tried again
+ * asynchronously, with backoff and the connection released meanwhile, for up to `lockWaitMs`; then
+ * SQLITE_BUSY reaches the caller (a 503 with Retry-After).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { chmodSync, closeSync, openSync, statSync } from 'node:fs';
@@ -28,8 +34,21 @@ import {
 interface NodeSqliteOptions {
   /** File path, or `:memory:`. */
   path: string;
-  /** How long a writer waits for another process's lock before failing with SQLITE_BUSY. */
+  /** How long one attempt waits, blocking, for another process's lock (ms, default 10). */
   busyTimeoutMs?: number;
+  /** How long the attempts may go on, waiting asynchronously in between (ms, default 5000). */
+  lockWaitMs?: number;
+}
+
+/** SQLITE_BUSY: another connection holds the lock. */
+function isBusy(err: unknown): boolean {
+  const e = err as { code?: unknown; errcode?: unknown } | null;
+  return e?.code === 'ERR_SQLITE_ERROR' && typeof e.errcode === 'number' && (e.errcode & 0xff) === 5;
+}
+
+/** Backoff between attempts for the lock: 5, 10, 20, 40, 80, then 100 ms. */
+function lockBackoffMs(attempt: number): number {
+  return Math.min(100, 5 * 2 ** attempt);
 }
 
 type SqliteValue = null | number | bigint | string | Uint8Array;
@@ -66,9 +85,22 @@ class SelfDeadlockError extends Error {
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>();
+  readonly #waitForLock: (attempt: number, started: number) => Promise<boolean>;
+  /** Statements that changed something (or began a transaction), ever: a retry must follow none. */
+  writes = 0;
 
-  constructor(db: DatabaseSync) {
+  /**
+   * `waitForLock` releases the connection, waits before attempt `attempt` and takes it back; it
+   * resolves false once the attempts started at `started` have gone on long enough.
+   */
+  constructor(db: DatabaseSync, waitForLock: (attempt: number, started: number) => Promise<boolean>) {
     this.#db = db;
+    this.#waitForLock = waitForLock;
+  }
+
+  /** Whether a failure for the lock left nothing done, so the same work may simply be tried again. */
+  retryable(err: unknown, writesBefore: number): boolean {
+    return isBusy(err) && this.writes === writesBefore && !this.#db.isTransaction;
   }
 
   #prepare(sql: string): { stmt: StatementSync; reader: boolean } {
@@ -89,22 +121,39 @@ class NodeSqliteConnection implements DatabaseConnection {
   runSync(sql: string, params: readonly unknown[]): { rows: unknown[]; changes: number } {
     if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(sql)) {
       this.#db.exec(sql);
+      this.writes++;
       return { rows: [], changes: 0 };
     }
     const { stmt, reader } = this.#prepare(sql);
     if (reader) return { rows: stmt.all(...(params as SqliteValue[])), changes: 0 };
-    return { rows: [], changes: Number(stmt.run(...(params as SqliteValue[])).changes) };
+    const changes = Number(stmt.run(...(params as SqliteValue[])).changes);
+    this.writes++;
+    return { rows: [], changes };
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      const writesBefore = this.writes;
+      try {
+        return this.#executeOnce<R>(compiled);
+      } catch (err) {
+        if (!this.retryable(err, writesBefore) || !(await this.#waitForLock(attempt, started))) throw err;
+      }
+    }
+  }
+
+  #executeOnce<R>(compiled: CompiledQuery): QueryResult<R> {
     const params = compiled.parameters as SqliteValue[];
     if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(compiled.sql)) {
       this.#db.exec(compiled.sql);
+      this.writes++;
       return { rows: [] };
     }
     const { stmt, reader } = this.#prepare(compiled.sql);
     if (reader) return { rows: stmt.all(...params) as R[] };
     const { changes, lastInsertRowid } = stmt.run(...params);
+    this.writes++;
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
   }
 
@@ -191,13 +240,43 @@ export class NodeSqliteDriver implements Driver {
   async init(): Promise<void> {
     const { path } = this.#options;
     if (path !== ':memory:') ownerOnlyFiles(path);
-    const db = new DatabaseSync(path, { timeout: this.#options.busyTimeoutMs ?? 5000 });
-    db.exec('PRAGMA journal_mode = WAL');
+    const db = new DatabaseSync(path, { timeout: this.#options.busyTimeoutMs ?? 10 });
+    // Switching a new file to WAL needs its lock: another process creating it at the same moment holds it.
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        db.exec('PRAGMA journal_mode = WAL');
+        break;
+      } catch (err) {
+        const wait = lockBackoffMs(attempt);
+        if (!isBusy(err) || performance.now() - started + wait > (this.#options.lockWaitMs ?? 5000)) {
+          db.close();
+          throw err;
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
     // SQLite gives a new -wal/-shm the database file's mode; this only catches ones that already existed.
     if (path !== ':memory:') ownerOnlyFiles(path);
     db.exec('PRAGMA synchronous = FULL');
     db.exec('PRAGMA foreign_keys = ON');
-    this.#connection = new NodeSqliteConnection(db);
+    this.#connection = new NodeSqliteConnection(db, (attempt, started) =>
+      this.#waitForLock(attempt, started),
+    );
+  }
+
+  /**
+   * Between two attempts for another process's lock: lets others use the connection (no transaction is
+   * open on it), waits, and takes it back. False once `lockWaitMs` has passed since `started`.
+   */
+  async #waitForLock(attempt: number, started: number): Promise<boolean> {
+    const wait = lockBackoffMs(attempt);
+    if (performance.now() - started + wait > (this.#options.lockWaitMs ?? 5000)) return false;
+    this.#mutex.unlock();
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    await this.#mutex.lock();
+    if (!this.#connection) throw new Error('database is closed');
+    return true;
   }
 
   /**
@@ -227,18 +306,36 @@ export class NodeSqliteDriver implements Driver {
     this.#assertNotInOwnTransaction();
     await this.#mutex.lock();
     try {
-      if (!this.#connection) throw new Error('database is closed');
-      return fn(this.#connection);
+      const started = performance.now();
+      for (let attempt = 0; ; attempt++) {
+        const connection = this.#connection;
+        if (!connection) throw new Error('database is closed');
+        const writesBefore = connection.writes;
+        try {
+          return fn(connection);
+        } catch (err) {
+          if (!connection.retryable(err, writesBefore) || !(await this.#waitForLock(attempt, started)))
+            throw err;
+        }
+      }
     } finally {
       this.#mutex.unlock();
     }
   }
 
-  /** Like `exclusive`, but only if the connection is free right now; else undefined. */
+  /**
+   * Like `exclusive`, but only if the connection is free right now and no other process holds the lock
+   * `fn` needs; else undefined (the caller then takes the asynchronous path, which waits for both).
+   */
   tryExclusive<T>(fn: (connection: SyncConnection) => T): { value: T } | undefined {
-    if (!this.#connection || !this.#mutex.tryLock()) return undefined;
+    const connection = this.#connection;
+    if (!connection || !this.#mutex.tryLock()) return undefined;
+    const writesBefore = connection.writes;
     try {
-      return { value: fn(this.#connection) };
+      return { value: fn(connection) };
+    } catch (err) {
+      if (connection.retryable(err, writesBefore)) return undefined;
+      throw err;
     } finally {
       this.#mutex.unlock();
     }
