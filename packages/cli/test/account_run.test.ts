@@ -67,6 +67,9 @@ describe('the person commands run directly', () => {
       `https://${'a'.repeat(3000)}.test`,
       'https://u:p@x.example.test',
       'https://x.example.test/?q=1',
+      // Plain http only on loopback: a bearer token must not cross a network in the clear.
+      'http://clavis.example.test',
+      'http://10.0.0.5:8080',
     ]) {
       await expect(resolveServer(bad, {})).rejects.toBeInstanceOf(CliError);
     }

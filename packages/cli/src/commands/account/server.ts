@@ -11,6 +11,9 @@ export const CLI_CLIENT_ID = 'clavis-cli';
 
 const MAX_SERVER_LENGTH = 2048;
 
+/** Hosts plain http may name: a token sent there never leaves the machine (the SDK's rule too). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
 const noServer = (): CliError =>
   new CliError(
     'no server: pass --server URL or set CLAVIS_SERVER (after `clavis login --server URL` it is remembered)',
@@ -29,7 +32,7 @@ export async function resolveServer(flag: string | undefined, env: Env): Promise
     throw new CliError(`the server is not a URL: ${JSON.stringify(given.slice(0, 100))}`);
   }
   if (
-    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) ||
     url.username ||
     url.password ||
     url.search ||
