@@ -174,6 +174,32 @@ export interface SessionsTable {
   mfa_at: number | null;
   created_at: number;
   expires_at: number;
+  /** Which second factor `mfa_at` records: `otp` (TOTP), `recovery_code`, `hwk` or `swk` (WebAuthn). */
+  mfa_method?: string | null;
+  /** The one pending WebAuthn challenge (base64url), spent by the ceremony that answers it. */
+  webauthn_challenge?: string | null;
+}
+
+/** A passkey or security key (WebAuthn credential) a person signs in with as the second factor. */
+export interface WebauthnCredentialsTable {
+  /** The credential id, base64url. */
+  id: string;
+  user_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  /** The signature counter last seen (0 for authenticators that keep none). */
+  counter: number;
+  /** JSON array of the transports the authenticator reported (`usb`, `internal`, `hybrid`…). */
+  transports: string;
+  /** `singleDevice` (bound to one authenticator) or `multiDevice` (a synced passkey). */
+  device_type: string;
+  /** What the person called it. */
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+  /** Set when the credential may no longer be used (a counter that went back: a likely clone). */
+  disabled_at: number | null;
+  disabled_reason: string | null;
 }
 
 export interface TokenFamiliesTable {
@@ -299,6 +325,7 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   federations: FederationsTable;
   api_keys: ApiKeysTable;
+  webauthn_credentials: WebauthnCredentialsTable;
 }
 
 export type ClientRow = Selectable<ClientsTable>;
@@ -309,4 +336,5 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type DeviceCodeRow = Selectable<DeviceCodesTable>;
 export type SessionRow = Selectable<SessionsTable>;
+export type WebauthnCredentialRow = Selectable<WebauthnCredentialsTable>;
 export type FederationRow = Selectable<FederationsTable>;

@@ -158,8 +158,20 @@ export async function runUsersShow(
 ): Promise<void> {
   await deps.openAdmin(options, async ({ deps: admin }) => {
     const user = await adminUsers.showUser(admin, options.user);
-    if (options.json) writeJson(deps, user);
-    else printUser(deps.stdout, user);
+    const passkeys = await adminUsers.showUserPasskeys(admin, user.id);
+    if (options.json) writeJson(deps, { ...user, passkeys });
+    else {
+      printUser(deps.stdout, user);
+      // One line per passkey: its name, kind and use; never the public key.
+      writeLine(deps.stdout, `${'passkeys'.padEnd(14)} ${passkeys.length ? '' : '-'}`.trimEnd());
+      for (const p of passkeys) {
+        const state = p.disabled_at ? `disabled (${String(p.disabled_reason)})` : 'active';
+        writeLine(
+          deps.stdout,
+          `  ${String(p.name)}  ${String(p.device_type)}  created ${String(p.created_at)}  last used ${p.last_used_at ?? 'never'}  ${state}`,
+        );
+      }
+    }
   });
 }
 

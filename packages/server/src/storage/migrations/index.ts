@@ -7,6 +7,7 @@ import * as m0005 from './0005_audit_accounting.js';
 import * as m0006 from './0006_sign_in_lockout.js';
 import * as m0007 from './0007_username_case_insensitive.js';
 import * as m0008 from './0008_authentication_context.js';
+import * as m0012 from './0012_passkeys.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   '0006_sign_in_lockout': m0006,
   '0007_username_case_insensitive': m0007,
   '0008_authentication_context': m0008,
+  '0012_passkeys': m0012,
 };
 
 export const migrationProvider: MigrationProvider = {
