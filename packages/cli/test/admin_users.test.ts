@@ -258,7 +258,8 @@ describe('users on SQLite', () => {
       for (const who of ['alice', alice.id]) {
         const res = await admin('users', 'show', who, '--json');
         expect(res).toMatchObject({ code: 0, stderr: '' });
-        expect(JSON.parse(res.stdout)).toEqual(view);
+        // ...and the person's passkeys (none here; never a public key: see the server's admin tests).
+        expect(JSON.parse(res.stdout)).toEqual({ ...view, passkeys: [] });
       }
       expect(await admin('users', 'show', 'nobody')).toEqual({
         code: 1,
@@ -422,6 +423,47 @@ describe('users on SQLite', () => {
         (await admin('clients', 'create', '--name', 'p', '--kind', 'public', '--json')).stdout,
       ) as Record<string, unknown>;
       expect(plain).toMatchObject({ require_mfa: false, refresh_idle_ttl: null, refresh_absolute_ttl: null });
+    });
+
+    it('--require-mfa phishing-resistant: only a passkey will do; the bare flag still means any second factor', async () => {
+      const create = await admin(
+        'clients',
+        'create',
+        '--name',
+        'deploy',
+        '--kind',
+        'public',
+        '--require-mfa',
+        'phishing-resistant',
+        '--json',
+      );
+      expect(create).toMatchObject({ code: 0, stderr: '' });
+      const { client_id } = JSON.parse(create.stdout) as { client_id: string };
+      const level = async () =>
+        JSON.parse((await admin('clients', 'show', client_id, '--json')).stdout) as Record<string, unknown>;
+      expect(await level()).toMatchObject({ require_mfa: true, require_mfa_level: 'phishing-resistant' });
+      expect((await admin('clients', 'show', client_id)).stdout).toMatch(
+        /^require_mfa_level\s+phishing-resistant$/m,
+      );
+
+      expect((await admin('clients', 'update', client_id, '--require-mfa')).code).toBe(0);
+      expect(await level()).toMatchObject({ require_mfa: true, require_mfa_level: 'any' });
+      expect((await admin('clients', 'update', client_id, '--require-mfa', 'phishing-resistant')).code).toBe(
+        0,
+      );
+      expect((await admin('clients', 'update', client_id, '--no-require-mfa')).code).toBe(0);
+      expect(await level()).toMatchObject({ require_mfa: false, require_mfa_level: 'none' });
+
+      const before = countRows(tmp.dbPath, 'clients');
+      expect(
+        await admin('clients', 'create', '--name', 'x', '--kind', 'public', '--require-mfa', 'sometimes'),
+      ).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          "error: option '--require-mfa [level]' argument 'sometimes' is invalid. must be any or phishing-resistant\n",
+      });
+      expect(countRows(tmp.dbPath, 'clients')).toBe(before);
     });
 
     it('refuses a refresh lifetime out of bounds, with nothing created', async () => {

@@ -133,6 +133,22 @@ describe('a bad setting is one line naming it, and nothing is created', () => {
     ['CLAVIS_API_KEY_MAX_TTL', '5x', /^clavis: CLAVIS_API_KEY_MAX_TTL: invalid duration "5x"/],
     ['CLAVIS_API_KEY_MINT_MAX_TTL', '-1h', /^clavis: CLAVIS_API_KEY_MINT_MAX_TTL: invalid duration/],
     ['CLAVIS_API_KEY_IDLE_REVOKE', 'soon', /^clavis: CLAVIS_API_KEY_IDLE_REVOKE: invalid duration/],
+    ['CLAVIS_ORG_NAME', '   ', /^clavis: CLAVIS_ORG_NAME: the organisation name must be 1 to 80 printable/],
+    [
+      'CLAVIS_ORG_LOGO_FILE',
+      'logo.gif',
+      /^clavis: CLAVIS_ORG_LOGO_FILE: must be a \.png, \.svg, \.jpg or \.webp file$/,
+    ],
+    [
+      'CLAVIS_ORG_LOGO_FILE',
+      '/nonexistent/logo.png',
+      /^clavis: CLAVIS_ORG_LOGO_FILE: cannot read \/nonexistent\/logo\.png \(ENOENT\)$/,
+    ],
+    [
+      'CLAVIS_SCOPE_DESCRIPTIONS_FILE',
+      '/nonexistent/scopes.json',
+      /^clavis: CLAVIS_SCOPE_DESCRIPTIONS_FILE: cannot read /,
+    ],
   ];
 
   it.each(cases)('%s=%s', async (name, value, expected) => {
