@@ -461,7 +461,7 @@ describe('users on SQLite', () => {
         code: 1,
         stdout: '',
         stderr:
-          "error: option '--require-mfa [level]' argument 'sometimes' is invalid. must be any or phishing-resistant\n",
+          "clavis: option '--require-mfa [level]' argument 'sometimes' is invalid. must be any or phishing-resistant\n",
       });
       expect(countRows(tmp.dbPath, 'clients')).toBe(before);
     });
