@@ -6,7 +6,7 @@ import { findClient } from '../clients/client_store.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { Database, SessionRow, UserRow } from '../storage/schema.js';
-import { hasPasskey } from '../users/passkeys.js';
+import { hasPasskey, hasUsablePasskey } from '../users/passkeys.js';
 import { findClaimedCode } from '../users/sessions.js';
 import {
   findUserById,
@@ -150,7 +150,7 @@ export async function nextStep(
     if (!code) return '/device';
     const client = await findClient(deps.db, code.client_id);
     if (client?.requirePhishingResistantMfa && !passedPasskey(session))
-      return passkey ? '/device/mfa' : '/device/passkeys';
+      return (await hasUsablePasskey(deps.db, user.id)) ? '/device/mfa' : '/device/passkeys';
     return '/device/consent';
   }
   if (!code) return '/device';

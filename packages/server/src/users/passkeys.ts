@@ -74,8 +74,21 @@ export async function usablePasskeys(db: Db, userId: string): Promise<WebauthnCr
   return (await listPasskeys(db, userId)).filter((p) => p.disabled_at === null);
 }
 
-/** Whether the person holds at least one usable credential. */
+/**
+ * Whether the person has enrolled a passkey, usable or disabled: either way they have a second factor
+ * to pass (a disabled passkey leaves them their recovery codes), never a first one to enrol freely.
+ */
 export async function hasPasskey(db: Db, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('webauthn_credentials')
+    .select('id')
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Whether the person holds at least one usable (not disabled) passkey. */
+export async function hasUsablePasskey(db: Db, userId: string): Promise<boolean> {
   const row = await db
     .selectFrom('webauthn_credentials')
     .select('id')
