@@ -82,6 +82,11 @@ export interface RegisteredCredential {
   deviceType: 'singleDevice' | 'multiDevice';
 }
 
+/**
+ * Why a ceremony failed: `challenge` — the client data was refused before the challenge was spent (a
+ * replayed or stale challenge, or the wrong ceremony type); `verification_failed` — origin, RP ID,
+ * user verification or signature.
+ */
 export type CeremonyFailure =
   | 'malformed'
   | 'challenge'

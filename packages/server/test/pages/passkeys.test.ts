@@ -242,7 +242,7 @@ describe.each(dialects)('passkeys on the pages (%s)', (dialect) => {
     const big = await browser.post('/device/mfa/passkey', { response: 'x'.repeat(40_000) });
     expect(big.statusCode).toBe(400);
     expect(await auditRecords(server, 'user.mfa_passed')).toEqual([]);
-    expect(await failures()).toEqual(['user_not_verified', 'challenge', 'malformed', 'malformed']);
+    expect(await failures()).toEqual(['verification_failed', 'challenge', 'malformed', 'malformed']);
   });
 
   it('a client that requires a phishing-resistant factor: a TOTP code does not reach consent', async () => {
