@@ -46,8 +46,13 @@ describe.each(dialects)('passkey storage (%s)', (dialect) => {
     store = undefined;
   });
 
+  async function open(): Promise<ContractStore> {
+    store = await openContractStore(dialect);
+    return store;
+  }
+
   it('a counter moves forward: of parallel uses with one value, across two instances, exactly one wins', async () => {
-    const s = (store = await openContractStore(dialect));
+    const s = await open();
     expect(await addPasskey(s.db, passkey('cred-1', 'usr_ada', 4))).toBe(true);
     const outcomes = await Promise.all(
       Array.from({ length: N }, (_, i) => recordPasskeyUse(i % 2 ? s.other : s.db, 'cred-1', 5, 1000 + i)),
@@ -65,7 +70,7 @@ describe.each(dialects)('passkey storage (%s)', (dialect) => {
   });
 
   it('an authenticator without a counter (always 0) is used again and again', async () => {
-    const s = (store = await openContractStore(dialect));
+    const s = await open();
     await addPasskey(s.db, passkey('cred-0'));
     expect(await recordPasskeyUse(s.db, 'cred-0', 0, 1)).toBe(true);
     expect(await recordPasskeyUse(s.other, 'cred-0', 0, 2)).toBe(true);
@@ -75,7 +80,7 @@ describe.each(dialects)('passkey storage (%s)', (dialect) => {
   });
 
   it('a disabled passkey takes no use, is not usable, still counts as enrolled, and keeps its reason', async () => {
-    const s = (store = await openContractStore(dialect));
+    const s = await open();
     await addPasskey(s.db, passkey('cred-d'));
     const races = await Promise.all([
       disablePasskey(s.db, 'cred-d', 'counter_regression', 10),
@@ -90,7 +95,7 @@ describe.each(dialects)('passkey storage (%s)', (dialect) => {
   });
 
   it('a credential id is registered once, to one person; a person holds at most the maximum', async () => {
-    const s = (store = await openContractStore(dialect));
+    const s = await open();
     expect(await addPasskey(s.db, passkey('cred-x', 'usr_ada'))).toBe(true);
     expect(await addPasskey(s.db, passkey('cred-x', 'usr_bob'))).toBe(false);
     for (let i = 1; i < MAX_PASSKEYS_PER_PERSON; i++)
@@ -103,7 +108,7 @@ describe.each(dialects)('passkey storage (%s)', (dialect) => {
   });
 
   it('a challenge is spent once across instances; a replaced, unknown or oversized one never', async () => {
-    const s = (store = await openContractStore(dialect));
+    const s = await open();
     await s.db
       .insertInto('sessions')
       .values({
