@@ -61,25 +61,18 @@ export function utcText(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-/** A lifetime in words: `24 hours`, `30 days`, `15 minutes`; `about 2 hours` when not a whole number. */
+/** A lifetime in words: `24 hours`, `30 days`, `15 minutes`; `about 3 days` when not a whole number. */
 export function durationInWords(seconds: number): string {
-  const units: Array<[number, string]> = [
-    [86_400, 'day'],
+  const words = (n: number, name: string) => `${n} ${name}${n === 1 ? '' : 's'}`;
+  if (seconds < 60) return words(seconds, 'second');
+  // Up to two days in hours: "24 hours" reads better than "1 day".
+  const units: Array<[number, string]> = (seconds > 2 * 86_400 ? [[86_400, 'day']] : []).concat([
     [3600, 'hour'],
     [60, 'minute'],
-    [1, 'second'],
-  ];
-  const words = (n: number, name: string) => `${n} ${name}${n === 1 ? '' : 's'}`;
-  // Up to two days in hours: "24 hours" reads better than "1 day".
-  for (const [size, name] of units) {
-    if (size === 86_400 && seconds <= 2 * 86_400) continue;
-    if (seconds % size === 0 && seconds >= size) return words(seconds / size, name);
-  }
-  for (const [size, name] of units) {
-    if (size === 86_400 && seconds <= 2 * 86_400) continue;
-    if (seconds >= size) return `about ${words(Math.round(seconds / size), name)}`;
-  }
-  return words(seconds, 'second');
+  ]) as Array<[number, string]>;
+  for (const [size, name] of units) if (seconds % size === 0) return words(seconds / size, name);
+  const [size, name] = units.find(([u]) => seconds >= u) ?? [60, 'minute'];
+  return `about ${words(Math.round(seconds / size), name)}`;
 }
 
 /**
