@@ -234,6 +234,17 @@ ${script}`,
   );
 }
 
+export function signOutPage(input: { csrf: string; username: string }): string {
+  return layout(
+    'Sign out?',
+    html`<p>You are signed in as <strong>${input.username}</strong>. Signing out lets someone else continue with the same code.</p>
+<form method="post" action="/device/logout">
+${csrfField(input.csrf)}
+<button type="submit">Sign out</button>
+</form>`,
+  );
+}
+
 export function donePage(approved: boolean): string {
   return approved
     ? layout('Device connected', html`<p>You can return to your terminal.</p>`)

@@ -266,6 +266,7 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
       await signIn(page, request);
       await enterTotp(page);
       await page.getByRole('link', { name: 'Sign out' }).click();
+      await page.getByRole('button', { name: 'Sign out' }).click();
       // The code, for the next person to confirm; nothing signed in any more.
       await expect.poll(() => page.getByLabel('Code').inputValue()).toBe(request.user_code);
       await page.getByRole('button', { name: 'Continue' }).click();

@@ -143,14 +143,20 @@ describe.each(dialects)('trust on the pages (%s)', (dialect) => {
     expect(consent.body).toContain(`<script src="${PAGE_SCRIPT_PATH}" defer></script>`);
   });
 
-  it('/device/logout ends the session, lets the code go, audits; without a session it just goes to /device', async () => {
+  it('/device/logout asks, then (with the form’s CSRF token) ends the session, lets the code go, audits; without a session it goes to /device', async () => {
     const clientId = await createDeviceClient(server);
     const ada = await createUser(server, { username: 'ada', password: PASSWORD });
     const request = await createDeviceRequest(server, clientId);
     const browser = new Browser(server);
     await browser.enterCode(request.shown);
     await browser.signIn('ada');
-    const out = await browser.get('/device/logout');
+    // The link asks; a GET alone (another site's link) changes nothing.
+    const ask = await browser.get('/device/logout');
+    expect(ask.statusCode).toBe(200);
+    expect(ask.body).toContain('You are signed in as <strong>ada</strong>.');
+    expect((await deviceCodeRow(server, request.id)).claimed_by_session).not.toBeNull();
+    expect((await browser.post('/device/logout', {}, null)).statusCode).toBe(403);
+    const out = await browser.post('/device/logout', {});
     expect(out.statusCode).toBe(303);
     expect(out.headers.location).toBe(`/device?user_code=${request.shown}`);
     expect(out.headers['set-cookie']).toMatch(/Max-Age=0/);
