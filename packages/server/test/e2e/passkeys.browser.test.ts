@@ -242,11 +242,14 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
       await context.close();
     });
 
-    it('the same browser after an approval: the next code starts with a sign-in, not at consent', async () => {
-      const context = await browser.newContext();
+    it('without JavaScript a TOTP code still works; the same browser after an approval starts with a sign-in, not at consent', async () => {
+      const context = await browser.newContext({ javaScriptEnabled: false });
       const page = await context.newPage();
       const first = await deviceRequest('clavis-cli', 'openid');
       await signIn(page, first);
+      // ada has a passkey now: without a script its button stays hidden and the page says why.
+      expect(await page.getByRole('button', { name: 'Use your passkey or security key' }).count()).toBe(0);
+      expect(await page.locator('noscript').count()).toBe(1);
       await enterTotp(page);
       await page.getByRole('button', { name: 'Approve' }).click();
       await expect.poll(() => page.url()).toContain('outcome=approved');
