@@ -267,6 +267,39 @@ describe('users on SQLite', () => {
         stderr: 'clavis: no user nobody\n',
       });
     });
+
+    it('show lists the passkeys, one line each, never the public key; reset-mfa removes them', async () => {
+      const at = Date.UTC(2026, 11, 1, 9, 30);
+      withSqlite(tmp.dbPath, (db) => {
+        const insert = db.prepare(
+          `insert into webauthn_credentials (id, user_id, public_key, counter, transports, device_type, name,
+             created_at, last_used_at, disabled_at, disabled_reason) values (?, ?, 'PUBLIC-KEY-BLOB', 3, '["usb"]', ?, ?, ?, ?, ?, ?)`,
+        );
+        insert.run('cred_a', alice.id, 'singleDevice', 'YubiKey', at, at + 60_000, null, null);
+        insert.run('cred_b', alice.id, 'multiDevice', 'Phone', at, null, at + 120_000, 'counter_regression');
+      });
+      const text = await admin('users', 'show', 'alice');
+      expect(text.code).toBe(0);
+      expect(text.stdout).not.toContain('PUBLIC-KEY-BLOB');
+      expect(lines(text.stdout).slice(-3)).toEqual([
+        'passkeys',
+        '  YubiKey  singleDevice  created 2026-12-01T09:30:00.000Z  last used 2026-12-01T09:31:00.000Z  active',
+        '  Phone  multiDevice  created 2026-12-01T09:30:00.000Z  last used never  disabled (counter_regression)',
+      ]);
+      const json = JSON.parse((await admin('users', 'show', 'alice', '--json')).stdout) as {
+        passkeys: unknown[];
+      };
+      expect(JSON.stringify(json)).not.toContain('PUBLIC-KEY-BLOB');
+      expect(json.passkeys).toHaveLength(2);
+
+      expect(await admin('users', 'reset-mfa', 'alice')).toMatchObject({
+        code: 0,
+        stderr: expect.any(String),
+      });
+      expect(
+        withSqlite(tmp.dbPath, (db) => db.prepare('select count(*) as n from webauthn_credentials').get()),
+      ).toEqual({ n: 0 });
+    });
   });
 
   describe('disable', () => {
