@@ -3,7 +3,7 @@
  * the signature counter last seen. Never the public key in anything printed: `passkeyView` leaves it out.
  */
 import type { Kysely } from 'kysely';
-import { rawExec } from '../storage/raw.js';
+import { isSqlite, rawExec } from '../storage/raw.js';
 import type { Database, WebauthnCredentialRow } from '../storage/schema.js';
 
 type Db = Kysely<Database>;
@@ -24,9 +24,14 @@ export interface NewPasskey {
 
 /**
  * Stores a new credential. Returns false when the id is already registered (to anyone) or the person
- * already holds the maximum; nothing is then written. Run it in a transaction.
+ * already holds the maximum; nothing is then written. Run it in a transaction: on PostgreSQL the
+ * person's row is locked first, so parallel enrolments of one person count one after another (SQLite
+ * runs one write transaction at a time).
  */
 export async function addPasskey(db: Db, input: NewPasskey): Promise<boolean> {
+  if (!isSqlite(db)) {
+    await db.selectFrom('users').select('id').where('id', '=', input.userId).forUpdate().execute();
+  }
   const existing = await db
     .selectFrom('webauthn_credentials')
     .select('user_id')

@@ -107,6 +107,34 @@ describe.each(dialects)('passkey storage (%s)', (dialect) => {
     expect(await hasPasskey(s.db, 'usr_ada')).toBe(false);
   });
 
+  it('parallel enrolments of one person (across two instances on PostgreSQL) never pass the maximum', async () => {
+    const s = await open();
+    await s.db
+      .insertInto('users')
+      .values({
+        id: 'usr_ada',
+        username: 'ada',
+        password_hash: null,
+        is_admin: 0,
+        must_change_password: 0,
+        totp_secret: null,
+        created_at: 0,
+        disabled_at: null,
+      })
+      .execute();
+    for (let i = 0; i < MAX_PASSKEYS_PER_PERSON - 2; i++) await addPasskey(s.db, passkey(`pre${i}`));
+    const outcomes = await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        // SQLite: one instance's connection, as the server runs it (one write transaction at a time).
+        (i % 2 && dialect === 'postgres' ? s.other : s.db)
+          .transaction()
+          .execute((tx) => addPasskey(tx, passkey(`par${i}`))),
+      ),
+    );
+    expect(outcomes.filter(Boolean)).toHaveLength(2);
+    expect(await listPasskeys(s.db, 'usr_ada')).toHaveLength(MAX_PASSKEYS_PER_PERSON);
+  });
+
   it('a challenge is spent once across instances; a replaced, unknown or oversized one never', async () => {
     const s = await open();
     await s.db
