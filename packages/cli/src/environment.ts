@@ -75,6 +75,15 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
         name: 'CLAVIS_AUDIT_ANCHOR_CHECK',
         text: 'when the anchor does not match the database: refuse to start, or warn (default refuse)',
       },
+      { name: 'CLAVIS_ORG_NAME', text: 'the organisation or server name the verification pages show' },
+      {
+        name: 'CLAVIS_ORG_LOGO_FILE',
+        text: 'a logo for those pages (.png, .svg, .jpg or .webp, at most 64 KiB), served by the server',
+      },
+      {
+        name: 'CLAVIS_SCOPE_DESCRIPTIONS_FILE',
+        text: 'a JSON object of scope → words, shown beside your own scopes on the consent page',
+      },
     ],
   },
   {

@@ -258,13 +258,47 @@ describe('users on SQLite', () => {
       for (const who of ['alice', alice.id]) {
         const res = await admin('users', 'show', who, '--json');
         expect(res).toMatchObject({ code: 0, stderr: '' });
-        expect(JSON.parse(res.stdout)).toEqual(view);
+        // ...and the person's passkeys (none here; never a public key: see the server's admin tests).
+        expect(JSON.parse(res.stdout)).toEqual({ ...view, passkeys: [] });
       }
       expect(await admin('users', 'show', 'nobody')).toEqual({
         code: 1,
         stdout: '',
         stderr: 'clavis: no user nobody\n',
       });
+    });
+
+    it('show lists the passkeys, one line each, never the public key; reset-mfa removes them', async () => {
+      const at = Date.UTC(2026, 11, 1, 9, 30);
+      withSqlite(tmp.dbPath, (db) => {
+        const insert = db.prepare(
+          `insert into webauthn_credentials (id, user_id, public_key, counter, transports, device_type, name,
+             created_at, last_used_at, disabled_at, disabled_reason) values (?, ?, 'PUBLIC-KEY-BLOB', 3, '["usb"]', ?, ?, ?, ?, ?, ?)`,
+        );
+        insert.run('cred_a', alice.id, 'singleDevice', 'YubiKey', at, at + 60_000, null, null);
+        insert.run('cred_b', alice.id, 'multiDevice', 'Phone', at, null, at + 120_000, 'counter_regression');
+      });
+      const text = await admin('users', 'show', 'alice');
+      expect(text.code).toBe(0);
+      expect(text.stdout).not.toContain('PUBLIC-KEY-BLOB');
+      expect(lines(text.stdout).slice(-3)).toEqual([
+        'passkeys',
+        '  YubiKey  singleDevice  created 2026-12-01T09:30:00.000Z  last used 2026-12-01T09:31:00.000Z  active',
+        '  Phone  multiDevice  created 2026-12-01T09:30:00.000Z  last used never  disabled (counter_regression)',
+      ]);
+      const json = JSON.parse((await admin('users', 'show', 'alice', '--json')).stdout) as {
+        passkeys: unknown[];
+      };
+      expect(JSON.stringify(json)).not.toContain('PUBLIC-KEY-BLOB');
+      expect(json.passkeys).toHaveLength(2);
+
+      expect(await admin('users', 'reset-mfa', 'alice')).toMatchObject({
+        code: 0,
+        stderr: expect.any(String),
+      });
+      expect(
+        withSqlite(tmp.dbPath, (db) => db.prepare('select count(*) as n from webauthn_credentials').get()),
+      ).toEqual({ n: 0 });
     });
   });
 
@@ -422,6 +456,47 @@ describe('users on SQLite', () => {
         (await admin('clients', 'create', '--name', 'p', '--kind', 'public', '--json')).stdout,
       ) as Record<string, unknown>;
       expect(plain).toMatchObject({ require_mfa: false, refresh_idle_ttl: null, refresh_absolute_ttl: null });
+    });
+
+    it('--require-mfa phishing-resistant: only a passkey will do; the bare flag still means any second factor', async () => {
+      const create = await admin(
+        'clients',
+        'create',
+        '--name',
+        'deploy',
+        '--kind',
+        'public',
+        '--require-mfa',
+        'phishing-resistant',
+        '--json',
+      );
+      expect(create).toMatchObject({ code: 0, stderr: '' });
+      const { client_id } = JSON.parse(create.stdout) as { client_id: string };
+      const level = async () =>
+        JSON.parse((await admin('clients', 'show', client_id, '--json')).stdout) as Record<string, unknown>;
+      expect(await level()).toMatchObject({ require_mfa: true, require_mfa_level: 'phishing-resistant' });
+      expect((await admin('clients', 'show', client_id)).stdout).toMatch(
+        /^require_mfa_level\s+phishing-resistant$/m,
+      );
+
+      expect((await admin('clients', 'update', client_id, '--require-mfa')).code).toBe(0);
+      expect(await level()).toMatchObject({ require_mfa: true, require_mfa_level: 'any' });
+      expect((await admin('clients', 'update', client_id, '--require-mfa', 'phishing-resistant')).code).toBe(
+        0,
+      );
+      expect((await admin('clients', 'update', client_id, '--no-require-mfa')).code).toBe(0);
+      expect(await level()).toMatchObject({ require_mfa: false, require_mfa_level: 'none' });
+
+      const before = countRows(tmp.dbPath, 'clients');
+      expect(
+        await admin('clients', 'create', '--name', 'x', '--kind', 'public', '--require-mfa', 'sometimes'),
+      ).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          "clavis: option '--require-mfa [level]' argument 'sometimes' is invalid. must be any or phishing-resistant\n",
+      });
+      expect(countRows(tmp.dbPath, 'clients')).toBe(before);
     });
 
     it('refuses a refresh lifetime out of bounds, with nothing created', async () => {

@@ -136,6 +136,22 @@ describe('a bad setting is one line naming it, and nothing is created', () => {
     ['CLAVIS_SHUTDOWN_TIMEOUT', '10', /^clavis: CLAVIS_SHUTDOWN_TIMEOUT: invalid duration "10"/],
     ['CLAVIS_SHUTDOWN_TIMEOUT', '2h', /^clavis: CLAVIS_SHUTDOWN_TIMEOUT: must be at most 1h$/],
     ['CLAVIS_SHUTDOWN_DRAIN', 'later', /^clavis: CLAVIS_SHUTDOWN_DRAIN: invalid duration "later"/],
+    ['CLAVIS_ORG_NAME', '   ', /^clavis: CLAVIS_ORG_NAME: the organisation name must be 1 to 80 printable/],
+    [
+      'CLAVIS_ORG_LOGO_FILE',
+      'logo.gif',
+      /^clavis: CLAVIS_ORG_LOGO_FILE: must be a \.png, \.svg, \.jpg or \.webp file$/,
+    ],
+    [
+      'CLAVIS_ORG_LOGO_FILE',
+      '/nonexistent/logo.png',
+      /^clavis: CLAVIS_ORG_LOGO_FILE: cannot read \/nonexistent\/logo\.png \(ENOENT\)$/,
+    ],
+    [
+      'CLAVIS_SCOPE_DESCRIPTIONS_FILE',
+      '/nonexistent/scopes.json',
+      /^clavis: CLAVIS_SCOPE_DESCRIPTIONS_FILE: cannot read /,
+    ],
   ];
 
   it.each(cases)('%s=%s', async (name, value, expected) => {

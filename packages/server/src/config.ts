@@ -6,6 +6,12 @@ import { isHttpsOrLoopback } from './http/loopback.js';
 import type { SigningAlg } from './tokens/jws.js';
 import { signingAlgs } from './tokens/jws.js';
 
+/** The organisation's logo on the verification pages, as `CLAVIS_ORG_LOGO_FILE` gave it. */
+export interface PageLogo {
+  contentType: 'image/png' | 'image/svg+xml' | 'image/jpeg' | 'image/webp';
+  bytes: Buffer;
+}
+
 export interface ServerConfig {
   /** The issuer identifier: an https URL (http only for loopback), no query or fragment, no trailing slash. */
   issuer: string;
@@ -80,6 +86,13 @@ export interface ServerConfig {
   apiKeyLeakReportsPerIpPerMinute: number;
   /** Milliseconds since the epoch. Injected in tests. */
   clock: () => number;
+  // --- Verification pages ---
+  /** The server's or organisation's name at the top of every page (`CLAVIS_ORG_NAME`). Default "Clavis". */
+  organisationName?: string | undefined;
+  /** A logo beside it, served by this server (`CLAVIS_ORG_LOGO_FILE`). */
+  logo?: PageLogo | undefined;
+  /** Words for scopes beyond the built-in ones, shown beside them (`CLAVIS_SCOPE_DESCRIPTIONS_FILE`). */
+  scopeDescriptions?: Readonly<Record<string, string>> | undefined;
 }
 
 export class ConfigError extends Error {
@@ -187,10 +200,27 @@ export function resolveConfig(input: Partial<ServerConfig> & { issuer: string })
     if (bits === 0 || address.includes('%') || !prefixOk || extra !== undefined)
       throw new ConfigError(`trusted proxy "${proxy.slice(0, 64)}" is not an IP address or CIDR`);
   }
+  checkPageBranding(config);
   if (config.apiKeyMintMaxTtlSeconds > config.apiKeyMaxTtlSeconds) {
     throw new ConfigError('the per-job API key lifetime exceeds the API key maximum');
   }
   return config;
+}
+
+/** The pages' name, logo and scope words: bounded, so a page stays a page. */
+function checkPageBranding(config: ServerConfig): void {
+  const name = config.organisationName;
+  if (
+    name !== undefined &&
+    (name.trim().length === 0 || name.length > 80 || [...name].some((ch) => ch.charCodeAt(0) < 0x20))
+  )
+    throw new ConfigError('the organisation name must be 1 to 80 printable characters');
+  if (config.logo && (config.logo.bytes.length === 0 || config.logo.bytes.length > 64 * 1024))
+    throw new ConfigError('the logo must be a non-empty image of at most 64 KiB');
+  for (const [scope, words] of Object.entries(config.scopeDescriptions ?? {})) {
+    if (typeof words !== 'string' || words.length === 0 || words.length > 200)
+      throw new ConfigError(`the description of scope "${scope.slice(0, 64)}" must be 1 to 200 characters`);
+  }
 }
 
 /** The token endpoint URL, derived from the issuer. */

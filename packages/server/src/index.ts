@@ -31,11 +31,18 @@ export {
   verifyAuditLog,
 } from './audit/verify.js';
 export { CLI_CLIENT_ID, type Client, clientView } from './clients/client.js';
-export { ConfigError, defaults as configDefaults, resolveConfig, type ServerConfig } from './config.js';
+export {
+  ConfigError,
+  defaults as configDefaults,
+  type PageLogo,
+  resolveConfig,
+  type ServerConfig,
+} from './config.js';
 export { KekError } from './crypto/kek.js';
 export { type Federation, federationView } from './federation/federation.js';
 export { presetNames } from './federation/presets.js';
 export { isLoopbackHost } from './http/loopback.js';
+export { logoContentType, MAX_LOGO_BYTES } from './pages/trust.js';
 export * as posture from './posture/index.js';
 export { bootstrap } from './runtime/bootstrap.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';

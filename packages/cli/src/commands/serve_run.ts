@@ -10,6 +10,7 @@ import {
 } from '@clavis/server';
 import { type Io, writeLine } from '../io.js';
 import { apiKeySettings } from '../settings.js';
+import { pageBranding } from './serve_branding.js';
 import { serveEnvSettings } from './serve_settings.js';
 
 export interface ServeOptions {
@@ -112,6 +113,7 @@ function banner(err: Io['stderr'], server: RunningServer): void {
 
 export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<void> {
   const d = serveEnvSettings(deps.env);
+  const branding = pageBranding(deps.env);
   const audience = options.assertionAudience ?? d.assertionAudience;
   const host = options.host ?? d.host;
   const issuer = options.issuer ?? d.issuer;
@@ -140,6 +142,8 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
       // --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.
       ...(options.trustedProxy?.length ? { trustedProxies: options.trustedProxy } : {}),
       ...(audience ? { assertionAudience: audience } : {}),
+      // CLAVIS_ORG_NAME, CLAVIS_ORG_LOGO_FILE, CLAVIS_SCOPE_DESCRIPTIONS_FILE.
+      ...branding,
     },
   });
   banner(deps.stderr, server);

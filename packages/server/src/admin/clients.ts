@@ -13,6 +13,9 @@ import {
   type ClientAuthMethod,
   type ClientKind,
   clientAuthMethods,
+  type MfaRequirement,
+  mfaLevelName,
+  mfaLevelOf,
 } from '../clients/client.js';
 import {
   type ClientChanges,
@@ -75,8 +78,8 @@ export interface CreateClientInput {
   secretTtlSeconds?: number;
   /** A chosen client_id (the built-in clients use this); default: generated `svc_…` / `cli_…`. */
   id?: string;
-  /** A person may approve this client's device requests only after a second factor. */
-  requireMfa?: boolean;
+  /** A person may approve this client's device requests only after a second factor (of this kind). */
+  requireMfa?: MfaRequirement;
   /** Refresh-token lifetimes in seconds (default: the server's); need the refresh_token grant. */
   refreshIdleTtlSeconds?: number;
   refreshAbsoluteTtlSeconds?: number;
@@ -268,7 +271,7 @@ async function createClientUnrecorded(
           created_at: now,
           created_by: actor.id,
           disabled_at: null,
-          require_mfa: input.requireMfa ? 1 : 0,
+          require_mfa: mfaLevelOf(input.requireMfa),
           refresh_idle_ttl: refreshIdle,
           refresh_absolute_ttl: refreshAbsolute,
         });
@@ -301,7 +304,11 @@ async function createClientUnrecorded(
             secret && input.secretTtlSeconds
               ? new Date(now + input.secretTtlSeconds * 1000).toISOString()
               : null,
-          require_mfa: input.requireMfa === true,
+          require_mfa: input.requireMfa === true || input.requireMfa === 'phishing-resistant',
+          require_mfa_level: mfaLevelName({
+            requireMfa: mfaLevelOf(input.requireMfa) > 0,
+            requirePhishingResistantMfa: input.requireMfa === 'phishing-resistant',
+          }),
           refresh_idle_ttl: refreshIdle,
           refresh_absolute_ttl: refreshAbsolute,
         },
@@ -442,7 +449,7 @@ export interface UpdateClientInput {
   /** Replaces the audiences. */
   audiences?: string[];
   tokenTtlSeconds?: number;
-  requireMfa?: boolean;
+  requireMfa?: MfaRequirement;
   /** Seconds; null: back to the server's default. */
   refreshIdleTtlSeconds?: number | null;
   refreshAbsoluteTtlSeconds?: number | null;
@@ -521,8 +528,11 @@ async function updateClientUnrecorded(
       }
       if (input.tokenTtlSeconds !== undefined)
         note('token_ttl', 'token_ttl', client.tokenTtlSeconds, input.tokenTtlSeconds, input.tokenTtlSeconds);
-      if (input.requireMfa !== undefined)
-        note('require_mfa', 'require_mfa', client.requireMfa, input.requireMfa, input.requireMfa ? 1 : 0);
+      if (input.requireMfa !== undefined) {
+        // Shown as before (true/false), or `phishing-resistant` where that level is involved.
+        const from = client.requirePhishingResistantMfa ? 'phishing-resistant' : client.requireMfa;
+        note('require_mfa', 'require_mfa', from, input.requireMfa, mfaLevelOf(input.requireMfa));
+      }
       note('refresh_idle_ttl', 'refresh_idle_ttl', client.refreshIdleTtlSeconds, idle, idle);
       note(
         'refresh_absolute_ttl',

@@ -13,6 +13,7 @@ import { randomId } from '../crypto/secrets.js';
 import { listLiveFamilies, revokeFamily } from '../refresh/refresh_store.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { Database } from '../storage/schema.js';
+import { listPasskeys, passkeyView, removePasskeys } from '../users/passkeys.js';
 import { sealTotpSecret } from '../users/totp_secret.js';
 import {
   clearLockout,
@@ -316,8 +317,25 @@ async function disableUserUnrecorded(
   return { user: await showUser(deps, target.id), revokedFamilies };
 }
 
+/** The person's passkeys and security keys, as admin commands print them (never a public key). */
+export async function showUserPasskeys(
+  deps: Pick<AdminDeps, 'db'>,
+  nameOrId: string,
+): Promise<Record<string, unknown>[]> {
+  const target = await showUser(deps, nameOrId);
+  return (await listPasskeys(deps.db, target.id)).map(passkeyView);
+}
+
+/** A person with their passkeys (never a public key): what `users show` prints. */
+export type UserDetail = UserView & { passkeys: Record<string, unknown>[] };
+
+export async function showUserDetail(deps: Pick<AdminDeps, 'db'>, nameOrId: string): Promise<UserDetail> {
+  const user = await showUser(deps, nameOrId);
+  return { ...user, passkeys: (await listPasskeys(deps.db, user.id)).map(passkeyView) };
+}
+
 /**
- * Removes a person's second factor (TOTP secret and recovery codes) and clears an MFA lock, so they can
+ * Removes a person's second factors (TOTP secret, passkeys and recovery codes) and clears an MFA lock, so they can
  * enrol again at their next sign-in. Their password is unchanged.
  */
 export function resetMfa(deps: UserAdminDeps, nameOrId: string, actor: Actor): Promise<UserView> {
@@ -337,9 +355,9 @@ async function resetMfaUnrecorded(deps: UserAdminDeps, nameOrId: string, actor: 
         .deleteFrom('recovery_codes')
         .where('user_id', '=', target.id)
         .executeTakeFirst();
-      return Number(deleted.numDeletedRows);
+      return { codes: Number(deleted.numDeletedRows), passkeys: await removePasskeys(tx, target.id) };
     },
-    (recoveryCodes) => ({
+    ({ codes: recoveryCodes, passkeys }) => ({
       event: 'user.reset_mfa',
       ...actorFields(actor),
 
@@ -348,6 +366,7 @@ async function resetMfaUnrecorded(deps: UserAdminDeps, nameOrId: string, actor: 
         username: target.username,
         had_totp: target.has_totp,
         recovery_codes_deleted: recoveryCodes,
+        passkeys_deleted: passkeys,
       },
     }),
   );

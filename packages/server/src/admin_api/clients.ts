@@ -2,7 +2,7 @@
 import * as adminClientSecrets from '../admin/client_secrets.js';
 import * as adminClients from '../admin/clients.js';
 import { createdClientJson, revokedSecretJson, rotatedSecretJson } from '../admin/views.js';
-import type { ClientAuthMethod } from '../clients/client.js';
+import type { ClientAuthMethod, MfaRequirement } from '../clients/client.js';
 import { clientView } from '../clients/client.js';
 import type { ResourceDeps } from './deps.js';
 import { pageOf, pageQuerySchema } from './pagination.js';
@@ -38,7 +38,8 @@ const updatable = {
   token_ttl_seconds: seconds,
   refresh_idle_ttl_seconds: seconds,
   refresh_absolute_ttl_seconds: seconds,
-  require_mfa: boolean,
+  // true: any second factor; 'phishing-resistant': a passkey or security key (TOTP is not enough).
+  require_mfa: { anyOf: [boolean, { type: 'string', enum: ['phishing-resistant'] }] },
 };
 
 interface CreateBody {
@@ -53,7 +54,7 @@ interface CreateBody {
   audiences?: string[];
   token_ttl_seconds?: number;
   secret_ttl_seconds?: number;
-  require_mfa?: boolean;
+  require_mfa?: MfaRequirement;
   refresh_idle_ttl_seconds?: number;
   refresh_absolute_ttl_seconds?: number;
 }
@@ -62,7 +63,7 @@ type UpdateBody = Partial<Pick<CreateBody, 'name' | 'owner' | 'grants' | 'scopes
   token_ttl_seconds?: number;
   refresh_idle_ttl_seconds?: number;
   refresh_absolute_ttl_seconds?: number;
-  require_mfa?: boolean;
+  require_mfa?: MfaRequirement;
 };
 
 const defined = <T extends Record<string, unknown>>(o: T): T =>

@@ -68,6 +68,7 @@ const clientProperties: Record<string, JsonSchema> = {
   created_by: nullableString,
   disabled_at: nullableTime,
   require_mfa: boolean,
+  require_mfa_level: { type: 'string', enum: ['none', 'any', 'phishing-resistant'] },
   refresh_idle_ttl: nullableInteger,
   refresh_absolute_ttl: nullableInteger,
 };
@@ -104,6 +105,21 @@ const userProperties: Record<string, JsonSchema> = {
   must_change_password: boolean,
 };
 export const userSchema = object(userProperties);
+const passkeySchema = object({
+  id: string,
+  name: string,
+  device_type: { type: 'string', enum: ['singleDevice', 'multiDevice'] },
+  transports: strings,
+  created_at: time,
+  last_used_at: nullableTime,
+  disabled_at: nullableTime,
+  disabled_reason: nullableString,
+});
+/** A person with their passkeys (never a public key), as `users show` prints them. */
+export const userDetailSchema = object({
+  ...userProperties,
+  passkeys: { type: 'array', items: passkeySchema },
+});
 export const createdUserSchema = object(
   { ...userProperties, password: string, totp_secret: string, totp_uri: string },
   ['password', 'totp_secret', 'totp_uri'],

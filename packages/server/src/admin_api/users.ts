@@ -16,6 +16,7 @@ import {
   sessionSchema,
   text,
   textList,
+  userDetailSchema,
   userSchema,
 } from './schemas.js';
 
@@ -129,8 +130,14 @@ export function userRoutes(deps: ResourceDeps): AdminRoute[] {
       tag: TAG,
       access: 'read',
       etag: true,
-      schema: { params: userParams, responses: { 200: { description: 'The person', schema: userSchema } } },
-      handler: async ({ params }) => ({ status: 200, body: await show(params) }),
+      schema: {
+        params: userParams,
+        responses: { 200: { description: 'The person and their passkeys', schema: userDetailSchema } },
+      },
+      handler: async ({ params }) => ({
+        status: 200,
+        body: await adminUsers.showUserDetail(users, params.user),
+      }),
     }),
     route<UserParams, unknown, { scopes: string[] | null }>({
       method: 'PATCH',

@@ -24,6 +24,10 @@ export const auditEventNames = [
   'user.mfa_passed',
   'user.mfa_failed',
   'user.mfa_enrolled',
+  // A passkey's signature counter went back: a cloned authenticator; the passkey is disabled.
+  'user.passkey_clone',
+  // A person signed out of the verification pages.
+  'user.sign_out',
   'user.locked',
   'user.disable',
   'user.reset_mfa',

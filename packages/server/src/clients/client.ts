@@ -12,6 +12,25 @@ export const clientAuthMethods: readonly ClientAuthMethod[] = [
   'private_key_jwt',
 ];
 
+/** `clients.require_mfa`: 0 none, 1 any second factor, 2 a phishing-resistant one (WebAuthn). */
+export const MFA_ANY = 1;
+export const MFA_PHISHING_RESISTANT = 2;
+
+/** What a client requires, as admin input gives it: nothing, any second factor, or a phishing-resistant one. */
+export type MfaRequirement = boolean | 'phishing-resistant';
+
+/** The stored `require_mfa` value of a requirement. */
+export function mfaLevelOf(requirement: MfaRequirement | undefined): number {
+  if (requirement === 'phishing-resistant') return MFA_PHISHING_RESISTANT;
+  return requirement ? MFA_ANY : 0;
+}
+
+/** The requirement in words: `none`, `any` or `phishing-resistant`. */
+export function mfaLevelName(c: Pick<Client, 'requireMfa' | 'requirePhishingResistantMfa'>): string {
+  if (c.requirePhishingResistantMfa) return 'phishing-resistant';
+  return c.requireMfa ? 'any' : 'none';
+}
+
 /** The built-in public client the CLI's own login uses; created at first start, never deleted. */
 export const CLI_CLIENT_ID = 'clavis-cli';
 
@@ -34,6 +53,8 @@ export interface Client {
   disabledAt: number | null;
   /** A person may approve this client's device requests only after a second factor. */
   requireMfa: boolean;
+  /** ...and that factor must be phishing-resistant (a passkey or security key, not a TOTP code). */
+  requirePhishingResistantMfa: boolean;
   /** Refresh-token lifetimes in seconds, or null for the server's defaults. */
   refreshIdleTtlSeconds: number | null;
   refreshAbsoluteTtlSeconds: number | null;
@@ -55,7 +76,8 @@ export function clientFromRow(row: ClientRow): Client {
     createdAt: row.created_at,
     createdBy: row.created_by,
     disabledAt: row.disabled_at,
-    requireMfa: Number(row.require_mfa) === 1,
+    requireMfa: Number(row.require_mfa) >= MFA_ANY,
+    requirePhishingResistantMfa: Number(row.require_mfa) === MFA_PHISHING_RESISTANT,
     refreshIdleTtlSeconds: row.refresh_idle_ttl ?? null,
     refreshAbsoluteTtlSeconds: row.refresh_absolute_ttl ?? null,
   };
@@ -79,6 +101,7 @@ export function clientView(c: Client): Record<string, unknown> {
     created_by: c.createdBy,
     disabled_at: c.disabledAt ? new Date(c.disabledAt).toISOString() : null,
     require_mfa: c.requireMfa,
+    require_mfa_level: mfaLevelName(c),
     refresh_idle_ttl: c.refreshIdleTtlSeconds,
     refresh_absolute_ttl: c.refreshAbsoluteTtlSeconds,
   };

@@ -107,7 +107,7 @@ export async function claimDeviceCode(db: Db, id: string, sessionId: string, now
 /** How a person authenticated: when they signed in (ms since the epoch, if known) and with what. */
 export interface AuthenticationContext {
   time: number | null;
-  /** RFC 8176 authentication method references: `pwd`, and `otp`, `mfa` after a second factor. */
+  /** RFC 8176 authentication method references: `pwd`; after a second factor `otp` or `hwk`/`swk` and `user`, and `mfa`. */
   methods: readonly string[];
 }
 

@@ -14,6 +14,8 @@ import { entitledScopes } from '../users/entitlements.js';
 import { findClaimedCode } from '../users/sessions.js';
 import { type AuditedPageDeps, mfaSatisfied, nextStep, redirect, sendPage, sessionUser } from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
+import { endSession } from './sign_out.js';
+import { fromAnotherNetwork } from './trust.js';
 import { consentPage, donePage } from './views.js';
 
 function parseScopes(stored: string): string[] {
@@ -30,15 +32,19 @@ function grantedToPerson(asked: readonly string[], user: UserRow, session: Sessi
 }
 
 /**
- * How this session's person authenticated (RFC 8176): a password, and a one-time code (TOTP or a
- * recovery code) as a second factor when one was passed. Kept with the approval for the ID token.
+ * How this session's person authenticated (RFC 8176): a password, and as a second factor a one-time code
+ * (TOTP or a recovery code: `otp`) or a passkey with user verification (`hwk` for a device-bound key,
+ * `swk` for a synced one, and `user`). Kept with the approval for the ID token.
  */
 function authenticationOf(session: SessionRow): AuthenticationContext {
-  // A single sign-on session records what its provider asserted (idps/upstream_mfa.ts).
+  // A single sign-on session records what its provider asserted (idps/upstream_mfa.ts); a local second
+  // factor adds what it was: a passkey (`hwk`/`swk` with user verification) or a one-time code.
   const first: string[] = session.sign_in_amr ? (JSON.parse(session.sign_in_amr) as string[]) : ['pwd'];
+  const method = session.mfa_method;
+  const second = method === 'hwk' || method === 'swk' ? [method, 'user'] : ['otp'];
   return {
     time: session.password_at === null ? null : Number(session.password_at),
-    methods: session.mfa_at === null || first.includes('mfa') ? first : [...first, 'otp', 'mfa'],
+    methods: session.mfa_at === null || first.includes('mfa') ? first : [...first, ...second, 'mfa'],
   };
 }
 
@@ -58,7 +64,7 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
     const user = await sessionUser(deps, session);
     const code = await findClaimedCode(deps.db, session.id, deps.config.clock());
     const client = code ? await findClient(deps.db, code.client_id) : undefined;
-    if (!user || !code || !client || !mfaSatisfied(session, user, client.requireMfa)) {
+    if (!user || !code || !client || !(await mfaSatisfied(deps, session, user, client))) {
       return redirect(reply, await nextStep(deps, session));
     }
     const asked = parseScopes(code.scopes);
@@ -78,6 +84,11 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
         requesterUserAgent: code.requester_user_agent,
         userCode: formatUserCode(code.user_code),
         username: user.username,
+        scopeDescriptions: deps.config.scopeDescriptions,
+        staysSignedInSeconds: client.grantTypes.includes('refresh_token')
+          ? (client.refreshAbsoluteTtlSeconds ?? deps.config.refreshAbsoluteTtlSeconds)
+          : client.tokenTtlSeconds,
+        otherNetwork: fromAnotherNetwork(code.requester_ip, requestContext(request).ip),
       }),
     );
   });
@@ -109,7 +120,7 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
     const user = await sessionUser(deps, session); // throws the page for a locked or disabled account
     const client = await findClient(deps.db, code.client_id);
     if (!user || !client) return redirect(reply, await nextStep(deps, session));
-    if (action === 'approve' && !mfaSatisfied(session, user, client.requireMfa)) {
+    if (action === 'approve' && !(await mfaSatisfied(deps, session, user, client))) {
       return redirect(reply, await nextStep(deps, session));
     }
 
@@ -147,6 +158,8 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
       }),
     );
     if (!decided) throw alreadyDecided();
+    // Decided: the session ends, so the next code in this browser starts with a sign-in.
+    await endSession(deps, reply, session);
     return redirect(reply, `/device/done?outcome=${approve ? 'approved' : 'denied'}`);
   });
 

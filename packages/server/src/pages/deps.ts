@@ -7,6 +7,7 @@ import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
 import type { UpstreamClients } from '../idps/upstream_client.js';
 import type { Database, SessionRow, UserRow } from '../storage/schema.js';
+import { hasPasskey, hasUsablePasskey } from '../users/passkeys.js';
 import { findClaimedCode } from '../users/sessions.js';
 import {
   findUserById,
@@ -70,6 +71,7 @@ type PagePath =
   | '/device/password'
   | '/device/mfa'
   | '/device/mfa/setup'
+  | '/device/passkeys'
   | '/device/consent';
 
 export function redirect(
@@ -126,9 +128,15 @@ export function lockoutPolicy(config: ServerConfig): LockoutPolicy {
   };
 }
 
+/** A passkey (WebAuthn) passed in this session: phishing-resistant, unlike a one-time code. */
+export function passedPasskey(session: SessionRow): boolean {
+  return session.mfa_at !== null && (session.mfa_method === 'hwk' || session.mfa_method === 'swk');
+}
+
 /**
  * Where a session goes next: enter a code, sign in, pass (or enrol) a second factor, or consent. A
- * user with TOTP always passes it; a client that requires MFA makes a user without TOTP enrol one.
+ * user with a second factor (TOTP or a passkey) always passes it; a client that requires MFA makes a
+ * user without one enrol one, and a client that requires a phishing-resistant one wants a passkey.
  */
 export async function nextStep(
   deps: Pick<PageDeps, 'config' | 'db'>,
@@ -140,19 +148,35 @@ export async function nextStep(
   if (!user) return '/device/login';
   // A one-time password (the bootstrap admin's) is replaced before anything else.
   if (user.must_change_password === 1) return '/device/password';
-  if (user.totp_secret !== null)
-    return session.mfa_at === null ? '/device/mfa' : code ? '/device/consent' : '/device';
+  const passkey = await hasPasskey(deps.db, user.id);
+  if (user.totp_secret !== null || passkey) {
+    if (session.mfa_at === null) return '/device/mfa';
+    if (!code) return '/device';
+    const client = await findClient(deps.db, code.client_id);
+    if (client?.requirePhishingResistantMfa && !passedPasskey(session))
+      return (await hasUsablePasskey(deps.db, user.id)) ? '/device/mfa' : '/device/passkeys';
+    return '/device/consent';
+  }
   if (!code) return '/device';
   const client = await findClient(deps.db, code.client_id);
+  if (client?.requirePhishingResistantMfa) return '/device/passkeys';
   if (client?.requireMfa && session.mfa_at === null) return '/device/mfa/setup';
   return '/device/consent';
 }
 
 /**
- * Whether this session may consent: the second factor the user and the client demand is passed, and no
- * one-time password is still waiting to be replaced.
+ * Whether this session may consent: the second factor the user and the client demand is passed (a
+ * passkey where the client requires a phishing-resistant one), and no one-time password is still
+ * waiting to be replaced.
  */
-export function mfaSatisfied(session: SessionRow, user: UserRow, clientRequiresMfa: boolean): boolean {
+export async function mfaSatisfied(
+  deps: Pick<PageDeps, 'db'>,
+  session: SessionRow,
+  user: UserRow,
+  client: { requireMfa: boolean; requirePhishingResistantMfa: boolean },
+): Promise<boolean> {
   if (user.must_change_password === 1) return false;
-  return session.mfa_at !== null || (user.totp_secret === null && !clientRequiresMfa);
+  if (client.requirePhishingResistantMfa) return passedPasskey(session);
+  if (session.mfa_at !== null) return true;
+  return !client.requireMfa && user.totp_secret === null && !(await hasPasskey(deps.db, user.id));
 }

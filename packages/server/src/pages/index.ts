@@ -7,13 +7,17 @@
 import { OAuthError } from '@clavis/core';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isTransientStorageError } from '../storage/errors.js';
+import { registerPageAssets } from './assets.js';
 import { registerChangePassword } from './change_password.js';
 import { registerCodeEntry } from './code_entry.js';
 import { registerConsent } from './consent.js';
+import { registerContinue } from './continue.js';
 import { type DevicePagesDeps, sendPage } from './deps.js';
 import { PageError } from './page_http.js';
+import { registerPasskeys } from './passkeys.js';
 import { registerSecondFactor } from './second_factor.js';
 import { registerSignIn } from './sign_in.js';
+import { registerSignOut } from './sign_out.js';
 import { STYLESHEET } from './style.js';
 import { registerUpstreamCallback } from './upstream_callback.js';
 import { registerUpstreamSignIn } from './upstream_sign_in.js';
@@ -61,6 +65,7 @@ export function registerDevicePages(app: FastifyInstance, deps: DevicePagesDeps)
     scope.get(STYLE_PATH, async (_request, reply) =>
       reply.header('cache-control', 'public, max-age=3600').type('text/css; charset=utf-8').send(STYLESHEET),
     );
+    registerPageAssets(scope, deps.config);
     registerCodeEntry(scope, deps);
     registerSignIn(scope, deps);
     registerChangePassword(scope, deps);
@@ -68,5 +73,8 @@ export function registerDevicePages(app: FastifyInstance, deps: DevicePagesDeps)
     registerConsent(scope, deps);
     registerUpstreamSignIn(scope, deps);
     registerUpstreamCallback(scope, deps);
+    registerPasskeys(scope, deps);
+    registerContinue(scope, deps);
+    registerSignOut(scope, deps);
   });
 }

@@ -21,8 +21,9 @@ export const SECURE_COOKIE_NAME = `__Host-${COOKIE_NAME}`;
 function cookieName(config: ServerConfig): string {
   return config.issuer.startsWith('https:') ? SECURE_COOKIE_NAME : COOKIE_NAME;
 }
+/** The pages' own stylesheet, script and images only: no inline script or style, no other origin. */
 export const PAGE_CSP =
-  "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** A page-level failure: rendered as an HTML page with this status. */
 export class PageError extends Error {
@@ -95,6 +96,15 @@ export function setSessionCookie(deps: SessionDeps, reply: FastifyReply, id: str
   );
 }
 
+/** Tells the browser to forget the session cookie. */
+export function clearSessionCookie(deps: SessionDeps, reply: FastifyReply): void {
+  const https = deps.config.issuer.startsWith('https:');
+  reply.header(
+    'set-cookie',
+    `${cookieName(deps.config)}=; ${https ? 'Path=/' : 'Path=/device'}; Max-Age=0; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`,
+  );
+}
+
 /** A fresh session row (not stored), optionally for a signed-in user. */
 export function newSessionRow(deps: SessionDeps, user?: { id: string; at: number }): SessionRow {
   const now = deps.config.clock();
@@ -106,6 +116,8 @@ export function newSessionRow(deps: SessionDeps, user?: { id: string; at: number
     mfa_at: null,
     idp_id: null,
     sign_in_amr: null,
+    mfa_method: null,
+    webauthn_challenge: null,
     created_at: now,
     expires_at: now + deps.config.sessionTtlSeconds * 1000,
   };

@@ -7,6 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { requestContext } from '../http/request_context.js';
 import type { SessionRow, UserRow } from '../storage/schema.js';
+import { hasPasskey } from '../users/passkeys.js';
 import { normaliseRecoveryCode, replaceRecoveryCodes, useRecoveryCode } from '../users/recovery_codes.js';
 import { markSessionMfa } from '../users/sessions.js';
 import { generateTotpSecret, matchTotp, totpUri } from '../users/totp.js';
@@ -28,7 +29,9 @@ import {
   sessionUser,
 } from './deps.js';
 import { field, formOf, loadSession, PageError, requireFormSession } from './page_http.js';
-import { mfaPage, mfaSetupPage, recoveryCodesPage } from './views.js';
+import { secondFactorPage } from './passkeys.js';
+import { qrCodeSvg } from './qr_code.js';
+import { mfaSetupPage, recoveryCodesPage } from './views.js';
 
 export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorPageDeps): void {
   const signedIn = async (
@@ -42,8 +45,9 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
   scope.get('/device/mfa', async (request, reply) => {
     const state = await signedIn(await loadSession(deps, request));
     if (!state) return redirect(reply, '/device/login');
-    if (state.user.totp_secret === null) return redirect(reply, await nextStep(deps, state.session));
-    return sendPage(reply, 200, mfaPage({ csrf: state.session.csrf_token }));
+    if (state.user.totp_secret === null && !(await hasPasskey(deps.db, state.user.id)))
+      return redirect(reply, await nextStep(deps, state.session));
+    return sendPage(reply, 200, await secondFactorPage(deps, state.session, state.user));
   });
 
   scope.post('/device/mfa', async (request, reply) => {
@@ -51,7 +55,9 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
     const state = await signedIn(await requireFormSession(deps, request, form));
     if (!state) return redirect(reply, '/device/login');
     const { session, user } = state;
-    if (user.totp_secret === null) return redirect(reply, await nextStep(deps, session));
+    // Without TOTP, a person with passkeys may still use a recovery code here.
+    if (user.totp_secret === null && !(await hasPasskey(deps.db, user.id)))
+      return redirect(reply, await nextStep(deps, session));
     const typed = (field(form, 'code', 64) ?? '').replace(/\s/g, '');
     const context = requestContext(request);
     const now = deps.config.clock();
@@ -69,11 +75,14 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
 
     let passed = false;
     let method = 'totp';
-    const step = matchTotp(
-      openTotpSecret(deps.totpOpenKeys ?? [deps.totpKey], user.id, user.totp_secret),
-      typed,
-      now,
-    );
+    const step =
+      user.totp_secret === null
+        ? null
+        : matchTotp(
+            openTotpSecret(deps.totpOpenKeys ?? [deps.totpKey], user.id, user.totp_secret),
+            typed,
+            now,
+          );
     if (step !== null) {
       passed = await deps.audit.transact(
         async (tx) =>
@@ -89,7 +98,7 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
           async (tx) =>
             (await useRecoveryCode(tx, deps.hasher, user.id, recovery, now)) &&
             (await recordMfaPassed(tx, user.id, now)) &&
-            (await markSessionMfa(tx, session.id, user.id, now)),
+            (await markSessionMfa(tx, session.id, user.id, now, 'recovery_code')),
           (ok) => (ok ? entry('user.mfa_passed', { method }) : null),
         );
       }
@@ -114,10 +123,12 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
     return sendPage(
       reply,
       401,
-      mfaPage({
-        csrf: session.csrf_token,
-        error: 'That code is not valid, or was already used. Try the next one.',
-      }),
+      await secondFactorPage(
+        deps,
+        session,
+        user,
+        'That code is not valid, or was already used. Try the next one.',
+      ),
     );
   });
 
@@ -130,7 +141,8 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
     mfaSetupPage({
       csrf: session.csrf_token,
       secret,
-      uri: totpUri(secret, user.username, 'Clavis'),
+      uri: totpUri(secret, user.username, deps.config.organisationName ?? 'Clavis'),
+      qr: qrCodeSvg(totpUri(secret, user.username, deps.config.organisationName ?? 'Clavis'), 'QR code'),
       enrolment: `${secret}.${enrolmentProof(session, user, secret)}`,
       ...(error ? { error } : {}),
     });
@@ -189,6 +201,6 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
       await sessionUser(deps, session);
       return redirect(reply, '/device/mfa');
     }
-    return sendPage(reply, 200, recoveryCodesPage(codes));
+    return sendPage(reply, 200, recoveryCodesPage(codes, session.csrf_token));
   });
 }

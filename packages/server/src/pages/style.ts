@@ -16,4 +16,11 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}
 dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 code,.code{font-family:ui-monospace,monospace;overflow-wrap:anywhere}
 ul.codes{columns:2;font-family:ui-monospace,monospace}
+.brand{display:flex;align-items:center;gap:.5rem;margin:0 0 1rem;font-weight:600;color:#4a5561}
+.brand img{width:32px;height:32px;object-fit:contain}
+.qr svg{display:block;width:200px;height:200px}
+.qr{margin:1rem 0}figcaption{font-size:.85rem;color:#4a5561}
+label.inline{display:inline;font-weight:400;margin:0}
+table.passkeys{width:100%;border-collapse:collapse}table.passkeys td,table.passkeys th{text-align:left;padding:.25rem;border-bottom:1px solid #d8dce1}
+small{color:#4a5561}
 `;

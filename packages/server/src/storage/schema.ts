@@ -178,6 +178,32 @@ export interface SessionsTable {
   idp_id?: string | null;
   /** JSON array: the RFC 8176 methods the sign-in asserted (upstream); null: a local password. */
   sign_in_amr?: string | null;
+  /** Which second factor `mfa_at` records: `otp` (TOTP), `recovery_code`, `hwk` or `swk` (WebAuthn). */
+  mfa_method?: string | null;
+  /** The one pending WebAuthn challenge (base64url), spent by the ceremony that answers it. */
+  webauthn_challenge?: string | null;
+}
+
+/** A passkey or security key (WebAuthn credential) a person signs in with as the second factor. */
+export interface WebauthnCredentialsTable {
+  /** The credential id, base64url. */
+  id: string;
+  user_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  /** The signature counter last seen (0 for authenticators that keep none). */
+  counter: number;
+  /** JSON array of the transports the authenticator reported (`usb`, `internal`, `hybrid`…). */
+  transports: string;
+  /** `singleDevice` (bound to one authenticator) or `multiDevice` (a synced passkey). */
+  device_type: string;
+  /** What the person called it. */
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+  /** Set when the credential may no longer be used (a counter that went back: a likely clone). */
+  disabled_at: number | null;
+  disabled_reason: string | null;
 }
 
 export interface AdminUpdateLocksTable {
@@ -371,6 +397,7 @@ export interface Database {
   identity_providers: IdentityProvidersTable;
   identity_links: IdentityLinksTable;
   upstream_logins: UpstreamLoginsTable;
+  webauthn_credentials: WebauthnCredentialsTable;
 }
 
 export type ClientRow = Selectable<ClientsTable>;
@@ -381,6 +408,7 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type DeviceCodeRow = Selectable<DeviceCodesTable>;
 export type SessionRow = Selectable<SessionsTable>;
+export type WebauthnCredentialRow = Selectable<WebauthnCredentialsTable>;
 export type FederationRow = Selectable<FederationsTable>;
 export type IdentityProviderRow = Selectable<IdentityProvidersTable>;
 export type IdentityLinkRow = Selectable<IdentityLinksTable>;

@@ -37,13 +37,22 @@ export async function rotateSession(db: Db, oldId: string, next: SessionRow): Pr
   return true;
 }
 
-/** Records that the session's user passed a second factor at `now`. */
-export async function markSessionMfa(db: Db, id: string, userId: string, now: number): Promise<boolean> {
-  const changed = await rawExec(db, 'update sessions set mfa_at = ? where id = ? and user_id = ?', [
-    now,
-    id,
-    userId,
-  ]);
+/**
+ * Records that the session's user passed a second factor at `now`, and which: `otp`, `recovery_code`,
+ * or `hwk`/`swk` (a WebAuthn credential bound to one authenticator, or a synced passkey).
+ */
+export async function markSessionMfa(
+  db: Db,
+  id: string,
+  userId: string,
+  now: number,
+  method = 'otp',
+): Promise<boolean> {
+  const changed = await rawExec(
+    db,
+    'update sessions set mfa_at = ?, mfa_method = ? where id = ? and user_id = ?',
+    [now, method, id, userId],
+  );
   return changed > 0;
 }
 

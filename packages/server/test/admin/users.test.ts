@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../test/support/dialects.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { verifyPassword } from '../../src/crypto/passwords.js';
+import { addPasskey } from '../../src/users/passkeys.js';
 import { openTotpSecret } from '../../src/users/totp_secret.js';
 
 const actor = { type: 'admin' as const, id: 'os:tester@host', ip: null, userAgent: 'clavis-cli' };
@@ -469,6 +470,32 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
           { hash: 'h3', user_id: other.id, used_at: null },
         ])
         .execute();
+      const passkey = (userId: string, id: string) =>
+        addPasskey(db(), {
+          id,
+          userId,
+          publicKey: 'pAEC',
+          counter: 3,
+          transports: ['usb'],
+          deviceType: 'singleDevice',
+          name: 'YubiKey',
+          now,
+        });
+      await passkey(user.id, 'cred-gina');
+      await passkey(other.id, 'cred-other');
+      // users show lists them, without the public key.
+      expect(await adminUsers.showUserPasskeys(deps, 'gina')).toEqual([
+        {
+          id: 'cred-gina',
+          name: 'YubiKey',
+          device_type: 'singleDevice',
+          transports: ['usb'],
+          created_at: new Date(now).toISOString(),
+          last_used_at: null,
+          disabled_at: null,
+          disabled_reason: null,
+        },
+      ]);
       const before = await userRow(user.id);
 
       const view = await adminUsers.resetMfa(deps, user.id, actor);
@@ -491,7 +518,12 @@ describe.each(dialects)('admin users (%s)', (dialect) => {
         username: 'gina',
         had_totp: true,
         recovery_codes_deleted: 2,
+        passkeys_deleted: 1,
       });
+      // Passkeys go with the reset; another person's stay.
+      expect(await db().selectFrom('webauthn_credentials').select('id').execute()).toEqual([
+        { id: 'cred-other' },
+      ]);
     });
 
     it('unlock clears the lock and both failure counters, nothing else', async () => {

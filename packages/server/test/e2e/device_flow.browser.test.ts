@@ -153,6 +153,9 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
       await page.getByRole('button', { name: 'Sign in' }).click();
       // clavis-cli requires a second factor: the page offers enrolment, with the key as text.
       const key = (await page.locator('dd code').first().textContent())?.trim() ?? '';
+      // ...and as a QR code, drawn on the server (inline SVG: no script, no image request).
+      await expect.poll(() => page.locator('figure.qr svg path').count()).toBe(1);
+      expect(await page.locator('figure.qr svg').boundingBox()).toMatchObject({ width: 200, height: 200 });
       expect(key).toMatch(/^[A-Z2-7]+=*$/);
       const enrolled = new TOTP({ secret: Secret.fromBase32(key), algorithm: 'SHA1', digits: 6, period: 30 });
       await page
@@ -160,7 +163,11 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
         .fill(enrolled.generate({ timestamp: Date.now() + offset }));
       await page.getByRole('button', { name: 'Confirm' }).click();
       expect(await page.locator('ul.codes li').count()).toBe(10);
-      await page.getByRole('link', { name: 'Continue' }).click();
+      // Not without saying the codes were saved: the browser keeps the page.
+      await page.getByRole('button', { name: 'Continue' }).click();
+      expect(await page.locator('ul.codes li').count()).toBe(10);
+      await page.getByLabel('I have saved these codes').check();
+      await page.getByRole('button', { name: 'Continue' }).click();
       await page.getByRole('button', { name: 'Approve' }).click();
       const tokens = await polling;
       expect(tokens.access_token).toBeDefined();

@@ -32,16 +32,17 @@ describe.each(dialects)('consent (%s)', (dialect) => {
     await server.close();
   });
 
-  it('DF-07: a denial is final: browser back and Approve gets a 409 page, the code stays denied', async () => {
+  it('DF-07: a denial is final: browser back and Approve is refused (the session ended), the code stays denied', async () => {
     const denied = await owner.post('/device/consent', { request: req.id, action: 'deny' });
     expect(denied.statusCode).toBe(303);
     expect(denied.headers.location).toBe('/device/done?outcome=denied');
     expect((await owner.get('/device/done?outcome=denied')).body).toContain('Request denied');
     expect((await deviceCodeRow(server, req.id)).status).toBe('denied');
 
+    // Deciding ended the session: the old form is refused before the decision is even looked at.
     const back = await owner.post('/device/consent', { request: req.id, action: 'approve' });
-    expect(back.statusCode).toBe(409);
-    expect(back.body).toContain('This request was already decided or has expired.');
+    expect(back.statusCode).toBe(403);
+    expect(back.body).toContain('your session has expired');
     const row = await deviceCodeRow(server, req.id);
     expect(row.status).toBe('denied');
     // Entering the code again does not reopen it.

@@ -19,7 +19,7 @@ import {
 } from './support.js';
 
 const CSP =
-  "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 describe.each(dialects)('device pages flow (%s)', (dialect) => {
   let server: PagesServer;

@@ -2,7 +2,7 @@
  * `clavis admin clients create|list|show|update|disable|enable|delete|rotate-secret` and `clients secrets
  * list|revoke`: the flags; the work is in clients_run.ts.
  */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { CliError } from '../../errors.js';
 import type { Io } from '../../io.js';
 import { collect, duration } from '../../options.js';
@@ -15,6 +15,13 @@ import type {
   ConfirmedClientOptions,
 } from './clients_run.js';
 import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
+
+/** `--require-mfa [level]`: bare (or `any`) means any second factor; `phishing-resistant` means WebAuthn. */
+function mfaLevel(value: string): true | 'phishing-resistant' {
+  if (value === 'phishing-resistant') return value;
+  if (value === 'any') return true;
+  throw new InvalidArgumentError('must be any or phishing-resistant');
+}
 
 type CreateFlags = Omit<ClientsCreateOptions, keyof AdminTarget | 'kind'> & { kind: string };
 
@@ -51,7 +58,11 @@ export function registerClients(admin: Command, io: Io): void {
     )
     .option('--token-ttl <duration>', 'access-token lifetime (default 10m, at most 1h)', duration)
     .option('--secret-ttl <duration>', 'lifetime of the generated secret (default: until rotated)', duration)
-    .option('--require-mfa', 'people approve its device requests only after a second factor')
+    .option(
+      '--require-mfa [level]',
+      'people approve its device requests only after a second factor; level phishing-resistant: a passkey or security key, not a TOTP code',
+      mfaLevel,
+    )
     .option(
       '--refresh-idle-ttl <duration>',
       'a refresh token unused this long expires (default 8h)',
@@ -133,7 +144,11 @@ export function registerClients(admin: Command, io: Io): void {
     .option('--token-ttl <duration>', 'access-token lifetime (at most 1h)', duration)
     .option('--refresh-idle-ttl <duration>', 'a refresh token unused this long expires', duration)
     .option('--refresh-absolute-ttl <duration>', 'no refresh this long after the approval', duration)
-    .option('--require-mfa', 'people approve its device requests only after a second factor')
+    .option(
+      '--require-mfa [level]',
+      'people approve its device requests only after a second factor; level phishing-resistant: a passkey or security key, not a TOTP code',
+      mfaLevel,
+    )
     .option('--no-require-mfa', 'people approve its device requests with a password alone')
     .option('--json', 'print JSON')
     .action(

@@ -22,7 +22,8 @@ export interface ClientsCreateOptions extends AdminTarget {
   /** Seconds, as are all the durations below. */
   tokenTtl?: number | undefined;
   secretTtl?: number | undefined;
-  requireMfa?: boolean | undefined;
+  /** true: any second factor; `phishing-resistant`: a passkey or security key (not TOTP). */
+  requireMfa?: boolean | 'phishing-resistant' | undefined;
   refreshIdleTtl?: number | undefined;
   refreshAbsoluteTtl?: number | undefined;
   json?: boolean | undefined;
@@ -49,7 +50,8 @@ export interface ClientsUpdateOptions extends ClientOptions {
   tokenTtl?: number | undefined;
   refreshIdleTtl?: number | undefined;
   refreshAbsoluteTtl?: number | undefined;
-  requireMfa?: boolean | undefined;
+  /** true: any second factor; `phishing-resistant`: a passkey or security key (not TOTP). */
+  requireMfa?: boolean | 'phishing-resistant' | undefined;
 }
 
 export interface ClientsSecretsRevokeOptions extends ConfirmedClientOptions {
@@ -90,7 +92,7 @@ export async function runClientsCreate(options: ClientsCreateOptions, deps: Deps
       audiences: options.audience,
       ...(options.tokenTtl ? { tokenTtlSeconds: options.tokenTtl } : {}),
       ...(options.secretTtl ? { secretTtlSeconds: options.secretTtl } : {}),
-      ...(options.requireMfa ? { requireMfa: true } : {}),
+      ...(options.requireMfa ? { requireMfa: options.requireMfa } : {}),
       ...(options.refreshIdleTtl !== undefined ? { refreshIdleTtlSeconds: options.refreshIdleTtl } : {}),
       ...(options.refreshAbsoluteTtl !== undefined
         ? { refreshAbsoluteTtlSeconds: options.refreshAbsoluteTtl }

@@ -91,7 +91,7 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
         adminViews.createdUserJson(await adminUsers.createUser(admin, input, actor)),
       ),
     listUsers: () => adminUsers.listUsers(admin),
-    showUser: (user) => adminUsers.showUser(admin, user),
+    showUser: (user) => adminUsers.showUserDetail(admin, user),
     disableUser: async (name) =>
       adminViews.disabledUserJson(await adminUsers.disableUser(admin, name, actor)),
     enableUser: (user) => adminUsers.enableUser(admin, user, actor),

@@ -50,7 +50,7 @@ export interface ClientCreateInput {
   audiences: string[];
   tokenTtlSeconds?: number;
   secretTtlSeconds?: number;
-  requireMfa?: boolean;
+  requireMfa?: boolean | 'phishing-resistant';
   refreshIdleTtlSeconds?: number;
   refreshAbsoluteTtlSeconds?: number;
 }
@@ -65,7 +65,7 @@ export interface ClientUpdateInput {
   tokenTtlSeconds?: number;
   refreshIdleTtlSeconds?: number;
   refreshAbsoluteTtlSeconds?: number;
-  requireMfa?: boolean;
+  requireMfa?: boolean | 'phishing-resistant';
 }
 
 export interface UserCreateInput {
@@ -175,7 +175,7 @@ export interface AdminOperations {
     input: UserCreateInput,
   ): Promise<UserView & { password?: string; totp_secret?: string; totp_uri?: string }>;
   listUsers(): Promise<UserView[]>;
-  showUser(user: string): Promise<UserView>;
+  showUser(user: string): Promise<adminUsers.UserDetail>;
   disableUser(user: string): Promise<UserView & { revoked_families: number }>;
   enableUser(user: string): Promise<UserView>;
   unlockUser(user: string): Promise<UserView>;

@@ -76,7 +76,9 @@ export function registerUsers(admin: Command, io: Io): void {
 
   users
     .command('reset-mfa <user>')
-    .description("remove a person's second factor and recovery codes; they enrol again at next sign-in")
+    .description(
+      "remove a person's second factors (TOTP, passkeys) and recovery codes; they enrol again at next sign-in",
+    )
     .option('--json', 'print JSON')
     .action(async (user: string, flags: JsonFlag, command: Command) => {
       const { runUsersResetMfa } = await import('./users_run.js');

@@ -144,8 +144,18 @@ export async function runUsersList(
 
 export async function runUsersShow(options: UserOptions, deps: Deps): Promise<void> {
   const user = await withAdmin(options, deps, (ops) => ops.showUser(options.user));
-  if (options.json) writeJson(deps, user);
-  else printUser(deps.stdout, user);
+  if (options.json) return writeJson(deps, user);
+  const { passkeys, ...person } = user;
+  printUser(deps.stdout, person);
+  // One line per passkey: its name, kind and use; never the public key.
+  writeLine(deps.stdout, `${'passkeys'.padEnd(14)} ${passkeys.length ? '' : '-'}`.trimEnd());
+  for (const p of passkeys) {
+    const state = p.disabled_at ? `disabled (${String(p.disabled_reason)})` : 'active';
+    writeLine(
+      deps.stdout,
+      `  ${String(p.name)}  ${String(p.device_type)}  created ${String(p.created_at)}  last used ${p.last_used_at ?? 'never'}  ${state}`,
+    );
+  }
 }
 
 export async function runUsersDisable(options: ConfirmedUserOptions, deps: Deps): Promise<void> {

@@ -9,6 +9,7 @@ import * as m0007 from './0007_username_case_insensitive.js';
 import * as m0008 from './0008_authentication_context.js';
 import * as m0010 from './0010_idempotency_keys.js';
 import * as m0011 from './0011_identity_providers.js';
+import * as m0012 from './0012_passkeys.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '0008_authentication_context': m0008,
   '0010_idempotency_keys': m0010,
   '0011_identity_providers': m0011,
+  '0012_passkeys': m0012,
 };
 
 export const migrationProvider: MigrationProvider = {
