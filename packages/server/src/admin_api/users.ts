@@ -40,7 +40,8 @@ interface CreateBody {
 
 export function userRoutes(deps: ResourceDeps): AdminRoute[] {
   const users: adminUsers.UserAdminDeps = { ...deps.admin, totpKey: deps.totpKey };
-  const show = async (params: UserParams) => adminUsers.showUser(users, params.user);
+  // The representation a read answers, and so what an ETag and If-Match are computed over.
+  const show = async (params: UserParams) => adminUsers.showUserDetail(users, params.user);
   const action = (
     name: string,
     operationId: string,
@@ -136,7 +137,7 @@ export function userRoutes(deps: ResourceDeps): AdminRoute[] {
       },
       handler: async ({ params }) => ({
         status: 200,
-        body: await adminUsers.showUserDetail(users, params.user),
+        body: await show(params),
       }),
     }),
     route<UserParams, unknown, { scopes: string[] | null }>({
