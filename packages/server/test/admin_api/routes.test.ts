@@ -209,17 +209,17 @@ describe.each(dialects)('every admin API route against its document (%s)', (dial
     expect(opened.body.allowed_groups).toBeNull();
     expect(opened.res.body).not.toContain('rotated-secret');
     const linked = await api('POST', '/idps/{id}/links', `/idps/${idpId}/links`, {
-      body: { user: 'grace', subject: 'sub|grace' },
+      body: { user: 'grace', subject: 'https://corp/sub|grace' },
       status: 201,
     });
-    expect(linked.body).toMatchObject({ username: 'grace', upstream_subject: 'sub|grace' });
+    expect(linked.body).toMatchObject({ username: 'grace', upstream_subject: 'https://corp/sub|grace' });
     expect((await api('GET', '/idps/{id}/links', `/idps/${idpId}/links`)).body.items).toHaveLength(1);
     const stale = await api('GET', '/idps/{id}/links', `/idps/${idpId}/links?stale_days=30`);
     expect(stale.body.items).toEqual([]); // linked just now
     const unlinked = await api(
       'DELETE',
       '/idps/{id}/links/{subject}',
-      `/idps/${idpId}/links/${encodeURIComponent('sub|grace')}`,
+      `/idps/${idpId}/links/${encodeURIComponent('https://corp/sub|grace')}`,
     );
     expect(unlinked.body).toEqual({ unlinked: true, revoked_families: 0 });
     const dropped = await api('DELETE', '/idps/{id}', `/idps/${idpId}`);
