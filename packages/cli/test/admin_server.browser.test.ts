@@ -3,7 +3,8 @@
  * administrator who signed in with `clavis login --scope admin` (password and TOTP in Chromium): one
  * script of admin commands run once with `--db` on the server's database and once with `--server`,
  * whose outputs, exit codes and `--json` names must be the same once ids, secrets and times are
- * normalised. Then the refusals: no login, a person who is not an administrator, a login no longer
+ * normalised (identity providers included, with an issuer that cannot be reached); posture and kek status
+ * compared both ways at one moment. Then the refusals: no login, a person who is not an administrator, a login no longer
  * valid, a token the server refuses, a server that is down, the local-only commands.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
