@@ -95,6 +95,8 @@ export async function createTestServer(
       auditKey: services.auditKey,
       sealKey: services.kek.derive('idempotency-sealing'),
       callsPerMinute: options.adminCallsPerMinute,
+      kek: { kek: services.kek, kekRing: services.kekRing },
+      idpSealKey: services.idpKeys.seal,
     },
   });
   await app.ready();

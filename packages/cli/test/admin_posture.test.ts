@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,7 +149,13 @@ describe('admin posture', () => {
     const later = () => Date.now() + 40 * 86_400_000;
     await runPosture(
       { db: tmp.dbUrl, json: true, rotationAge: 30 * 86_400, unused: 30 * 86_400 },
-      { stdout, env: {}, openAdmin: adminOpener({}, later) },
+      {
+        stdout,
+        stderr: new TextSink(),
+        stdin: Readable.from(['']),
+        env: {},
+        openAdmin: adminOpener({}, later),
+      },
     );
     const ids = (JSON.parse(stdout.text) as JsonReport).findings.map((f) => f.id);
     // The 30-day key has expired by then: only the principal's own findings age.

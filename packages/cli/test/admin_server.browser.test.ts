@@ -3,7 +3,8 @@
  * administrator who signed in with `clavis login --scope admin` (password and TOTP in Chromium): one
  * script of admin commands run once with `--db` on the server's database and once with `--server`,
  * whose outputs, exit codes and `--json` names must be the same once ids, secrets and times are
- * normalised. Then the refusals: no login, a person who is not an administrator, a login no longer
+ * normalised (identity providers included, with an issuer that cannot be reached); posture and kek status
+ * compared both ways at one moment. Then the refusals: no login, a person who is not an administrator, a login no longer
  * valid, a token the server refuses, a server that is down, the local-only commands.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -265,6 +266,44 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
 
       { argv: () => ['signing-keys', 'list'] },
       { argv: () => ['signing-keys', 'list', '--json'] },
+
+      // An issuer that does not exist (.invalid never resolves): creating a provider must not contact it.
+      {
+        argv: () => [
+          'idps',
+          'create',
+          '--name',
+          `sso-${t}`,
+          '--issuer',
+          `https://sso-${t}.invalid`,
+          '--client-id',
+          'clavis',
+          '--client-secret-stdin',
+          '--allowed-group',
+          'staff',
+          '--json',
+        ],
+        stdin: 'upstream-secret',
+        capture: keep('idp'),
+      },
+      { argv: () => ['idps', 'list'] },
+      { argv: () => ['idps', 'list', '--json'] },
+      { argv: () => ['idps', 'show', `sso-${t}`] },
+      { argv: (v) => ['idps', 'show', v.idp as string, '--json'] },
+      {
+        argv: (v) => ['idps', 'update', v.idp as string, '--session-lifetime', '4h', '--scope', 'groups'],
+      },
+      {
+        argv: (v) => ['idps', 'update', v.idp as string, '--any-group', '--client-secret-stdin', '--json'],
+        stdin: 'rotated-secret',
+      },
+      { argv: (v) => ['idps', 'link', v.idp as string, '--user', `bob-${t}`, '--subject', `sub-${t}`] },
+      { argv: (v) => ['idps', 'links', v.idp as string] },
+      { argv: (v) => ['idps', 'links', v.idp as string, '--json'] },
+      { argv: (v) => ['idps', 'stale', v.idp as string, '--days', '30'] },
+      { argv: (v) => ['idps', 'unlink', v.idp as string, '--subject', `sub-${t}`, '--yes', '--json'] },
+      { argv: (v) => ['idps', 'delete', v.idp as string, '--yes'] },
+      { argv: (v) => ['idps', 'show', v.idp as string] },
     ];
   }
 
@@ -295,7 +334,7 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
    */
   function normalise(results: CliResult[], other: string[]): string[] {
     const ids = new Map<string, string>();
-    const idPattern = /\b(usr|fed|sec|fam|key|svc|cli|seg|dev)_[A-Za-z0-9_-]{8,}/g;
+    const idPattern = /\b(usr|fed|sec|fam|key|svc|cli|seg|dev|idp)_[A-Za-z0-9_-]{8,}/g;
     const text = (s: string): string =>
       s
         .replace(new RegExp(`\\b(admin:|user:)?(os:[^\\s"]+|${aliceId})`, 'g'), '<actor>')
@@ -349,7 +388,12 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
       'clavis: no client svc_doesnotexist00\n',
       'clavis: a user named bob-qdb already exists\n',
       expect.stringMatching(/^clavis: the token does not pass federation fed_[\w-]+: token_format\n$/),
+      expect.stringMatching(/^clavis: no identity provider idp_/),
     ]);
+    // The client secret of a provider is never shown, either way.
+    for (const r of [...local.results, ...remote.results]) {
+      expect(r.stdout).not.toMatch(/upstream-secret|rotated-secret/);
+    }
 
     // Every create went with an Idempotency-Key of its own.
     const keys = withSqlite(join(server.dir, 'clavis.db'), (db) =>
@@ -387,6 +431,55 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
     expect(changes(localAudit)[0]).toMatchObject({ actor_type: 'admin' });
     expect(changes(remoteAudit)[0]).toMatchObject({ actor_type: 'user', actor_name: 'alice' });
     expect(Object.keys(remoteAudit[0] ?? {}).sort()).toEqual(Object.keys(localAudit[0] ?? {}).sort());
+  });
+
+  it('posture and kek status say the same both ways', async () => {
+    const both = async (...argv: string[]) => {
+      const local = await runCli(['admin', ...argv], { env: dbEnv });
+      const remote = await runCli(['admin', '--server', server.issuer, ...argv], { env: admin.env });
+      return { local, remote };
+    };
+    const time = (r: CliResult) => ({
+      ...r,
+      stdout: r.stdout.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>'),
+    });
+    const json = await both('posture', '--json', '--rotation-age', '1h', '--unused', '2d');
+    expect(json.local.code, json.local.stderr).toBe(0);
+    expect(time(json.remote)).toEqual(time(json.local));
+    const report = JSON.parse(json.local.stdout) as { policy: unknown; findings: unknown[] };
+    expect(report.policy).toMatchObject({ rotation_age: '1h', unused: '2d' });
+    expect(report.findings.length).toBeGreaterThan(0);
+    // Text is rendered on this machine from the same JSON.
+    const text = await both('posture');
+    expect(text.remote).toEqual(text.local);
+    const sarif = await both('posture', '--sarif');
+    // SARIF says when the run ended.
+    expect(time(sarif.remote)).toEqual(time(sarif.local));
+    // --fail-on gates the same way: the report printed, then exit 1.
+    const gate = await both('posture', '--fail-on', 'info');
+    expect(gate.local.code).toBe(1);
+    expect(gate.remote).toEqual(gate.local);
+
+    const status = await both('kek', 'status');
+    expect(status.local.code, status.local.stderr).toBe(0);
+    expect(status.remote).toEqual(status.local);
+    expect(status.local.stdout).toMatch(/^database under KEK \S+ \(the configured one\)$/m);
+    const statusJson = await both('kek', 'status', '--json');
+    expect(statusJson.remote).toEqual(statusJson.local);
+    expect(Object.keys(JSON.parse(statusJson.local.stdout))).toEqual([
+      'kek_in_use',
+      'kek_configured',
+      'rotation_pending',
+      'hashing',
+      'hashes_under_older_versions',
+    ]);
+    // The current version is not retired, either way: the same one line.
+    const version = String(
+      (JSON.parse(statusJson.local.stdout) as { hashing: Array<{ version: number }> }).hashing[0]?.version,
+    );
+    const retire = await both('kek', 'retire-hashes', version);
+    expect(retire.local.code).toBe(1);
+    expect(retire.remote).toEqual(retire.local);
   });
 
   it('audit list --follow polls the API: a change made meanwhile shows up, and --until ends it', async () => {

@@ -61,6 +61,25 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'federations', 'create', '--help'], code: 0 },
     { argv: ['admin', 'idps', 'create', '--help'], code: 0 },
     { argv: ['admin', 'idps', 'stale', '--help'], code: 0 },
+    // The idps run module works on the operations' views: refusing its input loads no server.
+    {
+      argv: ['admin', '--server', 'https://clavis.example.test', 'idps', 'delete', 'corp'],
+      code: 1,
+    },
+    {
+      argv: [
+        'admin',
+        '--server',
+        'https://clavis.example.test',
+        'idps',
+        'update',
+        'corp',
+        '--any-group',
+        '--allowed-group',
+        'x',
+      ],
+      code: 1,
+    },
     { argv: ['admin', 'clients', 'update', '--help'], code: 0 },
     { argv: ['admin', 'clients', 'secrets', 'revoke', '--help'], code: 0 },
     { argv: ['admin', 'users', 'set-password', '--help'], code: 0 },

@@ -12,6 +12,7 @@ import { FailureLog } from './audit/failure_log.js';
 import type { AssertionPolicy } from './client_auth/private_key_jwt.js';
 import { ClientDirectory } from './clients/client_directory.js';
 import { endpointUrl, paths, type ServerConfig } from './config.js';
+import type { Kek, KekRing } from './crypto/kek.js';
 import type { SealingKeys } from './crypto/seal.js';
 import type { SecretHasher } from './crypto/secrets.js';
 import { registerApiKeyLeakEndpoint } from './endpoints/api_key_leaks.js';
@@ -79,6 +80,10 @@ export interface AdminApiParts {
   auditAnchorFile?: string | undefined;
   /** Calls per caller per minute (default ADMIN_CALLS_PER_MINUTE). */
   callsPerMinute?: number | undefined;
+  /** The KEK the database is under and every configured one (`services.kek`, `services.kekRing`). */
+  kek: { kek: Kek; kekRing: KekRing };
+  /** Seals identity providers' client secrets (`services.idpKeys.seal`). */
+  idpSealKey: Buffer;
 }
 
 function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
@@ -254,6 +259,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       failures,
       sealKey: deps.adminApi.sealKey,
       callsPerMinute: deps.adminApi.callsPerMinute,
+      kek: deps.adminApi.kek,
+      idpSealKey: deps.adminApi.idpSealKey,
+      assertionAudience: config.assertionAudience,
       serverUrl: `${config.issuer.replace(/\/$/, '')}${ADMIN_API_PREFIX}`,
     });
   }

@@ -9,6 +9,9 @@ import { type Federation, federationView } from '../federation/federation.js';
 import type { ApiKeyView } from './api_keys.js';
 import type { ClientSecretView } from './client_secrets.js';
 import { federationWarnings } from './federations.js';
+import type { HashingVersionUse } from './hashing_versions.js';
+import type { DeletedIdp } from './idps.js';
+import { type HashRetirement, type KekStatus, olderTotal } from './kek.js';
 import type { ReplaceResult } from './signing_keys.js';
 import type { CreatedUser, UserView } from './users.js';
 
@@ -80,4 +83,40 @@ export function federationTestJson(id: string, outcome: { results: ConditionResu
 /** `signing-keys rotate`. */
 export function signingKeysRotatedJson(withdrawNow: boolean, result: ReplaceResult) {
   return { withdraw_now: withdrawNow, ...result };
+}
+
+/** The secret-hashing key versions with their live hashes. */
+export function hashingJson(hashing: readonly HashingVersionUse[]) {
+  return hashing.map((h) => ({ version: h.version, current: h.current, live: h.live, total: h.total }));
+}
+
+/** `kek status`. */
+export function kekStatusJson(status: KekStatus) {
+  return {
+    kek_in_use: status.inUse,
+    kek_configured: status.configured,
+    rotation_pending: status.rotationPending,
+    hashing: hashingJson(status.hashing),
+    hashes_under_older_versions: olderTotal(status.hashing),
+  };
+}
+
+/** `kek retire-hashes`. */
+export function hashRetirementJson(retirement: HashRetirement) {
+  return {
+    retired: retirement.version,
+    revoked: retirement.revoked,
+    hashing: hashingJson(retirement.hashing),
+  };
+}
+
+/** `idps delete` (`name` for the line the CLI prints; its `--json` leaves it out). */
+export function deletedIdpJson(deleted: DeletedIdp) {
+  return {
+    id: deleted.idp.id,
+    name: deleted.idp.name,
+    deleted: true as const,
+    unlinked: deleted.unlinked,
+    revoked_families: deleted.revokedFamilies,
+  };
 }

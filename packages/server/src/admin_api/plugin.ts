@@ -16,8 +16,11 @@ import type { ResourceDeps } from './deps.js';
 import { checkIfMatch, etagOf, UpdateLocks } from './etag.js';
 import { federationRoutes } from './federations.js';
 import { IdempotencyStore, idempotencyKeyOf, requestHash } from './idempotency.js';
+import { idpRoutes } from './idps.js';
+import { kekRoutes } from './kek.js';
 import { keyRoutes } from './keys.js';
 import { openApiDocument } from './openapi.js';
+import { postureRoutes } from './posture.js';
 import { Problem, toProblem } from './problem.js';
 import { CallerRateLimit } from './rate_limit.js';
 import { type AdminCall, type AdminResult, type AdminRoute, headerSchemas } from './route.js';
@@ -50,6 +53,9 @@ export function adminRoutes(deps: ResourceDeps): AdminRoute[] {
     ...federationRoutes(deps),
     ...auditRoutes(deps),
     ...signingKeyRoutes(deps),
+    ...idpRoutes(deps),
+    ...postureRoutes(deps),
+    ...kekRoutes(deps),
   ];
 }
 

@@ -4,6 +4,10 @@
  * (`additionalProperties: false`) so that a view and its schema cannot drift apart unnoticed: the
  * schema-driven tests check every response against them.
  */
+
+import { severities } from '../posture/finding.js';
+import { ageBands, credentialKinds } from '../posture/report.js';
+import { HASHED_SECRET_TABLES } from '../storage/hashed_secrets.js';
 import { PROBLEM_TYPE_PREFIX } from './problem.js';
 import type { JsonSchema } from './route.js';
 
@@ -239,6 +243,93 @@ export const signingKeysRotatedSchema = object({
   created: { type: 'array', items: signingKeySchema },
 });
 
+const idpProperties: Record<string, JsonSchema> = {
+  id: string,
+  name: string,
+  issuer: string,
+  client_id: string,
+  scopes: strings,
+  claims: object({ username: string, email: string, groups: string }),
+  allowed_groups: { type: ['array', 'null'], items: string },
+  mfa_from_amr: boolean,
+  acr_values: strings,
+  local_passwords: boolean,
+  session_lifetime_seconds: integer,
+  created_at: time,
+  updated_at: time,
+  links: integer,
+};
+/** An identity provider: never its client secret. */
+export const idpSchema = object(idpProperties, ['links']);
+export const idpLinkSchema = object({
+  idp: string,
+  upstream_issuer: string,
+  upstream_subject: string,
+  user_id: string,
+  username: string,
+  disabled: boolean,
+  created_at: time,
+  last_sign_in_at: nullableTime,
+});
+export const deletedIdpSchema = object({
+  id: string,
+  name: string,
+  deleted: { type: 'boolean', const: true },
+  unlinked: integer,
+  revoked_families: integer,
+});
+export const unlinkedSchema = object({
+  unlinked: { type: 'boolean', const: true },
+  revoked_families: integer,
+});
+
+const perTable = object(Object.fromEntries(HASHED_SECRET_TABLES.map((t) => [t, integer])));
+const hashingSchema: JsonSchema = {
+  type: 'array',
+  items: object({ version: integer, current: boolean, live: perTable, total: integer }),
+};
+export const kekStatusSchema = object({
+  kek_in_use: string,
+  kek_configured: string,
+  rotation_pending: boolean,
+  hashing: hashingSchema,
+  hashes_under_older_versions: integer,
+});
+export const hashRetirementSchema = object({ retired: integer, revoked: perTable, hashing: hashingSchema });
+
+const severity: JsonSchema = { type: 'string', enum: [...severities] };
+export const postureFindingSchema = object(
+  {
+    id: string,
+    severity,
+    title: string,
+    detail: string,
+    references: strings,
+    fix: string,
+    client_id: string,
+    user: string,
+    key_id: string,
+    federation_id: string,
+  },
+  ['client_id', 'user', 'key_id', 'federation_id'],
+);
+export const postureReportSchema = object({
+  generated_at: time,
+  policy: object({ rotation_age: string, unused: string, expiry_warning: string, window: string }),
+  summary: object({
+    score: { type: 'integer', minimum: 0, maximum: 100 },
+    counts: object(Object.fromEntries(severities.map((s) => [s, integer]))),
+    credentials: {
+      type: 'array',
+      items: object({
+        kind: { type: 'string', enum: [...credentialKinds] },
+        by_age: object(Object.fromEntries(ageBands.map((b) => [b.key, integer]))),
+      }),
+    },
+  }),
+  findings: { type: 'array', items: postureFindingSchema },
+});
+
 /** The named representations, as the OpenAPI document's components refer to them. */
 export const namedSchemas: Record<string, JsonSchema> = {
   Problem: problemSchema,
@@ -263,4 +354,12 @@ export const namedSchemas: Record<string, JsonSchema> = {
   AuditVerification: auditVerifySchema,
   SigningKey: signingKeySchema,
   SigningKeysRotated: signingKeysRotatedSchema,
+  IdentityProvider: idpSchema,
+  IdentityProviderLink: idpLinkSchema,
+  DeletedIdentityProvider: deletedIdpSchema,
+  Unlinked: unlinkedSchema,
+  KekStatus: kekStatusSchema,
+  HashRetirement: hashRetirementSchema,
+  PostureFinding: postureFindingSchema,
+  PostureReport: postureReportSchema,
 };

@@ -11,6 +11,7 @@ export {
   severityRank,
 } from './finding.js';
 export { postureHtml } from './html_report.js';
+export { type PostureJson, postureFromJson, postureJson } from './json_report.js';
 export { type PostureRuleId, referenceNames, ruleReferences } from './references.js';
 export {
   ageBands,

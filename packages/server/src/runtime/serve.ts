@@ -163,6 +163,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         auditKey: services.auditKey,
         sealKey: services.kek.derive('idempotency-sealing'),
         auditAnchorFile: anchor?.file,
+        kek: { kek: services.kek, kekRing: services.kekRing },
+        idpSealKey: services.idpKeys.seal,
       },
     });
     const background = (name: string, ms: number, task: () => Promise<unknown>) => {

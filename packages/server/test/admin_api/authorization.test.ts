@@ -151,6 +151,56 @@ describe.each(dialects)('admin API authorization (%s)', (dialect) => {
     expect((await call(server, 'POST', `/clients/${client.id}/enable`, { token })).statusCode).toBe(409);
   });
 
+  it('identity providers: deleting one needs a recent sign-in and admin; refused calls leave it, audited', async () => {
+    const fresh = await personToken(server);
+    const created = await call(server, 'POST', '/idps', {
+      token: fresh.accessToken,
+      body: {
+        name: 'corp',
+        issuer: 'https://idp.corp.invalid',
+        client_id: 'clavis',
+        client_secret: 'upstream-secret',
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = String((created.json() as { id: string }).id);
+    server.clock.advance(16 * 60_000);
+    const refreshed = await post(server, '/oauth/token', {
+      grant_type: 'refresh_token',
+      refresh_token: fresh.refreshToken,
+      client_id: CLI_CLIENT_ID,
+    });
+    const token = (refreshed.json() as { access_token: string }).access_token;
+    expectProblem(await call(server, 'DELETE', `/idps/${id}`, { token }), 403, 'reauthentication-required');
+    expectProblem(
+      await call(server, 'DELETE', `/idps/${id}/links/someone`, { token }),
+      403,
+      'reauthentication-required',
+    );
+    expect((await refusals()).at(-1)).toMatchObject({
+      detail: { operation: 'unlinkIdp', reason: 'stale_sign_in', jti: jtiOf(token) },
+    });
+    const plain = await serviceToken(server, ['read']);
+    expectProblem(
+      await call(server, 'DELETE', `/idps/${id}`, { token: plain.accessToken }),
+      403,
+      'forbidden',
+    );
+    expectProblem(await call(server, 'DELETE', `/idps/${id}`), 401, 'unauthorized');
+    // Still there, and never its secret; a recent sign-in deletes it.
+    const shown = await call(server, 'GET', `/idps/${id}`, { token });
+    expect(shown.statusCode).toBe(200);
+    expect(shown.body).not.toContain('upstream-secret');
+    expect(await auditRecords(server, 'idp.delete')).toHaveLength(0);
+    const recent = await personToken(server);
+    const deleted = await call(server, 'DELETE', `/idps/${id}`, { token: recent.accessToken });
+    expect(deleted.statusCode, deleted.body).toBe(200);
+    expect((await auditRecords(server, 'idp.delete')).at(-1)).toMatchObject({
+      actor_type: 'user',
+      actor_id: recent.userId,
+    });
+  });
+
   it("a disabled person's token: 401", async () => {
     const admin = await personToken(server);
     await server.services.db

@@ -2,9 +2,12 @@
  * Every documented route exercised with a real administrator's token, each response checked against
  * the OpenAPI document's schema for it; the test fails if a documented route is left unexercised.
  */
+
+import { join } from 'node:path';
+import { adminKek, openServices } from '@clavis/server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../test/support/dialects.js';
-import type { TestServer } from '../../../../test/support/test_server.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { createUser, PASSWORD } from '../../../../test/support/users.js';
 import { DocumentChecker } from './document_checker.js';
 import { call, createAdminApiServer, type PersonToken, personToken } from './support.js';
@@ -181,6 +184,92 @@ describe.each(dialects)('every admin API route against its document (%s)', (dial
     await server.services.audit.seal();
     const verified = await api('POST', '/audit/verify', '/audit/verify');
     expect(verified.body.ok).toBe(true);
+
+    // Identity providers: the issuer is not contacted (it does not exist), the secret never answered.
+    const idp = await api('POST', '/idps', '/idps', {
+      body: {
+        name: 'corp',
+        issuer: 'https://idp.corp.invalid',
+        client_id: 'clavis',
+        client_secret: 'upstream-secret',
+        scopes: ['email'],
+        allowed_groups: ['staff'],
+      },
+      status: 201,
+    });
+    const idpId = String(idp.body.id);
+    expect(idp.res.headers.location).toBe(`/admin/v1/idps/${idpId}`);
+    expect(idp.res.body).not.toContain('upstream-secret');
+    expect((await api('GET', '/idps', '/idps')).body.items).toHaveLength(1);
+    await api('GET', '/idps/{id}', '/idps/corp');
+    const opened = await patch('/idps/{id}', `/idps/${idpId}`, {
+      allowed_groups: null,
+      client_secret: 'rotated-secret',
+    });
+    expect(opened.body.allowed_groups).toBeNull();
+    expect(opened.res.body).not.toContain('rotated-secret');
+    const linked = await api('POST', '/idps/{id}/links', `/idps/${idpId}/links`, {
+      body: { user: 'grace', subject: 'https://corp/sub|grace' },
+      status: 201,
+    });
+    expect(linked.body).toMatchObject({ username: 'grace', upstream_subject: 'https://corp/sub|grace' });
+    expect((await api('GET', '/idps/{id}/links', `/idps/${idpId}/links`)).body.items).toHaveLength(1);
+    const stale = await api('GET', '/idps/{id}/links', `/idps/${idpId}/links?stale_days=30`);
+    expect(stale.body.items).toEqual([]); // linked just now
+    const unlinked = await api(
+      'DELETE',
+      '/idps/{id}/links/{subject}',
+      `/idps/${idpId}/links/${encodeURIComponent('https://corp/sub|grace')}`,
+    );
+    expect(unlinked.body).toEqual({ unlinked: true, revoked_families: 0 });
+    const dropped = await api('DELETE', '/idps/{id}', `/idps/${idpId}`);
+    expect(dropped.body).toMatchObject({ id: idpId, name: 'corp', deleted: true, unlinked: 0 });
+
+    // The posture report, with a threshold of the policy.
+    const report = await api('GET', '/posture', '/posture?rotation_age_seconds=60&window_seconds=86400');
+    expect(report.body.policy).toMatchObject({ rotation_age: '1m', window: '1d' });
+
+    // The KEK and the secret-hashing key versions: the current version cannot be retired.
+    const status = await api('GET', '/kek', '/kek');
+    const hashing = status.body.hashing as Array<{ version: number; current: boolean }>;
+    expect(hashing).toHaveLength(1);
+    const current = await call(server, 'POST', '/kek/retire-hashes', {
+      token: admin.accessToken,
+      body: { version: hashing[0]?.version },
+    });
+    doc.check('POST', '/kek/retire-hashes', current);
+    expect(current.statusCode).toBe(409);
+    // After a rotation (on the database, as `kek rotate` does), a server under the new KEK retires the old.
+    const services = await openServices({
+      dbUrl: server.database.url,
+      kekFile: join(server.database.dir, 'clavis.kek'),
+      writer: 'cli',
+      clock: server.clock.read,
+      poolSize: 2,
+    });
+    try {
+      await adminKek.rotateKek(services, { generate: true }, { type: 'admin', id: 'os:test' });
+    } finally {
+      await services.close();
+    }
+    const second = await createTestServer(dialect, { database: server.database, clock: server.clock });
+    try {
+      const after = await call(second, 'GET', '/kek', { token: admin.accessToken });
+      const versions = (
+        doc.check('GET', '/kek', after) as { hashing: Array<{ version: number; current: boolean }> }
+      ).hashing;
+      expect(versions.map((v) => v.current)).toEqual([true, false]);
+      const retired = await call(second, 'POST', '/kek/retire-hashes', {
+        token: admin.accessToken,
+        body: { version: versions[1]?.version, revoke_remaining: true },
+      });
+      expect(retired.statusCode, retired.body).toBe(200);
+      expect(doc.check('POST', '/kek/retire-hashes', retired)).toMatchObject({
+        retired: versions[1]?.version,
+      });
+    } finally {
+      await second.close();
+    }
 
     expect(doc.unexercised()).toEqual([]);
   });

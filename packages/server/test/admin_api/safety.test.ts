@@ -292,6 +292,82 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
     });
   });
 
+  describe('identity providers, posture, kek: bad input', () => {
+    const idp = {
+      name: 'corp',
+      issuer: 'https://idp.corp.invalid',
+      client_id: 'clavis',
+      client_secret: 'upstream-secret',
+    };
+
+    it('an idp create without a secret, with an oversized one, or a bad issuer: 400, nothing stored', async () => {
+      const { client_secret: _, ...noSecret } = idp;
+      expectProblem(
+        await call(server, 'POST', '/idps', as({ body: noSecret })),
+        400,
+        'invalid-request',
+        /client_secret/,
+      );
+      expectProblem(
+        await call(server, 'POST', '/idps', as({ body: { ...idp, client_secret: 'x'.repeat(1025) } })),
+        400,
+        'invalid-request',
+        /client_secret must NOT have more than 1024 characters/,
+      );
+      const plain = await call(server, 'POST', '/idps', as({ body: { ...idp, issuer: 'http://idp.corp' } }));
+      expectProblem(plain, 400, 'invalid-request');
+      expect(plain.body).not.toContain('upstream-secret');
+      expectProblem(
+        await call(server, 'POST', '/idps', as({ body: { ...idp, allowed_groups: 'staff' } })),
+        400,
+        'invalid-request',
+        /allowed_groups must be array,null/,
+      );
+      expect((await call(server, 'GET', '/idps', as())).json()).toEqual({ items: [], next_cursor: null });
+      // A refusal is audited without the secret.
+      const refused = await auditRecords(server, 'idp.create');
+      expect(refused.map((r) => r.outcome)).toEqual(['failure']);
+      expect(JSON.stringify(refused)).not.toContain('upstream-secret');
+    });
+
+    it('an idp create replayed with its key answers the same, creating once; a second name is 409', async () => {
+      const key = { 'idempotency-key': 'idp-create-1' };
+      const first = await call(server, 'POST', '/idps', as({ body: idp, headers: key }));
+      expect(first.statusCode, first.body).toBe(201);
+      const again = await call(server, 'POST', '/idps', as({ body: idp, headers: key }));
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.json()).toEqual(first.json());
+      expectProblem(await call(server, 'POST', '/idps', as({ body: idp })), 409, 'conflict');
+    });
+
+    it('an idp update without If-Match: 428; links of a stale_days out of range: 400; unknown: 404', async () => {
+      const created = await call(server, 'POST', '/idps', as({ body: idp }));
+      const id = String((created.json() as { id: string }).id);
+      expectProblem(
+        await call(server, 'PATCH', `/idps/${id}`, as({ body: { name: 'corp2' } })),
+        428,
+        'precondition-required',
+      );
+      expectProblem(
+        await call(server, 'GET', `/idps/${id}/links?stale_days=0`, as()),
+        400,
+        'invalid-request',
+      );
+      expectProblem(await call(server, 'GET', '/idps/idp_nothere', as()), 404, 'not-found');
+      expectProblem(await call(server, 'DELETE', `/idps/${id}/links/nobody`, as()), 404, 'not-found');
+    });
+
+    it('posture thresholds that are not whole seconds or unknown: 400; kek versions that are not: 400', async () => {
+      for (const query of ['rotation_age_seconds=-1', 'unused_seconds=soon', 'colour=blue']) {
+        expectProblem(await call(server, 'GET', `/posture?${query}`, as()), 400, 'invalid-request');
+      }
+      for (const body of [{ version: -1 }, { version: '0' }, {}, { version: 0, now: true }]) {
+        expectProblem(await call(server, 'POST', '/kek/retire-hashes', as({ body })), 400, 'invalid-request');
+      }
+      expect(await auditRecords(server, 'kek.retire_hashes')).toHaveLength(0);
+    });
+  });
+
   describe('BI-01: SQL metacharacters', () => {
     it('in filters and identifiers are data: nothing matches, nothing changes', async () => {
       const evil = encodeURIComponent("' OR 1=1--");

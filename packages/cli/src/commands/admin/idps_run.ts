@@ -1,9 +1,10 @@
 /** The work of `clavis admin idps create|list|show|update|delete|links|stale|link|unlink`. */
-import { adminIdps } from '@clavis/server';
+import type { adminIdps } from '@clavis/server';
 import { confirm } from '../../confirm.js';
 import { CliError } from '../../errors.js';
 import { type Io, writeJson, writeLine } from '../../io.js';
-import type { AdminContext, AdminRunDeps, AdminTarget } from './context.js';
+import type { AdminRunDeps, AdminTarget } from './context.js';
+import { type IdpLinkView, type IdpView, type OperationsDeps, withAdmin } from './operations.js';
 import { fieldText } from './text_fields.js';
 
 /** The settings create and update share; what is absent stays as it is (update) or defaults (create). */
@@ -65,7 +66,7 @@ export interface IdpsUnlinkOptions extends IdpOptions {
   yes?: boolean | undefined;
 }
 
-type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'openAdmin'>;
+type Deps = Pick<AdminRunDeps, 'stdout' | 'stderr'> & OperationsDeps;
 
 const SECRET_LIMIT = 4 * 1024 + 2;
 
@@ -87,10 +88,6 @@ async function readSecretFromStdin(io: Pick<Io, 'stdin'>): Promise<string> {
   return text;
 }
 
-function adminDeps(ctx: AdminContext): adminIdps.IdpAdminDeps {
-  return { ...ctx.deps, idpSealKey: ctx.services.idpKeys.seal };
-}
-
 function settingsOf(options: IdpSettingsOptions, secret: string | undefined): adminIdps.IdpSettings {
   return {
     ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
@@ -108,7 +105,7 @@ function settingsOf(options: IdpSettingsOptions, secret: string | undefined): ad
   };
 }
 
-function printIdp(out: Io['stdout'], idp: adminIdps.IdpView): void {
+function printIdp(out: Io['stdout'], idp: IdpView): void {
   for (const [key, value] of Object.entries(idp)) {
     const text =
       key === 'claims'
@@ -122,7 +119,7 @@ function printIdp(out: Io['stdout'], idp: adminIdps.IdpView): void {
   }
 }
 
-function show(deps: Pick<Deps, 'stdout'>, idp: adminIdps.IdpView, json: boolean | undefined): void {
+function show(deps: Pick<Deps, 'stdout'>, idp: IdpView, json: boolean | undefined): void {
   if (json) writeJson(deps, idp);
   else printIdp(deps.stdout, idp);
 }
@@ -134,46 +131,32 @@ export async function runIdpsCreate(
   if (!options.clientSecretStdin)
     throw new CliError('give the client secret on stdin with --client-secret-stdin');
   const secret = await readSecretFromStdin(deps);
-  await deps.openAdmin(options, async (ctx) => {
-    const idp = await adminIdps.createIdp(
-      adminDeps(ctx),
-      {
-        ...settingsOf(options, secret),
-        name: options.name,
-        issuer: options.issuer,
-        clientId: options.clientId,
-        clientSecret: secret,
-      },
-      ctx.actor,
-    );
-    show(deps, idp, options.json);
-  });
-}
-
-export async function runIdpsList(
-  options: IdpsListOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async (ctx) => {
-    const all = await adminIdps.listIdps(ctx.deps);
-    if (options.json) return writeJson(deps, all);
-    writeLine(deps.stdout, `${'ID'.padEnd(24)} ${'NAME'.padEnd(20)} ${'LINKS'.padEnd(6)} ISSUER`);
-    for (const i of all) {
-      writeLine(
-        deps.stdout,
-        `${i.id.padEnd(24)} ${i.name.padEnd(20)} ${String(i.links ?? 0).padEnd(6)} ${i.issuer}`,
-      );
-    }
-  });
-}
-
-export async function runIdpsShow(
-  options: IdpOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async (ctx) =>
-    show(deps, await adminIdps.showIdp(ctx.deps, options.id), options.json),
+  const idp = await withAdmin(options, deps, (ops) =>
+    ops.createIdp({
+      ...settingsOf(options, secret),
+      name: options.name,
+      issuer: options.issuer,
+      clientId: options.clientId,
+      clientSecret: secret,
+    }),
   );
+  show(deps, idp, options.json);
+}
+
+export async function runIdpsList(options: IdpsListOptions, deps: Deps): Promise<void> {
+  const all = await withAdmin(options, deps, (ops) => ops.listIdps());
+  if (options.json) return writeJson(deps, all);
+  writeLine(deps.stdout, `${'ID'.padEnd(24)} ${'NAME'.padEnd(20)} ${'LINKS'.padEnd(6)} ISSUER`);
+  for (const i of all) {
+    writeLine(
+      deps.stdout,
+      `${i.id.padEnd(24)} ${i.name.padEnd(20)} ${String(i.links ?? 0).padEnd(6)} ${i.issuer}`,
+    );
+  }
+}
+
+export async function runIdpsShow(options: IdpOptions, deps: Deps): Promise<void> {
+  show(deps, await withAdmin(options, deps, (ops) => ops.showIdp(options.id)), options.json);
 }
 
 export async function runIdpsUpdate(
@@ -183,19 +166,14 @@ export async function runIdpsUpdate(
   if (options.anyGroup && options.allowedGroup?.length)
     throw new CliError('give either --allowed-group or --any-group');
   const secret = options.clientSecretStdin ? await readSecretFromStdin(deps) : undefined;
-  await deps.openAdmin(options, async (ctx) => {
-    const idp = await adminIdps.updateIdp(
-      adminDeps(ctx),
-      options.id,
-      {
-        ...settingsOf(options, secret),
-        ...(options.anyGroup ? { allowedGroups: null } : {}),
-        ...(options.name !== undefined ? { name: options.name } : {}),
-      },
-      ctx.actor,
-    );
-    show(deps, idp, options.json);
-  });
+  const idp = await withAdmin(options, deps, (ops) =>
+    ops.updateIdp(options.id, {
+      ...settingsOf(options, secret),
+      ...(options.anyGroup ? { allowedGroups: null } : {}),
+      ...(options.name !== undefined ? { name: options.name } : {}),
+    }),
+  );
+  show(deps, idp, options.json);
 }
 
 export async function runIdpsDelete(
@@ -210,27 +188,15 @@ export async function runIdpsDelete(
     },
     options.yes,
   );
-  await deps.openAdmin(options, async (ctx) => {
-    const deleted = await adminIdps.deleteIdp(adminDeps(ctx), options.id, ctx.actor);
-    if (options.json)
-      return writeJson(deps, {
-        id: deleted.idp.id,
-        deleted: true,
-        unlinked: deleted.unlinked,
-        revoked_families: deleted.revokedFamilies,
-      });
-    writeLine(
-      deps.stderr,
-      `Deleted identity provider ${deleted.idp.name}: ${deleted.unlinked} links removed, ${deleted.revokedFamilies} sessions revoked.`,
-    );
-  });
+  const { name, ...deleted } = await withAdmin(options, deps, (ops) => ops.deleteIdp(options.id));
+  if (options.json) return writeJson(deps, deleted);
+  writeLine(
+    deps.stderr,
+    `Deleted identity provider ${name}: ${deleted.unlinked} links removed, ${deleted.revoked_families} sessions revoked.`,
+  );
 }
 
-function printLinks(
-  deps: Pick<Deps, 'stdout'>,
-  links: adminIdps.LinkView[],
-  json: boolean | undefined,
-): void {
+function printLinks(deps: Pick<Deps, 'stdout'>, links: IdpLinkView[], json: boolean | undefined): void {
   if (json) {
     writeJson(deps, links);
     return;
@@ -247,38 +213,21 @@ function printLinks(
   }
 }
 
-export async function runIdpsLinks(
-  options: IdpOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async (ctx) =>
-    printLinks(deps, await adminIdps.listIdpLinks(ctx.deps, options.id), options.json),
-  );
+export async function runIdpsLinks(options: IdpOptions, deps: Deps): Promise<void> {
+  printLinks(deps, await withAdmin(options, deps, (ops) => ops.listIdpLinks(options.id)), options.json);
 }
 
-export async function runIdpsStale(
-  options: IdpsStaleOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async (ctx) =>
-    printLinks(deps, await adminIdps.listIdpLinks(ctx.deps, options.id, options.days), options.json),
-  );
+export async function runIdpsStale(options: IdpsStaleOptions, deps: Deps): Promise<void> {
+  const links = await withAdmin(options, deps, (ops) => ops.listIdpLinks(options.id, options.days));
+  printLinks(deps, links, options.json);
 }
 
-export async function runIdpsLink(
-  options: IdpsLinkOptions,
-  deps: Pick<Deps, 'stdout' | 'openAdmin'>,
-): Promise<void> {
-  await deps.openAdmin(options, async (ctx) => {
-    const link = await adminIdps.linkIdp(
-      adminDeps(ctx),
-      options.id,
-      { user: options.user, subject: options.subject },
-      ctx.actor,
-    );
-    if (options.json) return writeJson(deps, link);
-    writeLine(deps.stdout, `Linked ${link.username} to ${link.upstream_subject} at ${link.idp}.`);
-  });
+export async function runIdpsLink(options: IdpsLinkOptions, deps: Deps): Promise<void> {
+  const link = await withAdmin(options, deps, (ops) =>
+    ops.linkIdp(options.id, { user: options.user, subject: options.subject }),
+  );
+  if (options.json) return writeJson(deps, link);
+  writeLine(deps.stdout, `Linked ${link.username} to ${link.upstream_subject} at ${link.idp}.`);
 }
 
 export async function runIdpsUnlink(
@@ -290,14 +239,7 @@ export async function runIdpsUnlink(
     { action: `unlink ${options.subject} from ${options.id}`, consequence: 'Their terminals sign in again.' },
     options.yes,
   );
-  await deps.openAdmin(options, async (ctx) => {
-    const { revokedFamilies } = await adminIdps.unlinkIdp(
-      adminDeps(ctx),
-      options.id,
-      options.subject,
-      ctx.actor,
-    );
-    if (options.json) return writeJson(deps, { unlinked: true, revoked_families: revokedFamilies });
-    writeLine(deps.stderr, `Unlinked ${options.subject}: ${revokedFamilies} sessions revoked.`);
-  });
+  const unlinked = await withAdmin(options, deps, (ops) => ops.unlinkIdp(options.id, options.subject));
+  if (options.json) return writeJson(deps, unlinked);
+  writeLine(deps.stderr, `Unlinked ${options.subject}: ${unlinked.revoked_families} sessions revoked.`);
 }

@@ -1,9 +1,9 @@
 /** The work of `clavis admin kek rotate|status|retire-hashes`. */
-import { adminKek } from '@clavis/server';
+import { adminKek, adminViews } from '@clavis/server';
 import { confirm } from '../../confirm.js';
 import { writeJson, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
-import { refuseRemote } from './operations.js';
+import { type KekStatusView, type OperationsDeps, refuseRemote, withAdmin } from './operations.js';
 
 export interface KekRotateOptions extends AdminTarget {
   /** Put a fresh key at the top of the key file first (when the database is under its current key). */
@@ -29,7 +29,7 @@ export async function runKekRotate(
       resealed_totp_secrets: r.resealedTotpSecrets,
       resealed_idp_secrets: r.resealedIdpSecrets,
       unopenable: r.unopenable,
-      hashing: hashingJson(r.hashing),
+      hashing: adminViews.hashingJson(r.hashing),
       hashes_under_older_versions: adminKek.olderTotal(r.hashing),
       dropped_hashing_versions: r.droppedHashingVersions,
     });
@@ -64,11 +64,7 @@ export async function runKekRotate(
     out(`warning: ${r.unopenable} stored values open under no configured KEK; left as they are`);
 }
 
-type HashingUse = Awaited<ReturnType<typeof adminKek.kekStatus>>['hashing'][number];
-
-function hashingJson(hashing: readonly HashingUse[]) {
-  return hashing.map((h) => ({ version: h.version, current: h.current, live: h.live, total: h.total }));
-}
+type HashingUse = KekStatusView['hashing'][number];
 
 function hashingLines(hashing: readonly HashingUse[]): string[] {
   return hashing.map((h) => {
@@ -85,28 +81,19 @@ export interface KekStatusOptions extends AdminTarget {
 
 export async function runKekStatus(
   options: KekStatusOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout'> & OperationsDeps,
 ): Promise<void> {
-  const r = await deps.openAdmin(options, ({ services }) => adminKek.kekStatus(services));
-  if (options.json) {
-    return writeJson(deps, {
-      kek_in_use: r.inUse,
-      kek_configured: r.configured,
-      rotation_pending: r.rotationPending,
-      hashing: hashingJson(r.hashing),
-      hashes_under_older_versions: adminKek.olderTotal(r.hashing),
-    });
-  }
+  const r = await withAdmin(options, deps, (ops) => ops.kekStatus());
+  if (options.json) return writeJson(deps, r);
   const out = (text: string) => writeLine(deps.stdout, text);
   out(
-    r.rotationPending
-      ? `database under KEK ${r.inUse}; the configured one is ${r.configured}: run kek rotate`
-      : `database under KEK ${r.inUse} (the configured one)`,
+    r.rotation_pending
+      ? `database under KEK ${r.kek_in_use}; the configured one is ${r.kek_configured}: run kek rotate`
+      : `database under KEK ${r.kek_in_use} (the configured one)`,
   );
   out('secret-hashing key versions (live credentials stored under each):');
   for (const line of hashingLines(r.hashing)) out(line);
-  const older = adminKek.olderTotal(r.hashing);
-  if (r.hashing.length > 1 && older === 0)
+  if (r.hashing.length > 1 && r.hashes_under_older_versions === 0)
     out('nothing live under an older version: retire it with kek retire-hashes VERSION');
 }
 
@@ -119,7 +106,7 @@ export interface KekRetireOptions extends AdminTarget {
 
 export async function runKekRetireHashes(
   options: KekRetireOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'stderr' | 'stdin' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout' | 'stderr'> & OperationsDeps,
 ): Promise<void> {
   if (options.revokeRemaining) {
     await confirm(
@@ -131,22 +118,16 @@ export async function runKekRetireHashes(
       options.yes,
     );
   }
-  const r = await deps.openAdmin(options, ({ services, actor }) =>
-    adminKek.retireHashes(
-      services,
-      { version: options.version, revokeRemaining: options.revokeRemaining },
-      actor,
-    ),
+  const r = await withAdmin(options, deps, (ops) =>
+    ops.retireHashes({ version: options.version, revokeRemaining: options.revokeRemaining }),
   );
-  if (options.json) {
-    return writeJson(deps, { retired: r.version, revoked: r.revoked, hashing: hashingJson(r.hashing) });
-  }
+  if (options.json) return writeJson(deps, r);
   const revoked = Object.entries(r.revoked)
     .filter(([, n]) => n > 0)
     .map(([table, n]) => `${n} ${table.replace('_', ' ')}`);
   writeLine(
     deps.stdout,
-    `secret-hashing key version ${r.version} retired${revoked.length ? `; revoked: ${revoked.join(', ')}` : ''}`,
+    `secret-hashing key version ${r.retired} retired${revoked.length ? `; revoked: ${revoked.join(', ')}` : ''}`,
   );
   for (const line of hashingLines(r.hashing)) writeLine(deps.stdout, line);
 }

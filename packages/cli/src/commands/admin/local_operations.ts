@@ -9,6 +9,8 @@ import {
   adminClientSecrets,
   adminClients,
   adminFederations,
+  adminIdps,
+  adminKek,
   adminSigningKeys,
   adminUsers,
   adminViews,
@@ -19,6 +21,7 @@ import {
   type Federation,
   federationView,
   listAuditPage,
+  posture,
   verifyAuditLog,
 } from '@clavis/server';
 import { CliError } from '../../errors.js';
@@ -61,6 +64,7 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
     clock: admin.clock,
     apiKeyMaxTtlSeconds: apiKeySettings(env).apiKeyMaxTtlSeconds ?? configDefaults.apiKeyMaxTtlSeconds,
   };
+  const idpDeps: adminIdps.IdpAdminDeps = { ...admin, idpSealKey: services.idpKeys.seal };
   const withWarnings = (federation: Federation) =>
     adminViews.federationWithWarningsJson(federation) as FederationView & { warnings: string[] };
 
@@ -175,5 +179,24 @@ export function localOperations(ctx: AdminContext, env: Env): AdminOperations {
         withdrawNow,
         await adminSigningKeys.replaceSigningKeys(services, { withdrawNow }, actor),
       ),
+
+    createIdp: (input) => adminIdps.createIdp(idpDeps, input, actor),
+    listIdps: () => adminIdps.listIdps(admin),
+    showIdp: (id) => adminIdps.showIdp(admin, id),
+    updateIdp: (id, input) => adminIdps.updateIdp(idpDeps, id, input, actor),
+    deleteIdp: async (id) => adminViews.deletedIdpJson(await adminIdps.deleteIdp(idpDeps, id, actor)),
+    listIdpLinks: (id, staleDays) => adminIdps.listIdpLinks(admin, id, staleDays),
+    linkIdp: (id, input) => adminIdps.linkIdp(idpDeps, id, input, actor),
+    unlinkIdp: async (id, subject) => {
+      const { revokedFamilies } = await adminIdps.unlinkIdp(idpDeps, id, subject, actor);
+      return { unlinked: true, revoked_families: revokedFamilies };
+    },
+
+    postureReport: async (policy, options) =>
+      posture.postureJson(await posture.postureReport(services, policy, options)),
+
+    kekStatus: async () => adminViews.kekStatusJson(await adminKek.kekStatus(services)),
+    retireHashes: async (input) =>
+      adminViews.hashRetirementJson(await adminKek.retireHashes(services, input, actor)),
   };
 }

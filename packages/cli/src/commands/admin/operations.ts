@@ -11,8 +11,11 @@ import type {
   AuditVerifyResult,
   adminApiKeys,
   adminClientSecrets,
+  adminIdps,
   adminSigningKeys,
   adminUsers,
+  adminViews,
+  posture,
 } from '@clavis/server';
 import { CliError } from '../../errors.js';
 import type { Env } from '../../io.js';
@@ -37,6 +40,11 @@ export type SessionView = adminUsers.SessionView;
 export type ApiKeyView = adminApiKeys.ApiKeyView;
 export type ClientSecretView = adminClientSecrets.ClientSecretView;
 export type SigningKeyView = adminSigningKeys.SigningKeyView;
+export type IdpView = adminIdps.IdpView;
+export type IdpLinkView = adminIdps.LinkView;
+export type DeletedIdpView = ReturnType<typeof adminViews.deletedIdpJson>;
+export type KekStatusView = ReturnType<typeof adminViews.kekStatusJson>;
+export type HashRetirementView = ReturnType<typeof adminViews.hashRetirementJson>;
 
 export interface ClientCreateInput {
   name: string;
@@ -120,6 +128,11 @@ export interface FederationUpdateInput {
   name?: string;
   allowOrgWide?: boolean;
 }
+
+/** An identity provider's settings: what is given is set (create) or replaces what is stored (update). */
+export type IdpSettingsInput = adminIdps.IdpSettings & { name?: string };
+
+export type IdpCreateInput = adminIdps.CreateIdpInput;
 
 /** Which audit records: all filters optional; times in ms since the epoch. */
 export interface AuditFilters {
@@ -222,6 +235,31 @@ export interface AdminOperations {
     withdrawn: Array<{ kid: string; alg: string; withdrawn_at: string }>;
     created: SigningKeyView[];
   }>;
+
+  createIdp(input: IdpCreateInput): Promise<IdpView>;
+  listIdps(): Promise<IdpView[]>;
+  showIdp(id: string): Promise<IdpView>;
+  updateIdp(id: string, input: IdpSettingsInput): Promise<IdpView>;
+  deleteIdp(id: string): Promise<DeletedIdpView>;
+  /** With `staleDays`, only the people not signed in for that long. */
+  listIdpLinks(id: string, staleDays?: number): Promise<IdpLinkView[]>;
+  linkIdp(id: string, input: { user: string; subject: string }): Promise<IdpLinkView>;
+  unlinkIdp(id: string, subject: string): Promise<{ unlinked: true; revoked_families: number }>;
+
+  /**
+   * The posture report over the live state. `assertionAudienceFallback` is what the served setting is
+   * taken to be when the database has no record of it (with --db only: a server knows its own).
+   */
+  postureReport(
+    policy: posture.PosturePolicy,
+    options: { assertionAudienceFallback?: posture.AssertionAudienceMode | undefined },
+  ): Promise<posture.PostureJson>;
+
+  kekStatus(): Promise<KekStatusView>;
+  retireHashes(input: {
+    version: number;
+    revokeRemaining?: boolean | undefined;
+  }): Promise<HashRetirementView>;
 }
 
 /**

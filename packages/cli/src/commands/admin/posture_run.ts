@@ -1,15 +1,15 @@
 /**
- * The work of `clavis admin posture`: the report over the database's live state, printed as text
+ * The work of `clavis admin posture`: the report over the live state (of the database, or a server's), printed as text
  * (grouped by severity, each with its fix), JSON, SARIF 2.1.0, or written as an HTML file; with
  * `--fail-on SEVERITY`, exit 1 when a finding is at or above it (after printing the report).
  */
 import { writeFile } from 'node:fs/promises';
-import { formatDuration } from '@clavis/core';
 import { posture } from '@clavis/server';
 import { CliError } from '../../errors.js';
 import { writeJson, writeLine } from '../../io.js';
 import { version } from '../../main.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
+import { type OperationsDeps, withAdmin } from './operations.js';
 
 export interface PostureOptions extends AdminTarget {
   json?: boolean | undefined;
@@ -32,30 +32,6 @@ function policyOf(options: PostureOptions): posture.PosturePolicy {
     unusedMs: ms(options.unused, d.unusedMs),
     expiryWarningMs: ms(options.expiryWarning, d.expiryWarningMs),
     windowMs: ms(options.window, d.windowMs),
-  };
-}
-
-const asDuration = (ms: number) => formatDuration(Math.round(ms / 1000));
-
-/** `findings` and `summary` in snake_case: `id`, `severity`, the principal/key, `references` are pinned. */
-export function postureJson(report: posture.PostureReport): Record<string, unknown> {
-  return {
-    generated_at: new Date(report.generatedAt).toISOString(),
-    policy: {
-      rotation_age: asDuration(report.policy.rotationAgeMs),
-      unused: asDuration(report.policy.unusedMs),
-      expiry_warning: asDuration(report.policy.expiryWarningMs),
-      window: asDuration(report.policy.windowMs),
-    },
-    summary: {
-      score: report.summary.score,
-      counts: report.summary.counts,
-      credentials: report.summary.credentials.map((c) => ({
-        kind: c.kind,
-        by_age: Object.fromEntries(posture.ageBands.map((b, i) => [b.key, c.counts[i] ?? 0])),
-      })),
-    },
-    findings: report.findings,
   };
 }
 
@@ -84,7 +60,7 @@ function writeText(stdout: AdminRunDeps['stdout'], report: posture.PostureReport
 
 export async function runPosture(
   options: PostureOptions,
-  deps: Pick<AdminRunDeps, 'stdout' | 'env' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout'> & OperationsDeps,
 ): Promise<void> {
   if ([options.json, options.sarif, options.html !== undefined].filter(Boolean).length > 1) {
     throw new CliError('choose one of --json, --sarif and --html');
@@ -94,10 +70,12 @@ export async function runPosture(
     throw new CliError('CLAVIS_ASSERTION_AUDIENCE must be issuer or issuer-or-token-endpoint');
   }
   const policy = policyOf(options);
-  const report = await deps.openAdmin(options, ({ services }) =>
-    posture.postureReport(services, policy, { assertionAudienceFallback: fallback }),
+  const json = await withAdmin(options, deps, (ops) =>
+    ops.postureReport(policy, { assertionAudienceFallback: fallback }),
   );
-  if (options.json) writeJson(deps, postureJson(report));
+  // Text, SARIF and HTML are rendered here from the JSON, wherever the report was made.
+  const report = posture.postureFromJson(json, policy);
+  if (options.json) writeJson(deps, json);
   else if (options.sarif) writeJson(deps, posture.postureSarif(report, { version }));
   else if (options.html !== undefined) {
     try {

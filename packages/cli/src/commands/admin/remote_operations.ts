@@ -15,6 +15,8 @@ import type {
   ClientSecretView,
   ClientView,
   FederationView,
+  IdpLinkView,
+  IdpView,
   OperationsDeps,
   SessionView,
   UserView,
@@ -283,6 +285,30 @@ function operations(api: AdminApi): AdminOperations {
 
     listSigningKeys: (input) => api.all('/signing-keys', { all: input.all ? true : undefined }),
     rotateSigningKeys: (input) => api.post('/signing-keys/rotate', { now: input.withdrawNow }),
+
+    createIdp: (input) => api.create('/idps', snake(input)),
+    listIdps: () => api.all<IdpView>('/idps'),
+    showIdp: (id) => api.get(`/idps/${seg(id)}`),
+    updateIdp: (id, input) => api.patch(`/idps/${seg(id)}`, snake(input)),
+    deleteIdp: (id) => api.json('DELETE', `/idps/${seg(id)}`),
+    listIdpLinks: (id, staleDays) =>
+      api.all<IdpLinkView>(`/idps/${seg(id)}/links`, { stale_days: staleDays }),
+    linkIdp: (id, input) =>
+      api.create(`/idps/${seg(id)}/links`, { user: input.user, subject: input.subject }),
+    unlinkIdp: (id, subject) => api.json('DELETE', `/idps/${seg(id)}/links/${seg(subject)}`),
+
+    // The server judges by what it serves: the fallback is for a database alone.
+    postureReport: (policy) =>
+      api.get('/posture', {
+        rotation_age_seconds: Math.round(policy.rotationAgeMs / 1000),
+        unused_seconds: Math.round(policy.unusedMs / 1000),
+        expiry_warning_seconds: Math.round(policy.expiryWarningMs / 1000),
+        window_seconds: Math.round(policy.windowMs / 1000),
+      }),
+
+    kekStatus: () => api.get('/kek'),
+    retireHashes: (input) =>
+      api.post('/kek/retire-hashes', { version: input.version, revoke_remaining: input.revokeRemaining }),
   };
 }
 
