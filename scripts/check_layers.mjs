@@ -21,7 +21,7 @@ const layers = [
   ['client_auth', 'clients', 'users', 'device', 'refresh', 'api_keys', 'federation', 'tokens', 'config'],
   ['http'],
   ['audit'],
-  ['storage', 'crypto'],
+  ['storage', 'crypto', 'metrics'],
 ];
 const layerOf = new Map(layers.flatMap((units, index) => units.map((unit) => [unit, index])));
 

@@ -33,6 +33,8 @@ export async function startRealServer(
     config?: Partial<Omit<ServerConfig, 'issuer' | 'signingAlg'>>;
     /** Where the server logs (default: nowhere), e.g. to check that no secret is ever logged. */
     logger?: ServeOptions['logger'];
+    /** Prometheus metrics: off (default), on the main port, or on their own listener. */
+    metrics?: ServeOptions['metrics'];
   } = {},
 ): Promise<RealServer> {
   const database = await createTestDatabase(dialect);
@@ -48,6 +50,7 @@ export async function startRealServer(
       kekFile: join(database.dir, 'clavis.kek'),
       adminPassword: 'interop-test-admin-password',
       logger: options.logger ?? createLogger('silent'),
+      metrics: options.metrics,
       config: { ...options.config, ...(options.signingAlg ? { signingAlg: options.signingAlg } : {}) },
     });
   } catch (err) {

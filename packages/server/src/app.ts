@@ -19,6 +19,7 @@ import { registerDiscovery } from './endpoints/discovery.js';
 import { registerHealth } from './endpoints/health.js';
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
 import { registerJwks } from './endpoints/jwks.js';
+import { registerMetricsEndpoint } from './endpoints/metrics.js';
 import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
 import { registerUserinfoEndpoint } from './endpoints/userinfo.js';
@@ -27,8 +28,12 @@ import { grantRegistry } from './grants/registry.js';
 import { BearerGuard } from './http/bearer_guard.js';
 import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
+import { requestIdOf } from './http/request_id.js';
+import { installRequestMetrics } from './http/request_metrics.js';
 import { installSecurityHeaders } from './http/security_headers.js';
+import { type Metrics, reasonLabel } from './metrics/metrics.js';
 import { registerDevicePages } from './pages/index.js';
+import { pgPoolUse } from './storage/raw.js';
 import type { Database } from './storage/schema.js';
 import { verifyLiveAccessToken } from './tokens/live_access_token.js';
 import type { KeyStore } from './tokens/signing_keys.js';
@@ -52,6 +57,10 @@ export interface AppDeps {
   failures?: FailureLog;
   logger: FastifyServerOptions['loggerInstance'] | boolean;
   isShuttingDown?: () => boolean;
+  /** This app's metrics (off when absent: nothing is counted). */
+  metrics?: Metrics | undefined;
+  /** Whether `/metrics` is served on this app's port (`CLAVIS_METRICS=1`); else only `metrics` counts. */
+  serveMetrics?: boolean | undefined;
 }
 
 function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
@@ -65,15 +74,29 @@ function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
   };
 }
 
+/** Whether `logger` logs at debug or finer: then every request gets its lines, with its id. */
+function logsRequests(logger: AppDeps['logger']): boolean {
+  if (typeof logger !== 'object' || logger === null) return false;
+  const level = (logger as { level?: unknown }).level;
+  return level === 'debug' || level === 'trace';
+}
+
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const { config } = deps;
+  const { config, metrics } = deps;
   const app = Fastify({
     ...(typeof deps.logger === 'boolean' ? { logger: deps.logger } : { loggerInstance: deps.logger }),
-    // Per-request lines would cost throughput and add nothing the audit log does not already hold.
-    logController: new LogController({ disableRequestLogging: true }),
-    // No per-request child logger: nothing logs per request, and a pino child with redaction costs ~2%
-    // of a key verification. The error boundary names the request id itself.
-    childLoggerFactory: (logger) => logger,
+    // The caller's X-Request-Id if short and safe, else a random one; echoed, logged and audited.
+    genReqId: requestIdOf,
+    ...(logsRequests(deps.logger)
+      ? {}
+      : {
+          // Per-request lines would cost throughput and add nothing the audit log does not already
+          // hold (at debug level they are written, each with its `reqId`).
+          logController: new LogController({ disableRequestLogging: true }),
+          // No per-request child logger: nothing logs per request, and a pino child with redaction
+          // costs ~2% of a key verification. The error boundary names the request id itself.
+          childLoggerFactory: (logger: NonNullable<FastifyServerOptions['loggerInstance']>) => logger,
+        }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
     return503OnClosing: true,
@@ -93,7 +116,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   );
   installSecurityHeaders(app, { https: config.issuer.startsWith('https:') });
-  installErrorBoundary(app);
+  installErrorBoundary(app, metrics);
+  if (metrics) installRequestMetrics(app, metrics);
   answerPostOnly(app, [
     paths.token,
     paths.deviceAuthorization,
@@ -117,6 +141,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       perAddressPerMinute: config.authFailuresPerAddressPerMinute,
     });
   app.addHook('onClose', () => failures.close());
+  if (metrics) {
+    failures.onRefusal((entry) =>
+      metrics.refusals.inc({ event: entry.event, reason: reasonLabel(entry.detail?.reason) }),
+    );
+  }
   const authenticate = clientAuthenticator({
     clients,
     db: deps.db,
@@ -154,7 +183,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerDiscovery(app, config);
   registerJwks(app, keys);
-  registerTokenEndpoint(app, { grants, authenticate });
+  registerTokenEndpoint(app, { grants, authenticate, metrics });
   registerDeviceAuthorizationEndpoint(app, { config, audit, hasher, authenticate });
   registerIntrospectionEndpoint(app, { config, tokens, db, hasher, apiKeys, authenticate });
   registerRevocationEndpoint(app, { config, tokens, db, audit, hasher, authenticate });
@@ -176,5 +205,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerApiKeyMintEndpoint(app, { config, db, audit, hasher, bearer });
   registerApiKeyLeakEndpoint(app, { config, db, audit, failures, hasher });
   registerHealth(app, { db, keys, isShuttingDown: deps.isShuttingDown ?? (() => false) });
+  if (metrics) {
+    audit.onBatch((units, ms, failed) => {
+      if (failed) metrics.auditBatchFailures.inc();
+      else {
+        metrics.auditBatchSize.observe(units);
+        metrics.auditBatchDuration.observe(ms / 1000);
+      }
+    });
+    metrics.observe({
+      clock: config.clock,
+      pool: () => pgPoolUse(db),
+      auditQueued: () => audit.queued,
+      auditUnsealedSince: () => audit.unsealedSince,
+      signingKeyActivatedAt: () => keys.currentActivatedAt(),
+      caches: () => ({ clients: clients.cacheTally, api_keys: apiKeys.cacheTally }),
+    });
+    if (deps.serveMetrics) registerMetricsEndpoint(app, metrics);
+  }
   return app;
 }

@@ -66,6 +66,7 @@ function banner(err: Io['stderr'], server: RunningServer): void {
   writeLine(err, `  key file   ${server.services.kekSource}`);
   writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);
   if (server.auditAnchor) writeLine(err, `  audit      anchor ${server.auditAnchor}`);
+  if (server.metricsUrl) writeLine(err, `  metrics    ${server.metricsUrl}/metrics`);
   if (server.services.kekRotationPending) {
     writeLine(
       err,
@@ -129,6 +130,7 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
     auditKeyFile: deps.env.CLAVIS_AUDIT_KEY || undefined,
     auditAnchorFile: deps.env.CLAVIS_AUDIT_ANCHOR || undefined,
     auditAnchorCheck: d.auditAnchorCheck,
+    metrics: d.metrics,
     adminPassword: deps.env.CLAVIS_ADMIN_PASSWORD,
     config: {
       ...(d.signingAlg ? { signingAlg: d.signingAlg } : {}),

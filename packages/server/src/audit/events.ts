@@ -74,6 +74,8 @@ export interface AuditEntry {
   clientId?: string | null;
   ip?: string | null;
   userAgent?: string | null;
+  /** The request that caused it (its `X-Request-Id`), stored in the record's detail as `request_id`. */
+  requestId?: string | null;
   /** Event-specific fields. Never a secret, a token or a password. */
   detail?: Record<string, unknown>;
 }
@@ -82,4 +84,6 @@ export interface AuditEntry {
 export interface RequestContext {
   ip: string | null;
   userAgent: string | null;
+  /** The request's id (see http/request_id.ts); absent outside a request (the CLI). */
+  requestId?: string | null;
 }

@@ -6,6 +6,7 @@
  */
 import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '@clavis/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../metrics/metrics.js';
 import { isTransientStorageError } from '../storage/errors.js';
 
 /** `invalid_request`, answered with 413 so proxies and clients see what went wrong. */
@@ -79,12 +80,18 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(error.toJSON());
 }
 
-export function installErrorBoundary(app: FastifyInstance): void {
+/** With `metrics`, error answers are counted by code and status, and storage failures among them. */
+export function installErrorBoundary(app: FastifyInstance, metrics?: Metrics): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { error, unexpected } = toOAuthError(err);
     if (unexpected) request.log.error({ err, reqId: request.id }, 'unexpected error');
     else if (error instanceof TemporarilyUnavailable)
       request.log.warn({ err: (error.cause as Error)?.message, reqId: request.id }, 'storage unavailable');
+    if (metrics) {
+      metrics.errors.inc({ error: error.code, status: error.status });
+      if (error instanceof TemporarilyUnavailable && isTransientStorageError(error.cause))
+        metrics.storageErrors.inc({ kind: 'transient' });
+    }
     return sendOAuthError(reply, error);
   });
   app.setNotFoundHandler((_request, reply) => {

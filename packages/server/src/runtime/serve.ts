@@ -11,12 +11,14 @@ import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
 import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
+import { Metrics } from '../metrics/metrics.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
 import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
 import { purgeRevocations } from '../storage/revocations.js';
 import { purgeSessions } from '../users/sessions.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
+import { listenForMetrics, type MetricsListener } from './metrics_listener.js';
 import { defaultAuditAnchorFile, defaultAuditKeyFile, openServices, type Services } from './services.js';
 
 export interface ServeOptions {
@@ -43,6 +45,11 @@ export interface ServeOptions {
    * database or differs: `refuse` to start (default), or `warn` (log an error and start anyway).
    */
   auditAnchorCheck?: 'refuse' | 'warn' | undefined;
+  /**
+   * Prometheus metrics: off (default); `main`, `/metrics` on the main port (`CLAVIS_METRICS=1`); or a
+   * separate listener at HOST:PORT (`CLAVIS_METRICS_LISTEN`), and then not on the main port.
+   */
+  metrics?: 'off' | 'main' | { host: string; port: number } | undefined;
 }
 
 export interface RunningServer {
@@ -53,6 +60,8 @@ export interface RunningServer {
   bootstrap: BootstrapResult;
   /** The audit anchor file this server appends its seals to, if any. */
   auditAnchor: string | undefined;
+  /** Where `/metrics` is served on its own listener (`CLAVIS_METRICS_LISTEN`), if it is. */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -60,6 +69,14 @@ export function createLogger(level = process.env.CLAVIS_LOG_LEVEL ?? 'info'): Lo
   return pino({
     level,
     base: { service: 'clavis' },
+    // At debug level each request is logged with its id: its path only, never the query string.
+    serializers: {
+      req: (req: { method?: string; url?: string; ip?: string }) => ({
+        method: req.method,
+        path: typeof req.url === 'string' ? req.url.split('?')[0] : undefined,
+        remoteAddress: req.ip,
+      }),
+    },
     // Belt and braces: nothing that could carry a credential is ever serialised.
     redact: {
       paths: [
@@ -107,6 +124,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const timers: NodeJS.Timeout[] = [];
   let anchor: AuditAnchor | undefined;
   let app: FastifyInstance | undefined;
+  let metricsListener: MetricsListener | undefined;
+  const metricsMode = options.metrics ?? 'off';
+  const metrics = metricsMode === 'off' ? undefined : new Metrics();
   try {
     anchor = await openAuditAnchor(services, options, logger);
     await services.audit.sealAbandoned();
@@ -124,6 +144,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       subjectKey: services.stableKeys.auditSubjects,
       logger,
       isShuttingDown: () => shuttingDown,
+      metrics,
+      serveMetrics: metricsMode === 'main',
     });
     const background = (name: string, ms: number, task: () => Promise<unknown>) => {
       const t = setInterval(() => {
@@ -157,6 +179,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ),
     );
     await app.listen({ port: options.port, host: options.host });
+    if (metrics && typeof metricsMode === 'object')
+      metricsListener = await listenForMetrics(metrics, metricsMode);
     // Only once the port is ours: a start that cannot listen must not create the admin, whose one-time
     // password it would then never print.
     const boot = await bootstrap(services, { adminPassword: options.adminPassword });
@@ -171,11 +195,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
       bootstrap: boot,
       auditAnchor: anchor?.file,
+      metricsUrl: metricsListener?.url,
       close() {
         closing ??= (async () => {
           shuttingDown = true;
           for (const t of timers) clearInterval(t);
           await listening.close();
+          await metricsListener?.close();
           try {
             await services.close();
           } finally {
@@ -187,6 +213,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     };
   } catch (err) {
     for (const t of timers) clearInterval(t);
+    await metricsListener?.close();
     await app?.close().catch(() => {});
     await services.close().catch(() => {});
     anchor?.close();

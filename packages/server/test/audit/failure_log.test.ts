@@ -73,7 +73,11 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
     // While the window lasts, one record stands for the 50 failures from 192.0.2.9.
     const during = (await auditRows('client.auth_failed')).filter((r) => r.ip === '192.0.2.9');
     expect(during).toHaveLength(1);
-    expect(during[0]?.detail).toEqual({ endpoint: 'token', reason: 'unknown client' });
+    expect(during[0]?.detail).toEqual({
+      endpoint: 'token',
+      reason: 'unknown client',
+      request_id: expect.any(String),
+    });
 
     // The window ends: the rest is written as aggregates carrying count and window.
     server.clock.advanceSeconds(60);
@@ -104,7 +108,11 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
     expect(rows).toHaveLength(2);
     for (const row of rows) {
       expect(JSON.stringify(row)).not.toContain(typed);
-      expect(row.detail).toEqual({ reason: 'unknown_user', username_hmac: expect.stringMatching(/^hmac:/) });
+      expect(row.detail).toEqual({
+        reason: 'unknown_user',
+        username_hmac: expect.stringMatching(/^hmac:/),
+        request_id: expect.any(String),
+      });
     }
     // The same name gives the same hash (an operator holding the KEK can check a guess), another not.
     expect(rows[0]?.detail.username_hmac).toBe(rows[1]?.detail.username_hmac);
@@ -121,7 +129,7 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
     await server.failures.flush();
     const rows = (await auditRows('device.code_entered')).map((r) => r.detail);
     expect(rows).toEqual([
-      { reason: 'unknown_or_expired' },
+      { reason: 'unknown_or_expired', request_id: expect.any(String) },
       expect.objectContaining({ reason: 'unknown_or_expired', count: 4 }),
       expect.objectContaining({ reason: 'rate_limited', count: 2 }),
     ]);
