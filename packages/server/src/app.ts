@@ -31,7 +31,8 @@ import { parseForm } from './http/form_body.js';
 import { requestIdOf } from './http/request_id.js';
 import { installRequestMetrics } from './http/request_metrics.js';
 import { installSecurityHeaders } from './http/security_headers.js';
-import { type Metrics, reasonLabel } from './metrics/metrics.js';
+import { reasonLabel } from './metrics/labels.js';
+import type { Metrics } from './metrics/metrics.js';
 import { registerDevicePages } from './pages/index.js';
 import { pgPoolUse } from './storage/raw.js';
 import type { Database } from './storage/schema.js';
@@ -116,7 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   );
   installSecurityHeaders(app, { https: config.issuer.startsWith('https:') });
-  installErrorBoundary(app, metrics);
+  installErrorBoundary(app, { metrics });
   if (metrics) installRequestMetrics(app, metrics);
   answerPostOnly(app, [
     paths.token,

@@ -80,8 +80,13 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(error.toJSON());
 }
 
-/** With `metrics`, error answers are counted by code and status, and storage failures among them. */
-export function installErrorBoundary(app: FastifyInstance, metrics?: Metrics): void {
+export interface ErrorBoundaryOptions {
+  /** Counts error answers by code and status, and the storage failures among them. */
+  metrics?: Metrics | undefined;
+}
+
+export function installErrorBoundary(app: FastifyInstance, options: ErrorBoundaryOptions = {}): void {
+  const { metrics } = options;
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { error, unexpected } = toOAuthError(err);
     if (unexpected) request.log.error({ err, reqId: request.id }, 'unexpected error');

@@ -7,8 +7,11 @@
  * Labels are bounded: route patterns (never a raw URL), status codes, grant types the registry knows,
  * client-authentication methods, audit event names and reason codes (checked against a pattern; anything
  * else reads `other`). No label ever carries a value a caller chose freely.
+ *
+ * Only `clavis serve` with metrics on loads this module (and prom-client): others import its types only.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { reasonLabel } from './labels.js';
 
 /** What Prometheus should scrape: the content type and the exposition text. */
 export interface Scrape {
@@ -44,11 +47,6 @@ export interface MetricSources {
   clock?: () => number;
 }
 
-/** A reason code as a label: short lower-case words (spaces become `_`), else `other`. */
-export function reasonLabel(reason: unknown): string {
-  if (typeof reason !== 'string' || !/^[a-z][a-z0-9_ ]{0,39}$/.test(reason)) return 'other';
-  return reason.includes(' ') ? reason.replaceAll(' ', '_') : reason;
-}
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];

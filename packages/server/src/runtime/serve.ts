@@ -11,7 +11,7 @@ import { AuditAnchor, AuditAnchorError } from '../audit/anchor.js';
 import { DEFAULT_LEASE_MS } from '../audit/audit_log.js';
 import { resolveConfig, type ServerConfig } from '../config.js';
 import { purgeDeviceCodes } from '../device/device_store.js';
-import { Metrics } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
 import { purgeRateLimits } from '../storage/rate_limits.js';
 import { purgeReplayGuard } from '../storage/replay_guard.js';
@@ -126,7 +126,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let app: FastifyInstance | undefined;
   let metricsListener: MetricsListener | undefined;
   const metricsMode = options.metrics ?? 'off';
-  const metrics = metricsMode === 'off' ? undefined : new Metrics();
+  // prom-client is loaded only when metrics are on: start-up without them does not pay for it.
+  const metrics: Metrics | undefined =
+    metricsMode === 'off' ? undefined : new (await import('../metrics/metrics.js')).Metrics();
   try {
     anchor = await openAuditAnchor(services, options, logger);
     await services.audit.sealAbandoned();

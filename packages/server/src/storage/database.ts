@@ -10,7 +10,7 @@ import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import { guardTransactions, NodeSqliteDialect } from './dialects/node_sqlite.js';
 import { isUniqueViolation } from './errors.js';
-import { migrationProvider } from './migrations/index.js';
+import { migrationProvider, migrations } from './migrations/index.js';
 import { registerPgPool, registerSyncDriver } from './raw.js';
 import type { Database } from './schema.js';
 
@@ -298,11 +298,28 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
 }
 
 /**
+ * Whether every migration is already applied, and nothing else: one query of the migration table, instead
+ * of the migrator's table introspection and locking (most of a restart's time on PostgreSQL). Anything
+ * else — no table yet, a migration missing, one this version does not know — is left to the migrator.
+ */
+async function isMigrated(db: Kysely<Database>, schema?: string): Promise<boolean> {
+  const table = schema ? sql.table(`${schema}.kysely_migration`) : sql.table('kysely_migration');
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
+    const known = Object.keys(migrations);
+    return rows.length === known.length && rows.every((r) => Object.hasOwn(migrations, r.name));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Applies pending migrations. On PostgreSQL, `schema` must be the schema the tables live in: without it
  * Kysely's migrator takes a `kysely_migration` table in ANY schema of the database for ours, skips
  * creating it, and then fails (42P01) on a fresh schema beside another Clavis or Kysely schema.
  */
 export async function migrate(db: Kysely<Database>, schema?: string): Promise<void> {
+  if (await isMigrated(db, schema)) return;
   const migrator = new Migrator({
     db,
     provider: migrationProvider,
