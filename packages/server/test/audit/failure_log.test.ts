@@ -41,6 +41,30 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
       payload: new URLSearchParams(CC).toString(),
     });
 
+  it('a flood of refusals from one address writes a bounded number of records, whatever its size', async () => {
+    const budget = 10;
+    server = await createTestServer(dialect, { config: { authFailuresPerAddressPerMinute: budget } });
+    const before = await server.services.db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    // 2,000 refusals in one window, each with another client id and user agent.
+    const flood = 2000;
+    for (let i = 0; i < flood; i++) await attempt(i);
+    server.clock.advanceSeconds(60);
+    await server.failures.flush();
+    const rows = await auditRows('client.auth_failed');
+    // At most: one record per kind under the budget, each kind's aggregate, one aggregate of the rest.
+    expect(rows.length).toBeLessThanOrEqual(2 * budget + 1);
+    const counted = rows.reduce((n, r) => n + (typeof r.detail.count === 'number' ? r.detail.count : 1), 0);
+    expect(counted).toBe(flood);
+    const after = await server.services.db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    expect(Number(after.n) - Number(before.n)).toBe(rows.length);
+  });
+
   it('failed client authentication is throttled per address (429, RFC 6749 JSON, Retry-After) and aggregated', async () => {
     server = await createTestServer(dialect, { config: { authFailuresPerAddressPerMinute: 10 } });
     const statuses: number[] = [];
