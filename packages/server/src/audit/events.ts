@@ -57,6 +57,9 @@ export const auditEventNames = [
   // Day-two operations: a database snapshot taken; the sealed data moved to a new key-encryption key.
   'database.backup',
   'kek.rotate',
+  // Sealed records archived to files and deleted from the database; the detail holds where each chain
+  // now starts (see audit/archive.ts).
+  'audit.prune',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];
