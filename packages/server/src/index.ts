@@ -20,6 +20,14 @@ export * as adminUsers from './admin/users.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';
 export { buildApp } from './app.js';
 export { type AuditAnchorContents, AuditAnchorError, readAnchor } from './audit/anchor.js';
+export {
+  type ArchiveManifest,
+  type ArchiveVerifyResult,
+  AuditArchiveError,
+  archiveAudit,
+  pruneAudit,
+  verifyAuditArchive,
+} from './audit/archive.js';
 export { AuditKeyError } from './audit/audit_key.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
 export {
