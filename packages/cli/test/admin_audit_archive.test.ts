@@ -1,9 +1,9 @@
 /**
  * `clavis admin audit archive`, `audit verify --archive` and `audit prune`: archive what is sealed, verify
- * the archive, prune it, and the log left verifies; a tampered archive line is one stderr line, exit 1,
+ * the archive offline (no database), prune it, and the log left verifies; a tampered archive line is one stderr line, exit 1,
  * and an archive that does not verify is never pruned.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initDatabase, runCli, type Scratch, scratch } from './support/cli.js';
@@ -29,9 +29,14 @@ describe('audit archive and prune', () => {
     expect(archived.code).toBe(0);
     expect(archived.stdout).toMatch(/^archived \d+ records and seals 1\.\.\d+ to /);
 
+    // Offline: the database moved away, only the KEK file and the archive are needed.
+    renameSync(tmp.dbPath, `${tmp.dbPath}.away`);
     const verified = await admin('audit', 'verify', '--archive', dir);
+    expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
     expect(verified.stdout).toMatch(/^audit archive intact: \d+ records, \d+ seals\n$/);
+    expect(existsSync(tmp.dbPath)).toBe(false);
+    renameSync(`${tmp.dbPath}.away`, tmp.dbPath);
 
     const pruned = await admin('audit', 'prune', '--archive', dir, '--json');
     expect(pruned.code).toBe(0);

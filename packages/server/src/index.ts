@@ -45,6 +45,7 @@ export { isLoopbackHost } from './http/loopback.js';
 export { bootstrap } from './runtime/bootstrap.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export {
+  archiveChainKey,
   defaultAuditAnchorFile,
   openServices,
   type Services,

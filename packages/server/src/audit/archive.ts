@@ -19,6 +19,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
+import { WRAPPED_KEYS_SETTING } from '../crypto/stable_keys.js';
 import type { AuditEventsTable, AuditSealsTable, Database } from '../storage/schema.js';
 import type { AuditAnchorContents } from './anchor.js';
 import type { AuditLog } from './audit_log.js';
@@ -43,6 +44,11 @@ export interface ArchiveManifest {
   segments: Record<string, ChainSpan>;
   records: number;
   files: { 'records.jsonl': string; 'seals.jsonl': string };
+  /**
+   * What gives the chain key from the KEK without the database: the KEK's check value and the wrapped
+   * stable keys (both as the database holds them; neither opens without the KEK).
+   */
+  keys: { kek_check: string | null; wrapped: string | null };
 }
 
 /** Where the pruned part of each chain ends: the last pruned position and its hash. */
@@ -147,6 +153,9 @@ export async function archiveAudit(
       last_hash: (rows.at(-1) as AuditEventsTable).hash,
     };
   }
+  const setting = async (key: string) =>
+    (await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst())?.value ??
+    null;
   const records = `${recordLines.join('\n')}${recordLines.length ? '\n' : ''}`;
   const sealText = `${seals.map((s) => JSON.stringify(s)).join('\n')}\n`;
   const manifest: ArchiveManifest = {
@@ -162,6 +171,7 @@ export async function archiveAudit(
     segments,
     records: recordLines.length,
     files: { 'records.jsonl': sha256(records), 'seals.jsonl': sha256(sealText) },
+    keys: { kek_check: await setting('kek_check'), wrapped: await setting(WRAPPED_KEYS_SETTING) },
   };
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   if (readdirSync(options.dir).length > 0)
@@ -183,6 +193,15 @@ export interface ArchiveVerifyResult {
   anchored?: number;
   broken?: { where: string; reason: string };
   manifest?: ArchiveManifest;
+}
+
+/** An archive's manifest, as written (not yet verified). */
+export function readArchiveManifest(dir: string): ArchiveManifest {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ArchiveManifest;
+  } catch (err) {
+    throw new AuditArchiveError(`${dir} is not a readable audit archive: ${(err as Error).message}`);
+  }
 }
 
 function lines(text: string): string[] {

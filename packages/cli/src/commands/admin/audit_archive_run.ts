@@ -3,6 +3,8 @@ import {
   type AuditAnchorContents,
   AuditArchiveError,
   archiveAudit,
+  archiveChainKey,
+  KekError,
   pruneAudit,
   readAnchor,
   verifyAuditArchive,
@@ -10,7 +12,7 @@ import {
 import { CliError } from '../../errors.js';
 import { writeJson, writeLine } from '../../io.js';
 import { resolveTime, type TimeArg } from '../../options.js';
-import type { AdminRunDeps, AdminTarget } from './context.js';
+import { type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
 
 export interface AuditArchiveOptions extends AdminTarget {
   before: TimeArg;
@@ -77,16 +79,30 @@ export async function runAuditPrune(
   );
 }
 
-/** `audit verify --archive DIR`: the archive alone, with the chain key of the target's KEK. */
+/**
+ * `audit verify --archive DIR`: the archive alone, offline — no database is opened; the chain key comes
+ * from the KEK (CLAVIS_KEK, or the key file as for the target database) and what the archive carries.
+ */
 export async function runArchiveVerify(
   options: AdminTarget & { archive: string; json?: boolean | undefined },
   anchors: AuditAnchorContents[] | undefined,
   files: string[] | undefined,
-  deps: Pick<AdminRunDeps, 'stdout' | 'openAdmin'>,
+  deps: Pick<AdminRunDeps, 'stdout' | 'env'>,
 ): Promise<void> {
-  const result = await deps.openAdmin(options, async ({ services }) =>
-    verifyAuditArchive(options.archive, services.auditKey, anchors ? { anchors } : {}),
-  );
+  const key = await orCliError(async () => {
+    try {
+      return archiveChainKey(options.archive, {
+        dbUrl: adminDbUrl(deps.env, options),
+        kek: deps.env.CLAVIS_KEK,
+        kekPrevious: deps.env.CLAVIS_KEK_PREVIOUS || undefined,
+        kekFile: deps.env.CLAVIS_KEK_FILE,
+      });
+    } catch (err) {
+      if (err instanceof KekError) throw new CliError(err.message);
+      throw err;
+    }
+  });
+  const result = verifyAuditArchive(options.archive, key, anchors ? { anchors } : {});
   const { manifest: _manifest, ...shown } = result;
   if (options.json) writeJson(deps, shown);
   else if (result.ok) {
