@@ -3,11 +3,14 @@
  * pruned from the database only as archived, and the log that remains still verifies, its first record
  * linked to the last pruned one. A tampered archive line is found; a prune that does not match is refused.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readAnchor } from '@clavis/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyChain } from '../../../../test/support/audit.js';
 import { dialects } from '../../../../test/support/dialects.js';
+import { startRealServer } from '../../../../test/support/real_server.js';
 import { type TempDir, tempDir } from '../../../../test/support/temp_dir.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { AuditArchiveError, archiveAudit, pruneAudit, verifyAuditArchive } from '../../src/audit/archive.js';
@@ -127,7 +130,6 @@ describe.each(dialects)('audit archive and prune (%s)', (dialect) => {
     // The digest in the manifest recomputed too: the record's own hash still gives it away.
     const manifestFile = join(archive, 'manifest.json');
     const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
-    const { createHash } = await import('node:crypto');
     manifest.files['records.jsonl'] = createHash('sha256').update(readFileSync(file)).digest('hex');
     writeFileSync(manifestFile, JSON.stringify(manifest));
     const tampered = verifyAuditArchive(archive, key);
@@ -155,5 +157,54 @@ describe.each(dialects)('audit archive and prune (%s)', (dialect) => {
     expect(
       await archiveAudit(server.services.db, { before: server.clock.now, dir: join(dir.path, 'x'), now: 0 }),
     ).toBeUndefined();
+  });
+});
+
+describe.each(dialects)('audit archive with the anchor (%s)', (dialect) => {
+  it("verifies serve's signed seals against the anchor, and finds a forged signature", async () => {
+    const server = await startRealServer(dialect);
+    const dir = tempDir('clavis-archive-');
+    try {
+      const { services, auditAnchor } = server.running;
+      expect(auditAnchor).toBeDefined();
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 3; i++)
+          await services.audit.record({ event: 'client.update', actor: ADMIN, detail: { round, i } });
+        await services.audit.drain();
+        await services.audit.seal();
+      }
+      const anchors = [await readAnchor(auditAnchor ?? '')];
+      const archive = join(dir.path, 'a');
+      const manifest = await archiveAudit(services.db, {
+        before: Date.now() + 1000,
+        dir: archive,
+        now: Date.now(),
+      });
+      expect(manifest).toBeDefined();
+      const verified = verifyAuditArchive(archive, services.auditKey, { anchors });
+      expect(verified).toMatchObject({ ok: true });
+      expect(verified.anchored).toBeGreaterThanOrEqual(2);
+
+      // A seal re-signed by someone else (here: its signature swapped for another seal's).
+      const file = join(archive, 'seals.jsonl');
+      const seals = readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const signed = seals.filter((s) => s.signature !== null);
+      expect(signed.length).toBeGreaterThanOrEqual(2);
+      signed[0].signature = signed[1].signature;
+      writeFileSync(file, `${seals.map((s) => JSON.stringify(s)).join('\n')}\n`);
+      const manifestFile = join(archive, 'manifest.json');
+      const m = JSON.parse(readFileSync(manifestFile, 'utf8'));
+      m.files['seals.jsonl'] = createHash('sha256').update(readFileSync(file)).digest('hex');
+      writeFileSync(manifestFile, JSON.stringify(m));
+      expect(verifyAuditArchive(archive, services.auditKey, { anchors }).broken?.reason).toBe(
+        'signature does not verify with the audit key of the anchor',
+      );
+    } finally {
+      await server.close();
+      dir.remove();
+    }
   });
 });
