@@ -14,6 +14,7 @@ import * as clavis from './servers/clavis.js';
 import * as cliToken from './servers/cli_token.js';
 import * as oidcProvider from './servers/oidc_provider.js';
 import * as scan from './servers/scan.js';
+import * as startup from './servers/startup.js';
 
 const opts = parseCli();
 const log = (s = '') => process.stdout.write(`${s}\n`);
@@ -29,6 +30,7 @@ const TARGETS = [
   },
   { name: cliToken.TARGET, scenarios: cliToken.SCENARIOS, clavis: true, launch: () => cliToken.launch() },
   { name: scan.TARGET, scenarios: scan.SCENARIOS, clavis: true, launch: () => scan.launch() },
+  { name: startup.TARGET, scenarios: startup.SCENARIOS, clavis: true, launch: () => startup.launch() },
   {
     name: 'clavis-sqlite',
     scenarios: clavis.SCENARIOS,

@@ -32,7 +32,7 @@ const layers = [
   ],
   ['http'],
   ['audit'],
-  ['storage', 'crypto'],
+  ['storage', 'crypto', 'metrics'],
 ];
 const layerOf = new Map(layers.flatMap((units, index) => units.map((unit) => [unit, index])));
 

@@ -37,6 +37,8 @@ export async function startRealServer(
     shutdown?: Pick<ServeOptions, 'shutdownTimeoutMs' | 'shutdownDrainMs'>;
     /** The URL the server opens, from the test database's (e.g. through a `DbProxy`, with timeouts). */
     dbUrl?: (url: string) => string;
+    /** Prometheus metrics: off (default), on the main port, or on their own listener. */
+    metrics?: ServeOptions['metrics'];
   } = {},
 ): Promise<RealServer> {
   const database = await createTestDatabase(dialect);
@@ -53,6 +55,7 @@ export async function startRealServer(
       kekFile: join(database.dir, 'clavis.kek'),
       adminPassword: 'interop-test-admin-password',
       logger: options.logger ?? createLogger('silent'),
+      metrics: options.metrics,
       config: { ...options.config, ...(options.signingAlg ? { signingAlg: options.signingAlg } : {}) },
     });
   } catch (err) {

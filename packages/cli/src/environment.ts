@@ -36,7 +36,18 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
         name: 'CLAVIS_ADMIN_PASSWORD',
         text: "the first start's admin password (default: a one-time password, printed once)",
       },
-      { name: 'CLAVIS_LOG_LEVEL', text: 'fatal, error, warn, info, debug, trace or silent (default info)' },
+      {
+        name: 'CLAVIS_LOG_LEVEL',
+        text: 'fatal, error, warn, info, debug, trace or silent (default info; debug logs each request with its id)',
+      },
+      {
+        name: 'CLAVIS_METRICS',
+        text: '1: serve Prometheus metrics at /metrics on the main port (default 0: off)',
+      },
+      {
+        name: 'CLAVIS_METRICS_LISTEN',
+        text: 'HOST:PORT: serve /metrics on this separate listener instead, not on the main port',
+      },
       {
         name: 'CLAVIS_SIGNING_ALG',
         text: 'access-token signing algorithm: EdDSA, ES256 or RS256 (default EdDSA)',

@@ -107,6 +107,8 @@ describe('what `clavis` loads', () => {
     { argv: ['admin', 'init', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'list', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'export', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'archive', '--help'], code: 0 },
+    { argv: ['admin', 'audit', 'prune', '--help'], code: 0 },
     { argv: ['admin', 'audit', 'list', '--since', 'yesterday'], code: 1 },
     { argv: ['admin', 'clients', 'craete'], code: 1 },
     { argv: ['admin', 'clients', 'create', '--name', 'x', '--kind', 'other'], code: 1 },

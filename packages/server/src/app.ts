@@ -24,6 +24,7 @@ import { registerDiscovery } from './endpoints/discovery.js';
 import { registerHealth } from './endpoints/health.js';
 import { registerIntrospectionEndpoint } from './endpoints/introspection.js';
 import { registerJwks } from './endpoints/jwks.js';
+import { registerMetricsEndpoint } from './endpoints/metrics.js';
 import { registerRevocationEndpoint } from './endpoints/revocation.js';
 import { registerTokenEndpoint } from './endpoints/token.js';
 import { registerUserinfoEndpoint } from './endpoints/userinfo.js';
@@ -33,9 +34,14 @@ import { BearerGuard } from './http/bearer_guard.js';
 import { answerPostOnly, installErrorBoundary, type ShutdownPhase } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import type { InFlightRequests } from './http/in_flight.js';
+import { requestIdOf } from './http/request_id.js';
+import { installRequestMetrics } from './http/request_metrics.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import { UpstreamClients } from './idps/upstream_client.js';
+import { reasonLabel } from './metrics/labels.js';
+import type { Metrics } from './metrics/metrics.js';
 import { registerDevicePages } from './pages/index.js';
+import { pgPoolUse } from './storage/raw.js';
 import type { Database } from './storage/schema.js';
 import { StorageHealth } from './storage/storage_health.js';
 import { verifyLiveAccessToken } from './tokens/live_access_token.js';
@@ -69,6 +75,10 @@ export interface AppDeps {
   inFlight?: InFlightRequests | undefined;
   /** Counts storage failures and logs outages once; default: one made here, closed with the app. */
   storageHealth?: StorageHealth | undefined;
+  /** This app's metrics (off when absent: nothing is counted). */
+  metrics?: Metrics | undefined;
+  /** Whether `/metrics` is served on this app's port (`CLAVIS_METRICS=1`); else only `metrics` counts. */
+  serveMetrics?: boolean | undefined;
 }
 
 export interface AdminApiParts {
@@ -97,15 +107,29 @@ function assertionPolicyFor(config: ServerConfig): AssertionPolicy {
   };
 }
 
+/** Whether `logger` logs at debug or finer: then every request gets its lines, with its id. */
+function logsRequests(logger: AppDeps['logger']): boolean {
+  if (typeof logger !== 'object' || logger === null) return false;
+  const level = (logger as { level?: unknown }).level;
+  return level === 'debug' || level === 'trace';
+}
+
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const { config } = deps;
+  const { config, metrics } = deps;
   const app = Fastify({
     ...(typeof deps.logger === 'boolean' ? { logger: deps.logger } : { loggerInstance: deps.logger }),
-    // Per-request lines would cost throughput and add nothing the audit log does not already hold.
-    logController: new LogController({ disableRequestLogging: true }),
-    // No per-request child logger: nothing logs per request, and a pino child with redaction costs ~2%
-    // of a key verification. The error boundary names the request id itself.
-    childLoggerFactory: (logger) => logger,
+    // The caller's X-Request-Id if short and safe, else a random one; echoed, logged and audited.
+    genReqId: requestIdOf,
+    ...(logsRequests(deps.logger)
+      ? {}
+      : {
+          // Per-request lines would cost throughput and add nothing the audit log does not already
+          // hold (at debug level they are written, each with its `reqId`).
+          logController: new LogController({ disableRequestLogging: true }),
+          // No per-request child logger: nothing logs per request, and a pino child with redaction
+          // costs ~2% of a key verification. The error boundary names the request id itself.
+          childLoggerFactory: (logger: NonNullable<FastifyServerOptions['loggerInstance']>) => logger,
+        }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustedProxies.length ? config.trustedProxies : false,
     // Shutdown is answered by the error boundary (an OAuth 503 with Retry-After), not the framework.
@@ -133,7 +157,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     storageHealth,
     shutdownPhase: deps.shutdownPhase,
     duringShutdown: ['/healthz', '/readyz'],
+    metrics,
   });
+  if (metrics) installRequestMetrics(app, metrics);
   answerPostOnly(app, [
     paths.token,
     paths.deviceAuthorization,
@@ -157,6 +183,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       perAddressPerMinute: config.authFailuresPerAddressPerMinute,
     });
   app.addHook('onClose', () => failures.close());
+  if (metrics) {
+    failures.onRefusal((entry) =>
+      metrics.refusals.inc({ event: entry.event, reason: reasonLabel(entry.detail?.reason) }),
+    );
+  }
   const authenticate = clientAuthenticator({
     clients,
     db: deps.db,
@@ -194,7 +225,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   registerDiscovery(app, config);
   registerJwks(app, keys);
-  registerTokenEndpoint(app, { grants, authenticate });
+  registerTokenEndpoint(app, { grants, authenticate, metrics });
   registerDeviceAuthorizationEndpoint(app, { config, audit, hasher, authenticate });
   registerIntrospectionEndpoint(app, { config, tokens, db, hasher, apiKeys, authenticate });
   registerRevocationEndpoint(app, { config, tokens, db, audit, hasher, authenticate });
@@ -264,6 +295,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       assertionAudience: config.assertionAudience,
       serverUrl: `${config.issuer.replace(/\/$/, '')}${ADMIN_API_PREFIX}`,
     });
+  }
+  if (metrics) {
+    audit.onBatch((units, ms, failed) => {
+      if (failed) metrics.auditBatchFailures.inc();
+      else {
+        metrics.auditBatchSize.observe(units);
+        metrics.auditBatchDuration.observe(ms / 1000);
+      }
+    });
+    metrics.observe({
+      clock: config.clock,
+      pool: () => pgPoolUse(db),
+      auditQueued: () => audit.queued,
+      auditUnsealedSince: () => audit.unsealedSince,
+      signingKeyActivatedAt: () => keys.currentActivatedAt(),
+      caches: () => ({ clients: clients.cacheTally, api_keys: apiKeys.cacheTally }),
+      outageCounters: () => ({ outages: storageHealth.outages, failures: storageHealth.failures }),
+    });
+    if (deps.serveMetrics) registerMetricsEndpoint(app, metrics);
   }
   return app;
 }

@@ -22,6 +22,14 @@ export * as adminViews from './admin/views.js';
 export { sweepIdleApiKeys } from './api_keys/idle_sweep.js';
 export { buildApp } from './app.js';
 export { type AuditAnchorContents, AuditAnchorError, readAnchor } from './audit/anchor.js';
+export {
+  type ArchiveManifest,
+  type ArchiveVerifyResult,
+  AuditArchiveError,
+  archiveAudit,
+  pruneAudit,
+  verifyAuditArchive,
+} from './audit/archive.js';
 export { AuditKeyError } from './audit/audit_key.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
 export {
@@ -47,6 +55,7 @@ export * as posture from './posture/index.js';
 export { bootstrap } from './runtime/bootstrap.js';
 export { createLogger, type RunningServer, type ServeOptions, startServer } from './runtime/serve.js';
 export {
+  archiveChainKey,
   defaultAuditAnchorFile,
   openServices,
   type Services,

@@ -67,6 +67,7 @@ function banner(err: Io['stderr'], server: RunningServer): void {
   writeLine(err, `  key file   ${server.services.kekSource}`);
   writeLine(err, `  assertion  aud = ${server.config.assertionAudience}`);
   if (server.auditAnchor) writeLine(err, `  audit      anchor ${server.auditAnchor}`);
+  if (server.metricsUrl) writeLine(err, `  metrics    ${server.metricsUrl}/metrics`);
   if (server.services.kekRotationPending) {
     writeLine(
       err,
@@ -133,6 +134,7 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
     auditAnchorCheck: d.auditAnchorCheck,
     shutdownTimeoutMs: d.shutdownTimeoutMs,
     shutdownDrainMs: d.shutdownDrainMs,
+    metrics: d.metrics,
     adminPassword: deps.env.CLAVIS_ADMIN_PASSWORD,
     config: {
       ...(d.signingAlg ? { signingAlg: d.signingAlg } : {}),

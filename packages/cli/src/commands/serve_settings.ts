@@ -35,6 +35,8 @@ export interface ServeEnvSettings {
   shutdownTimeoutMs: number | undefined;
   /** CLAVIS_SHUTDOWN_DRAIN, in ms (undefined: none). */
   shutdownDrainMs: number | undefined;
+  /** `CLAVIS_METRICS=1`: on the main port; `CLAVIS_METRICS_LISTEN=HOST:PORT`: on its own listener. */
+  metrics: 'off' | 'main' | { host: string; port: number };
 }
 
 function bad(name: string, problem: string): CliError {
@@ -63,6 +65,29 @@ function checked<T>(name: string, check: () => T): T {
     if (err instanceof ConfigError || err instanceof DatabaseUrlError) throw bad(name, err.message);
     throw err;
   }
+}
+
+/** `CLAVIS_METRICS_LISTEN`: `HOST:PORT`, an IPv6 host in brackets (`[::1]:9464`). */
+function metricsListen(value: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(value);
+  const host = match?.[1] ?? match?.[2];
+  if (!match || !host || (match[1] !== undefined && isIP(host) !== 6))
+    throw bad('CLAVIS_METRICS_LISTEN', `"${value.slice(0, 64)}" is not HOST:PORT (an IPv6 host in brackets)`);
+  let listenPort: number;
+  try {
+    listenPort = port(match[3] ?? '');
+  } catch (err) {
+    throw bad('CLAVIS_METRICS_LISTEN', `port "${(match[3] ?? '').slice(0, 16)}" ${(err as Error).message}`);
+  }
+  return { host: hostName('CLAVIS_METRICS_LISTEN', host), port: listenPort };
+}
+
+/** Where `/metrics` is served, from `CLAVIS_METRICS` and `CLAVIS_METRICS_LISTEN` (which wins). */
+function metricsSetting(env: Env): ServeEnvSettings['metrics'] {
+  if (env.CLAVIS_METRICS_LISTEN) return metricsListen(env.CLAVIS_METRICS_LISTEN);
+  const on = env.CLAVIS_METRICS;
+  if (!on) return 'off';
+  return oneOf('CLAVIS_METRICS', on, ['0', '1'] as const) === '1' ? 'main' : 'off';
 }
 
 /** Every serve setting of the environment, with its default; the first bad one is a CliError. */
@@ -114,6 +139,7 @@ export function serveEnvSettings(env: Env): ServeEnvSettings {
       env.CLAVIS_SHUTDOWN_DRAIN && env.CLAVIS_SHUTDOWN_DRAIN !== '0'
         ? shutdownDuration('CLAVIS_SHUTDOWN_DRAIN', env.CLAVIS_SHUTDOWN_DRAIN)
         : undefined,
+    metrics: metricsSetting(env),
   };
 }
 

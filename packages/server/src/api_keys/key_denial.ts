@@ -18,6 +18,7 @@ export function keyDenial(input: {
       clientId: input.callerClientId ?? null,
       ip: input.context.ip,
       userAgent: input.context.userAgent,
+      requestId: input.context.requestId,
       detail: { reason: input.reason, via: input.via, ...(input.keyId ? { api_key_id: input.keyId } : {}) },
     },
     subject: input.keyId ?? null,

@@ -135,6 +135,11 @@ export class ApiKeyVerifier {
     this.#cache = apiKeyCache(deps.db);
   }
 
+  /** The cache's hits, misses and invalidations since start (for metrics). */
+  get cacheTally(): Readonly<{ hits: number; misses: number; invalidations: number }> {
+    return this.#cache.tally;
+  }
+
   /** Drops cached keys: call after this process commits a change (see api_key_cache.ts). */
   invalidate(): void {
     this.#cache.invalidate();

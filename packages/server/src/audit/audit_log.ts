@@ -58,6 +58,9 @@ interface Unit {
 
 const MAX_BATCH = 512;
 
+/** Told of every group commit: its units, how long it took (ms), and whether it failed as a whole. */
+export type BatchListener = (units: number, ms: number, failed: boolean) => void;
+
 /** How long a writer's segment lease lasts (5 seal intervals): once it lapses, `serve` seals the head. */
 export const DEFAULT_LEASE_MS = 10_000;
 
@@ -91,6 +94,9 @@ export class AuditLog {
   #closed = false;
   #idle: Array<() => void> = [];
   readonly #changeListeners: Array<() => void> = [];
+  #batchListener: BatchListener | undefined;
+  /** When the oldest record not yet sealed was committed, if any. */
+  #unsealedSince: number | undefined;
 
   private constructor(
     db: Kysely<Database>,
@@ -145,6 +151,21 @@ export class AuditLog {
   /** Calls `listener` with every seal this writer commits (its own head, or an abandoned segment's). */
   onSeal(listener: (seal: AuditSealsTable) => void): void {
     this.#sealListeners.push(listener);
+  }
+
+  /** Calls `listener` after every group commit (for metrics); one listener, set once. */
+  onBatch(listener: BatchListener): void {
+    this.#batchListener = listener;
+  }
+
+  /** Units waiting for the next group commit. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** When this writer's oldest unsealed record was committed (clock ms), or undefined if all are sealed. */
+  get unsealedSince(): number | undefined {
+    return this.#unsealedSince;
   }
 
   /** Appends a record. Resolves once it is committed. */
@@ -283,10 +304,13 @@ export class AuditLog {
     this.#segmentStored = false;
     this.#head = { seq: 0, hash: segmentGenesis(this.#segment) };
     this.#sealedSeq = 0;
+    this.#unsealedSince = undefined;
   }
 
   /** Commits a batch. On failure, rejects the units if `final`, else returns the error to the caller. */
   async #commitBatch(batch: Unit[], final: boolean): Promise<unknown> {
+    const listener = this.#batchListener;
+    const started = listener ? performance.now() : 0;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     let head = this.#head;
     let storesSegment = false;
@@ -379,10 +403,13 @@ export class AuditLog {
         });
       }
     } catch (error) {
+      listener?.(batch.length, performance.now() - started, true);
       if (!final) return error;
       for (const unit of batch) unit.reject(error);
       return undefined;
     }
+    listener?.(batch.length, performance.now() - started, false);
+    if (head.seq !== this.#head.seq && this.#unsealedSince === undefined) this.#unsealedSince = this.#clock();
     this.#head = head;
     if (storesSegment) this.#segmentStored = true;
     if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) {
@@ -408,7 +435,9 @@ export class AuditLog {
       client_id: entry.clientId ?? null,
       ip: entry.ip ?? null,
       user_agent: entry.userAgent ? entry.userAgent.slice(0, 256) : null,
-      detail: JSON.stringify(entry.detail ?? {}),
+      detail: JSON.stringify(
+        entry.requestId ? { ...entry.detail, request_id: entry.requestId } : (entry.detail ?? {}),
+      ),
       prev_hash: head.hash,
     };
     return { ...fields, hash: recordHash(this.#key, fields) };
@@ -426,6 +455,8 @@ export class AuditLog {
     if (head.seq === this.#sealedSeq) return;
     await this.#appendSeal(this.#segment, head, false);
     this.#sealedSeq = head.seq;
+    // Records committed while the seal was written are still unsealed: their age counts from now.
+    this.#unsealedSince = this.#head.seq === head.seq ? undefined : this.#clock();
   }
 
   /**

@@ -72,6 +72,9 @@ export const auditEventNames = [
   'idp.delete',
   'idp.link',
   'idp.unlink',
+  // Sealed records archived to files and deleted from the database; the detail holds where each chain
+  // now starts (see audit/archive.ts).
+  'audit.prune',
 ] as const;
 
 export type AuditEventName = (typeof auditEventNames)[number];
@@ -89,6 +92,8 @@ export interface AuditEntry {
   clientId?: string | null;
   ip?: string | null;
   userAgent?: string | null;
+  /** The request that caused it (its `X-Request-Id`), stored in the record's detail as `request_id`. */
+  requestId?: string | null;
   /** Event-specific fields. Never a secret, a token or a password. */
   detail?: Record<string, unknown>;
 }
@@ -97,4 +102,6 @@ export interface AuditEntry {
 export interface RequestContext {
   ip: string | null;
   userAgent: string | null;
+  /** The request's id (see http/request_id.ts); absent outside a request (the CLI). */
+  requestId?: string | null;
 }

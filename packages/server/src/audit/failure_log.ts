@@ -61,6 +61,7 @@ export class FailureLog {
   #overBudget = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  #refusalListener: ((entry: AuditEntry, throttled: boolean) => void) | undefined;
 
   constructor(options: FailureLogOptions) {
     this.#options = options;
@@ -76,6 +77,11 @@ export class FailureLog {
   /** A keyed hash of a username as typed: the same name always gives the same value, never the name. */
   usernameHash(username: string): string {
     return `hmac:${this.#hmac.digest(`username:${username}`).subarray(0, 16).toString('base64url')}`;
+  }
+
+  /** Calls `listener` with every refusal noted, before aggregation (for metrics); one listener. */
+  onRefusal(listener: (entry: AuditEntry, throttled: boolean) => void): void {
+    this.#refusalListener = listener;
   }
 
   /**
@@ -107,6 +113,7 @@ export class FailureLog {
    * `throttled`, the failure was refused by a budget and is only ever aggregated.
    */
   async note(failure: Failure, options: { throttled?: boolean } = {}): Promise<void> {
+    this.#refusalListener?.(failure.entry, options.throttled === true);
     if (this.#closed) return;
     await this.#rollover();
     const { entry } = failure;
@@ -178,6 +185,8 @@ export class FailureLog {
         this.#options.audit.record({
           ...entry,
           userAgent: null,
+          // One record for many requests: none of their ids is its own.
+          requestId: null,
           detail: {
             ...entry.detail,
             count,

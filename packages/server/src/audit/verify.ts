@@ -16,7 +16,8 @@ import type { KeyObject } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { AuditEventsTable, Database } from '../storage/schema.js';
 import type { AuditAnchorContents } from './anchor.js';
-import { recordHash, SEAL_GENESIS, sealHash, sealSignatureValid, segmentGenesis } from './chain.js';
+import { pruneBoundary } from './archive.js';
+import { recordHash, sealHash, sealSignatureValid, segmentGenesis } from './chain.js';
 
 export interface AuditBreak {
   /** `segment:seq` of the first broken record, or `seal:seq`. */
@@ -76,6 +77,8 @@ export async function verifyAuditLog(
     ).n,
   );
   const segments = await db.selectFrom('audit_segments').select('id').execute();
+  // Where each chain starts after `audit prune`: the first remaining record links to the last pruned one.
+  const pruned = await pruneBoundary(db);
   let records = 0;
   let sealCount = 0;
   let unsealed = 0;
@@ -96,12 +99,14 @@ export async function verifyAuditLog(
   // The seal chain first: it is short, and tells which records must hold which hashes.
   const sealed = new Map<string, Map<number, { hash: string; seal: number }>>();
   const sealsBySeq = anchors ? new Map<number, { hash: string; signature: string | null }>() : undefined;
-  let prevSeal = SEAL_GENESIS;
-  let expectedSeal = 1;
+  let prevSeal = pruned.seals.hash;
+  let expectedSeal = pruned.seals.to + 1;
+  let firstPage = true;
   for (;;) {
     let q = db.selectFrom('audit_seals').selectAll().orderBy('seq').limit(PAGE);
-    // No lower bound on the first page: a seal numbered below 1 is out of the chain, and reported.
-    if (expectedSeal > 1) q = q.where('seq', '>=', expectedSeal);
+    // No lower bound on the first page: a seal numbered below the first is out of the chain, and reported.
+    if (!firstPage) q = q.where('seq', '>=', expectedSeal);
+    firstPage = false;
     const seals = await q.execute();
     for (const seal of seals) {
       const where = `seal:${seal.seq}`;
@@ -113,6 +118,16 @@ export async function verifyAuditLog(
       if (anchors && seal.signature !== null && !sealSignatureValid(publicKeys, seal, seal.signature))
         return result({ where, reason: 'signature does not verify with the audit key of the anchor' });
       sealsBySeq?.set(seal.seq, { hash: seal.hash, signature: seal.signature });
+      // A seal of a position already pruned (a head sealed again, signed): it must name the boundary.
+      const segmentPruned = pruned.segments[seal.segment];
+      if (segmentPruned && seal.segment_seq <= segmentPruned.to) {
+        if (seal.segment_seq === segmentPruned.to && seal.segment_hash !== segmentPruned.hash)
+          return result({ where, reason: 'differs from the pruned record it seals' });
+        prevSeal = seal.hash;
+        expectedSeal++;
+        sealCount++;
+        continue;
+      }
       let positions = sealed.get(seal.segment);
       if (!positions) {
         positions = new Map();
@@ -129,6 +144,8 @@ export async function verifyAuditLog(
   // Every seal an anchor holds must still be in the database, unchanged.
   for (const anchor of anchors ?? []) {
     for (const a of anchor.seals) {
+      // Seals pruned from the database are checked in their archive (audit verify --archive).
+      if (a.seq <= pruned.seals.to) continue;
       const found = sealsBySeq?.get(a.seq);
       if (!found)
         return result({
@@ -156,7 +173,7 @@ export async function verifyAuditLog(
   const finish = (): AuditBreak | undefined => {
     if (!current) return undefined;
     const { id, positions, expected } = current;
-    let sealedUpTo = 0;
+    let sealedUpTo = pruned.segments[id]?.to ?? 0;
     for (const seq of positions.keys()) sealedUpTo = Math.max(sealedUpTo, seq);
     const last = expected - 1;
     if (last < sealedUpTo)
@@ -192,11 +209,12 @@ export async function verifyAuditLog(
         if (seen.has(row.segment))
           return result({ where: `${row.segment}:${row.seq}`, reason: 'record out of order' });
         seen.add(row.segment);
+        const start = pruned.segments[row.segment];
         current = {
           id: row.segment,
           positions: sealed.get(row.segment) ?? new Map(),
-          prev: segmentGenesis(row.segment),
-          expected: 1,
+          prev: start?.hash ?? segmentGenesis(row.segment),
+          expected: (start?.to ?? 0) + 1,
         };
       }
       const where = `${row.segment}:${row.seq}`;

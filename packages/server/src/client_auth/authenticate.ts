@@ -141,6 +141,7 @@ export async function authenticateClient(
         clientId,
         ip: request.context.ip,
         userAgent: request.context.userAgent,
+        requestId: request.context.requestId,
         detail: { endpoint: request.endpoint, reason },
       },
       subject: clientId,

@@ -29,6 +29,11 @@ export class ClientDirectory {
     this.#cache = new ExactCache({ version: sqliteCommitVersion(db), maxEntries: MAX_ENTRIES });
   }
 
+  /** The cache's hits, misses and invalidations since start (for metrics). */
+  get cacheTally(): Readonly<{ hits: number; misses: number; invalidations: number }> {
+    return this.#cache.tally;
+  }
+
   /** Forgets everything (after this process changed clients). */
   invalidate(): void {
     this.#cache.invalidate();

@@ -93,6 +93,7 @@ export function registerApiKeyLeakEndpoint(app: FastifyInstance, deps: ApiKeyLea
               actor: { type: 'anonymous', id: null },
               ip: context.ip,
               userAgent: context.userAgent,
+              requestId: context.requestId,
               detail: { reason: 'rate_limited' },
             },
           },
@@ -128,6 +129,7 @@ export function registerApiKeyLeakEndpoint(app: FastifyInstance, deps: ApiKeyLea
                   actor: { type: 'anonymous', id: null },
                   ip: context.ip,
                   userAgent: context.userAgent,
+                  requestId: context.requestId,
                   detail: {
                     api_key_id: keyId,
                     url: clip(entry.url),
@@ -143,6 +145,7 @@ export function registerApiKeyLeakEndpoint(app: FastifyInstance, deps: ApiKeyLea
         actor: { type: 'anonymous', id: null },
         ip: context.ip,
         userAgent: context.userAgent,
+        requestId: context.requestId,
         detail: { reported: entries.length, well_formed: wellFormed, revoked },
       };
       // A report that revoked something is recorded as it is; one that revoked nothing (anyone can

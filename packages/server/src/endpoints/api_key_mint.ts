@@ -143,6 +143,7 @@ export function registerApiKeyMintEndpoint(app: FastifyInstance, deps: ApiKeyMin
       clientId: claims.client_id,
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: {
         api_key_id: row.id,
         owner: owner.label,

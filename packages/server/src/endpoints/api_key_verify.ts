@@ -96,6 +96,7 @@ export function registerApiKeyVerifyEndpoint(app: FastifyInstance, deps: ApiKeyV
       clientId: client.id,
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: { api_key_id: key.id, via: 'verify', caller_ip: ip, remaining_uses: remainingUses },
     }));
     if (!used.ok) return deny(used.reason, key.id);

@@ -78,6 +78,7 @@ export function registerDeviceAuthorizationEndpoint(
           clientId: client.id,
           ip: context.ip,
           userAgent: context.userAgent,
+          requestId: context.requestId,
           detail: {
             device_request: id,
             scope: scopes.join(' '),

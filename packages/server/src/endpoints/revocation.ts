@@ -57,6 +57,7 @@ export function registerRevocationEndpoint(app: FastifyInstance, deps: Revocatio
           clientId: client.id,
           ip: context.ip,
           userAgent: context.userAgent,
+          requestId: context.requestId,
           detail: {
             family: row.family_id,
             sub: row.user_id,
@@ -82,6 +83,7 @@ export function registerRevocationEndpoint(app: FastifyInstance, deps: Revocatio
         clientId: client.id,
         ip: context.ip,
         userAgent: context.userAgent,
+        requestId: context.requestId,
         detail: { jti: claims.jti, sub: claims.sub, token_type: 'access_token', already_revoked: !revoked },
       }),
     );

@@ -13,11 +13,14 @@ import { paths } from '../config.js';
 import type { GrantRegistry } from '../grants/registry.js';
 import { endpointRequest } from '../http/endpoint.js';
 import { type FormParams, requireParam } from '../http/form_body.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { ClientAuthenticator } from './client_request.js';
 
 export interface TokenEndpointDeps {
   grants: GrantRegistry;
   authenticate: ClientAuthenticator;
+  /** Counts tokens issued, by grant and credential kind, when metrics are on. */
+  metrics?: Metrics | undefined;
 }
 
 /** Whether the request carries client credentials (not just a `client_id`). */
@@ -39,22 +42,27 @@ export function registerTokenEndpoint(app: FastifyInstance, deps: TokenEndpointD
     const authorization = request.headers.authorization;
 
     let response: TokenResponse;
+    // The credential kind: the client's authentication method, or the grant's own credential alone.
+    let credential: string;
     if (grant.clientAuthentication === 'optional' && !presentsCredentials(authorization, params)) {
       const claimedClientId = params.client_id ?? null;
+      credential = 'grant_credential';
       response = await grant.handle({ client: null, claimedClientId, params, context });
     } else {
-      const { client } = await deps.authenticate({
+      const { client, method } = await deps.authenticate({
         authorization,
         params,
         context,
         endpoint: 'token',
       });
+      credential = method;
       checkGrantAllowed(client, grantType, grant.allowPublicClients);
       response =
         grant.clientAuthentication === 'optional'
           ? await grant.handle({ client, claimedClientId: null, params, context })
           : await grant.handle({ client, params, context });
     }
+    deps.metrics?.tokensIssued.inc({ grant: grantType, credential });
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(response);
   });
 }

@@ -127,6 +127,7 @@ export const apiKeyExchange: SubjectTokenHandler<ApiKeyExchangeDeps> = {
       clientId,
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: {
         grant_type: GrantType.TokenExchange,
         subject_token_type: TokenType.ApiKey,

@@ -32,6 +32,7 @@ export const clientCredentials: ClientGrant<IssuingDeps> = {
       clientId: client.id,
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: {
         grant_type: GrantType.ClientCredentials,
         ...issuedTokenFacts(claims),

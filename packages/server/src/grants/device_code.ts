@@ -58,6 +58,7 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
             clientId: client.id,
             ip: context.ip,
             userAgent: context.userAgent,
+            requestId: context.requestId,
             detail: { family: familyId, reason: 'device_code_replayed', already_revoked: !revoked },
           }),
         );
@@ -126,6 +127,7 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
         clientId: client.id,
         ip: context.ip,
         userAgent: context.userAgent,
+        requestId: context.requestId,
         detail: {
           grant_type: GrantType.DeviceCode,
           device_request: row.id,

@@ -111,6 +111,7 @@ export async function issueFederatedToken(
           clientId: clientId ?? null,
           ip: context.ip,
           userAgent: context.userAgent,
+          requestId: context.requestId,
           detail: {
             grant_type: grantType,
             reason,
@@ -191,6 +192,7 @@ export async function issueFederatedToken(
       clientId: client.id,
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: {
         grant_type: grantType,
         ...issuedTokenFacts(claims),

@@ -42,6 +42,7 @@ async function revokeForReuse(
       clientId: client.id,
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: { family: familyId, sub: userId, family_revoked: revoked, likely_theft: true },
     }),
   );
@@ -119,6 +120,7 @@ export const refreshToken: ClientGrant<UserTokenGrantDeps> = {
               clientId: client.id,
               ip: context.ip,
               userAgent: context.userAgent,
+              requestId: context.requestId,
               detail: { family: row.family_id, jti: result.claims.jti, scope: result.claims.scope ?? '' },
             }
           : null,

@@ -8,6 +8,7 @@
  */
 import { InvalidClient, InvalidRequest, OAuthError, ServerError, TemporarilyUnavailable } from '@clavis/core';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Metrics } from '../metrics/metrics.js';
 import { isTransientStorageError } from '../storage/errors.js';
 import type { StorageHealth } from '../storage/storage_health.js';
 
@@ -93,6 +94,8 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
 export type ShutdownPhase = 'serving' | 'draining' | 'closing';
 
 export interface ErrorBoundaryOptions {
+  /** Counts error answers by code and status, and the storage failures among them. */
+  metrics?: Metrics | undefined;
   /** Counts transient storage failures and logs an outage once (default: each logged as a warning). */
   storageHealth?: StorageHealth | undefined;
   /**
@@ -106,7 +109,7 @@ export interface ErrorBoundaryOptions {
 }
 
 export function installErrorBoundary(app: FastifyInstance, options: ErrorBoundaryOptions = {}): void {
-  const { storageHealth, shutdownPhase } = options;
+  const { storageHealth, shutdownPhase, metrics } = options;
   if (shutdownPhase) {
     const exempt = new Set(options.duringShutdown ?? []);
     // Instead of the framework's own 503 (`return503OnClosing`): an OAuth error with Retry-After and
@@ -134,6 +137,11 @@ export function installErrorBoundary(app: FastifyInstance, options: ErrorBoundar
       if (storageHealth) storageHealth.failed(error.cause ?? error);
       else
         request.log.warn({ err: (error.cause as Error)?.message, reqId: request.id }, 'storage unavailable');
+    }
+    if (metrics) {
+      metrics.errors.inc({ error: error.code, status: error.status });
+      if (error instanceof TemporarilyUnavailable && isTransientStorageError(error.cause))
+        metrics.storageErrors.inc({ kind: 'transient' });
     }
     return sendOAuthError(reply, error);
   });

@@ -42,6 +42,7 @@ export function registerChangePassword(scope: FastifyInstance, deps: AuditedPage
       actor: { type: 'user', id: user.id },
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: { reason: 'one_time_password' },
     });
     return redirect(reply, await nextStep(deps, session));

@@ -4,7 +4,7 @@
  * (DF-11). A code from `verification_uri_complete` is only pre-filled: nothing happens without a click.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { AuditEntry } from '../audit/events.js';
+import type { AuditEntry, RequestContext } from '../audit/events.js';
 import { claimDeviceCode, findDeviceCodeByUserCode } from '../device/device_store.js';
 import { formatUserCode, normaliseUserCode } from '../device/user_code.js';
 import { requestContext } from '../http/request_context.js';
@@ -130,7 +130,7 @@ export function registerCodeEntry(scope: FastifyInstance, deps: GuessingPageDeps
 function auditCode(
   deps: Pick<GuessingPageDeps, 'audit' | 'failures'>,
   session: SessionRow,
-  context: { ip: string | null; userAgent: string | null },
+  context: RequestContext,
   clientId: string | null,
   failure: string | null,
   request?: string,
@@ -142,6 +142,7 @@ function auditCode(
     clientId,
     ip: context.ip,
     userAgent: context.userAgent,
+    requestId: context.requestId,
     detail: { ...(failure ? { reason: failure } : {}), ...(request ? { device_request: request } : {}) },
   };
   if (failure === null) return deps.audit.record(entry);

@@ -113,6 +113,7 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
         clientId: code.client_id,
         ip: context.ip,
         userAgent: context.userAgent,
+        requestId: context.requestId,
         detail: { device_request: code.id, reason: 'not_the_claiming_session' },
       });
       throw inUseElsewhere();
@@ -146,6 +147,7 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
         clientId: client.id,
         ip: context.ip,
         userAgent: context.userAgent,
+        requestId: context.requestId,
         detail: {
           device_request: code.id,
           scope: (approve ? granted : asked).join(' '),

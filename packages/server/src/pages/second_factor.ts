@@ -70,6 +70,7 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
       actor: { type: 'user' as const, id: user.id },
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail,
     });
 
@@ -193,6 +194,7 @@ export function registerSecondFactor(scope: FastifyInstance, deps: SecondFactorP
           actor: { type: 'user', id: user.id },
           ip: context.ip,
           userAgent: context.userAgent,
+          requestId: context.requestId,
           detail: { method: 'totp', recovery_codes: fresh.length },
         },
     );

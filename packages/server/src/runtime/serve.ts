@@ -20,6 +20,7 @@ import { purgeDeviceCodes } from '../device/device_store.js';
 import { type ShutdownPhase, ShuttingDown, sendOAuthError } from '../http/error_boundary.js';
 import { InFlightRequests } from '../http/in_flight.js';
 import { purgeUpstreamLogins } from '../idps/upstream_logins.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { recordServedSettings } from '../posture/served_settings.js';
 import { purgeFamilies } from '../refresh/refresh_store.js';
 import { isTransientStorageError } from '../storage/errors.js';
@@ -29,6 +30,7 @@ import { purgeRevocations } from '../storage/revocations.js';
 import { StorageHealth } from '../storage/storage_health.js';
 import { purgeSessions } from '../users/sessions.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
+import { listenForMetrics, type MetricsListener } from './metrics_listener.js';
 import { defaultAuditAnchorFile, defaultAuditKeyFile, openServices, type Services } from './services.js';
 
 export interface ServeOptions {
@@ -63,6 +65,11 @@ export interface ServeOptions {
   shutdownDrainMs?: number | undefined;
   /** `CLAVIS_SHUTDOWN_TIMEOUT`: how long a shutdown may wait for requests and storage (ms, default 10 s). */
   shutdownTimeoutMs?: number | undefined;
+  /**
+   * Prometheus metrics: off (default); `main`, `/metrics` on the main port (`CLAVIS_METRICS=1`); or a
+   * separate listener at HOST:PORT (`CLAVIS_METRICS_LISTEN`), and then not on the main port.
+   */
+  metrics?: 'off' | 'main' | { host: string; port: number } | undefined;
 }
 
 /** How long `close()` waits by default before it stops waiting for requests and storage. */
@@ -78,6 +85,8 @@ export interface RunningServer {
   auditAnchor: string | undefined;
   /** Counts storage failures; logs an outage and its end once each. */
   storageHealth: StorageHealth;
+  /** Where `/metrics` is served on its own listener (`CLAVIS_METRICS_LISTEN`), if it is. */
+  metricsUrl: string | undefined;
   /** Shuts down within the shutdown deadline (see the module comment); resolves once done. */
   close(): Promise<void>;
 }
@@ -86,6 +95,14 @@ export function createLogger(level = process.env.CLAVIS_LOG_LEVEL ?? 'info'): Lo
   return pino({
     level,
     base: { service: 'clavis' },
+    // At debug level each request is logged with its id: its path only, never the query string.
+    serializers: {
+      req: (req: { method?: string; url?: string; ip?: string }) => ({
+        method: req.method,
+        path: typeof req.url === 'string' ? req.url.split('?')[0] : undefined,
+        remoteAddress: req.ip,
+      }),
+    },
     // Belt and braces: nothing that could carry a credential is ever serialised.
     redact: {
       paths: [
@@ -137,6 +154,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const timers: NodeJS.Timeout[] = [];
   let anchor: AuditAnchor | undefined;
   let app: FastifyInstance | undefined;
+  let metricsListener: MetricsListener | undefined;
+  const metricsMode = options.metrics ?? 'off';
+  // prom-client is loaded only when metrics are on: start-up without them does not pay for it.
+  const metrics: Metrics | undefined =
+    metricsMode === 'off' ? undefined : new (await import('../metrics/metrics.js')).Metrics();
   try {
     anchor = await openAuditAnchor(services, options, logger);
     // For the posture report, which runs in another process and cannot see this one's settings.
@@ -166,6 +188,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         kek: { kek: services.kek, kekRing: services.kekRing },
         idpSealKey: services.idpKeys.seal,
       },
+      metrics,
+      serveMetrics: metricsMode === 'main',
     });
     const background = (name: string, ms: number, task: () => Promise<unknown>) => {
       const t = setInterval(() => {
@@ -204,6 +228,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       ),
     );
     await app.listen({ port: options.port, host: options.host });
+    if (metrics && typeof metricsMode === 'object')
+      metricsListener = await listenForMetrics(metrics, metricsMode);
     // Only once the port is ours: a start that cannot listen must not create the admin, whose one-time
     // password it would then never print.
     const boot = await bootstrap(services, { adminPassword: options.adminPassword });
@@ -219,6 +245,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       bootstrap: boot,
       auditAnchor: anchor?.file,
       storageHealth,
+      metricsUrl: metricsListener?.url,
       close() {
         closing ??= (async () => {
           const started = Date.now();
@@ -235,6 +262,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
             phase = 'closing';
             listening.server.closeIdleConnections();
             await listening.close();
+            await metricsListener?.close();
             await services.close();
           })();
           let timer: NodeJS.Timeout | undefined;
@@ -275,6 +303,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     };
   } catch (err) {
     for (const t of timers) clearInterval(t);
+    await metricsListener?.close();
     await app?.close().catch(() => {});
     await services.close().catch(() => {});
     anchor?.close();

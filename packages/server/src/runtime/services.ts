@@ -7,6 +7,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
+import { AuditArchiveError, readArchiveManifest } from '../audit/archive.js';
 import { type AuditSigningKey, loadAuditSigningKey } from '../audit/audit_key.js';
 import { AuditLog } from '../audit/audit_log.js';
 import { Kek, KekError, KekRing } from '../crypto/kek.js';
@@ -106,6 +107,28 @@ export function defaultAuditAnchorFile(dbUrl: string, kekFile?: string): string 
   if (parsed.dialect === 'sqlite')
     return parsed.target === ':memory:' ? undefined : `${parsed.target}.audit-anchor`;
   return join(dirname(kekFile ?? defaultKekFile(dbUrl)), 'clavis.audit-anchor');
+}
+
+/**
+ * The audit chain key of an archive (`audit verify --archive`), from the KEK alone — no database: the
+ * archive carries the KEK's check value and the wrapped stable keys as the database held them.
+ */
+export function archiveChainKey(
+  dir: string,
+  options: Pick<ServicesOptions, 'dbUrl' | 'kek' | 'kekPrevious' | 'kekFile'>,
+): KeyObject {
+  const manifest = readArchiveManifest(dir);
+  const ring = KekRing.load({
+    env: options.kek,
+    previousEnv: options.kekPrevious,
+    file: options.kekFile ?? defaultKekFile(options.dbUrl),
+  });
+  const wrapped = manifest.keys?.wrapped;
+  if (wrapped) return createSecretKey(unwrapStableKeys(ring.all(), wrapped).keys.auditChain);
+  const check = manifest.keys?.kek_check;
+  const kek = check ? ring.matching(check) : undefined;
+  if (!kek) throw new AuditArchiveError(`the key-encryption key from ${ring.source} is not the archive's`);
+  return createSecretKey(deriveStableKeys(kek).auditChain);
 }
 
 async function loadKek(

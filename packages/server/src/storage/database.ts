@@ -3,14 +3,12 @@
  * `postgres://…` (many instances share it). Migrations run on open, under the migrator's lock.
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
-import pg from 'pg';
 import { guardTransactions, NodeSqliteDialect } from './dialects/node_sqlite.js';
 import { isUniqueViolation } from './errors.js';
-import { migrationProvider } from './migrations/index.js';
+import { migrationProvider, migrations } from './migrations/index.js';
 import { registerPgPool, registerSyncDriver } from './raw.js';
 import type { Database } from './schema.js';
 
@@ -120,102 +118,6 @@ function describe(parsed: ParsedDatabaseUrl): string {
   return `${u.toString()}${parsed.schema ? ` (schema ${parsed.schema})` : ''}`;
 }
 
-// PostgreSQL int8 (our millisecond times) as JS numbers; they stay far below 2^53.
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === 20
-      ? (v: string) => Number(v)
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
-
-/**
- * The operating-system user, which PostgreSQL's own tools connect as when neither the URL nor `PGUSER`
- * names one (pg would fall back to `$USER`, which service managers and containers often leave unset).
- */
-function osUserName(env: NodeJS.ProcessEnv): string | undefined {
-  try {
-    return userInfo().username;
-  } catch {
-    // No password-file entry for this uid (some containers): pg's own default, `$USER`, is all there is.
-    return env.USER || undefined;
-  }
-}
-
-/**
- * A pg client that gives up on a query itself when the server has not answered `deadlineMs` after it
- * was sent: `statement_timeout` cannot fire when the network between us is cut. The connection is
- * destroyed (its pending queries fail, the pool drops it) rather than left with an answer in flight
- * that the next user of the connection would receive, or a transaction whose rollback never ran.
- */
-function clientWithDeadline(deadlineMs: number): typeof pg.Client {
-  return class DeadlineClient extends pg.Client {
-    // biome-ignore lint/suspicious/noExplicitAny: forwards every overload of pg's query() unchanged.
-    override query(...args: any[]): any {
-      // biome-ignore lint/suspicious/noExplicitAny: see above.
-      const query = super.query as (...a: any[]) => unknown;
-      const timer = setTimeout(() => this.connection.stream.destroy(), deadlineMs);
-      const done = () => clearTimeout(timer);
-      const callback: unknown = args.at(-1);
-      if (typeof callback === 'function') {
-        // pool.query() (the raw fast path) passes a callback.
-        args[args.length - 1] = (...results: unknown[]) => {
-          done();
-          return callback(...results);
-        };
-        return query.apply(this, args);
-      }
-      const result = query.apply(this, args);
-      if (result instanceof Promise) result.then(done, done);
-      else done(); // a Submittable (cursor) reports through its own events
-      return result;
-    }
-  };
-}
-
-/**
- * The pg pool settings for a parsed PostgreSQL URL: `session` for serving (with the timeouts), `setup`
- * for creating the schema and migrating (without the lock and statement timeouts: a migration may take
- * long on a big table, and instances starting together queue behind one another's migration lock).
- */
-export function pgPoolConfigs(
-  parsed: ParsedDatabaseUrl,
-  poolSize = 10,
-  env: NodeJS.ProcessEnv = process.env,
-): { session: pg.PoolConfig; setup: pg.PoolConfig } {
-  const url = new URL(parsed.target);
-  if (!url.username && !url.searchParams.get('user') && !env.PGUSER) {
-    const user = osUserName(env);
-    if (user) url.username = encodeURIComponent(user);
-  }
-  const t = parsed.timeouts ?? pgTimeoutDefaults;
-  const setup: pg.PoolConfig = {
-    connectionString: url.toString(),
-    max: 2,
-    types: pgTypes,
-    connectionTimeoutMillis: t.connectMs,
-    ...(parsed.schema ? { options: `-c search_path=${parsed.schema}` } : {}),
-  };
-  const session: pg.PoolConfig = {
-    ...setup,
-    max: poolSize,
-    ...(t.lockMs > 0 ? { lock_timeout: t.lockMs } : {}),
-    ...(t.statementMs > 0
-      ? { statement_timeout: t.statementMs, Client: clientWithDeadline(t.statementMs + 1000) }
-      : {}),
-  };
-  return { session, setup };
-}
-
-/** A Kysely over a new pg pool whose connections may fail without crashing the process. */
-function pgKysely(config: pg.PoolConfig): { db: Kysely<Database>; pool: pg.Pool } {
-  const pool = new pg.Pool(config);
-  // A connection that loses its server must not crash the process, whether idle in the pool or checked
-  // out between two statements: the next query on it fails (503), and the pool discards it.
-  pool.on('error', () => {});
-  pool.on('connect', (client) => client.on('error', () => {}));
-  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool };
-}
-
 export interface OpenDatabaseOptions {
   /** PostgreSQL pool size per instance. */
   poolSize?: number;
@@ -258,6 +160,8 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       throw err;
     }
   } else {
+    // pg is loaded only for PostgreSQL: a SQLite start does not pay for it.
+    const { pgKysely, pgPoolConfigs } = await import('./pg_pool.js');
     const configs = pgPoolConfigs(parsed, options.poolSize ?? 10);
     const setup = pgKysely(configs.setup).db;
     try {
@@ -298,11 +202,28 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
 }
 
 /**
+ * Whether every migration is already applied, and nothing else: one query of the migration table, instead
+ * of the migrator's table introspection and locking (most of a restart's time on PostgreSQL). Anything
+ * else — no table yet, a migration missing, one this version does not know — is left to the migrator.
+ */
+async function isMigrated(db: Kysely<Database>, schema?: string): Promise<boolean> {
+  const table = schema ? sql.table(`${schema}.kysely_migration`) : sql.table('kysely_migration');
+  try {
+    const { rows } = await sql<{ name: string }>`select name from ${table}`.execute(db);
+    const known = Object.keys(migrations);
+    return rows.length === known.length && rows.every((r) => Object.hasOwn(migrations, r.name));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Applies pending migrations. On PostgreSQL, `schema` must be the schema the tables live in: without it
  * Kysely's migrator takes a `kysely_migration` table in ANY schema of the database for ours, skips
  * creating it, and then fails (42P01) on a fresh schema beside another Clavis or Kysely schema.
  */
 export async function migrate(db: Kysely<Database>, schema?: string): Promise<void> {
+  if (await isMigrated(db, schema)) return;
   const migrator = new Migrator({
     db,
     provider: migrationProvider,

@@ -51,6 +51,8 @@ export class ExactCache<K, V> {
   readonly #entries = new Map<K, V>();
   #seenVersion: number | undefined;
   #generation = 0;
+  /** Lookups answered from memory, lookups that went to storage, and times every entry was dropped. */
+  readonly tally = { hits: 0, misses: 0, invalidations: 0 };
 
   constructor(options: ExactCacheOptions<V>) {
     this.#version = options.version;
@@ -60,6 +62,7 @@ export class ExactCache<K, V> {
 
   /** Forgets everything (after this process committed a change). */
   invalidate(): void {
+    this.tally.invalidations++;
     this.#entries.clear();
     this.#generation++;
   }
@@ -71,13 +74,21 @@ export class ExactCache<K, V> {
    */
   lookup(key: K): { hit: V } | CacheMiss<V> {
     const version = this.#version.current();
-    if (version === undefined) return NOT_CACHING;
+    if (version === undefined) {
+      this.tally.misses++;
+      return NOT_CACHING;
+    }
     if (version !== this.#seenVersion) {
+      if (this.#seenVersion !== undefined) this.tally.invalidations++;
       this.#entries.clear();
       this.#seenVersion = version;
     }
     const hit = this.#entries.get(key);
-    if (hit !== undefined) return { hit };
+    if (hit !== undefined) {
+      this.tally.hits++;
+      return { hit };
+    }
+    this.tally.misses++;
     const generation = this.#generation;
     return {
       remember: (value) => {

@@ -25,6 +25,12 @@ export function registerPgPool(db: AnyDb, pool: pg.Pool): void {
   pgPools.set(db, pool);
 }
 
+/** The pg pool's use behind a root PostgreSQL handle (open, idle, waiting), or undefined elsewhere. */
+export function pgPoolUse(db: AnyDb): { total: number; idle: number; waiting: number } | undefined {
+  const pool = pgPools.get(db);
+  return pool && { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+}
+
 function statementName(text: string): string {
   let name = statementNames.get(text);
   if (name === undefined) {

@@ -438,6 +438,11 @@ export class KeyStore {
     return after;
   }
 
+  /** When the loaded key that signs now started signing, or undefined when none is loaded. */
+  currentActivatedAt(): number | undefined {
+    return this.#currentLoaded()?.activatesAt;
+  }
+
   #currentLoaded(): SigningKey | undefined {
     const now = this.#options.clock();
     for (const k of this.#keys) {

@@ -84,6 +84,7 @@ async function authenticate(
           actor: { type: 'anonymous' },
           ip: context.ip,
           userAgent: context.userAgent,
+          requestId: context.requestId,
           detail: { reason: 'rate_limited' },
         },
       },
@@ -102,6 +103,7 @@ async function authenticate(
     actor: user ? { type: 'user', id: user.id } : { type: 'anonymous' },
     ip: context.ip,
     userAgent: context.userAgent,
+    requestId: context.requestId,
     detail: { ...detail, ...(user ? {} : { username_hmac: nameHash() }) },
   });
   /** A failed attempt: aggregated with the same failures on the same account from the same address. */
@@ -141,6 +143,7 @@ async function authenticate(
       actor: { type: 'user', id: user.id },
       ip: context.ip,
       userAgent: context.userAgent,
+      requestId: context.requestId,
       detail: done ? { method: 'password' } : { reason: 'locked_or_session_gone' },
     }),
   );

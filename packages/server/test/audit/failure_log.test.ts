@@ -41,6 +41,30 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
       payload: new URLSearchParams(CC).toString(),
     });
 
+  it('a flood of refusals from one address writes a bounded number of records, whatever its size', async () => {
+    const budget = 10;
+    server = await createTestServer(dialect, { config: { authFailuresPerAddressPerMinute: budget } });
+    const before = await server.services.db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    // 2,000 refusals in one window, each with another client id and user agent.
+    const flood = 2000;
+    for (let i = 0; i < flood; i++) await attempt(i);
+    server.clock.advanceSeconds(60);
+    await server.failures.flush();
+    const rows = await auditRows('client.auth_failed');
+    // At most: one record per kind under the budget, each kind's aggregate, one aggregate of the rest.
+    expect(rows.length).toBeLessThanOrEqual(2 * budget + 1);
+    const counted = rows.reduce((n, r) => n + (typeof r.detail.count === 'number' ? r.detail.count : 1), 0);
+    expect(counted).toBe(flood);
+    const after = await server.services.db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
+    expect(Number(after.n) - Number(before.n)).toBe(rows.length);
+  });
+
   it('failed client authentication is throttled per address (429, RFC 6749 JSON, Retry-After) and aggregated', async () => {
     server = await createTestServer(dialect, { config: { authFailuresPerAddressPerMinute: 10 } });
     const statuses: number[] = [];
@@ -73,7 +97,11 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
     // While the window lasts, one record stands for the 50 failures from 192.0.2.9.
     const during = (await auditRows('client.auth_failed')).filter((r) => r.ip === '192.0.2.9');
     expect(during).toHaveLength(1);
-    expect(during[0]?.detail).toEqual({ endpoint: 'token', reason: 'unknown client' });
+    expect(during[0]?.detail).toEqual({
+      endpoint: 'token',
+      reason: 'unknown client',
+      request_id: expect.any(String),
+    });
 
     // The window ends: the rest is written as aggregates carrying count and window.
     server.clock.advanceSeconds(60);
@@ -104,7 +132,11 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
     expect(rows).toHaveLength(2);
     for (const row of rows) {
       expect(JSON.stringify(row)).not.toContain(typed);
-      expect(row.detail).toEqual({ reason: 'unknown_user', username_hmac: expect.stringMatching(/^hmac:/) });
+      expect(row.detail).toEqual({
+        reason: 'unknown_user',
+        username_hmac: expect.stringMatching(/^hmac:/),
+        request_id: expect.any(String),
+      });
     }
     // The same name gives the same hash (an operator holding the KEK can check a guess), another not.
     expect(rows[0]?.detail.username_hmac).toBe(rows[1]?.detail.username_hmac);
@@ -121,7 +153,7 @@ describe.each(dialects)('failure records (%s)', (dialect) => {
     await server.failures.flush();
     const rows = (await auditRows('device.code_entered')).map((r) => r.detail);
     expect(rows).toEqual([
-      { reason: 'unknown_or_expired' },
+      { reason: 'unknown_or_expired', request_id: expect.any(String) },
       expect.objectContaining({ reason: 'unknown_or_expired', count: 4 }),
       expect.objectContaining({ reason: 'rate_limited', count: 2 }),
     ]);

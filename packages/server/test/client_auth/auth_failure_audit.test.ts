@@ -233,6 +233,7 @@ describe.each(dialects)('client.auth_failed audit records (%s)', (dialect) => {
     expect(JSON.parse(row?.detail ?? '{}')).toEqual({
       endpoint: attempt.endpoint ?? 'token',
       reason: attempt.reason,
+      request_id: expect.any(String),
     });
     const text = JSON.stringify(row);
     for (const s of attempt.sensitive) expect(text).not.toContain(s);

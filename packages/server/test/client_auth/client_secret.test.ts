@@ -15,9 +15,10 @@ import { createTestServer, type TestServer } from '../../../../test/support/test
 
 const CC = { grant_type: 'client_credentials' };
 
-/** Everything a client can observe about an answer, except the Date header. */
+/** Everything a client can observe about an answer, except the Date header and the random request id. */
 function observable(res: LightMyRequestResponse) {
-  const { date: _date, ...headers } = res.headers;
+  const { date: _date, 'x-request-id': requestId, ...headers } = res.headers;
+  expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
   return { status: res.statusCode, headers, body: res.body };
 }
 

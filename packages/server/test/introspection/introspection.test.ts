@@ -318,6 +318,7 @@ describe.each(dialects)('introspection (%s)', (dialect) => {
       expect(JSON.parse(last?.detail ?? '{}')).toEqual({
         endpoint: 'introspection',
         reason: 'wrong or expired secret',
+        request_id: expect.any(String),
       });
       for (const row of rows) expect(JSON.stringify(row)).not.toContain(owner.secret);
     });

@@ -166,6 +166,7 @@ describe.each(dialects)('revocation (%s)', (dialect) => {
         sub: owner.id,
         token_type: 'access_token',
         already_revoked: false,
+        request_id: expect.any(String),
       });
       expect(JSON.stringify(record)).not.toContain(token.split('.')[2]);
     });

@@ -12,8 +12,9 @@ import {
   type TestDatabase,
 } from '../../../../test/support/dialects.js';
 import { type TempDir, tempDir } from '../../../../test/support/temp_dir.js';
-import { pgPoolConfigs, pgTimeoutDefaults } from '../../src/storage/database.js';
+import { pgTimeoutDefaults } from '../../src/storage/database.js';
 import { migrations } from '../../src/storage/migrations/index.js';
+import { pgPoolConfigs } from '../../src/storage/pg_pool.js';
 
 describe('parseDatabaseUrl', () => {
   it.each([

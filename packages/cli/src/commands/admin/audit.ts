@@ -1,14 +1,52 @@
-/** `clavis admin audit list|export|verify`: the flags; the work is in audit_run.ts. */
+/**
+ * `clavis admin audit list|export|verify|archive|prune`: the flags; the work is in audit_run.ts and
+ * audit_archive_run.ts.
+ */
 import type { Command } from 'commander';
 import { CliError } from '../../errors.js';
 import type { Io } from '../../io.js';
 import { auditOutcome, auditOutcomes, collect, duration, positiveInt, time } from '../../options.js';
+import type { AuditArchiveOptions, AuditPruneOptions } from './audit_archive_run.js';
 import type { AuditExportOptions, AuditListOptions, AuditVerifyOptions } from './audit_run.js';
 import { type AdminTarget, adminRunDeps, adminTarget } from './context.js';
 import { serverDefaults } from './help_defaults.js';
 
 export function registerAudit(admin: Command, io: Io): void {
   const audit = admin.command('audit').description('the tamper-evident audit log');
+
+  audit
+    .command('archive')
+    .description(
+      'write every record sealed before --before to a new directory (JSON Lines, the seals, a manifest), verifiable without the database; then `audit prune --archive DIR`',
+    )
+    .requiredOption(
+      '--before <time>',
+      'records sealed before this time: ISO-8601 UTC or a duration ago (90d)',
+      time,
+    )
+    .requiredOption('--dir <dir>', 'a new (or empty) directory for the archive, created 0700')
+    .option('--json', 'print JSON')
+    .action(async (flags: Omit<AuditArchiveOptions, keyof AdminTarget>, command: Command) => {
+      const { runAuditArchive } = await import('./audit_archive_run.js');
+      await runAuditArchive({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
+
+  audit
+    .command('prune')
+    .description(
+      'delete from the database exactly what the archive in --archive holds, once it verifies and matches the database; the log left still verifies',
+    )
+    .requiredOption('--archive <dir>', 'the directory `audit archive` wrote')
+    .option(
+      '--anchor <file>',
+      "also check the archive's seals against this anchor file (repeatable)",
+      collect,
+    )
+    .option('--json', 'print JSON')
+    .action(async (flags: Omit<AuditPruneOptions, keyof AdminTarget>, command: Command) => {
+      const { runAuditPrune } = await import('./audit_archive_run.js');
+      await runAuditPrune({ ...flags, ...adminTarget(command) }, adminRunDeps(io));
+    });
 
   audit
     .command('list')
@@ -68,6 +106,10 @@ export function registerAudit(admin: Command, io: Io): void {
       '--anchor <file>',
       "an audit anchor file of a server (repeatable): each seal in it must be in the database unchanged, and signed seals must carry the anchor's audit key (default: CLAVIS_AUDIT_ANCHOR, or the server's default anchor when it exists)",
       collect,
+    )
+    .option(
+      '--archive <dir>',
+      'verify this archive (from `audit archive`) instead of the database: every hash and link, and with --anchor every signature',
     )
     .option(
       '--max-unsealed-age <duration>',

@@ -46,6 +46,8 @@ export interface AuditExportOptions extends AuditFilterOptions {
 export interface AuditVerifyOptions extends AdminTarget {
   /** Anchor files; without any, CLAVIS_AUDIT_ANCHOR or the server's default anchor when it exists. */
   anchor?: string[] | undefined;
+  /** An archive directory to verify instead of the database. */
+  archive?: string | undefined;
   /** Seconds. */
   maxUnsealedAge?: number | undefined;
   json?: boolean | undefined;
@@ -202,6 +204,10 @@ export async function runAuditVerify(
   // Read before opening the database: a missing or malformed anchor is an error of its own.
   const files = remote ? undefined : (options.anchor ?? implicitAnchor(deps.env, options));
   const anchors = files ? await Promise.all(files.map((file) => readAnchor(file))) : undefined;
+  if (options.archive !== undefined) {
+    const { runArchiveVerify } = await import('./audit_archive_run.js');
+    return runArchiveVerify({ ...options, archive: options.archive }, anchors, files, deps);
+  }
   const result = await withAdmin(options, deps, (ops) =>
     ops.verifyAudit({
       ...(anchors ? { anchors } : {}),
