@@ -43,6 +43,8 @@ export interface TestServerOptions {
   database?: TestDatabase;
   /** Where the services report refused signing keys. */
   logger?: ServicesOptions['logger'];
+  /** PostgreSQL: the change listener's options (default: listening, as `serve` does). */
+  listenForChanges?: ServicesOptions['listenForChanges'];
 }
 
 export async function createTestServer(
@@ -67,6 +69,7 @@ export async function createTestServer(
     keyRotationIntervalSeconds: config.keyRotationIntervalSeconds,
     maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
     poolSize: 5,
+    listenForChanges: options.listenForChanges ?? true,
     ...(options.logger ? { logger: options.logger } : {}),
   });
   await services.keys.refresh();

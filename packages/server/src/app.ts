@@ -29,6 +29,7 @@ import { answerPostOnly, installErrorBoundary } from './http/error_boundary.js';
 import { parseForm } from './http/form_body.js';
 import { installSecurityHeaders } from './http/security_headers.js';
 import { registerDevicePages } from './pages/index.js';
+import { forgetRevocationAnswers } from './storage/revocations.js';
 import type { Database } from './storage/schema.js';
 import { verifyLiveAccessToken } from './tokens/live_access_token.js';
 import type { KeyStore } from './tokens/signing_keys.js';
@@ -138,6 +139,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
   });
   deps.audit.onChange(() => apiKeys.invalidate());
+  deps.audit.onChange(() => forgetRevocationAnswers(deps.db));
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
   const { db, keys, audit, hasher } = deps;
 

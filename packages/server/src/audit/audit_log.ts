@@ -15,6 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
+import { notifyChanges } from '../storage/change_listener.js';
 import { isStorageUnreachable, isTransientStorageError, isUniqueViolation } from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
 import type { AuditEventsTable, AuditSealsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
@@ -136,7 +137,8 @@ export class AuditLog {
   /**
    * Calls `listener` after every commit that carried a change (a `transact` whose work succeeded), so
    * caches of what such work changes (clients, keys, people) are dropped. Ops given to `run` do not
-   * count: they only write state no cache reads.
+   * count: they only write state no cache reads. On PostgreSQL such a commit also notifies every
+   * instance's change listener (`notifyChanges`, in the same transaction).
    */
   onChange(listener: () => void): void {
     this.#changeListeners.push(listener);
@@ -376,6 +378,8 @@ export class AuditLog {
           }
           storesSegment = rows.length > 0 && !this.#segmentStored;
           await runOp(tx, appendAuditRows(storesSegment ? segmentRow() : undefined, rows));
+          // Other instances drop their caches when (and only if) this commits.
+          if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) await notifyChanges(tx);
         });
       }
     } catch (error) {

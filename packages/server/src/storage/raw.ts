@@ -25,6 +25,11 @@ export function registerPgPool(db: AnyDb, pool: pg.Pool): void {
   pgPools.set(db, pool);
 }
 
+/** The pg pool behind a root PostgreSQL handle (for tools that watch it, such as statement counts). */
+export function pgPoolOf(db: AnyDb): pg.Pool | undefined {
+  return pgPools.get(db);
+}
+
 function statementName(text: string): string {
   let name = statementNames.get(text);
   if (name === undefined) {
