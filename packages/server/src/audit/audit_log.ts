@@ -59,6 +59,12 @@ interface Unit {
 
 const MAX_BATCH = 512;
 
+/** Thrown to roll back a batch whose unguarded op failed: it is run again, every unit in a savepoint. */
+class GuardEveryUnit extends Error {}
+
+/** Thrown to roll back a batch of one unit whose work or op failed (its failure is its outcome). */
+class LoneUnitFailed extends Error {}
+
 /** How long a writer's segment lease lasts (5 seal intervals): once it lapses, `serve` seals the head. */
 export const DEFAULT_LEASE_MS = 10_000;
 
@@ -288,7 +294,7 @@ export class AuditLog {
   }
 
   /** Commits a batch. On failure, rejects the units if `final`, else returns the error to the caller. */
-  async #commitBatch(batch: Unit[], final: boolean): Promise<unknown> {
+  async #commitBatch(batch: Unit[], final: boolean, guardEveryUnit = false): Promise<unknown> {
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
     let head = this.#head;
     let storesSegment = false;
@@ -353,34 +359,67 @@ export class AuditLog {
             throw error;
           }
         });
+      } else if (
+        !driver &&
+        this.#segmentStored &&
+        tallies.size === 0 &&
+        batch.every((u) => !u.work && !u.op)
+      ) {
+        // Records only, into a segment already stored: one statement, atomic on its own — no
+        // transaction around it (three round trips become one).
+        const rows: AuditEventsTable[] = [];
+        for (const unit of batch) accept(unit, undefined, rows);
+        await runOp(this.#db, appendAuditRows(undefined, rows));
       } else {
-        await this.#db.transaction().execute(async (tx) => {
-          const rows: AuditEventsTable[] = [];
-          head = this.#head;
-          outcomes.length = 0;
-          for (const [tally, values] of tallies) await runOp(tx, tally.write(values));
-          for (const unit of batch) {
-            let value: unknown;
-            const { work, op } = unit;
-            if (work || op) {
-              await sql`savepoint unit`.execute(tx);
-              try {
-                value = work ? await work(tx) : op && (await runOp(tx, op));
-                await sql`release savepoint unit`.execute(tx);
-              } catch (error) {
-                await sql`rollback to savepoint unit`.execute(tx);
-                await sql`release savepoint unit`.execute(tx);
-                outcomes.push({ ok: false, error });
-                continue;
+        try {
+          await this.#db.transaction().execute(async (tx) => {
+            const rows: AuditEventsTable[] = [];
+            head = this.#head;
+            outcomes.length = 0;
+            for (const [tally, values] of tallies) await runOp(tx, tally.write(values));
+            for (const unit of batch) {
+              let value: unknown;
+              const { work, op } = unit;
+              if (work || op) {
+                // On PostgreSQL a savepoint (two round trips) only where a failure must not fail the
+                // batch's other units: work that may refuse; an op only once one did (`GuardEveryUnit`).
+                // A batch of one unit needs none: its failure rolls back a transaction holding nothing
+                // else. (SQLite, where a savepoint costs no round trip, keeps one per unit.)
+                if (driver || (batch.length > 1 && (guardEveryUnit || work))) {
+                  await sql`savepoint unit`.execute(tx);
+                  try {
+                    value = work ? await work(tx) : op && (await runOp(tx, op));
+                    await sql`release savepoint unit`.execute(tx);
+                  } catch (error) {
+                    await sql`rollback to savepoint unit`.execute(tx);
+                    await sql`release savepoint unit`.execute(tx);
+                    outcomes.push({ ok: false, error });
+                    continue;
+                  }
+                } else {
+                  try {
+                    value = work ? await work(tx) : op && (await runOp(tx, op));
+                  } catch (error) {
+                    if (batch.length > 1) throw new GuardEveryUnit();
+                    outcomes.push({ ok: false, error });
+                    throw new LoneUnitFailed();
+                  }
+                }
               }
+              accept(unit, value, rows);
             }
-            accept(unit, value, rows);
-          }
-          storesSegment = rows.length > 0 && !this.#segmentStored;
-          await runOp(tx, appendAuditRows(storesSegment ? segmentRow() : undefined, rows));
-          // Other instances drop their caches when (and only if) this commits.
-          if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) await notifyChanges(tx);
-        });
+            storesSegment = rows.length > 0 && !this.#segmentStored;
+            await runOp(tx, appendAuditRows(storesSegment ? segmentRow() : undefined, rows));
+            // Other instances drop their caches when (and only if) this commits.
+            if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) await notifyChanges(tx);
+          });
+        } catch (error) {
+          if (error instanceof GuardEveryUnit) return this.#commitBatch(batch, final, true);
+          if (!(error instanceof LoneUnitFailed)) throw error;
+          // Rolled back: the unit's own failure is its outcome; nothing was written.
+          head = this.#head;
+          storesSegment = false;
+        }
       }
     } catch (error) {
       if (!final) return error;
