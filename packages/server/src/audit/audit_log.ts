@@ -19,7 +19,7 @@ import { notifyChanges } from '../storage/change_listener.js';
 import { isStorageUnreachable, isTransientStorageError, isUniqueViolation } from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
 import type { AuditEventsTable, AuditSealsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
-import { runOp, runOpSync, type StoreOp } from '../storage/store_op.js';
+import { nothing, runOp, runOpSync, type SqlStep, type StoreOp, statement } from '../storage/store_op.js';
 import { appendAuditRows } from './audit_store.js';
 import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis, signSeal } from './chain.js';
 import type { AuditEntry } from './events.js';
@@ -32,7 +32,15 @@ import type { AuditEntry } from './events.js';
 export interface BatchTally<V> {
   /** The op that writes a batch's values. */
   write(values: readonly V[]): StoreOp<void>;
+  /**
+   * The same writes as statements that use no result of one another, if they are: on PostgreSQL the
+   * group commit may then send them with the batch's records as one statement (`with … insert`).
+   */
+  statements?(values: readonly V[]): SqlStep[];
 }
+
+/** At most this many tally statements ride one combined statement (each count is a prepared text). */
+const MAX_COMBINED_TALLIES = 8;
 
 /** How `AuditLog.run` may commit an op. */
 export interface RunOptions {
@@ -323,6 +331,11 @@ export class AuditLog {
       }
       outcomes.push({ ok: true, value });
     };
+    // On PostgreSQL, a batch of records and combinable tallies into a stored segment is one statement.
+    const tallySteps =
+      !driver && this.#segmentStored && batch.every((u) => !u.work && !u.op)
+        ? combinableTallies(tallies)
+        : undefined;
     try {
       if (driver && batch.every((unit) => !unit.work)) {
         // On SQLite, no async work: one synchronous transaction, no promise per statement.
@@ -359,17 +372,16 @@ export class AuditLog {
             throw error;
           }
         });
-      } else if (
-        !driver &&
-        this.#segmentStored &&
-        tallies.size === 0 &&
-        batch.every((u) => !u.work && !u.op)
-      ) {
-        // Records only, into a segment already stored: one statement, atomic on its own — no
-        // transaction around it (three round trips become one).
+      } else if (tallySteps) {
+        // Records and tallies only, into a segment already stored: one statement, atomic on its own
+        // (the tallies as data-modifying `with` clauses) — no transaction around it.
         const rows: AuditEventsTable[] = [];
         for (const unit of batch) accept(unit, undefined, rows);
-        await runOp(this.#db, appendAuditRows(undefined, rows));
+        const records = appendAuditRows(undefined, rows).steps('postgres').next();
+        await runOp(
+          this.#db,
+          combined([...tallySteps, records.done ? { sql: 'select 1', params: [] } : records.value]),
+        );
       } else {
         try {
           await this.#db.transaction().execute(async (tx) => {
@@ -636,4 +648,27 @@ export class AuditLog {
         .execute();
     }
   }
+}
+
+/** The tallies' statements, if they may ride one combined statement (else undefined). */
+function combinableTallies(tallies: Map<BatchTally<unknown>, unknown[]>): SqlStep[] | undefined {
+  const steps: SqlStep[] = [];
+  for (const [tally, values] of tallies) {
+    if (!tally.statements) return undefined;
+    steps.push(...tally.statements(values));
+    if (steps.length > MAX_COMBINED_TALLIES) return undefined;
+  }
+  return steps;
+}
+
+/** `steps` as one statement: all but the last as data-modifying `with` clauses (PostgreSQL). */
+function combined(steps: SqlStep[]): StoreOp<void> {
+  const last = steps.at(-1) as SqlStep;
+  if (steps.length === 1) return statement(last.sql, last.params, nothing);
+  const clauses = steps.slice(0, -1).map((step, i) => `t${i} as (${step.sql})`);
+  return statement(
+    `with ${clauses.join(', ')} ${last.sql}`,
+    steps.flatMap((step) => step.params),
+    nothing,
+  );
 }
