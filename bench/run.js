@@ -43,6 +43,12 @@ const TARGETS = [
     clavis: true,
     launch: () => clavis.launch('postgres', loadOpts),
   },
+  {
+    name: 'clavis-postgres-x2',
+    scenarios: clavis.PAIR_SCENARIOS,
+    clavis: true,
+    launch: () => clavis.launchPair(loadOpts),
+  },
 ];
 
 const results = {

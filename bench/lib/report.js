@@ -163,6 +163,17 @@ export const RATIO_SPECS = [
     },
     { name: `${c} cc_private_key_jwt / bare`, num: [c, 'cc_private_key_jwt'], den: ['bare', 'token'] },
   ]),
+  // PostgreSQL beside SQLite, and two instances on one PostgreSQL database beside one.
+  {
+    name: 'clavis-postgres cc_basic / clavis-sqlite cc_basic (>= 0.7)',
+    num: ['clavis-postgres', 'cc_basic'],
+    den: ['clavis-sqlite', 'cc_basic'],
+  },
+  {
+    name: 'clavis-postgres-x2 cc_basic / clavis-postgres cc_basic (> 1)',
+    num: ['clavis-postgres-x2', 'cc_basic'],
+    den: ['clavis-postgres', 'cc_basic'],
+  },
   // Start-up: `clavis token` with a cached login must take at most 1.5x the time of `node -e 0`
   // (runs/s over runs/s = time over time).
   {

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { BENCH_FEDERATION, CREDENTIAL_SCENARIOS, credentialScenarios } from '../lib/credentials.js';
 import { DEVICE_SCENARIOS, deviceScenarios, OUTSTANDING } from '../lib/device.js';
 import { generateEd25519 } from '../lib/jwt.js';
-import { discover, OAUTH_SCENARIOS, oauthScenarios } from '../lib/oauth.js';
+import { measure, verify } from '../lib/load.js';
+import { basicAuth, discover, OAUTH_SCENARIOS, oauthScenarios } from '../lib/oauth.js';
 import { freePort, runNode, spawnNode, waitForHttp } from '../lib/procs.js';
 
 // `outstanding` runs before the other device scenarios: it wants a store without other device codes.
@@ -313,9 +314,89 @@ export async function launch(store, opts) {
       ...credentialScenarios(credentials, opts),
       ...deviceScenarios(device, opts, { outstanding: true }),
     ];
-    return { name, proc, notes, scenarios, cleanup };
+    return { name, proc, notes, scenarios, cleanup, db, basic, port };
   } catch (err) {
     await cleanup();
+    throw err;
+  }
+}
+
+/** The scenarios of the two-instance target (both instances on one PostgreSQL database). */
+export const PAIR_SCENARIOS = ['cc_basic'];
+
+/**
+ * Two `clavis serve` processes on one PostgreSQL schema: `cc_basic` loads both at once, half the
+ * connections each, and reports their total requests/s (the latencies are the worse of the two).
+ */
+export async function launchPair(opts) {
+  const first = await launch('postgres', opts);
+  const name = 'clavis-postgres-x2';
+  try {
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const second = spawnNode(`${name}-b`, [CLI, ...CONTRACT.serveArgs({ db: first.db, port, issuer })], {
+      cwd: REPO,
+      env: targetEnv(),
+    });
+    try {
+      await waitForHttp(`${issuer}${CONTRACT.readyPath}`, second, { timeoutMs: CONTRACT.readyTimeoutMs });
+    } catch (err) {
+      await second.stop();
+      throw err;
+    }
+    const ccOf = (base) => ({
+      method: 'POST',
+      url: `${base}/oauth/token`,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: basicAuth(first.basic.clientId, first.basic.clientSecret),
+      },
+      body: new URLSearchParams({ grant_type: 'client_credentials', ...CONTRACT.tokenParams }).toString(),
+    });
+    const cc = {
+      name: 'cc_basic',
+      label: 'client_credentials, client_secret_basic, on two instances at once (total)',
+      async run() {
+        const reqs = [ccOf(`http://127.0.0.1:${first.port}`), ccOf(issuer)];
+        for (const req of reqs) {
+          const v = await verify(req, (json) => typeof json.access_token === 'string' || 'no access_token');
+          if (!v.ok) return { status: 'failed', detail: `check: ${v.detail}` };
+        }
+        const half = Math.max(1, Math.floor(opts.connections / 2));
+        const [a, b] = await Promise.all(reqs.map((req) => measure(req, { ...opts, connections: half })));
+        return {
+          status: 'ok',
+          notes: [`per instance: ${Math.round(a.rps)} + ${Math.round(b.rps)} req/s`],
+          rps: a.rps + b.rps,
+          total: a.total + b.total,
+          latencyP50: Math.max(a.latencyP50, b.latencyP50),
+          latencyP99: Math.max(a.latencyP99, b.latencyP99),
+          non2xx: a.non2xx + b.non2xx,
+          unexpected: a.unexpected + b.unexpected,
+          errors: a.errors + b.errors,
+          timeouts: a.timeouts + b.timeouts,
+          perInstance: [a.rps, b.rps],
+        };
+      },
+    };
+    const proc = {
+      exited: () => first.proc.exited() || second.exited(),
+      logs: () => `${first.proc.logs()}\n${second.logs()}`,
+      stop: async () => {
+        await second.stop();
+        await first.proc.stop();
+      },
+    };
+    return {
+      name,
+      proc,
+      notes: [...first.notes, `second instance on port ${port}`],
+      scenarios: [cc],
+      cleanup: first.cleanup,
+    };
+  } catch (err) {
+    await first.proc.stop();
+    await first.cleanup();
     throw err;
   }
 }

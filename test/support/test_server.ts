@@ -45,6 +45,8 @@ export interface TestServerOptions {
   logger?: ServicesOptions['logger'];
   /** The admin API's calls per caller per minute (default: the server's). */
   adminCallsPerMinute?: number;
+  /** PostgreSQL: the change listener's options (default: listening, as `serve` does). */
+  listenForChanges?: ServicesOptions['listenForChanges'];
 }
 
 export async function createTestServer(
@@ -69,6 +71,7 @@ export async function createTestServer(
     keyRotationIntervalSeconds: config.keyRotationIntervalSeconds,
     maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
     poolSize: 5,
+    listenForChanges: options.listenForChanges ?? true,
     ...(options.logger ? { logger: options.logger } : {}),
   });
   await services.keys.refresh();

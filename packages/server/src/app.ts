@@ -42,6 +42,7 @@ import { reasonLabel } from './metrics/labels.js';
 import type { Metrics } from './metrics/metrics.js';
 import { registerDevicePages } from './pages/index.js';
 import { pgPoolUse } from './storage/raw.js';
+import { forgetRevocationAnswers } from './storage/revocations.js';
 import type { Database } from './storage/schema.js';
 import { StorageHealth } from './storage/storage_health.js';
 import { verifyLiveAccessToken } from './tokens/live_access_token.js';
@@ -209,6 +210,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     audit: deps.audit,
   });
   deps.audit.onChange(() => apiKeys.invalidate());
+  deps.audit.onChange(() => forgetRevocationAnswers(deps.db));
   const tokens = new AccessTokenVerifier(deps.keys, config.issuer);
   const { db, keys, audit, hasher } = deps;
 

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { type Client, clientFromRow } from '../clients/client.js';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { ApiKeyOwnerType, ApiKeysTable, ClientRow, Database } from '../storage/schema.js';
-import { nothing, type StepResult, type StoreOp, statement } from '../storage/store_op.js';
+import { nothing, type Statement, type StepResult, type StoreOp, statement } from '../storage/store_op.js';
 
 type Db = Kysely<Database>;
 
@@ -203,7 +203,7 @@ export function addApiKeyUsage(entry: {
   count: number;
   lastUsedAt: number;
   lastUsedIp: string | null;
-}): StoreOp<void> {
+}): Statement<void> {
   return statement(
     ADD_USAGE_SQL,
     [entry.count, entry.lastUsedAt, entry.lastUsedIp, entry.lastUsedAt, entry.lastUsedAt, entry.id],

@@ -26,7 +26,7 @@ import type { ExactCache } from '../storage/exact_cache.js';
 import { rekeyHash } from '../storage/hashed_secrets.js';
 import { hitRateLimit, windowStart } from '../storage/rate_limits.js';
 import type { Database } from '../storage/schema.js';
-import type { SqlDialect, SqlStep, StepResult } from '../storage/store_op.js';
+import type { SqlStep, StepResult } from '../storage/store_op.js';
 import { allowListFor } from './allow_list.js';
 import { apiKeyCache, type CachedKey } from './api_key_cache.js';
 import {
@@ -119,11 +119,12 @@ function mergeUsages(values: readonly Usage[]): UsageSum[] {
 
 /** Unlimited keys' uses, added up per batch of the audit log. */
 const UNLIMITED_USES: BatchTally<Usage> = {
-  write: (values) => ({ steps: (dialect) => addUsages(dialect, values) }),
+  write: (values) => ({ steps: () => addUsages(values) }),
+  statements: (values) => mergeUsages(values).map((usage) => addApiKeyUsage(usage)),
 };
 
-function* addUsages(dialect: SqlDialect, values: readonly Usage[]): Generator<SqlStep, void, StepResult> {
-  for (const usage of mergeUsages(values)) yield* addApiKeyUsage(usage).steps(dialect);
+function* addUsages(values: readonly Usage[]): Generator<SqlStep, void, StepResult> {
+  for (const usage of mergeUsages(values)) yield* addApiKeyUsage(usage).steps();
 }
 
 export class ApiKeyVerifier {

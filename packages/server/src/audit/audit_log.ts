@@ -15,10 +15,11 @@ import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
+import { notifyChanges } from '../storage/change_listener.js';
 import { isStorageUnreachable, isTransientStorageError, isUniqueViolation } from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
 import type { AuditEventsTable, AuditSealsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
-import { runOp, runOpSync, type StoreOp } from '../storage/store_op.js';
+import { nothing, runOp, runOpSync, type SqlStep, type StoreOp, statement } from '../storage/store_op.js';
 import { appendAuditRows } from './audit_store.js';
 import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis, signSeal } from './chain.js';
 import type { AuditEntry } from './events.js';
@@ -31,7 +32,15 @@ import type { AuditEntry } from './events.js';
 export interface BatchTally<V> {
   /** The op that writes a batch's values. */
   write(values: readonly V[]): StoreOp<void>;
+  /**
+   * The same writes as statements that use no result of one another, if they are: on PostgreSQL the
+   * group commit may then send them with the batch's records as one statement (`with … insert`).
+   */
+  statements?(values: readonly V[]): SqlStep[];
 }
+
+/** At most this many tally statements ride one combined statement (each count is a prepared text). */
+const MAX_COMBINED_TALLIES = 8;
 
 /** How `AuditLog.run` may commit an op. */
 export interface RunOptions {
@@ -60,6 +69,12 @@ const MAX_BATCH = 512;
 
 /** Told of every group commit: its units, how long it took (ms), and whether it failed as a whole. */
 export type BatchListener = (units: number, ms: number, failed: boolean) => void;
+
+/** Thrown to roll back a batch whose unguarded op failed: it is run again, every unit in a savepoint. */
+class GuardEveryUnit extends Error {}
+
+/** Thrown to roll back a batch of one unit whose work or op failed (its failure is its outcome). */
+class LoneUnitFailed extends Error {}
 
 /** How long a writer's segment lease lasts (5 seal intervals): once it lapses, `serve` seals the head. */
 export const DEFAULT_LEASE_MS = 10_000;
@@ -142,7 +157,8 @@ export class AuditLog {
   /**
    * Calls `listener` after every commit that carried a change (a `transact` whose work succeeded), so
    * caches of what such work changes (clients, keys, people) are dropped. Ops given to `run` do not
-   * count: they only write state no cache reads.
+   * count: they only write state no cache reads. On PostgreSQL such a commit also notifies every
+   * instance's change listener (`notifyChanges`, in the same transaction).
    */
   onChange(listener: () => void): void {
     this.#changeListeners.push(listener);
@@ -308,7 +324,7 @@ export class AuditLog {
   }
 
   /** Commits a batch. On failure, rejects the units if `final`, else returns the error to the caller. */
-  async #commitBatch(batch: Unit[], final: boolean): Promise<unknown> {
+  async #commitBatch(batch: Unit[], final: boolean, guardEveryUnit = false): Promise<unknown> {
     const listener = this.#batchListener;
     const started = listener ? performance.now() : 0;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
@@ -339,6 +355,11 @@ export class AuditLog {
       }
       outcomes.push({ ok: true, value });
     };
+    // On PostgreSQL, a batch of records and combinable tallies into a stored segment is one statement.
+    const tallySteps =
+      !driver && this.#segmentStored && batch.every((u) => !u.work && !u.op)
+        ? combinableTallies(tallies)
+        : undefined;
     try {
       if (driver && batch.every((unit) => !unit.work)) {
         // On SQLite, no async work: one synchronous transaction, no promise per statement.
@@ -375,32 +396,66 @@ export class AuditLog {
             throw error;
           }
         });
+      } else if (tallySteps) {
+        // Records and tallies only, into a segment already stored: one statement, atomic on its own
+        // (the tallies as data-modifying `with` clauses) — no transaction around it.
+        const rows: AuditEventsTable[] = [];
+        for (const unit of batch) accept(unit, undefined, rows);
+        const records = appendAuditRows(undefined, rows).steps('postgres').next();
+        await runOp(
+          this.#db,
+          combined([...tallySteps, records.done ? { sql: 'select 1', params: [] } : records.value]),
+        );
       } else {
-        await this.#db.transaction().execute(async (tx) => {
-          const rows: AuditEventsTable[] = [];
-          head = this.#head;
-          outcomes.length = 0;
-          for (const [tally, values] of tallies) await runOp(tx, tally.write(values));
-          for (const unit of batch) {
-            let value: unknown;
-            const { work, op } = unit;
-            if (work || op) {
-              await sql`savepoint unit`.execute(tx);
-              try {
-                value = work ? await work(tx) : op && (await runOp(tx, op));
-                await sql`release savepoint unit`.execute(tx);
-              } catch (error) {
-                await sql`rollback to savepoint unit`.execute(tx);
-                await sql`release savepoint unit`.execute(tx);
-                outcomes.push({ ok: false, error });
-                continue;
+        try {
+          await this.#db.transaction().execute(async (tx) => {
+            const rows: AuditEventsTable[] = [];
+            head = this.#head;
+            outcomes.length = 0;
+            for (const [tally, values] of tallies) await runOp(tx, tally.write(values));
+            for (const unit of batch) {
+              let value: unknown;
+              const { work, op } = unit;
+              if (work || op) {
+                // On PostgreSQL a savepoint (two round trips) only where a failure must not fail the
+                // batch's other units: work that may refuse; an op only once one did (`GuardEveryUnit`).
+                // A batch of one unit needs none: its failure rolls back a transaction holding nothing
+                // else. (SQLite, where a savepoint costs no round trip, keeps one per unit.)
+                if (driver || (batch.length > 1 && (guardEveryUnit || work))) {
+                  await sql`savepoint unit`.execute(tx);
+                  try {
+                    value = work ? await work(tx) : op && (await runOp(tx, op));
+                    await sql`release savepoint unit`.execute(tx);
+                  } catch (error) {
+                    await sql`rollback to savepoint unit`.execute(tx);
+                    await sql`release savepoint unit`.execute(tx);
+                    outcomes.push({ ok: false, error });
+                    continue;
+                  }
+                } else {
+                  try {
+                    value = work ? await work(tx) : op && (await runOp(tx, op));
+                  } catch (error) {
+                    if (batch.length > 1) throw new GuardEveryUnit();
+                    outcomes.push({ ok: false, error });
+                    throw new LoneUnitFailed();
+                  }
+                }
               }
+              accept(unit, value, rows);
             }
-            accept(unit, value, rows);
-          }
-          storesSegment = rows.length > 0 && !this.#segmentStored;
-          await runOp(tx, appendAuditRows(storesSegment ? segmentRow() : undefined, rows));
-        });
+            storesSegment = rows.length > 0 && !this.#segmentStored;
+            await runOp(tx, appendAuditRows(storesSegment ? segmentRow() : undefined, rows));
+            // Other instances drop their caches when (and only if) this commits.
+            if (batch.some((unit, i) => unit.work && outcomes[i]?.ok)) await notifyChanges(tx);
+          });
+        } catch (error) {
+          if (error instanceof GuardEveryUnit) return this.#commitBatch(batch, final, true);
+          if (!(error instanceof LoneUnitFailed)) throw error;
+          // Rolled back: the unit's own failure is its outcome; nothing was written.
+          head = this.#head;
+          storesSegment = false;
+        }
       }
     } catch (error) {
       listener?.(batch.length, performance.now() - started, true);
@@ -624,4 +679,27 @@ export class AuditLog {
         .execute();
     }
   }
+}
+
+/** The tallies' statements, if they may ride one combined statement (else undefined). */
+function combinableTallies(tallies: Map<BatchTally<unknown>, unknown[]>): SqlStep[] | undefined {
+  const steps: SqlStep[] = [];
+  for (const [tally, values] of tallies) {
+    if (!tally.statements) return undefined;
+    steps.push(...tally.statements(values));
+    if (steps.length > MAX_COMBINED_TALLIES) return undefined;
+  }
+  return steps;
+}
+
+/** `steps` as one statement: all but the last as data-modifying `with` clauses (PostgreSQL). */
+function combined(steps: SqlStep[]): StoreOp<void> {
+  const last = steps.at(-1) as SqlStep;
+  if (steps.length === 1) return statement(last.sql, last.params, nothing);
+  const clauses = steps.slice(0, -1).map((step, i) => `t${i} as (${step.sql})`);
+  return statement(
+    `with ${clauses.join(', ')} ${last.sql}`,
+    steps.flatMap((step) => step.params),
+    nothing,
+  );
 }

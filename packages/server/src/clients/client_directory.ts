@@ -1,13 +1,13 @@
 /**
  * Client lookups for authentication — one per token, introspection or revocation request.
  *
- * On SQLite they are cached, and the cache is exact (`ExactCache`): it is dropped whenever `PRAGMA
- * data_version` says another connection (another process, such as `clavis admin`) committed anything,
- * and whenever this process commits a change through the audit log. On PostgreSQL, where other
- * instances change clients without telling us, every lookup goes to the database.
+ * They are cached, and the cache is exact (`ExactCache`): it is dropped whenever the commit version
+ * moves — on SQLite `PRAGMA data_version` (another process, such as `clavis admin`, committed anything),
+ * on PostgreSQL a change notification from any instance — and whenever this process commits a change
+ * through the audit log. On PostgreSQL without a listening connection every lookup goes to the database.
  */
 import type { Kysely } from 'kysely';
-import { ExactCache, sqliteCommitVersion } from '../storage/exact_cache.js';
+import { commitVersion, ExactCache } from '../storage/exact_cache.js';
 import type { ClientSecretRow, Database } from '../storage/schema.js';
 import type { Client } from './client.js';
 import { findClientWithSecrets, liveSecrets } from './client_store.js';
@@ -26,7 +26,7 @@ export class ClientDirectory {
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
-    this.#cache = new ExactCache({ version: sqliteCommitVersion(db), maxEntries: MAX_ENTRIES });
+    this.#cache = new ExactCache({ version: commitVersion(db), maxEntries: MAX_ENTRIES });
   }
 
   /** The cache's hits, misses and invalidations since start (for metrics). */

@@ -133,6 +133,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const sealIntervalMs = options.sealIntervalMs ?? 2000;
   const services = await openServices({
     dbUrl: options.dbUrl,
+    listenForChanges: true,
     kek: options.kek,
     kekPrevious: options.kekPrevious,
     kekFile: options.kekFile,

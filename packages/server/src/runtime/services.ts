@@ -3,6 +3,7 @@
  * signing keys, a segment of the audit log — and closing it again. `clavis serve` and `clavis admin`
  * both start here, with the same checks.
  */
+
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +21,7 @@ import {
   unwrapStableKeys,
   WRAPPED_KEYS_SETTING,
 } from '../crypto/stable_keys.js';
+import type { ChangeListenerOptions, PgChangeListener } from '../storage/change_listener.js';
 import { type DialectName, openDatabase, parseDatabaseUrl } from '../storage/database.js';
 import type { Database } from '../storage/schema.js';
 import type { SigningAlg } from '../tokens/jws.js';
@@ -52,6 +54,8 @@ export interface ServicesOptions {
   keyRotationIntervalSeconds?: number;
   maxAccessTokenTtlSeconds?: number;
   poolSize?: number;
+  /** PostgreSQL: listen for other instances' changes so the caches stay exact (serving only). */
+  listenForChanges?: boolean | ChangeListenerOptions;
   /** Where refused signing-key rows are reported (default: stderr). */
   logger?: KeyStoreLogger;
 }
@@ -60,6 +64,8 @@ export interface Services {
   db: Kysely<Database>;
   dialect: DialectName;
   dbDescription: string;
+  /** PostgreSQL opened with `listenForChanges`: the connection keeping the caches exact. */
+  changes?: PgChangeListener | undefined;
   hasher: SecretHasher;
   keys: KeyStore;
   audit: AuditLog;
@@ -185,6 +191,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
   const opened = await openDatabase(options.dbUrl, {
     poolSize: options.poolSize ?? 10,
     ...(options.create === false ? { create: false } : {}),
+    ...(options.listenForChanges ? { listenForChanges: options.listenForChanges } : {}),
   });
   try {
     const { ring, inUse: kek, stable } = await loadKek(opened.db, options);
@@ -217,6 +224,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
       db: opened.db,
       dialect: opened.dialect,
       dbDescription: opened.description,
+      changes: opened.changes,
       hasher,
       keys,
       audit,

@@ -6,8 +6,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Kysely, sql } from 'kysely';
 import { Migrator } from 'kysely/migration';
+import type { ChangeListenerOptions, PgChangeListener } from './change_listener.js';
 import { guardTransactions, NodeSqliteDialect } from './dialects/node_sqlite.js';
 import { isUniqueViolation } from './errors.js';
+import { registerCommitVersion } from './exact_cache.js';
 import { migrationProvider, migrations } from './migrations/index.js';
 import { registerPgPool, registerSyncDriver } from './raw.js';
 import type { Database } from './schema.js';
@@ -19,6 +21,8 @@ export interface OpenedDatabase {
   dialect: DialectName;
   /** Where the data lives, for people (never includes a password). */
   description: string;
+  /** PostgreSQL opened with `listenForChanges`: the connection that keeps the caches exact. */
+  changes?: PgChangeListener;
   close(): Promise<void>;
 }
 
@@ -128,6 +132,11 @@ export interface OpenDatabaseOptions {
    * schema and tables). Default true; without it a missing one is a `DatabaseMissingError`.
    */
   create?: boolean;
+  /**
+   * PostgreSQL: hold a connection listening for other instances' changes, so clients, API keys and
+   * revocations can be cached exactly (`PgChangeListener`). For serving; a one-shot command needs none.
+   */
+  listenForChanges?: boolean | ChangeListenerOptions;
 }
 
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<OpenedDatabase> {
@@ -197,6 +206,25 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     const session = pgKysely(configs.session);
     db = session.db;
     registerPgPool(db, session.pool);
+    if (options.listenForChanges) {
+      const { PgChangeListener } = await import('./change_listener.js');
+      const changes = await PgChangeListener.start(
+        configs.setup,
+        options.listenForChanges === true ? {} : options.listenForChanges,
+      );
+      registerCommitVersion(db, changes);
+      const pgDb = db;
+      return {
+        db,
+        dialect: parsed.dialect,
+        description: describe(parsed),
+        changes,
+        close: async () => {
+          await changes.close();
+          await pgDb.destroy();
+        },
+      };
+    }
   }
   return { db, dialect: parsed.dialect, description: describe(parsed), close: () => db.destroy() };
 }

@@ -7,8 +7,8 @@
  * - `invalidate()`: this process committed a change through its own connection (the audit log's
  *   `onChange`), which the version does not report.
  * A read that started before either signal cannot store what it read (it may predate the change).
- * Where the version cannot be read (PostgreSQL today, or SQLite's connection busy right now) nothing is
- * cached: every lookup goes to storage.
+ * Where the version cannot be read (SQLite's connection busy right now; PostgreSQL while the instance's
+ * listening connection is down, or when it has none) nothing is cached: every lookup goes to storage.
  */
 import type { Kysely } from 'kysely';
 import { dataVersion } from './data_version.js';
@@ -18,17 +18,32 @@ import type { Database } from './schema.js';
  * Says whether entries read earlier may still be served: a number that changes whenever anyone else
  * commits, or undefined when that cannot be known right now (then nothing is cached).
  *
- * SQLite's is `PRAGMA data_version` (`sqliteCommitVersion`). PostgreSQL has none yet; cross-instance
- * invalidation plugs in here: a source counting `LISTEN` notifications that instances send on commit,
- * answering undefined while its listening connection is down (a notification may have been missed).
+ * SQLite's is `PRAGMA data_version` (`sqliteCommitVersion`). PostgreSQL's counts the `LISTEN`
+ * notifications that changing transactions send on commit (`PgChangeListener`), answering undefined
+ * while its listening connection is down (a notification may have been missed).
  */
 export interface CommitVersion {
   current(): number | undefined;
 }
 
-/** The commit version of `db`: SQLite's data version; undefined on PostgreSQL (so nothing is cached). */
+/** The commit version of `db`: SQLite's data version (undefined on PostgreSQL). */
 export function sqliteCommitVersion(db: Kysely<Database>): CommitVersion {
   return { current: () => dataVersion(db) };
+}
+
+const registered = new WeakMap<Kysely<Database>, CommitVersion>();
+
+/** Gives the root handle `db` a commit version other than SQLite's (PostgreSQL's change listener). */
+export function registerCommitVersion(db: Kysely<Database>, version: CommitVersion): void {
+  registered.set(db, version);
+}
+
+/**
+ * The commit version the caches of `db` follow: the registered one (PostgreSQL opened with a change
+ * listener), else SQLite's data version — undefined, so nothing cached, on a PostgreSQL without one.
+ */
+export function commitVersion(db: Kysely<Database>): CommitVersion {
+  return registered.get(db) ?? sqliteCommitVersion(db);
 }
 
 interface ExactCacheOptions<V> {

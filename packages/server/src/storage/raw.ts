@@ -31,6 +31,11 @@ export function pgPoolUse(db: AnyDb): { total: number; idle: number; waiting: nu
   return pool && { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
 }
 
+/** The pg pool behind a root PostgreSQL handle (for tools that watch it, such as statement counts). */
+export function pgPoolOf(db: AnyDb): pg.Pool | undefined {
+  return pgPools.get(db);
+}
+
 function statementName(text: string): string {
   let name = statementNames.get(text);
   if (name === undefined) {

@@ -8,6 +8,7 @@ import { createTestDatabase, dialects } from '../../../../test/support/dialects.
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
 import { recordHash, segmentGenesis } from '../../src/audit/chain.js';
 import { migrationProvider } from '../../src/storage/migrations/index.js';
+import { nothing, statement } from '../../src/storage/store_op.js';
 
 function entry(n: number | string): AuditEntry {
   return {
@@ -464,6 +465,51 @@ describe.each(dialects)('audit log (%s)', (dialect) => {
       await audit.record(entry('e'));
       await audit.seal();
       expect(await verifyAuditLog(db, server.services.auditKey)).toMatchObject({ ok: true, records: 3 });
+    });
+
+    it('ops of one batch run without savepoints until one fails; then the batch runs again, each in its own', async () => {
+      const server = await start();
+      const { audit, db } = server.services;
+      const put = (key: string) =>
+        statement('insert into settings (key, value) values (?, ?)', [key, '1'], nothing);
+      await audit.run(put('op-taken'), entry('first'));
+      const outcomes = await Promise.allSettled([
+        audit.run(put('op-a'), entry('a')),
+        audit.run(put('op-taken'), entry('duplicate')),
+        audit.run(put('op-b'), entry('b')),
+      ]);
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const keys = await db
+        .selectFrom('settings')
+        .select('key')
+        .where('key', 'like', 'op-%')
+        .orderBy('key')
+        .execute();
+      expect(keys.map((k) => k.key)).toEqual(['op-a', 'op-b', 'op-taken']);
+      const written = await rows(server, audit.segment);
+      expect(written.map((r) => JSON.parse(r.detail).n)).toEqual(['first', 'a', 'b']);
+      await audit.seal();
+      expect(await verifyAuditLog(db, server.services.auditKey)).toMatchObject({ ok: true, records: 3 });
+    });
+
+    it('a batch of one failing unit writes nothing and fails with its own error; the log goes on', async () => {
+      const server = await start();
+      const { audit, db } = server.services;
+      await audit.record(entry('before'));
+      await expect(
+        audit.transact(async (tx) => {
+          await tx.insertInto('settings').values({ key: 'lone', value: '1' }).execute();
+          throw new Error('lone work failed');
+        }, entry('lone')),
+      ).rejects.toThrow('lone work failed');
+      const lone = await db.selectFrom('settings').select('key').where('key', '=', 'lone').execute();
+      expect(lone).toEqual([]);
+      await audit.record(entry('after'));
+      const written = await rows(server, audit.segment);
+      expect(written.map((r) => [Number(r.seq), JSON.parse(r.detail).n])).toEqual([
+        [1, 'before'],
+        [2, 'after'],
+      ]);
     });
   });
 

@@ -134,11 +134,16 @@ describe.each(dialects)('R-05: revocation racing token minting (%s)', (dialect) 
       .select('refresh_tokens.family_id')
       .where('token_families.user_id', '=', userId)
       .executeTakeFirstOrThrow();
-    await first.services.db
-      .updateTable('token_families')
-      .set({ revoked_at: first.clock.now, revoked_reason: 'test' })
-      .where('id', '=', family_id)
-      .execute();
+    // Committed as every revocation is, through the audit log (which drops the cached answers).
+    await first.services.audit.transact(
+      (tx) =>
+        tx
+          .updateTable('token_families')
+          .set({ revoked_at: first.clock.now, revoked_reason: 'test' })
+          .where('id', '=', family_id)
+          .execute(),
+      { event: 'token.revoke', actor: { type: 'admin', id: 'test' }, detail: { family: family_id } },
+    );
     expect(await active(first, tokens.access_token)).toBe(false);
     const mint = await first.app.inject({
       method: 'POST',

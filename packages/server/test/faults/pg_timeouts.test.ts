@@ -66,7 +66,8 @@ describe.runIf(runPg)('storage that hangs (postgres)', () => {
     await locker.connect();
     await locker.query('begin');
     const schema = new URL(s.database.url).searchParams.get('schema');
-    await locker.query(`lock table "${schema}".clients in access exclusive mode`);
+    // Clients are cached (their lookup may not touch the table); a token's audit record must be written.
+    await locker.query(`lock table "${schema}".clients, "${schema}".audit_events in access exclusive mode`);
 
     const requests = Array.from({ length: 6 }, () => timed(post(s, '/oauth/token', CC, auth)));
     const ready = await timed(s.app.inject({ method: 'GET', url: '/readyz' }));

@@ -1,0 +1,71 @@
+/**
+ * Round trips to PostgreSQL per request on the hot paths, counted at the pool (every statement,
+ * including transaction control and savepoints), one request at a time once the caches are warm. A
+ * bound here is a budget: a change that adds a statement to a hot path has to say why.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dialects } from '../../../../test/support/dialects.js';
+import { basic, introspect, post, postAs } from '../../../../test/support/oauth.js';
+import { countStatements, type StatementCounter } from '../../../../test/support/statements.js';
+import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { createKey, registerCaller, verify } from '../api_keys/support.js';
+
+describe.skipIf(!dialects.includes('postgres'))('round trips per request (postgres)', () => {
+  let s: TestServer;
+  let counter: StatementCounter;
+  let caller: { id: string; secret: string };
+  let deviceClient: string;
+  let key: string;
+
+  beforeAll(async () => {
+    s = await createTestServer('postgres');
+    caller = await registerCaller(s, { scopes: ['read', 'write'] });
+    deviceClient = (await s.createClient({ kind: 'public', scopes: ['openid', 'read'] })).client.id;
+    key = (await createKey(s, { owner: caller.id })).key;
+    counter = countStatements(s.services.db);
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  /** The first words of each statement of a run of `request` (the runs before warm the caches). */
+  async function statementsOf(request: () => Promise<{ statusCode: number }>): Promise<string[]> {
+    for (let i = 0; i < 3; i++) expect((await request()).statusCode).toBe(200);
+    await s.services.audit.drain();
+    counter.reset();
+    expect((await request()).statusCode).toBe(200);
+    await s.services.audit.drain();
+    return counter.texts.map((t) => t.split(/\s+/).slice(0, 3).join(' '));
+  }
+
+  const cc = () =>
+    post(
+      s,
+      '/oauth/token',
+      { grant_type: 'client_credentials' },
+      { authorization: basic(caller.id, caller.secret) },
+    );
+
+  it('client credentials', async () => {
+    // The client is cached; the record is one autocommitted insert (was 4: lookup, begin, insert, commit).
+    expect(await statementsOf(cc)).toEqual(['insert into audit_events']);
+  });
+
+  it('API-key verification', async () => {
+    // Client and key cached; the use count rides the record's insert as a `with` clause (was 6).
+    expect(await statementsOf(() => verify(s, caller, { key }))).toEqual(['with t0 as']);
+  });
+
+  it('device authorization', async () => {
+    // Client cached; no savepoint around the batch's only unit (was 7).
+    expect(
+      await statementsOf(() => postAs(s, '/oauth/device_authorization', deviceClient, { scope: 'read' })),
+    ).toEqual(['begin', 'insert into device_codes', 'insert into audit_events', 'commit']);
+  });
+
+  it('introspection of a token seen before', async () => {
+    const token = (await cc()).json().access_token as string;
+    // Client and the not-revoked answer cached (was 2).
+    expect(await statementsOf(() => introspect(s, caller, token))).toEqual([]);
+  });
+});
