@@ -9,8 +9,10 @@
  * Exactness first: while that connection is down, or not yet listening, the version is undefined, so
  * the caches read through. Once it listens again the version moves, so nothing read before (when a
  * notification may have been missed) is served again. The stale window is the notification's delivery
- * time after the commit (milliseconds), or, on a cut network, how long the lost connection takes to be
- * noticed (TCP keep-alive).
+ * time after the commit (milliseconds). A network that is cut without a reset is not noticed by the
+ * connection (TCP keep-alive takes minutes), so the listener also notifies itself every `heartbeatMs`:
+ * when its own heartbeat has not come back for `staleAfterMs` the version is undefined (read through)
+ * until one does, and then it moves, as after a reconnection.
  */
 import { randomBytes } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
@@ -33,10 +35,16 @@ export async function notifyChanges(tx: Kysely<Database>): Promise<void> {
 
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 5000;
+const HEARTBEAT_MS = 250;
+const STALE_AFTER_MS = 1000;
 
 export interface ChangeListenerOptions {
   /** How long after losing its connection the listener first tries again (ms; doubles up to 5 s). */
   firstRetryMs?: number;
+  /** How often the listener notifies itself to prove the connection still delivers (ms, default 250). */
+  heartbeatMs?: number;
+  /** How long without its own heartbeat before it stops vouching for the caches (ms, default 1000). */
+  staleAfterMs?: number;
 }
 
 export class PgChangeListener implements CommitVersion {
@@ -52,11 +60,22 @@ export class PgChangeListener implements CommitVersion {
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #stateListeners: Array<(listening: boolean) => void> = [];
+  readonly #heartbeatMs: number;
+  readonly #staleAfterMs: number;
+  /** The payload of this listener's own heartbeats (the schema's changes carry the schema). */
+  readonly #heartbeatPayload = `heartbeat:${this.applicationName}`;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #heartbeatInFlight = false;
+  /** When (performance.now) the connection last proved it delivers: subscribed, or a heartbeat back. */
+  #lastHeard = 0;
+  #stale = false;
 
   private constructor(config: pg.ClientConfig, options: ChangeListenerOptions) {
     this.#config = config;
     this.#firstRetryMs = options.firstRetryMs ?? FIRST_RETRY_MS;
     this.#retryMs = this.#firstRetryMs;
+    this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
+    this.#staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
   }
 
   /** Starts listening; resolves once the first subscription succeeded or failed (then it retries). */
@@ -69,9 +88,22 @@ export class PgChangeListener implements CommitVersion {
     return listener;
   }
 
-  /** The version: moves on every change committed by anyone; undefined while not listening. */
+  /**
+   * The version: moves on every change committed by anyone; undefined while not listening, or while the
+   * connection has not delivered its own heartbeat for `staleAfterMs` (a cut network).
+   */
   current(): number | undefined {
-    return this.#listening ? this.#version : undefined;
+    if (!this.#listening) return undefined;
+    if (performance.now() - this.#lastHeard > this.#staleAfterMs) {
+      this.#stale = true;
+      return undefined;
+    }
+    if (this.#stale) {
+      // Delivering again: what was read while it was not may predate a missed notification.
+      this.#stale = false;
+      this.#version++;
+    }
+    return this.#version;
   }
 
   get listening(): boolean {
@@ -86,6 +118,7 @@ export class PgChangeListener implements CommitVersion {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
+    clearInterval(this.#heartbeat);
     this.#setListening(false);
     const client = this.#client;
     this.#client = undefined;
@@ -108,6 +141,7 @@ export class PgChangeListener implements CommitVersion {
     const lost = () => {
       if (this.#client !== client) return;
       this.#client = undefined;
+      this.#heartbeatInFlight = false;
       this.#setListening(false);
       client.end().catch(() => {});
       this.#scheduleRetry();
@@ -115,7 +149,10 @@ export class PgChangeListener implements CommitVersion {
     client.on('error', lost);
     client.on('end', lost);
     client.on('notification', (n) => {
-      if (n.channel === CHANGES_CHANNEL && n.payload === this.#schema) this.#version++;
+      if (n.channel !== CHANGES_CHANNEL) return;
+      if (n.payload === this.#schema) this.#version++;
+      else if (n.payload === this.#heartbeatPayload && this.#client === client)
+        this.#lastHeard = performance.now();
     });
     this.#client = client;
     try {
@@ -131,7 +168,27 @@ export class PgChangeListener implements CommitVersion {
     // Whatever was read before this point may predate a missed notification.
     this.#version++;
     this.#retryMs = this.#firstRetryMs;
+    this.#lastHeard = performance.now();
+    this.#stale = false;
     this.#setListening(true);
+    this.#startHeartbeat();
+  }
+
+  /** Notifies itself every `heartbeatMs`, one at a time (a heartbeat stuck on a cut network waits). */
+  #startHeartbeat(): void {
+    if (this.#heartbeat) return;
+    this.#heartbeat = setInterval(() => {
+      const client = this.#client;
+      if (!client || !this.#listening || this.#heartbeatInFlight) return;
+      this.#heartbeatInFlight = true;
+      client
+        .query('select pg_notify($1, $2)', [CHANGES_CHANNEL, this.#heartbeatPayload])
+        .catch(() => {}) // a failing connection reports through 'error'/'end'
+        .finally(() => {
+          this.#heartbeatInFlight = false;
+        });
+    }, this.#heartbeatMs);
+    this.#heartbeat.unref();
   }
 
   #scheduleRetry(): void {
