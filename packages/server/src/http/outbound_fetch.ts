@@ -75,49 +75,15 @@ function outboundUrl(value: string | URL): URL {
  */
 export async function fetchJson(url: string | URL, options: FetchJsonOptions = {}): Promise<unknown> {
   const target = outboundUrl(url);
-  const maxBytes = options.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
-  const deadline = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS);
-  const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
-  const failed = (cause: unknown): OutboundFetchError =>
-    signal.aborted
-      ? new OutboundFetchError('timeout', `no answer from ${target.host} in time`, { cause })
-      : new OutboundFetchError('network', `cannot reach ${target.host}`, { cause });
-
-  let response: Response;
-  try {
-    response = await fetch(target, {
-      method: 'GET',
-      redirect: 'manual',
-      signal,
-      headers: { accept: options.accept ?? 'application/json' },
-    });
-  } catch (cause) {
-    throw failed(cause);
-  }
-  if (response.status !== 200) {
-    await response.body?.cancel().catch(() => {});
-    if (response.status >= 300 && response.status < 400) {
-      throw new OutboundFetchError(
-        'redirect',
-        `${target.host} answered with a redirect, which is not followed`,
-      );
-    }
+  const response = await cappedFetch(
+    target,
+    { method: 'GET', headers: { accept: options.accept ?? 'application/json' }, signal: options.signal },
+    { maxBytes: options.maxBytes, timeoutMs: options.timeoutMs },
+  );
+  if (response.status !== 200)
     throw new OutboundFetchError('status', `HTTP ${response.status} from ${target.host}`);
-  }
-  const declared = Number(response.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
-    throw tooLarge(target, maxBytes);
-  }
-  let text: string;
   try {
-    text = await readCapped(response, maxBytes, target);
-  } catch (cause) {
-    if (cause instanceof OutboundFetchError) throw cause;
-    throw failed(cause);
-  }
-  try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(await response.text()) as unknown;
   } catch (cause) {
     throw new OutboundFetchError('not_json', `${target.host} did not answer with JSON`, { cause });
   }
@@ -172,8 +138,9 @@ export async function cappedFetch(
   const maxBytes = options.maxBytes ?? DEFAULT_FETCH_MAX_BYTES;
   const deadline = AbortSignal.timeout(options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS);
   const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
+  // The caller's own signal is a deadline of theirs (jose's, openid-client's): its abort is a timeout too.
   const failed = (cause: unknown): OutboundFetchError =>
-    deadline.aborted
+    signal.aborted
       ? new OutboundFetchError('timeout', `no answer from ${target.host} in time`, { cause })
       : new OutboundFetchError('network', `cannot reach ${target.host}`, { cause });
   let response: Response;
