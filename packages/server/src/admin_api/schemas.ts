@@ -315,7 +315,13 @@ export const postureFindingSchema = object(
 );
 export const postureReportSchema = object({
   generated_at: time,
-  policy: object({ rotation_age: string, unused: string, expiry_warning: string, window: string }),
+  policy: object({
+    rotation_age: string,
+    unused: string,
+    expiry_warning: string,
+    stale_sign_in: string,
+    window: string,
+  }),
   summary: object({
     score: { type: 'integer', minimum: 0, maximum: 100 },
     counts: object(Object.fromEntries(severities.map((s) => [s, integer]))),
