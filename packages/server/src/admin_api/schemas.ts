@@ -99,6 +99,7 @@ const userProperties: Record<string, JsonSchema> = {
   username: string,
   is_admin: boolean,
   has_totp: boolean,
+  has_passkey: boolean,
   created_at: time,
   disabled_at: nullableTime,
   locked_at: nullableTime,
