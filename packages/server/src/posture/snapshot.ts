@@ -160,7 +160,7 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
       servedAssertionAudience(db),
       verifyAuditLog(db, options.auditKey, { now }),
     ]);
-  const [lastTokens, refreshRows, leakRows] = await Promise.all([
+  const [lastTokens, refreshRows, leakRows, passkeyHolders] = await Promise.all([
     db
       .selectFrom('audit_events')
       .select(['client_id', (eb) => eb.fn.max('at').as('last')])
@@ -185,7 +185,15 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
       .where('at', '>=', since)
       .orderBy('at')
       .execute(),
+    // People holding a usable passkey: a second factor as much as a TOTP secret.
+    db
+      .selectFrom('webauthn_credentials')
+      .select('user_id')
+      .distinct()
+      .where('disabled_at', 'is', null)
+      .execute(),
   ]);
+  const withPasskey = new Set(passkeyHolders.map((p) => p.user_id));
 
   const usernames = new Map(userRows.map((u) => [u.id, u.username]));
   const refreshFamilies = [
@@ -238,7 +246,7 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
         id: u.id,
         username: u.username,
         isAdmin: Number(u.is_admin) === 1,
-        hasSecondFactor: u.totp_secret !== null,
+        hasSecondFactor: u.totp_secret !== null || withPasskey.has(u.id),
         createdAt: Number(u.created_at),
       })),
     usernames,

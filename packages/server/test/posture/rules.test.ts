@@ -102,9 +102,33 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     ]);
   });
 
-  it('admin-without-mfa: an administrator with TOTP, a person without admin, a disabled admin are fine', async () => {
+  it('admin-without-mfa: an administrator with TOTP or a passkey, a person without admin, a disabled admin are fine', async () => {
     const { username } = await createUser(server, { isAdmin: true });
     await createUser(server, { isAdmin: true, totp: true });
+    const withPasskey = await createUser(server, { isAdmin: true });
+    const passkey = (id: string, disabledAt: number | null) =>
+      server.services.db
+        .insertInto('webauthn_credentials')
+        .values({
+          id,
+          user_id: withPasskey.id,
+          public_key: 'pk',
+          counter: 0,
+          transports: '[]',
+          device_type: 'multiDevice',
+          name: 'laptop',
+          created_at: server.clock.now,
+          last_used_at: null,
+          disabled_at: disabledAt,
+          disabled_reason: disabledAt === null ? null : 'counter',
+        })
+        .execute();
+    // A passkey disabled as a likely clone is no second factor; a usable one is.
+    await passkey('cred-disabled', server.clock.now);
+    expect((await findings('admin-without-mfa')).map((f) => f.user).sort()).toEqual(
+      [username, withPasskey.username].sort(),
+    );
+    await passkey('cred-usable', null);
     await createUser(server, { isAdmin: false });
     await createUser(server, { isAdmin: true, disabled: true });
     expect((await findings('admin-without-mfa')).map((f) => f.user)).toEqual([username]);
