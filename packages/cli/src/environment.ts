@@ -79,6 +79,10 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
         text: 'how long a shutdown waits for requests in flight and the final audit seal, e.g. 10s (default 10s)',
       },
       {
+        name: 'CLAVIS_UPSTREAM_TIMEOUT',
+        text: 'how long each request to an identity provider (discovery, keys, token) may take, 1s to 1m (default 5s)',
+      },
+      {
         name: 'CLAVIS_SHUTDOWN_DRAIN',
         text: 'on shutdown, keep serving this long while /readyz answers 503, for a load balancer to notice (default 0)',
       },

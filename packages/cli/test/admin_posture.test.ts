@@ -120,6 +120,7 @@ describe('admin posture', () => {
       rotation_age: '90d',
       unused: '30d',
       expiry_warning: '7d',
+      stale_sign_in: '90d',
       window: '30d',
     });
   });
@@ -132,6 +133,8 @@ describe('admin posture', () => {
       '12h',
       '--expiry-warning',
       '45d',
+      '--stale-sign-in',
+      '60d',
       '--window',
       '1d',
     );
@@ -139,6 +142,7 @@ describe('admin posture', () => {
       rotation_age: '90s',
       unused: '12h',
       expiry_warning: '45d',
+      stale_sign_in: '60d',
       window: '1d',
     });
     expect(report.findings.map((f) => f.id)).toContain('api-key-near-expiry');
@@ -200,7 +204,7 @@ describe('admin posture', () => {
     expect(validate(sarif), JSON.stringify(validate.errors, null, 2)).toBe(true);
     expect(sarif.version).toBe('2.1.0');
     const [run] = sarif.runs;
-    expect(run?.tool.driver.rules.length).toBe(16);
+    expect(run?.tool.driver.rules.length).toBe(17);
     expect(run?.tool.driver.rules.find((r) => r.id === 'key-without-ip-allow-list')?.help.text).toContain(
       'OWASP-NHI2:2025: OWASP NHI Top 10 2025, NHI2 Secret Leakage',
     );

@@ -17,6 +17,7 @@ interface UserJson {
   username: string;
   is_admin: boolean;
   has_totp: boolean;
+  has_passkey: boolean;
   created_at: string;
   disabled_at: string | null;
   locked_at: string | null;
@@ -32,6 +33,7 @@ const VIEW_KEYS = [
   'disabled_at',
   'failed_logins',
   'failed_mfa',
+  'has_passkey',
   'has_totp',
   'id',
   'is_admin',
@@ -251,6 +253,37 @@ describe('users on SQLite', () => {
       expect(out[0]).toMatch(/^ID\s+USERNAME\s+MFA\s+ADMIN\s+STATE$/);
       expect(out.find((l) => l.includes(' bob '))).toMatch(/\s-\s+yes\s+active$/);
       expect(out.find((l) => l.includes(' carol@example.com '))).toMatch(/\stotp\s+-\s+active$/);
+    });
+
+    it('the MFA column and has_passkey name a passkey; one disabled as a likely clone does not count', async () => {
+      const passkey = (id: string, username: string, disabledAt: number | null) =>
+        withSqlite(tmp.dbPath, (db) =>
+          db
+            .prepare(
+              `insert into webauthn_credentials (id, user_id, public_key, counter, transports, device_type, name,
+                 created_at, last_used_at, disabled_at, disabled_reason)
+               values (?, (select id from users where username = ?), 'pk', 0, '[]', 'multiDevice', 'laptop', 0, null, ?, ?)`,
+            )
+            .run(id, username, disabledAt, disabledAt === null ? null : 'counter'),
+        );
+      passkey('cred-alice', 'alice', null);
+      passkey('cred-carol', 'carol@example.com', null);
+      passkey('cred-bob', 'bob', Date.now());
+      try {
+        const out = lines((await admin('users', 'list')).stdout);
+        expect(out.find((l) => l.includes(' alice '))).toMatch(/\spasskey\s+-\s+active$/);
+        expect(out.find((l) => l.includes(' carol@example.com '))).toMatch(/\stotp\+passkey\s+-\s+active$/);
+        expect(out.find((l) => l.includes(' bob '))).toMatch(/\s-\s+yes\s+active$/);
+        const all = JSON.parse((await admin('users', 'list', '--json')).stdout) as UserJson[];
+        expect(all.map((u) => [u.username, u.has_totp, u.has_passkey])).toEqual([
+          ['alice', false, true],
+          ['bob', false, false],
+          ['carol@example.com', true, true],
+          ['dora', true, false],
+        ]);
+      } finally {
+        withSqlite(tmp.dbPath, (db) => db.prepare('delete from webauthn_credentials').run());
+      }
     });
 
     it('show by username or id prints the same person, without secrets', async () => {

@@ -135,6 +135,9 @@ describe('a bad setting is one line naming it, and nothing is created', () => {
     ['CLAVIS_API_KEY_IDLE_REVOKE', 'soon', /^clavis: CLAVIS_API_KEY_IDLE_REVOKE: invalid duration/],
     ['CLAVIS_SHUTDOWN_TIMEOUT', '10', /^clavis: CLAVIS_SHUTDOWN_TIMEOUT: invalid duration "10"/],
     ['CLAVIS_SHUTDOWN_TIMEOUT', '2h', /^clavis: CLAVIS_SHUTDOWN_TIMEOUT: must be at most 1h$/],
+    ['CLAVIS_UPSTREAM_TIMEOUT', '5', /^clavis: CLAVIS_UPSTREAM_TIMEOUT: invalid duration "5"/],
+    ['CLAVIS_UPSTREAM_TIMEOUT', '0s', /^clavis: CLAVIS_UPSTREAM_TIMEOUT: a duration/],
+    ['CLAVIS_UPSTREAM_TIMEOUT', '2m', /^clavis: CLAVIS_UPSTREAM_TIMEOUT: must be between 1s and 1m$/],
     ['CLAVIS_SHUTDOWN_DRAIN', 'later', /^clavis: CLAVIS_SHUTDOWN_DRAIN: invalid duration "later"/],
     ['CLAVIS_ORG_NAME', '   ', /^clavis: CLAVIS_ORG_NAME: the organisation name must be 1 to 80 printable/],
     [

@@ -139,6 +139,7 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
     config: {
       ...(d.signingAlg ? { signingAlg: d.signingAlg } : {}),
       ...(d.trustedProxies ? { trustedProxies: d.trustedProxies } : {}),
+      ...(d.upstreamTimeoutMs !== undefined ? { upstreamTimeoutMs: d.upstreamTimeoutMs } : {}),
       // CLAVIS_API_KEY_MAX_TTL, _MINT_MAX_TTL, _IDLE_REVOKE.
       ...apiKeySettings(deps.env),
       // --trusted-proxy, when given, replaces CLAVIS_TRUSTED_PROXIES.

@@ -35,6 +35,8 @@ export interface ServeEnvSettings {
   shutdownTimeoutMs: number | undefined;
   /** CLAVIS_SHUTDOWN_DRAIN, in ms (undefined: none). */
   shutdownDrainMs: number | undefined;
+  /** CLAVIS_UPSTREAM_TIMEOUT, in ms (undefined: the server's default, 5 s). */
+  upstreamTimeoutMs: number | undefined;
   /** `CLAVIS_METRICS=1`: on the main port; `CLAVIS_METRICS_LISTEN=HOST:PORT`: on its own listener. */
   metrics: 'off' | 'main' | { host: string; port: number };
 }
@@ -139,8 +141,25 @@ export function serveEnvSettings(env: Env): ServeEnvSettings {
       env.CLAVIS_SHUTDOWN_DRAIN && env.CLAVIS_SHUTDOWN_DRAIN !== '0'
         ? shutdownDuration('CLAVIS_SHUTDOWN_DRAIN', env.CLAVIS_SHUTDOWN_DRAIN)
         : undefined,
+    upstreamTimeoutMs: env.CLAVIS_UPSTREAM_TIMEOUT ? upstreamTimeout(env.CLAVIS_UPSTREAM_TIMEOUT) : undefined,
     metrics: metricsSetting(env),
   };
+}
+
+/**
+ * How long each request to an identity provider may take: 1s to 1m. Shorter fails a provider that is
+ * merely slow; longer holds a person's sign-in (and a request slot) on one that hangs.
+ */
+function upstreamTimeout(value: string): number {
+  const name = 'CLAVIS_UPSTREAM_TIMEOUT';
+  let seconds: number;
+  try {
+    seconds = parseDuration(value);
+  } catch (err) {
+    throw bad(name, (err as DurationError).message);
+  }
+  if (seconds < 1 || seconds > 60) throw bad(name, 'must be between 1s and 1m');
+  return seconds * 1000;
 }
 
 /** A shutdown time: a duration such as 10s or 1m, at most an hour; in ms. */

@@ -53,6 +53,8 @@ export interface UserView {
   username: string;
   is_admin: boolean;
   has_totp: boolean;
+  /** At least one usable passkey (a second factor, and a phishing-resistant one). */
+  has_passkey: boolean;
   created_at: string;
   disabled_at: string | null;
   /** The hard lock at the failure bound (lifted only by `users unlock`). */
@@ -101,6 +103,7 @@ function toView(row: UserSummaryRow): UserView {
     username: row.username,
     is_admin: Number(row.is_admin) === 1,
     has_totp: Number(row.has_totp) === 1,
+    has_passkey: Number(row.has_passkey) === 1,
     created_at: iso(row.created_at) ?? '',
     disabled_at: iso(row.disabled_at),
     locked_at: iso(row.locked_at),

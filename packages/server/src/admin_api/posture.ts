@@ -16,6 +16,7 @@ interface Thresholds {
   rotation_age_seconds?: number;
   unused_seconds?: number;
   expiry_warning_seconds?: number;
+  stale_sign_in_seconds?: number;
   window_seconds?: number;
 }
 
@@ -26,6 +27,7 @@ function policyOf(q: Thresholds): PosturePolicy {
     rotationAgeMs: ms(q.rotation_age_seconds, defaultPolicy.rotationAgeMs),
     unusedMs: ms(q.unused_seconds, defaultPolicy.unusedMs),
     expiryWarningMs: ms(q.expiry_warning_seconds, defaultPolicy.expiryWarningMs),
+    staleSignInMs: ms(q.stale_sign_in_seconds, defaultPolicy.staleSignInMs),
     windowMs: ms(q.window_seconds, defaultPolicy.windowMs),
   };
 }
@@ -47,6 +49,7 @@ export function postureRoutes(deps: ResourceDeps): AdminRoute[] {
             rotation_age_seconds: threshold,
             unused_seconds: threshold,
             expiry_warning_seconds: threshold,
+            stale_sign_in_seconds: threshold,
             window_seconds: threshold,
           },
           additionalProperties: false,

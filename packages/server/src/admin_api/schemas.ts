@@ -99,6 +99,7 @@ const userProperties: Record<string, JsonSchema> = {
   username: string,
   is_admin: boolean,
   has_totp: boolean,
+  has_passkey: boolean,
   created_at: time,
   disabled_at: nullableTime,
   locked_at: nullableTime,
@@ -315,7 +316,13 @@ export const postureFindingSchema = object(
 );
 export const postureReportSchema = object({
   generated_at: time,
-  policy: object({ rotation_age: string, unused: string, expiry_warning: string, window: string }),
+  policy: object({
+    rotation_age: string,
+    unused: string,
+    expiry_warning: string,
+    stale_sign_in: string,
+    window: string,
+  }),
   summary: object({
     score: { type: 'integer', minimum: 0, maximum: 100 },
     counts: object(Object.fromEntries(severities.map((s) => [s, integer]))),

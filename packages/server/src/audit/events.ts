@@ -26,6 +26,9 @@ export const auditEventNames = [
   'user.mfa_enrolled',
   // A passkey's signature counter went back: a cloned authenticator; the passkey is disabled.
   'user.passkey_clone',
+  // A person renamed or removed one of their own passkeys on the verification pages.
+  'user.passkey_rename',
+  'user.passkey_remove',
   // A person signed out of the verification pages.
   'user.sign_out',
   'user.locked',

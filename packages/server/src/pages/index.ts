@@ -14,6 +14,7 @@ import { registerConsent } from './consent.js';
 import { registerContinue } from './continue.js';
 import { type DevicePagesDeps, sendPage } from './deps.js';
 import { PageError } from './page_http.js';
+import { registerPasskeyManagement } from './passkey_manage.js';
 import { registerPasskeys } from './passkeys.js';
 import { registerSecondFactor } from './second_factor.js';
 import { registerSignIn } from './sign_in.js';
@@ -74,6 +75,7 @@ export function registerDevicePages(app: FastifyInstance, deps: DevicePagesDeps)
     registerUpstreamSignIn(scope, deps);
     registerUpstreamCallback(scope, deps);
     registerPasskeys(scope, deps);
+    registerPasskeyManagement(scope, deps);
     registerContinue(scope, deps);
     registerSignOut(scope, deps);
   });

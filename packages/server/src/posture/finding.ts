@@ -40,6 +40,8 @@ export interface PosturePolicy {
   unusedMs: number;
   /** A key expiring within this is about to break whatever uses it. */
   expiryWarningMs: number;
+  /** A person linked to an identity provider who has not signed in through it for this long is a finding. */
+  staleSignInMs: number;
   /** How far back audit facts count: refreshes from CI runners, leak reports. */
   windowMs: number;
 }
@@ -50,6 +52,7 @@ export const defaultPolicy: PosturePolicy = {
   rotationAgeMs: 90 * DAY,
   unusedMs: 30 * DAY,
   expiryWarningMs: 7 * DAY,
+  staleSignInMs: 90 * DAY,
   windowMs: 30 * DAY,
 };
 

@@ -10,7 +10,13 @@ import { postureRules } from './rules/index.js';
 
 export interface PostureJson {
   generated_at: string;
-  policy: { rotation_age: string; unused: string; expiry_warning: string; window: string };
+  policy: {
+    rotation_age: string;
+    unused: string;
+    expiry_warning: string;
+    stale_sign_in: string;
+    window: string;
+  };
   summary: {
     score: number;
     counts: Record<Severity, number>;
@@ -29,6 +35,7 @@ export function postureJson(report: PostureReport): PostureJson {
       rotation_age: asDuration(report.policy.rotationAgeMs),
       unused: asDuration(report.policy.unusedMs),
       expiry_warning: asDuration(report.policy.expiryWarningMs),
+      stale_sign_in: asDuration(report.policy.staleSignInMs),
       window: asDuration(report.policy.windowMs),
     },
     summary: {

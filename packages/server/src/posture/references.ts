@@ -58,6 +58,9 @@ export const ruleReferences = {
   'audit-chain-broken': ['NIST-CSF-2.0:PR.PS-04'],
   'api-key-leaked': ['OWASP-NHI2:2025', 'NIST-CSF-2.0:RS.MI-01'],
   'admin-without-mfa': ['NIST-SP-800-63B:AAL2', 'NIST-CSF-2.0:PR.AA-03'],
+  // A person, not a non-human identity: the OWASP NHI list does not apply; PR.AA-01 is identities and
+  // credentials managed (and so removed) through their life.
+  'idp-linked-person-stale': ['NIST-CSF-2.0:PR.AA-01'],
 } as const satisfies Record<string, readonly (typeof cited)[number][]>;
 
 export type PostureRuleId = keyof typeof ruleReferences;

@@ -20,6 +20,16 @@ export interface PostureUser {
   createdAt: number;
 }
 
+/** An enabled person's link to an enabled identity provider, with its last sign-in through it. */
+export interface PostureIdpLink {
+  idpName: string;
+  subject: string;
+  userId: string;
+  username: string;
+  createdAt: number;
+  lastSignInAt: number | null;
+}
+
 /** A live API key (not revoked, not expired) and the name of its owner. */
 export interface PostureApiKey extends Omit<ApiKeysTable, 'uses' | 'scopes' | 'cidrs'> {
   scopes: string[];
@@ -62,6 +72,8 @@ export interface PostureSnapshot {
   usernames: Map<string, string>;
   /** Enabled federations. */
   federations: Federation[];
+  /** Enabled people's links to identity providers. */
+  idpLinks: PostureIdpLink[];
   assertionAudience: { mode: AssertionAudienceMode; source: 'serve' | 'environment' | 'default' };
   audit: {
     chain: AuditVerifyResult;
@@ -100,38 +112,55 @@ const stringOrNull = (value: unknown): string | null => (typeof value === 'strin
 export async function loadPostureSnapshot(options: SnapshotOptions): Promise<PostureSnapshot> {
   const { db, now } = options;
   const since = now - options.windowMs;
-  const [clientRows, secretRows, keyRows, userRows, federationRows, served, chain] = await Promise.all([
-    db.selectFrom('clients').selectAll().where('disabled_at', 'is', null).orderBy('id').execute(),
-    db
-      .selectFrom('client_secrets')
-      .selectAll()
-      .where('revoked_at', 'is', null)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-      .orderBy('created_at')
-      .execute(),
-    // Live keys, and those a leak report revoked within the window: never the whole history.
-    db
-      .selectFrom('api_keys')
-      .selectAll()
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('revoked_at', 'is', null), eb('expires_at', '>', now)]),
-          eb.and([eb('revoked_reason', '=', 'leaked'), eb('revoked_at', '>=', since)]),
-        ]),
-      )
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute(),
-    db
-      .selectFrom('users')
-      .select(['id', 'username', 'is_admin', 'totp_secret', 'created_at', 'disabled_at'])
-      .orderBy('username')
-      .execute(),
-    db.selectFrom('federations').selectAll().where('disabled_at', 'is', null).orderBy('id').execute(),
-    servedAssertionAudience(db),
-    verifyAuditLog(db, options.auditKey, { now }),
-  ]);
-  const [lastTokens, refreshRows, leakRows] = await Promise.all([
+  const [clientRows, secretRows, keyRows, userRows, federationRows, linkRows, served, chain] =
+    await Promise.all([
+      db.selectFrom('clients').selectAll().where('disabled_at', 'is', null).orderBy('id').execute(),
+      db
+        .selectFrom('client_secrets')
+        .selectAll()
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+        .orderBy('created_at')
+        .execute(),
+      // Live keys, and those a leak report revoked within the window: never the whole history.
+      db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('revoked_at', 'is', null), eb('expires_at', '>', now)]),
+            eb.and([eb('revoked_reason', '=', 'leaked'), eb('revoked_at', '>=', since)]),
+          ]),
+        )
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute(),
+      db
+        .selectFrom('users')
+        .select(['id', 'username', 'is_admin', 'totp_secret', 'created_at', 'disabled_at'])
+        .orderBy('username')
+        .execute(),
+      db.selectFrom('federations').selectAll().where('disabled_at', 'is', null).orderBy('id').execute(),
+      db
+        .selectFrom('identity_links')
+        .innerJoin('users', 'users.id', 'identity_links.user_id')
+        .innerJoin('identity_providers', 'identity_providers.id', 'identity_links.idp_id')
+        .select([
+          'identity_providers.name as idp_name',
+          'identity_links.subject',
+          'identity_links.user_id',
+          'users.username',
+          'identity_links.created_at',
+          'identity_links.last_sign_in_at',
+        ])
+        .where('users.disabled_at', 'is', null)
+        .orderBy('identity_providers.name')
+        .orderBy('users.username')
+        .execute(),
+      servedAssertionAudience(db),
+      verifyAuditLog(db, options.auditKey, { now }),
+    ]);
+  const [lastTokens, refreshRows, leakRows, passkeyHolders] = await Promise.all([
     db
       .selectFrom('audit_events')
       .select(['client_id', (eb) => eb.fn.max('at').as('last')])
@@ -156,7 +185,15 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
       .where('at', '>=', since)
       .orderBy('at')
       .execute(),
+    // People holding a usable passkey: a second factor as much as a TOTP secret.
+    db
+      .selectFrom('webauthn_credentials')
+      .select('user_id')
+      .distinct()
+      .where('disabled_at', 'is', null)
+      .execute(),
   ]);
+  const withPasskey = new Set(passkeyHolders.map((p) => p.user_id));
 
   const usernames = new Map(userRows.map((u) => [u.id, u.username]));
   const refreshFamilies = [
@@ -209,11 +246,19 @@ export async function loadPostureSnapshot(options: SnapshotOptions): Promise<Pos
         id: u.id,
         username: u.username,
         isAdmin: Number(u.is_admin) === 1,
-        hasSecondFactor: u.totp_secret !== null,
+        hasSecondFactor: u.totp_secret !== null || withPasskey.has(u.id),
         createdAt: Number(u.created_at),
       })),
     usernames,
     federations: federationRows.map(federationFromRow),
+    idpLinks: linkRows.map((l) => ({
+      idpName: l.idp_name,
+      subject: l.subject,
+      userId: l.user_id,
+      username: l.username,
+      createdAt: Number(l.created_at),
+      lastSignInAt: l.last_sign_in_at === null ? null : Number(l.last_sign_in_at),
+    })),
     assertionAudience: served
       ? { mode: served, source: 'serve' }
       : options.assertionAudienceFallback

@@ -145,6 +145,40 @@ export async function disablePasskey(db: Db, id: string, reason: string, now: nu
   return changed > 0;
 }
 
+/** Renames one of the person's credentials. Returns whether it was theirs. */
+export async function renamePasskey(db: Db, userId: string, id: string, name: string): Promise<boolean> {
+  const changed = await rawExec(db, 'update webauthn_credentials set name = ? where id = ? and user_id = ?', [
+    name,
+    id,
+    userId,
+  ]);
+  return changed > 0;
+}
+
+/**
+ * Removes one of the person's credentials, unless it is their last usable second factor (no TOTP and no
+ * other usable passkey): `removed`, `not_found`, or `last_factor` with nothing written. Run it in a
+ * transaction: on PostgreSQL the person's row is locked first, so two removals at once cannot each
+ * leave the other passkey as the one that remains (SQLite runs one write transaction at a time).
+ */
+export async function removeOwnPasskey(
+  db: Db,
+  userId: string,
+  id: string,
+): Promise<'removed' | 'not_found' | 'last_factor'> {
+  let query = db.selectFrom('users').select('totp_secret').where('id', '=', userId);
+  if (!isSqlite(db)) query = query.forUpdate();
+  const user = await query.executeTakeFirst();
+  if (!user) return 'not_found';
+  const own = await listPasskeys(db, userId);
+  const target = own.find((p) => p.id === id);
+  if (!target) return 'not_found';
+  const otherUsable = own.some((p) => p.id !== id && p.disabled_at === null);
+  if (target.disabled_at === null && user.totp_secret === null && !otherUsable) return 'last_factor';
+  await rawExec(db, 'delete from webauthn_credentials where id = ? and user_id = ?', [id, userId]);
+  return 'removed';
+}
+
 /** Removes every credential of the person (`users reset-mfa`). Returns how many. */
 export async function removePasskeys(db: Db, userId: string): Promise<number> {
   return rawExec(db, 'delete from webauthn_credentials where user_id = ?', [userId]);

@@ -104,6 +104,8 @@ export interface UserSummaryRow {
   must_change_password: number;
   /** 1 when a TOTP secret is enrolled. */
   has_totp: number;
+  /** 1 when at least one passkey is registered and usable (not disabled as a likely clone). */
+  has_passkey: number;
 }
 
 /** Selects what a summary needs and nothing more: the hash and the TOTP secret never leave the database. */
@@ -123,7 +125,12 @@ function selectSummaries(db: Db) {
       'scopes',
       'must_change_password',
     ])
-    .select(sql<number>`case when totp_secret is null then 0 else 1 end`.as('has_totp'));
+    .select(sql<number>`case when totp_secret is null then 0 else 1 end`.as('has_totp'))
+    .select(
+      sql<number>`case when exists (select 1 from webauthn_credentials w where w.user_id = users.id and w.disabled_at is null) then 1 else 0 end`.as(
+        'has_passkey',
+      ),
+    );
 }
 
 /** Every person, oldest first (ties by id), as administrators see them. */

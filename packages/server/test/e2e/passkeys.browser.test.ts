@@ -203,6 +203,10 @@ describe.runIf(chromiumAvailable() || process.env.CI === 'true').each(dialects)(
       await page.getByLabel('Name').fill('Laptop');
       await page.getByRole('button', { name: 'Add a passkey or security key' }).click();
       await expect.poll(() => page.locator('table.passkeys td').first().textContent()).toBe('Laptop');
+      // Renamed from its row: a plain form, back on the list.
+      await page.getByLabel('New name for Laptop').fill('Work laptop');
+      await page.getByRole('button', { name: 'Rename' }).click();
+      await expect.poll(() => page.locator('table.passkeys td').first().textContent()).toBe('Work laptop');
       await page.getByRole('link', { name: 'Continue' }).click();
 
       // Now the passkey itself, on the second-factor page.

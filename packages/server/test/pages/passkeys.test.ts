@@ -107,6 +107,89 @@ describe.each(dialects)('passkeys on the pages (%s)', (dialect) => {
     expect((await deviceCodeRow(server, request.id)).status).toBe('pending');
   });
 
+  it('a person renames and removes their own passkeys; never the last second factor; audited', async () => {
+    await createUser(server, { id: 'usr_ada', username: 'ada', password: PASSWORD });
+    const browser = await signedIn('ada', await createDeviceRequest(server, clientId));
+    const register = async (authenticator: SoftwareAuthenticator, name: string) => {
+      const { challenge } = webauthnOptionsOf((await browser.get('/device/passkeys')).body);
+      const added = await browser.post('/device/passkeys', {
+        name,
+        response: authenticator.register({ challenge, origin: ISSUER, rpId: RP_ID }),
+      });
+      expect(added.statusCode).toBe(200);
+    };
+    const names = async () =>
+      (
+        await server.services.db
+          .selectFrom('webauthn_credentials')
+          .select(['id', 'name'])
+          .where('user_id', '=', 'usr_ada')
+          .orderBy('created_at')
+          .orderBy('id')
+          .execute()
+      ).map((r) => [r.id, r.name]);
+    // The first passkey passes this session's second factor.
+    await register(key, 'YubiKey');
+    expect((await browser.get('/device/passkeys')).body).toContain('action="/device/passkeys/remove"');
+
+    // The only second factor stays.
+    const last = await browser.post('/device/passkeys/remove', { id: key.id });
+    expect(last.statusCode).toBe(409);
+    expect(await names()).toEqual([[key.id, 'YubiKey']]);
+
+    // Renamed; a name with a control character, an empty one, someone else's id are refused.
+    await browser.get('/device/passkeys');
+    expect(
+      (await browser.post('/device/passkeys/rename', { id: key.id, name: ' Desk key ' })).statusCode,
+    ).toBe(303);
+    expect((await browser.post('/device/passkeys/rename', { id: key.id, name: 'a\u0007b' })).statusCode).toBe(
+      400,
+    );
+    expect((await browser.post('/device/passkeys/rename', { id: key.id, name: '   ' })).statusCode).toBe(400);
+    expect((await browser.post('/device/passkeys/rename', { id: 'nope', name: 'x' })).statusCode).toBe(404);
+    expect(
+      (await browser.post('/device/passkeys/rename', { id: key.id, name: 'x'.repeat(65) })).statusCode,
+    ).toBe(400);
+    // Without the form's CSRF token nothing happens.
+    expect(
+      (await browser.post('/device/passkeys/remove', { id: key.id }, null)).statusCode,
+    ).toBeGreaterThanOrEqual(400);
+    expect(await names()).toEqual([[key.id, 'Desk key']]);
+
+    // With a second passkey, the first can go.
+    const laptop = new SoftwareAuthenticator();
+    await register(laptop, 'Laptop');
+    const removed = await browser.post('/device/passkeys/remove', { id: key.id });
+    expect(removed.statusCode).toBe(303);
+    expect(removed.headers.location).toBe('/device/passkeys');
+    expect(await names()).toEqual([[laptop.id, 'Laptop']]);
+    expect((await browser.post('/device/passkeys/remove', { id: key.id })).statusCode).toBe(404);
+
+    // A new session that has not passed its second factor is sent to it.
+    const fresh = await signedIn('ada', await createDeviceRequest(server, clientId));
+    await fresh.get('/device/mfa');
+    const unpassed = await fresh.post('/device/passkeys/remove', { id: laptop.id });
+    expect(unpassed.statusCode).toBe(303);
+    expect(unpassed.headers.location).toBe('/device/mfa');
+    expect(await names()).toEqual([[laptop.id, 'Laptop']]);
+
+    const outcomes = async (event: string) =>
+      (await auditRecords(server, event)).map((r) => [
+        r.outcome,
+        r.actor_id,
+        (r.detail as { reason?: string }).reason,
+      ]);
+    expect(await outcomes('user.passkey_remove')).toEqual([
+      ['failure', 'usr_ada', 'last_factor'],
+      ['success', 'usr_ada', undefined],
+      ['failure', 'usr_ada', 'not_found'],
+    ]);
+    expect(await outcomes('user.passkey_rename')).toEqual([
+      ['success', 'usr_ada', undefined],
+      ['failure', 'usr_ada', 'not_found'],
+    ]);
+  });
+
   it('an assertion passes the second factor; the approval records hwk and user', async () => {
     await enrolAda();
     const { browser, challenge } = await atSecondFactor();

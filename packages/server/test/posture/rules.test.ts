@@ -9,6 +9,7 @@ import {
   adminClientSecrets,
   adminClients,
   adminFederations,
+  adminIdps,
   adminUsers,
   bootstrap,
   posture,
@@ -101,9 +102,33 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     ]);
   });
 
-  it('admin-without-mfa: an administrator with TOTP, a person without admin, a disabled admin are fine', async () => {
+  it('admin-without-mfa: an administrator with TOTP or a passkey, a person without admin, a disabled admin are fine', async () => {
     const { username } = await createUser(server, { isAdmin: true });
     await createUser(server, { isAdmin: true, totp: true });
+    const withPasskey = await createUser(server, { isAdmin: true });
+    const passkey = (id: string, disabledAt: number | null) =>
+      server.services.db
+        .insertInto('webauthn_credentials')
+        .values({
+          id,
+          user_id: withPasskey.id,
+          public_key: 'pk',
+          counter: 0,
+          transports: '[]',
+          device_type: 'multiDevice',
+          name: 'laptop',
+          created_at: server.clock.now,
+          last_used_at: null,
+          disabled_at: disabledAt,
+          disabled_reason: disabledAt === null ? null : 'counter',
+        })
+        .execute();
+    // A passkey disabled as a likely clone is no second factor; a usable one is.
+    await passkey('cred-disabled', server.clock.now);
+    expect((await findings('admin-without-mfa')).map((f) => f.user).sort()).toEqual(
+      [username, withPasskey.username].sort(),
+    );
+    await passkey('cred-usable', null);
     await createUser(server, { isAdmin: false });
     await createUser(server, { isAdmin: true, disabled: true });
     expect((await findings('admin-without-mfa')).map((f) => f.user)).toEqual([username]);
@@ -247,6 +272,35 @@ describe.each(dialects)('posture rules (%s)', (dialect) => {
     expect((await findings('client-unused')).map((f) => f.client_id)).toEqual([svc.id]);
     await adminClients.disableClient(deps, svc.id, actor);
     expect(await findings('client-unused')).toEqual([]);
+  });
+
+  it('idp-linked-person-stale: a link not used for the threshold, gone once unlinked', async () => {
+    const idpDeps = { ...deps, idpSealKey: server.services.idpKeys.seal };
+    await adminIdps.createIdp(
+      idpDeps,
+      { name: 'acme', issuer: 'https://sso.acme.test', clientId: 'clavis', clientSecret: 's3cret' },
+      actor,
+    );
+    const { username } = await createUser(server);
+    await adminIdps.linkIdp(idpDeps, 'acme', { user: username, subject: 'sub-1' }, actor);
+    server.clock.advance(89 * DAY);
+    expect(await findings('idp-linked-person-stale')).toEqual([]);
+    server.clock.advance(2 * DAY);
+    expect(await findings('idp-linked-person-stale')).toEqual([
+      {
+        id: 'idp-linked-person-stale',
+        severity: 'low',
+        title: 'Person linked to an identity provider not signed in for long',
+        detail: `${username} never signed in through acme (linked 91 days ago)`,
+        user: username,
+        references: ['NIST-CSF-2.0:PR.AA-01'],
+        fix: 'clavis admin idps unlink acme --subject sub-1 --yes',
+      },
+    ]);
+    // The threshold is the policy's: a longer one leaves it out.
+    expect(await findings('idp-linked-person-stale', { staleSignInMs: 120 * DAY })).toEqual([]);
+    await adminIdps.unlinkIdp(idpDeps, 'acme', 'sub-1', actor);
+    expect(await findings('idp-linked-person-stale')).toEqual([]);
   });
 
   it('federation-org-wide and federation-without-ref: flagged, then pinned by the fix', async () => {

@@ -36,6 +36,11 @@ export function registerPosture(admin: Command, io: Io): void {
     .option('--unused <duration>', 'keys and clients unused this long are findings (default 30d)', duration)
     .option('--expiry-warning <duration>', 'keys expiring within this are findings (default 7d)', duration)
     .option(
+      '--stale-sign-in <duration>',
+      'people linked to an identity provider not signed in this long are findings (default 90d)',
+      duration,
+    )
+    .option(
       '--window <duration>',
       'how far back the audit log is read for refreshes from CI and leak reports (default 30d)',
       duration,

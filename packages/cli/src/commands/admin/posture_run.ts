@@ -20,6 +20,7 @@ export interface PostureOptions extends AdminTarget {
   rotationAge?: number | undefined;
   unused?: number | undefined;
   expiryWarning?: number | undefined;
+  staleSignIn?: number | undefined;
   window?: number | undefined;
 }
 
@@ -31,6 +32,7 @@ function policyOf(options: PostureOptions): posture.PosturePolicy {
     rotationAgeMs: ms(options.rotationAge, d.rotationAgeMs),
     unusedMs: ms(options.unused, d.unusedMs),
     expiryWarningMs: ms(options.expiryWarning, d.expiryWarningMs),
+    staleSignInMs: ms(options.staleSignIn, d.staleSignInMs),
     windowMs: ms(options.window, d.windowMs),
   };
 }

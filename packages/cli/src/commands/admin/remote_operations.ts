@@ -303,6 +303,7 @@ function operations(api: AdminApi): AdminOperations {
         rotation_age_seconds: Math.round(policy.rotationAgeMs / 1000),
         unused_seconds: Math.round(policy.unusedMs / 1000),
         expiry_warning_seconds: Math.round(policy.expiryWarningMs / 1000),
+        stale_sign_in_seconds: Math.round(policy.staleSignInMs / 1000),
         window_seconds: Math.round(policy.windowMs / 1000),
       }),
 

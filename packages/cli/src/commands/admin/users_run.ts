@@ -123,6 +123,12 @@ export async function runUsersCreate(options: UsersCreateOptions, deps: Deps): P
   }
 }
 
+/** The second factors a person has: `totp`, `passkey`, `totp+passkey`, or `-`. */
+function mfa(user: { has_totp: boolean; has_passkey: boolean }): string {
+  const factors = [user.has_totp ? 'totp' : null, user.has_passkey ? 'passkey' : null].filter(Boolean);
+  return factors.length === 0 ? '-' : factors.join('+');
+}
+
 export async function runUsersList(
   options: UsersListOptions,
   deps: Deps & Pick<AdminRunDeps, 'clock'>,
@@ -132,12 +138,12 @@ export async function runUsersList(
   const now = deps.clock();
   writeLine(
     deps.stdout,
-    `${'ID'.padEnd(26)} ${'USERNAME'.padEnd(24)} ${'MFA'.padEnd(5)} ${'ADMIN'.padEnd(5)} STATE`,
+    `${'ID'.padEnd(26)} ${'USERNAME'.padEnd(24)} ${'MFA'.padEnd(12)} ${'ADMIN'.padEnd(5)} STATE`,
   );
   for (const u of all) {
     writeLine(
       deps.stdout,
-      `${u.id.padEnd(26)} ${u.username.padEnd(24)} ${(u.has_totp ? 'totp' : '-').padEnd(5)} ${(u.is_admin ? 'yes' : '-').padEnd(5)} ${state(u, now)}`,
+      `${u.id.padEnd(26)} ${u.username.padEnd(24)} ${mfa(u).padEnd(12)} ${(u.is_admin ? 'yes' : '-').padEnd(5)} ${state(u, now)}`,
     );
   }
 }

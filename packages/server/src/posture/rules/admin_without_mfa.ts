@@ -7,7 +7,7 @@ import { findingOf } from '../rule.js';
 export const adminWithoutMfa: PostureRule = {
   id: 'admin-without-mfa',
   title: 'Administrator without a second factor',
-  help: 'An enabled administrator has no second factor (TOTP). The CLI client requires one by default, so the administrator enrols at their next clavis login; if that requirement was turned off, turn it back on.',
+  help: 'An enabled administrator has no second factor (neither TOTP nor a usable passkey). The CLI client requires one by default, so the administrator enrols at their next clavis login; if that requirement was turned off, turn it back on.',
   severity: 'high',
   references: ruleReferences['admin-without-mfa'],
   evaluate(snapshot) {

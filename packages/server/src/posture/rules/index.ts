@@ -12,6 +12,7 @@ import { clientSecretPastRotationAge } from './client_secret_past_rotation_age.j
 import { clientUnused } from './client_unused.js';
 import { federationOrgWide } from './federation_org_wide.js';
 import { federationWithoutRef } from './federation_without_ref.js';
+import { idpLinkedPersonStale } from './idp_linked_person_stale.js';
 import { keyWithoutIpAllowList } from './key_without_ip_allow_list.js';
 import { personTokenRefreshedInCi } from './person_token_refreshed_in_ci.js';
 import { principalWithoutOwner } from './principal_without_owner.js';
@@ -32,6 +33,7 @@ export const postureRules: readonly PostureRule[] = [
   apiKeyUnused,
   apiKeyNearExpiry,
   clientUnused,
+  idpLinkedPersonStale,
   principalWithoutOwner,
   assertionAudiencePermissive,
 ];
