@@ -16,7 +16,12 @@ import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
 import { notifyChanges } from '../storage/change_listener.js';
-import { isStorageUnreachable, isTransientStorageError, isUniqueViolation } from '../storage/errors.js';
+import {
+  isStorageUnreachable,
+  isTransientStorageError,
+  isUniqueViolation,
+  isUniqueViolationOn,
+} from '../storage/errors.js';
 import { syncDriver } from '../storage/raw.js';
 import type { AuditEventsTable, AuditSealsTable, AuditSegmentsTable, Database } from '../storage/schema.js';
 import { nothing, runOp, runOpSync, type SqlStep, type StoreOp, statement } from '../storage/store_op.js';
@@ -25,9 +30,11 @@ import { recordHash, SEAL_GENESIS, type SealFields, sealHash, segmentGenesis, si
 import type { AuditEntry } from './events.js';
 
 /**
- * Additive bookkeeping that rides the group commit (a key's use count): the values of a batch's units
- * are handed over together and written once, in the batch's transaction, before its records — one
- * statement per batch and key rather than one per unit. A failure fails the whole batch.
+ * Bookkeeping that rides the group commit (a key's use count, a new device request's row): the values
+ * of a batch's units are handed over together and written once, in the batch's transaction, before its
+ * records — one statement per batch (and key) rather than one per unit. A failure (a row whose unique
+ * value is taken) fails the whole batch, whose units are then committed one by one, so it fails only
+ * the unit it came from.
  */
 export interface BatchTally<V> {
   /** The op that writes a batch's values. */
@@ -270,7 +277,7 @@ export class AuditLog {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, MAX_BATCH);
         const failure = await this.#commitBatch(batch, false);
-        if (failure !== undefined && isUniqueViolation(failure)) {
+        if (failure !== undefined && isAuditCollision(failure)) {
           // Someone wrote a row where our next record belongs (only possible by writing to the table
           // behind our back): continue in a fresh segment rather than fail every request from now on.
           // The intruding row breaks the old segment's chain, which `audit verify` reports.
@@ -302,7 +309,7 @@ export class AuditLog {
     }
     for (const [i, unit] of batch.entries()) {
       let error = await this.#commitBatch([unit], false);
-      if (error !== undefined && isUniqueViolation(error)) {
+      if (error !== undefined && isAuditCollision(error)) {
         this.#moveToNewSegment();
         error = await this.#commitBatch([unit], false);
       }
@@ -702,4 +709,12 @@ function combined(steps: SqlStep[]): StoreOp<void> {
     steps.flatMap((step) => step.params),
     nothing,
   );
+}
+
+/**
+ * A batch failed because a row already sits where this writer's next record (or its segment) belongs:
+ * only possible by writing to the log's tables behind its back. Not a tally's own unique violation.
+ */
+function isAuditCollision(error: unknown): boolean {
+  return isUniqueViolationOn(error, 'audit_events') || isUniqueViolationOn(error, 'audit_segments');
 }

@@ -6,7 +6,15 @@
 import type { Kysely } from 'kysely';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { Database, DeviceCodeRow } from '../storage/schema.js';
-import { nothing, type SqlStep, type StepResult, type StoreOp, statement } from '../storage/store_op.js';
+import {
+  nothing,
+  type SqlDialect,
+  type SqlStep,
+  type Statement,
+  type StepResult,
+  type StoreOp,
+  statement,
+} from '../storage/store_op.js';
 
 type Db = Kysely<Database>;
 
@@ -35,8 +43,59 @@ const DEVICE_CODE_COLUMNS = [
 const INSERT_DEVICE_CODE_SQL = `insert into device_codes (${DEVICE_CODE_COLUMNS.map((c) => `"${c}"`).join(', ')})
   values (${DEVICE_CODE_COLUMNS.map(() => '?').join(', ')})`;
 
+const PG_TYPES: Record<(typeof DEVICE_CODE_COLUMNS)[number], string> = {
+  id: 'text',
+  device_code_hash: 'text',
+  user_code: 'text',
+  client_id: 'text',
+  scopes: 'text',
+  status: 'text',
+  interval: 'integer',
+  last_polled_at: 'bigint',
+  created_at: 'bigint',
+  expires_at: 'bigint',
+  requester_ip: 'text',
+  requester_user_agent: 'text',
+  claimed_by_session: 'text',
+  user_id: 'text',
+  decided_at: 'bigint',
+  consumed_at: 'bigint',
+  family_id: 'text',
+  auth_time: 'bigint',
+  amr: 'text',
+};
+
+/** Several rows in one statement whatever their number (one prepared text): `unnest` of one array per column. */
+const PG_INSERT_DEVICE_CODES = `insert into device_codes (${DEVICE_CODE_COLUMNS.map((c) => `"${c}"`).join(', ')})
+  select * from unnest(${DEVICE_CODE_COLUMNS.map((c) => `?::${PG_TYPES[c]}[]`).join(', ')})`;
+
+/**
+ * Stores several new device authorization requests at once (the group commit's batch): on PostgreSQL
+ * one statement for all, on SQLite one prepared insert per row. A device code hash or user code
+ * already taken fails the whole op.
+ */
+export function insertDeviceCodes(rows: readonly DeviceCodeRow[]): StoreOp<void> {
+  return { steps: (dialect) => insertDeviceCodeSteps(dialect, rows) };
+}
+
+function* insertDeviceCodeSteps(
+  dialect: SqlDialect,
+  rows: readonly DeviceCodeRow[],
+): Generator<SqlStep, void, StepResult> {
+  if (dialect === 'postgres') {
+    if (rows.length > 0) yield insertDeviceCodesStep(rows);
+    return;
+  }
+  for (const row of rows) yield insertDeviceCode(row);
+}
+
+/** The PostgreSQL statement that inserts `rows` (at least one). */
+export function insertDeviceCodesStep(rows: readonly DeviceCodeRow[]): SqlStep {
+  return { sql: PG_INSERT_DEVICE_CODES, params: DEVICE_CODE_COLUMNS.map((c) => rows.map((row) => row[c])) };
+}
+
 /** Stores a new device authorization request. A device code hash or user code already taken fails it. */
-export function insertDeviceCode(row: DeviceCodeRow): StoreOp<void> {
+export function insertDeviceCode(row: DeviceCodeRow): Statement<void> {
   return statement(
     INSERT_DEVICE_CODE_SQL,
     DEVICE_CODE_COLUMNS.map((c) => row[c]),

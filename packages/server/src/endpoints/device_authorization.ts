@@ -5,11 +5,11 @@
  */
 import { type DeviceAuthorizationResponse, GrantType, UnauthorizedClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
-import type { AuditLog } from '../audit/audit_log.js';
+import type { AuditLog, BatchTally } from '../audit/audit_log.js';
 import type { AuditEntry } from '../audit/events.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
 import { randomId, randomToken, type SecretHasher } from '../crypto/secrets.js';
-import { insertDeviceCode } from '../device/device_store.js';
+import { insertDeviceCodes, insertDeviceCodesStep } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
 import { grantedScopes } from '../grants/scopes.js';
 import { isUniqueViolation } from '../storage/errors.js';
@@ -24,6 +24,16 @@ export interface DeviceAuthorizationDeps {
   hasher: SecretHasher;
   authenticate: ClientAuthenticator;
 }
+
+/**
+ * New device requests ride the group commit as a tally: a batch's rows are one insert (one `unnest` on
+ * PostgreSQL) with its records, rather than one statement each. A taken code fails only its own request
+ * (the batch is then committed unit by unit), which draws new codes.
+ */
+export const NEW_DEVICE_CODES: BatchTally<DeviceCodeRow> = {
+  write: (rows) => insertDeviceCodes(rows),
+  statements: (rows) => [insertDeviceCodesStep(rows)],
+};
 
 export function registerDeviceAuthorizationEndpoint(
   app: FastifyInstance,
@@ -85,7 +95,7 @@ export function registerDeviceAuthorizationEndpoint(
             expires_at: new Date(expiresAt).toISOString(),
           },
         };
-        await deps.audit.run(insertDeviceCode(row), entry);
+        await deps.audit.recordTallied(entry, NEW_DEVICE_CODES, row);
       } catch (err) {
         if (attempt < 5 && isUniqueViolation(err)) continue;
         throw err;

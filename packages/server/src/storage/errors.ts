@@ -31,6 +31,14 @@ export function isStorageUnreachable(err: unknown): boolean {
   );
 }
 
+/** True for a unique / primary-key violation on `table`, on either dialect. */
+export function isUniqueViolationOn(err: unknown, table: string): boolean {
+  if (!isUniqueViolation(err)) return false;
+  const e = err as Error & { table?: unknown };
+  // PostgreSQL names the table; SQLite names `table.column` in its message.
+  return typeof e.table === 'string' ? e.table === table : e.message.includes(`${table}.`);
+}
+
 /** True for a unique / primary-key violation on either dialect. */
 export function isUniqueViolation(err: unknown): boolean {
   if (!(err instanceof Error)) return false;

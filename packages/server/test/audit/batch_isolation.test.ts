@@ -13,7 +13,9 @@ import {
   type TestDatabase,
 } from '../../../../test/support/dialects.js';
 import { createTestServer, type TestServer } from '../../../../test/support/test_server.js';
+import { NEW_DEVICE_CODES } from '../../src/endpoints/device_authorization.js';
 import { isTransientStorageError } from '../../src/storage/errors.js';
+import type { DeviceCodeRow } from '../../src/storage/schema.js';
 
 function entry(n: number, actorId = 'svc_test'): AuditEntry {
   return {
@@ -82,6 +84,48 @@ describe.each(dialects)('a failing unit fails alone in its batch (%s)', (dialect
     const keys = (await db.selectFrom('settings').select('key').execute()).map((r) => r.key);
     expect(keys).toContain('kept');
     expect(keys).not.toContain('poisoned');
+    await audit.seal();
+    expect(await verifyAuditLog(db, s.services.auditKey)).toMatchObject({ ok: true, unsealed: 0 });
+  });
+
+  it('a tallied row whose unique value is taken (a device code): only its unit fails, same segment', async () => {
+    const s = await start();
+    const { audit, db } = s.services;
+    const client = (await s.createClient({ kind: 'public', scopes: ['read'] })).client.id;
+    const row = (n: number, userCode: string): DeviceCodeRow => ({
+      id: `dev_${n}`,
+      device_code_hash: `hash_${n}`,
+      user_code: userCode,
+      client_id: client,
+      scopes: 'read',
+      status: 'pending',
+      interval: 5,
+      last_polled_at: null,
+      created_at: 1,
+      expires_at: 2,
+      requester_ip: null,
+      requester_user_agent: null,
+      claimed_by_session: null,
+      user_id: null,
+      decided_at: null,
+      consumed_at: null,
+      family_id: null,
+      auth_time: null,
+      amr: null,
+    });
+    await audit.record(entry(0));
+    const segment = audit.segment;
+    // One batch: its rows would be one statement; the second row's user code is the first's.
+    const results = await Promise.allSettled([
+      audit.recordTallied(entry(1), NEW_DEVICE_CODES, row(1, 'BCDFGHJK')),
+      audit.recordTallied(entry(2), NEW_DEVICE_CODES, row(2, 'BCDFGHJK')),
+      audit.recordTallied(entry(3), NEW_DEVICE_CODES, row(3, 'LMNPQRST')),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(audit.segment).toBe(segment);
+    expect(await recordedNs(s)).toEqual([0, 1, 3]);
+    const ids = (await db.selectFrom('device_codes').select('id').orderBy('id').execute()).map((r) => r.id);
+    expect(ids).toEqual(['dev_1', 'dev_3']);
     await audit.seal();
     expect(await verifyAuditLog(db, s.services.auditKey)).toMatchObject({ ok: true, unsealed: 0 });
   });
