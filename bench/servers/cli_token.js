@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { timedResult } from '../lib/timed.js';
 
 export const TARGET = 'cli-token';
 export const SCENARIOS = ['clavis_token', 'node_e0'];
@@ -15,11 +16,6 @@ const BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.
 const SDK = new URL('../../packages/sdk/dist/index.js', import.meta.url).href;
 const ISSUER = 'https://clavis.bench.invalid';
 const RUNS = Number(process.env.CLAVIS_BENCH_CLI_RUNS ?? 30);
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
 
 function time(argv, env) {
   const start = process.hrtime.bigint();
@@ -71,19 +67,9 @@ export async function launch() {
     name,
     label,
     async run() {
-      const ms = measure()[name];
-      const p50 = median(ms);
-      return {
-        status: 'ok',
-        rps: 1000 / p50,
-        latencyP50: Number(p50.toFixed(1)),
-        latencyP99: Number(Math.max(...ms).toFixed(1)),
-        unexpected: 0,
-        errors: 0,
-        timeouts: 0,
-        describe: `${RUNS} runs, median ${p50.toFixed(1)} ms (req/s = runs/s of the median)`,
-        notes: [],
-      };
+      return timedResult(measure()[name], {
+        describe: (p50) => `${RUNS} runs, median ${p50.toFixed(1)} ms (req/s = runs/s of the median)`,
+      });
     },
   });
   return {

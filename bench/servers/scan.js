@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, timedResult } from '../lib/timed.js';
 
 export const TARGET = 'scan';
 export const SCENARIOS = ['clavis_scan', 'secretlint', 'grep'];
@@ -90,8 +91,6 @@ async function generateTree(root) {
   return { bytes, files, keys: KEYS };
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 function time(command, args, cwd, okCodes) {
   const start = process.hrtime.bigint();
   const result = spawnSync(command, args, {
@@ -146,19 +145,13 @@ export async function launch() {
       const p50 = median(ms);
       const mbps = tree.bytes / 1e6 / (p50 / 1000);
       const filesPerSecond = tree.files / (p50 / 1000);
-      return {
-        status: 'ok',
+      return timedResult(ms, {
         rps: mbps,
-        latencyP50: Number(p50.toFixed(0)),
-        latencyP99: Number(Math.max(...ms).toFixed(0)),
-        unexpected: 0,
-        errors: 0,
-        timeouts: 0,
-        mbps,
-        filesPerSecond,
-        describe: `${RUNS} runs, median ${(p50 / 1000).toFixed(1)} s: ${mbps.toFixed(1)} MB/s, ${Math.round(filesPerSecond)} files/s (req/s = MB/s; p50/p99 = median/slowest run in ms)`,
-        notes: [],
-      };
+        digits: 0,
+        extra: { mbps, filesPerSecond },
+        describe: () =>
+          `${RUNS} runs, median ${(p50 / 1000).toFixed(1)} s: ${mbps.toFixed(1)} MB/s, ${Math.round(filesPerSecond)} files/s (req/s = MB/s; p50/p99 = median/slowest run in ms)`,
+      });
     },
   });
   return {

@@ -9,17 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../lib/procs.js';
+import { timedResult } from '../lib/timed.js';
 
 export const TARGET = 'startup';
 export const SCENARIOS = ['listening', 'ready'];
 
 const BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
 const RUNS = Number(process.env.CLAVIS_BENCH_STARTUP_RUNS ?? 10);
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-};
 
 /** The status of GET `url`, or undefined when nothing answers. */
 function status(url) {
@@ -102,19 +98,9 @@ export async function launch() {
     name,
     label,
     async run() {
-      const ms = (await measure())[name];
-      const p50 = median(ms);
-      return {
-        status: 'ok',
-        rps: 1000 / p50,
-        latencyP50: Number(p50.toFixed(1)),
-        latencyP99: Number(Math.max(...ms).toFixed(1)),
-        unexpected: 0,
-        errors: 0,
-        timeouts: 0,
-        describe: `${RUNS} starts, median ${p50.toFixed(1)} ms (req/s = starts/s of the median)`,
-        notes: [],
-      };
+      return timedResult((await measure())[name], {
+        describe: (p50) => `${RUNS} starts, median ${p50.toFixed(1)} ms (req/s = starts/s of the median)`,
+      });
     },
   });
   return {
