@@ -18,14 +18,17 @@ const run = promisify(execFile);
 /**
  * The pane's parent: runs argv[3…] on the pane's terminal (same process group, so Ctrl-C reaches it),
  * survives SIGINT/SIGTERM itself (a handler, not an ignore, which the child would inherit), and writes
- * `{ status, signal }` to argv[2] once the child has ended.
+ * `{ status, signal }` to argv[2] once the child has ended. A hangup (the tmux server killed) is passed
+ * on to the child: as the session leader it alone receives it, and a child that never heard of it would
+ * outlive the test.
  */
 const reaper = `
 const { spawn } = require('node:child_process');
 const { writeFileSync, renameSync } = require('node:fs');
 const [file, command, ...args] = process.argv.slice(2);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {});
 const child = spawn(command, args, { stdio: 'inherit' });
+process.on('SIGHUP', () => child.kill('SIGHUP'));
 const done = (status, signal) => {
   writeFileSync(file + '.tmp', JSON.stringify({ status, signal }));
   renameSync(file + '.tmp', file);
