@@ -39,8 +39,10 @@ export async function personForUpstream(
   if (linked) return linked;
   const username = mapped.username;
   if (username === undefined) return { ok: false, reason: 'no_username' };
-  if (await findUsernameIgnoringCase(deps.db, username))
-    return { ok: false, reason: 'username_taken', username };
+  if (await findUsernameIgnoringCase(deps.db, username)) {
+    // A concurrent first sign-in of this same identity may have provisioned it since the link was read.
+    return (await linkedPerson(deps.db, identity)) ?? { ok: false, reason: 'username_taken', username };
+  }
   const id = randomId('usr_');
   try {
     await deps.audit.transact(
