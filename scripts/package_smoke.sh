@@ -56,6 +56,14 @@ done
 echo "$help" | grep -qE '^  token( |$)' || echo "note: this build has no token command yet; token --help not checked"
 
 kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+# SQLite checkpoints run on a worker thread whose code is evaluated, not loaded from a file: it must
+# start inside the executable too (else the server falls back to checkpointing on its event loop).
+if grep -q "checkpoints are back on the main thread" "$tmp/serve.out" "$tmp/serve.err"; then
+  echo "the checkpoint worker did not run inside the executable:" >&2
+  grep -h "checkpoints are back" "$tmp/serve.out" "$tmp/serve.err" >&2
+  exit 1
+fi
+echo "ok   the SQLite checkpoint worker ran inside the executable"
 
 # Size and start time (`--version`, best of 5) beside `node packages/cli/dist/bin.js`.
 best() {

@@ -134,6 +134,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const services = await openServices({
     dbUrl: options.dbUrl,
     listenForChanges: true,
+    backgroundCheckpoints: {
+      onFallback: (reason) => logger.warn({ sqlite: { reason } }, 'checkpoints are back on the main thread'),
+    },
     kek: options.kek,
     kekPrevious: options.kekPrevious,
     kekFile: options.kekFile,

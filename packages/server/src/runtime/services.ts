@@ -56,6 +56,8 @@ export interface ServicesOptions {
   poolSize?: number;
   /** PostgreSQL: listen for other instances' changes so the caches stay exact (serving only). */
   listenForChanges?: boolean | ChangeListenerOptions;
+  /** SQLite: checkpoints on a worker thread (serving only); see `OpenDatabaseOptions`. */
+  backgroundCheckpoints?: boolean | { onFallback(reason: string): void };
   /** Where refused signing-key rows are reported (default: stderr). */
   logger?: KeyStoreLogger;
 }
@@ -192,6 +194,7 @@ export async function openServices(options: ServicesOptions): Promise<Services> 
     poolSize: options.poolSize ?? 10,
     ...(options.create === false ? { create: false } : {}),
     ...(options.listenForChanges ? { listenForChanges: options.listenForChanges } : {}),
+    ...(options.backgroundCheckpoints ? { backgroundCheckpoints: options.backgroundCheckpoints } : {}),
   });
   try {
     const { ring, inUse: kek, stable } = await loadKek(opened.db, options);

@@ -137,6 +137,11 @@ export interface OpenDatabaseOptions {
    * revocations can be cached exactly (`PgChangeListener`). For serving; a one-shot command needs none.
    */
   listenForChanges?: boolean | ChangeListenerOptions;
+  /**
+   * SQLite: take checkpoints on a worker thread rather than inside commits on the event loop (for
+   * serving; a one-shot command needs no thread). `onFallback` hears if they go back to the main thread.
+   */
+  backgroundCheckpoints?: boolean | { onFallback(reason: string): void };
 }
 
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<OpenedDatabase> {
@@ -147,7 +152,12 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       if (options.create === false && !existsSync(parsed.target)) throw missing(parsed.target);
       mkdirSync(dirname(parsed.target), { recursive: true });
     }
-    const dialect = new NodeSqliteDialect({ path: parsed.target });
+    const checkpoints = options.backgroundCheckpoints;
+    const dialect = new NodeSqliteDialect({
+      path: parsed.target,
+      backgroundCheckpoints: Boolean(checkpoints),
+      ...(typeof checkpoints === 'object' ? { onCheckpointFallback: checkpoints.onFallback } : {}),
+    });
     db = new Kysely<Database>({ dialect });
     // Kysely creates the driver lazily; make it exist now so the fast paths can find it.
     await sql`select 1`.execute(db);

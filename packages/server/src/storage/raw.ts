@@ -73,9 +73,16 @@ function forDialect(db: AnyDb, text: string): string {
   return out;
 }
 
+/** `value`, once every commit it could reflect is durable (see `NodeSqliteDriver.settled`). */
+function settledValue<T>(driver: NodeSqliteDriver | undefined, value: T): T | Promise<T> {
+  const durable = driver?.settled();
+  return durable ? durable.then(() => value) : value;
+}
+
 export async function rawRows<R>(db: AnyDb, text: string, params: readonly unknown[]): Promise<R[]> {
-  const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params).rows as R[]);
-  if (direct) return direct.value;
+  const driver = syncDrivers.get(db);
+  const direct = driver?.tryExclusive((c) => c.runSync(text, params).rows as R[]);
+  if (direct) return settledValue(driver, direct.value);
   const pool = pgPools.get(db);
   if (pool) {
     const sqlText = forDialect(db, text);
@@ -95,8 +102,9 @@ export async function rawRun(
   text: string,
   params: readonly unknown[],
 ): Promise<{ rows: unknown[]; changes: number }> {
-  const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params));
-  if (direct) return direct.value;
+  const driver = syncDrivers.get(db);
+  const direct = driver?.tryExclusive((c) => c.runSync(text, params));
+  if (direct) return settledValue(driver, direct.value);
   const pool = pgPools.get(db);
   if (pool) {
     const sqlText = forDialect(db, text);
@@ -109,8 +117,9 @@ export async function rawRun(
 
 /** Runs a statement that returns no rows; resolves to the number of rows it changed. */
 export async function rawExec(db: AnyDb, text: string, params: readonly unknown[]): Promise<number> {
-  const direct = syncDrivers.get(db)?.tryExclusive((c) => c.runSync(text, params).changes);
-  if (direct) return direct.value;
+  const driver = syncDrivers.get(db);
+  const direct = driver?.tryExclusive((c) => c.runSync(text, params).changes);
+  if (direct) return settledValue(driver, direct.value);
   const pool = pgPools.get(db);
   if (pool) {
     const sqlText = forDialect(db, text);

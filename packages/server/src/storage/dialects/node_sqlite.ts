@@ -2,9 +2,11 @@
  * A Kysely dialect over Node's built-in `node:sqlite` (no native build at install time).
  *
  * One connection per database file, guarded by a mutex so a transaction is never interleaved with other
- * queries; prepared statements are cached by SQL text. The file runs in WAL mode with
- * `synchronous=FULL`, so a committed write survives `kill -9` and power loss. The file and its `-wal` and
- * `-shm` are readable by the owner only (they hold password hashes and live user codes).
+ * queries; prepared statements are cached by SQL text. The file runs in WAL mode, and a committed write
+ * survives `kill -9` and power loss before anything is handed back: the log is synced off the event loop
+ * after the commit (`WalDurability`), not inside it. A serving process also takes its checkpoints on a
+ * worker thread (`WalCheckpointer`). The file and its `-wal` and `-shm` are readable by the owner only
+ * (they hold password hashes and live user codes).
  *
  * Another process holding the write lock (an admin command, a backup) must not freeze this one:
  * node:sqlite waits for a lock synchronously, blocking the event loop, so its busy timeout is short
@@ -30,6 +32,8 @@ import {
   SqliteQueryCompiler,
   type TransactionBuilder,
 } from 'kysely';
+import { WalCheckpointer } from './wal_checkpointer.js';
+import { type SyncFile, WalDurability } from './wal_durability.js';
 
 interface NodeSqliteOptions {
   /** File path, or `:memory:`. */
@@ -38,6 +42,15 @@ interface NodeSqliteOptions {
   busyTimeoutMs?: number;
   /** How long the attempts may go on, waiting asynchronously in between (ms, default 5000). */
   lockWaitMs?: number;
+  /**
+   * Take checkpoints on a worker thread instead of inside commits on this one (default false): for a
+   * long-running server; a short command is better off without the thread.
+   */
+  backgroundCheckpoints?: boolean;
+  /** How the write-ahead log is synced (default `fdatasync` on the thread pool); for fault tests. */
+  syncFile?: SyncFile;
+  /** Told once if checkpoints fall back to the main thread (the worker failed). */
+  onCheckpointFallback?: (reason: string) => void;
 }
 
 /** SQLITE_BUSY: another connection holds the lock. */
@@ -88,6 +101,8 @@ class NodeSqliteConnection implements DatabaseConnection {
   readonly #waitForLock: (attempt: number, started: number) => Promise<boolean>;
   /** Statements that changed something (or began a transaction), ever: a retry must follow none. */
   writes = 0;
+  /** Writes that ended outside a transaction (autocommitted statements, COMMITs), ever. */
+  commits = 0;
 
   /**
    * `waitForLock` releases the connection, waits before attempt `attempt` and takes it back; it
@@ -121,13 +136,13 @@ class NodeSqliteConnection implements DatabaseConnection {
   runSync(sql: string, params: readonly unknown[]): { rows: unknown[]; changes: number } {
     if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(sql)) {
       this.#db.exec(sql);
-      this.writes++;
+      this.#wrote();
       return { rows: [], changes: 0 };
     }
     const { stmt, reader } = this.#prepare(sql);
     if (reader) return { rows: stmt.all(...(params as SqliteValue[])), changes: 0 };
     const changes = Number(stmt.run(...(params as SqliteValue[])).changes);
-    this.writes++;
+    this.#wrote();
     return { rows: [], changes };
   }
 
@@ -147,15 +162,27 @@ class NodeSqliteConnection implements DatabaseConnection {
     const params = compiled.parameters as SqliteValue[];
     if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(compiled.sql)) {
       this.#db.exec(compiled.sql);
-      this.writes++;
+      this.#wrote();
       return { rows: [] };
     }
     const { stmt, reader } = this.#prepare(compiled.sql);
     if (reader) return { rows: stmt.all(...params) as R[] };
     const { changes, lastInsertRowid } = stmt.run(...params);
-    this.writes++;
+    this.#wrote();
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
   }
+
+  /** After a statement that may have written: counts it, and a commit if no transaction is open now. */
+  #wrote(): void {
+    this.writes++;
+    if (!this.#db.isTransaction) {
+      this.commits++;
+      this.onCommit?.();
+    }
+  }
+
+  /** Told after every commit (the checkpointer's cue). */
+  onCommit: (() => void) | undefined;
 
   // biome-ignore lint/correctness/useYield: streaming is not offered by this driver; the method must exist.
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
@@ -232,6 +259,8 @@ export class NodeSqliteDriver implements Driver {
   readonly #options: NodeSqliteOptions;
   readonly #mutex = new Mutex();
   #connection: NodeSqliteConnection | undefined;
+  #durability: WalDurability | undefined;
+  #checkpointer: WalCheckpointer | undefined;
 
   constructor(options: NodeSqliteOptions) {
     this.#options = options;
@@ -258,11 +287,48 @@ export class NodeSqliteDriver implements Driver {
     }
     // SQLite gives a new -wal/-shm the database file's mode; this only catches ones that already existed.
     if (path !== ':memory:') ownerOnlyFiles(path);
-    db.exec('PRAGMA synchronous = FULL');
     db.exec('PRAGMA foreign_keys = ON');
-    this.#connection = new NodeSqliteConnection(db, (attempt, started) =>
+    const connection = new NodeSqliteConnection(db, (attempt, started) =>
       this.#waitForLock(attempt, started),
     );
+    if (path === ':memory:') {
+      db.exec('PRAGMA synchronous = FULL');
+    } else {
+      // Commits write the log; `WalDurability` syncs it before any result is handed back.
+      db.exec('PRAGMA synchronous = NORMAL');
+      this.#durability = new WalDurability(`${path}-wal`, () => connection.commits, this.#options.syncFile);
+      if (this.#options.backgroundCheckpoints) {
+        db.exec('PRAGMA wal_autocheckpoint = 0');
+        const checkpointer = new WalCheckpointer(path, (reason) => {
+          if (this.#checkpointer !== checkpointer) return;
+          connection.onCommit = undefined;
+          this.#checkpointer = undefined;
+          try {
+            db.exec('PRAGMA wal_autocheckpoint = 1000');
+          } catch {
+            // Closed meanwhile: nothing left to checkpoint from here.
+          }
+          this.#options.onCheckpointFallback?.(reason);
+        });
+        this.#checkpointer = checkpointer;
+        connection.onCommit = () => checkpointer.committed();
+      }
+    }
+    this.#connection = connection;
+  }
+
+  /**
+   * Resolves once every commit made on the connection so far is durable (undefined if all are): a
+   * caller holding a result read or written through the connection waits for it before handing the
+   * result on, so nothing is acknowledged, or shown, that a power loss could still take back.
+   */
+  settled(): Promise<void> | undefined {
+    return this.#durability?.settled();
+  }
+
+  /** Takes a checkpoint now on the worker (if this driver has one); for tests and shutdown. */
+  checkpoint(): Promise<{ log: number; checkpointed: number }> | undefined {
+    return this.#checkpointer?.checkpoint();
   }
 
   /**
@@ -303,6 +369,13 @@ export class NodeSqliteDriver implements Driver {
    * promise per statement, nothing can interleave. Used for the hot paths (lookups, audit batches).
    */
   async exclusive<T>(fn: (connection: SyncConnection) => T): Promise<T> {
+    const value = await this.#exclusive(fn);
+    const durable = this.settled();
+    if (durable) await durable;
+    return value;
+  }
+
+  async #exclusive<T>(fn: (connection: SyncConnection) => T): Promise<T> {
     this.#assertNotInOwnTransaction();
     await this.#mutex.lock();
     try {
@@ -326,6 +399,8 @@ export class NodeSqliteDriver implements Driver {
   /**
    * Like `exclusive`, but only if the connection is free right now and no other process holds the lock
    * `fn` needs; else undefined (the caller then takes the asynchronous path, which waits for both).
+   * Unlike `exclusive` it cannot wait for durability: a caller handing on what `fn` read or wrote awaits
+   * `settled()` first.
    */
   tryExclusive<T>(fn: (connection: SyncConnection) => T): { value: T } | undefined {
     const connection = this.#connection;
@@ -375,11 +450,18 @@ export class NodeSqliteDriver implements Driver {
 
   async releaseConnection(): Promise<void> {
     this.#mutex.unlock();
+    const durable = this.settled();
+    if (durable) await durable;
   }
 
   async destroy(): Promise<void> {
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    await checkpointer?.close();
+    // Closing the last connection checkpoints the log into the file and syncs it.
     this.#connection?.close();
     this.#connection = undefined;
+    await this.#durability?.close();
   }
 }
 
