@@ -3,7 +3,7 @@
  * shown as `XXXX-XXXX` (~34.5 bits). People may type them in lower case, with or without the dash or
  * spaces; anything else is rejected, never silently stripped.
  */
-import { randomBytes } from 'node:crypto';
+import { randomPooledBytes } from '../crypto/secrets.js';
 
 const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 const LENGTH = 8;
@@ -12,7 +12,7 @@ const LENGTH = 8;
 export function generateUserCode(): string {
   let out = '';
   while (out.length < LENGTH) {
-    for (const byte of randomBytes(16)) {
+    for (const byte of randomPooledBytes(16)) {
       if (byte < 240 && out.length < LENGTH) out += USER_CODE_ALPHABET[byte % 20];
     }
   }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditLog, BatchTally } from '../audit/audit_log.js';
 import type { AuditEntry } from '../audit/events.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
-import { randomId, randomToken, type SecretHasher } from '../crypto/secrets.js';
+import { randomToken, type SecretHasher, timeOrderedId } from '../crypto/secrets.js';
 import { insertDeviceCodes, insertDeviceCodesStep } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
 import { grantedScopes } from '../grants/scopes.js';
@@ -59,7 +59,7 @@ export function registerDeviceAuthorizationEndpoint(
     // A user code collides with a live one about once in 25 billion: try again, a few times at most.
     for (let attempt = 1; ; attempt++) {
       const userCode = generateUserCode();
-      const id = randomId('dev_', 12);
+      const id = timeOrderedId('dev_', now);
       try {
         const row: DeviceCodeRow = {
           id,
