@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -200,10 +200,27 @@ describe('SQLite durability off the event loop', () => {
     expect(result?.checkpointed).toBe(result?.log);
     // A checkpoint is not a change: the exact caches keyed on data_version stay warm.
     expect(await version()).toEqual(versionBefore);
+    // It copied the whole log while no commit could land, so the next commit starts the log over: the
+    // log holds that one commit's frames, not the 40 batches before it again.
+    await driver.exclusive((c) => c.runSync("insert into t values ('after')", []));
+    const next = await driver.checkpoint();
+    expect(next?.log).toBeGreaterThan(0);
+    expect(next?.log).toBeLessThan(10);
+    expect(next?.checkpointed).toBe(next?.log);
+    // Commits made while checkpoints are asked for keep the log bounded too.
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        driver.exclusive((c) => c.runSync('insert into t values (?)', [`c${i}`])),
+      ),
+    );
+    await Promise.all([
+      driver.checkpoint(),
+      driver.exclusive((c) => c.runSync("insert into t values ('z')", [])),
+    ]);
 
     // Another process's connection (like `clavis admin`) reads everything and its commit is noticed.
     const other = new DatabaseSync(path);
-    expect(other.prepare('select count(*) as n from t').get()).toEqual({ n: 2000 });
+    expect(other.prepare('select count(*) as n from t').get()).toEqual({ n: 2202 });
     other.exec("insert into t values ('from another process')");
     other.close();
     expect(await version()).not.toEqual(versionBefore);
@@ -212,8 +229,20 @@ describe('SQLite durability off the event loop', () => {
     // The last connection to close checkpointed the rest and removed the log.
     expect(existsSync(`${path}-wal`)).toBe(false);
     const reopened = new DatabaseSync(path);
-    expect(reopened.prepare('select count(*) as n from t').get()).toEqual({ n: 2001 });
+    expect(reopened.prepare('select count(*) as n from t').get()).toEqual({ n: 2203 });
     reopened.close();
+  });
+
+  it('under a steady stream of commits the checkpoints it schedules itself keep the log small', async () => {
+    const { driver, path } = await openDb({ background: true });
+    await driver.exclusive((c) => c.runSync('create table t (v text)', []));
+    const row = 'y'.repeat(400);
+    // 3,000 commits one after another (each waits for its sync): a second or more of constant writing,
+    // during which only the checkpointer's own timer asks for checkpoints. Without them, or with ones that
+    // never catch up with the commits, the log would hold every one of these frames (~25 MB).
+    for (let i = 0; i < 3000; i++)
+      await driver.exclusive((c) => c.runSync('insert into t values (?)', [row]));
+    expect(statSync(`${path}-wal`).size).toBeLessThan(8 * 1024 * 1024);
   });
 
   it('without background checkpoints (a one-shot command) SQLite checkpoints by itself as before', async () => {

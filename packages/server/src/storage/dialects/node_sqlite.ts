@@ -299,22 +299,38 @@ export class NodeSqliteDriver implements Driver {
       this.#durability = new WalDurability(`${path}-wal`, () => connection.commits, this.#options.syncFile);
       if (this.#options.backgroundCheckpoints) {
         db.exec('PRAGMA wal_autocheckpoint = 0');
-        const checkpointer = new WalCheckpointer(path, (reason) => {
-          if (this.#checkpointer !== checkpointer) return;
-          connection.onCommit = undefined;
-          this.#checkpointer = undefined;
-          try {
-            db.exec('PRAGMA wal_autocheckpoint = 1000');
-          } catch {
-            // Closed meanwhile: nothing left to checkpoint from here.
-          }
-          this.#options.onCheckpointFallback?.(reason);
-        });
+        // A log that did grow (another process's long read held it) is cut back when it starts again.
+        db.exec('PRAGMA journal_size_limit = 67108864');
+        const checkpointer = new WalCheckpointer(
+          path,
+          (work) => this.#whileHeld(work),
+          (reason) => {
+            if (this.#checkpointer !== checkpointer) return;
+            connection.onCommit = undefined;
+            this.#checkpointer = undefined;
+            try {
+              db.exec('PRAGMA wal_autocheckpoint = 1000');
+            } catch {
+              // Closed meanwhile: nothing left to checkpoint from here.
+            }
+            this.#options.onCheckpointFallback?.(reason);
+          },
+        );
         this.#checkpointer = checkpointer;
         connection.onCommit = () => checkpointer.committed();
       }
     }
     this.#connection = connection;
+  }
+
+  /** Runs `work` holding the connection (waiting its turn), so no statement of this process interleaves. */
+  async #whileHeld<T>(work: () => Promise<T>): Promise<T> {
+    await this.#mutex.lock();
+    try {
+      return await work();
+    } finally {
+      this.#mutex.unlock();
+    }
   }
 
   /**

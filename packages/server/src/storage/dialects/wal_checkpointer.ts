@@ -4,10 +4,13 @@
  * A checkpoint copies the write-ahead log back into the database file and syncs both. SQLite runs one
  * automatically inside the COMMIT that crosses 1,000 pages of log — on the main thread, where it stopped
  * every request for several milliseconds. A serving process instead turns that off
- * (`wal_autocheckpoint=0`) and asks a worker, which holds its own connection to the file, for a PASSIVE
- * checkpoint shortly after commits: PASSIVE takes no lock that readers or the writer wait for, and the
- * worker's blocking I/O happens off the event loop. If the worker cannot start or dies, the main
- * connection goes back to automatic checkpoints, so the log never grows without bound.
+ * (`wal_autocheckpoint=0`) and asks a worker, which holds its own connection to the file, for a
+ * checkpoint shortly after commits, the worker's blocking I/O off the event loop. The checkpoint runs
+ * while this process's connection is held (`exclusive`): with no commit landing meanwhile it copies the
+ * whole log, so the next commit starts the log again from its beginning. (Checkpoints racing a steady
+ * stream of commits never catch up, and the log grew by about 65 MB a second under load.) Requests that
+ * need the database wait those few milliseconds; the event loop does not. If the worker cannot start or
+ * dies, the main connection goes back to automatic checkpoints, so the log never grows without bound.
  *
  * The worker's code is a string evaluated by `Worker` (not a file), so it also runs from the single
  * executable.
@@ -38,17 +41,17 @@ parentPort.on('message', (message) => {
     else parentPort.postMessage({ ok: false, error: String(err && err.message) });
   }
 });
-parentPort.postMessage({ ready: true });
 `;
 
 export interface CheckpointResult {
-  /** Frames in the log, and how many of them are now in the database file. */
+  /** Frames in the log, and how many of them are now in the database file (-1: no checkpoint ran). */
   log: number;
   checkpointed: number;
 }
 
+const NONE: CheckpointResult = { log: -1, checkpointed: -1 };
+
 interface WorkerReply {
-  ready?: boolean;
   ok?: boolean;
   busy?: number;
   log?: number;
@@ -56,12 +59,16 @@ interface WorkerReply {
   error?: string;
 }
 
+/** Runs `work` while this process's connection is held (no statement of its own runs meanwhile). */
+export type HoldConnection = <T>(work: () => Promise<T>) => Promise<T>;
+
 export class WalCheckpointer {
   readonly #worker: Worker;
+  readonly #hold: HoldConnection;
   readonly #fallback: (reason: string) => void;
   #timer: NodeJS.Timeout | undefined;
-  #inFlight: Array<(result: CheckpointResult) => void> = [];
-  #pending = false;
+  #running: Promise<CheckpointResult> | undefined;
+  #reply: ((result: CheckpointResult) => void) | undefined;
   #closed = false;
   #failed = false;
 
@@ -69,7 +76,8 @@ export class WalCheckpointer {
    * Starts the worker on the database file at `path`. `fallback` is called (once) if checkpoints can no
    * longer be taken off the main thread; it should turn automatic checkpoints back on.
    */
-  constructor(path: string, fallback: (reason: string) => void) {
+  constructor(path: string, hold: HoldConnection, fallback: (reason: string) => void) {
+    this.#hold = hold;
     this.#fallback = fallback;
     this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path } });
     this.#worker.unref();
@@ -85,45 +93,44 @@ export class WalCheckpointer {
     if (this.#timer || this.#closed || this.#failed) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.#request();
+      void this.checkpoint();
     }, CHECKPOINT_DELAY_MS);
     this.#timer.unref();
   }
 
-  /** Takes a checkpoint now; resolves with how much of the log it copied. */
+  /** Takes a checkpoint (or joins the one under way); resolves with how much of the log it copied. */
   checkpoint(): Promise<CheckpointResult> {
+    if (this.#closed || this.#failed) return Promise.resolve(NONE);
+    this.#running ??= this.#hold(() => this.#ask()).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  #ask(): Promise<CheckpointResult> {
+    if (this.#closed || this.#failed) return Promise.resolve(NONE);
     return new Promise((resolve) => {
-      this.#inFlight.push(resolve);
-      this.#request();
+      this.#reply = resolve;
+      this.#worker.postMessage('checkpoint');
     });
   }
 
-  #request(): void {
-    if (this.#closed || this.#failed) {
-      for (const resolve of this.#inFlight.splice(0)) resolve({ log: -1, checkpointed: -1 });
-      return;
-    }
-    if (this.#pending) return;
-    this.#pending = true;
-    this.#worker.postMessage('checkpoint');
-  }
-
   #onReply(reply: WorkerReply): void {
-    if (reply.ready) return;
-    this.#pending = false;
+    const resolve = this.#reply;
+    this.#reply = undefined;
     if (!reply.ok) {
       this.#fail(`checkpoint failed: ${reply.error ?? 'unknown error'}`);
+      resolve?.(NONE);
       return;
     }
-    const result = { log: reply.log ?? -1, checkpointed: reply.checkpointed ?? -1 };
-    for (const resolve of this.#inFlight.splice(0)) resolve(result);
+    resolve?.({ log: reply.log ?? -1, checkpointed: reply.checkpointed ?? -1 });
   }
 
   #fail(reason: string): void {
     if (this.#failed || this.#closed) return;
     this.#failed = true;
-    this.#pending = false;
-    for (const resolve of this.#inFlight.splice(0)) resolve({ log: -1, checkpointed: -1 });
+    this.#reply?.(NONE);
+    this.#reply = undefined;
     this.#fallback(reason);
     void this.#worker.terminate();
   }
@@ -134,7 +141,8 @@ export class WalCheckpointer {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    for (const resolve of this.#inFlight.splice(0)) resolve({ log: -1, checkpointed: -1 });
+    // A checkpoint under way finishes first (the worker answers it); one still waiting does nothing.
+    await this.#running;
     if (this.#failed) return;
     const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
     // Held by the worker until it has closed its connection: an unreferenced worker would let the process
