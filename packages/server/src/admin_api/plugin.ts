@@ -85,12 +85,18 @@ function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
     .send(JSON.stringify(problem.body()));
 }
 
-function send(reply: FastifyReply, route: AdminRoute, result: AdminResult): FastifyReply {
+/**
+ * Sends a route's answer. A read's 200 carries the ETag of its body; an update's carries `etag`, the tag
+ * of the resource as its read now answers it (which may show more than the update's answer: a person's
+ * passkeys), so it can be sent back as the next If-Match.
+ */
+function send(reply: FastifyReply, route: AdminRoute, result: AdminResult, etag?: string): FastifyReply {
   reply.code(result.status).header('cache-control', 'no-store');
   for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
   if (result.raw) return reply.type(result.raw.contentType).send(result.raw.text);
   if (result.body === undefined) return reply.send();
-  if (result.status === 200 && (route.etag || route.ifMatch)) reply.header('etag', etagOf(result.body));
+  if (result.status === 200 && (etag !== undefined || route.etag))
+    reply.header('etag', etag ?? etagOf(result.body));
   return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.body));
 }
 
@@ -235,7 +241,9 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
               const resource = `${r.url}#${String(before[id])}`;
               return updateLocks.holding(resource, async () => {
                 checkIfMatch(request.headers['if-match'], await current(call.params));
-                return send(reply, r, await r.handler(call));
+                const result = await r.handler(call);
+                const etag = result.status === 200 ? etagOf(await current(call.params)) : undefined;
+                return send(reply, r, result, etag);
               });
             }
             const key = r.idempotent ? idempotencyKeyOf(request.headers['idempotency-key']) : undefined;

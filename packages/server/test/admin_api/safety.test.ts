@@ -150,6 +150,46 @@ describe.each(dialects)('admin API safety (%s)', (dialect) => {
     });
   });
 
+  it("an update's ETag is the resource's as read now: a person with a passkey can be changed twice in a row", async () => {
+    // A person's read shows their passkeys; the update answers the person alone. The tag must still be
+    // the read's, or sending it back as the next If-Match would fail.
+    await server.services.db
+      .insertInto('webauthn_credentials')
+      .values({
+        id: 'cred-1',
+        user_id: admin.userId,
+        public_key: 'pk',
+        counter: 0,
+        transports: '[]',
+        device_type: 'singleDevice',
+        name: 'laptop',
+        created_at: server.clock.now,
+        last_used_at: null,
+        disabled_at: null,
+        disabled_reason: null,
+      })
+      .execute();
+    const path = `/users/${admin.userId}`;
+    const read = await call(server, 'GET', path, as());
+    expect((read.json() as { passkeys: unknown[] }).passkeys).toHaveLength(1);
+    const first = await call(
+      server,
+      'PATCH',
+      path,
+      as({ body: { scopes: ['a'] }, headers: { 'if-match': String(read.headers.etag) } }),
+    );
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.headers.etag).toBe((await call(server, 'GET', path, as())).headers.etag);
+    const second = await call(
+      server,
+      'PATCH',
+      path,
+      as({ body: { scopes: ['b'] }, headers: { 'if-match': String(first.headers.etag) } }),
+    );
+    expect(second.statusCode, second.body).toBe(200);
+    expect((second.json() as { scopes: string[] }).scopes).toEqual(['b']);
+  });
+
   describe('If-Match under concurrent updates', () => {
     it('updates made from one version: exactly one passes, the others are 409 or 412', async () => {
       const { client } = await server.createClient({ name: 'ops' });
