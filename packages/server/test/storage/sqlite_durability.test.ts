@@ -7,6 +7,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { Kysely, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeSqliteDialect, type NodeSqliteDriver } from '../../src/storage/dialects/node_sqlite.js';
+import { WalCheckpointer } from '../../src/storage/dialects/wal_checkpointer.js';
+import { WalDurability } from '../../src/storage/dialects/wal_durability.js';
 import { rawExec, rawRows, registerSyncDriver } from '../../src/storage/raw.js';
 
 /**
@@ -243,6 +245,49 @@ describe('SQLite durability off the event loop', () => {
     for (let i = 0; i < 3000; i++)
       await driver.exclusive((c) => c.runSync('insert into t values (?)', [row]));
     expect(statSync(`${path}-wal`).size).toBeLessThan(8 * 1024 * 1024);
+  });
+
+  it('a checkpoint worker that cannot open the database reports it once and checkpoints no more', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'clavis-checkpointer-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const reasons: string[] = [];
+    let fellBack!: () => void;
+    const fallback = new Promise<void>((resolve) => {
+      fellBack = resolve;
+    });
+    // A folder is not a database file: the worker fails as it starts.
+    const checkpointer = new WalCheckpointer(
+      dir,
+      (work) => work(),
+      (reason) => {
+        reasons.push(reason);
+        fellBack();
+      },
+    );
+    await fallback;
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toMatch(/^checkpoint worker failed: /);
+    expect(await checkpointer.checkpoint()).toEqual({ log: -1, checkpointed: -1 });
+    checkpointer.committed();
+    await checkpointer.close();
+    expect(reasons).toHaveLength(1);
+  });
+
+  it('a log that is not there (removed after its last checkpoint) leaves nothing to sync', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'clavis-durability-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    let syncs = 0;
+    const durability = new WalDurability(
+      join(dir, 'gone.db-wal'),
+      () => 1,
+      async () => {
+        syncs++;
+      },
+    );
+    await durability.settled();
+    expect(durability.settled()).toBeUndefined();
+    expect(syncs).toBe(0);
+    await durability.close();
   });
 
   it('without background checkpoints (a one-shot command) SQLite checkpoints by itself as before', async () => {

@@ -32,7 +32,7 @@ import {
   SqliteQueryCompiler,
   type TransactionBuilder,
 } from 'kysely';
-import { WalCheckpointer } from './wal_checkpointer.js';
+import { type CheckpointResult, WalCheckpointer } from './wal_checkpointer.js';
 import { type SyncFile, WalDurability } from './wal_durability.js';
 
 interface NodeSqliteOptions {
@@ -342,8 +342,8 @@ export class NodeSqliteDriver implements Driver {
     return this.#durability?.settled();
   }
 
-  /** Takes a checkpoint now on the worker (if this driver has one); for tests and shutdown. */
-  checkpoint(): Promise<{ log: number; checkpointed: number }> | undefined {
+  /** Takes a checkpoint now on the worker, if this driver has one (tests; the timer does it otherwise). */
+  checkpoint(): Promise<CheckpointResult> | undefined {
     return this.#checkpointer?.checkpoint();
   }
 

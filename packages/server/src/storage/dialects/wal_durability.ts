@@ -24,6 +24,16 @@ export type SyncFile = (file: FileHandle) => Promise<void>;
 
 const datasync: SyncFile = (file) => file.datasync();
 
+/** The log, opened for syncing; undefined if there is none. */
+async function openLog(path: string): Promise<FileHandle | undefined> {
+  try {
+    return await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 export class WalDurability {
   readonly #walPath: string;
   readonly #commits: () => number;
@@ -60,8 +70,9 @@ export class WalDurability {
     // Everything committed before the sync starts is in the file by now: the commit wrote it.
     const covered = this.#commits();
     try {
-      this.#file ??= await open(this.#walPath, 'r');
-      await this.#syncFile(this.#file);
+      this.#file ??= await openLog(this.#walPath);
+      // No log at all: SQLite removes it only after checkpointing it into the synced database file.
+      if (this.#file) await this.#syncFile(this.#file);
       this.#durable = Math.max(this.#durable, covered);
     } catch (err) {
       this.#broken = new Error(
