@@ -100,6 +100,13 @@ describe('SQLite durability off the event loop', () => {
     expect(mode).toEqual({ synchronous: 1 });
   });
 
+  it('keeps statement journals in memory (temp_store=MEMORY), not in temporary files', async () => {
+    const { driver } = await openDb({});
+    expect(await driver.exclusive((c) => c.runSync('pragma temp_store', []).rows[0])).toEqual({
+      temp_store: 2,
+    });
+  });
+
   it('a write through the group-commit path resolves only after the log is synced', async () => {
     const sync = heldSync();
     const { driver } = await openDb({ syncFile: sync.syncFile });
