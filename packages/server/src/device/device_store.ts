@@ -71,8 +71,8 @@ const PG_INSERT_DEVICE_CODES = `insert into device_codes (${DEVICE_CODE_COLUMNS.
 
 /**
  * Stores several new device authorization requests at once (the group commit's batch): on PostgreSQL
- * one statement for all, on SQLite one prepared insert per row. A device code hash or user code
- * already taken fails the whole op.
+ * one statement for all, on SQLite one prepared insert per row. An id or user code already taken fails
+ * the whole op.
  */
 export function insertDeviceCodes(rows: readonly DeviceCodeRow[]): StoreOp<void> {
   return { steps: (dialect) => insertDeviceCodeSteps(dialect, rows) };
@@ -94,7 +94,7 @@ export function insertDeviceCodesStep(rows: readonly DeviceCodeRow[]): SqlStep {
   return { sql: PG_INSERT_DEVICE_CODES, params: DEVICE_CODE_COLUMNS.map((c) => rows.map((row) => row[c])) };
 }
 
-/** Stores a new device authorization request. A device code hash or user code already taken fails it. */
+/** Stores a new device authorization request. An id or user code already taken fails it. */
 export function insertDeviceCode(row: DeviceCodeRow): Statement<void> {
   return statement(
     INSERT_DEVICE_CODE_SQL,
@@ -103,19 +103,27 @@ export function insertDeviceCode(row: DeviceCodeRow): Statement<void> {
   );
 }
 
-export async function findDeviceCodeByHash(db: Db, hash: string): Promise<DeviceCodeRow | undefined> {
-  const rows = await rawRows<DeviceCodeRow>(db, 'select * from device_codes where device_code_hash = ?', [
-    hash,
-  ]);
-  return rows[0];
-}
-
 export async function findDeviceCodeByUserCode(db: Db, userCode: string): Promise<DeviceCodeRow | undefined> {
   return db.selectFrom('device_codes').selectAll().where('user_code', '=', userCode).executeTakeFirst();
 }
 
 export async function findDeviceCode(db: Db, id: string): Promise<DeviceCodeRow | undefined> {
-  return db.selectFrom('device_codes').selectAll().where('id', '=', id).executeTakeFirst();
+  const rows = await rawRows<DeviceCodeRow>(db, 'select * from device_codes where id = ?', [id]);
+  return rows[0];
+}
+
+/**
+ * Replaces the stored hash of a request's device code found under an older hashing-key version, if it
+ * is still the stored one (of concurrent uses, one re-keys). Returns whether this call changed it.
+ */
+export async function rekeyDeviceCode(db: Db, id: string, staleHash: string, hash: string): Promise<boolean> {
+  return (
+    (await rawExec(db, 'update device_codes set device_code_hash = ? where id = ? and device_code_hash = ?', [
+      hash,
+      id,
+      staleHash,
+    ])) > 0
+  );
 }
 
 const POLL_ON_TIME_SQL = `update device_codes set last_polled_at = ?

@@ -1,14 +1,15 @@
 /**
  * The device authorization endpoint (RFC 8628 §3.1–3.2): authenticate the client (a public client just
  * names itself), check it may use the device grant, check the scope, and create the pending request: a
- * device code of 256 bits (stored hashed) and a user code a person can type.
+ * device code naming the request, with 256 random bits (stored hashed), and a user code a person can type.
  */
 import { type DeviceAuthorizationResponse, GrantType, UnauthorizedClient } from '@clavis/core';
 import type { FastifyInstance } from 'fastify';
 import type { AuditLog, BatchTally } from '../audit/audit_log.js';
 import type { AuditEntry } from '../audit/events.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
-import { randomToken, type SecretHasher, timeOrderedId } from '../crypto/secrets.js';
+import type { SecretHasher } from '../crypto/secrets.js';
+import { newDeviceCode } from '../device/device_code.js';
 import { insertDeviceCodes, insertDeviceCodesStep } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
 import { grantedScopes } from '../grants/scopes.js';
@@ -53,13 +54,12 @@ export function registerDeviceAuthorizationEndpoint(
     const scopes =
       params.scope === undefined ? defaultPersonScopes(client.scopes) : grantedScopes(params, client.scopes);
     const now = config.clock();
-    const deviceCode = randomToken(32);
     const expiresAt = now + config.deviceCodeTtlSeconds * 1000;
 
     // A user code collides with a live one about once in 25 billion: try again, a few times at most.
     for (let attempt = 1; ; attempt++) {
       const userCode = generateUserCode();
-      const id = timeOrderedId('dev_', now);
+      const { id, deviceCode } = newDeviceCode(now);
       try {
         const row: DeviceCodeRow = {
           id,

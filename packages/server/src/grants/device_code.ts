@@ -17,16 +17,20 @@ import {
   SlowDown,
 } from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
-import { consumeDeviceCode, findDeviceCodeByHash, recordPoll } from '../device/device_store.js';
+import { deviceRequestIdOf } from '../device/device_code.js';
+import { consumeDeviceCode, findDeviceCode, recordPoll, rekeyDeviceCode } from '../device/device_store.js';
 import { requireParam } from '../http/form_body.js';
 import { insertFamily, revokeFamily } from '../refresh/refresh_store.js';
-import { rekeyHash } from '../storage/hashed_secrets.js';
 import { activePerson } from '../users/account_status.js';
 import { entitledScopes } from '../users/entitlements.js';
 import type { ClientGrant, UserTokenGrantDeps } from './grant.js';
 import { issueUserTokens, parseMethods, refreshLifetimes } from './user_tokens.js';
 
 const MAX_DEVICE_CODE_LENGTH = 128;
+/** Looked up in place of a malformed code's id, so every code costs one lookup: no row has it. */
+const NO_REQUEST = 'dev_';
+/** Compared in place of a missing row's hash (matches nothing), so every code costs one keyed hash. */
+const NO_HASH = '';
 
 export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
   grantType: GrantType.DeviceCode,
@@ -36,14 +40,15 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
   async handle(deps, { client, params, context }) {
     const { config, db, audit, hasher } = deps;
     const presented = requireParam(params, 'device_code');
-    // Unknown and foreign codes take the same path and get the same answer (DF-05, DF-09).
-    // Under any live hashing-key version; one found under an older one is re-keyed when it is consumed.
-    const found =
-      presented.length <= MAX_DEVICE_CODE_LENGTH
-        ? await hasher.find(presented, (hash) => findDeviceCodeByHash(db, hash))
-        : undefined;
-    const row = found?.row;
+    // Unknown, malformed and foreign codes take the same path — one lookup by id, one keyed hash compared
+    // in constant time — and get the same answer (DF-05, DF-09). The stored hash may be under any live
+    // hashing-key version; one under an older version is re-keyed when the code is consumed.
+    const id = presented.length <= MAX_DEVICE_CODE_LENGTH ? deviceRequestIdOf(presented) : undefined;
+    const stored = await findDeviceCode(db, id ?? NO_REQUEST);
+    const matches = hasher.verify(presented, stored?.device_code_hash ?? NO_HASH);
+    const row = matches ? stored : undefined;
     if (!row || row.client_id !== client.id) throw new InvalidGrant('device_code is invalid');
+    const staleHash = hasher.isCurrent(row.device_code_hash) ? undefined : row.device_code_hash;
     const now = config.clock();
 
     if (row.status === 'consumed') {
@@ -86,7 +91,7 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
         if (!(await consumeDeviceCode(tx, row.id, familyId, now))) {
           throw new InvalidGrant('device_code has already been used');
         }
-        if (found?.staleHash) await rekeyHash(tx, 'device_codes', found.staleHash, found.hash);
+        if (staleHash) await rekeyDeviceCode(tx, row.id, staleHash, hasher.hash(presented));
         // Judged inside the transaction: a `users disable` that committed first refuses here; one that
         // commits later waits for the code's row and then finds (and revokes) the family made here.
         const person = await activePerson(tx, userId);

@@ -244,6 +244,36 @@ describe.each(dialects)('device_code grant (%s)', (dialect) => {
       expect(random.json()).toEqual(INVALID_CODE);
     });
 
+    it('a device code names its request and carries 256 random bits; the secret part is checked, not just the id', async () => {
+      const auth = await requestDeviceCode(server, clientA, 'read');
+      const other = await requestDeviceCode(server, clientA, 'read');
+      const [id, secret] = auth.device_code.split('.') as [string, string];
+      expect(id).toMatch(/^dev_[0-9a-f]{12}[A-Za-z0-9_-]{16}$/);
+      expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      // The id is the request's (the audit record names it); the stored hash is of the whole code.
+      const row = await deviceRow(server, auth.user_code);
+      expect(row.id).toBe(id);
+      expect(row.device_code_hash).not.toContain(secret);
+      const flipped = `${secret.startsWith('A') ? 'B' : 'A'}${secret.slice(1)}`;
+      const otherSecret = other.device_code.split('.')[1] as string;
+      const otherId = other.device_code.split('.')[0] as string;
+      for (const forged of [
+        `${id}.${flipped}`, // the right request, a wrong secret
+        `${id}.${otherSecret}`, // another request's secret under this id
+        `${otherId}.${secret}`, // this secret under another request's id
+        `${id}.`,
+        `${id}`,
+        `${id}.${secret}.${secret}`,
+      ]) {
+        const res = await poll(server, clientA, forged);
+        expect(res.statusCode, forged).toBe(400);
+        expect(res.json(), forged).toEqual(INVALID_CODE);
+      }
+      // Neither genuine code was spent or slowed down by the forgeries.
+      expect((await poll(server, clientA, auth.device_code)).json()).toEqual(PENDING);
+      expect((await poll(server, clientA, other.device_code)).json()).toEqual(PENDING);
+    });
+
     for (const state of ['disabled', 'locked'] as const) {
       it(`DF-13: the person ${state} after approval → access_denied at redemption, no tokens`, async () => {
         const { client } = await server.createClient({ kind: 'public', scopes: ['read'] });

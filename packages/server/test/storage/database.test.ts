@@ -12,9 +12,12 @@ import {
   type TestDatabase,
 } from '../../../../test/support/dialects.js';
 import { type TempDir, tempDir } from '../../../../test/support/temp_dir.js';
+import { findDeviceCode, insertDeviceCode } from '../../src/device/device_store.js';
 import { pgTimeoutDefaults } from '../../src/storage/database.js';
 import { migrations } from '../../src/storage/migrations/index.js';
 import { pgPoolConfigs } from '../../src/storage/pg_pool.js';
+import { runOp } from '../../src/storage/store_op.js';
+import { deviceCodeRow } from './contract/store.js';
 
 describe('parseDatabaseUrl', () => {
   it.each([
@@ -179,6 +182,64 @@ describe.each(dialects)('usernames unique regardless of case (%s)', (dialect) =>
       await expect(opened.db.insertInto('users').values(row('usr_b', 'aDA')).execute()).rejects.toThrow();
     } finally {
       await opened.close();
+    }
+  });
+});
+
+describe.each(dialects)('device codes found by their id (%s)', (dialect) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('the migration keeps every request and drops the unique index on the code hash; down restores it', async () => {
+    database = await createTestDatabase(dialect);
+    const now = Date.now();
+    const opened = await openDatabase(database.url);
+    try {
+      // As a database from before: the migration undone and its record gone, a request stored.
+      await migrations['0013_device_code_by_id']?.down?.(opened.db);
+      await sql`delete from kysely_migration where name >= '0013_device_code_by_id'`.execute(opened.db);
+      await runOp(opened.db, insertDeviceCode(deviceCodeRow('dev_before', now, { device_code_hash: 'h' })));
+      await expect(
+        runOp(opened.db, insertDeviceCode(deviceCodeRow('dev_twin', now, { device_code_hash: 'h' }))),
+      ).rejects.toThrow();
+    } finally {
+      await opened.close();
+    }
+    const again = await openDatabase(database.url);
+    try {
+      expect(await findDeviceCode(again.db, 'dev_before')).toMatchObject({
+        device_code_hash: 'h',
+        user_code: 'uc_dev_before',
+        status: 'pending',
+      });
+      // The id binds a code to its row; two rows may carry the same hash (they never will: it covers the id).
+      await runOp(again.db, insertDeviceCode(deviceCodeRow('dev_twin', now, { device_code_hash: 'h' })));
+      // The user code stays unique, and the expiry index is back after the rebuild.
+      await expect(
+        runOp(again.db, insertDeviceCode(deviceCodeRow('dev_other', now, { user_code: 'uc_dev_before' }))),
+      ).rejects.toThrow();
+      const indexes =
+        dialect === 'sqlite'
+          ? await sql<{
+              name: string;
+            }>`select name from sqlite_master where type = 'index' and tbl_name = 'device_codes'`.execute(
+              again.db,
+            )
+          : await sql<{
+              name: string;
+            }>`select indexname as name from pg_indexes where tablename = 'device_codes' and schemaname = current_schema()`.execute(
+              again.db,
+            );
+      expect(indexes.rows.map((r) => r.name)).toContain('device_codes_expiry');
+      const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(
+        again.db,
+      );
+      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
+    } finally {
+      await again.close();
     }
   });
 });

@@ -10,6 +10,7 @@ import * as m0008 from './0008_authentication_context.js';
 import * as m0010 from './0010_idempotency_keys.js';
 import * as m0011 from './0011_identity_providers.js';
 import * as m0012 from './0012_passkeys.js';
+import * as m0013 from './0013_device_code_by_id.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const migrations: Record<string, Migration> = {
   '0010_idempotency_keys': m0010,
   '0011_identity_providers': m0011,
   '0012_passkeys': m0012,
+  '0013_device_code_by_id': m0013,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -185,7 +185,7 @@ describe.each(dialects)('device code store contract (%s)', (dialect) => {
   });
 
   describe('insertDeviceCode', () => {
-    it('every path stores the same row; a taken device code hash or user code is refused', async () => {
+    it('every path stores the same row; a taken id or user code is refused', async () => {
       const s = await open();
       const now = s.clock.now;
       const paths = opPaths(s);
@@ -195,7 +195,7 @@ describe.each(dialects)('device code store contract (%s)', (dialect) => {
       expect(rows.map((r) => normalise(r))).toEqual(paths.map(() => normalise(deviceCodeRow('', now))));
       for (const path of paths) {
         await expect(
-          path.run(insertDeviceCode(deviceCodeRow('dev_dup', now, { device_code_hash: 'hash_dev_ins_0' }))),
+          path.run(insertDeviceCode(deviceCodeRow('dev_ins_0', now, { user_code: 'uc_dup' }))),
         ).rejects.toThrow();
         await expect(
           path.run(insertDeviceCode(deviceCodeRow('dev_dup', now, { user_code: 'uc_dev_ins_0' }))),
