@@ -42,11 +42,12 @@ export const HASHED_SECRET_TABLES = Object.keys(TABLES) as HashedSecretTable[];
 /**
  * Replaces a stored hash under an older version by the hash under the current one, if it is still
  * the stored value (compare-and-set: of concurrent uses of one secret, one re-keys, the others find it
- * done). Returns whether this call changed it.
+ * done). Returns whether this call changed it. Not for device codes: their hash has no index (a code
+ * names its row), so they are re-keyed by id (`rekeyDeviceCode`).
  */
 export async function rekeyHash(
   db: Db,
-  table: HashedSecretTable,
+  table: Exclude<HashedSecretTable, 'device_codes'>,
   staleHash: string,
   hash: string,
 ): Promise<boolean> {
