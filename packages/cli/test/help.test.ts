@@ -21,6 +21,17 @@ function sources(dir: string): string[] {
   });
 }
 
+describe('clavis --version', () => {
+  it("prints the package's version", async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const res = await runCli(['--version']);
+    expect(res).toMatchObject({ code: 0, stderr: '' });
+    expect(res.stdout.trim()).toBe(pkg.version);
+  });
+});
+
 describe('clavis help environment', () => {
   it('lists every CLAVIS_ variable read in the sources, one line each', async () => {
     const read = new Set<string>();

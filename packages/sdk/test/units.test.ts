@@ -22,6 +22,7 @@ import {
   withFileLock,
 } from '@clavis/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SDK_VERSION, sdkUserAgent } from '../src/user_agent.js';
 import { type Scratch, scratch } from './support/env.js';
 
 describe('splitCommandLine', () => {
@@ -38,6 +39,17 @@ describe('splitCommandLine', () => {
 
   it.each(['', '   ', `a "b`, `a 'b`, 'a \\'])('refuses %j', (line) => {
     expect(() => splitCommandLine(line)).toThrow(expect.objectContaining({ code: 'invalid_configuration' }));
+  });
+});
+
+describe('sdkUserAgent', () => {
+  it("names the SDK by its package's version, and the CI vendor when in CI", async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(SDK_VERSION).toBe(pkg.version);
+    expect(sdkUserAgent({ ci: null })).toBe(`clavis-sdk/${pkg.version}`);
+    expect(sdkUserAgent({ ci: 'gitlab-ci' })).toBe(`clavis-sdk/${pkg.version} ci/gitlab-ci`);
   });
 });
 
