@@ -159,6 +159,47 @@ describe('SQLite durability off the event loop', () => {
     expect(driver.settled()).toBeUndefined();
   });
 
+  it('a rolled-back or read-only transaction writes nothing to the log and waits for no sync', async () => {
+    const sync = heldSync();
+    const { db, driver } = await openDb({ syncFile: sync.syncFile });
+    sync.open();
+    await sql`create table t (v integer)`.execute(db);
+    sync.close();
+    const before = sync.syncs;
+
+    const rolledBack = db
+      .transaction()
+      .execute(async (tx) => {
+        await tx.insertInto('t').values({ v: 1 }).execute();
+        throw new Error('changed my mind');
+      })
+      .catch((err: unknown) => err);
+    expect(await settlesSoon(rolledBack)).toBe(true);
+    expect(await rolledBack).toEqual(new Error('changed my mind'));
+    expect(await driver.exclusive((c) => c.runSync('begin', []))).toMatchObject({ changes: 0 });
+    await driver.exclusive((c) => c.runSync('insert into t values (2)', []));
+    await driver.exclusive((c) => c.runSync('rollback', []));
+    const readOnly = db.transaction().execute((tx) => tx.selectFrom('t').selectAll().execute());
+    expect(await settlesSoon(readOnly)).toBe(true);
+    expect(await readOnly).toEqual([]);
+    expect(sync.syncs).toBe(before);
+    expect(driver.settled()).toBeUndefined();
+
+    // A transaction that wrote and committed still waits for its sync, ended by COMMIT or by END.
+    for (const end of ['commit', 'end']) {
+      const written = driver.exclusive((c) => {
+        c.runSync('begin', []);
+        c.runSync('insert into t values (3)', []);
+        return c.runSync(end, []);
+      });
+      expect(await settlesSoon(written)).toBe(false);
+      sync.open();
+      await written;
+      sync.close();
+    }
+    expect(sync.syncs).toBe(before + 2);
+  });
+
   it('commits made while a sync runs share the next one: 100 concurrent writes take far fewer syncs', async () => {
     const sync = heldSync();
     const { driver } = await openDb({ syncFile: sync.syncFile });

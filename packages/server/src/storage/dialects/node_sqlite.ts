@@ -35,6 +35,11 @@ import {
 import { type CheckpointResult, WalCheckpointer } from './wal_checkpointer.js';
 import { type SyncFile, WalDurability } from './wal_durability.js';
 
+/** Statements that begin or end a transaction or a savepoint (run with `exec`, never prepared). */
+const TRANSACTION_CONTROL = /^\s*(begin|commit|end|rollback|savepoint|release)\b/i;
+/** A rollback: of the whole transaction when none is open after it, else to a savepoint. */
+const ROLLBACK = /^\s*rollback\b/i;
+
 interface NodeSqliteOptions {
   /** File path, or `:memory:`. */
   path: string;
@@ -103,6 +108,8 @@ class NodeSqliteConnection implements DatabaseConnection {
   writes = 0;
   /** Writes that ended outside a transaction (autocommitted statements, COMMITs), ever. */
   commits = 0;
+  /** Whether the open transaction ran a statement that may have written. */
+  #transactionWrote = false;
 
   /**
    * `waitForLock` releases the connection, waits before attempt `attempt` and takes it back; it
@@ -134,9 +141,9 @@ class NodeSqliteConnection implements DatabaseConnection {
 
   /** Runs a statement synchronously: rows for a reader, else the number of rows changed. */
   runSync(sql: string, params: readonly unknown[]): { rows: unknown[]; changes: number } {
-    if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(sql)) {
+    if (params.length === 0 && TRANSACTION_CONTROL.test(sql)) {
       this.#db.exec(sql);
-      this.#wrote();
+      this.#controlled(sql);
       return { rows: [], changes: 0 };
     }
     const { stmt, reader } = this.#prepare(sql);
@@ -160,9 +167,9 @@ class NodeSqliteConnection implements DatabaseConnection {
 
   #executeOnce<R>(compiled: CompiledQuery): QueryResult<R> {
     const params = compiled.parameters as SqliteValue[];
-    if (params.length === 0 && /^\s*(begin|commit|rollback|savepoint|release)\b/i.test(compiled.sql)) {
+    if (params.length === 0 && TRANSACTION_CONTROL.test(compiled.sql)) {
       this.#db.exec(compiled.sql);
-      this.#wrote();
+      this.#controlled(compiled.sql);
       return { rows: [] };
     }
     const { stmt, reader } = this.#prepare(compiled.sql);
@@ -175,10 +182,26 @@ class NodeSqliteConnection implements DatabaseConnection {
   /** After a statement that may have written: counts it, and a commit if no transaction is open now. */
   #wrote(): void {
     this.writes++;
-    if (!this.#db.isTransaction) {
-      this.commits++;
-      this.onCommit?.();
-    }
+    if (this.#db.isTransaction) this.#transactionWrote = true;
+    else this.#committed();
+  }
+
+  /**
+   * After a transaction-control statement: once no transaction is open any more, a commit if the
+   * transaction wrote anything and was not rolled back. A read-only or rolled-back transaction left
+   * nothing in the log, so it needs no sync (and gives the checkpointer no cue).
+   */
+  #controlled(sql: string): void {
+    this.writes++;
+    if (this.#db.isTransaction) return;
+    const wrote = this.#transactionWrote;
+    this.#transactionWrote = false;
+    if (wrote && !ROLLBACK.test(sql)) this.#committed();
+  }
+
+  #committed(): void {
+    this.commits++;
+    this.onCommit?.();
   }
 
   /** Told after every commit (the checkpointer's cue). */
