@@ -15,6 +15,7 @@ import type { KeyObject } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { randomId } from '../crypto/secrets.js';
+import { ApartBatcher, isBatchable } from '../storage/apart_batch.js';
 import { notifyChanges } from '../storage/change_listener.js';
 import {
   isStorageUnreachable,
@@ -55,7 +56,9 @@ export interface RunOptions {
    * The op's change may commit apart from, and before, its record: it is atomic and durable on its own
    * (a replay marker, a poll's timestamp) and its record, if any, only reports it. The log then commits
    * it the cheapest way: on SQLite still inside the batch (one fsync for both); on PostgreSQL as the
-   * op's own autocommitted statements, which wait for no batch, its record (if any) appended after.
+   * op's own autocommitted statements, which wait for no batch of records, its record (if any)
+   * appended after — an op of a batchable kind in one statement with the others of its kind that
+   * arrive together (`ApartBatcher`).
    * Default false: the change and its record commit together, or neither.
    */
   mayCommitApart?: boolean;
@@ -100,6 +103,8 @@ interface AuditLogOptions {
 
 export class AuditLog {
   readonly #db: Kysely<Database>;
+  /** Ops that commit apart, batched by kind (PostgreSQL). */
+  readonly #apart: ApartBatcher;
   readonly #clock: () => number;
   readonly #key: KeyObject;
   readonly #leaseMs: number;
@@ -130,6 +135,7 @@ export class AuditLog {
     leaseMs: number,
   ) {
     this.#db = db;
+    this.#apart = new ApartBatcher(db);
     this.#key = key;
     this.#signer = signer;
     this.#leaseMs = leaseMs;
@@ -239,7 +245,7 @@ export class AuditLog {
   }
 
   async #runApart<T>(op: StoreOp<T>, entry: AuditEntry | ((result: T) => AuditEntry | null)): Promise<T> {
-    const result = await runOp(this.#db, op);
+    const result = isBatchable(op) ? await this.#apart.run(op) : await runOp(this.#db, op);
     const record = typeof entry === 'function' ? entry(result) : entry;
     if (record) await this.record(record);
     return result;

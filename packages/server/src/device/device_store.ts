@@ -4,6 +4,7 @@
  * gets it.
  */
 import type { Kysely } from 'kysely';
+import type { ApartBatch, BatchableOp } from '../storage/apart_batch.js';
 import { rawExec, rawRows } from '../storage/raw.js';
 import type { Database, DeviceCodeRow } from '../storage/schema.js';
 import {
@@ -135,19 +136,83 @@ const POLL_TOO_FAST_SQL =
  * Records a poll. If the previous poll was less than `interval` seconds ago the request is polling too
  * fast: the interval grows by 5 s (RFC 8628 §3.5) and this returns `slow_down`. Taking the "on time"
  * slot is one conditional statement, so of parallel polls exactly one is on time: the others (whose
- * condition no longer holds once it commits) are too fast.
+ * condition no longer holds once it commits) are too fast. Polls that arrive together on PostgreSQL
+ * are recorded by one statement (`POLLS`).
  */
-
-export function recordPoll(id: string, now: number): StoreOp<'ok' | 'slow_down'> {
-  return { steps: () => pollSteps(id, now) };
+export function recordPoll(id: string, now: number): BatchableOp<Poll, PollResult> {
+  return { steps: () => pollSteps(id, now), apart: { batch: POLLS, value: { id, now } } };
 }
 
-function* pollSteps(id: string, now: number): Generator<SqlStep, 'ok' | 'slow_down', StepResult> {
+type PollResult = 'ok' | 'slow_down';
+
+interface Poll {
+  id: string;
+  now: number;
+}
+
+function* pollSteps(id: string, now: number): Generator<SqlStep, PollResult, StepResult> {
   const onTime = yield { sql: POLL_ON_TIME_SQL, params: [now, id, now] };
   if (onTime.changes > 0) return 'ok';
   yield { sql: POLL_TOO_FAST_SQL, params: [now, id] };
   return 'slow_down';
 }
+
+/**
+ * Many polls in one statement (PostgreSQL), with the outcome each would have had on its own, in
+ * arrival order: per code, the first poll is on time if the code's last poll is at least its interval
+ * before it, and every other poll of that code is too fast and adds 5 s. The codes' rows are locked in
+ * id order before they are read, so batches of several instances wait for each other (never
+ * deadlock), and each reads the row as the one before it left it. A code that is gone is too fast, as
+ * `pollSteps` answers for it.
+ */
+const POLLS: ApartBatch<Poll, PollResult> = {
+  statement(values) {
+    const codes = new Map<string, { n: number; firstAt: number; lastAt: number }>();
+    for (const { id, now } of values) {
+      const code = codes.get(id);
+      if (!code) codes.set(id, { n: 1, firstAt: now, lastAt: now });
+      else {
+        code.n += 1;
+        code.lastAt = Math.max(code.lastAt, now);
+      }
+    }
+    const entries = [...codes];
+    return {
+      sql: POLLS_SQL,
+      params: [
+        entries.map(([id]) => id),
+        entries.map(([, c]) => c.n),
+        entries.map(([, c]) => c.firstAt),
+        entries.map(([, c]) => c.lastAt),
+      ],
+    };
+  },
+  results({ rows }, values) {
+    const onTime = new Map((rows as Array<{ id: string; on_time: boolean }>).map((r) => [r.id, r.on_time]));
+    const answered = new Set<string>();
+    return values.map(({ id }) => {
+      const first = !answered.has(id);
+      answered.add(id);
+      return first && onTime.get(id) === true ? 'ok' : 'slow_down';
+    });
+  },
+};
+
+const POLLS_SQL = `with polled as (
+    select * from unnest(?::text[], ?::integer[], ?::bigint[], ?::bigint[]) as p(id, n, first_at, last_at)
+  ), locked as (
+    select d.id, p.n, p.last_at,
+      (d.last_polled_at is null or d.last_polled_at + d."interval" * 1000 <= p.first_at) as on_time
+    from device_codes d join polled p on p.id = d.id
+    order by d.id
+    for update of d
+  )
+  update device_codes d
+    set last_polled_at = l.last_at,
+      "interval" = d."interval" + 5 * (l.n - case when l.on_time then 1 else 0 end)
+    from locked l
+    where d.id = l.id
+    returning d.id, l.on_time`;
 
 /**
  * The browser session that enters a code first claims it (RFC 8628 §5.5): returns true for that session

@@ -76,6 +76,30 @@ describe.skipIf(!dialects.includes('postgres'))('round trips per request (postgr
     expect(counter.texts.length).toBeLessThan(20);
   });
 
+  it('pending polls, many at once: the lookups, and one statement records the polls that arrive together', async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const res = await postAs(s, '/oauth/device_authorization', deviceClient, { scope: 'read' });
+      codes.push(res.json().device_code as string);
+    }
+    await s.services.audit.drain();
+    counter.reset();
+    const answers = await Promise.all(
+      codes.map((device_code) =>
+        postAs(s, '/oauth/token', deviceClient, {
+          grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+          device_code,
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.json().error)).toEqual(codes.map(() => 'authorization_pending'));
+    // One lookup each; the polls' timestamps in batches (the first alone), never one statement per poll.
+    const writes = counter.texts.filter((t) => !t.startsWith('select'));
+    expect(counter.texts.length - writes.length).toBe(20);
+    expect(writes.some((t) => t.startsWith('with polled'))).toBe(true);
+    expect(writes.length).toBeLessThan(10);
+  });
+
   it('introspection of a token seen before', async () => {
     const token = (await cc()).json().access_token as string;
     // Client and the not-revoked answer cached (was 2).

@@ -3,8 +3,12 @@
  * the browser session's claim, the decision, the consumption — each exactly once under parallel callers,
  * refused again afterwards, and refused once the code has expired.
  */
+import { createSecretKey, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../../test/support/dialects.js';
+import { countStatements } from '../../../../../test/support/statements.js';
+import { AuditLog } from '../../../src/audit/audit_log.js';
 import {
   claimDeviceCode,
   consumeDeviceCode,
@@ -63,6 +67,80 @@ describe.each(dialects)('device code store contract (%s)', (dialect) => {
         expect(seen).toEqual(['ok', 'slow_down', 'slow_down', 'ok', 15, 20_000]);
       }
     });
+
+    it('polls that arrive together apart from their records get the answers each would have had alone', async () => {
+      const s = await open();
+      const now = s.clock.now;
+      for (const id of ['dev_a', 'dev_b', 'dev_c']) {
+        await runOp(s.db, insertDeviceCode(deviceCodeRow(id, now - 10_000)));
+      }
+      // dev_c was polled a second ago: its next poll is too fast.
+      await runOp(s.db, recordPoll('dev_c', now - 1_000));
+      const counter = s.dialect === 'postgres' ? countStatements(s.db) : undefined;
+      const ids = ['dev_a', 'dev_b', 'dev_a', 'dev_nope', 'dev_c', 'dev_a', 'dev_b'];
+      const outcomes = await Promise.all(
+        ids.map((id) => s.audit.run(recordPoll(id, now), () => null, { mayCommitApart: true })),
+      );
+      expect(outcomes).toEqual(['ok', 'ok', 'slow_down', 'slow_down', 'slow_down', 'slow_down', 'slow_down']);
+      const rows = await s.db
+        .selectFrom('device_codes')
+        .select(['id', 'interval', 'last_polled_at'])
+        .execute();
+      expect(
+        Object.fromEntries(rows.map((r) => [r.id, [Number(r.interval), Number(r.last_polled_at) - now]])),
+      ).toEqual({ dev_a: [15, 0], dev_b: [10, 0], dev_c: [10, 0] });
+      if (counter) {
+        // The first poll goes out at once, alone; the six that arrive meanwhile are one statement.
+        expect(counter.texts.filter((t) => t.startsWith('with polled'))).toHaveLength(1);
+        expect(counter.count).toBeLessThanOrEqual(3);
+      }
+    });
+
+    it.skipIf(dialect !== 'postgres')(
+      'batches of polls on two instances that wait for the same code: one on time, the other reads its poll',
+      async () => {
+        const s = await open();
+        const now = s.clock.now;
+        for (const id of ['dev_held', 'dev_free']) {
+          await runOp(s.db, insertDeviceCode(deviceCodeRow(id, now - 10_000)));
+        }
+        const second = await AuditLog.open(s.other, {
+          clock: s.clock.read,
+          key: createSecretKey(randomBytes(32)),
+          writer: 'contract-2',
+        });
+        const apart = (log: AuditLog, id: string) =>
+          log.run(recordPoll(id, now), () => null, { mayCommitApart: true });
+        try {
+          let polls: Array<Promise<string>> = [];
+          // A third party holds the code's row, so both instances' batches read it before either
+          // writes: each must lock the row before judging the poll, or both would find it on time.
+          await s.db.transaction().execute(async (tx) => {
+            await sql`select id from device_codes where id = 'dev_held' for update`.execute(tx);
+            for (const log of [s.audit, second]) {
+              // The first poll goes out alone (a code nobody holds); the next three wait and are one batch.
+              polls = [...polls, apart(log, 'dev_free'), ...[1, 2, 3].map(() => apart(log, 'dev_held'))];
+            }
+            const blocked = async () => {
+              const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+                where wait_event_type = 'Lock' and query like 'with polled%'`.execute(s.other);
+              return rows[0]?.n ?? 0;
+            };
+            for (let i = 0; i < 200 && (await blocked()) < 2; i++) {
+              await new Promise((resolve) => setTimeout(resolve, 10));
+            }
+            expect(await blocked()).toBe(2);
+          });
+          const outcomes = await Promise.all(polls);
+          const held = outcomes.filter((_, i) => i % 4 !== 0);
+          expect(held.filter((o) => o === 'ok')).toHaveLength(1);
+          expect(held.filter((o) => o === 'slow_down')).toHaveLength(5);
+          expect(Number((await findDeviceCode(s.db, 'dev_held'))?.interval)).toBe(5 + 5 * 5);
+        } finally {
+          await second.close();
+        }
+      },
+    );
 
     it('a poll of an unknown code changes nothing and says slow_down', async () => {
       const s = await open();
