@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { dialects } from '../../../../../test/support/dialects.js';
+import { countStatements } from '../../../../../test/support/statements.js';
 import { addApiKeyUsage, consumeApiKeyUse } from '../../../src/api_keys/api_key_store.js';
 import {
   findRefreshToken,
@@ -53,6 +54,22 @@ describe.each(dialects)('single-use store contract (%s)', (dialect) => {
           await path.run(claimOnce(`jti:path:${i}:other`, until)),
         ]).toEqual([true, false, true]);
       }
+    });
+
+    it('claims that arrive together apart from their records: the first claim of each free key wins', async () => {
+      const s = await open();
+      const until = s.clock.now + 60_000;
+      expect(await runOp(s.other, claimOnce('jti:taken', until))).toBe(true);
+      const counter = s.dialect === 'postgres' ? countStatements(s.db) : undefined;
+      const keys = ['jti:a', 'jti:b', 'jti:a', 'jti:taken', 'jti:c', 'jti:b', 'jti:a'];
+      const outcomes = await Promise.all(
+        keys.map((key) => s.audit.run(claimOnce(key, until), () => null, { mayCommitApart: true })),
+      );
+      expect(outcomes).toEqual([true, true, false, false, true, false, false]);
+      // The first claim goes out at once, alone; the six that arrive meanwhile are one statement.
+      if (counter) expect(counter.texts).toHaveLength(2);
+      const rows = await s.db.selectFrom('replay_guard').select('key').orderBy('key').execute();
+      expect(rows.map((r) => r.key)).toEqual(['jti:a', 'jti:b', 'jti:c', 'jti:taken']);
     });
 
     it('an expired claim still refuses until it is purged; then the key is free again', async () => {
