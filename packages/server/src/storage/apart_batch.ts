@@ -7,12 +7,14 @@
  * kind at once, as one statement of one value; the ops of that kind that arrive while it runs wait
  * and go out together as the next statement, so batches grow with the load and never wait for a timer.
  * If a combined statement fails as a whole, each of its ops runs again on its own (its own statements,
- * as if it had never been batched), so a failure is only ever the failing op's.
+ * as if it had never been batched), so a failure is only ever the failing op's — unless the database
+ * is out of reach, which fails them all at once.
  *
  * SQLite does not use this: there the op rides the audit log's group commit inside its synchronous
  * transaction, which costs no round trip at all.
  */
 import type { Kysely } from 'kysely';
+import { isStorageUnreachable } from './errors.js';
 import { rawRun } from './raw.js';
 import { runOp, type SqlStep, type StepResult, type StoreOp } from './store_op.js';
 
@@ -93,8 +95,13 @@ export class ApartBatcher {
       try {
         const { sql, params } = kind.statement(values);
         results = kind.results(await rawRun(this.#db, sql, params), values);
-      } catch {
-        // Failed as a whole (a deadlock with another instance, say): each op again on its own, below.
+      } catch (err) {
+        // The database out of reach fails every op alike; anything else (a deadlock with another
+        // instance, say) is retried as each op on its own, below.
+        if (isStorageUnreachable(err)) {
+          for (const w of batch) w.reject(err);
+          return;
+        }
       }
       if (results !== undefined) {
         batch.forEach((w, i) => {
