@@ -6,7 +6,9 @@
  * - asymmetric algorithms only (`none` and HMAC refused, so no HMAC-with-public-key confusion);
  * - `iss` = `sub` = client_id; `aud` a single string naming this server, never an array
  *   (CVE-2025-27370/27371); `exp` required and at most an hour ahead; `iat`/`nbf` not in the
- *   future beyond the tolerated skew; `jti` required and accepted once across every instance.
+ *   future beyond the tolerated skew; `jti` required and accepted once across every instance;
+ * - `kid` optional (RFC 7515 §4.1.4): without one, each registered key that fits the `alg` is tried, so a
+ *   client that registered its next key beside its current one (a rotation) still authenticates.
  */
 import { InvalidClient } from '@clavis/core';
 import {
@@ -16,6 +18,7 @@ import {
   createRemoteJWKSet,
   customFetch,
   decodeJwt,
+  errors,
   type FlattenedJWSInput,
   type JWSHeaderParameters,
   type KeyObject,
@@ -89,6 +92,33 @@ function keyResolver(client: Client): KeyResolver {
   throw new InvalidClient('the client has no registered keys');
 }
 
+/** At most this many keys are tried for one assertion without `kid` (a registered JWKS holds up to 10). */
+const MAX_CANDIDATE_KEYS = 10;
+
+/**
+ * Verifies the signature with the client's keys. When several registered keys fit the assertion (no
+ * `kid`, same key type), jose names them all; each is tried in turn, and only a signature that fails under
+ * every one of them is refused.
+ */
+async function verifySignature(assertion: string, keys: KeyResolver) {
+  const options = { algorithms: [...assertionAlgorithms] };
+  try {
+    return await compactVerify(assertion, keys, options);
+  } catch (err) {
+    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
+    let tried = 0;
+    for await (const key of err) {
+      if (++tried > MAX_CANDIDATE_KEYS) break;
+      try {
+        return await compactVerify(assertion, key, options);
+      } catch (inner) {
+        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
+      }
+    }
+    throw new errors.JWSSignatureVerificationFailed();
+  }
+}
+
 interface VerifiedAssertion {
   jti: string;
   exp: number;
@@ -102,9 +132,7 @@ export async function verifyClientAssertion(
 ): Promise<VerifiedAssertion> {
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(assertion, keyResolver(client), {
-      algorithms: [...assertionAlgorithms],
-    }));
+    ({ payload } = await verifySignature(assertion, keyResolver(client)));
   } catch (err) {
     if (err instanceof InvalidClient) throw err;
     throw new InvalidClient('client_assertion signature is invalid', { cause: err });

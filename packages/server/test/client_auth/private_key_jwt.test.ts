@@ -12,6 +12,7 @@ import {
   type ClientKey,
   hmacAssertion,
   jwksOf,
+  jwtHeader as jwtHeaderOf,
   newClientKey,
   signAssertion,
   unsecuredAssertion,
@@ -120,6 +121,23 @@ describe.each(dialects)('private_key_jwt (%s)', (dialect) => {
       expectToken(await send(await signAssertion(second, assertionClaims(client.id, now()))));
       expectToken(await send(await signAssertion(first, assertionClaims(client.id, now()))));
     });
+
+    it.each(algs)(
+      'an assertion without kid is verified against each registered %s key (rotation overlap)',
+      async (alg) => {
+        // kid is optional (RFC 7515 §4.1.4) and some clients never send it (Authlib's PrivateKeyJWT).
+        const [outgoing, incoming] = [await newClientKey(alg), await newClientKey(alg)];
+        const { client } = await server.createClient({
+          authMethod: 'private_key_jwt',
+          jwks: jwksOf(outgoing, incoming),
+        });
+        for (const key of [incoming, outgoing]) {
+          const assertion = await signAssertion(key, assertionClaims(client.id, now()), { kid: undefined });
+          expect(jwtHeaderOf(assertion).kid).toBeUndefined();
+          expect(expectToken(await send(assertion)).sub).toBe(client.id);
+        }
+      },
+    );
 
     it('client_id may accompany the assertion when it names the same client', async () => {
       const { id, key } = await keyClient();
@@ -260,6 +278,16 @@ describe.each(dialects)('private_key_jwt (%s)', (dialect) => {
       const { id, key } = await keyClient();
       const assertion = await signAssertion(key, assertionClaims(id, now(), { aud }));
       expectInvalidClient(await send(assertion), 'client_assertion aud must identify this server');
+    });
+
+    it('an assertion without kid signed by none of several same-type registered keys is invalid_client', async () => {
+      const { client } = await server.createClient({
+        authMethod: 'private_key_jwt',
+        jwks: jwksOf(await newClientKey('ES256'), await newClientKey('ES256')),
+      });
+      const stranger = await newClientKey('ES256');
+      const assertion = await signAssertion(stranger, assertionClaims(client.id, now()), { kid: undefined });
+      expectInvalidClient(await send(assertion), 'client_assertion signature is invalid');
     });
 
     it('CA-04: a missing aud is invalid_client', async () => {
