@@ -3,8 +3,8 @@
  * Authlib's RFC 8414 / OpenID metadata models; client_credentials through `OAuth2Session` with each
  * client-authentication method; the device authorization grant with its polling errors, refresh
  * rotation and reuse; introspection and revocation; RFC 6749 §5.2 errors as Authlib parses them; and
- * token exchange of an API key. Every access token is verified with Authlib's JOSE against the JWKS the
- * server publishes.
+ * token exchange of an API key and the jwt-bearer grant (AssertionSession). Every access token is
+ * verified with Authlib's JOSE against the JWKS the server publishes.
  *
  * The scripts in ./authlib/ run under Debian's Python with Debian's python3-authlib and python3-requests
  * (`.ci/run` installs them), each taking its input as JSON in CLAVIS_INTEROP_INPUT and printing JSON.
@@ -13,7 +13,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { adminApiKeys } from '@clavis/server';
+import { adminApiKeys, adminFederations } from '@clavis/server';
 import { exportJWK, exportPKCS8, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decideInStorage } from '../../../../test/support/device_decision.js';
@@ -414,6 +414,44 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
       expect(finish.reused_refresh_token.error).toBe('invalid_grant');
       expect(finish.successor_after_reuse.error).toBe('invalid_grant');
     });
+  });
+
+  it("the jwt-bearer grant (RFC 7523) with Authlib's AssertionSession signing as a federated workload", async () => {
+    const { client } = await server.createClient({ scopes: ['read'] });
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const workloadIssuer = 'https://workload.example.test';
+    const subject = 'workload:deployer';
+    const { config, services } = server.running;
+    await adminFederations.createFederation(
+      {
+        db: services.db,
+        audit: services.audit,
+        clock: config.clock,
+        maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+      },
+      {
+        clientId: client.id,
+        issuer: workloadIssuer,
+        // Authlib's default audience for the assertion: the token endpoint URL.
+        audience: `${server.issuer}/oauth/token`,
+        conditions: [{ claim: 'sub', pattern: subject }],
+        jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'workload-1' }] },
+      },
+      { type: 'admin', id: 'interop-test' },
+    );
+    const run = await authlib<{ token: TokenResponse; verified: Verified; other_subject: OAuthFailure }>(
+      'jwt_bearer.py',
+      {
+        issuer: server.issuer,
+        workload_issuer: workloadIssuer,
+        subject,
+        private_key_pem: await exportPKCS8(privateKey),
+        alg: 'ES256',
+      },
+    );
+    expect(run.token).toMatchObject({ token_type: 'Bearer', scope: 'read' });
+    expect(run.verified.claims).toMatchObject({ iss: server.issuer, sub: client.id, client_id: client.id });
+    expect(run.other_subject.error).toBe('invalid_grant');
   });
 
   it('token exchange (RFC 8693) of an API key through fetch_token; a bad key is invalid_request', async () => {

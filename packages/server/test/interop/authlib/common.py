@@ -14,7 +14,7 @@ import sys
 os.environ.setdefault('AUTHLIB_INSECURE_TRANSPORT', '1')
 
 import requests  # noqa: E402
-from authlib.integrations.requests_client import OAuthError  # noqa: E402
+from authlib.common.errors import AuthlibBaseError  # noqa: E402
 from authlib.jose import JsonWebKey, jwt  # noqa: E402
 
 TIMEOUT = 10
@@ -37,12 +37,13 @@ def discover(issuer):
 
 
 def oauth_error(call):
-    """Runs `call`, which must fail with Authlib's OAuthError; returns what Authlib parsed from it."""
+    """Runs `call`, which must fail with the error Authlib parsed from an RFC 6749 §5.2 response (the
+    sessions' OAuthError, or OAuth2Error from AssertionSession); returns its `error` and description."""
     try:
         call()
-    except OAuthError as error:
+    except AuthlibBaseError as error:
         return {'error': error.error, 'description': error.description}
-    raise AssertionError('expected an OAuthError from Authlib, got a success')
+    raise AssertionError('expected an OAuth error from Authlib, got a success')
 
 
 def verify_access_token(metadata, access_token):
