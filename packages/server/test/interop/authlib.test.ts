@@ -82,6 +82,7 @@ interface DiscoveryDocument {
 
 interface ClientCredentialsRun {
   token: TokenResponse;
+  guessed_grant: TokenResponse;
   verified: Verified;
   default_scope: string;
   wider_scope: OAuthFailure;
@@ -233,6 +234,10 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
       expect(exp - iat).toBe(600);
     });
 
+    it("fetch_token with no grant type and the session's scope gets a client_credentials token", () => {
+      expect(run.guessed_grant).toMatchObject({ token_type: 'Bearer', scope: 'write' });
+    });
+
     it('no scope gets the ceiling; a scope beyond it is invalid_scope', () => {
       expect(run.default_scope).toBe('read write');
       expect(run.wider_scope.error).toBe('invalid_scope');
@@ -364,6 +369,7 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
         issuer: server.issuer,
         client_id: clientId,
         step: 'finish',
+        scope: 'openid read',
         device_code: deviceCode,
       });
     });

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from common import TIMEOUT, discover, emit, oauth_error, read_input, verify_access_token
 
 
-def session_for(case, metadata, assertion_audience=None):
+def session_for(case, assertion_audience=None, scope=None):
     method = case['method']
     if method == 'private_key_jwt':
         # Authlib's documented use: the private key stands where the secret would, and the auth method is
@@ -22,6 +22,7 @@ def session_for(case, metadata, assertion_audience=None):
             # Authlib would otherwise send the private key as a client_secret_basic password to the
             # revocation and introspection endpoints (its default whenever a "secret" is set).
             revocation_endpoint_auth_method='private_key_jwt',
+            scope=scope,
             default_timeout=TIMEOUT,
         )
         session.register_client_auth_method(PrivateKeyJWT(assertion_audience, alg=case['alg']))
@@ -31,6 +32,7 @@ def session_for(case, metadata, assertion_audience=None):
         case['secret'],
         token_endpoint_auth_method=method,
         revocation_endpoint_auth_method=method,
+        scope=scope,
         default_timeout=TIMEOUT,
     )
 
@@ -39,13 +41,16 @@ def main():
     case = read_input()
     metadata = discover(case['issuer'])
     token_endpoint = metadata['token_endpoint']
-    session = session_for(case, metadata, token_endpoint)
+    session = session_for(case, token_endpoint)
     out = {}
 
     token = session.fetch_token(token_endpoint, grant_type='client_credentials', scope='read')
     out['token'] = dict(token)
     out['verified'] = verify_access_token(metadata, token['access_token'])
 
+    # The shortest form: the scope set on the session, no grant type named (Authlib guesses
+    # client_credentials when there is no code and no password).
+    out['guessed_grant'] = dict(session_for(case, token_endpoint, scope='write').fetch_token(token_endpoint))
     # No scope asked: the whole ceiling.
     out['default_scope'] = session.fetch_token(token_endpoint, grant_type='client_credentials').get('scope')
     out['wider_scope'] = oauth_error(
@@ -66,7 +71,7 @@ def main():
     if case['method'] == 'private_key_jwt':
         # Authlib's other form, PrivateKeyJWT() with no token endpoint, signs each assertion for the URL
         # it is sent to. At the token endpoint that is the token endpoint URL, which the server accepts.
-        plain = session_for(case, metadata, None)
+        plain = session_for(case, None)
         out['default_audience_token'] = plain.fetch_token(
             token_endpoint, grant_type='client_credentials', scope='read'
         ).get('scope')

@@ -7,7 +7,7 @@ step "finish": with the approved device code, the token response, then refresh (
   rotated-out refresh token presented again, then the one that replaced it (its family is revoked),
   then the used device code again.
 
-Input: issuer, client_id (a public client), step, and scope (start) or device_code (finish).
+Input: issuer, client_id (a public client), scope, step, and device_code (finish).
 Authlib 1.2 has no device-flow helper: the device authorization request is a plain POST through the
 session with its client authentication, and the polls are `fetch_token` with the device grant type.
 """
@@ -22,8 +22,9 @@ def main():
     case = read_input()
     metadata = discover(case['issuer'])
     token_endpoint = metadata['token_endpoint']
-    # A public client: no secret, so Authlib authenticates with `none` (client_id in the body).
-    session = OAuth2Session(case['client_id'], default_timeout=TIMEOUT)
+    # A public client: no secret, so Authlib authenticates with `none` (client_id in the body). The scope
+    # is set on the session, as Authlib users do: Authlib then sends it with every poll and refresh too.
+    session = OAuth2Session(case['client_id'], scope=case['scope'], default_timeout=TIMEOUT)
     out = {'auth_method': session.token_endpoint_auth_method}
 
     def poll():
@@ -32,7 +33,7 @@ def main():
     if case['step'] == 'start':
         response = session.post(
             metadata['device_authorization_endpoint'],
-            data={'scope': case['scope']},
+            data={'scope': session.scope},
             auth=session.client_auth(session.token_endpoint_auth_method),
             withhold_token=True,
         )
