@@ -18,12 +18,12 @@ import {
   createRemoteJWKSet,
   customFetch,
   decodeJwt,
-  errors,
   type FlattenedJWSInput,
   type JWSHeaderParameters,
   type KeyObject,
 } from 'jose';
 import type { Client } from '../clients/client.js';
+import { verifyWithCandidateKeys } from '../crypto/candidate_keys.js';
 import { fetchJson } from '../http/outbound_fetch.js';
 
 export const assertionAlgorithms = [
@@ -92,33 +92,6 @@ function keyResolver(client: Client): KeyResolver {
   throw new InvalidClient('the client has no registered keys');
 }
 
-/** At most this many keys are tried for one assertion without `kid` (a registered JWKS holds up to 10). */
-const MAX_CANDIDATE_KEYS = 10;
-
-/**
- * Verifies the signature with the client's keys. When several registered keys fit the assertion (no
- * `kid`, same key type), jose names them all; each is tried in turn, and only a signature that fails under
- * every one of them is refused.
- */
-async function verifySignature(assertion: string, keys: KeyResolver) {
-  const options = { algorithms: [...assertionAlgorithms] };
-  try {
-    return await compactVerify(assertion, keys, options);
-  } catch (err) {
-    if (!(err instanceof errors.JWKSMultipleMatchingKeys)) throw err;
-    let tried = 0;
-    for await (const key of err) {
-      if (++tried > MAX_CANDIDATE_KEYS) break;
-      try {
-        return await compactVerify(assertion, key, options);
-      } catch (inner) {
-        if (!(inner instanceof errors.JWSSignatureVerificationFailed)) throw inner;
-      }
-    }
-    throw new errors.JWSSignatureVerificationFailed();
-  }
-}
-
 interface VerifiedAssertion {
   jti: string;
   exp: number;
@@ -132,7 +105,9 @@ export async function verifyClientAssertion(
 ): Promise<VerifiedAssertion> {
   let payload: Uint8Array;
   try {
-    ({ payload } = await verifySignature(assertion, keyResolver(client)));
+    ({ payload } = await verifyWithCandidateKeys(keyResolver(client), (key) =>
+      compactVerify(assertion, key, { algorithms: [...assertionAlgorithms] }),
+    ));
   } catch (err) {
     if (err instanceof InvalidClient) throw err;
     throw new InvalidClient('client_assertion signature is invalid', { cause: err });

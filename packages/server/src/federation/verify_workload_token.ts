@@ -24,6 +24,7 @@ import {
   jwtVerify,
 } from 'jose';
 import type { Kysely } from 'kysely';
+import { verifyWithCandidateKeys } from '../crypto/candidate_keys.js';
 import type { Database } from '../storage/schema.js';
 import type { Federation } from './federation.js';
 import { findEnabledFederationsByIssuer } from './federation_store.js';
@@ -236,13 +237,16 @@ export async function verifyWorkloadToken(deps: VerifyDeps, token: string): Prom
     try {
       const jwks = await deps.issuerKeys.keysFor(source, kid);
       const keySet = localKeySet(jwks, first.jwks ? groupKey : null);
-      const { payload } = await jwtVerify(token, keySet, {
-        algorithms,
-        issuer,
-        currentDate: new Date(nowMs),
-        clockTolerance: deps.clockToleranceSeconds,
-        requiredClaims: ['exp'],
-      });
+      // Without a `kid`, every key of the source that fits the `alg` is tried (a rotation's two keys).
+      const { payload } = await verifyWithCandidateKeys(keySet, (key) =>
+        jwtVerify(token, key, {
+          algorithms,
+          issuer,
+          currentDate: new Date(nowMs),
+          clockTolerance: deps.clockToleranceSeconds,
+          requiredClaims: ['exp'],
+        }),
+      );
       claims = payload as Record<string, unknown>;
       trusted = group;
       break;

@@ -272,6 +272,32 @@ describe.each(dialects)('federation issuer keys (%s)', (dialect) => {
     );
     expect(issuer.totalRequests()).toBe(0);
   });
+  it('a token without kid is checked against each key of an inline JWKS of one type (a rotation)', async () => {
+    // kid is optional (RFC 7515 §4.1.4); Python Authlib's AssertionSession never sends one.
+    const issuer = await startFakeIssuer({ alg: 'ES256' });
+    issuers.push(issuer);
+    const outgoing = issuer.current();
+    const incoming = await issuer.rotate({ keepOld: true });
+    expect(issuer.jwks().keys).toHaveLength(2);
+    await createFederation(server, {
+      clientId: principal.id,
+      preset: 'kubernetes',
+      issuer: issuer.issuer,
+      audience: ISSUER,
+      conditions: [{ claim: 'sub', pattern: 'system:serviceaccount:prod:deployer' }],
+      jwks: issuer.jwks(),
+    });
+    for (const key of [incoming, outgoing]) {
+      const token = await issuer.mint(issuer.kubernetes(now()), { key, header: { kid: undefined } });
+      expect((await exchange(server, token)).statusCode).toBe(200);
+    }
+    const forged = await issuer.mint(issuer.kubernetes(now()), {
+      key: await issuer.unpublishedKey(),
+      header: { kid: undefined },
+    });
+    expect((await exchange(server, forged)).json().error).toBe('invalid_request');
+    expect(issuer.totalRequests()).toBe(0);
+  });
 });
 
 describe('IssuerKeys failure reasons', () => {

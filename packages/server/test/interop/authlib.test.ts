@@ -425,6 +425,7 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
   it("the jwt-bearer grant (RFC 7523) with Authlib's AssertionSession signing as a federated workload", async () => {
     const { client } = await server.createClient({ scopes: ['read'] });
     const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const outgoing = await generateKeyPair('ES256');
     const workloadIssuer = 'https://workload.example.test';
     const subject = 'workload:deployer';
     const { config, services } = server.running;
@@ -441,7 +442,8 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
         // Authlib's default audience for the assertion: the token endpoint URL.
         audience: `${server.issuer}/oauth/token`,
         conditions: [{ claim: 'sub', pattern: subject }],
-        jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'workload-1' }] },
+        // The outgoing key beside the current one, as mid-rotation: Authlib's assertion names neither.
+        jwks: { keys: [await exportJWK(outgoing.publicKey), await exportJWK(publicKey)] },
       },
       { type: 'admin', id: 'interop-test' },
     );
