@@ -105,6 +105,37 @@ describe('help texts', () => {
     }
   });
 
+  it('admin help names every kind of thing it administers, not only its first three', async () => {
+    const res = await runCli(['admin', '--help']);
+    const description = res.stdout.split('\n\n')[1]?.replace(/\s+/g, ' ') ?? '';
+    for (const noun of [
+      'clients',
+      'people',
+      'API keys',
+      'federations',
+      'identity providers',
+      'audit log',
+      'posture',
+    ]) {
+      expect(description).toContain(noun);
+    }
+  });
+
+  it('users create help promises a TOTP secret only with --totp', async () => {
+    const res = await runCli(['admin', 'users', 'create', '--help']);
+    expect(res.stdout.replace(/\s+/g, ' ')).toContain('and with --totp a TOTP secret');
+  });
+
+  it('token help lists the credentials in the order the SDK tries them', async () => {
+    const res = await runCli(['token', '--help']);
+    const text = res.stdout.replace(/\s+/g, ' ');
+    const at = ['CLAVIS_TOKEN', 'an API key', 'a private key', 'stored login', 'federation'].map((s) =>
+      text.indexOf(s),
+    );
+    expect(at.every((i) => i >= 0)).toBe(true);
+    expect([...at].sort((a, b) => a - b)).toEqual(at);
+  });
+
   it('the top-level help states the exit codes, the error prefix and the environment topic', async () => {
     const res = await runCli(['--help']);
     expect(res.stdout).toContain('Exit codes: 0 ok, 1 error, 2 cancelled, 4 authentication');

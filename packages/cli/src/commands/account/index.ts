@@ -39,8 +39,8 @@ export function registerAccount(program: Command, io: Io): void {
   program
     .command('token')
     .description(
-      'print only an access token on stdout (CLAVIS_TOKEN, an API key, a private key, CI federation or the ' +
-        'stored login, refreshed when needed); never prompts',
+      'print only an access token on stdout (the first found of: CLAVIS_TOKEN, an API key, a private key, the ' +
+        'stored login, CI or pod federation; refreshed when needed); never prompts',
     )
     .option('--server <url>', SERVER_HELP)
     .action(async (options: TokenOptions) => {

@@ -16,7 +16,9 @@ import { registerUsers } from './users.js';
 export function registerAdmin(program: Command, io: Io): void {
   const admin = program
     .command('admin')
-    .description('administer clients, keys and the audit log')
+    .description(
+      'administer clients, people, API keys, federations, identity providers, the audit log, signing keys, the KEK and the posture report',
+    )
     .option('--db <url>', "the server's database: sqlite:PATH or postgres://… (env CLAVIS_DB)")
     .option(
       '--server <url>',

@@ -24,7 +24,9 @@ export function registerUsers(admin: Command, io: Io): void {
 
   users
     .command('create <username>')
-    .description('create a person; a generated (one-time) password and a TOTP secret are printed once')
+    .description(
+      'create a person; a generated (one-time) password, and with --totp a TOTP secret, are printed once',
+    )
     .option('--password-stdin', 'read the password from stdin (default: generate one)')
     .option('--totp', 'enrol a TOTP second factor now (prints the secret and an otpauth:// URI)')
     .option('--admin', 'the person may administer Clavis')
