@@ -86,7 +86,9 @@ describe('first start', () => {
     const later = tracked(startCli(['serve', '--db', tmp.dbUrl, '--port', String(port)], childEnv()));
     const again = await bannerOf(later);
     expect(again).not.toContain('one-time password');
-    expect(again).toContain(`set a new one: clavis admin --db sqlite:${tmp.dbPath} users set-password admin`);
+    expect(again).toContain(
+      `set a new one: npm run --silent clavis -- admin --db sqlite:${tmp.dbPath} users set-password admin`,
+    );
     expect(await stop(later)).toBe(0);
   });
 

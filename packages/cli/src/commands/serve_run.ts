@@ -27,9 +27,26 @@ export interface ServeOptions {
 /** The environment supplies the defaults; the banner goes to stderr; the server runs until stopSignal. */
 export type ServeDeps = Pick<Io, 'stderr' | 'env' | 'stopSignal'>;
 
-/** The `--db` to print in a command line: the SQLite file, or a placeholder for a URL with a password. */
-function dbArg(server: RunningServer): string {
-  return server.services.dialect === 'sqlite' ? server.services.dbDescription : '<db>';
+/**
+ * The `--db` to print in a command line, ready to paste into a shell: the SQLite file, or the PostgreSQL
+ * URL single-quoted (its `?` and `&` are special to the shell) with a password in it replaced by the
+ * placeholder `PASSWORD`, so the banner never prints a secret.
+ */
+export function dbArgument(dialect: string, description: string, dbUrl: string): string {
+  if (dialect === 'sqlite') return description;
+  let shown = dbUrl;
+  try {
+    const url = new URL(dbUrl);
+    if (url.password) url.password = 'PASSWORD';
+    shown = url.toString();
+  } catch {
+    // Not a URL the server could have opened; print it as given.
+  }
+  return `'${shown.replaceAll("'", "'\\''")}'`;
+}
+
+function dbArg(server: RunningServer, dbUrl: string): string {
+  return dbArgument(server.services.dialect, server.services.dbDescription, dbUrl);
 }
 
 /**
@@ -57,7 +74,7 @@ export function issuerWarning(host: string, issuer: string | undefined): string 
   return `warning: listening on ${host} without CLAVIS_ISSUER (or --issuer): the issuer defaults to a localhost URL that clients elsewhere will not accept; set CLAVIS_ISSUER to the public https URL (see docs/operations/reverse-proxy.md)`;
 }
 
-function banner(err: Io['stderr'], server: RunningServer): void {
+function banner(err: Io['stderr'], server: RunningServer, dbUrl: string): void {
   const { issuer } = server.config;
   writeLine(err);
   writeLine(err, `Clavis is running at ${server.url}`);
@@ -86,11 +103,11 @@ function banner(err: Io['stderr'], server: RunningServer): void {
     writeLine(err, 'The admin has not yet changed the password printed at the first start; if it is lost,');
     writeLine(
       err,
-      `set a new one: clavis admin --db ${dbArg(server)} users set-password ${server.bootstrap.adminUsername}`,
+      `set a new one: ${cliInvocation()} admin --db ${dbArg(server, dbUrl)} users set-password ${server.bootstrap.adminUsername}`,
     );
   }
   writeLine(err);
-  const db = dbArg(server);
+  const db = dbArg(server, dbUrl);
   const clavis = cliInvocation();
   const steps = [
     'Next steps:',
@@ -120,9 +137,10 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
   const issuer = options.issuer ?? d.issuer;
   const warning = issuerWarning(host, issuer);
   if (warning) writeLine(deps.stderr, warning);
+  const dbUrl = options.db ?? d.db;
   const server = await startServer({
     logger: createLogger(d.logLevel),
-    dbUrl: options.db ?? d.db,
+    dbUrl,
     port: options.port ?? d.port,
     host,
     issuer,
@@ -149,7 +167,7 @@ export async function runServe(options: ServeOptions, deps: ServeDeps): Promise<
       ...branding,
     },
   });
-  banner(deps.stderr, server);
+  banner(deps.stderr, server, dbUrl);
   const signal = await deps.stopSignal;
   server.app.log.info({ signal }, 'shutting down');
   await server.close();
