@@ -1,7 +1,7 @@
 /**
  * The next steps `clavis serve` prints are pasted into a shell by a newcomer: the `--db` they carry must
  * survive the shell (a PostgreSQL URL quoted, never a `<db>` placeholder the shell reads as a redirect),
- * never show a password.
+ * never show a password, and the person's path is `clavis login`, not a bare device request nobody polls.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -52,10 +52,10 @@ describe('serve banner: the --db of the next steps', () => {
 });
 
 describe.each(dialects)('serve banner on %s', (dialect) => {
-  it('next steps: the database as a pasteable --db', async () => {
+  it('next steps: the database as a pasteable --db, and clavis login for a person', async () => {
     const database = await createTestDatabase(dialect);
     try {
-      const { text } = await bannerOf(database.url, database.dir);
+      const { text, port } = await bannerOf(database.url, database.dir);
       const steps = text.slice(text.indexOf('Next steps:'));
       const admin = steps.split('\n').filter((l) => l.includes(' admin --db '));
       expect(admin.length).toBeGreaterThan(0);
@@ -67,6 +67,8 @@ describe.each(dialects)('serve banner on %s', (dialect) => {
         const db = / admin --db (\S+) /.exec(line)?.[1] ?? '';
         expect(shellWord(db)).toBe(dialect === 'sqlite' ? database.url : expected.toString());
       }
+      expect(steps).toContain(`npm run --silent clavis -- login --server http://127.0.0.1:${port}\n`);
+      expect(steps).not.toContain('/oauth/device_authorization');
     } finally {
       await database.drop();
     }
