@@ -48,6 +48,22 @@ describe('startSpinner on a terminal', () => {
     spinner.stop();
   });
 
+  it('prints a notice on a line of its own, then goes on spinning below it', () => {
+    const screen = new Screen(true);
+    const timers = new ManualTimers();
+    const spinner = startSpinner(screen, 'Waiting…', { timers, frames: ['a', 'b'] });
+    spinner.print('No OS keychain is available: …');
+    expect(screen.text).toBe(`${CLEAR}a Waiting…${CLEAR}No OS keychain is available: …\n${CLEAR}b Waiting…`);
+    spinner.stop('Logged in.');
+    spinner.print('after');
+    expect(screen.text.endsWith(`${CLEAR}Logged in.\nafter\n`)).toBe(true);
+    const plain = new Screen(false);
+    const quiet = startSpinner(plain, 'Waiting…', { timers: new ManualTimers() });
+    quiet.print('notice');
+    quiet.stop();
+    expect(plain.text).toBe('Waiting…\nnotice\n');
+  });
+
   it('stops by clearing its line, then the final line; no timer is left and later calls do nothing', () => {
     const screen = new Screen(true);
     const timers = new ManualTimers();

@@ -22,6 +22,12 @@ export interface SpinnerOptions {
 export interface Spinner {
   /** Replaces the text shown next to the spinner. */
   update(text: string): void;
+  /**
+   * Writes LINE on a line of its own while the spinner runs (a notice from below, such as where the login
+   * is stored), so it never lands glued to the spinner's text; the spinner goes on below it. After
+   * `stop`, just writes the line.
+   */
+  print(line: string): void;
   /** Stops for good: clears the line, then writes FINAL_LINE if given. Calling it again does nothing. */
   stop(finalLine?: string): void;
 }
@@ -65,6 +71,9 @@ export function startSpinner(
         current = next;
         stream.write(`${next}\n`);
       },
+      print(line) {
+        stream.write(`${line}\n`);
+      },
       stop(finalLine) {
         if (stopped) return;
         stopped = true;
@@ -83,6 +92,14 @@ export function startSpinner(
     update(next) {
       if (stopped) return;
       current = next;
+      draw();
+    },
+    print(line) {
+      if (stopped) {
+        stream.write(`${line}\n`);
+        return;
+      }
+      stream.write(`${CLEAR_LINE}${line}\n`);
       draw();
     },
     stop(finalLine) {

@@ -14,6 +14,8 @@ export interface ClientDeps {
   stdin: Readable;
   stderr: Writable;
   env: Env;
+  /** Where the SDK's notices go; by default a line on stderr. */
+  notice?: (line: string) => void;
 }
 
 export const isTty = (stream: Readable | Writable): boolean => (stream as { isTTY?: boolean }).isTTY === true;
@@ -25,7 +27,7 @@ export function cliClient(issuer: string, deps: ClientDeps, scopes: string[] = [
     clientId: CLI_CLIENT_ID,
     scopes,
     env,
-    warn: (line) => deps.stderr.write(`${line}\n`),
+    warn: deps.notice ?? ((line) => deps.stderr.write(`${line}\n`)),
     context: detectContext(env, { stdinIsTTY: isTty(deps.stdin), stderrIsTTY: isTty(deps.stderr) }),
   });
 }

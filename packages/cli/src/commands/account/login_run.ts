@@ -68,7 +68,15 @@ export async function runLogin(options: LoginOptions, deps: LoginDeps): Promise<
   const scopes = [...new Set(['openid', 'profile', ...(options.scope ?? [])])];
   try {
     const token = await withSdkErrors(() =>
-      cliClient(issuer, deps, scopes).login({ onCode, signal: controller.signal }),
+      // A notice while the spinner runs (where the login is stored) goes on a line of its own.
+      cliClient(
+        issuer,
+        { ...deps, notice: (line) => (spinner ? spinner.print(line) : writeLine(deps.stderr, line)) },
+        scopes,
+      ).login({
+        onCode,
+        signal: controller.signal,
+      }),
     );
     spinner?.stop();
     const who = token.principal.username ?? token.principal.sub ?? 'an unnamed person';
