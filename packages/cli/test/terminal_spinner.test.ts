@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { type SpinnerTimers, startSpinner } from '../src/terminal/spinner.js';
+import { type SpinnerTimers, spinnerAnimates, startSpinner } from '../src/terminal/spinner.js';
 
 class Screen extends Writable {
   text = '';
@@ -108,5 +108,15 @@ describe('startSpinner elsewhere', () => {
     const forced = new Screen(false);
     startSpinner(forced, 'Waiting…', { animate: true, timers: new ManualTimers(), frames: ['a'] }).stop();
     expect(forced.text).toBe(`${CLEAR}a Waiting…${CLEAR}`);
+  });
+});
+
+describe('spinnerAnimates', () => {
+  it('animates on a terminal, but not where TERM=dumb, nor off a terminal', () => {
+    expect(spinnerAnimates({ isTTY: true }, { TERM: 'xterm-256color' })).toBe(true);
+    expect(spinnerAnimates({ isTTY: true }, {})).toBe(true);
+    expect(spinnerAnimates({ isTTY: true }, { TERM: 'dumb' })).toBe(false);
+    expect(spinnerAnimates({ isTTY: false }, { TERM: 'xterm' })).toBe(false);
+    expect(spinnerAnimates({}, {})).toBe(false);
   });
 });

@@ -34,6 +34,20 @@ export interface Spinner {
 
 export const defaultFrames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'] as const;
 
+/**
+ * Whether a spinner on STREAM should animate: on a terminal that can move its cursor, so not where `TERM`
+ * is `dumb` (an editor's shell buffer, a minimal console), which would show the escapes as text.
+ *
+ * @example
+ * startSpinner(process.stderr, 'Waiting…', { animate: spinnerAnimates(process.stderr, process.env) });
+ */
+export function spinnerAnimates(
+  stream: Writable | { isTTY?: boolean },
+  env: Record<string, string | undefined>,
+): boolean {
+  return (stream as { isTTY?: boolean }).isTTY === true && env.TERM !== 'dumb';
+}
+
 /** Move to the start of the line and erase it. */
 const CLEAR_LINE = '\r\x1b[2K';
 

@@ -9,7 +9,7 @@ import type { DeviceCode } from '@clavis/sdk';
 import { type Env, writeLine } from '../../io.js';
 import { decideBrowser, openBrowser } from '../../terminal/browser.js';
 import { renderQrCode } from '../../terminal/qr.js';
-import { type Spinner, startSpinner } from '../../terminal/spinner.js';
+import { type Spinner, spinnerAnimates, startSpinner } from '../../terminal/spinner.js';
 import { cliClient, isTty, withSdkErrors } from './client.js';
 import { resolveServer } from './server.js';
 
@@ -61,7 +61,7 @@ export async function runLogin(options: LoginOptions, deps: LoginDeps): Promise<
     } else {
       writeLine(err, `Scan the QR code or open this link in a browser: ${code.verificationUriComplete}`);
     }
-    spinner = startSpinner(err, 'Waiting for approval…');
+    spinner = startSpinner(err, 'Waiting for approval…', { animate: spinnerAnimates(err, deps.env) });
   };
 
   // `profile` puts the person's username in the id_token, for "Logged in … as USERNAME" and whoami.
