@@ -60,12 +60,13 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
   }
 
   /** `clavis login --server URL --scope admin`, approved in the browser by `who`. */
-  async function login(h: Home, who: Person): Promise<void> {
+  async function login(h: Home, who: Person): Promise<string> {
     const run = startCli(['login', '--server', server.issuer, '--scope', 'admin'], h.env);
     const [, link] = await waitFor(() => run.out.stderr, LINK);
     await who.approve(browser, link as string);
     const { code } = await run.exited;
     expect(code, run.out.stderr).toBe(0);
+    return run.out.stderr;
   }
 
   beforeAll(async () => {
@@ -84,7 +85,7 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
     const alice = JSON.parse(created.stdout) as { id: string; totp_secret: string };
     aliceId = alice.id;
     admin = fresh();
-    await login(admin, new Person('alice', alice.totp_secret));
+    expect(await login(admin, new Person('alice', alice.totp_secret))).not.toContain('Not granted');
 
     const key = await newClientKey('RS256');
     jwksFile = join(admin.dir, 'jwks.json');
@@ -649,7 +650,11 @@ describe.runIf(chromiumAvailable())('clavis admin --server', { timeout: 180_000 
     it('a person who is not an administrator: one line, exit 4, nothing done', async () => {
       const h = fresh();
       const { totpSecret } = await server.createUser('carol');
-      await login(h, new Person('carol', totpSecret));
+      // The login itself says that admin was asked for and withheld.
+      const said = await login(h, new Person('carol', totpSecret));
+      expect(said).toContain(
+        `Logged in to ${server.issuer} as carol\nNot granted: admin (asked for with --scope;`,
+      );
       const res = await runCli(
         ['admin', '--server', server.issuer, 'clients', 'create', '--name', 'x', '--kind', 'public'],
         {

@@ -81,6 +81,15 @@ export async function runLogin(options: LoginOptions, deps: LoginDeps): Promise<
     spinner?.stop();
     const who = token.principal.username ?? token.principal.sub ?? 'an unnamed person';
     writeLine(deps.stderr, `Logged in to ${issuer} as ${who}`);
+    // A scope asked for with --scope that the server withheld (e.g. admin for a person who is not an
+    // administrator) is said now, not discovered at the first command that needs it.
+    const withheld = (options.scope ?? []).filter((s) => !token.scopes.includes(s));
+    if (withheld.length > 0) {
+      writeLine(
+        deps.stderr,
+        `Not granted: ${[...new Set(withheld)].join(' ')} (asked for with --scope; the server gives ${who} only what they are entitled to)`,
+      );
+    }
   } finally {
     spinner?.stop();
     stopWaitingForEnter();
