@@ -143,6 +143,10 @@ export const environment: ReadonlyArray<{ title: string; variables: readonly Env
     title: 'The CLI itself',
     variables: [
       { name: 'CLAVIS_NO_BROWSER', text: '1: never open a browser for a sign-in; print the link instead' },
+      {
+        name: 'BROWSER',
+        text: "the command `clavis login` opens the link with (none: never open one); default the platform's own",
+      },
       { name: 'CLAVIS_DEBUG', text: '1: after an error line, print its stack' },
     ],
   },

@@ -50,6 +50,11 @@ describe('clavis help environment', () => {
     expect([...read].filter((name) => !listed.includes(name)).sort()).toEqual([]);
   });
 
+  it('names BROWSER, which clavis login reads to open the link', async () => {
+    const res = await runCli(['help', 'environment']);
+    expect(res.stdout).toMatch(/^ {2}BROWSER {2,}the command `clavis login` opens the link with/m);
+  });
+
   it('the built binary prints it too, without a database', async () => {
     const res = await spawnCli(['help', 'environment']);
     expect(res.code).toBe(0);
