@@ -152,7 +152,7 @@ describe.runIf(chromiumAvailable())('clavis login, whoami, token, logout', { tim
     run.child.kill('SIGINT');
     const { code } = await run.exited;
     expect(code).toBe(2);
-    expect(lines(run.out.stderr).at(-1)).toBe('clavis: Cancelled.');
+    expect(lines(run.out.stderr).at(-1)).toBe('clavis: cancelled');
     expect(run.out.stderr).not.toMatch(/\bat \S+:\d+/);
   });
 

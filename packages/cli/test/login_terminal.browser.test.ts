@@ -107,7 +107,7 @@ describe.runIf(chromiumAvailable())('clavis login at a terminal', { timeout: 120
     expect(await session.waitForExit()).toEqual({ status: 2, signal: undefined });
     const screen = await session.capture();
     const shown = screen.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
-    expect(shown.at(-1)).toBe('clavis: Cancelled.');
+    expect(shown.at(-1)).toBe('clavis: cancelled');
     expect(screen).not.toMatch(/\bat \S+:\d+/);
   });
 

@@ -55,7 +55,7 @@ const AUTH_OAUTH_CODES = new Set([
 /** An SDK or protocol failure as a CliError (its message holds nothing secret); anything else as is. */
 export function cliFailure(err: unknown): unknown {
   if (err instanceof ClavisError) {
-    if (err.code === 'cancelled') return new CliError('Cancelled.', exitCodes.cancelled);
+    if (err.code === 'cancelled') return new CliError('cancelled', exitCodes.cancelled);
     if (err.code === 'login_expired') {
       return new CliError(
         'the code expired before it was approved: run `clavis login` again',
