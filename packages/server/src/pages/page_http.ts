@@ -55,6 +55,20 @@ function sign(key: Buffer, id: string): string {
   return createHmac('sha256', key).update(`session:${id}`).digest('base64url');
 }
 
+/**
+ * The cookie carries a random token; the database keeps only this keyed hash of it as the session's id,
+ * and no CSRF token at all (`csrfTokenOf` derives it from the cookie's token). So a copy of the database
+ * without the KEK holds nothing that signs a browser in or passes a form.
+ */
+function sessionIdOf(key: Buffer, token: string): string {
+  return createHmac('sha256', key).update(`session-id:${token}`).digest('base64url');
+}
+
+/** The CSRF token of the session whose cookie carries `token`. */
+function csrfTokenOf(key: Buffer, token: string): string {
+  return createHmac('sha256', key).update(`csrf:${token}`).digest('base64url');
+}
+
 function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
   if (typeof header !== 'string' || header.length > 8192) return undefined;
@@ -66,8 +80,8 @@ function readCookie(request: FastifyRequest, name: string): string | undefined {
   return undefined;
 }
 
-/** The session id from a cookie whose signature verifies; undefined for a missing or tampered cookie. */
-function verifiedSessionId(key: Buffer, value: string | undefined): string | undefined {
+/** The session token from a cookie whose signature verifies; undefined for a missing or tampered cookie. */
+function verifiedSessionToken(key: Buffer, value: string | undefined): string | undefined {
   if (!value || value.length > 200) return undefined;
   const dot = value.lastIndexOf('.');
   if (dot <= 0) return undefined;
@@ -82,17 +96,20 @@ export async function loadSession(
   deps: SessionDeps,
   request: FastifyRequest,
 ): Promise<SessionRow | undefined> {
-  const id = verifiedSessionId(deps.cookieKey, readCookie(request, cookieName(deps.config)));
-  return id === undefined ? undefined : findSession(deps.db, id, deps.config.clock());
+  const token = verifiedSessionToken(deps.cookieKey, readCookie(request, cookieName(deps.config)));
+  if (token === undefined) return undefined;
+  const row = await findSession(deps.db, sessionIdOf(deps.cookieKey, token), deps.config.clock());
+  return row && { ...row, csrf_token: csrfTokenOf(deps.cookieKey, token) };
 }
 
-export function setSessionCookie(deps: SessionDeps, reply: FastifyReply, id: string): void {
+/** Sets the cookie of a new session (`token`: from `newSession`, never the row's id). */
+export function setSessionCookie(deps: SessionDeps, reply: FastifyReply, token: string): void {
   const https = deps.config.issuer.startsWith('https:');
   // `__Host-` requires Path=/; over http the cookie stays scoped to the pages.
   const scope = https ? 'Path=/' : 'Path=/device';
   reply.header(
     'set-cookie',
-    `${cookieName(deps.config)}=${id}.${sign(deps.cookieKey, id)}; ${scope}; Max-Age=${deps.config.sessionTtlSeconds}; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`,
+    `${cookieName(deps.config)}=${token}.${sign(deps.cookieKey, token)}; ${scope}; Max-Age=${deps.config.sessionTtlSeconds}; HttpOnly; SameSite=Lax${https ? '; Secure' : ''}`,
   );
 }
 
@@ -105,12 +122,20 @@ export function clearSessionCookie(deps: SessionDeps, reply: FastifyReply): void
   );
 }
 
-/** A fresh session row (not stored), optionally for a signed-in user. */
-export function newSessionRow(deps: SessionDeps, user?: { id: string; at: number }): SessionRow {
+/** A fresh session: its row (not stored) and the token its cookie carries. */
+export interface NewSession {
+  /** As stored: its id is the token's keyed hash, its `csrf_token` empty. */
+  row: SessionRow;
+  token: string;
+}
+
+/** A fresh session, optionally for a signed-in user. */
+export function newSession(deps: SessionDeps, user?: { id: string; at: number }): NewSession {
   const now = deps.config.clock();
-  return {
-    id: randomBytes(32).toString('base64url'),
-    csrf_token: randomBytes(32).toString('base64url'),
+  const token = randomBytes(32).toString('base64url');
+  const row: SessionRow = {
+    id: sessionIdOf(deps.cookieKey, token),
+    csrf_token: '',
     user_id: user?.id ?? null,
     password_at: user?.at ?? null,
     mfa_at: null,
@@ -121,6 +146,7 @@ export function newSessionRow(deps: SessionDeps, user?: { id: string; at: number
     created_at: now,
     expires_at: now + deps.config.sessionTtlSeconds * 1000,
   };
+  return { row, token };
 }
 
 /** The request's session, or a new anonymous one (stored, cookie set). */
@@ -131,10 +157,10 @@ export async function ensureSession(
 ): Promise<SessionRow> {
   const existing = await loadSession(deps, request);
   if (existing) return existing;
-  const row = newSessionRow(deps);
+  const { row, token } = newSession(deps);
   await createSession(deps.db, row);
-  setSessionCookie(deps, reply, row.id);
-  return row;
+  setSessionCookie(deps, reply, token);
+  return { ...row, csrf_token: csrfTokenOf(deps.cookieKey, token) };
 }
 
 /** For a form POST: the session, and its CSRF token matches the form's. Otherwise 403. */
@@ -145,7 +171,7 @@ export async function requireFormSession(
 ): Promise<SessionRow> {
   const session = await loadSession(deps, request);
   const given = form.csrf;
-  if (!session || given === undefined || given.length > 128) throw forbiddenForm();
+  if (!session || !given || !session.csrf_token || given.length > 128) throw forbiddenForm();
   const a = Buffer.from(given);
   const b = Buffer.from(session.csrf_token);
   if (a.length !== b.length || !timingSafeEqual(a, b)) throw forbiddenForm();

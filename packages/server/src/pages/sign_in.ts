@@ -6,7 +6,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { requestContext } from '../http/request_context.js';
-import type { SessionRow } from '../storage/schema.js';
 import { passwordAuthenticator } from '../users/password_authenticator.js';
 import { rotateSession } from '../users/sessions.js';
 import { perAddress, reserveGuess } from './code_entry.js';
@@ -24,7 +23,8 @@ import {
   field,
   forbiddenForm,
   formOf,
-  newSessionRow,
+  type NewSession,
+  newSession,
   requireFormSession,
   setSessionCookie,
 } from './page_http.js';
@@ -65,7 +65,7 @@ export function registerSignIn(
     if (!username || !password) return wrong(400, 'Enter your username and password.');
 
     const now = deps.config.clock();
-    let next: SessionRow | undefined;
+    let next: NewSession | undefined;
     const result = await authenticator.authenticate({
       username,
       password,
@@ -79,8 +79,8 @@ export function registerSignIn(
         ]),
       // The signed-in session replaces the anonymous one (no fixation) and keeps the claimed code.
       openSession: (tx, user) => {
-        next = newSessionRow(deps, { id: user.id, at: now });
-        return rotateSession(tx, session.id, next);
+        next = newSession(deps, { id: user.id, at: now });
+        return rotateSession(tx, session.id, next.row);
       },
     });
     // The same answer for an unknown name, a wrong password and a locked account.
@@ -90,7 +90,7 @@ export function registerSignIn(
       throw forbiddenForm();
     }
     if (!next) throw forbiddenForm();
-    setSessionCookie(deps, reply, next.id);
-    return redirect(reply, await nextStep(deps, next));
+    setSessionCookie(deps, reply, next.token);
+    return redirect(reply, await nextStep(deps, next.row));
   });
 }

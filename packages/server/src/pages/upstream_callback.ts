@@ -23,7 +23,7 @@ import type { SessionRow } from '../storage/schema.js';
 import { findClaimedCode, rotateSession } from '../users/sessions.js';
 import { isUsable } from '../users/user_store.js';
 import { accountUnusable, type DevicePagesDeps, nextStep, redirect } from './deps.js';
-import { loadSession, newSessionRow, PageError, setSessionCookie } from './page_http.js';
+import { loadSession, newSession, PageError, setSessionCookie } from './page_http.js';
 
 export const CALLBACK_PATH = '/device/sso/callback';
 
@@ -169,11 +169,14 @@ export function registerUpstreamCallback(scope: FastifyInstance, deps: DevicePag
 
     const mfa = upstreamMfa(idp, identity);
     let next: SessionRow | undefined;
+    let token: string | undefined;
     const signedIn = await deps.audit.transact(
       async (tx) => {
         if (!(await touchLink(tx, identity.issuer, identity.subject, now))) return false;
+        const fresh = newSession(deps, { id: user.id, at: now });
+        token = fresh.token;
         next = {
-          ...newSessionRow(deps, { id: user.id, at: now }),
+          ...fresh.row,
           mfa_at: mfa.trusted ? now : null,
           idp_id: idp.id,
           sign_in_amr: JSON.stringify(mfa.methods),
@@ -197,8 +200,8 @@ export function registerUpstreamCallback(scope: FastifyInstance, deps: DevicePag
         },
       }),
     );
-    if (!signedIn || !next) throw notThisBrowser();
-    setSessionCookie(deps, reply, next.id);
+    if (!signedIn || !next || !token) throw notThisBrowser();
+    setSessionCookie(deps, reply, token);
     return redirect(reply, await nextStep(deps, next));
   });
 }

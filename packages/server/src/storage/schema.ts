@@ -167,7 +167,9 @@ export interface DeviceCodesTable {
 }
 
 export interface SessionsTable {
+  /** A keyed hash (cookie-signing key) of the random token the session's cookie carries, never the token. */
   id: string;
+  /** Empty: a form's CSRF token is derived from the cookie's token (pages/page_http.ts), never stored. */
   csrf_token: string;
   user_id: string | null;
   password_at: number | null;

@@ -244,6 +244,53 @@ describe.each(dialects)('device codes found by their id (%s)', (dialect) => {
   });
 });
 
+describe.each(dialects)('browser sessions stored by a keyed hash (%s)', (dialect) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('the migration deletes the sessions stored with their cookie token and CSRF token in the clear', async () => {
+    database = await createTestDatabase(dialect);
+    const now = Date.now();
+    const opened = await openDatabase(database.url);
+    try {
+      // As a database from before: a session whose id is the cookie's token, claiming a pending request.
+      await sql`delete from kysely_migration where name >= '0014_session_tokens_hashed'`.execute(opened.db);
+      await opened.db
+        .insertInto('sessions')
+        .values({
+          id: 'plain-cookie-token',
+          csrf_token: 'plain-csrf-token',
+          user_id: null,
+          password_at: null,
+          mfa_at: null,
+          created_at: now,
+          expires_at: now + 600_000,
+        })
+        .execute();
+      await runOp(
+        opened.db,
+        insertDeviceCode(deviceCodeRow('dev_claimed', now, { claimed_by_session: 'plain-cookie-token' })),
+      );
+    } finally {
+      await opened.close();
+    }
+    const again = await openDatabase(database.url);
+    try {
+      expect(await again.db.selectFrom('sessions').selectAll().execute()).toEqual([]);
+      // The request stays pending, free for the person to enter again from a new session.
+      expect(await findDeviceCode(again.db, 'dev_claimed')).toMatchObject({
+        status: 'pending',
+        claimed_by_session: null,
+      });
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 /**
  * Several PostgreSQL instances starting together on a fresh database. (SQLite is not covered here: one
  * process never opens one file twice at once, and node:sqlite's busy wait is synchronous, so two
