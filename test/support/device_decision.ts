@@ -5,6 +5,7 @@
  * opened on the database of a `clavis serve` process.
  */
 import type { Kysely } from 'kysely';
+import { Kek } from '../../packages/server/src/crypto/kek.js';
 import { randomId } from '../../packages/server/src/crypto/secrets.js';
 import {
   type AuthenticationContext,
@@ -12,12 +13,27 @@ import {
   findDeviceCodeByUserCode,
 } from '../../packages/server/src/device/device_store.js';
 import { normaliseUserCode } from '../../packages/server/src/device/user_code.js';
+import { userCodesAtRest } from '../../packages/server/src/device/user_code_at_rest.js';
 import type { Database } from '../../packages/server/src/storage/schema.js';
+
+/** The audit-subject key of a server started with `CLAVIS_KEK=kek` (a database never rotated). */
+export function subjectKeyOf(kek: string): Buffer {
+  return Kek.fromString(kek).derive('audit-subjects');
+}
+
+/** The stored form of a user code as a person types it, under the server's audit-subject key. */
+export function storedUserCode(subjectKey: Buffer, typed: string): string {
+  const code = normaliseUserCode(typed);
+  if (code === null) throw new Error(`not a user code: ${typed}`);
+  return userCodesAtRest(subjectKey).stored(code);
+}
 
 export async function decideInStorage(
   db: Kysely<Database>,
   decision: {
     userCode: string;
+    /** The server's audit-subject key (`services.stableKeys.auditSubjects`): user codes are stored under it. */
+    subjectKey: Buffer;
     userId: string;
     approve: boolean;
     now: number;
@@ -25,7 +41,7 @@ export async function decideInStorage(
     authentication?: AuthenticationContext;
   },
 ): Promise<boolean> {
-  const row = await findDeviceCodeByUserCode(db, normaliseUserCode(decision.userCode) ?? '');
+  const row = await findDeviceCodeByUserCode(db, storedUserCode(decision.subjectKey, decision.userCode));
   if (!row) throw new Error(`no device code row for ${decision.userCode}`);
   const sessionId = row.claimed_by_session ?? randomId('ses_', 12);
   if (!row.claimed_by_session) {

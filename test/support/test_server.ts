@@ -79,7 +79,7 @@ export async function createTestServer(
     db: services.db,
     audit: services.audit,
     clock: clock.read,
-    subjectKey: services.kek.derive('audit-subjects'),
+    subjectKey: services.stableKeys.auditSubjects,
     perAddressPerMinute: config.authFailuresPerAddressPerMinute,
   });
   const app = buildApp({
@@ -91,7 +91,7 @@ export async function createTestServer(
     cookieKey: services.kek.derive('cookie-signing'),
     totpKey: services.totpKey,
     idpKeys: services.idpKeys,
-    subjectKey: services.kek.derive('audit-subjects'),
+    subjectKey: services.stableKeys.auditSubjects,
     failures,
     logger: false,
     adminApi: {

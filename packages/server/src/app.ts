@@ -15,6 +15,7 @@ import { endpointUrl, paths, type ServerConfig } from './config.js';
 import type { Kek, KekRing } from './crypto/kek.js';
 import type { SealingKeys } from './crypto/seal.js';
 import type { SecretHasher } from './crypto/secrets.js';
+import { userCodesAtRest } from './device/user_code_at_rest.js';
 import { registerApiKeyLeakEndpoint } from './endpoints/api_key_leaks.js';
 import { registerApiKeyMintEndpoint } from './endpoints/api_key_mint.js';
 import { registerApiKeyVerifyEndpoint } from './endpoints/api_key_verify.js';
@@ -63,7 +64,10 @@ export interface AppDeps {
   totpOpenKeys?: readonly Buffer[] | undefined;
   /** Opens identity providers' client secrets; without it, single sign-on is not offered. */
   idpKeys?: SealingKeys | undefined;
-  /** Keys the hashes of unknown usernames in the audit log: `kek.derive('audit-subjects')`. */
+  /**
+   * Keys the hashes of unknown usernames in the audit log, and (derived from it) the stored form of user
+   * codes: the stable audit-subject key (`services.stableKeys.auditSubjects`).
+   */
   subjectKey: Buffer;
   /** Where unauthenticated failures go; default: one made here. Closed with the app. */
   failures?: FailureLog;
@@ -228,7 +232,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerDiscovery(app, config);
   registerJwks(app, keys);
   registerTokenEndpoint(app, { grants, authenticate, metrics });
-  registerDeviceAuthorizationEndpoint(app, { config, audit, hasher, authenticate });
+  const userCodes = userCodesAtRest(deps.subjectKey);
+  registerDeviceAuthorizationEndpoint(app, {
+    config,
+    audit,
+    hasher,
+    userCodes,
+    authenticate,
+  });
   registerIntrospectionEndpoint(app, { config, tokens, db, hasher, apiKeys, authenticate });
   registerRevocationEndpoint(app, { config, tokens, db, audit, hasher, authenticate });
   registerDevicePages(app, {
@@ -238,6 +249,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     failures,
     hasher,
     cookieKey: deps.cookieKey,
+    userCodes,
     totpKey: deps.totpKey,
     totpOpenKeys: deps.totpOpenKeys,
     upstream:

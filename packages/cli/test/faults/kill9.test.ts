@@ -13,7 +13,7 @@ import { TokenType } from '@clavis/core';
 import { openDatabase } from '@clavis/server';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decideInStorage } from '../../../../test/support/device_decision.js';
+import { decideInStorage, subjectKeyOf } from '../../../../test/support/device_decision.js';
 import {
   createTestDatabase,
   dialects,
@@ -276,7 +276,14 @@ describe.each(dialects)('kill -9 under load (%s)', (dialect) => {
     const load = startLoad(() => targets, basic(client.client_id, client.client_secret), key.key, 12);
     const devices = startDeviceLoad(
       () => targets,
-      (userCode) => decideInStorage(deciding.db, { userCode, userId, approve: true, now: Date.now() }),
+      (userCode) =>
+        decideInStorage(deciding.db, {
+          userCode,
+          subjectKey: subjectKeyOf(randomBytesKek),
+          userId,
+          approve: true,
+          now: Date.now(),
+        }),
     );
     await delay(800);
     const victim = live[0] as Started;

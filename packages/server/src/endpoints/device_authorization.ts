@@ -12,6 +12,7 @@ import type { SecretHasher } from '../crypto/secrets.js';
 import { newDeviceCode } from '../device/device_code.js';
 import { insertDeviceCodes, insertDeviceCodesStep } from '../device/device_store.js';
 import { formatUserCode, generateUserCode } from '../device/user_code.js';
+import type { UserCodesAtRest } from '../device/user_code_at_rest.js';
 import { grantedScopes } from '../grants/scopes.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { DeviceCodeRow } from '../storage/schema.js';
@@ -23,6 +24,8 @@ export interface DeviceAuthorizationDeps {
   audit: AuditLog;
   /** Hashes the device code: only its hash is stored. */
   hasher: SecretHasher;
+  /** The stored form of user codes: only it is stored. */
+  userCodes: UserCodesAtRest;
   authenticate: ClientAuthenticator;
 }
 
@@ -64,7 +67,7 @@ export function registerDeviceAuthorizationEndpoint(
         const row: DeviceCodeRow = {
           id,
           device_code_hash: deps.hasher.hash(deviceCode),
-          user_code: userCode,
+          user_code: deps.userCodes.stored(userCode),
           client_id: client.id,
           scopes: JSON.stringify(scopes),
           status: 'pending',

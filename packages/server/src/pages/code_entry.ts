@@ -96,7 +96,7 @@ export function registerCodeEntry(scope: FastifyInstance, deps: GuessingPageDeps
     });
 
     const now = deps.config.clock();
-    const code = await findDeviceCodeByUserCode(deps.db, userCode);
+    const code = await findDeviceCodeByUserCode(deps.db, deps.userCodes.stored(userCode));
     if (code?.status !== 'pending' || Number(code.expires_at) <= now) {
       await reserveGuess(deps, [
         { key: 'user_code:global', limit: deps.config.userCodeAttemptsGlobalPerMinute },

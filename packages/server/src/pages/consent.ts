@@ -64,7 +64,8 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
     const user = await sessionUser(deps, session);
     const code = await findClaimedCode(deps.db, session.id, deps.config.clock());
     const client = code ? await findClient(deps.db, code.client_id) : undefined;
-    if (!user || !code || !client || !(await mfaSatisfied(deps, session, user, client))) {
+    const userCode = code && deps.userCodes.code(code.user_code);
+    if (!user || !code || !client || !userCode || !(await mfaSatisfied(deps, session, user, client))) {
       return redirect(reply, await nextStep(deps, session));
     }
     const asked = parseScopes(code.scopes);
@@ -82,7 +83,7 @@ export function registerConsent(scope: FastifyInstance, deps: AuditedPageDeps): 
         requestedAt: Number(code.created_at),
         requesterIp: code.requester_ip,
         requesterUserAgent: code.requester_user_agent,
-        userCode: formatUserCode(code.user_code),
+        userCode: formatUserCode(userCode),
         username: user.username,
         scopeDescriptions: deps.config.scopeDescriptions,
         staysSignedInSeconds: client.grantTypes.includes('refresh_token')

@@ -5,6 +5,7 @@ import type { FailureLog } from '../audit/failure_log.js';
 import { findClient } from '../clients/client_store.js';
 import type { ServerConfig } from '../config.js';
 import type { SecretHasher } from '../crypto/secrets.js';
+import type { UserCodesAtRest } from '../device/user_code_at_rest.js';
 import type { UpstreamClients } from '../idps/upstream_client.js';
 import type { Database, SessionRow, UserRow } from '../storage/schema.js';
 import { hasPasskey, hasUsablePasskey } from '../users/passkeys.js';
@@ -25,6 +26,8 @@ export interface PageDeps {
   db: Kysely<Database>;
   /** Signs session cookies and enrolment forms: `kek.derive('cookie-signing')`. */
   cookieKey: Buffer;
+  /** The stored form of user codes (device/user_code_at_rest.ts). */
+  userCodes: UserCodesAtRest;
 }
 
 /** A page that records what a person did. */

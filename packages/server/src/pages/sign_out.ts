@@ -41,7 +41,8 @@ export function registerSignOut(scope: FastifyInstance, deps: AuditedPageDeps): 
     const session = await requireFormSession(deps, request, formOf(request));
     const code = await findClaimedCode(deps.db, session.id, deps.config.clock());
     // The same code, for the next person to confirm (a user code is not a secret from this browser).
-    const next = code ? `/device?user_code=${encodeURIComponent(formatUserCode(code.user_code))}` : '/device';
+    const userCode = code && deps.userCodes.code(code.user_code);
+    const next = userCode ? `/device?user_code=${encodeURIComponent(formatUserCode(userCode))}` : '/device';
     await endSession(deps, reply, session);
     if (session.user_id) {
       const context = requestContext(request);

@@ -142,7 +142,10 @@ export type DeviceCodeStatus = 'pending' | 'approved' | 'denied' | 'consumed';
 export interface DeviceCodesTable {
   id: string;
   device_code_hash: string;
-  /** Normalised: 8 characters of BCDFGHJKLMNPQRSTVWXZ, no dash. */
+  /**
+   * The normalised code (8 characters of BCDFGHJKLMNPQRSTVWXZ, no dash) as stored: `uc1.` + one AES block
+   * under a key derived from the cookie-signing key (device/user_code_at_rest.ts), never the code itself.
+   */
   user_code: string;
   client_id: string;
   scopes: string;

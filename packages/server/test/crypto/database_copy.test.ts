@@ -22,6 +22,7 @@ import { type RealServer, startRealServer } from '../../../../test/support/real_
 import { tempDir } from '../../../../test/support/temp_dir.js';
 import { CLI_CLIENT_ID } from '../../src/clients/client.js';
 import { unseal } from '../../src/crypto/seal.js';
+import { UserCodesAtRest, userCodesAtRest } from '../../src/device/user_code_at_rest.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -299,7 +300,8 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
     const deviceCode = secrets.add('device code', auth.json.device_code as string, [
       String(auth.json.device_code).split('.')[0] ?? '',
     ]);
-    const userCode = auth.json.user_code as string;
+    const userCode = secrets.add('user code', auth.json.user_code as string);
+    secrets.add('user code (as stored)', userCode.replace('-', ''));
     const browserA = new HttpBrowser(base, secrets);
     await browserA.get(`/device?user_code=${encodeURIComponent(userCode)}`);
     const entered = await browserA.post('/device', { user_code: userCode });
@@ -384,6 +386,8 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
     const deviceCodeB = secrets.add('device code (B)', authB.json.device_code as string, [
       String(authB.json.device_code).split('.')[0] ?? '',
     ]);
+    secrets.add('user code (B)', authB.json.user_code as string);
+    secrets.add('user code (B, as stored)', String(authB.json.user_code).replace('-', ''));
     const browserB = new HttpBrowser(base, secrets);
     await browserB.get('/device');
     expect((await browserB.post('/device', { user_code: authB.json.user_code as string })).status).toBe(303);
@@ -556,6 +560,18 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
       expect(() => unseal(s.key, s.value, s.context), s.what).not.toThrow();
       expect(() => unseal(randomBytes(32), s.value, s.context), s.what).toThrow();
       expect(() => unseal(s.key, tampered, s.context), s.what).toThrow();
+    }
+  });
+
+  it('keeps user codes only under a key: they read back with it, not with another', () => {
+    const stored = (copy.rows.device_codes ?? []).map((row) => String(row.user_code));
+    expect(stored).toHaveLength(2);
+    const ours = userCodesAtRest(server.running.services.stableKeys.auditSubjects);
+    const guessed = new UserCodesAtRest(randomBytes(32));
+    for (const value of stored) {
+      expect(value).toMatch(/^uc1\.[A-Za-z0-9_-]{22}$/);
+      expect(ours.code(value)).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{8}$/);
+      expect(guessed.code(value)).toBeUndefined();
     }
   });
 

@@ -27,6 +27,7 @@ describe.each(dialects)('openid-client device flow against a listening server (%
   const decide = (userCode: string, approve: boolean) =>
     decideInStorage(server.running.services.db, {
       userCode,
+      subjectKey: server.running.services.stableKeys.auditSubjects,
       userId,
       approve,
       now: server.running.config.clock(),

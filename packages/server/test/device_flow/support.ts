@@ -4,15 +4,14 @@
  * on the verification pages. Every request still goes through the real HTTP stack of a TestServer.
  */
 import { expect } from 'vitest';
-import { decideInStorage } from '../../../../test/support/device_decision.js';
+import { decideInStorage, storedUserCode } from '../../../../test/support/device_decision.js';
 import { type Caller, postAs } from '../../../../test/support/oauth.js';
 import type { TestServer } from '../../../../test/support/test_server.js';
 import { findDeviceCodeByUserCode } from '../../src/device/device_store.js';
-import { normaliseUserCode } from '../../src/device/user_code.js';
 import { rawRows } from '../../src/storage/raw.js';
 import type { DeviceCodeRow } from '../../src/storage/schema.js';
 
-export { decideInStorage };
+export { decideInStorage, storedUserCode };
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -52,13 +51,22 @@ export async function requestDeviceCode(
 }
 
 export async function deviceRow(server: Server, userCode: string): Promise<DeviceCodeRow> {
-  const row = await findDeviceCodeByUserCode(server.services.db, normaliseUserCode(userCode) ?? '');
+  const row = await findDeviceCodeByUserCode(
+    server.services.db,
+    storedUserCode(server.services.stableKeys.auditSubjects, userCode),
+  );
   if (!row) throw new Error(`no device code row for ${userCode}`);
   return row;
 }
 
 function decide(server: Server, userCode: string, userId: string, approve: boolean): Promise<boolean> {
-  return decideInStorage(server.services.db, { userCode, userId, approve, now: server.clock.now });
+  return decideInStorage(server.services.db, {
+    userCode,
+    subjectKey: server.services.stableKeys.auditSubjects,
+    userId,
+    approve,
+    now: server.clock.now,
+  });
 }
 
 export function approve(server: Server, userCode: string, userId: string): Promise<boolean> {

@@ -18,6 +18,7 @@ import {
   poll,
   refresh,
   requestDeviceCode,
+  storedUserCode,
   type UserTokens,
 } from '../device_flow/support.js';
 
@@ -64,6 +65,7 @@ describe.each(dialects)('ID tokens (%s)', (dialect) => {
     expect(
       await decideInStorage(server.services.db, {
         userCode: auth.user_code,
+        subjectKey: server.services.stableKeys.auditSubjects,
         userId,
         approve: true,
         now: server.clock.now,
@@ -155,7 +157,7 @@ describe.each(dialects)('ID tokens (%s)', (dialect) => {
     await server.services.db
       .updateTable('device_codes')
       .set({ auth_time: null, amr: null })
-      .where('user_code', '=', auth.user_code.replace('-', ''))
+      .where('user_code', '=', storedUserCode(server.services.stableKeys.auditSubjects, auth.user_code))
       .execute();
     const res = await poll(server, cli, auth.device_code);
     const { payload } = await verifyIdToken((res.json() as WithIdToken).id_token ?? '', cli);

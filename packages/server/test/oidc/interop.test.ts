@@ -32,6 +32,7 @@ describe.each(dialects)('OpenID Connect interop for the device flow (%s)', (dial
   const approve = (userCode: string) =>
     decideInStorage(server.running.services.db, {
       userCode,
+      subjectKey: server.running.services.stableKeys.auditSubjects,
       userId,
       approve: true,
       now: server.running.config.clock(),

@@ -5,6 +5,7 @@
  * will be granted; a refresh never widens, and narrows for good when the person lost an entitlement.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storedUserCode } from '../../../../test/support/device_decision.js';
 import { dialects } from '../../../../test/support/dialects.js';
 import { jwtClaims } from '../../../../test/support/jwt.js';
 import { post } from '../../../../test/support/oauth.js';
@@ -84,7 +85,7 @@ describe.each(dialects)('least privilege for people (%s)', (dialect) => {
     const row = await server.services.db
       .selectFrom('device_codes')
       .select('scopes')
-      .where('user_code', '=', auth.user_code.replace('-', ''))
+      .where('user_code', '=', storedUserCode(server.services.stableKeys.auditSubjects, auth.user_code))
       .executeTakeFirstOrThrow();
     expect(JSON.parse(row.scopes)).toEqual(['openid', 'profile']);
   });

@@ -8,6 +8,7 @@ import { PASSWORD, TOTP_SECRET } from '../../../../test/support/users.js';
 import { randomId } from '../../src/crypto/secrets.js';
 import { insertDeviceCode } from '../../src/device/device_store.js';
 import { formatUserCode, generateUserCode } from '../../src/device/user_code.js';
+import { userCodesAtRest } from '../../src/device/user_code_at_rest.js';
 import { runOp } from '../../src/storage/store_op.js';
 
 export interface PagesServer {
@@ -81,7 +82,7 @@ export async function createDeviceRequest(
     insertDeviceCode({
       id,
       device_code_hash: randomId('h_', 16),
-      user_code: userCode,
+      user_code: userCodesAtRest(server.services.stableKeys.auditSubjects).stored(userCode),
       client_id: clientId,
       scopes: JSON.stringify(input.scopes ?? ['read']),
       status: 'pending',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +14,7 @@ import {
 } from '../../../../test/support/dialects.js';
 import { type TempDir, tempDir } from '../../../../test/support/temp_dir.js';
 import { findDeviceCode, insertDeviceCode } from '../../src/device/device_store.js';
+import { userCodesAtRest } from '../../src/device/user_code_at_rest.js';
 import { pgTimeoutDefaults } from '../../src/storage/database.js';
 import { migrations } from '../../src/storage/migrations/index.js';
 import { pgPoolConfigs } from '../../src/storage/pg_pool.js';
@@ -210,16 +212,20 @@ describe.each(dialects)('device codes found by their id (%s)', (dialect) => {
     }
     const again = await openDatabase(database.url);
     try {
+      // The code was stored in the clear: migration 0015 retires it (a placeholder no typed code matches).
       expect(await findDeviceCode(again.db, 'dev_before')).toMatchObject({
         device_code_hash: 'h',
-        user_code: 'uc_dev_before',
+        user_code: 'retired.dev_before',
         status: 'pending',
       });
       // The id binds a code to its row; two rows may carry the same hash (they never will: it covers the id).
       await runOp(again.db, insertDeviceCode(deviceCodeRow('dev_twin', now, { device_code_hash: 'h' })));
       // The user code stays unique, and the expiry index is back after the rebuild.
       await expect(
-        runOp(again.db, insertDeviceCode(deviceCodeRow('dev_other', now, { user_code: 'uc_dev_before' }))),
+        runOp(
+          again.db,
+          insertDeviceCode(deviceCodeRow('dev_other', now, { user_code: 'retired.dev_before' })),
+        ),
       ).rejects.toThrow();
       const indexes =
         dialect === 'sqlite'
@@ -285,6 +291,38 @@ describe.each(dialects)('browser sessions stored by a keyed hash (%s)', (dialect
         status: 'pending',
         claimed_by_session: null,
       });
+    } finally {
+      await again.close();
+    }
+  });
+});
+
+describe.each(dialects)('user codes stored under a key (%s)', (dialect) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('the migration retires user codes stored in the clear and keeps the stored forms', async () => {
+    database = await createTestDatabase(dialect);
+    const now = Date.now();
+    const stored = userCodesAtRest(randomBytes(32)).stored('BCDFGHJK');
+    const opened = await openDatabase(database.url);
+    try {
+      await sql`delete from kysely_migration where name >= '0015_user_codes_at_rest'`.execute(opened.db);
+      await runOp(opened.db, insertDeviceCode(deviceCodeRow('dev_plain', now, { user_code: 'LMNPQRST' })));
+      await runOp(opened.db, insertDeviceCode(deviceCodeRow('dev_keyed', now, { user_code: stored })));
+    } finally {
+      await opened.close();
+    }
+    const again = await openDatabase(database.url);
+    try {
+      expect(await findDeviceCode(again.db, 'dev_plain')).toMatchObject({
+        user_code: 'retired.dev_plain',
+        status: 'pending',
+      });
+      expect(await findDeviceCode(again.db, 'dev_keyed')).toMatchObject({ user_code: stored });
     } finally {
       await again.close();
     }

@@ -12,6 +12,7 @@ import * as m0011 from './0011_identity_providers.js';
 import * as m0012 from './0012_passkeys.js';
 import * as m0013 from './0013_device_code_by_id.js';
 import * as m0014 from './0014_session_tokens_hashed.js';
+import * as m0015 from './0015_user_codes_at_rest.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   '0012_passkeys': m0012,
   '0013_device_code_by_id': m0013,
   '0014_session_tokens_hashed': m0014,
+  '0015_user_codes_at_rest': m0015,
 };
 
 export const migrationProvider: MigrationProvider = {
