@@ -1,12 +1,13 @@
 /**
  * Sign-ins under way at an upstream provider. The `state` sent upstream is 256 random bits; the row is
- * keyed by its SHA-256, so the database never holds it. The row binds the sign-in to the browser session
+ * keyed by its HMAC under a server key (the one the nonce and verifier come from), so the database holds
+ * neither the state nor a digest anyone could match to it without that key. The row binds the sign-in to the browser session
  * that started it and to the device request that session was deciding; it is taken (deleted) by the one
  * callback that finishes it, so a replayed callback finds nothing. The nonce and the PKCE verifier are
  * not stored at all: they are derived from the state with a server key (`deriveLoginSecrets`), so only
  * the callback carrying the real state can reproduce them.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { rawExec } from '../storage/raw.js';
 import type { Database } from '../storage/schema.js';
@@ -22,7 +23,8 @@ export interface UpstreamLogin {
   idpId: string;
 }
 
-const idOf = (state: string) => createHash('sha256').update(state).digest('base64url');
+const idOf = (key: Buffer, state: string) =>
+  createHmac('sha256', key).update(`upstream-login:${state}`).digest('base64url');
 
 /** The per-sign-in secrets: the nonce and the PKCE code verifier, from the state and a server key. */
 export function deriveLoginSecrets(key: Buffer, state: string): { nonce: string; codeVerifier: string } {
@@ -31,13 +33,18 @@ export function deriveLoginSecrets(key: Buffer, state: string): { nonce: string;
   return { nonce: derive('upstream-nonce'), codeVerifier: derive('upstream-pkce') };
 }
 
-/** Starts a sign-in: stores its row and returns the fresh state. */
-export async function beginUpstreamLogin(db: Db, login: UpstreamLogin, now: number): Promise<string> {
+/** Starts a sign-in: stores its row (by `key`'s HMAC of the state) and returns the fresh state. */
+export async function beginUpstreamLogin(
+  db: Db,
+  key: Buffer,
+  login: UpstreamLogin,
+  now: number,
+): Promise<string> {
   const state = randomBytes(32).toString('base64url');
   await db
     .insertInto('upstream_logins')
     .values({
-      id: idOf(state),
+      id: idOf(key, state),
       session_id: login.sessionId,
       device_code_id: login.deviceCodeId,
       idp_id: login.idpId,
@@ -59,11 +66,12 @@ export type TakenLogin =
  */
 export async function takeUpstreamLogin(
   db: Db,
+  key: Buffer,
   state: string,
   sessionId: string | undefined,
   now: number,
 ): Promise<TakenLogin> {
-  const id = idOf(state);
+  const id = idOf(key, state);
   const row = await db.selectFrom('upstream_logins').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) return { ok: false, reason: 'unknown_state' };
   if (row.session_id !== sessionId) return { ok: false, reason: 'other_browser' };

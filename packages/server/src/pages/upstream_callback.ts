@@ -96,7 +96,7 @@ export function registerUpstreamCallback(scope: FastifyInstance, deps: DevicePag
     const state = typeof query.state === 'string' && query.state.length <= 128 ? query.state : undefined;
     if (!state) throw await fail('missing_state', notThisBrowser());
     const session = await loadSession(deps, request);
-    const taken = await takeUpstreamLogin(deps.db, state, session?.id, now);
+    const taken = await takeUpstreamLogin(deps.db, deps.cookieKey, state, session?.id, now);
     if (!taken.ok || !session) throw await fail(taken.ok ? 'no_session' : taken.reason, notThisBrowser());
     const row = await findIdentityProvider(deps.db, taken.login.idpId);
     if (!row) throw await fail('unknown_provider', notThisBrowser());

@@ -72,6 +72,7 @@ export function registerUpstreamSignIn(scope: FastifyInstance, deps: DevicePages
     ]);
     const state = await beginUpstreamLogin(
       deps.db,
+      deps.cookieKey,
       { sessionId: session.id, deviceCodeId: code.id, idpId: idp.id },
       now,
     );

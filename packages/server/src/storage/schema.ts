@@ -366,7 +366,7 @@ export interface IdentityLinksTable {
 }
 
 export interface UpstreamLoginsTable {
-  /** SHA-256 of the `state` sent upstream (base64url); the state itself is never stored. */
+  /** HMAC-SHA-256 (cookie-signing key) of the `state` sent upstream, base64url; never the state itself. */
   id: string;
   /** The browser session that started the sign-in: only it may finish it. */
   session_id: string;
