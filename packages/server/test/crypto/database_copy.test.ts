@@ -8,15 +8,17 @@
  * without the KEK nor survive a flipped byte. Last, a server started on the copy with a KEK of its own
  * refuses to start, so no credential can be checked against the copy by running Clavis on it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { adminApiKeys, adminClients, adminIdps, adminUsers, startServer } from '@clavis/server';
+import { exportJWK } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dialects, PG_BASE_URL } from '../../../../test/support/dialects.js';
+import { jwksOf, newClientKey, signAssertion } from '../../../../test/support/jwt.js';
 import { basic } from '../../../../test/support/oauth.js';
 import { type RealServer, startRealServer } from '../../../../test/support/real_server.js';
 import { tempDir } from '../../../../test/support/temp_dir.js';
@@ -243,6 +245,36 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
       expect(res.status, JSON.stringify(res.json)).toBe(200);
       secrets.add('access token (client credentials)', res.json.access_token as string);
     }
+
+    // A private_key_jwt client: its private key never leaves it; its assertion is a one-use credential.
+    const clientKey = await newClientKey('ES256');
+    const jwtClient = await server.createClient({
+      grants: ['client_credentials'],
+      authMethod: 'private_key_jwt',
+      jwks: jwksOf(clientKey),
+    });
+    secrets.add('client private key (private_key_jwt, d)', (await exportJWK(clientKey.privateKey)).d);
+    const iat = Math.floor(Date.now() / 1000);
+    const assertion = secrets.add(
+      'client assertion',
+      await signAssertion(clientKey, {
+        iss: jwtClient.client.id,
+        sub: jwtClient.client.id,
+        aud: base,
+        iat,
+        exp: iat + 60,
+        jti: randomUUID(),
+      }),
+    );
+    const asserted = await postForm(base, '/oauth/token', {
+      grant_type: 'client_credentials',
+      scope: 'read',
+      client_id: jwtClient.client.id,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    });
+    expect(asserted.status, JSON.stringify(asserted.json)).toBe(200);
+    secrets.add('access token (private_key_jwt)', asserted.json.access_token as string);
 
     // API keys: created, rotated, verified and exchanged for an access token.
     const keyDeps = {
@@ -526,6 +558,25 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
     expect(Object.keys(copy.rows).length).toBeGreaterThan(20);
     expect(secrets.all.length).toBeGreaterThan(40);
     expect(leaksIn(copy, secrets)).toEqual([]);
+    // The search finds what is there: a stored hash, and the unkeyed digest of a value planted below.
+    const control = new Secrets();
+    control.add('stored client-secret hash', String(copy.rows.client_secrets?.[0]?.hash));
+    expect(leaksIn(copy, control)).toContain(
+      'stored client-secret hash: value in rows (table client_secrets)',
+    );
+    const planted = randomBytes(24).toString('base64url');
+    const withDigest: Copy = {
+      bytes: Buffer.concat([copy.bytes, createHash('sha256').update(planted).digest()]),
+      rows: { ...copy.rows, planted: [{ hex: createHash('md5').update(planted).digest('hex') }] },
+    };
+    const plantedSecret = new Secrets();
+    plantedSecret.add('planted', planted);
+    expect(leaksIn(withDigest, plantedSecret)).toEqual(
+      expect.arrayContaining([
+        'planted: sha256(value) raw bytes in file bytes',
+        'planted: md5(value) hex in rows (table planted)',
+      ]),
+    );
   });
 
   it('stores passwords only as scrypt with real parameters', () => {
