@@ -5,9 +5,11 @@
  * replayed to the same caller for 24 hours when the same request comes again. The same key with a
  * different request is 422 `idempotency-key-reused`; while the first is still running, 409. Stored
  * responses are deleted when they expire (`purgeIdempotencyKeys`), so a secret is never kept readable
- * for longer than its replay window.
+ * for longer than its replay window. The request is recognised by a keyed hash (HMAC, a key derived from
+ * the same one): a body may carry a password or a client secret, and an unkeyed digest of it in the
+ * database would let a copy confirm guesses offline, at hash speed rather than scrypt's.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { seal, unseal } from '../crypto/seal.js';
 import { rawExec, rawRows } from '../storage/raw.js';
@@ -35,8 +37,8 @@ export interface StoredResponse {
 
 export type Reservation = { kind: 'new' } | { kind: 'replay'; response: StoredResponse };
 
-/** A canonical hash of the request: method, path and body with its keys sorted. */
-export function requestHash(method: string, path: string, body: unknown): string {
+/** A canonical keyed hash of the request: method, path and body with its keys sorted. */
+function requestHash(key: Buffer, method: string, path: string, body: unknown): string {
   const canonical = (value: unknown): unknown => {
     if (Array.isArray(value)) return value.map(canonical);
     if (value && typeof value === 'object')
@@ -47,7 +49,7 @@ export function requestHash(method: string, path: string, body: unknown): string
       );
     return value;
   };
-  return createHash('sha256')
+  return createHmac('sha256', key)
     .update(JSON.stringify([method, path, canonical(body ?? null)]))
     .digest('base64url');
 }
@@ -63,12 +65,21 @@ export function idempotencyKeyOf(header: string | string[] | undefined): string 
 export class IdempotencyStore {
   readonly #db: Kysely<Database>;
   readonly #key: Buffer;
+  readonly #hashKey: Buffer;
   readonly #clock: () => number;
 
   constructor(options: { db: Kysely<Database>; sealKey: Buffer; clock: () => number }) {
     this.#db = options.db;
     this.#key = options.sealKey;
+    this.#hashKey = Buffer.from(
+      hkdfSync('sha256', options.sealKey, Buffer.alloc(0), 'clavis:idempotency-request', 32),
+    );
     this.#clock = options.clock;
+  }
+
+  /** The stored hash of a request (keyed: see the file's comment). */
+  requestHash(method: string, path: string, body: unknown): string {
+    return requestHash(this.#hashKey, method, path, body);
   }
 
   /**

@@ -15,7 +15,7 @@ import { clientRoutes } from './clients.js';
 import type { ResourceDeps } from './deps.js';
 import { checkIfMatch, etagOf, UpdateLocks } from './etag.js';
 import { federationRoutes } from './federations.js';
-import { IdempotencyStore, idempotencyKeyOf, requestHash } from './idempotency.js';
+import { IdempotencyStore, idempotencyKeyOf } from './idempotency.js';
 import { idpRoutes } from './idps.js';
 import { kekRoutes } from './kek.js';
 import { keyRoutes } from './keys.js';
@@ -251,7 +251,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
             const reservation = await idempotency.reserve(
               caller.key,
               key,
-              requestHash(r.method, request.url.split('?')[0] ?? '', request.body),
+              idempotency.requestHash(r.method, request.url.split('?')[0] ?? '', request.body),
             );
             if (reservation.kind === 'replay') {
               const { response } = reservation;

@@ -219,6 +219,7 @@ export interface AdminUpdateLocksTable {
 export interface IdempotencyKeysTable {
   caller: string;
   key: string;
+  /** HMAC of the canonical request (method, path, body): a body may carry a password or secret. */
   request_hash: string;
   status: number | null;
   response: string | null;

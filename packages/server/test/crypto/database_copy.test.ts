@@ -402,6 +402,20 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
     });
     secrets.add('API key (admin API answer)', (apiKey.key ?? apiKey.api_key ?? apiKey.plaintext) as string);
 
+    // A person created over the admin API with a password the administrator chose, and the request
+    // that carried it: not even an unkeyed digest of that request may be stored (it would let a guess
+    // at the password be confirmed at hash speed).
+    const passwordD = secrets.add(
+      'password (person D, admin API)',
+      `pw-${randomBytes(18).toString('base64url')}`,
+    );
+    const createdD = await adminCall('/users', { username: 'dave', password: passwordD, totp: true });
+    secrets.add('TOTP seed (person D, admin API answer)', createdD.totp_secret as string);
+    secrets.add(
+      'admin API request carrying a password',
+      JSON.stringify(['POST', '/admin/v1/users', { password: passwordD, totp: true, username: 'dave' }]),
+    );
+
     // Person B, a password and no second factor, signs in for a client that requires one: enrolment
     // through the pages shows a TOTP seed and then ten recovery codes.
     const passwordB = secrets.add('password (person B)', `pw-${randomBytes(18).toString('base64url')}`);
@@ -651,8 +665,8 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
     }
     expect(sealed.filter((s) => s.what === 'signing key').length).toBeGreaterThan(0);
     expect(sealed.filter((s) => s.what === 'IdP secret')).toHaveLength(2);
-    expect(sealed.filter((s) => s.what === 'TOTP seed')).toHaveLength(2);
-    expect(sealed.filter((s) => s.what === 'idempotent answer').length).toBeGreaterThanOrEqual(2);
+    expect(sealed.filter((s) => s.what === 'TOTP seed')).toHaveLength(3);
+    expect(sealed.filter((s) => s.what === 'idempotent answer').length).toBeGreaterThanOrEqual(3);
     for (const s of sealed) {
       expect(s.value, s.what).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]+$/);
       const [version, iv, tag, body] = s.value.split('.') as [string, string, string, string];

@@ -329,6 +329,45 @@ describe.each(dialects)('user codes stored under a key (%s)', (dialect) => {
   });
 });
 
+describe.each(dialects)('idempotency records keyed (%s)', (dialect) => {
+  let database: TestDatabase | undefined;
+  afterEach(async () => {
+    await database?.drop();
+    database = undefined;
+  });
+
+  it('the migration retires request hashes stored unkeyed, keeping the sealed responses', async () => {
+    database = await createTestDatabase(dialect);
+    const now = Date.now();
+    const opened = await openDatabase(database.url);
+    try {
+      await sql`delete from kysely_migration where name >= '0016_idempotency_hash_keyed'`.execute(opened.db);
+      await opened.db
+        .insertInto('idempotency_keys')
+        .values({
+          caller: 'usr_a',
+          key: 'k1',
+          request_hash: 'an-unkeyed-sha256',
+          status: 201,
+          response: 'v1.sealed',
+          created_at: now,
+          expires_at: now + 60_000,
+        })
+        .execute();
+    } finally {
+      await opened.close();
+    }
+    const again = await openDatabase(database.url);
+    try {
+      expect(await again.db.selectFrom('idempotency_keys').selectAll().execute()).toEqual([
+        expect.objectContaining({ key: 'k1', request_hash: 'retired', response: 'v1.sealed' }),
+      ]);
+    } finally {
+      await again.close();
+    }
+  });
+});
+
 /**
  * Several PostgreSQL instances starting together on a fresh database. (SQLite is not covered here: one
  * process never opens one file twice at once, and node:sqlite's busy wait is synchronous, so two

@@ -13,6 +13,7 @@ import * as m0012 from './0012_passkeys.js';
 import * as m0013 from './0013_device_code_by_id.js';
 import * as m0014 from './0014_session_tokens_hashed.js';
 import * as m0015 from './0015_user_codes_at_rest.js';
+import * as m0016 from './0016_idempotency_hash_keyed.js';
 
 /** Every migration, in order. Both dialects run the same list. */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '0013_device_code_by_id': m0013,
   '0014_session_tokens_hashed': m0014,
   '0015_user_codes_at_rest': m0015,
+  '0016_idempotency_hash_keyed': m0016,
 };
 
 export const migrationProvider: MigrationProvider = {
