@@ -12,7 +12,14 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { adminApiKeys, adminClients, adminIdps, adminUsers, startServer } from '@clavis/server';
+import {
+  adminApiKeys,
+  adminClients,
+  adminFederations,
+  adminIdps,
+  adminUsers,
+  startServer,
+} from '@clavis/server';
 import { exportJWK } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import pg from 'pg';
@@ -25,6 +32,7 @@ import { tempDir } from '../../../../test/support/temp_dir.js';
 import { CLI_CLIENT_ID } from '../../src/clients/client.js';
 import { unseal } from '../../src/crypto/seal.js';
 import { UserCodesAtRest, userCodesAtRest } from '../../src/device/user_code_at_rest.js';
+import { type FakeIssuer, startFakeIssuer } from '../federation/fake_issuer.js';
 import { TestUpstream } from '../sso/upstream.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -181,6 +189,7 @@ function totpCode(secret: string, after: number): { code: string; step: number }
 describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect) => {
   let server: RealServer;
   let upstream: TestUpstream | undefined;
+  let workloadIssuer: FakeIssuer | undefined;
   const secrets = new Secrets();
   let copy: Copy;
   const sqliteCopy = tempDir('clavis-stolen-');
@@ -309,6 +318,41 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
     );
     if (exchanged.status === 200)
       secrets.add('access token (API key exchange)', exchanged.json.access_token as string);
+
+    // A CI job's workload token exchanged through a federation (the issuer serves its JWKS on loopback).
+    workloadIssuer = await startFakeIssuer();
+    const deployer = await server.createClient({
+      grants: ['client_credentials', 'token-exchange'],
+      scopes: ['read', 'deploy'],
+    });
+    await adminFederations.createFederation(
+      {
+        db: services.db,
+        audit: services.audit,
+        clock: config.clock,
+        maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
+      },
+      {
+        clientId: deployer.client.id,
+        preset: 'github-actions',
+        issuer: workloadIssuer.issuer,
+        audience: base,
+        conditions: [{ claim: 'repository', pattern: 'acme/app' }],
+        scopes: ['read', 'deploy'],
+      },
+      ADMIN,
+    );
+    const workload = secrets.add(
+      'workload token (CI job)',
+      await workloadIssuer.mint(workloadIssuer.github(Date.now(), { aud: base })),
+    );
+    const federated = await postForm(base, '/oauth/token', {
+      grant_type: TOKEN_EXCHANGE,
+      subject_token: workload,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+    });
+    expect(federated.status, JSON.stringify(federated.json)).toBe(200);
+    secrets.add('access token (federated)', federated.json.access_token as string);
 
     // An upstream identity provider's client secret.
     const idpSecret = secrets.add('IdP client secret', `upstream-${randomBytes(24).toString('base64url')}`);
@@ -564,6 +608,7 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
 
   afterAll(async () => {
     await upstream?.close();
+    await workloadIssuer?.close();
     await server?.close();
     sqliteCopy.remove();
   });
