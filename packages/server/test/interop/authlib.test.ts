@@ -358,6 +358,7 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
       const { user_code: userCode, device_code: deviceCode, interval } = start.device_authorization.body;
       const approved = await decideInStorage(server.running.services.db, {
         userCode,
+        subjectKey: server.running.services.stableKeys.auditSubjects,
         userId,
         approve: true,
         now: server.running.config.clock(),
