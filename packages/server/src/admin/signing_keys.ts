@@ -74,9 +74,11 @@ export function replaceSigningKeys(
     deps.audit,
     { event: 'signing_key.replace', actor, target: { withdraw_now: options.withdrawNow } },
     async () => {
+      // Made before the transaction: an RSA key generated inside it would hold its group commit.
+      const spare = await deps.keys.spareKeyPairs();
       const result = await deps.audit.transact(
         async (tx) => {
-          const replaced = await deps.keys.replaceAll(tx, options);
+          const replaced = await deps.keys.replaceAll(tx, options, spare);
           if (replaced.created.length === 0) {
             throw new AdminError(
               'no signing key signs now: nothing to replace (serve creates the keys on its first start)',

@@ -7,12 +7,21 @@
  * Keys are created with `INSERT … ON CONFLICT DO NOTHING` on (alg, slot), so several instances on one
  * database converge on the same keys without coordination.
  *
+ * Two algorithms may be kept this way: the access tokens' (`alg`) and the ID tokens' (RS256, which OpenID
+ * Connect requires every provider to support and clients expect by default). When they differ, the RS256
+ * keys are made lazily: an RSA key costs tens to hundreds of milliseconds of CPU, and a server that never
+ * issues an ID token (or a fresh database at start-up) should not pay for it. The first ID token asks for
+ * them; from then on — and on any instance whose refresh finds an RS256 key already stored — the current
+ * and next RS256 keys are kept like the access tokens' ones, on the same slots, rows and rotation. Keys
+ * are generated off the event loop (`generateKeyPair`), never inside a transaction.
+ *
  * Only the sealed private key is trusted: the published JWKS is derived from it after unsealing, and a row
  * whose stored public key, `kid` thumbprint or algorithm disagrees with it (someone wrote to the table
  * without the KEK) is refused: logged, never published, never used to sign. A refused key of the current
  * or next slot is discarded and a fresh one minted for the slot, so the server keeps serving.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit_log.js';
@@ -94,14 +103,28 @@ function sameJwk(a: Record<string, unknown>, b: Record<string, unknown>): boolea
 
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-function generate(alg: SigningAlg): { privateKey: KeyObject; publicKey: KeyObject } {
+/** The algorithm ID tokens are signed with (OIDC Core §3.1.3.7, §15.1; Discovery §3), whatever `alg` is. */
+export const ID_TOKEN_ALG: SigningAlg = 'RS256';
+
+interface KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+/** Key pairs made ahead of a `replaceAll`, by alg: generated before its transaction, not inside it. */
+export type SpareKeyPairs = Map<string, KeyPair[]>;
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** A fresh key pair for `alg`, generated in libuv's thread pool: an RSA key never blocks the event loop. */
+function generate(alg: SigningAlg): Promise<KeyPair> {
   switch (alg) {
     case 'EdDSA':
-      return generateKeyPairSync('ed25519');
+      return generateKeyPairAsync('ed25519');
     case 'ES256':
-      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      return generateKeyPairAsync('ec', { namedCurve: 'P-256' });
     case 'RS256':
-      return generateKeyPairSync('rsa', { modulusLength: 2048 });
+      return generateKeyPairAsync('rsa', { modulusLength: 2048 });
   }
 }
 
@@ -120,6 +143,8 @@ export class KeyStore {
   #jwks = '{"keys":[]}';
   #refreshing: Promise<void> | undefined;
   #audit: AuditLog | undefined;
+  /** An ID token was asked for: keep RS256 keys even before any is stored. */
+  #idTokenKeysWanted = false;
 
   constructor(db: Kysely<Database>, sealingKey: Buffer | SealingKeys, options: KeyStoreOptions) {
     this.#db = db;
@@ -137,8 +162,14 @@ export class KeyStore {
     this.#audit = audit;
   }
 
+  /** The access tokens' algorithm. */
   get alg(): SigningAlg {
     return this.#options.alg;
+  }
+
+  /** The ID tokens' algorithm. */
+  get idTokenAlg(): SigningAlg {
+    return ID_TOKEN_ALG;
   }
 
   /** Creates the current and next keys if missing and reloads the published set. */
@@ -152,11 +183,24 @@ export class KeyStore {
   async #refresh(): Promise<void> {
     const now = this.#options.clock();
     const slot = Math.floor(now / this.#options.rotationIntervalMs);
-    for (const s of [slot, slot + 1]) await this.#ensureSlot(s, s > slot);
+    const accessAlg = this.#options.alg;
+    await this.#ensureSlots(accessAlg, slot);
     let loaded = await this.#load(now);
+    // The ID tokens' keys, once wanted here or stored by any instance (see the top of this file). A
+    // refused row does not count: it is no key of ours, and must not make us mint RSA keys.
+    const algs = [accessAlg];
+    if (
+      ID_TOKEN_ALG !== accessAlg &&
+      (this.#idTokenKeysWanted || loaded.keys.some((k) => k.key.alg === ID_TOKEN_ALG))
+    ) {
+      algs.push(ID_TOKEN_ALG);
+      if (await this.#ensureSlots(ID_TOKEN_ALG, slot)) loaded = await this.#load(now);
+    }
     // A refused key of a slot that signs now or next cannot stay in the way: discard exactly the row we
     // refused (another instance may have replaced it already) and mint a fresh key for the slot.
-    const replace = loaded.refused.filter((r) => r.alg === this.#options.alg && Number(r.slot) >= slot);
+    const replace = loaded.refused.filter(
+      (r) => algs.includes(r.alg as SigningAlg) && Number(r.slot) >= slot,
+    );
     if (replace.length > 0) {
       for (const row of replace) {
         await this.#db
@@ -166,7 +210,7 @@ export class KeyStore {
           .where('private_key', '=', row.private_key)
           .execute();
       }
-      for (const s of [slot, slot + 1]) await this.#ensureSlot(s, s > slot);
+      for (const alg of algs) await this.#ensureSlots(alg, slot);
       loaded = await this.#load(now);
     }
     const keys = loaded.keys.map((k) => k.key);
@@ -184,7 +228,10 @@ export class KeyStore {
       .selectFrom('signing_keys')
       .selectAll()
       .where('expires_at', '>', now)
+      // Keys of one period in a stable order (the access tokens' alg and RS256 share activation times).
       .orderBy('activates_at')
+      .orderBy('alg')
+      .orderBy('slot')
       .execute();
     const keys: Array<{ key: SigningKey; jwk: JWK }> = [];
     const refused: SigningKeyRow[] = [];
@@ -273,20 +320,33 @@ export class KeyStore {
   }
 
   /**
-   * Creates the key of `slot` if it has none (`successor`: the next slot's, made ahead of time), and
-   * records it when this instance's insert is the one that took.
+   * Creates `alg`'s keys of the current slot and the next if they have none (the next one is a successor,
+   * made ahead of time), generating the missing ones side by side; true when any was missing.
    */
-  async #ensureSlot(slot: number, successor: boolean): Promise<void> {
-    const { alg, rotationIntervalMs, maxTokenTtlMs, clock } = this.#options;
-    const audit = this.#audit;
+  async #ensureSlots(alg: SigningAlg, slot: number): Promise<boolean> {
     const existing = await this.#db
       .selectFrom('signing_keys')
-      .select('kid')
+      .select('slot')
       .where('alg', '=', alg)
-      .where('slot', '=', slot)
-      .executeTakeFirst();
-    if (existing) return;
-    const { privateKey, publicKey } = generate(alg);
+      .where('slot', 'in', [slot, slot + 1])
+      .execute();
+    const have = new Set(existing.map((r) => Number(r.slot)));
+    const missing = [slot, slot + 1].filter((s) => !have.has(s));
+    if (missing.length === 0) return false;
+    // Generated before any insert, off the event loop; no connection is held meanwhile.
+    const pairs = await Promise.all(missing.map(() => generate(alg)));
+    for (const [i, s] of missing.entries()) await this.#insertKey(alg, s, s > slot, pairs[i] as KeyPair);
+    return true;
+  }
+
+  /**
+   * Stores `pair` as the key of `slot` unless the slot has one already (`successor`: the next slot's,
+   * made ahead of time), and records it when this instance's insert is the one that took.
+   */
+  async #insertKey(alg: SigningAlg, slot: number, successor: boolean, pair: KeyPair): Promise<void> {
+    const { rotationIntervalMs, maxTokenTtlMs, clock } = this.#options;
+    const audit = this.#audit;
+    const { privateKey, publicKey } = pair;
     const jwk = publicKey.export({ format: 'jwk' }) as JWK;
     const kid = await calculateJwkThumbprint(jwk);
     const activatesAt = slot * rotationIntervalMs;
@@ -334,17 +394,46 @@ export class KeyStore {
   }
 
   /**
+   * Key pairs for the successors a `replaceAll` now would make, generated outside any transaction: an
+   * RSA key made inside one would hold its group commit (and every request queued behind it) meanwhile.
+   */
+  async spareKeyPairs(): Promise<SpareKeyPairs> {
+    const now = this.#options.clock();
+    const rows = await this.#db
+      .selectFrom('signing_keys')
+      .select('alg')
+      .where('expires_at', '>', now)
+      .where('retires_at', '>', now)
+      .where('slot', '>=', 0)
+      .execute();
+    const spare: SpareKeyPairs = new Map();
+    await Promise.all(
+      rows
+        .filter((r) => signingAlgs.includes(r.alg as SigningAlg))
+        .map(async (r) => {
+          const pair = await generate(r.alg as SigningAlg);
+          const list = spare.get(r.alg) ?? [];
+          list.push(pair);
+          spare.set(r.alg, list);
+        }),
+    );
+    return spare;
+  }
+
+  /**
    * Replaces every unexpired key with fresh key material on the same schedule (suspected compromise),
    * inside `tx`: each key that signs now or will sign gets a successor for the rest of its period, made
    * now; every old key stops signing now and leaves the JWKS once the tokens it signed have expired — its
    * own publication tail after now (the longest token lifetime and the clock skew) — or at once with
    * `withdrawNow`, when the tokens it signed stop verifying too. A key that has not signed yet leaves at
-   * once either way. A replaced key leaves the slot sequence (its slot becomes negative, below every
+   * once either way. The ID tokens' keys are replaced like the access tokens'. A replaced key leaves the slot sequence (its slot becomes negative, below every
    * other), so the slot is free for its successor and no instance recreates it.
    */
   async replaceAll(
     tx: Kysely<Database>,
     options: { withdrawNow: boolean },
+    /** From `spareKeyPairs()` before the transaction; a key missing there is generated here. */
+    spare: SpareKeyPairs = new Map(),
   ): Promise<{ withdrawn: WithdrawnKey[]; created: SigningKeyInfo[] }> {
     const now = this.#options.clock();
     const rows = await tx
@@ -379,7 +468,7 @@ export class KeyStore {
       if (row.retires_at <= now || !signingAlgs.includes(row.alg as SigningAlg) || Number(row.slot) < 0)
         continue;
       const alg = row.alg as SigningAlg;
-      const { privateKey, publicKey } = generate(alg);
+      const { privateKey, publicKey } = spare.get(alg)?.shift() ?? (await generate(alg));
       const jwk = publicKey.export({ format: 'jwk' }) as JWK;
       const kid = await calculateJwkThumbprint(jwk);
       const activatesAt = Math.max(row.activates_at, now);
@@ -428,25 +517,44 @@ export class KeyStore {
     }));
   }
 
-  /** The key that signs now. Refreshes first when the loaded set has no key for this instant. */
+  /** The key that signs access tokens now. Refreshes first when the loaded set has no key for this instant. */
   async current(): Promise<SigningKey> {
-    const key = this.#currentLoaded();
+    const alg = this.#options.alg;
+    const key = this.#currentLoaded(alg);
     if (key) return key;
     await this.refresh();
-    const after = this.#currentLoaded();
+    const after = this.#currentLoaded(alg);
     if (!after) throw new Error('no signing key for the current time');
     return after;
   }
 
-  /** When the loaded key that signs now started signing, or undefined when none is loaded. */
-  currentActivatedAt(): number | undefined {
-    return this.#currentLoaded()?.activatesAt;
+  /**
+   * The key that signs ID tokens now (RS256). The first call on a database without RS256 keys creates
+   * the current and next ones; load it before any transaction, as for `current()`.
+   */
+  async currentIdTokenKey(): Promise<SigningKey> {
+    if (ID_TOKEN_ALG === this.#options.alg) return this.current();
+    const key = this.#currentLoaded(ID_TOKEN_ALG);
+    if (key) return key;
+    this.#idTokenKeysWanted = true;
+    // A refresh already under way may have started before the keys were wanted: then one more.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      await this.refresh();
+      const after = this.#currentLoaded(ID_TOKEN_ALG);
+      if (after) return after;
+    }
+    throw new Error('no ID token signing key for the current time');
   }
 
-  #currentLoaded(): SigningKey | undefined {
+  /** When the loaded access-token key that signs now started signing, or undefined when none is loaded. */
+  currentActivatedAt(): number | undefined {
+    return this.#currentLoaded(this.#options.alg)?.activatesAt;
+  }
+
+  #currentLoaded(alg: SigningAlg): SigningKey | undefined {
     const now = this.#options.clock();
     for (const k of this.#keys) {
-      if (k.alg === this.#options.alg && k.activatesAt <= now && now < k.retiresAt) return k;
+      if (k.alg === alg && k.activatesAt <= now && now < k.retiresAt) return k;
     }
     return undefined;
   }
@@ -457,7 +565,7 @@ export class KeyStore {
     return k && k.expiresAt > this.#options.clock() ? k : undefined;
   }
 
-  /** The JWKS document: previous, current and next public keys. */
+  /** The JWKS document: previous, current and next public keys of each algorithm kept. */
   jwksJson(): string {
     return this.#jwks;
   }

@@ -53,9 +53,13 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     await database.drop();
   });
 
-  /** A client with a secret, a person with TOTP, and the signing keys, made under `s`'s KEK. */
+  /**
+   * A client with a secret, a person with TOTP, and the signing keys — the access tokens' and the ID
+   * tokens' RS256 ones — made under `s`'s KEK.
+   */
   async function populate(s: Services) {
     await s.keys.refresh();
+    await s.keys.currentIdTokenKey();
     const deps = {
       db: s.db,
       audit: s.audit,
@@ -117,6 +121,13 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     const made = await populate(first);
     const before = await sealedKeys(first);
     const jwks = first.keys.jwksJson();
+    expect((JSON.parse(jwks) as { keys: Array<{ alg: string }> }).keys.map((k) => k.alg).sort()).toEqual([
+      'EdDSA',
+      'EdDSA',
+      'RS256',
+      'RS256',
+    ]);
+    const idTokenKid = (await first.keys.currentIdTokenKey()).kid;
     await close(first);
 
     // B configured, A previous: everything still works under A until the rotation.
@@ -141,6 +152,8 @@ describe.each(dialects)('kek rotate (%s)', (dialect) => {
     for (const kid of Object.keys(before)) expect(resealed[kid]).not.toBe(before[kid]);
     await after.keys.refresh();
     expect(after.keys.jwksJson()).toBe(jwks);
+    // The RS256 keys were re-sealed like the others: they still open, and still sign ID tokens.
+    expect((await after.keys.currentIdTokenKey()).kid).toBe(idTokenKid);
     expect(await totpOf(after, made.userId)).toBe(made.totp);
     expect(await secretValid(after, made.clientId, made.secret)).toBe(true);
     const audit = await verifyAuditLog(after.db, after.auditKey);
