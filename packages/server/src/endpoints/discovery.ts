@@ -15,6 +15,7 @@ import { assertionAlgorithms } from '../client_auth/private_key_jwt.js';
 import { endpointUrl, paths, type ServerConfig } from '../config.js';
 import { supportedGrants } from '../grants/registry.js';
 import { ID_TOKEN_CLAIMS } from '../tokens/id_token.js';
+import { ID_TOKEN_ALG } from '../tokens/signing_keys.js';
 
 export function metadata(config: ServerConfig): AuthorizationServerMetadata {
   const authMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
@@ -43,7 +44,8 @@ export function metadata(config: ServerConfig): AuthorizationServerMetadata {
     access_token_signing_alg_values_supported: [config.signingAlg],
     // OpenID Connect Discovery 1.0 §3, for the people's tokens of the device flow.
     userinfo_endpoint: endpointUrl(config, paths.userinfo),
-    id_token_signing_alg_values_supported: [config.signingAlg],
+    // RS256 whatever the access tokens' alg: Discovery §3 requires it, OIDC clients default to it.
+    id_token_signing_alg_values_supported: [ID_TOKEN_ALG],
     subject_types_supported: ['public'],
     scopes_supported: [OPENID_SCOPE, PROFILE_SCOPE, KEYS_MINT_SCOPE],
     claims_supported: [...ID_TOKEN_CLAIMS],

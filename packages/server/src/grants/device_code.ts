@@ -14,6 +14,7 @@ import {
   ExpiredToken,
   GrantType,
   InvalidGrant,
+  OPENID_SCOPE,
   SlowDown,
 } from '@clavis/core';
 import { randomId } from '../crypto/secrets.js';
@@ -86,6 +87,10 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
     const familyExpiresAt = now + refreshLifetimes(deps, client).absolute * 1000;
     // Loaded before the transaction: loading it inside could wait for the connection the unit holds.
     const signingKey = await deps.keys.current();
+    // What was approved bounds what is issued: an ID token only if it holds `openid`.
+    const idTokenKey = (JSON.parse(row.scopes) as string[]).includes(OPENID_SCOPE)
+      ? await deps.keys.currentIdTokenKey()
+      : undefined;
     const issued = await audit.transact(
       async (tx) => {
         if (!(await consumeDeviceCode(tx, row.id, familyId, now))) {
@@ -122,6 +127,7 @@ export const deviceCode: ClientGrant<UserTokenGrantDeps> = {
           audience: client.audiences[0] ?? config.issuer,
           now,
           signingKey,
+          idTokenKey,
           username: person.username,
           authentication: { time: authTime, methods: parseMethods(amr) },
         });

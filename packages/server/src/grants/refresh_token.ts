@@ -6,7 +6,7 @@
  * the token's idle lifetime both bound it; the person must still be allowed to sign in.
  */
 
-import { GrantType, InvalidGrant } from '@clavis/core';
+import { GrantType, InvalidGrant, OPENID_SCOPE } from '@clavis/core';
 import type { RequestContext } from '../audit/events.js';
 import type { Client } from '../clients/client.js';
 import { requireParam } from '../http/form_body.js';
@@ -72,10 +72,16 @@ export const refreshToken: ClientGrant<UserTokenGrantDeps> = {
     if (now >= row.idle_expires_at || now >= row.family_expires_at)
       throw new InvalidGrant('refresh token has expired');
     // Checked once more against the family as it is inside the transaction (which may have narrowed).
-    grantedScopes(params, JSON.parse(row.scopes) as string[], () => 'a refresh cannot widen the scope');
+    const asked = grantedScopes(
+      params,
+      JSON.parse(row.scopes) as string[],
+      () => 'a refresh cannot widen the scope',
+    );
 
     // Loaded before the transaction: loading it inside could wait for the connection the unit holds.
     const signingKey = await deps.keys.current();
+    // What is granted inside can only be narrower: an ID token only if `openid` is asked for here.
+    const idTokenKey = asked.includes(OPENID_SCOPE) ? await deps.keys.currentIdTokenKey() : undefined;
     const outcome = await audit.transact(
       async (tx) => {
         // Decided inside the transaction, against the family locked here: a revocation (logout, reuse
@@ -107,6 +113,7 @@ export const refreshToken: ClientGrant<UserTokenGrantDeps> = {
           audience: client.audiences[0] ?? config.issuer,
           now,
           signingKey,
+          idTokenKey,
           // The same sign-in as the approval that started the family (OIDC Core §12.2).
           username: person.username,
           authentication: { time: family.auth_time, methods: parseMethods(family.amr) },

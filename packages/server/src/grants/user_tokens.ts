@@ -60,6 +60,11 @@ export async function issueUserTokens(
     now: number;
     /** Loaded before the transaction began (`await keys.current()`): never loaded inside it. */
     signingKey: SigningKey;
+    /**
+     * The ID tokens' key, loaded before the transaction began (`await keys.currentIdTokenKey()`) when
+     * the scopes may include `openid`: never loaded inside it (the first one may generate an RSA key).
+     */
+    idTokenKey: SigningKey | undefined;
     /** The person's username, for `preferred_username` when `profile` is granted. */
     username: string;
     /** How the person authenticated for the approval behind the family (ID token `auth_time`, `amr`). */
@@ -92,6 +97,7 @@ export async function issueUserTokens(
   });
   const response = bearerTokenResponse(token, claims, ttl, refreshToken);
   if (input.scopes.includes(OPENID_SCOPE)) {
+    if (!input.idTokenKey) throw new Error('openid granted but no ID token key was loaded');
     response.id_token = issueIdToken({
       issuer: deps.config.issuer,
       subject: input.userId,
@@ -101,7 +107,7 @@ export async function issueUserTokens(
       authTime: input.authentication.time,
       amr: input.authentication.methods,
       ...(input.scopes.includes(PROFILE_SCOPE) ? { preferredUsername: input.username } : {}),
-      key: input.signingKey,
+      key: input.idTokenKey,
     }).token;
   }
   return { response, claims, refreshTokenId };

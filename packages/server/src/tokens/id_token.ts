@@ -1,7 +1,9 @@
 /**
- * OpenID Connect ID tokens (OIDC Core §2) for people: signed with the same current key as the access
- * token beside them, but typed `JWT` (never `at+jwt`, so neither can pass for the other), with `aud` the
- * client and a life no longer than the access token's and never above an hour.
+ * OpenID Connect ID tokens (OIDC Core §2) for people: signed with the current RS256 key (OIDC's default
+ * `id_token_signed_response_alg`, which every provider must support), whatever the access tokens' alg —
+ * the same keys as the access tokens' when that is RS256 too. Typed `JWT` (never `at+jwt`, so neither
+ * can pass for the other), with `aud` the client and a life no longer than the access token's and never
+ * above an hour.
  */
 import { signCompact } from './jws.js';
 import type { SigningKey } from './signing_keys.js';
@@ -49,7 +51,7 @@ export interface IdTokenInput {
   amr: readonly string[] | null;
   /** Present only when the `profile` scope is granted. */
   preferredUsername?: string;
-  /** Loaded before any transaction, as for the access token. */
+  /** The current ID-token (RS256) key, loaded before any transaction (`keys.currentIdTokenKey()`). */
   key: SigningKey;
 }
 

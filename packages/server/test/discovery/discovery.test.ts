@@ -116,7 +116,8 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
     const m = await metadata(WELL_KNOWN[1] ?? '');
     expect(m).toMatchObject({
       userinfo_endpoint: `${ISSUER}/oauth/userinfo`,
-      id_token_signing_alg_values_supported: ['EdDSA'],
+      // RS256 whatever the access tokens' alg: Discovery §3 says it MUST be included.
+      id_token_signing_alg_values_supported: ['RS256'],
       subject_types_supported: ['public'],
       // No authorization endpoint: still no response type (openid-client and oauth4webapi need none).
       response_types_supported: [],
@@ -132,7 +133,7 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
     expect(res.statusCode).toBe(404);
   });
 
-  it('the JWKS at jwks_uri holds public keys only', async () => {
+  it('the JWKS at jwks_uri holds public keys only (no RS256 key before any ID token)', async () => {
     const res = await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
     expect(res.statusCode).toBe(200);
     const { keys } = res.json() as { keys: Array<Record<string, unknown>> };
@@ -146,12 +147,25 @@ describe.each(dialects)('discovery (%s)', (dialect) => {
 });
 
 describe.each(dialects)('discovery with another signing algorithm (%s)', (dialect) => {
-  it('advertises the configured access-token algorithm', async () => {
+  it('advertises the configured access-token algorithm, and RS256 for ID tokens at both paths', async () => {
     const server = await createTestServer(dialect, { config: { signingAlg: 'ES256' } });
     try {
-      const res = await server.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' });
-      expect(res.json().access_token_signing_alg_values_supported).toEqual(['ES256']);
-      expect(res.json().id_token_signing_alg_values_supported).toEqual(['ES256']);
+      for (const url of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+        const res = await server.app.inject({ method: 'GET', url });
+        expect(res.json().access_token_signing_alg_values_supported).toEqual(['ES256']);
+        expect(res.json().id_token_signing_alg_values_supported).toEqual(['RS256']);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('with RS256 access tokens, lists RS256 once for each', async () => {
+    const server = await createTestServer(dialect, { config: { signingAlg: 'RS256' } });
+    try {
+      const res = await server.app.inject({ method: 'GET', url: '/.well-known/openid-configuration' });
+      expect(res.json().access_token_signing_alg_values_supported).toEqual(['RS256']);
+      expect(res.json().id_token_signing_alg_values_supported).toEqual(['RS256']);
     } finally {
       await server.close();
     }

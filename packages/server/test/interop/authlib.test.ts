@@ -176,12 +176,14 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
       expect(docs.oauth.validate).toBe('"response_types_supported" is required');
     });
 
-    it("OpenIDProviderMetadata's one other objection: RS256 not among the ID-token algs (OIDC Discovery §3)", () => {
-      // OpenID Connect Discovery 1.0 §3 says RS256 MUST be listed; this server signs ID tokens with its
-      // one configured algorithm (EdDSA by default), so only an RS256 server passes (tested below).
-      expect(docs.openid.validate_rfc_response_types).toBe(
-        '"RS256" MUST be included in "id_token_signing_alg_values_supported"',
-      );
+    it("passes Authlib's OpenIDProviderMetadata checks with EdDSA access tokens: RS256 is listed for ID tokens", () => {
+      // OpenID Connect Discovery 1.0 §3: RS256 MUST be among the ID-token algs, whatever signs the
+      // access tokens (still EdDSA here).
+      expect(docs.openid.metadata.id_token_signing_alg_values_supported).toEqual(['RS256']);
+      expect(docs.openid.metadata.access_token_signing_alg_values_supported).toEqual(['EdDSA']);
+      expect(docs.openid.validate_rfc_response_types).toBe('ok');
+      // Authlib's own validate() objects only to the empty response_types_supported, as above.
+      expect(docs.openid.validate).toBe('"response_types_supported" is required');
     });
   });
 
@@ -336,9 +338,11 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
     interface Finish {
       token: TokenResponse;
       verified: Verified;
+      id_token_verified?: Verified;
       replayed_device_code: OAuthFailure;
       refreshed: TokenResponse;
       refreshed_verified: Verified;
+      refreshed_id_token_verified?: Verified;
       reused_refresh_token: OAuthFailure;
       successor_after_reuse: OAuthFailure;
     }
@@ -403,6 +407,19 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
         client_id: clientId,
         scope: 'openid read',
       });
+    });
+
+    it("the ID tokens verify as an Authlib OpenID client's default expects: RS256, with the JWKS", () => {
+      // The access tokens stay EdDSA; the ID tokens are RS256 (OIDC Core §3.1.3.7's default).
+      expect(finish.verified.header.alg).toBe('EdDSA');
+      expect(finish.id_token_verified?.header).toMatchObject({ alg: 'RS256', typ: 'JWT' });
+      expect(finish.id_token_verified?.claims).toMatchObject({
+        iss: server.issuer,
+        aud: clientId,
+        sub: userId,
+      });
+      expect(finish.refreshed_id_token_verified?.header.alg).toBe('RS256');
+      expect(finish.refreshed_id_token_verified?.claims).toMatchObject({ sub: userId, aud: clientId });
     });
 
     it('the used device code presented again is invalid_grant (DF-08)', () => {

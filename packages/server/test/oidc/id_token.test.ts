@@ -1,6 +1,7 @@
 /**
  * OpenID Connect ID tokens from the device flow and refresh (OIDC Core §2, §3.1.3.6–7, §12.2): present
- * exactly when `openid` is granted, signed with the access token's key but typed `JWT`, for the client,
+ * exactly when `openid` is granted, signed with RS256 (OIDC's default) whatever the access tokens' alg and
+ * typed `JWT`, for the client,
  * carrying when and how the person signed in; a refresh repeats `sub` and `auth_time`. An ID token is
  * never accepted where an access token is.
  */
@@ -77,17 +78,18 @@ describe.each(dialects)('ID tokens (%s)', (dialect) => {
     return res.json() as WithIdToken;
   }
 
-  it('openid: an ID token for the client, signed like the access token but typed JWT', async () => {
+  it('openid: an ID token for the client, signed with RS256 (not the EdDSA access key), typed JWT', async () => {
     const signedInAt = server.clock.now - 42_000;
     const tokens = await deviceTokens(cli, 'openid read', { time: signedInAt, methods: ['pwd'] });
     expect(tokens.id_token).toEqual(expect.any(String));
     const { payload, protectedHeader } = await verifyIdToken(tokens.id_token ?? '', cli);
     const access = jwtClaims(tokens.access_token);
-    expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'JWT', kid: expect.any(String) });
+    expect(protectedHeader).toMatchObject({ alg: 'RS256', typ: 'JWT', kid: expect.any(String) });
     const accessHeader = JSON.parse(
       Buffer.from(tokens.access_token.split('.')[0] ?? '', 'base64url').toString(),
     );
-    expect(protectedHeader.kid).toBe(accessHeader.kid);
+    expect(accessHeader.alg).toBe('EdDSA');
+    expect(protectedHeader.kid).not.toBe(accessHeader.kid);
     expect(payload).toEqual({
       iss: ISSUER,
       sub: userId,
@@ -186,4 +188,56 @@ describe.each(dialects)('ID tokens (%s)', (dialect) => {
     expect(info.statusCode).toBe(401);
     expect(info.json()).toMatchObject({ error: 'invalid_token' });
   });
+});
+
+describe.each(dialects)("ID tokens whatever the access tokens' alg (%s)", (dialect) => {
+  for (const alg of ['EdDSA', 'ES256', 'RS256'] as const) {
+    it(`${alg} access tokens: the ID token is RS256, verifiable with the published JWKS`, async () => {
+      const server = await createTestServer(dialect, { config: { signingAlg: alg } });
+      try {
+        const cli = (await server.createClient({ kind: 'public', scopes: ['openid', 'read'] })).client.id;
+        const userId = (await createUser(server, { username: 'grace' })).id;
+        const jwksNow = async () =>
+          (await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as JSONWebKeySet;
+        // No RSA key until an ID token needs one (unless RS256 signs the access tokens too).
+        expect((await jwksNow()).keys.map((k) => k.alg)).toEqual([alg, alg]);
+
+        // Without openid, still none.
+        const plain = await requestDeviceCode(server, cli, 'read');
+        expect(await approve(server, plain.user_code, userId)).toBe(true);
+        expect((await poll(server, cli, plain.device_code)).statusCode).toBe(200);
+        expect((await jwksNow()).keys.map((k) => k.alg)).toEqual([alg, alg]);
+
+        const auth = await requestDeviceCode(server, cli, 'openid read');
+        expect(await approve(server, auth.user_code, userId)).toBe(true);
+        const res = await poll(server, cli, auth.device_code);
+        expect(res.statusCode, res.body).toBe(200);
+        const tokens = res.json() as WithIdToken;
+        const published = await jwksNow();
+        const { protectedHeader, payload } = await jwtVerify(
+          tokens.id_token ?? '',
+          createLocalJWKSet(published),
+          { issuer: ISSUER, audience: cli, typ: 'JWT', currentDate: new Date(server.clock.now) },
+        );
+        expect(protectedHeader.alg).toBe('RS256');
+        expect(payload.sub).toBe(userId);
+        const access = await jwtVerify(tokens.access_token, createLocalJWKSet(published), {
+          issuer: ISSUER,
+          typ: 'at+jwt',
+          currentDate: new Date(server.clock.now),
+        });
+        expect(access.protectedHeader.alg).toBe(alg);
+        if (alg === 'RS256') {
+          expect(protectedHeader.kid).toBe(access.protectedHeader.kid);
+          expect(published.keys.map((k) => k.alg)).toEqual(['RS256', 'RS256']);
+        } else {
+          expect(protectedHeader.kid).not.toBe(access.protectedHeader.kid);
+          // The current and next RS256 keys, beside the access tokens' current and next.
+          expect(published.keys.map((k) => k.alg).sort()).toEqual([alg, alg, 'RS256', 'RS256'].sort());
+        }
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });

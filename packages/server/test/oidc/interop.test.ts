@@ -51,7 +51,9 @@ describe.each(dialects)('OpenID Connect interop for the device flow (%s)', (dial
     it('discovers the OpenID Connect metadata', () => {
       const metadata = config.serverMetadata();
       expect(metadata.userinfo_endpoint).toBe(`${server.issuer}/oauth/userinfo`);
-      expect(metadata.id_token_signing_alg_values_supported).toEqual(['EdDSA']);
+      // RS256 for ID tokens although the access tokens are EdDSA (Discovery §3: RS256 MUST be included).
+      expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256']);
+      expect(metadata.access_token_signing_alg_values_supported).toEqual(['EdDSA']);
       expect(metadata.subject_types_supported).toEqual(['public']);
       expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid', 'profile']));
     });
@@ -82,6 +84,24 @@ describe.each(dialects)('OpenID Connect interop for the device flow (%s)', (dial
         auth_time: Math.floor(signedInAt / 1000),
       });
       expect(refreshed.claims()?.iat).toBeGreaterThanOrEqual(claims?.iat ?? Number.POSITIVE_INFINITY);
+    });
+
+    it('with non-repudiation checks on, it verifies the RS256 ID token against the published JWKS', async () => {
+      const checking = await client.discovery(new URL(server.issuer), clientId, undefined, client.None(), {
+        execute: [client.allowInsecureRequests],
+      });
+      client.enableNonRepudiationChecks(checking);
+      const response = await client.initiateDeviceAuthorization(checking, { scope: 'openid' });
+      expect(await approve(response.user_code)).toBe(true);
+      const tokens = await client.pollDeviceAuthorizationGrant(checking, response);
+      const header = JSON.parse(
+        Buffer.from((tokens.id_token ?? '').split('.')[0] ?? '', 'base64url').toString(),
+      ) as { alg: string };
+      expect(header.alg).toBe('RS256');
+      expect(tokens.claims()).toMatchObject({ sub: userId, aud: clientId });
+      // The same checks on a refresh's ID token.
+      const refreshed = await client.refreshTokenGrant(checking, tokens.refresh_token ?? '');
+      expect(refreshed.claims()).toMatchObject({ sub: userId });
     });
 
     it('without openid: no ID token, and userinfo refuses the token', async () => {

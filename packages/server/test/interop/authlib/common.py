@@ -15,7 +15,8 @@ os.environ.setdefault('AUTHLIB_INSECURE_TRANSPORT', '1')
 
 import requests  # noqa: E402
 from authlib.common.errors import AuthlibBaseError  # noqa: E402
-from authlib.jose import JsonWebKey, jwt  # noqa: E402
+from authlib.jose import JsonWebKey, JsonWebToken, jwt  # noqa: E402
+from authlib.oidc.core import CodeIDToken  # noqa: E402
 
 TIMEOUT = 10
 
@@ -68,4 +69,23 @@ def verify_access_token(metadata, access_token):
     typ = claims.header.get('typ')
     if typ not in ('at+jwt', 'application/at+jwt'):
         raise AssertionError('access token typ is %r, not at+jwt' % typ)
+    return {'header': dict(claims.header), 'claims': dict(claims)}
+
+
+def verify_id_token(metadata, client_id, id_token):
+    """Verifies an ID token as an OpenID Connect client with Authlib's defaults would: RS256 only (the
+    default `id_token_signed_response_alg`, OIDC Core §3.1.3.7), against the published JWKS, with
+    Authlib's ID token claim checks (`iss`, `aud`, `exp`, `iat`, `sub`)."""
+    jwks = requests.get(metadata['jwks_uri'], timeout=TIMEOUT).json()
+    key_set = JsonWebKey.import_key_set(jwks)
+    claims = JsonWebToken(['RS256']).decode(
+        id_token,
+        key_set,
+        claims_cls=CodeIDToken,
+        claims_options={
+            'iss': {'essential': True, 'value': metadata['issuer']},
+            'aud': {'essential': True, 'value': client_id},
+        },
+    )
+    claims.validate(leeway=0)
     return {'header': dict(claims.header), 'claims': dict(claims)}

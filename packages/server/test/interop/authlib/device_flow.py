@@ -13,7 +13,7 @@ session with its client authentication, and the polls are `fetch_token` with the
 """
 from authlib.integrations.requests_client import OAuth2Session
 
-from common import TIMEOUT, discover, emit, oauth_error, read_input, verify_access_token
+from common import TIMEOUT, discover, emit, oauth_error, read_input, verify_access_token, verify_id_token
 
 DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
 
@@ -45,10 +45,14 @@ def main():
         token = poll()
         out['token'] = dict(token)
         out['verified'] = verify_access_token(metadata, token['access_token'])
+        if 'id_token' in token:
+            out['id_token_verified'] = verify_id_token(metadata, case['client_id'], token['id_token'])
         first_refresh_token = token['refresh_token']
         refreshed = session.refresh_token(token_endpoint, refresh_token=first_refresh_token)
         out['refreshed'] = dict(refreshed)
         out['refreshed_verified'] = verify_access_token(metadata, refreshed['access_token'])
+        if 'id_token' in refreshed:
+            out['refreshed_id_token_verified'] = verify_id_token(metadata, case['client_id'], refreshed['id_token'])
         out['reused_refresh_token'] = oauth_error(
             lambda: session.refresh_token(token_endpoint, refresh_token=first_refresh_token)
         )
