@@ -1,7 +1,8 @@
 /**
  * The person's name after a login: `openid` asked when the server lists it, the id_token verified
  * against the server's JWKS (signature, iss, aud = the client, exp) before its claims are believed,
- * and userinfo asked when there is no id_token and the server lists a `userinfo_endpoint`.
+ * and userinfo asked when there is no id_token and the server lists a `userinfo_endpoint`. As Clavis
+ * publishes them, the access tokens are EdDSA and the ID tokens RS256, under another kid of one JWKS.
  */
 import { createClient, LoginStore, type Sleep } from '@clavis/sdk';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -16,15 +17,23 @@ describe('id_token and userinfo', () => {
   let stub: StubServer;
   let s: Scratch;
   let key: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+  let idKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 
   beforeAll(async () => {
     stub = await startStub();
     s = await scratch();
     const pair = await generateKeyPair('EdDSA');
     key = pair.privateKey;
+    const rsa = await generateKeyPair('RS256');
+    idKey = rsa.privateKey;
     stub.routes.set(
       '/jwks',
-      json(200, { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'sig-1', alg: 'EdDSA' }] }),
+      json(200, {
+        keys: [
+          { ...(await exportJWK(pair.publicKey)), kid: 'sig-1', alg: 'EdDSA' },
+          { ...(await exportJWK(rsa.publicKey)), kid: 'id-1', alg: 'RS256' },
+        ],
+      }),
     );
   });
   afterAll(async () => {
@@ -42,13 +51,13 @@ describe('id_token and userinfo', () => {
       .sign(key);
   const idToken = (claims: { aud?: string; iss?: string; exp?: number }) =>
     new SignJWT({ preferred_username: 'ada' })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'sig-1' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'id-1', typ: 'JWT' })
       .setSubject('usr_ada')
       .setIssuer(claims.iss ?? stub.url)
       .setAudience(claims.aud ?? 'cli')
       .setIssuedAt()
       .setExpirationTime(claims.exp ?? Math.floor(Date.now() / 1000) + 300)
-      .sign(key);
+      .sign(idKey);
 
   function serve(metadata: Record<string, unknown>, token: Record<string, unknown>) {
     stub.routes.set(DISCOVERY, json(200, { ...metadataFor(stub.url), ...metadata }));

@@ -167,11 +167,6 @@ export class KeyStore {
     return this.#options.alg;
   }
 
-  /** The ID tokens' algorithm. */
-  get idTokenAlg(): SigningAlg {
-    return ID_TOKEN_ALG;
-  }
-
   /** Creates the current and next keys if missing and reloads the published set. */
   refresh(): Promise<void> {
     this.#refreshing ??= this.#refresh().finally(() => {
@@ -426,8 +421,9 @@ export class KeyStore {
    * now; every old key stops signing now and leaves the JWKS once the tokens it signed have expired — its
    * own publication tail after now (the longest token lifetime and the clock skew) — or at once with
    * `withdrawNow`, when the tokens it signed stop verifying too. A key that has not signed yet leaves at
-   * once either way. The ID tokens' keys are replaced like the access tokens'. A replaced key leaves the slot sequence (its slot becomes negative, below every
-   * other), so the slot is free for its successor and no instance recreates it.
+   * once either way. The ID tokens' RS256 keys are replaced like the access tokens'. A replaced key leaves
+   * the slot sequence (its slot becomes negative, below every other), so the slot is free for its
+   * successor and no instance recreates it.
    */
   async replaceAll(
     tx: Kysely<Database>,
