@@ -3,7 +3,8 @@
  * environment and streams the test chooses: what needs no server (CLAVIS_TOKEN, the cached login), and
  * bad input straight to `run…`: malformed servers, helper input, exec info and hosts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -18,8 +19,9 @@ import {
   runKubeCredential,
   runSetupGit,
 } from '../src/commands/auth/helpers_run.js';
+import { selfCommand } from '../src/commands/auth/self_command.js';
 import { CliError } from '../src/errors.js';
-import { runCli, TextSink } from './support/cli.js';
+import { runCli, spawnCli, TextSink } from './support/cli.js';
 
 const ISSUER = 'https://clavis.example.test';
 const JWT =
@@ -214,5 +216,58 @@ describe('the helpers run directly, with bad input', () => {
     for (const host of ['evil.test\n[core]', 'a b', 'x;rm', '']) {
       await expect(runSetupGit({ host: [host] }, deps(env))).rejects.toBeInstanceOf(CliError);
     }
+  });
+});
+
+describe('setup-git: the helper line names a program git can run', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'clavis-self-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('`clavis` when it is on PATH; else node and the script, or the single executable, by absolute path', () => {
+    const bin = join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'clavis'), '#!/bin/sh\n', { mode: 0o755 });
+    const script = join(dir, "it's here", 'bin.js');
+    mkdirSync(join(dir, "it's here"));
+    writeFileSync(script, '');
+    const program = { execPath: '/opt/node 24/bin/node', script };
+    expect(selfCommand({ PATH: `/nonexistent:${bin}` }, program)).toBe('clavis');
+    expect(selfCommand({ PATH: '/nonexistent' }, program)).toBe(
+      `'/opt/node 24/bin/node' '${join(dir, "it'\\''s here", 'bin.js')}'`,
+    );
+    expect(
+      selfCommand({}, { execPath: '/usr/local/bin/clavis-sea', script: '/usr/local/bin/clavis-sea' }),
+    ).toBe("'/usr/local/bin/clavis-sea'");
+    // A `clavis` that is a directory or not executable is not one git can run.
+    const fake = join(dir, 'fake');
+    mkdirSync(join(fake, 'clavis'), { recursive: true });
+    expect(selfCommand({ PATH: fake }, program)).not.toBe('clavis');
+  });
+
+  it('from a checkout without clavis on PATH, git gets a line that runs this CLI', async () => {
+    const gitconfig = join(dir, 'gitconfig');
+    writeFileSync(gitconfig, '');
+    const env = { HOME: dir, PATH: '/usr/bin:/bin', GIT_CONFIG_GLOBAL: gitconfig };
+    const setup = await spawnCli(['auth', 'setup-git', '--host', 'code.example.test'], env);
+    expect(setup).toMatchObject({ code: 0 });
+    const line = execFileSync(
+      'git',
+      ['config', '--global', '--get-all', 'credential.https://code.example.test.helper'],
+      {
+        env,
+      },
+    )
+      .toString()
+      .split('\n')[1] as string;
+    expect(line).toMatch(/^!'\/.+' '\/.+bin\.js' auth git-credential --host code\.example\.test$/);
+    // The program part of the line, run by the shell as git would: it is this CLI.
+    const program = line.slice(1).replace(/ auth git-credential .*$/, '');
+    const version = execFileSync('/bin/sh', ['-c', `${program} --version`], { env })
+      .toString()
+      .trim();
+    expect(version).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });

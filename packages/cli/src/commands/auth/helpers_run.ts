@@ -16,6 +16,7 @@ import { readHelperInput } from '../../credential_helpers/read_input.js';
 import { CliError, exitCodes } from '../../errors.js';
 import { type Env, writeLine } from '../../io.js';
 import { CLI_CLIENT_ID, resolveServer } from '../account/server.js';
+import { selfCommand, shellQuote } from './self_command.js';
 
 /** The username sent with the token where a protocol needs one (`--username`). */
 export const DEFAULT_HELPER_USERNAME = 'clavis';
@@ -158,7 +159,8 @@ export async function runKubeCredential(options: KubeCredentialOptions, deps: He
 
 /**
  * Adds `clavis auth git-credential` as git's credential helper for each host (global config), after an
- * empty helper entry that clears helpers inherited for that URL, as `gh auth setup-git` does.
+ * empty helper entry that clears helpers inherited for that URL, as `gh auth setup-git` does. The line
+ * names `clavis` when git will find it on PATH, else this program by its absolute path.
  */
 export async function runSetupGit(
   options: SetupGitOptions,
@@ -166,7 +168,7 @@ export async function runSetupGit(
 ): Promise<void> {
   const issuer = options.host?.length ? undefined : await resolveServer(options.server, deps.env);
   const hosts = options.host?.length ? options.host : [serverHost(issuer as string)];
-  const command = deps.clavisCommand ?? 'clavis';
+  const command = deps.clavisCommand ?? selfCommand(deps.env);
   for (const host of hosts) {
     if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(host)) throw new CliError(`not a host: ${JSON.stringify(host)}`);
     const key = `credential.https://${host}.helper`;
@@ -180,8 +182,6 @@ export async function runSetupGit(
     writeLine(deps.stderr, `git now asks clavis for https://${host} (${key})`);
   }
 }
-
-const shellQuote = (value: string): string => `'${value.replaceAll("'", "'\\''")}'`;
 
 function git(args: string[], env: Env): Promise<void> {
   return new Promise((resolve, reject) => {
