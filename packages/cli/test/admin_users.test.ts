@@ -103,6 +103,19 @@ describe('users on SQLite', () => {
   });
   afterAll(() => tmp.remove());
 
+  it('with CLAVIS_DB and CLAVIS_SERVER both set it works on the database and says so, once', async () => {
+    const env = { CLAVIS_DB: tmp.dbUrl, CLAVIS_SERVER: 'https://clavis.invalid' };
+    const both = await runCli(['admin', 'users', 'list', '--json'], { env });
+    expect(both.code, both.stderr).toBe(0);
+    expect(both.stderr).toBe(
+      'clavis: CLAVIS_DB and CLAVIS_SERVER are both set: working on the database; --server (or unset CLAVIS_DB) for the server\n',
+    );
+    expect((JSON.parse(both.stdout) as UserJson[]).map((u) => u.username)).toContain('alice');
+    // Only CLAVIS_DB, or --db given: nothing to say.
+    expect((await runCli(['admin', 'users', 'list'], { env: { CLAVIS_DB: tmp.dbUrl } })).stderr).toBe('');
+    expect((await runCli(['admin', '--db', tmp.dbUrl, 'users', 'list'], { env })).stderr).toBe('');
+  });
+
   describe('create', () => {
     it('prints the person with a generated password, once; the database holds only its scrypt hash', () => {
       expect(Object.keys(alice).sort()).toEqual([...VIEW_KEYS, 'password'].sort());

@@ -18,7 +18,7 @@ import type {
   posture,
 } from '@clavis/server';
 import { CliError } from '../../errors.js';
-import type { Env } from '../../io.js';
+import { type Env, writeLine } from '../../io.js';
 import type { AdminRunDeps, AdminTarget } from './context.js';
 
 /** A view as printed: the named fields the text output reads, and the rest as the server gives them. */
@@ -298,6 +298,13 @@ export async function withAdmin<T>(
   if (server !== undefined) {
     const { withRemoteOperations } = await import('./remote_operations.js');
     return withRemoteOperations(server, deps, fn);
+  }
+  if (target.db === undefined && deps.env.CLAVIS_DB && deps.env.CLAVIS_SERVER) {
+    // Both set in one shell (a quick start, then a remote example) would otherwise go quietly to the file.
+    writeLine(
+      deps.stderr,
+      'clavis: CLAVIS_DB and CLAVIS_SERVER are both set: working on the database; --server (or unset CLAVIS_DB) for the server',
+    );
   }
   const { localOperations } = await import('./local_operations.js');
   return deps.openAdmin(target, async (ctx) => fn(localOperations(ctx, deps.env)));
