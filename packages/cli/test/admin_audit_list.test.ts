@@ -122,6 +122,18 @@ describe.each(dialects)('audit list and export (%s)', (dialect) => {
       '--json',
     );
     expect(jsonEvents(client.stdout)).toEqual(['2026-03-01T12:03:00.000Z token.issue']);
+    expect(client.stderr).toBe('');
+  });
+
+  it('an event name this version never writes: still listed, and one stderr line naming its family', async () => {
+    const typo = await admin('audit', 'list', ...window, '--event', 'token.isue', '--json');
+    expect(typo.code).toBe(0);
+    expect(JSON.parse(typo.stdout)).toEqual([]);
+    expect(typo.stderr).toMatch(
+      /^clavis: this version writes no event named "token\.isue"; the token\.\* events are (token\.[a-z_.]+, )*token\.issue(, token\.[a-z_.]+)*\n$/,
+    );
+    const unknown = await admin('audit', 'list', ...window, '--action', 'nosuch.event');
+    expect(unknown.stderr).toBe('clavis: this version writes no event named "nosuch.event"\n');
   });
 
   it('a listing cut short by --limit says so on stderr, and --cursor continues it', async () => {

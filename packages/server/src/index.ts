@@ -32,6 +32,7 @@ export {
 } from './audit/archive.js';
 export { AuditKeyError } from './audit/audit_key.js';
 export type { AuditEntry, AuditEventName } from './audit/events.js';
+export { auditEventNames } from './audit/events.js';
 export {
   type AuditVerifyOptions,
   type AuditVerifyResult,

@@ -2,7 +2,13 @@
 import { existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import { AUDIT_PAGE_MAX, type AuditRecordView, defaultAuditAnchorFile, readAnchor } from '@clavis/server';
+import {
+  AUDIT_PAGE_MAX,
+  type AuditRecordView,
+  auditEventNames,
+  defaultAuditAnchorFile,
+  readAnchor,
+} from '@clavis/server';
 import { CliError } from '../../errors.js';
 import { type Env, writeJson, writeLine } from '../../io.js';
 import { resolveTime, type TimeArg } from '../../options.js';
@@ -90,10 +96,26 @@ function query(options: AuditListOptions, now: number): AuditFilters {
   };
 }
 
+/**
+ * One stderr line for an event name this version never writes (a typo lists nothing, silently),
+ * naming the events of the same family. Still listed: a database may hold records of a retired name.
+ */
+function warnUnknownEvent(event: string, stderr: Writable): void {
+  const names = auditEventNames as readonly string[];
+  if (names.includes(event)) return;
+  const family = event.split('.')[0] ?? '';
+  const near = names.filter((name) => name.startsWith(`${family}.`));
+  writeLine(
+    stderr,
+    `clavis: this version writes no event named ${JSON.stringify(event)}${near.length ? `; the ${family}.* events are ${near.join(', ')}` : ''}`,
+  );
+}
+
 type ListDeps = Pick<AdminRunDeps, 'stdout' | 'stderr' | 'clock' | 'stopSignal'> & OperationsDeps;
 
 export async function runAuditList(options: AuditListOptions, deps: ListDeps): Promise<void> {
   const filters = query(options, deps.clock());
+  if (filters.event !== undefined) warnUnknownEvent(filters.event, deps.stderr);
   await withAdmin(options, deps, async (ops) => {
     if (options.follow) return follow(ops, filters, options, deps);
     const limit = options.limit ?? 100;
