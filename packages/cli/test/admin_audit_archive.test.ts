@@ -34,7 +34,7 @@ describe('audit archive and prune', () => {
     const verified = await admin('audit', 'verify', '--archive', dir);
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
-    expect(verified.stdout).toMatch(/^audit archive intact: \d+ records, \d+ seals\n$/);
+    expect(verified.stdout).toMatch(/^audit archive intact: \d+ records?, \d+ seals?\n$/);
     expect(existsSync(tmp.dbPath)).toBe(false);
     renameSync(`${tmp.dbPath}.away`, tmp.dbPath);
 

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { CliError, QuietExit } from '../errors.js';
 import { writeJson, writeLine } from '../io.js';
+import { plural } from '../plural.js';
 import type { Finding, Hit } from '../scan/engine.js';
 import { installHook } from '../scan/hook.js';
 import { type LeakReportResult, reportLeaks, reportServer } from '../scan/report.js';
@@ -118,8 +119,6 @@ function sourcesFor(options: ScanOptions, deps: Pick<ScanDeps, 'stdin' | 'stdinP
   if (options.paths.length === 0 && deps.stdinPiped) return stdinEntries(deps.stdin, MAX_SCAN_BYTES);
   return pathEntries(options.paths.length ? options.paths : ['.'], deps.cwd);
 }
-
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 function printText(deps: Pick<ScanDeps, 'stdout'>, findings: readonly Finding[]): void {
   for (const f of findings) {

@@ -72,5 +72,6 @@ export interface PostureRule {
 /** Days, rounded down, for the text of a finding. */
 export function days(ms: number): string {
   const n = Math.floor(ms / DAY);
+  if (n === 0) return 'less than a day';
   return n === 1 ? '1 day' : `${n} days`;
 }

@@ -12,6 +12,7 @@ import {
 import { CliError } from '../../errors.js';
 import { writeJson, writeLine } from '../../io.js';
 import { resolveTime, type TimeArg } from '../../options.js';
+import { plural } from '../../plural.js';
 import { type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
 
 export interface AuditArchiveOptions extends AdminTarget {
@@ -106,11 +107,14 @@ export async function runArchiveVerify(
   const { manifest: _manifest, ...shown } = result;
   if (options.json) writeJson(deps, shown);
   else if (result.ok) {
-    writeLine(deps.stdout, `audit archive intact: ${result.records} records, ${result.seals} seals`);
+    writeLine(
+      deps.stdout,
+      `audit archive intact: ${plural(result.records, 'record')}, ${plural(result.seals, 'seal')}`,
+    );
     if (result.anchored !== undefined)
       writeLine(
         deps.stdout,
-        `${result.anchored} anchored seals found in the archive unchanged (${files?.join(', ')})`,
+        `${plural(result.anchored, 'anchored seal')} found in the archive unchanged (${files?.join(', ')})`,
       );
   }
   if (!result.ok && result.broken)

@@ -12,6 +12,7 @@ import {
 import { CliError } from '../../errors.js';
 import { type Env, writeJson, writeLine } from '../../io.js';
 import { resolveTime, type TimeArg } from '../../options.js';
+import { plural } from '../../plural.js';
 import { type AdminRunDeps, type AdminTarget, adminDbUrl } from './context.js';
 import {
   type AdminOperations,
@@ -240,12 +241,12 @@ export async function runAuditVerify(
   else if (result.ok) {
     writeLine(
       deps.stdout,
-      `audit log intact: ${result.records} records in ${result.segments} segments, ${result.seals} seals (${result.unsealed} records not yet sealed)`,
+      `audit log intact: ${plural(result.records, 'record')} in ${plural(result.segments, 'segment')}, ${plural(result.seals, 'seal')} (${result.unsealed} not yet sealed)`,
     );
     if (result.anchored !== undefined) {
       writeLine(
         deps.stdout,
-        `${result.anchored} anchored seals found in the database unchanged (${files ? files.join(', ') : "the server's anchor"})`,
+        `${plural(result.anchored, 'anchored seal')} found in the database unchanged (${files ? files.join(', ') : "the server's anchor"})`,
       );
     } else {
       writeLine(
