@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, dialects } from '../../../test/support/dialects.js';
 import { freePort } from '../../../test/support/free_port.js';
-import { dbArgument, runServe } from '../src/commands/serve_run.js';
+import { dbArgument, kekFileStep, runServe } from '../src/commands/serve_run.js';
 import { TextSink } from './support/cli.js';
 
 /** What bash makes of WORD, as one argument. */
@@ -68,9 +68,29 @@ describe.each(dialects)('serve banner on %s', (dialect) => {
         expect(shellWord(db)).toBe(dialect === 'sqlite' ? database.url : expected.toString());
       }
       expect(steps).toContain(`npm run --silent clavis -- login --server http://127.0.0.1:${port}\n`);
+      // On PostgreSQL the admin commands look for the key file where they run: the steps name it.
+      const kekLine = `  The admin commands need this server's key file: export CLAVIS_KEK_FILE='${join(database.dir, 'clavis.kek')}'\n`;
+      if (dialect === 'sqlite') expect(steps).not.toContain('CLAVIS_KEK_FILE');
+      else expect(steps).toContain(kekLine);
       expect(steps).not.toContain('/oauth/device_authorization');
     } finally {
       await database.drop();
     }
+  });
+});
+
+describe('serve banner: where the admin commands find the key file', () => {
+  it('nothing when they find it by themselves (beside the SQLite file) or the key is in CLAVIS_KEK', () => {
+    expect(kekFileStep('sqlite', 'sqlite:/srv/clavis/clavis.db', '/srv/clavis/clavis.kek')).toBeUndefined();
+    expect(kekFileStep('postgres', 'postgres://db/clavis', 'CLAVIS_KEK')).toBeUndefined();
+  });
+
+  it('an export line, quoted for the shell, anywhere else', () => {
+    expect(kekFileStep('sqlite', 'sqlite:/srv/clavis/clavis.db', "/etc/clavis/it's.kek")).toBe(
+      "  The admin commands need this server's key file: export CLAVIS_KEK_FILE='/etc/clavis/it'\\''s.kek'",
+    );
+    expect(kekFileStep('postgres', 'postgres://db/clavis', '/srv/clavis.kek')).toBe(
+      "  The admin commands need this server's key file: export CLAVIS_KEK_FILE='/srv/clavis.kek'",
+    );
   });
 });

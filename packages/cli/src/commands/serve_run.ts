@@ -1,4 +1,5 @@
 /** The work of `clavis serve`: run the authorization server until SIGINT/SIGTERM. */
+import { dirname, join, resolve } from 'node:path';
 import { isSea } from 'node:sea';
 import { AUTHORIZATION_SERVER_METADATA_PATH } from '@clavis/core';
 import {
@@ -43,6 +44,23 @@ export function dbArgument(dialect: string, description: string, dbUrl: string):
     // Not a URL the server could have opened; print it as given.
   }
   return `'${shown.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The line that tells the admin commands of the next steps where this server's key file is, when they
+ * would not find it by themselves: on PostgreSQL they look in the directory they run in, on SQLite beside
+ * the database file. Nothing for a key given in CLAVIS_KEK (the shell that has it passes it on).
+ */
+export function kekFileStep(dialect: string, dbDescription: string, kekSource: string): string | undefined {
+  if (kekSource === 'CLAVIS_KEK') return undefined;
+  const file = resolve(kekSource);
+  if (
+    dialect === 'sqlite' &&
+    file === join(dirname(resolve(dbDescription.replace(/^sqlite:/, ''))), 'clavis.kek')
+  ) {
+    return undefined;
+  }
+  return `  The admin commands need this server's key file: export CLAVIS_KEK_FILE='${file.replaceAll("'", "'\\''")}'`;
 }
 
 function dbArg(server: RunningServer, dbUrl: string): string {
@@ -109,8 +127,14 @@ function banner(err: Io['stderr'], server: RunningServer, dbUrl: string): void {
   writeLine(err);
   const db = dbArg(server, dbUrl);
   const clavis = cliInvocation();
+  const kekStep = kekFileStep(
+    server.services.dialect,
+    server.services.dbDescription,
+    server.services.kekSource,
+  );
   const steps = [
     'Next steps:',
+    ...(kekStep ? [kekStep] : []),
     '  1. Create a service principal (the secret is printed once):',
     `     ${clavis} admin --db ${db} clients create --name my-service --kind confidential --scope read`,
     '  2. Get a token with its client_id and client_secret:',
