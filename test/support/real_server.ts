@@ -21,6 +21,8 @@ export interface RealServer {
   /** `http://127.0.0.1:PORT`: the issuer identifier and the base URL. */
   issuer: string;
   database: TestDatabase;
+  /** What the admin operations take, on this server's database (as `clavis admin --db` builds it). */
+  adminDeps: adminClients.AdminDeps;
   createClient(input: Partial<adminClients.CreateClientInput>): Promise<{ client: Client; secret?: string }>;
   close(): Promise<void>;
 }
@@ -75,6 +77,7 @@ export async function startRealServer(
     running,
     issuer,
     database,
+    adminDeps: deps,
     createClient: (input) =>
       adminClients.createClient(
         deps,

@@ -198,15 +198,7 @@ describe.each(dialects)('a copy of the database without the KEK (%s)', (dialect)
     server = await startRealServer(dialect);
     const { services, config } = server.running;
     const base = server.issuer;
-    const adminDeps = {
-      db: services.db,
-      audit: services.audit,
-      hasher: services.hasher,
-      clock: config.clock,
-      maxAccessTokenTtlSeconds: config.maxAccessTokenTtlSeconds,
-      defaultAccessTokenTtlSeconds: config.defaultAccessTokenTtlSeconds,
-      totpKey: services.totpKey,
-    };
+    const adminDeps = { ...server.adminDeps, totpKey: services.totpKey };
 
     // The server's own keys: the KEK, every key derived from it, the stable keys, the audit signing key.
     const kekFile = join(server.database.dir, 'clavis.kek');

@@ -20,6 +20,7 @@ import { decideInStorage } from '../../../../test/support/device_decision.js';
 import { dialects } from '../../../../test/support/dialects.js';
 import { type RealServer, startRealServer } from '../../../../test/support/real_server.js';
 import { createUser } from '../../../../test/support/users.js';
+import type { DeviceAuthorization } from '../device_flow/support.js';
 
 const SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), 'authlib');
 /** Debian's interpreter: the one python3-authlib installs for (a python3 earlier on PATH may not see it). */
@@ -323,14 +324,7 @@ describe.runIf(runAuthlib).each(dialects)('Python Authlib against a listening se
       auth_method: string;
       device_authorization: {
         status: number;
-        body: {
-          device_code: string;
-          user_code: string;
-          verification_uri: string;
-          verification_uri_complete: string;
-          expires_in: number;
-          interval: number;
-        };
+        body: DeviceAuthorization;
       };
       first_poll: OAuthFailure;
       second_poll: OAuthFailure;
